@@ -1,0 +1,471 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.podman.io/image/v5/docker/reference"
+	"golang.org/x/term"
+
+	"hutch.dev/hutch/images"
+)
+
+// imageRow is one line of `hutch images`, with the fields --format templates use.
+type imageRow struct {
+	ID           string
+	Repository   string
+	Tag          string
+	Digest       string
+	CreatedSince string
+	CreatedAt    string
+	Size         string
+}
+
+var imagesHeader = map[string]string{"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG",
+	"Digest": "DIGEST", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"}
+
+func newImagesCommand(a *app) *cobra.Command {
+	var all, quiet, digests, noTrunc bool
+	var format string
+	c := &cobra.Command{
+		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
+		Short: "List images in the local store",
+		Example: `  hutch images
+  hutch images -q
+  hutch images --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+  hutch images --format json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			cat, err := images.ReadCatalog(s)
+			if err != nil {
+				return err
+			}
+			var list []images.Summary
+			for _, sum := range cat.Summaries() {
+				if sum.Intermediate && !all {
+					continue
+				}
+				if len(args) == 1 && !matchesRepo(sum.Names, args[0]) {
+					continue
+				}
+				list = append(list, sum)
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				return printJSON(out, list)
+			}
+			if quiet {
+				seen := map[string]bool{}
+				for _, sum := range list {
+					id := images.ShortID(sum.ID)
+					if noTrunc {
+						id = "sha256:" + sum.ID
+					}
+					if !seen[id] {
+						seen[id] = true
+						fmt.Fprintln(out, id)
+					}
+				}
+				return nil
+			}
+			var rows []imageRow
+			for _, sum := range list {
+				id := images.ShortID(sum.ID)
+				if noTrunc {
+					id = "sha256:" + sum.ID
+				}
+				base := imageRow{ID: id, Digest: orNone(sum.Digest), CreatedSince: since(sum.Created),
+					CreatedAt: sum.Created.Format("2006-01-02 15:04:05 -0700 MST"), Size: humanSize(sum.Size)}
+				if len(sum.Names) == 0 {
+					base.Repository, base.Tag = "<none>", "<none>"
+					rows = append(rows, base)
+				}
+				for _, n := range sum.Names {
+					r := base
+					r.Repository, r.Tag = splitName(n)
+					rows = append(rows, r)
+				}
+			}
+			if format == "" {
+				format = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+				if digests {
+					format = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+				}
+			}
+			return printRows(out, format, imagesHeader, rows)
+		},
+	}
+	f := c.Flags()
+	f.BoolVarP(&all, "all", "a", false, "show all images, including intermediate build steps")
+	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+	f.BoolVar(&digests, "digests", false, "show manifest digests")
+	f.BoolVar(&noTrunc, "no-trunc", false, "show full image IDs")
+	f.StringVar(&format, "format", "", "Go template for each image (fields: .ID .Repository .Tag .Digest .CreatedSince .CreatedAt .Size), 'table TEMPLATE', or json")
+	return inNamespace(c)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+// splitName splits "localhost/foo:1" into repository and tag.
+func splitName(n string) (string, string) {
+	named, err := reference.ParseNormalizedNamed(n)
+	if err != nil {
+		return n, "<none>"
+	}
+	tag := "<none>"
+	if t, ok := named.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	return named.Name(), tag
+}
+
+// matchesRepo reports whether one of names is the repository (or repository:tag) given.
+func matchesRepo(names []string, want string) bool {
+	for _, n := range names {
+		repo, tag := splitName(n)
+		for _, cand := range []string{repo, repo + ":" + tag} {
+			if cand == want || strings.HasSuffix(cand, "/"+want) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func newRmiCommand(a *app) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Remove images",
+		Example: `  hutch rmi localhost/demo:latest
+  hutch rmi -f 3f2a1b`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			l, err := a.host.LockStore()
+			if err != nil {
+				return err
+			}
+			defer l.Unlock()
+			var failed []string
+			for _, ref := range args {
+				res, err := images.Remove(s, ref, force)
+				if err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+					failed = append(failed, ref)
+					continue
+				}
+				for _, u := range res.Untagged {
+					fmt.Fprintln(cmd.OutOrStdout(), "Untagged: "+u)
+				}
+				for _, d := range res.Deleted {
+					fmt.Fprintln(cmd.OutOrStdout(), "Deleted: "+d)
+				}
+			}
+			if len(failed) > 0 {
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "remove the image even when it has several names or containers use it (the containers are removed too)")
+	return inNamespace(c)
+}
+
+func newTagCommand(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "tag SOURCE_IMAGE TARGET_IMAGE [TARGET_IMAGE...]",
+		Short: "Give an image more names",
+		Example: `  hutch tag demo demo:v1
+  hutch tag demo 127.0.0.1:5000/me/demo:v1`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			l, err := a.host.LockStore()
+			if err != nil {
+				return err
+			}
+			defer l.Unlock()
+			_, err = images.Tag(s, args[0], args[1:])
+			return err
+		},
+	}
+	return inNamespace(c)
+}
+
+func newLoadCommand(a *app) *cobra.Command {
+	var input string
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "load [OPTIONS]",
+		Short: "Load images from a docker-archive or oci-archive (detected)",
+		Example: `  hutch load -i busybox.tar
+  hutch load < image.oci.tar`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			path := input
+			if path == "" {
+				if term.IsTerminal(int(os.Stdin.Fd())) {
+					return fmt.Errorf("no archive given: use `hutch load -i FILE` or pipe the archive into `hutch load`")
+				}
+				// The archive readers need a file: spool stdin to the store's tmp dir.
+				tmp, err := spool(os.Stdin, filepath.Join(s.Options.GraphRoot, "tmp"))
+				if err != nil {
+					return err
+				}
+				defer os.Remove(tmp)
+				path = tmp
+			}
+			l, err := a.host.LockStore()
+			if err != nil {
+				return err
+			}
+			defer l.Unlock()
+			svc := &images.Service{Store: s, Sys: a.host.SystemContext()}
+			loaded, err := svc.Load(context.Background(), path)
+			if err != nil {
+				return err
+			}
+			for _, li := range loaded {
+				if quiet {
+					continue
+				}
+				if len(li.Names) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "Loaded image: sha256:"+li.ID)
+				}
+				for _, n := range li.Names {
+					fmt.Fprintln(cmd.OutOrStdout(), "Loaded image: "+n)
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&input, "input", "i", "", "read from this archive file instead of standard input")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing")
+	return inNamespace(c)
+}
+
+// spool copies r into a new file in dir and returns its path.
+func spool(r io.Reader, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "stdin-")
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("reading standard input: %w", err)
+	}
+	return f.Name(), f.Close()
+}
+
+func newSaveCommand(a *app) *cobra.Command {
+	var output, format string
+	c := &cobra.Command{
+		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Save images to an archive",
+		Example: `  hutch save -o demo.tar demo
+  hutch save --format oci-archive -o demo.oci.tar demo
+  hutch save demo other > both.tar`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output == "" && term.IsTerminal(int(os.Stdout.Fd())) {
+				return fmt.Errorf("refusing to write an archive to a terminal: use -o FILE or redirect standard output")
+			}
+			s, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			svc := &images.Service{Store: s, Sys: a.host.SystemContext()}
+			path := output
+			if path == "" {
+				dir := filepath.Join(s.Options.GraphRoot, "tmp")
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return err
+				}
+				tmp, err := os.MkdirTemp(dir, "save-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				path = filepath.Join(tmp, "archive.tar")
+			} else if abs, err := filepath.Abs(path); err == nil {
+				path = abs
+			}
+			if err := svc.Save(context.Background(), path, format, args); err != nil {
+				if output != "" {
+					os.Remove(path)
+				}
+				return err
+			}
+			if output == "" {
+				f, err := os.Open(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				_, err = io.Copy(cmd.OutOrStdout(), f)
+				return err
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
+	c.Flags().StringVar(&format, "format", images.FormatDocker, "archive format: docker-archive or oci-archive")
+	return inNamespace(c)
+}
+
+func newImportCommand(a *app) *cobra.Command {
+	var changes []string
+	var message string
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "import [OPTIONS] TARBALL|- [IMAGE[:TAG]]",
+		Short: "Make a one-layer image from a root file system tarball",
+		Example: `  tar -C rootfs -c . | hutch import - demo
+  hutch import --change 'CMD ["/bin/sh"]' --change 'ENV LANG=C.UTF-8' rootfs.tar.gz demo:1`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var r io.Reader = os.Stdin
+			source := args[0]
+			if source != "-" {
+				f, err := os.Open(source)
+				if err != nil {
+					return fmt.Errorf("import: %w", err)
+				}
+				defer f.Close()
+				r = f
+			} else if term.IsTerminal(int(os.Stdin.Fd())) {
+				return fmt.Errorf("import -: standard input is a terminal; pipe a tarball in (tar -C rootfs -c . | hutch import - NAME)")
+			}
+			name := ""
+			if len(args) == 2 {
+				name = args[1]
+				if _, err := images.NormalizeLocal(name); err != nil {
+					return err
+				}
+			}
+			s, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			l, err := a.host.LockStore()
+			if err != nil {
+				return err
+			}
+			defer l.Unlock()
+			svc := &images.Service{Store: s, Sys: a.host.SystemContext()}
+			res, err := svc.Import(context.Background(), r, images.ImportOptions{
+				Name: name, Changes: changes, Message: message, Source: source,
+				TmpDir: filepath.Join(s.Options.GraphRoot, "tmp"),
+			})
+			if err != nil {
+				return err
+			}
+			if len(res.Skipped) > 0 {
+				shown := res.Skipped
+				if len(shown) > 5 {
+					shown = append(shown[:5:5], "…")
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "hutch: warning: left out %d device node(s) (%s): an unprivileged user cannot create device nodes; containers get /dev from hutch at run time\n",
+					len(res.Skipped), strings.Join(shown, ", "))
+			}
+			if quiet {
+				fmt.Fprintln(cmd.OutOrStdout(), res.ID)
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), "sha256:"+res.ID)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR")
+	c.Flags().StringVarP(&message, "message", "m", "", "commit message for the image's history")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
+	return inNamespace(c)
+}
+
+func newInspectCommand(a *app) *cobra.Command {
+	var format, typ string
+	c := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Show details of images as JSON",
+		Example: `  hutch inspect demo
+  hutch inspect --format '{{.Config.Cmd}}' demo`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if typ != "" && typ != "image" {
+				return fmt.Errorf("--type %q: only images can be inspected so far", typ)
+			}
+			return a.inspectImages(cmd, args, format)
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "Go template applied to each result, or json (the default)")
+	c.Flags().StringVar(&typ, "type", "", "what to inspect: image")
+	return inNamespace(c)
+}
+
+func (a *app) inspectImages(cmd *cobra.Command, args []string, format string) error {
+	s, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	var out []*images.Inspect
+	for _, ref := range args {
+		img, err := images.Resolve(s, ref)
+		if err != nil {
+			return err
+		}
+		ins, err := images.InspectImage(s, img)
+		if err != nil {
+			return err
+		}
+		out = append(out, ins)
+	}
+	if format == "" || format == "json" {
+		return printJSON(cmd.OutOrStdout(), out)
+	}
+	return printRows(cmd.OutOrStdout(), format, nil, out)
+}
+
+// newImageCommand is `hutch image …`, Docker's management command for images.
+func newImageCommand(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "image", Short: "Manage images (image ls, rm, tag, load, save, import, inspect, prune)"}
+	ls := newImagesCommand(a)
+	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
+	rm := newRmiCommand(a)
+	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", nil
+	ins := newInspectCommand(a)
+	for _, sub := range []*cobra.Command{newTagCommand(a), newLoadCommand(a), newSaveCommand(a), newImportCommand(a)} {
+		sub.Aliases = nil
+		c.AddCommand(sub)
+	}
+	c.AddCommand(ls, rm, ins, newImagePruneCommand(a))
+	return c
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"hutch.dev/hutch/engine"
+	"hutch.dev/hutch/internal/diag"
+	"hutch.dev/hutch/storage"
+)
+
+// needsNamespace marks commands that run inside the user namespace (they touch the store).
+const needsNamespace = "hutch.userns"
+
+// app is the state one command invocation shares between its steps.
+type app struct {
+	logLevel string
+	host     *engine.Host
+	store    *storage.Store
+}
+
+func newRootCommand() (*cobra.Command, *app) {
+	a := &app{}
+	root := &cobra.Command{
+		Use:   "hutch",
+		Short: "Build, run, push and pull containers as an ordinary user: no root, no daemon",
+		Long: `hutch is a rootless, daemonless container engine: one per-user command that
+keeps images in your own store, inside a user namespace where you are root and your
+subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
+		Example: `  hutch import rootfs.tar demo           # a root file system tarball becomes an image
+  hutch load -i image.tar                 # docker-archive or oci-archive
+  hutch images
+  hutch info                              # what hutch found on this machine, and fixes`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return a.prepare(cmd)
+		},
+	}
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "", "log messages at or above this level: debug, info, warn, error (default warn, or [engine] log_level)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%v\nSee '%s --help'", err, cmd.CommandPath())
+	})
+	root.AddCommand(
+		newImagesCommand(a), newRmiCommand(a), newTagCommand(a), newLoadCommand(a),
+		newSaveCommand(a), newImportCommand(a), newInspectCommand(a), newImageCommand(a),
+		newInfoCommand(a), newVersionCommand(), newSystemCommand(a), newUnshareCommand(a),
+	)
+	return root, a
+}
+
+// prepare loads the host description and, for commands that need the store, moves the
+// command into the user namespace: the plain-user process re-executes itself there and
+// exits with the child's status; the child carries on here.
+func (a *app) prepare(cmd *cobra.Command) error {
+	level := a.logLevel
+	host, err := engine.Load()
+	if err != nil {
+		return err
+	}
+	a.host = host
+	if level == "" {
+		level = host.Config.Engine.LogLevel
+	}
+	if level == "" {
+		level = "warn"
+	}
+	lv, err := logrus.ParseLevel(level)
+	if err != nil {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	logrus.SetLevel(lv)
+	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true})
+
+	if !wantsNamespace(cmd) {
+		return nil
+	}
+	if !host.Inside {
+		code, err := host.Enter(os.Args[1:])
+		if err != nil {
+			return err
+		}
+		os.Exit(code)
+	}
+	return nil
+}
+
+func wantsNamespace(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Annotations[needsNamespace] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// openStore opens the store (inside the namespace) and prints the host's warnings once.
+func (a *app) openStore() (*storage.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	s, err := a.host.OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	a.store = s
+	diag.PrintOnce(os.Stderr, a.host.Paths.RuntimeDir, a.host.Warnings())
+	return s, nil
+}
+
+func (a *app) close() {
+	if a.store != nil {
+		a.store.Shutdown(false)
+		a.store = nil
+	}
+}
+
+// inNamespace marks a command as needing the user namespace.
+func inNamespace(c *cobra.Command) *cobra.Command {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[needsNamespace] = "yes"
+	return c
+}
+
+// confirm asks a yes/no question on the terminal; anything but y/yes is no.
+func confirm(in io.Reader, out io.Writer, question string) bool {
+	fmt.Fprintf(out, "%s [y/N] ", question)
+	var answer string
+	fmt.Fscanln(in, &answer)
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes"
+}

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"hutch.dev/hutch/engine"
+	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/version"
+)
+
+func newVersionCommand() *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "version",
+		Short: "Show hutch's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := map[string]string{"Version": version.Version, "GoVersion": runtime.Version(),
+				"OsArch": runtime.GOOS + "/" + runtime.GOARCH}
+			switch format {
+			case "":
+				fmt.Fprintf(cmd.OutOrStdout(), "Version:    %s\nGo Version: %s\nOS/Arch:    %s\n", v["Version"], v["GoVersion"], v["OsArch"])
+				return nil
+			case "json":
+				return printJSON(cmd.OutOrStdout(), v)
+			default:
+				return printRows(cmd.OutOrStdout(), format, nil, []map[string]string{v})
+			}
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "Go template (fields .Version .GoVersion .OsArch) or json")
+	return c
+}
+
+func newInfoCommand(a *app) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "info",
+		Short: "Show what hutch found on this machine: user namespace, storage, paths, cgroups, and every warning with its fix",
+		Example: `  hutch info
+  hutch info --format json
+  hutch info --format '{{.Store.Driver.Name}}'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openStore()
+			in := a.host.Info(s, err)
+			switch format {
+			case "":
+				printInfo(cmd.OutOrStdout(), in)
+				return nil
+			case "json":
+				return printJSON(cmd.OutOrStdout(), in)
+			default:
+				return printRows(cmd.OutOrStdout(), format, nil, []*engine.Info{in})
+			}
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "Go template or json")
+	return inNamespace(c)
+}
+
+func printInfo(w io.Writer, in *engine.Info) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("hutch %s (%s), kernel %s", in.Version, in.Go, in.Kernel)
+	p("user: %s (uid %d, gid %d), home %s", in.User.Name, in.User.UID, in.User.GID, in.User.Home)
+	p("user namespace:")
+	p("  id source: %s", in.IDMaps.Source)
+	for _, m := range in.IDMaps.UIDMap {
+		p("  uid map: %d -> %d (%d ids)", m.ContainerID, m.HostID, m.Size)
+	}
+	for _, m := range in.IDMaps.GIDMap {
+		p("  gid map: %d -> %d (%d ids)", m.ContainerID, m.HostID, m.Size)
+	}
+	if in.IDMaps.SingleID {
+		p("  single-id namespace: yes (ignore_chown_errors: files of other owners are stored as yours)")
+	}
+	for _, h := range in.IDMaps.Helpers {
+		if h.OK {
+			p("  %s: %s, %s", h.Name, h.Path, h.How)
+		} else {
+			p("  %s: NOT USABLE: %s", h.Name, h.Problem)
+		}
+	}
+	p("config files:")
+	for _, s := range in.Config {
+		state := "not present"
+		if s.Found {
+			state = "read"
+		}
+		p("  %s (%s)", s.Path, state)
+	}
+	p("paths:")
+	p("  store (graph root): %s", in.Paths.GraphRoot)
+	p("  run root:           %s", in.Paths.RunRoot)
+	p("  runtime dir:        %s", in.Paths.RuntimeDir)
+	if in.Paths.RuntimeFallback != "" {
+		p("  runtime dir is a fallback: %s", in.Paths.RuntimeFallback)
+	}
+	p("  config dir:         %s", in.Paths.ConfigDir)
+	p("  cache dir:          %s", in.Paths.CacheDir)
+	p("storage:")
+	if d := in.Store.Driver; d != nil {
+		forced := ""
+		if d.Forced {
+			forced = " (forced in config.toml)"
+		}
+		p("  driver: %s%s", d.Name, forced)
+		if d.MountProgram != "" {
+			p("  mount program: %s", d.MountProgram)
+		}
+		p("  why: %s", d.Reason)
+		for _, line := range d.Probe {
+			p("  probe: %s", line)
+		}
+		keys := make([]string, 0, len(in.Store.Status))
+		for k := range in.Store.Status {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p("  %s: %s", k, in.Store.Status[k])
+		}
+		p("  images: %d", in.Store.Images)
+	}
+	if in.Store.Error != "" {
+		p("  ERROR: %s", in.Store.Error)
+	}
+	p("cgroups:")
+	p("  layout: %s", in.Cgroups.Mode)
+	if in.Cgroups.V2Mount != "" {
+		p("  cgroup2 mount: %s", in.Cgroups.V2Mount)
+		p("  own cgroup: %s (delegated to you: %t)", in.Cgroups.Own, in.Cgroups.Delegated)
+		p("  controllers offered: %s", strings.Join(in.Cgroups.Controllers, " "))
+	}
+	p("  resource limits: %s", in.Cgroups.Limits)
+	if len(in.Warnings) == 0 {
+		p("warnings: none")
+		return
+	}
+	p("warnings:")
+	for _, w := range in.Warnings {
+		p("  - %s", w.Text)
+	}
+}
+
+func newSystemCommand(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info"}
+	info := newInfoCommand(a)
+	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), info)
+	return c
+}
+
+func newDfCommand(a *app) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "df",
+		Short: "Show disk space used by images and containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			cat, err := images.ReadCatalog(s)
+			if err != nil {
+				return err
+			}
+			rows := []images.Usage{cat.ImageUsage(), cat.ContainerUsage()}
+			if format == "json" {
+				return printJSON(cmd.OutOrStdout(), rows)
+			}
+			type row struct{ Type, Total, Active, Size, Reclaimable string }
+			var out []row
+			for _, u := range rows {
+				pct := 0
+				if u.Size > 0 {
+					pct = int(100 * u.Reclaimable / u.Size)
+				}
+				out = append(out, row{u.Type, fmt.Sprint(u.Total), fmt.Sprint(u.Active), humanSize(u.Size),
+					fmt.Sprintf("%s (%d%%)", humanSize(u.Reclaimable), pct)})
+			}
+			if format == "" {
+				format = "table {{.Type}}\t{{.Total}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+			}
+			return printRows(cmd.OutOrStdout(), format, map[string]string{"Type": "TYPE", "Total": "TOTAL",
+				"Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}, out)
+		},
+	}
+	c.Flags().StringVar(&format, "format", "", "Go template (fields .Type .Total .Active .Size .Reclaimable) or json")
+	return inNamespace(c)
+}
+
+func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
+	if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove "+what+".\nAre you sure you want to continue?") {
+		return nil
+	}
+	s, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	l, err := a.host.LockStore()
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	removed, freed, err := images.Prune(s, all)
+	for _, id := range removed {
+		fmt.Fprintln(cmd.OutOrStdout(), "Deleted: sha256:"+id)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Total reclaimed space: %s\n", humanSize(freed))
+	return nil
+}
+
+func newSystemPruneCommand(a *app) *cobra.Command {
+	var all, force bool
+	c := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused data: dangling images (with -a, every image no container uses)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			what := "all dangling images"
+			if all {
+				what = "all images without at least one container associated to them"
+			}
+			return a.prune(cmd, all, force, what)
+		},
+	}
+	c.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return inNamespace(c)
+}
+
+func newImagePruneCommand(a *app) *cobra.Command {
+	c := newSystemPruneCommand(a)
+	c.Short = "Remove dangling images (with -a, every image no container uses)"
+	return c
+}
+
+func newResetCommand(a *app) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "reset [OPTIONS]",
+		Short: "Delete all images, containers and hutch state of this user; works even when the store is broken",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := a.host.Paths
+			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), fmt.Sprintf("WARNING! This deletes every image and container in %s and the state in %s.\nAre you sure you want to continue?", p.GraphRoot, p.RuntimeDir)) {
+				return nil
+			}
+			// The store is not opened: reset must work when it cannot be.
+			return engine.Reset(p)
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return inNamespace(c)
+}
+
+func newUnshareCommand(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "unshare [COMMAND [ARG...]]",
+		Short: "Run a command (default: your shell) inside hutch's user namespace",
+		Long: `Run a command inside hutch's user namespace, where you are root and your
+subordinate ids are mapped: the way to read or delete files that belong to them, such as
+files a container wrote into a bind mount. HUTCH_GRAPHROOT and HUTCH_RUNROOT are set.`,
+		Example: `  hutch unshare rm -rf ./build-output
+  hutch unshare ls -ln ~/.local/share/hutch/storage`,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+				return cmd.Help()
+			}
+			if len(args) == 0 {
+				sh := os.Getenv("SHELL")
+				if sh == "" {
+					sh = "/bin/sh"
+				}
+				args = []string{sh}
+			}
+			path, err := exec.LookPath(args[0])
+			if err != nil {
+				return exitError{code: 127}
+			}
+			env := append(os.Environ(), "HUTCH_GRAPHROOT="+a.host.Paths.GraphRoot, "HUTCH_RUNROOT="+a.host.Paths.RunRoot)
+			env = scrubEnv(env)
+			if err := syscall.Exec(path, args, env); err != nil {
+				fmt.Fprintf(os.Stderr, "Error: %s: %v\n", args[0], err)
+				return exitError{code: 126}
+			}
+			return nil
+		},
+	}
+	return inNamespace(c)
+}
+
+// scrubEnv removes hutch's internal hand-over variables from an environment.
+func scrubEnv(env []string) []string {
+	out := env[:0]
+	for _, e := range env {
+		if strings.HasPrefix(e, "_HUTCH_") || strings.HasPrefix(e, "_CONTAINERS_") || strings.HasPrefix(e, "_Containers-") {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}

@@ -1,0 +1,128 @@
+// Package config reads hutch's TOML configuration: /etc/hutch/config.toml, then the
+// user's $XDG_CONFIG_HOME/hutch/config.toml, each decoded strictly so that a typo is an
+// error naming the file, the line and the key rather than a setting silently ignored.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// SystemFile is the administrator's configuration, read before the user's.
+const SystemFile = "/etc/hutch/config.toml"
+
+// Storage drivers a user may force in [storage] driver.
+const (
+	DriverAuto    = ""               // probe: native overlay, then fuse-overlayfs, then vfs
+	DriverOverlay = "overlay"        // native kernel overlay inside the user namespace
+	DriverFuse    = "fuse-overlayfs" // overlay through the fuse-overlayfs mount program
+	DriverVFS     = "vfs"            // full copies, works everywhere
+)
+
+// Config is the merged configuration. Field tags are the TOML keys; every key that a
+// file may contain is a field here, so strict decoding rejects everything else.
+type Config struct {
+	Storage StorageConfig `toml:"storage"`
+	Engine  EngineConfig  `toml:"engine"`
+}
+
+// StorageConfig is the [storage] table.
+type StorageConfig struct {
+	// Driver forces a storage driver (overlay, fuse-overlayfs, vfs); empty means probe.
+	Driver string `toml:"driver"`
+	// GraphRoot moves the image store (default $XDG_DATA_HOME/hutch/storage), e.g. off
+	// a network file system.
+	GraphRoot string `toml:"graphroot"`
+	// MountProgram is the fuse-overlayfs binary (default: found on $PATH).
+	MountProgram string `toml:"mount_program"`
+}
+
+// EngineConfig is the [engine] table.
+type EngineConfig struct {
+	// LogLevel is the default for --log-level (debug, info, warn, error).
+	LogLevel string `toml:"log_level"`
+}
+
+// Source records a configuration file that was read.
+type Source struct {
+	Path  string
+	Found bool
+}
+
+// Load reads the given files in order (later files override earlier ones key by key)
+// and validates the result. A missing file is not an error.
+func Load(files ...string) (*Config, []Source, error) {
+	cfg := &Config{}
+	var sources []Source
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			sources = append(sources, Source{Path: path})
+			continue
+		}
+		if err != nil {
+			return nil, sources, fmt.Errorf("reading config: %w", err)
+		}
+		if err := decode(path, data, cfg); err != nil {
+			return nil, sources, err
+		}
+		sources = append(sources, Source{Path: path, Found: true})
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, sources, err
+	}
+	return cfg, sources, nil
+}
+
+// decode merges one file into cfg. Keys absent from the file keep their values.
+func decode(path string, data []byte, cfg *Config) error {
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(cfg)
+	var strict *toml.StrictMissingError
+	var derr *toml.DecodeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &strict):
+		var msgs []string
+		for _, e := range strict.Errors {
+			line, _ := e.Position()
+			msgs = append(msgs, fmt.Sprintf("%s:%d: unknown key %q", path, line, strings.Join(e.Key(), ".")))
+		}
+		return &Error{Msg: strings.Join(msgs, "; ") + " (see docs/config.md for the keys hutch knows)"}
+	case errors.As(err, &derr):
+		line, col := derr.Position()
+		key := strings.Join(derr.Key(), ".")
+		if key != "" {
+			return &Error{Msg: fmt.Sprintf("%s:%d:%d: key %q: %s", path, line, col, key, derr.Error())}
+		}
+		return &Error{Msg: fmt.Sprintf("%s:%d:%d: %s", path, line, col, derr.Error())}
+	default:
+		return &Error{Msg: fmt.Sprintf("%s: %v", path, err)}
+	}
+}
+
+func (c *Config) validate() error {
+	switch c.Storage.Driver {
+	case DriverAuto, DriverOverlay, DriverFuse, DriverVFS:
+	default:
+		return &Error{Msg: fmt.Sprintf("[storage] driver = %q is not a driver hutch knows: use \"overlay\", \"fuse-overlayfs\" or \"vfs\", or remove the key to let hutch choose", c.Storage.Driver)}
+	}
+	switch strings.ToLower(c.Engine.LogLevel) {
+	case "", "debug", "info", "warn", "warning", "error":
+	default:
+		return &Error{Msg: fmt.Sprintf("[engine] log_level = %q: use debug, info, warn or error", c.Engine.LogLevel)}
+	}
+	return nil
+}
+
+// Error is a configuration error; its message names the file, line and key.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return "config: " + e.Msg }

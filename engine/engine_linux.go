@@ -1,0 +1,139 @@
+// Package engine ties hutch's parts together for one command: the configuration, the
+// user's paths, the user namespace, and the store. The CLI asks it for a Host as the
+// plain user, re-executes through it into the namespace, and opens the store there.
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.podman.io/image/v5/types"
+
+	"hutch.dev/hutch/config"
+	"hutch.dev/hutch/internal/diag"
+	"hutch.dev/hutch/internal/lock"
+	"hutch.dev/hutch/storage"
+	"hutch.dev/hutch/userns"
+)
+
+// envPaths hands the parent's resolved paths to the re-executed child.
+const envPaths = "_HUTCH_PATHS"
+
+// Host is everything known about the user and the machine before the store is opened.
+type Host struct {
+	Config  *config.Config
+	Sources []config.Source
+	Paths   *config.Paths
+	NS      *userns.State
+	Inside  bool // running in the user namespace (or as real root)
+}
+
+// Load reads the configuration and the user's paths, and learns how to enter (or, in
+// the re-executed child, how it entered) the user namespace.
+func Load() (*Host, error) {
+	h := &Host{}
+	if ns, ok := userns.Inside(); ok {
+		h.NS, h.Inside = ns, true
+	} else {
+		ns, err := userns.Plan()
+		if err != nil {
+			return nil, err
+		}
+		h.NS, h.Inside = ns, ns.Root
+	}
+	if v := os.Getenv(envPaths); v != "" && h.Inside {
+		// The parent resolved (and checked the ownership of) the paths as the plain user.
+		h.Paths = &config.Paths{}
+		if err := json.Unmarshal([]byte(v), h.Paths); err != nil {
+			return nil, fmt.Errorf("internal error: bad %s: %w", envPaths, err)
+		}
+	} else {
+		paths, err := config.UserPaths(h.NS.UID, h.NS.Home, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		h.Paths = paths
+	}
+	cfg, srcs, err := config.Load(config.SystemFile, h.Paths.UserConfig)
+	if err != nil {
+		return nil, err
+	}
+	h.Config, h.Sources = cfg, srcs
+	if cfg.Storage.GraphRoot != "" {
+		if !filepath.IsAbs(cfg.Storage.GraphRoot) {
+			return nil, fmt.Errorf("config: [storage] graphroot = %q must be an absolute path", cfg.Storage.GraphRoot)
+		}
+		h.Paths.GraphRoot = cfg.Storage.GraphRoot
+	}
+	return h, nil
+}
+
+// Enter re-executes hutch with args inside the user namespace and returns its exit status.
+func (h *Host) Enter(args []string) (int, error) {
+	p, err := json.Marshal(h.Paths)
+	if err != nil {
+		return 125, err
+	}
+	return userns.Reexec(h.NS, args, envPaths+"="+string(p))
+}
+
+// Warnings lists every finding about the host, each with its fix.
+func (h *Host) Warnings() []diag.Warning {
+	ws := append([]diag.Warning{}, h.NS.Warnings...)
+	if h.Paths.RuntimeFallback != "" {
+		ws = append(ws, diag.Warning{ID: "runtime-dir", Text: h.Paths.RuntimeFallback})
+	}
+	return ws
+}
+
+// driverSource names where the forced driver was set, for messages.
+func (h *Host) driverSource() string {
+	src := "config.toml"
+	for _, s := range h.Sources {
+		if s.Found {
+			src = s.Path
+		}
+	}
+	return src
+}
+
+// OpenStore opens the user's store. It must be called inside the namespace.
+func (h *Host) OpenStore() (*storage.Store, error) {
+	if !h.Inside {
+		return nil, fmt.Errorf("internal error: the store may only be opened inside the user namespace")
+	}
+	return storage.Open(storage.Options{
+		GraphRoot:    h.Paths.GraphRoot,
+		RunRoot:      h.Paths.RunRoot,
+		Driver:       h.Config.Storage.Driver,
+		DriverSource: h.driverSource(),
+		MountProgram: h.Config.Storage.MountProgram,
+		SingleID:     h.NS.SingleID,
+	})
+}
+
+// SystemContext points every path go.podman.io/image would read or write at hutch's own
+// folders, so neither the host's nor Podman's configuration leaks in.
+func (h *Host) SystemContext() *types.SystemContext {
+	none := filepath.Join(h.Paths.ConfigDir, "registries.conf")
+	return &types.SystemContext{
+		SystemRegistriesConfPath:    none,
+		SystemRegistriesConfDirPath: filepath.Join(h.Paths.ConfigDir, "registries.conf.d"),
+		RegistriesDirPath:           filepath.Join(h.Paths.ConfigDir, "registries.d"),
+		AuthFilePath:                filepath.Join(h.Paths.ConfigDir, "auth.json"),
+		BlobInfoCacheDir:            filepath.Join(h.Paths.CacheDir, "blob-info"),
+		BigFilesTemporaryDir:        filepath.Join(h.Paths.GraphRoot, "tmp"),
+		SignaturePolicyPath:         filepath.Join(h.Paths.ConfigDir, "policy.json"),
+	}
+}
+
+// LockStore takes hutch's store lock for a command that changes the store; a second
+// writer waits, saying who holds it.
+func (h *Host) LockStore() (*lock.Lock, error) {
+	if err := os.MkdirAll(h.Paths.GraphRoot, 0o700); err != nil {
+		return nil, err
+	}
+	return lock.Acquire(filepath.Join(h.Paths.GraphRoot, "hutch.lock"), os.Stderr)
+}

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/config"
+	"hutch.dev/hutch/internal/diag"
+	"hutch.dev/hutch/internal/version"
+	"hutch.dev/hutch/overlay"
+	"hutch.dev/hutch/storage"
+	"hutch.dev/hutch/userns"
+)
+
+// Info is `hutch info`: everything hutch found about the user and the machine, with
+// every warning and its fix.
+type Info struct {
+	Version  string          `json:"version"`
+	Go       string          `json:"go"`
+	Kernel   string          `json:"kernel"`
+	User     InfoUser        `json:"user"`
+	IDMaps   InfoIDMaps      `json:"idMappings"`
+	Config   []config.Source `json:"configFiles"`
+	Paths    *config.Paths   `json:"paths"`
+	Store    InfoStore       `json:"store"`
+	Cgroups  cgroups.Layout  `json:"cgroups"`
+	Warnings []diag.Warning  `json:"warnings"`
+}
+
+// InfoUser is who hutch runs for.
+type InfoUser struct {
+	Name string `json:"name"`
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+	Home string `json:"home"`
+}
+
+// InfoIDMaps is the namespace's mapping and where it came from.
+type InfoIDMaps struct {
+	UIDMap            []userns.IDMap  `json:"uidMap"`
+	GIDMap            []userns.IDMap  `json:"gidMap"`
+	Source            string          `json:"source"`
+	SingleID          bool            `json:"singleID"`
+	IgnoreChownErrors bool            `json:"ignoreChownErrors"`
+	Helpers           []userns.Helper `json:"helpers"`
+}
+
+// InfoStore is the store and its driver.
+type InfoStore struct {
+	GraphRoot string            `json:"graphRoot"`
+	RunRoot   string            `json:"runRoot"`
+	Driver    *overlay.Choice   `json:"driver,omitempty"`
+	Status    map[string]string `json:"status,omitempty"`
+	Images    int               `json:"images"`
+	Error     string            `json:"error,omitempty"`
+}
+
+// Info gathers the report. store may be nil (it could not be opened; openErr says why).
+func (h *Host) Info(store *storage.Store, openErr error) *Info {
+	in := &Info{
+		Version: version.Version,
+		Go:      runtime.Version(),
+		User:    InfoUser{Name: h.NS.User, UID: h.NS.UID, GID: h.NS.GID, Home: h.NS.Home},
+		IDMaps: InfoIDMaps{UIDMap: h.NS.UIDMap, GIDMap: h.NS.GIDMap, SingleID: h.NS.SingleID,
+			IgnoreChownErrors: h.NS.SingleID, Helpers: h.NS.Helpers},
+		Config:   h.Sources,
+		Paths:    h.Paths,
+		Store:    InfoStore{GraphRoot: h.Paths.GraphRoot, RunRoot: h.Paths.RunRoot},
+		Cgroups:  cgroups.Detect(),
+		Warnings: h.Warnings(),
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		in.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	switch {
+	case h.NS.Root:
+		in.IDMaps.Source = "none: running as root, without a user namespace"
+	case h.NS.SubIDs != nil:
+		in.IDMaps.Source = h.NS.SubIDs.Source
+	}
+	if store != nil {
+		d := store.Manifest.Driver
+		in.Store.Driver = &d
+		in.Store.Status = map[string]string{}
+		if st, err := store.Status(); err == nil {
+			for _, kv := range st {
+				in.Store.Status[kv[0]] = kv[1]
+			}
+		}
+		if imgs, err := store.Images(); err == nil {
+			in.Store.Images = len(imgs)
+		}
+	}
+	if openErr != nil {
+		in.Store.Error = openErr.Error()
+	}
+	if in.Cgroups.Limits != "available" {
+		in.Warnings = append(in.Warnings, diag.Warning{ID: "cgroup-limits",
+			Text: "resource limits (--memory, --cpus, --pids-limit …) cannot be applied here: " + strings.TrimPrefix(in.Cgroups.Limits, "unavailable: ")})
+	}
+	return in
+}

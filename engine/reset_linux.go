@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/config"
+)
+
+// Reset deletes the user's store, run root, runtime state and cache without opening the
+// store, so that it works when the store's metadata is damaged. It runs inside the user
+// namespace, where files of subordinate ids can be deleted.
+func Reset(p *config.Paths) error {
+	var errs []error
+	for _, dir := range []string{p.GraphRoot, p.RunRoot, p.CacheDir} {
+		unmountUnder(dir)
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// The runtime dir itself stays (it may be XDG_RUNTIME_DIR/hutch); its content goes.
+	if entries, err := os.ReadDir(p.RuntimeDir); err == nil {
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(p.RuntimeDir, e.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("reset incomplete: %w", err)
+	}
+	return nil
+}
+
+// unmountUnder detaches every mount at or below dir in this mount namespace, deepest first.
+func unmountUnder(dir string) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var mounts []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 {
+			mp := fields[4]
+			if mp == dir || strings.HasPrefix(mp, dir+"/") {
+				mounts = append(mounts, mp)
+			}
+		}
+	}
+	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
+	for _, m := range mounts {
+		_ = unix.Unmount(m, unix.MNT_DETACH)
+	}
+}

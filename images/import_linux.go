@@ -1,0 +1,263 @@
+package images
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	imgspec "github.com/opencontainers/image-spec/specs-go"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/docker/reference"
+	ocilayout "go.podman.io/image/v5/oci/layout"
+	"go.podman.io/image/v5/pkg/compression"
+	istorage "go.podman.io/image/v5/storage"
+)
+
+// ImportOptions describe `hutch import`.
+type ImportOptions struct {
+	Name    string   // optional; normalised with NormalizeLocal
+	Changes []string // Dockerfile-style: "CMD [\"sh\"]", "ENV A=b", "WORKDIR=/x" …
+	Message string   // history comment
+	Source  string   // what the tarball was, for history ("-" for stdin)
+	TmpDir  string   // scratch space on the store's file system
+}
+
+// Imported is the result of an import.
+type Imported struct {
+	ID      string
+	Name    string
+	Skipped []string // entries left out (device nodes), reported to the user
+}
+
+// Import turns a root file system tarball (plain or compressed) into a one-layer image.
+// Every entry is checked before anything reaches the store: a path with `..`, an
+// absolute path, a hard link out of the tree, a symlink that climbs above the root, or
+// an entry reached through a symlink of the same archive is refused with its name.
+func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Imported, error) {
+	var named reference.Named
+	if o.Name != "" {
+		var err error
+		if named, err = NormalizeLocal(o.Name); err != nil {
+			return nil, err
+		}
+	}
+	cfg := &Config{Architecture: runtime.GOARCH, OS: "linux"}
+	for _, ch := range o.Changes {
+		if err := ApplyChange(&cfg.Config, ch); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := os.MkdirAll(o.TmpDir, 0o700); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(o.TmpDir, "import-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	if err := os.MkdirAll(blobs, 0o700); err != nil {
+		return nil, err
+	}
+
+	// Rewrite the tarball, checked, into the layer blob, hashing as it goes.
+	layerTmp := filepath.Join(dir, "layer.tmp")
+	lf, err := os.Create(layerTmp)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	skipped, err := sanitizeTar(r, io.MultiWriter(lf, h))
+	if cerr := lf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", o.Source, err)
+	}
+	fi, err := os.Stat(layerTmp)
+	if err != nil {
+		return nil, err
+	}
+	layerDigest := digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil)))
+	if err := os.Rename(layerTmp, filepath.Join(blobs, layerDigest.Encoded())); err != nil {
+		return nil, err
+	}
+
+	now := time.Now().UTC()
+	cfg.Created = &now
+	cfg.RootFS = RootFS{Type: "layers", DiffIDs: []digest.Digest{layerDigest}}
+	createdBy := "hutch import " + o.Source
+	cfg.History = []History{{Created: &now, CreatedBy: createdBy, Comment: o.Message}}
+	cfgBytes, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfgDigest := digest.FromBytes(cfgBytes)
+	if err := os.WriteFile(filepath.Join(blobs, cfgDigest.Encoded()), cfgBytes, 0o600); err != nil {
+		return nil, err
+	}
+	m := imgspecv1.Manifest{
+		Versioned: imgspec.Versioned{SchemaVersion: 2},
+		MediaType: imgspecv1.MediaTypeImageManifest,
+		Config:    imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageConfig, Digest: cfgDigest, Size: int64(len(cfgBytes))},
+		Layers:    []imgspecv1.Descriptor{{MediaType: imgspecv1.MediaTypeImageLayer, Digest: layerDigest, Size: fi.Size()}},
+	}
+	mBytes, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	mDigest := digest.FromBytes(mBytes)
+	if err := os.WriteFile(filepath.Join(blobs, mDigest.Encoded()), mBytes, 0o600); err != nil {
+		return nil, err
+	}
+	idx := imgspecv1.Index{Versioned: imgspec.Versioned{SchemaVersion: 2}, MediaType: imgspecv1.MediaTypeImageIndex,
+		Manifests: []imgspecv1.Descriptor{{MediaType: imgspecv1.MediaTypeImageManifest, Digest: mDigest, Size: int64(len(mBytes))}}}
+	idxBytes, _ := json.Marshal(idx)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), idxBytes, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o600); err != nil {
+		return nil, err
+	}
+
+	src, err := ocilayout.NewReference(dir, "")
+	if err != nil {
+		return nil, err
+	}
+	dst, err := istorage.Transport.NewStoreReference(s.Store, named, cfgDigest.Encoded())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.copyImage(ctx, dst, src); err != nil {
+		return nil, fmt.Errorf("import %s: %w", o.Source, oneLine(err))
+	}
+	out := &Imported{ID: cfgDigest.Encoded(), Skipped: skipped}
+	if named != nil {
+		out.Name = named.String()
+	}
+	return out, nil
+}
+
+// sanitizeTar copies the (possibly compressed) tar stream r to w as a plain tar,
+// refusing entries that could write outside the root file system and leaving out device
+// nodes, which an unprivileged user cannot create (their names are returned).
+func sanitizeTar(r io.Reader, w io.Writer) ([]string, error) {
+	dr, _, err := compression.AutoDecompress(r)
+	if err != nil {
+		return nil, fmt.Errorf("not a tar archive: %v", err)
+	}
+	defer dr.Close()
+	tr := tar.NewReader(dr)
+	tw := tar.NewWriter(w)
+	symlinks := map[string]bool{}
+	var skipped []string
+	entries := 0
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if entries == 0 {
+				return nil, fmt.Errorf("not a tar archive: %v", err)
+			}
+			return nil, fmt.Errorf("the archive is truncated or corrupt after %d entries: %v", entries, err)
+		}
+		entries++
+		name, err := CheckEntry(hdr, symlinks)
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock {
+			skipped = append(skipped, name)
+			continue
+		}
+		if hdr.Typeflag == tar.TypeSymlink {
+			symlinks[name] = true
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return nil, fmt.Errorf("the archive is truncated or corrupt in %s: %v", hdr.Name, err)
+		}
+	}
+	if entries == 0 {
+		return nil, errors.New("the archive is empty")
+	}
+	sort.Strings(skipped)
+	return skipped, tw.Close()
+}
+
+// CheckEntry validates one tar header against the root it will be unpacked in and
+// returns its cleaned name. symlinks holds the symlinks seen so far in the archive.
+func CheckEntry(hdr *tar.Header, symlinks map[string]bool) (string, error) {
+	raw := hdr.Name
+	if strings.HasPrefix(raw, "/") {
+		return "", fmt.Errorf("entry %q has an absolute path: the archive must hold paths relative to the root (tar -C ROOTFS -c .)", raw)
+	}
+	if hasDotDot(raw) {
+		return "", fmt.Errorf("entry %q has a `..` component that would write outside the root file system", raw)
+	}
+	name := path.Clean(raw)
+	if name == "." {
+		return name, nil
+	}
+	// An entry reached through a symlink the archive itself made could land anywhere.
+	for dir := path.Dir(name); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if symlinks[dir] {
+			return "", fmt.Errorf("entry %q is written through the symlink %q earlier in the archive, which could point outside the root file system", raw, dir)
+		}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeLink:
+		if strings.HasPrefix(hdr.Linkname, "/") || hasDotDot(hdr.Linkname) {
+			return "", fmt.Errorf("hard link %q points to %q, outside the root file system", raw, hdr.Linkname)
+		}
+	case tar.TypeSymlink:
+		if !strings.HasPrefix(hdr.Linkname, "/") {
+			// Resolve lexically from the link's directory: climbing above the root
+			// means the link points outside it.
+			depth := strings.Count(path.Dir(name), "/") + 1
+			if path.Dir(name) == "." {
+				depth = 0
+			}
+			for _, part := range strings.Split(hdr.Linkname, "/") {
+				switch part {
+				case "..":
+					depth--
+				case "", ".":
+				default:
+					depth++
+				}
+				if depth < 0 {
+					return "", fmt.Errorf("symlink %q points to %q, outside the root file system", raw, hdr.Linkname)
+				}
+			}
+		}
+	}
+	return name, nil
+}
+
+func hasDotDot(p string) bool {
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,31 @@
+// Package diag holds what hutch found wrong with the host: warnings that carry their
+// fix, shown in full by `hutch info` and printed once (not on every command).
+package diag
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Warning is one finding about the host. ID is stable (it names the once-marker);
+// Text says what is wrong, what follows from it and how to fix it.
+type Warning struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+// PrintOnce writes each warning to w the first time it is seen for this login session:
+// a marker file in dir (the runtime directory, a tmpfs cleared at logout) records it.
+func PrintOnce(w io.Writer, dir string, ws []Warning) {
+	for _, warn := range ws {
+		marker := filepath.Join(dir, "warned-"+warn.ID)
+		f, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			continue // already warned (or the runtime dir is unusable: info still shows it)
+		}
+		f.Close()
+		fmt.Fprintf(w, "hutch: warning: %s (shown once; `hutch info` lists it)\n", warn.Text)
+	}
+}

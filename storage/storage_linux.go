@@ -1,0 +1,204 @@
+// Package storage opens hutch's layered store (go.podman.io/storage) for one user,
+// inside the user namespace only, with the driver chosen by package overlay and recorded
+// in a manifest next to the data so that it is never switched silently.
+package storage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cstorage "go.podman.io/storage"
+	storagetypes "go.podman.io/storage/types"
+	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/overlay"
+)
+
+// ManifestFile records, in the graph root, how the store was created.
+const ManifestFile = "hutch-store.json"
+
+// Manifest is the store's record of its driver.
+type Manifest struct {
+	Version int            `json:"version"`
+	Driver  overlay.Choice `json:"driver"`
+	Created time.Time      `json:"created"`
+}
+
+// Options say where the store lives and how to open it.
+type Options struct {
+	GraphRoot    string
+	RunRoot      string
+	Driver       string // forced driver from config ("" = probe on first use)
+	DriverSource string // where Driver was set, for error messages
+	MountProgram string
+	SingleID     bool // only one id is mapped: store every owner as root
+}
+
+// Store is an open store and how it was opened.
+type Store struct {
+	cstorage.Store
+	Manifest Manifest
+	Options  Options
+}
+
+// Open opens (creating if needed) the store. It must run inside the user namespace:
+// the overlay driver probes and records its mount program at first open, and a probe
+// run outside the namespace would pin the store to fuse-overlayfs for good.
+func Open(o Options) (*Store, error) {
+	if err := CheckLocalFS(o.GraphRoot); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.GraphRoot, 0o700); err != nil {
+		return nil, fmt.Errorf("creating store: %w", err)
+	}
+	m, err := manifest(o)
+	if err != nil {
+		return nil, err
+	}
+	driverOpts := []string{}
+	prefix := m.Driver.StorageDriver() + "."
+	switch m.Driver.Name {
+	case overlay.Fuse:
+		driverOpts = append(driverOpts, "overlay.mount_program="+m.Driver.MountProgram)
+	case overlay.Native:
+		// The overlay driver falls back to fuse-overlayfs on its own when this flag file
+		// says so; the manifest, not that file, is the record hutch keeps.
+		flag := filepath.Join(o.GraphRoot, "overlay", ".has-mount-program")
+		if b, err := os.ReadFile(flag); err == nil && strings.TrimSpace(string(b)) == "true" {
+			if err := os.WriteFile(flag, []byte("false"), 0o600); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if o.SingleID {
+		driverOpts = append(driverOpts, prefix+"ignore_chown_errors=true")
+	}
+	s, err := cstorage.GetStore(storagetypes.StoreOptions{
+		GraphRoot:          o.GraphRoot,
+		RunRoot:            o.RunRoot,
+		GraphDriverName:    m.Driver.StorageDriver(),
+		GraphDriverOptions: driverOpts,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the store at %s: %w", o.GraphRoot, err)
+	}
+	if m.Driver.Name == overlay.Native {
+		flag := filepath.Join(o.GraphRoot, "overlay", ".has-mount-program")
+		if b, err := os.ReadFile(flag); err == nil && strings.TrimSpace(string(b)) == "true" {
+			s.Shutdown(true)
+			return nil, fmt.Errorf("the store at %s was created for native overlay, but the kernel no longer allows it here: set driver = \"fuse-overlayfs\" in config.toml after `hutch system reset`, or use another graphroot", o.GraphRoot)
+		}
+	}
+	return &Store{Store: s, Manifest: m, Options: o}, nil
+}
+
+// manifest reads the recorded driver or, for a new store, probes and records one. A
+// recorded driver that differs from the one config.toml forces is an error that says
+// both and what to do: switching would hide every image already stored.
+func manifest(o Options) (Manifest, error) {
+	path := filepath.Join(o.GraphRoot, ManifestFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		var m Manifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			return m, fmt.Errorf("store record %s is damaged (%v): run `hutch system reset` to start over", path, err)
+		}
+		if o.Driver != "" && o.Driver != m.Driver.Name {
+			return m, fmt.Errorf("the store at %s was created with the %s driver, but %s asks for %s; hutch does not switch silently (the images would disappear): "+
+				"keep %s by removing the `driver` line from %s, or start over with %s by running `hutch system reset` (deletes all images and containers)",
+				o.GraphRoot, m.Driver.Name, o.DriverSource, o.Driver, m.Driver.Name, o.DriverSource, o.Driver)
+		}
+		if m.Driver.Name == overlay.Fuse {
+			if _, err := os.Stat(m.Driver.MountProgram); err != nil {
+				return m, fmt.Errorf("the store at %s uses fuse-overlayfs, but %s is gone: reinstall it (`apt-get install fuse-overlayfs`)", o.GraphRoot, m.Driver.MountProgram)
+			}
+		}
+		return m, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return Manifest{}, err
+	}
+	forced := o.Driver
+	if forced == "" {
+		forced = existingDriver(o.GraphRoot)
+	}
+	c, err := overlay.Choose(filepath.Join(o.GraphRoot, "probe"), forced, o.MountProgram)
+	os.RemoveAll(filepath.Join(o.GraphRoot, "probe"))
+	if err != nil {
+		return Manifest{}, err
+	}
+	if forced != "" && o.Driver == "" {
+		c.Forced, c.Reason = false, "kept from the data already in the store"
+	}
+	m := Manifest{Version: 1, Driver: c, Created: time.Now().UTC()}
+	data, _ := json.MarshalIndent(m, "", "  ")
+	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// existingDriver recognises a store made before the manifest existed.
+func existingDriver(graphRoot string) string {
+	if _, err := os.Stat(filepath.Join(graphRoot, "vfs")); err == nil {
+		return overlay.VFS
+	}
+	if b, err := os.ReadFile(filepath.Join(graphRoot, "overlay", ".has-mount-program")); err == nil {
+		if strings.TrimSpace(string(b)) == "true" {
+			return overlay.Fuse
+		}
+		return overlay.Native
+	}
+	return ""
+}
+
+// Network file systems, by statfs magic: they do not understand user namespaces
+// (ownership is checked against the real uid) and their xattrs and whiteouts are unsafe.
+var networkFS = map[int64]string{
+	0x6969:     "NFS",
+	0x517B:     "SMB",
+	0xFF534D42: "CIFS",
+	0xFE534D42: "SMB2",
+	0x5346414F: "AFS",
+	0x6B414653: "kAFS",
+	0x00C36400: "CephFS",
+	0x47504653: "GPFS",
+	0x0BD00BD0: "Lustre",
+	0x01021997: "9p",
+	0xAAD7AAEA: "PanFS",
+	0x7461636F: "OCFS2",
+	0x564C:     "NCP",
+	0x786F4256: "VirtualBox shared folder",
+}
+
+// NetworkFSName returns the name of the network file system with statfs magic m, or "".
+func NetworkFSName(m int64) string { return networkFS[m] }
+
+// CheckLocalFS refuses a graph root on a network file system, naming it and the fix.
+// The nearest existing ancestor is checked when the directory does not exist yet.
+func CheckLocalFS(graphRoot string) error {
+	dir := graphRoot
+	var st unix.Statfs_t
+	for {
+		err := unix.Statfs(dir, &st)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.ENOENT) || dir == "/" {
+			return &os.PathError{Op: "statfs", Path: dir, Err: err}
+		}
+		dir = filepath.Dir(dir)
+	}
+	if name := NetworkFSName(int64(st.Type)); name != "" {
+		return fmt.Errorf("the image store %s is on %s, a network file system that cannot hold files of subordinate ids: "+
+			"put the store on a local disk by adding to ~/.config/hutch/config.toml:\n  [storage]\n  graphroot = \"/var/tmp/%s/hutch-storage\"",
+			graphRoot, name, os.Getenv("USER"))
+	}
+	return nil
+}

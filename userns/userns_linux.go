@@ -1,0 +1,241 @@
+package userns
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"go.podman.io/storage/pkg/unshare"
+
+	"hutch.dev/hutch/internal/diag"
+)
+
+// envState carries the parent's findings into the re-executed child.
+const envState = "_HUTCH_USERNS"
+
+// MinRange is the size below which common images no longer fit a user's range.
+const MinRange = 65536
+
+// IDMap maps Size ids from ContainerID (inside) to HostID (outside).
+type IDMap struct {
+	ContainerID uint32 `json:"containerID"`
+	HostID      uint32 `json:"hostID"`
+	Size        uint32 `json:"size"`
+}
+
+// State is what hutch knows about its user namespace: who the user is on the host,
+// the mappings asked for and where they came from, the helper checks, and warnings.
+type State struct {
+	User     string         `json:"user"`
+	UID      int            `json:"uid"`
+	GID      int            `json:"gid"`
+	Home     string         `json:"home"`
+	SubIDs   *SubIDs        `json:"subids,omitempty"`
+	Helpers  []Helper       `json:"helpers,omitempty"`
+	UIDMap   []IDMap        `json:"uidMap"`
+	GIDMap   []IDMap        `json:"gidMap"`
+	SingleID bool           `json:"singleID"` // only the user's own id is mapped
+	Root     bool           `json:"root"`     // hutch runs as real root: no namespace needed
+	Warnings []diag.Warning `json:"warnings,omitempty"`
+}
+
+// Plan works out, as the plain user, how to enter the user namespace. It fails only
+// when no namespace can be had at all; a missing range or helper degrades to a
+// single-id namespace with a warning that says what the admin can do.
+func Plan() (*State, error) {
+	s := &State{UID: os.Getuid(), GID: os.Getgid()}
+	u, err := user.LookupId(strconv.Itoa(s.UID))
+	if err != nil {
+		s.User = os.Getenv("USER")
+		s.Home = os.Getenv("HOME")
+		if s.User == "" || s.Home == "" {
+			return nil, fmt.Errorf("uid %d has no entry in the user database (/etc/passwd) and USER/HOME are not set: set them, or ask an admin to add the user", s.UID)
+		}
+	} else {
+		s.User, s.Home = u.Username, u.HomeDir
+		if h := os.Getenv("HOME"); h != "" {
+			s.Home = h
+		}
+	}
+	if s.UID == 0 {
+		s.Root = true
+		s.UIDMap = []IDMap{{0, 0, 1<<32 - 1}}
+		s.GIDMap = s.UIDMap
+		return s, nil
+	}
+	if p := KernelProblem(); p != "" {
+		return nil, fmt.Errorf("%w: %s", errNoUserns, p)
+	}
+
+	s.SubIDs, err = LookupSubIDs(s.User, s.UID, s.GID)
+	if err != nil {
+		return nil, err
+	}
+	s.Helpers = []Helper{CheckHelper("newuidmap"), CheckHelper("newgidmap")}
+
+	var why []string
+	if len(s.SubIDs.UIDs) == 0 {
+		why = append(why, fmt.Sprintf("no subordinate uid range for %s in /etc/subuid: ask an admin to run `usermod --add-subuids 100000-165535 %s`", s.User, s.User))
+	}
+	if len(s.SubIDs.GIDs) == 0 {
+		why = append(why, fmt.Sprintf("no subordinate gid range for %s in /etc/subgid: ask an admin to run `usermod --add-subgids 100000-165535 %s`", s.User, s.User))
+	}
+	for _, h := range s.Helpers {
+		if !h.OK {
+			why = append(why, h.Problem)
+		}
+	}
+	if len(why) > 0 {
+		s.SingleID = true
+		s.UIDMap = []IDMap{{0, uint32(s.UID), 1}}
+		s.GIDMap = []IDMap{{0, uint32(s.GID), 1}}
+		s.Warnings = append(s.Warnings, diag.Warning{ID: "single-id",
+			Text: "running in a single-id user namespace (only your own uid is mapped): " + strings.Join(why, "; ") +
+				"; until then files of other owners in images are stored as owned by you (ignore_chown_errors) and a container cannot switch users"})
+		return s, nil
+	}
+	s.UIDMap = stack(uint32(s.UID), s.SubIDs.UIDs)
+	s.GIDMap = stack(uint32(s.GID), s.SubIDs.GIDs)
+	for _, r := range s.SubIDs.UIDs {
+		if uint32(s.UID) >= r.Start && uint32(s.UID) < r.Start+r.Count {
+			s.Warnings = append(s.Warnings, diag.Warning{ID: "subuid-overlap",
+				Text: fmt.Sprintf("your own uid %d lies inside your subordinate range %d-%d in /etc/subuid: ask an admin to move the range (`usermod --del-subuids %d-%d --add-subuids 100000-165535 %s`)", s.UID, r.Start, r.Start+r.Count-1, r.Start, r.Start+r.Count-1, s.User)})
+		}
+	}
+	if n := total(s.SubIDs.UIDs); n < MinRange {
+		s.Warnings = append(s.Warnings, diag.Warning{ID: "subuid-small",
+			Text: fmt.Sprintf("your subordinate uid range has %d ids, fewer than %d: images with files owned by uid %d or above will not load; ask an admin to run `usermod --add-subuids 100000-165535 %s`", n, MinRange, n, s.User)})
+	}
+	return s, nil
+}
+
+// stack maps 0 to the user's own id and 1..N to the subordinate ranges, in order.
+func stack(own uint32, rs []Range) []IDMap {
+	m := []IDMap{{ContainerID: 0, HostID: own, Size: 1}}
+	next := uint32(1)
+	for _, r := range rs {
+		m = append(m, IDMap{ContainerID: next, HostID: r.Start, Size: r.Count})
+		next += r.Count
+	}
+	return m
+}
+
+func total(rs []Range) uint32 {
+	var n uint32
+	for _, r := range rs {
+		n += r.Count
+	}
+	return n
+}
+
+// Inside reports whether this process is the re-executed hutch in its user namespace,
+// and returns the state the parent handed over.
+func Inside() (*State, bool) {
+	v := os.Getenv(envState)
+	if v == "" {
+		return nil, false
+	}
+	var s State
+	if err := json.Unmarshal([]byte(v), &s); err != nil {
+		return nil, false
+	}
+	// The kernel's map is the truth: if newuidmap failed, we got a single mapping.
+	if m, err := readMap("/proc/self/uid_map"); err == nil && !s.Root {
+		if len(m) == 1 && m[0].Size == 1 && !s.SingleID {
+			s.SingleID = true
+			s.Warnings = append(s.Warnings, diag.Warning{ID: "newuidmap-failed",
+				Text: "newuidmap/newgidmap did not apply your subordinate ranges, so only your own uid is mapped: check the ranges in /etc/subuid and /etc/subgid with `getsubids " + s.User + "`"})
+		}
+		s.UIDMap = m
+		if g, err := readMap("/proc/self/gid_map"); err == nil {
+			s.GIDMap = g
+		}
+	}
+	return &s, true
+}
+
+func readMap(path string) ([]IDMap, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m []IDMap
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		a, _ := strconv.ParseUint(f[0], 10, 32)
+		h, _ := strconv.ParseUint(f[1], 10, 32)
+		n, _ := strconv.ParseUint(f[2], 10, 32)
+		m = append(m, IDMap{uint32(a), uint32(h), uint32(n)})
+	}
+	return m, nil
+}
+
+// Reexec runs hutch again with args inside a new user and mount namespace set up as
+// the state says, forwards SIGINT, SIGTERM and SIGHUP to it, and returns its exit
+// status (128+N when it dies of signal N). extraEnv is added to the child's environment.
+func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
+	st, err := json.Marshal(s)
+	if err != nil {
+		return 125, err
+	}
+	cmd := unshare.Command(append([]string{os.Args[0]}, args...)...)
+	cmd.Env = append(append(os.Environ(), envState+"="+string(st)), extraEnv...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.UnshareFlags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
+	cmd.UseNewuidmap = !s.SingleID
+	cmd.UseNewgidmap = !s.SingleID
+	cmd.GidMappingsEnableSetgroups = !s.SingleID
+	cmd.UidMappings = toSpec(s.UIDMap)
+	cmd.GidMappings = toSpec(s.GIDMap)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return 125, explainStartFailure(err)
+	}
+	go func() {
+		for sig := range sigs {
+			_ = cmd.Process.Signal(sig)
+		}
+	}()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 125, err
+	}
+	return 0, nil
+}
+
+func explainStartFailure(err error) error {
+	if p := KernelProblem(); p != "" {
+		return fmt.Errorf("%w: %s", errNoUserns, p)
+	}
+	return fmt.Errorf("%w: %v (run `hutch info` for the host checks)", errNoUserns, err)
+}
+
+func toSpec(m []IDMap) []specs.LinuxIDMapping {
+	out := make([]specs.LinuxIDMapping, len(m))
+	for i, x := range m {
+		out[i] = specs.LinuxIDMapping{ContainerID: x.ContainerID, HostID: x.HostID, Size: x.Size}
+	}
+	return out
+}
