@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The demo: on a fresh Debian 12 machine, as root, install what is missing, build hutch,
+# and use it as an unprivileged user (hutch-demo, created with a subordinate id range):
+# make a tiny image on the spot from the static busybox, list it, save and load it.
+#   sudo hack/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+	echo "demo: run as root (sudo $0): it installs packages and creates the demo user" >&2
+	exit 1
+fi
+hack/install-deps.sh
+hack/build.sh bin/hutch
+install -m 0755 bin/hutch /usr/local/bin/hutch
+echo "demo: installed /usr/local/bin/hutch"
+
+user=hutch-demo
+if ! id "$user" >/dev/null 2>&1; then
+	useradd -m -s /bin/bash "$user" # Debian's useradd also gives a subuid/subgid range
+fi
+grep -q "^$user:" /etc/subuid || usermod --add-subuids 200000-265535 "$user"
+grep -q "^$user:" /etc/subgid || usermod --add-subgids 200000-265535 "$user"
+
+# A root file system with nothing but the static busybox and a greeting.
+work=$(mktemp -d /tmp/hutch-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
+cp /bin/busybox "$work/rootfs/bin/busybox"
+for applet in sh echo cat ls id; do ln -s busybox "$work/rootfs/bin/$applet"; done
+echo "hello from a hutch image" >"$work/rootfs/etc/greeting"
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+chmod 0755 "$work" && chmod 0644 "$work/rootfs.tar"
+
+as_user() { runuser -u "$user" -- env -i HOME="/home/$user" USER="$user" LOGNAME="$user" PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
+run() { echo "+ $*"; as_user "$@"; }
+cd /tmp
+run hutch import --change 'CMD ["/bin/cat", "/etc/greeting"]' "$work/rootfs.tar" demo
+run hutch images
+run hutch inspect --format '{{.Config.Cmd}}' demo
+run hutch save -o "/home/$user/demo.tar" demo
+run hutch rmi demo
+run hutch load -i "/home/$user/demo.tar"
+run hutch images
+run hutch info --format '{{.Store.Driver.Name}}: {{.Store.Driver.Reason}}'
+echo "demo: done. Try it yourself: sudo -iu $user hutch info"

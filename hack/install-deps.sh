@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs, as root, what hutch and its tests need on a fresh Debian 12 machine, and
+# gives /dev/fuse and /dev/net/tun the distribution's default mode (0666).
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: run as root (sudo $0)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends)
+# What a user of hutch needs (the same as Podman: an admin installs these once) …
+runtime=(uidmap fuse-overlayfs slirp4netns)
+# … what building it needs (cgo is mandatory) …
+build=(gcc libc6-dev git ca-certificates)
+# … and what the tests, the demo and plain `go vet ./...` (no build tags) need.
+tests=(busybox-static libgpgme-dev libbtrfs-dev util-linux procps)
+missing=()
+for p in "${runtime[@]}" "${build[@]}" "${tests[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "install-deps: installing ${missing[*]}"
+	apt-get update -qq
+	apt-get install "${apt_opts[@]}" "${missing[@]}" >/dev/null
+fi
+if ! command -v go >/dev/null && [ ! -x /usr/local/go/bin/go ]; then
+	echo "install-deps: Go is missing: install Go 1.26 into /usr/local/go" >&2
+	exit 1
+fi
+# The distribution default is 0666; some machines ship 0600, which keeps unprivileged
+# users from fuse-overlayfs and slirp4netns.
+for dev in /dev/fuse /dev/net/tun; do
+	[ -e "$dev" ] && chmod 0666 "$dev"
+done
+echo "install-deps: ok"
