@@ -290,6 +290,7 @@ files a container wrote into a bind mount. HUTCH_GRAPHROOT and HUTCH_RUNROOT are
 			}
 			path, err := exec.LookPath(args[0])
 			if err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Error: %s: executable file not found in $PATH\n", args[0])
 				return exitError{code: 127}
 			}
 			env := append(os.Environ(), "HUTCH_GRAPHROOT="+a.host.Paths.GraphRoot, "HUTCH_RUNROOT="+a.host.Paths.RunRoot)

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/volumes"
+)
+
+// createFlags are the flags `run` and `create` share.
+type createFlags struct {
+	name, entrypoint, workdir, user, hostname, network, userns string
+	env, envFiles, capAdd, capDrop, securityOpt                []string
+	volumes, mounts, tmpfs, labels                             []string
+	privileged, readOnly, init, rm, interactive, tty           bool
+	detach                                                     bool
+}
+
+func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
+	fs.SetInterspersed(false)                       // everything after the image belongs to the command
+	fs.Bool("help", false, "help for this command") // -h is --hostname, as in Docker
+	fs.StringVar(&f.name, "name", "", "name the container")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass the host's value)")
+	fs.StringArrayVar(&f.envFiles, "env-file", nil, "read environment variables from a file (KEY=VALUE lines)")
+	fs.StringVar(&f.entrypoint, "entrypoint", "", "override the image's entrypoint (\"\" clears it)")
+	fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
+	fs.StringVarP(&f.user, "user", "u", "", "run as USER[:GROUP] (names from the image's /etc/passwd and /etc/group, or numbers)")
+	fs.StringVarP(&f.hostname, "hostname", "h", "", "the container's hostname")
+	fs.StringArrayVar(&f.capAdd, "cap-add", nil, "add a capability (e.g. NET_ADMIN, or ALL)")
+	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop a capability (e.g. CHOWN, or ALL)")
+	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option: no-new-privileges")
+	fs.BoolVar(&f.privileged, "privileged", false, "give the container every capability of the user namespace and unmask /proc and /sys")
+	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount SRC:DST[:ro], named volume NAME:DST[:ro], or anonymous volume DST")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "mount type=bind|volume|tmpfs,source=…,target=…[,readonly]")
+	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs at DST[:size=…,mode=…]")
+	fs.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only")
+	fs.StringVar(&f.network, "network", "", "network: host (default for now) or none")
+	fs.StringVar(&f.network, "net", "", "same as --network")
+	_ = fs.MarkHidden("net")
+	fs.StringVar(&f.userns, "userns", "", "user namespace mode (only the default is available so far)")
+	fs.BoolVar(&f.init, "init", false, "run a minimal init as pid 1 that forwards signals and reaps zombies")
+	fs.BoolVar(&f.rm, "rm", false, "remove the container (and its anonymous volumes) when it exits")
+	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep standard input open")
+	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a terminal")
+	fs.StringArrayVarP(&f.labels, "label", "l", nil, "set a label KEY=VALUE")
+	if run {
+		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background (not available yet)")
+	}
+}
+
+// options turns the flags into container options; each malformed flag is an error
+// naming it.
+func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (container.Options, error) {
+	o := container.Options{
+		Name: f.name, Image: image, Cmd: args, WorkingDir: f.workdir, User: f.user, Hostname: f.hostname,
+		CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged, ReadOnly: f.readOnly,
+		Network: f.network, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
+	}
+	if cmd.Flags().Changed("entrypoint") {
+		ep := []string{}
+		if f.entrypoint != "" {
+			ep = []string{f.entrypoint}
+		}
+		o.Entrypoint = &ep
+	}
+	if f.workdir != "" && !strings.HasPrefix(f.workdir, "/") {
+		return o, fmt.Errorf("-w %q: the working directory must be an absolute path", f.workdir)
+	}
+	if f.user != "" {
+		u, g, _ := strings.Cut(f.user, ":")
+		if u == "" || strings.Contains(g, ":") || strings.ContainsAny(f.user, " \t") {
+			return o, fmt.Errorf("-u %q: expected USER[:GROUP], e.g. -u 1000:1000 or -u nobody", f.user)
+		}
+	}
+	for _, so := range f.securityOpt {
+		switch so {
+		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
+			o.NoNewPrivileges = true
+		case "no-new-privileges=false", "no-new-privileges:false":
+		default:
+			return o, fmt.Errorf("--security-opt %q: only no-new-privileges is supported", so)
+		}
+	}
+	switch f.userns {
+	case "", "host":
+	default:
+		return o, fmt.Errorf("--userns %q: only the default user namespace is available so far", f.userns)
+	}
+	var env []string
+	for _, file := range f.envFiles {
+		e, err := container.ParseEnvFile(file, os.LookupEnv)
+		if err != nil {
+			return o, err
+		}
+		env = append(env, e...)
+	}
+	e, err := container.ParseEnv(f.env, os.LookupEnv)
+	if err != nil {
+		return o, err
+	}
+	o.Env = container.MergeEnv(env, e)
+	for _, v := range f.volumes {
+		m, err := container.ParseVolume(v)
+		if err != nil {
+			return o, err
+		}
+		o.Mounts = append(o.Mounts, m)
+	}
+	for _, v := range f.mounts {
+		m, err := container.ParseMount(v)
+		if err != nil {
+			return o, err
+		}
+		o.Mounts = append(o.Mounts, m)
+	}
+	for _, v := range f.tmpfs {
+		m, err := container.ParseTmpfs(v)
+		if err != nil {
+			return o, err
+		}
+		o.Mounts = append(o.Mounts, m)
+	}
+	if len(f.labels) > 0 {
+		o.Labels = map[string]string{}
+		for _, l := range f.labels {
+			k, v, _ := strings.Cut(l, "=")
+			if k == "" {
+				return o, fmt.Errorf("--label %q: expected KEY=VALUE", l)
+			}
+			o.Labels[k] = v
+		}
+	}
+	return o, nil
+}
+
+func (a *app) manager() (*container.Manager, error) {
+	s, err := a.openStore()
+	if err != nil {
+		return nil, err
+	}
+	return &container.Manager{Store: s, Volumes: &volumes.Store{Dir: filepath.Join(a.host.Paths.DataDir, "volumes")}}, nil
+}
+
+func newRunCommand(a *app) *cobra.Command {
+	f := &createFlags{}
+	c := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND [ARG...]]",
+		Short: "Run a command in a new container",
+		Example: `  hutch run --rm demo echo hello
+  hutch run --rm -it demo sh
+  hutch run --rm -v "$PWD:/src" -w /src demo ls
+  hutch run --rm --network none --read-only demo id`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.detach {
+				return fmt.Errorf("-d: detached containers need the container monitor, which hutch does not have yet; run in the foreground")
+			}
+			o, err := f.options(cmd, args[0], args[1:])
+			if err != nil {
+				return err
+			}
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			cfg, err := m.Create(o)
+			if err != nil {
+				return err
+			}
+			code, err := m.RunAttached(cfg, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			return runResult(code, err)
+		},
+	}
+	f.register(c.Flags(), true)
+	return inNamespace(c)
+}
+
+// runResult turns a container's end into hutch's exit: its own status, or the
+// Docker-style status of a failure before it ran, with the message.
+func runResult(code int, err error) error {
+	if err != nil {
+		var ee *nsinit.ExecError
+		if errors.As(err, &ee) {
+			fmt.Fprintln(os.Stderr, "Error: "+ee.Msg)
+			return exitError{code: ee.Code}
+		}
+		return err
+	}
+	if code != 0 {
+		return exitError{code: code}
+	}
+	return nil
+}
+
+func newCreateCommand(a *app) *cobra.Command {
+	f := &createFlags{}
+	c := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND [ARG...]]",
+		Short: "Create a container without starting it (start it with `hutch start -a`)",
+		Example: `  id=$(hutch create --name hello demo echo hello)
+  hutch start -a hello`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, args[0], args[1:])
+			if err != nil {
+				return err
+			}
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			cfg, err := m.Create(o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), cfg.ID)
+			return nil
+		},
+	}
+	f.register(c.Flags(), false)
+	return inNamespace(c)
+}
+
+func newStartCommand(a *app) *cobra.Command {
+	var attach, interactive bool
+	c := &cobra.Command{
+		Use:     "start [OPTIONS] CONTAINER",
+		Short:   "Start a created container",
+		Example: `  hutch start -a hello`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !attach {
+				return fmt.Errorf("start without -a needs the container monitor, which hutch does not have yet: use `hutch start -a %s`", args[0])
+			}
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			cfg, err := m.Get(args[0])
+			if err != nil {
+				return err
+			}
+			if interactive {
+				cfg.Options.Interactive = true
+			}
+			code, err := m.RunAttached(cfg, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			return runResult(code, err)
+		},
+	}
+	c.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the container's output and wait for it")
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach standard input")
+	return inNamespace(c)
+}
+
+func newRmCommand(a *app) *cobra.Command {
+	var force, vols bool
+	c := &cobra.Command{
+		Use:     "rm [OPTIONS] CONTAINER [CONTAINER...]",
+		Short:   "Remove containers",
+		Example: `  hutch rm hello`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			failed := false
+			for _, ref := range args {
+				cfg, err := m.Get(ref)
+				if err == nil {
+					err = m.Remove(cfg, vols)
+				}
+				if err != nil {
+					if force && errors.Is(err, container.ErrNotFound) {
+						continue
+					}
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+					failed = true
+					continue
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), ref)
+			}
+			if failed {
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "ignore containers that do not exist")
+	c.Flags().BoolVarP(&vols, "volumes", "v", false, "remove the container's anonymous volumes too")
+	return inNamespace(c)
+}

@@ -1,0 +1,366 @@
+// Package container creates, starts and removes containers: it turns what the user
+// asked for and what the image says into a runtime spec for package nsinit, mounts the
+// image through the store, resolves users and volumes inside the container's root, and
+// cleans up after the command ends or fails.
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/volumes"
+)
+
+// configKey is the store's big-data key holding a container's Config.
+const configKey = "hutch-config"
+
+// ErrNotFound is returned for a container that does not exist.
+var ErrNotFound = errors.New("no such container")
+
+// Options is what the user asked for on the command line.
+type Options struct {
+	Name            string            `json:"Name,omitempty"`
+	Image           string            `json:"Image"`
+	Entrypoint      *[]string         `json:"Entrypoint,omitempty"` // nil: the image's
+	Cmd             []string          `json:"Cmd,omitempty"`        // empty: the image's
+	Env             []string          `json:"Env,omitempty"`
+	WorkingDir      string            `json:"WorkingDir,omitempty"`
+	User            string            `json:"User,omitempty"`
+	Hostname        string            `json:"Hostname,omitempty"`
+	CapAdd          []string          `json:"CapAdd,omitempty"`
+	CapDrop         []string          `json:"CapDrop,omitempty"`
+	Privileged      bool              `json:"Privileged,omitempty"`
+	NoNewPrivileges bool              `json:"NoNewPrivileges,omitempty"`
+	ReadOnly        bool              `json:"ReadonlyRootfs,omitempty"`
+	Network         string            `json:"NetworkMode,omitempty"`
+	Mounts          []MountSpec       `json:"Mounts,omitempty"`
+	Init            bool              `json:"Init,omitempty"`
+	AutoRemove      bool              `json:"AutoRemove,omitempty"`
+	Interactive     bool              `json:"OpenStdin,omitempty"`
+	TTY             bool              `json:"Tty,omitempty"`
+	Labels          map[string]string `json:"Labels,omitempty"`
+}
+
+// Config is a created container: the options resolved against the image.
+type Config struct {
+	ID        string    `json:"Id"`
+	Name      string    `json:"Name"`
+	ImageID   string    `json:"ImageID"`
+	ImageName string    `json:"ImageName"`
+	Created   time.Time `json:"Created"`
+	Args      []string  `json:"Args"`
+	Env       []string  `json:"Env"`
+	Cwd       string    `json:"WorkingDir"`
+	User      string    `json:"User"`
+	Hostname  string    `json:"Hostname"`
+	Caps      []string  `json:"Capabilities"`
+	Options   Options   `json:"Options"`
+	// Mounts are the user's mounts plus an anonymous volume per image VOLUME, with
+	// anonymous volumes named once created.
+	Mounts     []MountSpec `json:"Mounts"`
+	StopSignal string      `json:"StopSignal,omitempty"`
+}
+
+// Networks that exist so far.
+const (
+	NetworkNone = "none"
+	NetworkHost = "host"
+)
+
+// DefaultNetwork is used when --network is not given.
+const DefaultNetwork = NetworkHost
+
+// Manager does container work against one store.
+type Manager struct {
+	Store   cstorage.Store
+	Volumes *volumes.Store
+}
+
+func newID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// Create checks the options, resolves them against the image and records a new
+// container in the store. Nothing is mounted or started.
+func (m *Manager) Create(o Options) (*Config, error) {
+	if o.Network == "" {
+		o.Network = DefaultNetwork
+	}
+	if o.Network != NetworkNone && o.Network != NetworkHost {
+		return nil, fmt.Errorf("--network %q: use none or host (slirp4netns networking is not available yet)", o.Network)
+	}
+	caps, err := capabilities(o)
+	if err != nil {
+		return nil, err
+	}
+	for _, mt := range o.Mounts {
+		if mt.Type == "bind" {
+			if _, err := os.Stat(mt.Source); err != nil {
+				return nil, fmt.Errorf("bind mount source %s: %w", mt.Source, unwrapPath(err))
+			}
+		}
+	}
+	img, err := images.Resolve(m.Store, o.Image)
+	if err != nil {
+		return nil, err
+	}
+	icfg, _, err := images.ReadConfig(m.Store, img.ID)
+	if err != nil {
+		return nil, err
+	}
+	ic := icfg.Config
+	entry := ic.Entrypoint
+	cmd := ic.Cmd
+	if o.Entrypoint != nil {
+		entry, cmd = *o.Entrypoint, nil
+	}
+	if len(o.Cmd) > 0 {
+		cmd = o.Cmd
+	}
+	args := append(append([]string{}, entry...), cmd...)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("image %s has no command (no Cmd or Entrypoint): give one after the image name (`hutch run %s /bin/sh`), or set one with `hutch import --change 'CMD [\"/bin/sh\"]'`", o.Image, o.Image)
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{
+		ID: id, ImageID: img.ID, ImageName: o.Image, Created: time.Now().UTC(),
+		Args: args, Cwd: ic.WorkingDir, User: ic.User, Hostname: id[:12], Caps: caps,
+		Options: o, StopSignal: ic.StopSignal,
+	}
+	if len(img.Names) > 0 && !strings.Contains(o.Image, "/") && !strings.HasPrefix(img.ID, o.Image) {
+		c.ImageName = img.Names[0]
+	}
+	if o.WorkingDir != "" {
+		c.Cwd = o.WorkingDir
+	}
+	if c.Cwd == "" {
+		c.Cwd = "/"
+	}
+	if o.User != "" {
+		c.User = o.User
+	}
+	if o.Hostname != "" {
+		c.Hostname = o.Hostname
+	}
+	env := MergeEnv(ic.Env, o.Env)
+	if !hasEnv(env, "PATH") {
+		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	}
+	if o.TTY && !hasEnv(env, "TERM") {
+		env = append(env, "TERM=xterm")
+	}
+	c.Env = MergeEnv(env, []string{"HOSTNAME=" + c.Hostname})
+	if hasEnv(o.Env, "HOSTNAME") {
+		c.Env = MergeEnv(c.Env, o.Env)
+	}
+	c.Mounts = append(c.Mounts, o.Mounts...)
+	for dst := range ic.Volumes {
+		covered := false
+		for _, mt := range o.Mounts {
+			if filepath.Clean(mt.Destination) == filepath.Clean(dst) {
+				covered = true
+			}
+		}
+		if !covered {
+			c.Mounts = append(c.Mounts, MountSpec{Type: "volume", Destination: dst})
+		}
+	}
+	var names []string
+	if o.Name != "" {
+		if err := validName(o.Name); err != nil {
+			return nil, err
+		}
+		names = []string{o.Name}
+	}
+	if _, err := m.Store.CreateContainer(id, names, img.ID, "", "", nil); err != nil {
+		if errors.Is(err, cstorage.ErrDuplicateName) {
+			holder := "another container"
+			if other, err := m.Store.Container(o.Name); err == nil {
+				holder = "container " + other.ID[:12]
+			}
+			return nil, fmt.Errorf("the name %q is already used by %s: choose another --name, or remove it with `hutch rm %s`", o.Name, holder, o.Name)
+		}
+		return nil, fmt.Errorf("creating the container: %w", err)
+	}
+	c.Name = o.Name
+	if c.Name == "" {
+		c.Name = id[:12]
+	}
+	if err := m.save(c); err != nil {
+		_ = m.Store.DeleteContainer(id)
+		return nil, err
+	}
+	return c, nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func validName(n string) error {
+	for i, r := range n {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '_' || r == '.' || r == '-'))
+		if !ok {
+			return fmt.Errorf("--name %q: names are letters, digits and _ . - (starting with a letter or digit)", n)
+		}
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// capabilities computes the kept set: Docker's default, or all with --privileged, then
+// --cap-add and --cap-drop (ALL allowed in both).
+func capabilities(o Options) ([]string, error) {
+	all := nsinit.AllCaps()
+	known := map[string]bool{}
+	for _, c := range all {
+		known[c] = true
+	}
+	set := map[string]bool{}
+	base := nsinit.DefaultCaps
+	if o.Privileged {
+		base = all
+	}
+	for _, c := range base {
+		set[c] = true
+	}
+	for _, flag := range []struct {
+		name string
+		list []string
+		on   bool
+	}{{"--cap-drop", o.CapDrop, false}, {"--cap-add", o.CapAdd, true}} {
+		for _, c := range flag.list {
+			cc := nsinit.CanonicalCap(c)
+			if cc == "CAP_ALL" {
+				for _, a := range all {
+					set[a] = flag.on
+				}
+				continue
+			}
+			if !known[cc] {
+				return nil, fmt.Errorf("%s %q: not a capability this kernel knows (e.g. NET_ADMIN, SYS_PTRACE)", flag.name, c)
+			}
+			set[cc] = flag.on
+		}
+	}
+	var out []string
+	for _, c := range all {
+		if set[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (m *Manager) save(c *Config) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return m.Store.SetContainerBigData(c.ID, configKey, b)
+}
+
+// Get finds a container by name, full ID or unique ID prefix.
+func (m *Manager) Get(ref string) (*Config, error) {
+	ctr, err := m.Store.Container(ref)
+	if err != nil {
+		all, lerr := m.Store.Containers()
+		if lerr != nil {
+			return nil, lerr
+		}
+		var hits []cstorage.Container
+		for _, c := range all {
+			if len(ref) >= 3 && strings.HasPrefix(c.ID, ref) {
+				hits = append(hits, c)
+			}
+		}
+		switch len(hits) {
+		case 0:
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+		case 1:
+			ctr = &hits[0]
+		default:
+			return nil, fmt.Errorf("container ID prefix %q is ambiguous: give more characters", ref)
+		}
+	}
+	b, err := m.Store.ContainerBigData(ctr.ID, configKey)
+	if err != nil {
+		return nil, fmt.Errorf("container %s was not made by hutch (or its record is lost): %w", ctr.ID[:12], err)
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("container %s: damaged record: %w", ctr.ID[:12], err)
+	}
+	return &c, nil
+}
+
+// Remove deletes a container that is not running: its mount, its store entry, and with
+// removeVolumes (or AutoRemove) its anonymous volumes.
+func (m *Manager) Remove(c *Config, removeVolumes bool) error {
+	_, _ = m.Store.Unmount(c.ID, true)
+	if err := m.Store.DeleteContainer(c.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+		return fmt.Errorf("removing container %s: %w", c.Name, err)
+	}
+	if removeVolumes || c.Options.AutoRemove {
+		for _, mt := range c.Mounts {
+			if mt.Type != "volume" || mt.Source == "" {
+				continue
+			}
+			if v, err := m.Volumes.Get(mt.Source); err == nil && v.Anonymous {
+				_ = m.Volumes.Remove(v.Name, nil, true)
+			}
+		}
+	}
+	return nil
+}
+
+// VolumeUsers maps each volume name to the containers whose mounts name it.
+func (m *Manager) VolumeUsers() (map[string][]string, error) {
+	all, err := m.Store.Containers()
+	if err != nil {
+		return nil, err
+	}
+	users := map[string][]string{}
+	for _, ctr := range all {
+		c, err := m.Get(ctr.ID)
+		if err != nil {
+			continue
+		}
+		for _, mt := range c.Mounts {
+			if mt.Type == "volume" && mt.Source != "" {
+				users[mt.Source] = append(users[mt.Source], c.Name)
+			}
+		}
+	}
+	return users, nil
+}

@@ -1,0 +1,171 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"hutch.dev/hutch/nsinit"
+)
+
+// IO is the caller's side of a foreground container.
+type IO struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+// forwarded are the signals a foreground container gets from hutch (--sig-proxy).
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT, syscall.SIGPIPE, syscall.SIGALRM}
+
+// RunAttached starts a created container in the foreground: its output goes to the
+// caller's, stdin too with -i, a real terminal with -t (sized, resized on SIGWINCH);
+// signals are forwarded. It returns the container's exit status; a failure before the
+// command ran is an *nsinit.ExecError carrying 125, 126 or 127. The container's mount is
+// gone when it returns, and so is the container itself with --rm.
+func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
+	defer func() {
+		_, _ = m.Store.Unmount(c.ID, true)
+		if c.Options.AutoRemove {
+			if err := m.Remove(c, true); err != nil && retErr == nil {
+				retErr = err
+			}
+		}
+	}()
+	p, err := m.prepare(c, gidMapped(5))
+	if err != nil {
+		return nsinit.ExitEngine, err
+	}
+	var child nsinit.Stdio
+	var master *os.File
+	if c.Options.TTY {
+		var slave *os.File
+		master, slave, err = openPTY()
+		if err != nil {
+			return nsinit.ExitEngine, err
+		}
+		defer master.Close()
+		resize(stdio.Stdout, master)
+		child = nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
+		defer slave.Close()
+	} else {
+		child = nsinit.Stdio{Stdout: stdio.Stdout, Stderr: stdio.Stderr}
+		if c.Options.Interactive {
+			child.Stdin = stdio.Stdin
+		}
+	}
+	proc, err := nsinit.Start(p.spec, child, true)
+	if err != nil {
+		return nsinit.ExitEngine, err
+	}
+	if child.Stdin != nil && c.Options.TTY {
+		child.Stdin.Close() // the init holds it now
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	if master != nil {
+		signal.Notify(sigs, syscall.SIGWINCH)
+	}
+	defer signal.Stop(sigs)
+	if err := proc.Release(); err != nil {
+		var ee *nsinit.ExecError
+		if errors.As(err, &ee) {
+			return ee.Code, ee
+		}
+		proc.Kill()
+		return nsinit.ExitEngine, err
+	}
+	go func() {
+		for s := range sigs {
+			if s == syscall.SIGWINCH {
+				resize(stdio.Stdout, master)
+				continue
+			}
+			_ = proc.Signal(s)
+		}
+	}()
+	var copied sync.WaitGroup
+	if master != nil {
+		if term.IsTerminal(int(stdio.Stdin.Fd())) && c.Options.Interactive {
+			if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
+				defer term.Restore(int(stdio.Stdin.Fd()), old)
+			}
+		}
+		if c.Options.Interactive {
+			go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+		}
+		copied.Add(1)
+		go func() {
+			defer copied.Done()
+			_, _ = io.Copy(stdio.Stdout, master) // ends with EIO when the last slave closes
+		}()
+	}
+	code, err = proc.Wait()
+	copied.Wait()
+	return code, err
+}
+
+// openPTY opens a new pseudo-terminal pair; the slave becomes the container's terminal.
+func openPTY() (*os.File, *os.File, error) {
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, &os.PathError{Op: "open", Path: "/dev/ptmx", Err: err}
+	}
+	master := os.NewFile(uintptr(fd), "/dev/ptmx")
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, nil, fmt.Errorf("unlocking the terminal: %w", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		master.Close()
+		return nil, nil, fmt.Errorf("naming the terminal: %w", err)
+	}
+	name := "/dev/pts/" + strconv.Itoa(n)
+	slave, err := os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	return master, slave, nil
+}
+
+// resize copies the caller's terminal size (if it has one) to the container's.
+func resize(from, to *os.File) {
+	if from == nil || to == nil {
+		return
+	}
+	ws, err := unix.IoctlGetWinsize(int(from.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return
+	}
+	_ = unix.IoctlSetWinsize(int(to.Fd()), unix.TIOCSWINSZ, ws)
+}
+
+// gidMapped reports whether gid exists in this user namespace.
+func gidMapped(gid uint32) bool {
+	b, err := os.ReadFile("/proc/self/gid_map")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		start, _ := strconv.ParseUint(f[0], 10, 32)
+		size, _ := strconv.ParseUint(f[2], 10, 32)
+		if uint64(gid) >= start && uint64(gid) < start+size {
+			return true
+		}
+	}
+	return false
+}

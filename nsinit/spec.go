@@ -1,0 +1,76 @@
+// Package nsinit is hutch's container runtime at its lowest level: it starts a process
+// in new namespaces and, inside them, builds the container's file system (proc, a tmpfs
+// /dev with the host's device nodes, devpts, shm, mqueue, a read-only /sys, the user's
+// mounts, masked paths), pivots into it, drops capabilities and executes the command, or
+// runs a minimal reaper as pid 1 (--init). The parent side is Start; the child side runs
+// when hutch is re-executed as "hutch-init".
+package nsinit
+
+// Spec is everything the init needs to set up one container; it travels as JSON over a pipe.
+type Spec struct {
+	Rootfs   string   `json:"rootfs"` // the mounted image root, in the parent's mount namespace
+	Args     []string `json:"args"`
+	Env      []string `json:"env"`
+	Cwd      string   `json:"cwd"`
+	User     User     `json:"user"`
+	Hostname string   `json:"hostname"`
+	// Caps are kept in the bounding, permitted and effective sets (for uid 0); every
+	// other capability is dropped.
+	Caps            []string `json:"caps"`
+	NoNewPrivileges bool     `json:"noNewPrivileges"`
+	// Privileged keeps /proc and /sys unmasked.
+	Privileged bool    `json:"privileged"`
+	ReadOnly   bool    `json:"readOnly"`
+	NewNetwork bool    `json:"newNetwork"` // a network namespace of its own (bring lo up)
+	Mounts     []Mount `json:"mounts"`
+	Terminal   bool    `json:"terminal"`
+	// Init runs a reaper as pid 1 that starts the command as pid 2, forwards signals to
+	// it and reaps every orphan.
+	Init bool `json:"init"`
+	// GIDMapped5 says whether gid 5 (tty) exists in the namespace, for devpts.
+	TTYGroup bool `json:"ttyGroup"`
+}
+
+// User is the process's identity inside the container.
+type User struct {
+	UID            uint32   `json:"uid"`
+	GID            uint32   `json:"gid"`
+	AdditionalGids []uint32 `json:"additionalGids,omitempty"`
+}
+
+// Mount is one mount into the container, applied in order after the standard ones.
+type Mount struct {
+	Type        string   `json:"type"` // "bind" or "tmpfs"
+	Source      string   `json:"source,omitempty"`
+	Destination string   `json:"destination"`
+	ReadOnly    bool     `json:"readOnly,omitempty"`
+	Options     []string `json:"options,omitempty"` // tmpfs data options (size=…, mode=…)
+	// File says the bind source is a file, so the target is created as a file.
+	File bool `json:"file,omitempty"`
+}
+
+// Exit statuses for failures before the command runs, as Docker uses them.
+const (
+	ExitEngine   = 125 // the container could not be set up
+	ExitCannot   = 126 // the command exists but cannot be executed
+	ExitNotFound = 127 // the command was not found
+)
+
+// DefaultCaps is Docker's default capability set.
+var DefaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// MaskedPaths are hidden from a container (unless privileged), as Docker does.
+var MaskedPaths = []string{
+	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+}
+
+// ReadonlyPaths are visible but read-only (unless privileged).
+var ReadonlyPaths = []string{
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+}

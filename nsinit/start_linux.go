@@ -1,0 +1,146 @@
+package nsinit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Stdio are the container's standard streams. Files are passed straight through (no
+// copying); a terminal's slave is passed as all three.
+type Stdio struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Process is a started container init.
+type Process struct {
+	cmd    *exec.Cmd
+	spec   *os.File // write end of the spec pipe: "go" releases the init
+	status *os.File // read end of the status pipe
+}
+
+// ExecError is a failure of the init before the command ran: its exit status follows
+// Docker (125 set-up, 126 cannot execute, 127 not found).
+type ExecError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExecError) Error() string { return e.Msg }
+
+// Start clones the init into new mount, pid, uts, ipc and cgroup namespaces (and a
+// network namespace when spec.NewNetwork), sends it the spec and lets it build the root
+// file system. The command does not run until Release.
+func Start(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		specR.Close()
+		specW.Close()
+		return nil, err
+	}
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
+	if spec.NewNetwork {
+		flags |= unix.CLONE_NEWNET
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initName},
+		Env:        []string{},
+		Stdin:      stdio.Stdin,
+		Stdout:     stdio.Stdout,
+		Stderr:     stdio.Stderr,
+		ExtraFiles: []*os.File{specR, statusW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			Setsid:     true,
+		},
+	}
+	if spec.Terminal {
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 0
+	}
+	if dieWithParent {
+		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
+	}
+	if err := cmd.Start(); err != nil {
+		specR.Close()
+		specW.Close()
+		statusR.Close()
+		statusW.Close()
+		return nil, fmt.Errorf("starting the container: %w", err)
+	}
+	specR.Close()
+	statusW.Close()
+	p := &Process{cmd: cmd, spec: specW, status: statusR}
+	b, err := json.Marshal(spec)
+	if err == nil {
+		_, err = specW.Write(append(b, '\n'))
+	}
+	if err != nil {
+		p.Kill()
+		return nil, fmt.Errorf("sending the spec to the container: %w", err)
+	}
+	return p, nil
+}
+
+// Pid is the init's pid (in the caller's pid namespace).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Release lets the init run the command and waits until it did (the status pipe closes
+// on exec) or failed before it (an *ExecError).
+func (p *Process) Release() error {
+	_, err := p.spec.Write([]byte("go\n"))
+	p.spec.Close()
+	if err != nil && !errors.Is(err, syscall.EPIPE) {
+		return err
+	}
+	b, _ := io.ReadAll(p.status)
+	p.status.Close()
+	if len(b) == 0 {
+		return nil
+	}
+	var f failure
+	if err := json.Unmarshal(b, &f); err != nil {
+		return &ExecError{Code: ExitEngine, Msg: string(b)}
+	}
+	_ = p.cmd.Wait()
+	return &ExecError{Code: f.Code, Msg: f.Msg}
+}
+
+// Signal sends sig to the init.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Kill kills the init (and with it the whole pid namespace) and reaps it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	p.spec.Close()
+	p.status.Close()
+}
+
+// Wait waits for the container's command and returns its exit status, 128+N when a
+// signal N killed it.
+func (p *Process) Wait() (int, error) {
+	err := p.cmd.Wait()
+	if err == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return ExitEngine, err
+}

@@ -1,0 +1,161 @@
+// Package volumes keeps a user's named volumes: directories under
+// $XDG_DATA_HOME/hutch/volumes/NAME/_data with a small JSON record beside them. A volume
+// is filled from the image's content at its mount point the first time a container
+// uses it, as Docker does.
+package volumes
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	"go.podman.io/storage/pkg/archive"
+
+	"hutch.dev/hutch/internal/fsutil"
+)
+
+// ErrNotFound is returned for a volume that does not exist.
+var ErrNotFound = errors.New("no such volume")
+
+// ErrInUse is returned when removing a volume that containers use.
+var ErrInUse = errors.New("volume is in use")
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Volume is one volume's record, in `docker volume inspect`'s shape.
+type Volume struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`
+	Mountpoint string            `json:"Mountpoint"`
+	CreatedAt  time.Time         `json:"CreatedAt"`
+	Labels     map[string]string `json:"Labels"`
+	Scope      string            `json:"Scope"`
+	Options    map[string]string `json:"Options"`
+	Anonymous  bool              `json:"Anonymous"`
+	// Populated records that the volume was filled from an image (once, at first use).
+	Populated bool `json:"Populated"`
+}
+
+// Store is the volumes folder.
+type Store struct{ Dir string }
+
+// ValidName reports whether name is a valid volume name (and not a path).
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+func (s *Store) record(name string) string { return filepath.Join(s.Dir, name, "volume.json") }
+
+// Create makes a volume; an empty name makes an anonymous one with a random name. A name
+// that exists already is returned as is (docker volume create is idempotent).
+func (s *Store) Create(name string, labels map[string]string, anonymous bool) (*Volume, error) {
+	if name == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		name, anonymous = hex.EncodeToString(b), true
+	}
+	if !ValidName(name) {
+		return nil, fmt.Errorf("invalid volume name %q: use letters, digits and _ . - (starting with a letter or digit)", name)
+	}
+	if v, err := s.Get(name); err == nil {
+		return v, nil
+	}
+	dir := filepath.Join(s.Dir, name)
+	if err := os.MkdirAll(filepath.Join(dir, "_data"), 0o755); err != nil {
+		return nil, fmt.Errorf("creating volume %s: %w", name, err)
+	}
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	v := &Volume{Name: name, Driver: "local", Mountpoint: filepath.Join(dir, "_data"), CreatedAt: time.Now().UTC(),
+		Labels: labels, Scope: "local", Options: map[string]string{}, Anonymous: anonymous}
+	return v, s.save(v)
+}
+
+func (s *Store) save(v *Volume) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(s.record(v.Name), b, 0o600)
+}
+
+// Get reads a volume's record.
+func (s *Store) Get(name string) (*Volume, error) {
+	if !ValidName(name) {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	b, err := os.ReadFile(s.record(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s (`hutch volume ls` lists your volumes)", ErrNotFound, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var v Volume
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("volume %s: damaged record %s: %w", name, s.record(name), err)
+	}
+	v.Mountpoint = filepath.Join(s.Dir, name, "_data")
+	return &v, nil
+}
+
+// List returns every volume, by name.
+func (s *Store) List() ([]*Volume, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Volume
+	for _, e := range entries {
+		if v, err := s.Get(e.Name()); err == nil {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Remove deletes a volume and its data. users names the containers that use it; a
+// volume in use is refused unless force.
+func (s *Store) Remove(name string, users []string, force bool) error {
+	if _, err := s.Get(name); err != nil {
+		return err
+	}
+	if len(users) > 0 && !force {
+		return fmt.Errorf("%w: volume %s is used by container %v: remove the container first, or use -f", ErrInUse, name, users)
+	}
+	return os.RemoveAll(filepath.Join(s.Dir, name))
+}
+
+// Populate fills an empty volume, once, with the content of src (the image's directory
+// at the mount point, already resolved inside the container's root), keeping owners and
+// modes. A volume that was filled before, or holds data, is left alone.
+func (s *Store) Populate(v *Volume, src string) error {
+	if v.Populated {
+		return nil
+	}
+	entries, err := os.ReadDir(v.Mountpoint)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		if fi, err := os.Stat(src); err == nil && fi.IsDir() {
+			if err := archive.NewDefaultArchiver().CopyWithTar(src, v.Mountpoint); err != nil {
+				return fmt.Errorf("filling volume %s from the image: %w", v.Name, err)
+			}
+		}
+	}
+	v.Populated = true
+	return s.save(v)
+}
