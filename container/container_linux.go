@@ -16,6 +16,8 @@ import (
 	"time"
 
 	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/idtools"
+	storagetypes "go.podman.io/storage/types"
 
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/nsinit"
@@ -50,6 +52,9 @@ type Options struct {
 	Interactive     bool              `json:"OpenStdin,omitempty"`
 	TTY             bool              `json:"Tty,omitempty"`
 	Labels          map[string]string `json:"Labels,omitempty"`
+	// Userns is "" (the container is root in hutch's namespace, i.e. you) or
+	// "keep-id" (the container runs as your own uid and gid).
+	Userns string `json:"UsernsMode,omitempty"`
 }
 
 // Config is a created container: the options resolved against the image.
@@ -70,6 +75,9 @@ type Config struct {
 	// anonymous volumes named once created.
 	Mounts     []MountSpec `json:"Mounts"`
 	StopSignal string      `json:"StopSignal,omitempty"`
+	// UIDMap and GIDMap are the container's own user namespace (keep-id), in hutch's ids.
+	UIDMap []nsinit.IDMap `json:"UIDMap,omitempty"`
+	GIDMap []nsinit.IDMap `json:"GIDMap,omitempty"`
 }
 
 // Networks that exist so far.
@@ -85,6 +93,8 @@ const DefaultNetwork = NetworkHost
 type Manager struct {
 	Store   cstorage.Store
 	Volumes *volumes.Store
+	// HostUID and HostGID are the user's own ids outside hutch's namespace (for keep-id).
+	HostUID, HostGID int
 }
 
 func newID() (string, error) {
@@ -183,6 +193,21 @@ func (m *Manager) Create(o Options) (*Config, error) {
 			c.Mounts = append(c.Mounts, MountSpec{Type: "volume", Destination: dst})
 		}
 	}
+	var copts *cstorage.ContainerOptions
+	switch o.Userns {
+	case "":
+	case "keep-id":
+		if err := c.keepID(m.HostUID, m.HostGID); err != nil {
+			return nil, err
+		}
+		copts = &cstorage.ContainerOptions{IDMappingOptions: storagetypes.IDMappingOptions{
+			UIDMap: toIDTools(c.UIDMap), GIDMap: toIDTools(c.GIDMap)}}
+		if o.User == "" {
+			c.User = fmt.Sprintf("%d:%d", m.HostUID, m.HostGID)
+		}
+	default:
+		return nil, fmt.Errorf("--userns %q: use keep-id, or leave it out", o.Userns)
+	}
 	var names []string
 	if o.Name != "" {
 		if err := validName(o.Name); err != nil {
@@ -190,7 +215,7 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		}
 		names = []string{o.Name}
 	}
-	if _, err := m.Store.CreateContainer(id, names, img.ID, "", "", nil); err != nil {
+	if _, err := m.Store.CreateContainer(id, names, img.ID, "", "", copts); err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			holder := "another container"
 			if other, err := m.Store.Container(o.Name); err == nil {
@@ -363,4 +388,49 @@ func (m *Manager) VolumeUsers() (map[string][]string, error) {
 		}
 	}
 	return users, nil
+}
+
+// keepID computes the maps of --userns=keep-id: your uid (hutch's 0) appears as itself
+// in the container, the container's root and the ids below yours are your first
+// subordinate ids, and the rest keep their place. Files you own stay yours in bind mounts.
+func (c *Config) keepID(uid, gid int) error {
+	nu, ng := mappedIDs("/proc/self/uid_map"), mappedIDs("/proc/self/gid_map")
+	if uid <= 0 || uid >= nu || gid <= 0 || gid >= ng {
+		return fmt.Errorf("--userns=keep-id needs a subordinate id range larger than your uid %d (this namespace maps %d uids): ask an admin to run `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`", uid, nu)
+	}
+	c.UIDMap = keepIDMap(uid, nu)
+	c.GIDMap = keepIDMap(gid, ng)
+	return nil
+}
+
+func keepIDMap(id, n int) []nsinit.IDMap {
+	m := []nsinit.IDMap{{ContainerID: 0, HostID: 1, Size: id}, {ContainerID: id, HostID: 0, Size: 1}}
+	if n-id-1 > 0 {
+		m = append(m, nsinit.IDMap{ContainerID: id + 1, HostID: id + 1, Size: n - id - 1})
+	}
+	return m
+}
+
+// mappedIDs counts the ids this user namespace maps.
+func mappedIDs(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		var a, h, size int
+		if _, err := fmt.Sscanf(line, "%d %d %d", &a, &h, &size); err == nil && a+size > n {
+			n = a + size
+		}
+	}
+	return n
+}
+
+func toIDTools(m []nsinit.IDMap) []idtools.IDMap {
+	out := make([]idtools.IDMap, len(m))
+	for i, x := range m {
+		out[i] = idtools.IDMap{ContainerID: x.ContainerID, HostID: x.HostID, Size: x.Size}
+	}
+	return out
 }

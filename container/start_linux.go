@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -55,7 +56,9 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 		NewNetwork:      c.Options.Network == NetworkNone,
 		Terminal:        c.Options.TTY,
 		Init:            c.Options.Init,
-		TTYGroup:        ttyGroup,
+		TTYGroup:        ttyGroup || len(c.GIDMap) > 0,
+		UIDMap:          c.UIDMap,
+		GIDMap:          c.GIDMap,
 	}
 	for _, g := range u.Sgids {
 		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
@@ -99,7 +102,20 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 			return nil, err
 		}
 	}
+	// Parents before children (a volume on /etc, then /etc/hosts on it); at equal depth
+	// the user's mount comes last and wins over the generated file.
+	sort.SliceStable(spec.Mounts, func(i, j int) bool {
+		return depth(spec.Mounts[i].Destination) < depth(spec.Mounts[j].Destination)
+	})
 	return &prepared{cfg: c, spec: spec}, nil
+}
+
+func depth(p string) int {
+	p = filepath.Clean(p)
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
 }
 
 // resolveUser reads USER[:GROUP] (names or numbers) against the image's /etc/passwd

@@ -27,8 +27,19 @@ type Spec struct {
 	// Init runs a reaper as pid 1 that starts the command as pid 2, forwards signals to
 	// it and reaps every orphan.
 	Init bool `json:"init"`
-	// GIDMapped5 says whether gid 5 (tty) exists in the namespace, for devpts.
+	// TTYGroup says whether gid 5 (tty) exists in the namespace, for devpts.
 	TTYGroup bool `json:"ttyGroup"`
+	// UIDMap and GIDMap, when set, put the container in a user namespace of its own
+	// (nested in hutch's) with these mappings, in hutch's ids (--userns=keep-id).
+	UIDMap []IDMap `json:"uidMap,omitempty"`
+	GIDMap []IDMap `json:"gidMap,omitempty"`
+}
+
+// IDMap maps Size ids from ContainerID (in the container) to HostID (in hutch's namespace).
+type IDMap struct {
+	ContainerID int `json:"containerID"`
+	HostID      int `json:"hostID"`
+	Size        int `json:"size"`
 }
 
 // User is the process's identity inside the container.

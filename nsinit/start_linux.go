@@ -65,6 +65,20 @@ func Start(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 			Setsid:     true,
 		},
 	}
+	if len(spec.UIDMap) > 0 {
+		// A user namespace of the container's own: the parent writes its maps, and the
+		// init becomes its root before it executes hutch again, so that it keeps the
+		// capabilities it needs to build the container.
+		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
+		for _, m := range spec.UIDMap {
+			cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+		}
+		for _, m := range spec.GIDMap {
+			cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+		}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
 	if spec.Terminal {
 		cmd.SysProcAttr.Setctty = true
 		cmd.SysProcAttr.Ctty = 0

@@ -51,7 +51,7 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		newImagesCommand(a), newRmiCommand(a), newTagCommand(a), newLoadCommand(a),
 		newSaveCommand(a), newImportCommand(a), newInspectCommand(a), newImageCommand(a),
 		newInfoCommand(a), newVersionCommand(), newSystemCommand(a), newUnshareCommand(a),
-		newRunCommand(a), newCreateCommand(a), newStartCommand(a), newRmCommand(a),
+		newRunCommand(a), newCreateCommand(a), newStartCommand(a), newRmCommand(a), newVolumeCommand(a),
 	)
 	return root, a
 }

@@ -45,7 +45,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringVar(&f.network, "network", "", "network: host (default for now) or none")
 	fs.StringVar(&f.network, "net", "", "same as --network")
 	_ = fs.MarkHidden("net")
-	fs.StringVar(&f.userns, "userns", "", "user namespace mode (only the default is available so far)")
+	fs.StringVar(&f.userns, "userns", "", "keep-id: run as your own uid and gid, so files written to bind mounts are yours on the host")
 	fs.BoolVar(&f.init, "init", false, "run a minimal init as pid 1 that forwards signals and reaps zombies")
 	fs.BoolVar(&f.rm, "rm", false, "remove the container (and its anonymous volumes) when it exits")
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep standard input open")
@@ -91,8 +91,10 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	}
 	switch f.userns {
 	case "", "host":
+	case "keep-id":
+		o.Userns = f.userns
 	default:
-		return o, fmt.Errorf("--userns %q: only the default user namespace is available so far", f.userns)
+		return o, fmt.Errorf("--userns %q: use keep-id (your own uid and gid inside), or leave it out", f.userns)
 	}
 	var env []string
 	for _, file := range f.envFiles {
@@ -146,7 +148,8 @@ func (a *app) manager() (*container.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &container.Manager{Store: s, Volumes: &volumes.Store{Dir: filepath.Join(a.host.Paths.DataDir, "volumes")}}, nil
+	return &container.Manager{Store: s, Volumes: &volumes.Store{Dir: filepath.Join(a.host.Paths.DataDir, "volumes")},
+		HostUID: a.host.NS.UID, HostGID: a.host.NS.GID}, nil
 }
 
 func newRunCommand(a *app) *cobra.Command {
@@ -176,6 +179,11 @@ func newRunCommand(a *app) *cobra.Command {
 				return err
 			}
 			code, err := m.RunAttached(cfg, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			if err != nil {
+				// The command never ran: leave nothing behind (Docker would keep a
+				// "Created" container around).
+				_ = m.Remove(cfg, true)
+			}
 			return runResult(code, err)
 		},
 	}

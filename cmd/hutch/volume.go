@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func newVolumeCommand(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "volume", Short: "Manage named volumes: create, ls, inspect, rm, prune"}
+	c.AddCommand(newVolumeCreate(a), newVolumeLs(a), newVolumeInspect(a), newVolumeRm(a), newVolumePrune(a))
+	return inNamespace(c)
+}
+
+func newVolumeCreate(a *app) *cobra.Command {
+	var labels []string
+	c := &cobra.Command{
+		Use:     "create [OPTIONS] [NAME]",
+		Short:   "Create a volume (a random name when none is given)",
+		Example: "  hutch volume create data\n  hutch run --rm -v data:/data demo ls /data",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			l := map[string]string{}
+			for _, kv := range labels {
+				k, v, _ := strings.Cut(kv, "=")
+				if k == "" {
+					return fmt.Errorf("--label %q: expected KEY=VALUE", kv)
+				}
+				l[k] = v
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			v, err := m.Volumes.Create(name, l, false)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), v.Name)
+			return nil
+		},
+	}
+	c.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
+	return c
+}
+
+func newVolumeLs(a *app) *cobra.Command {
+	var quiet bool
+	var format string
+	c := &cobra.Command{
+		Use:     "ls [OPTIONS]",
+		Aliases: []string{"list"},
+		Short:   "List volumes",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			vs, err := m.Volumes.List()
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				if vs == nil {
+					return printJSON(cmd.OutOrStdout(), []any{})
+				}
+				return printJSON(cmd.OutOrStdout(), vs)
+			}
+			if quiet {
+				format = "{{.Name}}"
+			}
+			if format == "" {
+				format = "table {{.Driver}}\t{{.Name}}"
+			}
+			return printRows(cmd.OutOrStdout(), format, map[string]string{"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT"}, vs)
+		},
+	}
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show names")
+	c.Flags().StringVar(&format, "format", "", "Go template (fields .Name .Driver .Mountpoint .CreatedAt .Labels), 'table TEMPLATE', or json")
+	return c
+}
+
+func newVolumeInspect(a *app) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
+		Short: "Show details of volumes as JSON",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			var out []any
+			for _, n := range args {
+				v, err := m.Volumes.Get(n)
+				if err != nil {
+					return err
+				}
+				out = append(out, v)
+			}
+			if format == "" || format == "json" {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			return printRows(cmd.OutOrStdout(), format, nil, out)
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "Go template, or json (the default)")
+	return c
+}
+
+func newVolumeRm(a *app) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:     "rm [OPTIONS] VOLUME [VOLUME...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove volumes (refused while a container uses one, unless -f)",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			users, err := m.VolumeUsers()
+			if err != nil {
+				return err
+			}
+			failed := false
+			for _, n := range args {
+				if err := m.Volumes.Remove(n, users[n], force); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+					failed = true
+					continue
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), n)
+			}
+			if failed {
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "remove even when containers use the volume")
+	return c
+}
+
+func newVolumePrune(a *app) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove every volume no container uses",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove all volumes not used by at least one container.\nAre you sure you want to continue?") {
+				return nil
+			}
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			users, err := m.VolumeUsers()
+			if err != nil {
+				return err
+			}
+			vs, err := m.Volumes.List()
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				if len(users[v.Name]) > 0 {
+					continue
+				}
+				if err := m.Volumes.Remove(v.Name, nil, false); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), v.Name)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return c
+}
