@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: on a fresh Debian 12 machine, as root, install what is missing, build hutch,
 # and use it as an unprivileged user (hutch-demo, created with a subordinate id range):
-# make a tiny image on the spot from the static busybox, list it, save and load it.
+# make a tiny image on the spot from the static busybox, list it, save and load it, and
+# run containers from it.
 #   sudo hack/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ work=$(mktemp -d /tmp/hutch-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
 cp /bin/busybox "$work/rootfs/bin/busybox"
-for applet in sh echo cat ls id; do ln -s busybox "$work/rootfs/bin/$applet"; done
+for applet in sh echo cat ls id grep; do ln -s busybox "$work/rootfs/bin/$applet"; done
 echo "hello from a hutch image" >"$work/rootfs/etc/greeting"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 chmod 0755 "$work" && chmod 0644 "$work/rootfs.tar"
@@ -34,6 +35,7 @@ chmod 0755 "$work" && chmod 0644 "$work/rootfs.tar"
 as_user() { runuser -u "$user" -- env -i HOME="/home/$user" USER="$user" LOGNAME="$user" PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
 run() { echo "+ $*"; as_user "$@"; }
 cd /tmp
+as_user hutch system reset --force >/dev/null # start from an empty store each time
 run hutch import --change 'CMD ["/bin/cat", "/etc/greeting"]' "$work/rootfs.tar" demo
 run hutch images
 run hutch inspect --format '{{.Config.Cmd}}' demo
@@ -42,4 +44,8 @@ run hutch rmi demo
 run hutch load -i "/home/$user/demo.tar"
 run hutch images
 run hutch info --format '{{.Store.Driver.Name}}: {{.Store.Driver.Reason}}'
+run hutch run --rm demo
+run hutch run --rm --network none demo sh -c 'echo "uid $(id -u) in $(cat /etc/hostname), pid $$, $(ls /proc | grep -c "^[0-9]") processes in sight"'
+run hutch run --rm -v "/home/$user:/out" --userns keep-id demo sh -c 'echo written by $(id -u) > /out/from-container'
+run ls -l "/home/$user/from-container"
 echo "demo: done. Try it yourself: sudo -iu $user hutch info"

@@ -47,7 +47,20 @@ func policy() (*signature.PolicyContext, error) {
 	})
 }
 
+// ensureTmpDir creates the directory go.podman.io/image puts its temporary files in
+// (archive extraction, blobs on their way into the store): it does not create it itself,
+// and a fresh (or just reset) store has none yet.
+func (s *Service) ensureTmpDir() error {
+	if s.Sys == nil || s.Sys.BigFilesTemporaryDir == "" {
+		return nil
+	}
+	return os.MkdirAll(s.Sys.BigFilesTemporaryDir, 0o700)
+}
+
 func (s *Service) copyImage(ctx context.Context, dst, src types.ImageReference) ([]byte, error) {
+	if err := s.ensureTmpDir(); err != nil {
+		return nil, err
+	}
 	pc, err := policy()
 	if err != nil {
 		return nil, err
@@ -97,6 +110,9 @@ func DetectArchive(path string) (string, error) {
 func (s *Service) Load(ctx context.Context, path string) ([]Loaded, error) {
 	format, err := DetectArchive(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.ensureTmpDir(); err != nil {
 		return nil, err
 	}
 	var srcs []archiveImage
@@ -315,17 +331,28 @@ func (s *Service) Save(ctx context.Context, path, format string, refs []string) 
 			return err
 		}
 		var nt reference.NamedTagged
-		// Keep the name the user gave when it is one of the image's names.
-		for _, n := range img.Names {
-			parsed, err := reference.ParseNormalizedNamed(n)
-			if err != nil {
-				continue
+		// Keep the name the user gave (`foo` stands for localhost/foo:latest) when it
+		// is one of the image's names, else the first name with a tag.
+		if len(img.Names) > 0 {
+			if parsed, err := reference.ParseNormalizedNamed(matchingName(img, r)); err == nil {
+				nt, _ = parsed.(reference.NamedTagged)
 			}
-			if t, ok := parsed.(reference.NamedTagged); ok && (nt == nil || strings.HasSuffix(n, "/"+r) || n == r) {
-				nt = t
+		}
+		for _, n := range img.Names {
+			if nt != nil {
+				break
+			}
+			if parsed, err := reference.ParseNormalizedNamed(n); err == nil {
+				nt, _ = parsed.(reference.NamedTagged)
 			}
 		}
 		sels = append(sels, sel{img, nt})
+	}
+	// Like docker save, -o replaces an existing file (the archive writers refuse to).
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
+		if err := os.Remove(path); err != nil {
+			return err
+		}
 	}
 	switch format {
 	case "", FormatDocker:

@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/storage/pkg/unshare"
+	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/internal/diag"
 )
@@ -208,6 +209,12 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 	}
 	go func() {
 		for sig := range sigs {
+			// The terminal delivers its own signals (Ctrl-C, Ctrl-\, hangup) to the whole
+			// foreground process group, the child included: passing them on too would
+			// deliver them twice.
+			if sig != syscall.SIGTERM && inForeground() {
+				continue
+			}
 			_ = cmd.Process.Signal(sig)
 		}
 	}()
@@ -223,6 +230,13 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 		return 125, err
 	}
 	return 0, nil
+}
+
+// inForeground reports whether this process's group is the foreground group of the
+// terminal on its standard input.
+func inForeground() bool {
+	pgrp, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
 }
 
 func explainStartFailure(err error) error {
