@@ -6,6 +6,7 @@ package cgroups
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,42 +26,19 @@ type Layout struct {
 
 // Detect reads /proc/self/mountinfo and /proc/self/cgroup; it writes nothing.
 func Detect() Layout {
-	var l Layout
 	mi, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		l.Mode, l.Limits = "none", "cannot read /proc/self/mountinfo: "+err.Error()
-		return l
+		return Layout{Mode: "none", Limits: "cannot read /proc/self/mountinfo: " + err.Error()}
 	}
 	defer mi.Close()
-	sc := bufio.NewScanner(mi)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		sep := -1
-		for i, x := range f {
-			if x == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || len(f) < sep+4 {
-			continue
-		}
-		fstype, mnt := f[sep+1], f[4]
-		switch fstype {
-		case "cgroup2":
-			if l.V2Mount == "" {
-				l.V2Mount = unescape(mnt)
-			}
-		case "cgroup":
-			for _, o := range strings.Split(f[sep+3], ",") {
-				switch o {
-				case "rw", "ro", "relatime", "nosuid", "nodev", "noexec":
-				default:
-					l.V1 = append(l.V1, o)
-				}
-			}
-		}
-	}
+	return detect(mi, func() ([]byte, error) { return os.ReadFile("/proc/self/cgroup") })
+}
+
+// detect is Detect on a mountinfo text; procCgroup reads /proc/self/cgroup (only when
+// cgroup2 is mounted). The cgroup2 directory named by the mountinfo is read as it is.
+func detect(mountinfo io.Reader, procCgroup func() ([]byte, error)) Layout {
+	var l Layout
+	l.V2Mount, l.V1 = parseMountinfo(mountinfo)
 	switch {
 	case l.V2Mount != "" && len(l.V1) == 0:
 		l.Mode = "v2"
@@ -75,7 +53,7 @@ func Detect() Layout {
 		l.Limits = "unavailable: no cgroup2 file system is mounted (cgroup v1 only); unprivileged users cannot set limits through cgroup v1: ask an admin to boot with systemd.unified_cgroup_hierarchy=1"
 		return l
 	}
-	if b, err := os.ReadFile("/proc/self/cgroup"); err == nil {
+	if b, err := procCgroup(); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if p, ok := strings.CutPrefix(line, "0::"); ok {
 				l.Own = p
@@ -111,6 +89,41 @@ func Detect() Layout {
 		l.Limits = "available"
 	}
 	return l
+}
+
+// parseMountinfo returns where cgroup2 is first mounted and the options of the cgroup
+// (v1) mounts that name controllers, in the order of a /proc/PID/mountinfo text.
+func parseMountinfo(r io.Reader) (v2Mount string, v1 []string) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		sep := -1
+		for i, x := range f {
+			if x == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || len(f) < sep+4 {
+			continue
+		}
+		fstype, mnt := f[sep+1], f[4]
+		switch fstype {
+		case "cgroup2":
+			if v2Mount == "" {
+				v2Mount = unescape(mnt)
+			}
+		case "cgroup":
+			for _, o := range strings.Split(f[sep+3], ",") {
+				switch o {
+				case "rw", "ro", "relatime", "nosuid", "nodev", "noexec":
+				default:
+					v1 = append(v1, o)
+				}
+			}
+		}
+	}
+	return v2Mount, v1
 }
 
 func ownedByMe(path string) bool {

@@ -5,15 +5,19 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"go.podman.io/image/v5/types"
+	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/config"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/internal/lock"
+	"hutch.dev/hutch/internal/nsenter"
 	"hutch.dev/hutch/storage"
 	"hutch.dev/hutch/userns"
 )
@@ -77,6 +81,34 @@ func (h *Host) Enter(args []string) (int, error) {
 		return 125, err
 	}
 	return userns.Reexec(h.NS, args, envPaths+"="+string(p))
+}
+
+// Join runs hutch with args inside the user and mount namespaces of process pid (a
+// container's monitor, which holds its mounts) and returns its exit status.
+func (h *Host) Join(pid int, args []string) (int, error) {
+	p, err := json.Marshal(h.Paths)
+	if err != nil {
+		return 125, err
+	}
+	st, err := json.Marshal(h.NS)
+	if err != nil {
+		return 125, err
+	}
+	env := append(os.Environ(), envPaths+"="+string(p), userns.EnvState+"="+string(st))
+	env = append(env, nsenter.Env(pid, unix.CLONE_NEWUSER|unix.CLONE_NEWNS, false, false)...)
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 125, err
+	}
+	return 0, nil
 }
 
 // Warnings lists every finding about the host, each with its fix.

@@ -228,6 +228,12 @@ func CheckEntry(hdr *tar.Header, symlinks map[string]bool) (string, error) {
 		if strings.HasPrefix(hdr.Linkname, "/") || hasDotDot(hdr.Linkname) {
 			return "", fmt.Errorf("hard link %q points to %q, outside the root file system", raw, hdr.Linkname)
 		}
+		// The target is looked up like a path too: through a symlink it could be anywhere.
+		for dir := path.Dir(path.Clean(hdr.Linkname)); dir != "." && dir != "/"; dir = path.Dir(dir) {
+			if symlinks[dir] {
+				return "", fmt.Errorf("hard link %q points to %q, through the symlink %q earlier in the archive, which could point outside the root file system", raw, hdr.Linkname, dir)
+			}
+		}
 	case tar.TypeSymlink:
 		if !strings.HasPrefix(hdr.Linkname, "/") {
 			// Resolve lexically from the link's directory: climbing above the root

@@ -44,12 +44,13 @@ type Removal struct {
 // image that containers use, it refuses unless force, which removes all names and the
 // containers (their names are reported).
 func Remove(store cstorage.Store, ref string, force bool) (*Removal, error) {
-	img, err := Resolve(store, ref)
+	img, kind, err := resolveStore(store, ref)
 	if err != nil {
 		return nil, err
 	}
 	res := &Removal{}
-	byID := strings.HasPrefix(img.ID, strings.TrimPrefix(ref, "sha256:"))
+	// A bare digest, like an ID, names the image rather than one of its names.
+	byID := kind != byNameMatch
 	if !byID && len(img.Names) > 1 {
 		name := matchingName(img, ref)
 		if err := store.RemoveNames(img.ID, []string{name}); err != nil {
@@ -110,10 +111,28 @@ func matchingName(img *cstorage.Image, ref string) string {
 		}
 	}
 	if l, err := NormalizeLocal(ref); err == nil {
-		suffix := "/" + reference.Path(l) + ":" + l.(reference.Tagged).Tag()
-		for _, n := range img.Names {
-			if strings.HasSuffix(n, suffix) {
-				return n
+		if t, ok := l.(reference.Tagged); ok {
+			suffix := "/" + reference.Path(l) + ":" + t.Tag()
+			for _, n := range img.Names {
+				if strings.HasSuffix(n, suffix) {
+					return n
+				}
+			}
+		}
+	}
+	// name@digest: a name of that repository.
+	if n, err := reference.ParseNormalizedNamed(ref); err == nil {
+		if _, ok := n.(reference.Digested); ok {
+			repos := map[string]bool{n.Name(): true}
+			if !hasDomain(ref) {
+				if l, err := NormalizeLocal(ref); err == nil {
+					repos[l.Name()] = true
+				}
+			}
+			for _, name := range img.Names {
+				if nr, err := reference.ParseNormalizedNamed(name); err == nil && repos[nr.Name()] {
+					return name
+				}
 			}
 		}
 	}

@@ -54,25 +54,51 @@ var hexRE = regexp.MustCompile(`^[a-f0-9]{3,64}$`)
 // matches localhost/foo:latest, docker.io/library/foo:latest or any …/foo:latest), a
 // name@digest, a full or unique-prefix ID (with or without "sha256:"), or a manifest digest.
 func Resolve(store cstorage.Store, ref string) (*cstorage.Image, error) {
+	img, _, err := resolveStore(store, ref)
+	return img, err
+}
+
+// matchKind says how a reference found its image.
+type matchKind int
+
+const (
+	byNameMatch   matchKind = iota // a name, short name or name@digest
+	byIDMatch                      // a full or prefix image ID
+	byDigestMatch                  // a bare manifest digest
+)
+
+func resolveStore(store cstorage.Store, ref string) (*cstorage.Image, matchKind, error) {
 	all, err := store.Images()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return resolveIn(all, ref)
+	return resolveKind(all, ref)
 }
 
 func resolveIn(all []cstorage.Image, ref string) (*cstorage.Image, error) {
+	img, _, err := resolveKind(all, ref)
+	return img, err
+}
+
+func resolveKind(all []cstorage.Image, ref string) (*cstorage.Image, matchKind, error) {
 	notFound := fmt.Errorf("%w: %q (`hutch images` lists the images you have)", ErrNotFound, ref)
 	if ref == "" {
-		return nil, notFound
+		return nil, 0, notFound
 	}
 	id := strings.TrimPrefix(ref, "sha256:")
 	// A name first (Docker's order), then an ID prefix, then a digest.
 	if !strings.HasPrefix(ref, "sha256:") {
 		img, err := byName(all, ref)
-		if err == nil || !errors.Is(err, ErrNotFound) {
-			return img, err
+		switch {
+		case err == nil:
+			return img, byNameMatch, nil
+		case errors.Is(err, ErrNotFound):
+			notFound = err // keeps byName's hint (e.g. --digests for name@digest)
+		case !hexRE.MatchString(id):
+			return nil, 0, err
 		}
+		// Past here the ref was no name, or hex the name parser refuses (a full
+		// 64-digit ID): look it up as an ID.
 	}
 	if hexRE.MatchString(id) {
 		var hits []*cstorage.Image
@@ -82,22 +108,22 @@ func resolveIn(all []cstorage.Image, ref string) (*cstorage.Image, error) {
 			}
 		}
 		if len(hits) == 1 {
-			return hits[0], nil
+			return hits[0], byIDMatch, nil
 		}
 		if len(hits) > 1 {
-			return nil, fmt.Errorf("image ID prefix %q is ambiguous: it matches %d images; give more characters", id, len(hits))
+			return nil, 0, fmt.Errorf("image ID prefix %q is ambiguous: it matches %d images; give more characters", id, len(hits))
 		}
 		if strings.HasPrefix(ref, "sha256:") {
 			for i := range all {
 				for _, d := range all[i].Digests {
 					if d.String() == ref {
-						return &all[i], nil
+						return &all[i], byDigestMatch, nil
 					}
 				}
 			}
 		}
 	}
-	return nil, notFound
+	return nil, 0, notFound
 }
 
 func byName(all []cstorage.Image, ref string) (*cstorage.Image, error) {

@@ -19,8 +19,8 @@ import (
 	"hutch.dev/hutch/internal/diag"
 )
 
-// envState carries the parent's findings into the re-executed child.
-const envState = "_HUTCH_USERNS"
+// EnvState carries the parent's findings into the re-executed child.
+const EnvState = "_HUTCH_USERNS"
 
 // MinRange is the size below which common images no longer fit a user's range.
 const MinRange = 65536
@@ -140,7 +140,7 @@ func total(rs []Range) uint32 {
 // Inside reports whether this process is the re-executed hutch in its user namespace,
 // and returns the state the parent handed over.
 func Inside() (*State, bool) {
-	v := os.Getenv(envState)
+	v := os.Getenv(EnvState)
 	if v == "" {
 		return nil, false
 	}
@@ -191,7 +191,7 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 		return 125, err
 	}
 	cmd := unshare.Command(append([]string{os.Args[0]}, args...)...)
-	cmd.Env = append(append(os.Environ(), envState+"="+string(st)), extraEnv...)
+	cmd.Env = append(append(os.Environ(), EnvState+"="+string(st)), extraEnv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.UnshareFlags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
 	cmd.UseNewuidmap = !s.SingleID

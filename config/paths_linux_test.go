@@ -1,0 +1,295 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// otherUID is a uid that is not ours; as root the tests chown directories to it.
+const otherUID = 65534
+
+func mapEnv(m map[string]string) Env { return func(k string) string { return m[k] } }
+
+// isolateTmp points os.TempDir at a fresh directory, where the fallback runtime dir goes.
+func isolateTmp(t *testing.T) string {
+	t.Helper()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	if os.TempDir() != tmp {
+		t.Fatalf("os.TempDir() = %q after setting TMPDIR=%q", os.TempDir(), tmp)
+	}
+	return tmp
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test chowns files to another uid and must run as root (as CI does)")
+	}
+}
+
+func statMode(t *testing.T, p string) (os.FileMode, int) {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode(), int(fi.Sys().(*syscall.Stat_t).Uid)
+}
+
+func TestUserPathsXDGHonoured(t *testing.T) {
+	isolateTmp(t)
+	rt := t.TempDir()
+	uid := os.Getuid()
+	env := mapEnv(map[string]string{
+		"XDG_CONFIG_HOME": "/xdg/config",
+		"XDG_DATA_HOME":   "/xdg/data",
+		"XDG_CACHE_HOME":  "/xdg/cache",
+		"XDG_RUNTIME_DIR": rt,
+	})
+	p, err := UserPaths(uid, "/home/u", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Paths{
+		ConfigDir:  "/xdg/config/hutch",
+		UserConfig: "/xdg/config/hutch/config.toml",
+		DataDir:    "/xdg/data/hutch",
+		GraphRoot:  "/xdg/data/hutch/storage",
+		CacheDir:   "/xdg/cache/hutch",
+		RuntimeDir: filepath.Join(rt, "hutch"),
+		RunRoot:    filepath.Join(rt, "hutch", "storage"),
+	}
+	if *p != want {
+		t.Errorf("paths = %+v\nwant    %+v", *p, want)
+	}
+	mode, owner := statMode(t, p.RuntimeDir)
+	if !mode.IsDir() || mode.Perm() != 0o700 || owner != uid {
+		t.Errorf("runtime dir %s: mode %v owner %d, want a 0700 directory of uid %d", p.RuntimeDir, mode, owner, uid)
+	}
+	// Nothing else is created.
+	for _, d := range []string{"/xdg"} {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s was created", d)
+		}
+	}
+}
+
+func TestUserPathsRelativeXDGIgnored(t *testing.T) {
+	isolateTmp(t)
+	rt := t.TempDir()
+	env := mapEnv(map[string]string{
+		"XDG_CONFIG_HOME": "rel/config",
+		"XDG_DATA_HOME":   "./data",
+		"XDG_CACHE_HOME":  "~/.cache",
+		"XDG_RUNTIME_DIR": rt,
+	})
+	p, err := UserPaths(os.Getuid(), "/home/u", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ConfigDir != "/home/u/.config/hutch" || p.DataDir != "/home/u/.local/share/hutch" ||
+		p.CacheDir != "/home/u/.cache/hutch" || p.GraphRoot != "/home/u/.local/share/hutch/storage" ||
+		p.UserConfig != "/home/u/.config/hutch/config.toml" {
+		t.Errorf("relative XDG values were used: %+v", p)
+	}
+}
+
+func TestUserPathsDefaultsWithoutXDG(t *testing.T) {
+	isolateTmp(t)
+	rt := t.TempDir()
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": rt}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ConfigDir != "/home/u/.config/hutch" || p.DataDir != "/home/u/.local/share/hutch" || p.CacheDir != "/home/u/.cache/hutch" {
+		t.Errorf("defaults: %+v", p)
+	}
+	if p.RuntimeFallback != "" {
+		t.Errorf("unexpected fallback: %s", p.RuntimeFallback)
+	}
+}
+
+// checkFallback asserts that p uses the private fallback directory in tmp, created 0700,
+// and that the reason contains why.
+func checkFallback(t *testing.T, p *Paths, tmp string, uid int, why string) {
+	t.Helper()
+	want := filepath.Join(tmp, "hutch-"+strconv.Itoa(uid))
+	if p.RuntimeDir != want {
+		t.Errorf("RuntimeDir = %q, want the fallback %q", p.RuntimeDir, want)
+	}
+	if p.RunRoot != filepath.Join(want, "storage") {
+		t.Errorf("RunRoot = %q", p.RunRoot)
+	}
+	if !strings.Contains(p.RuntimeFallback, why) || !strings.Contains(p.RuntimeFallback, want) {
+		t.Errorf("RuntimeFallback = %q, want it to contain %q and %q", p.RuntimeFallback, why, want)
+	}
+	mode, owner := statMode(t, want)
+	if !mode.IsDir() || mode.Perm() != 0o700 || owner != uid {
+		t.Errorf("fallback %s: mode %v owner %d, want a 0700 directory of uid %d", want, mode, owner, uid)
+	}
+}
+
+func TestUserPathsRuntimeFallbackUnset(t *testing.T) {
+	tmp := isolateTmp(t)
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFallback(t, p, tmp, os.Getuid(), "XDG_RUNTIME_DIR is not set")
+}
+
+func TestUserPathsRuntimeFallbackRelative(t *testing.T) {
+	tmp := isolateTmp(t)
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": "run/user/1000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFallback(t, p, tmp, os.Getuid(), "XDG_RUNTIME_DIR=run/user/1000 is not an absolute path")
+	if _, err := os.Stat("run"); err == nil {
+		t.Error("a relative runtime directory was created in the working directory")
+	}
+}
+
+func TestUserPathsRuntimeFallbackSymlink(t *testing.T) {
+	tmp := isolateTmp(t)
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "rt")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": link}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFallback(t, p, tmp, os.Getuid(), link+" is a symbolic link")
+	if _, err := os.Lstat(filepath.Join(real, "hutch")); err == nil {
+		t.Error("hutch created its runtime directory through the symlink")
+	}
+}
+
+func TestUserPathsRuntimeFallbackOtherOwner(t *testing.T) {
+	requireRoot(t)
+	tmp := isolateTmp(t)
+	rt := t.TempDir()
+	if err := os.Chown(rt, otherUID, otherUID); err != nil {
+		t.Fatal(err)
+	}
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": rt}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFallback(t, p, tmp, os.Getuid(), "belongs to uid 65534, not to uid 0")
+	if _, err := os.Lstat(filepath.Join(rt, "hutch")); err == nil {
+		t.Error("hutch created its runtime directory in another user's directory")
+	}
+}
+
+func TestUserPathsRuntimeFallbackNotADirOrMissing(t *testing.T) {
+	tmp := isolateTmp(t)
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": file}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFallback(t, p, tmp, os.Getuid(), "is not a directory")
+
+	missing := filepath.Join(t.TempDir(), "gone")
+	p, err = UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": missing}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFallback(t, p, tmp, os.Getuid(), "XDG_RUNTIME_DIR="+missing+" cannot be used")
+}
+
+func TestUserPathsFallbackRefusedWhenSymlink(t *testing.T) {
+	tmp := isolateTmp(t)
+	target := t.TempDir()
+	fallback := filepath.Join(tmp, "hutch-"+strconv.Itoa(os.Getuid()))
+	if err := os.Symlink(target, fallback); err != nil {
+		t.Fatal(err)
+	}
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(nil))
+	if err == nil {
+		t.Fatalf("a symlinked fallback was accepted: %+v", p)
+	}
+	if !strings.Contains(err.Error(), "refusing runtime directory") || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("error %q does not say the fallback is refused as a symlink", err)
+	}
+}
+
+func TestUserPathsFallbackRefusedWhenOtherOwner(t *testing.T) {
+	requireRoot(t)
+	tmp := isolateTmp(t)
+	fallback := filepath.Join(tmp, "hutch-"+strconv.Itoa(os.Getuid()))
+	if err := os.Mkdir(fallback, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(fallback, otherUID, otherUID); err != nil {
+		t.Fatal(err)
+	}
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(nil))
+	if err == nil {
+		t.Fatalf("a fallback of another owner was accepted: %+v", p)
+	}
+	if !strings.Contains(err.Error(), "refusing runtime directory") || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Errorf("error %q does not name the other owner", err)
+	}
+}
+
+func TestUserPathsFallbackModeTightened(t *testing.T) {
+	tmp := isolateTmp(t)
+	fallback := filepath.Join(tmp, "hutch-"+strconv.Itoa(os.Getuid()))
+	if err := os.Mkdir(fallback, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(fallback, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFallback(t, p, tmp, os.Getuid(), "XDG_RUNTIME_DIR is not set")
+}
+
+func TestUserPathsRuntimeSubdirRefusedWhenSymlink(t *testing.T) {
+	isolateTmp(t)
+	rt := t.TempDir()
+	if err := os.Symlink(t.TempDir(), filepath.Join(rt, "hutch")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": rt}))
+	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("err = %v, want $XDG_RUNTIME_DIR/hutch refused as a symlink", err)
+	}
+}
+
+func TestUserPathsRuntimeSubdirTightened(t *testing.T) {
+	isolateTmp(t)
+	rt := t.TempDir()
+	sub := filepath.Join(rt, "hutch")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": rt}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RuntimeDir != sub || p.RuntimeFallback != "" {
+		t.Fatalf("paths = %+v", p)
+	}
+	if mode, _ := statMode(t, sub); mode.Perm() != 0o700 {
+		t.Errorf("mode of %s = %v, want 0700", sub, mode.Perm())
+	}
+}

@@ -1,0 +1,104 @@
+// Joining the namespaces of a running container must happen before the Go runtime
+// starts threads: setns(CLONE_NEWUSER) and setns(CLONE_NEWNS) fail in a multithreaded
+// process. This constructor runs first, in every hutch process, and does nothing unless
+// _HUTCH_NSENTER_PID is set. It then joins the namespaces named by _HUTCH_NSENTER_FLAGS
+// of that process (through a pidfd, all at once) and, when _HUTCH_NSENTER_FORK=1, forks
+// so that the child is inside the joined pid namespace. The parent never enters Go: a
+// process whose children go to another pid namespace cannot create threads, so it stays
+// here as a small relay that forwards signals to the child and exits with its status
+// (at once with _HUTCH_NSENTER_DETACH=1). Go's side (nsenter_linux.go) reads the outcome
+// from _HUTCH_NSENTER_ROLE and _HUTCH_NSENTER_ERROR.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void fail(const char *what, int err)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s: %s", what, strerror(err));
+	setenv("_HUTCH_NSENTER_ERROR", buf, 1);
+}
+
+static pid_t relay_child;
+
+static void relay_signal(int sig)
+{
+	kill(relay_child, sig);
+}
+
+// relay waits for the child, passing on every signal it can catch; it never returns.
+static void relay(pid_t child, int detach)
+{
+	if (detach)
+		_exit(0);
+	close(3); /* the exec status pipe belongs to the child */
+	relay_child = child;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = relay_signal;
+	sa.sa_flags = SA_RESTART;
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD)
+			continue;
+		sigaction(sig, &sa, NULL);
+	}
+	int status;
+	while (waitpid(child, &status, 0) < 0) {
+		if (errno != EINTR)
+			_exit(125);
+	}
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
+__attribute__((constructor)) static void hutch_nsenter(void)
+{
+	const char *pid_s = getenv("_HUTCH_NSENTER_PID");
+	if (pid_s == NULL)
+		return;
+	const char *flags_s = getenv("_HUTCH_NSENTER_FLAGS");
+	const char *fork_s = getenv("_HUTCH_NSENTER_FORK");
+	int pid = atoi(pid_s);
+	int flags = flags_s ? atoi(flags_s) : 0;
+	int do_fork = fork_s && strcmp(fork_s, "1") == 0;
+	const char *detach_s = getenv("_HUTCH_NSENTER_DETACH");
+	int detach = detach_s && strcmp(detach_s, "1") == 0;
+	unsetenv("_HUTCH_NSENTER_DETACH");
+	unsetenv("_HUTCH_NSENTER_PID");
+	unsetenv("_HUTCH_NSENTER_FLAGS");
+	unsetenv("_HUTCH_NSENTER_FORK");
+
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		fail("pidfd_open", errno);
+		return;
+	}
+	if (setns(pidfd, flags) < 0) {
+		fail("setns", errno);
+		close(pidfd);
+		return;
+	}
+	close(pidfd);
+	if (!do_fork) {
+		setenv("_HUTCH_NSENTER_ROLE", "joined", 1);
+		return;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		fail("fork", errno);
+		return;
+	}
+	if (child == 0) {
+		setenv("_HUTCH_NSENTER_ROLE", "child", 1);
+		return;
+	}
+	relay(child, detach);
+}
