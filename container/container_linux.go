@@ -7,7 +7,6 @@ package container
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -23,9 +22,6 @@ import (
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/volumes"
 )
-
-// configKey is the store's big-data key holding a container's Config.
-const configKey = "hutch-config"
 
 // ErrNotFound is returned for a container that does not exist.
 var ErrNotFound = errors.New("no such container")
@@ -52,6 +48,9 @@ type Options struct {
 	Interactive     bool              `json:"OpenStdin,omitempty"`
 	TTY             bool              `json:"Tty,omitempty"`
 	Labels          map[string]string `json:"Labels,omitempty"`
+	Restart         string            `json:"RestartPolicy,omitempty"` // no, always, unless-stopped, on-failure[:N]
+	StopSignal      string            `json:"StopSignal,omitempty"`    // overrides the image's
+	StopTimeout     *int              `json:"StopTimeout,omitempty"`
 	// Userns is "" (the container is root in hutch's namespace, i.e. you) or
 	// "keep-id" (the container runs as your own uid and gid).
 	Userns string `json:"UsernsMode,omitempty"`
@@ -89,8 +88,10 @@ const (
 // DefaultNetwork is used when --network is not given.
 const DefaultNetwork = NetworkHost
 
-// Manager does container work against one store.
+// Manager does container work. Records is enough for commands that only read (ps,
+// inspect, logs); Store is needed to create, start and remove.
 type Manager struct {
+	Records *Records
 	Store   cstorage.Store
 	Volumes *volumes.Store
 	// HostUID and HostGID are the user's own ids outside hutch's namespace (for keep-id).
@@ -154,6 +155,9 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		ID: id, ImageID: img.ID, ImageName: o.Image, Created: time.Now().UTC(),
 		Args: args, Cwd: ic.WorkingDir, User: ic.User, Hostname: id[:12], Caps: caps,
 		Options: o, StopSignal: ic.StopSignal,
+	}
+	if o.StopSignal != "" {
+		c.StopSignal = o.StopSignal
 	}
 	if len(img.Names) > 0 && !strings.Contains(o.Image, "/") && !strings.HasPrefix(img.ID, o.Image) {
 		c.ImageName = img.Names[0]
@@ -229,7 +233,7 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	if c.Name == "" {
 		c.Name = id[:12]
 	}
-	if err := m.save(c); err != nil {
+	if err := m.Records.Save(c); err != nil {
 		_ = m.Store.DeleteContainer(id)
 		return nil, err
 	}
@@ -307,47 +311,8 @@ func capabilities(o Options) ([]string, error) {
 	return out, nil
 }
 
-func (m *Manager) save(c *Config) error {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	return m.Store.SetContainerBigData(c.ID, configKey, b)
-}
-
 // Get finds a container by name, full ID or unique ID prefix.
-func (m *Manager) Get(ref string) (*Config, error) {
-	ctr, err := m.Store.Container(ref)
-	if err != nil {
-		all, lerr := m.Store.Containers()
-		if lerr != nil {
-			return nil, lerr
-		}
-		var hits []cstorage.Container
-		for _, c := range all {
-			if len(ref) >= 3 && strings.HasPrefix(c.ID, ref) {
-				hits = append(hits, c)
-			}
-		}
-		switch len(hits) {
-		case 0:
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
-		case 1:
-			ctr = &hits[0]
-		default:
-			return nil, fmt.Errorf("container ID prefix %q is ambiguous: give more characters", ref)
-		}
-	}
-	b, err := m.Store.ContainerBigData(ctr.ID, configKey)
-	if err != nil {
-		return nil, fmt.Errorf("container %s was not made by hutch (or its record is lost): %w", ctr.ID[:12], err)
-	}
-	var c Config
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("container %s: damaged record: %w", ctr.ID[:12], err)
-	}
-	return &c, nil
-}
+func (m *Manager) Get(ref string) (*Config, error) { return m.Records.Get(ref) }
 
 // Remove deletes a container that is not running: its mount, its store entry, and with
 // removeVolumes (or AutoRemove) its anonymous volumes.
@@ -355,6 +320,9 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 	_, _ = m.Store.Unmount(c.ID, true)
 	if err := m.Store.DeleteContainer(c.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
 		return fmt.Errorf("removing container %s: %w", c.Name, err)
+	}
+	if err := m.Records.Delete(c.ID); err != nil {
+		return err
 	}
 	if removeVolumes || c.Options.AutoRemove {
 		for _, mt := range c.Mounts {
@@ -369,18 +337,29 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 	return nil
 }
 
+// Rename gives a container a new name, unique among the user's containers.
+func (m *Manager) Rename(c *Config, name string) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	if err := m.Store.SetNames(c.ID, []string{name}); err != nil {
+		if errors.Is(err, cstorage.ErrDuplicateName) {
+			return fmt.Errorf("the name %q is already used by another container", name)
+		}
+		return err
+	}
+	c.Name, c.Options.Name = name, name
+	return m.Records.Save(c)
+}
+
 // VolumeUsers maps each volume name to the containers whose mounts name it.
 func (m *Manager) VolumeUsers() (map[string][]string, error) {
-	all, err := m.Store.Containers()
+	all, err := m.Records.List()
 	if err != nil {
 		return nil, err
 	}
 	users := map[string][]string{}
-	for _, ctr := range all {
-		c, err := m.Get(ctr.ID)
-		if err != nil {
-			continue
-		}
+	for _, c := range all {
 		for _, mt := range c.Mounts {
 			if mt.Type == "volume" && mt.Source != "" {
 				users[mt.Source] = append(users[mt.Source], c.Name)

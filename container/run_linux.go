@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -83,6 +84,14 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
 		proc.Kill()
 		return nsinit.ExitEngine, err
 	}
+	// This process owns the container while it runs: `ps` shows it, `stop` and `kill`
+	// reach it.
+	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), Rootfs: p.spec.Rootfs}
+	_ = m.Records.SaveState(c.ID, st)
+	defer func() {
+		st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
+		_ = m.Records.SaveState(c.ID, st)
+	}()
 	go func() {
 		for s := range sigs {
 			if s == syscall.SIGWINCH {
@@ -92,25 +101,40 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
 			_ = proc.Signal(s)
 		}
 	}()
-	var copied sync.WaitGroup
+	var done func()
 	if master != nil {
-		if term.IsTerminal(int(stdio.Stdin.Fd())) && c.Options.Interactive {
-			if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
-				defer term.Restore(int(stdio.Stdin.Fd()), old)
-			}
-		}
-		if c.Options.Interactive {
-			go func() { _, _ = io.Copy(master, stdio.Stdin) }()
-		}
-		copied.Add(1)
-		go func() {
-			defer copied.Done()
-			_, _ = io.Copy(stdio.Stdout, master) // ends with EIO when the last slave closes
-		}()
+		done = attachTerminal(master, stdio, c.Options.Interactive)
 	}
 	code, err = proc.Wait()
-	copied.Wait()
+	if done != nil {
+		done()
+	}
 	return code, err
+}
+
+// attachTerminal connects the caller to a container's terminal: raw mode on the
+// caller's terminal, input copied in (with -i), output copied out. The returned function
+// waits for the output to drain and restores the caller's terminal.
+func attachTerminal(master *os.File, stdio IO, interactive bool) func() {
+	restore := func() {}
+	if interactive && term.IsTerminal(int(stdio.Stdin.Fd())) {
+		if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
+			restore = func() { _ = term.Restore(int(stdio.Stdin.Fd()), old) }
+		}
+	}
+	if interactive {
+		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+	}
+	var copied sync.WaitGroup
+	copied.Add(1)
+	go func() {
+		defer copied.Done()
+		_, _ = io.Copy(stdio.Stdout, master) // ends with EIO when the last slave closes
+	}()
+	return func() {
+		copied.Wait()
+		restore()
+	}
 }
 
 // openPTY opens a new pseudo-terminal pair; the slave becomes the container's terminal.

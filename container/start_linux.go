@@ -98,7 +98,7 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 		}
 	}
 	if changed {
-		if err := m.save(c); err != nil {
+		if err := m.Records.Save(c); err != nil {
 			return nil, err
 		}
 	}
@@ -129,7 +129,12 @@ func resolveUser(rootfs, spec, image string) (*user.ExecUser, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: "/root"}, passwd, group)
+	// A uid the image's passwd does not know gets HOME=/ (as Docker gives it), not root's.
+	home := "/"
+	if name, _, _ := strings.Cut(spec, ":"); name == "" || name == "0" {
+		home = "/root"
+	}
+	u, err := user.GetExecUserPath(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
 	if err != nil {
 		name, _, _ := strings.Cut(spec, ":")
 		switch {

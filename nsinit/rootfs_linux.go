@@ -178,7 +178,22 @@ func mountDev(spec *Spec) error {
 		if err := ensure(console, true); err != nil {
 			return err
 		}
-		if err := mount("/proc/self/fd/0", console, "", unix.MS_BIND, ""); err != nil {
+		// The terminal was opened in the parent's mount namespace, and the kernel refuses
+		// (EINVAL) to bind a file of a mount outside the caller's namespace, which
+		// /proc/self/fd/0 is. Bind its path instead: this namespace's copy of that mount
+		// resolves it, and it must be the same device.
+		src, err := os.Readlink("/proc/self/fd/0")
+		if err != nil {
+			return fmt.Errorf("finding the terminal: %w", err)
+		}
+		var want, got unix.Stat_t
+		if err := unix.Fstat(0, &want); err != nil {
+			return fmt.Errorf("the terminal: %w", err)
+		}
+		if err := unix.Stat(src, &got); err != nil || got.Rdev != want.Rdev || want.Mode&unix.S_IFMT != unix.S_IFCHR {
+			return fmt.Errorf("the terminal %s is not reachable from the container's mount namespace", src)
+		}
+		if err := mount(src, console, "", unix.MS_BIND, ""); err != nil {
 			return err
 		}
 	}

@@ -79,7 +79,11 @@ func Start(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	if spec.Terminal {
+	// The terminal becomes the controlling terminal of the command's session. With
+	// --init that is the reaper's child, which makes a session of its own: the init must
+	// not hold the terminal then, as a terminal can be the controlling terminal of one
+	// session only (TIOCSCTTY fails with EPERM).
+	if spec.Terminal && !spec.Init {
 		cmd.SysProcAttr.Setctty = true
 		cmd.SysProcAttr.Ctty = 0
 	}

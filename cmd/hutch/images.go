@@ -420,24 +420,49 @@ func newInspectCommand(a *app) *cobra.Command {
   hutch inspect --format '{{.Config.Cmd}}' demo`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if typ != "" && typ != "image" {
-				return fmt.Errorf("--type %q: only images can be inspected so far", typ)
+			switch typ {
+			case "", "image", "container":
+			default:
+				return fmt.Errorf("--type %q: use container or image", typ)
 			}
-			return a.inspectImages(cmd, args, format)
+			return a.inspect(cmd, args, format, typ)
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "Go template applied to each result, or json (the default)")
-	c.Flags().StringVar(&typ, "type", "", "what to inspect: image")
-	return inNamespace(c)
+	c.Flags().StringVar(&typ, "type", "", "what to inspect: container or image (default: a container of that name, else an image)")
+	return c
 }
 
-func (a *app) inspectImages(cmd *cobra.Command, args []string, format string) error {
-	s, err := a.openStore()
-	if err != nil {
-		return err
-	}
-	var out []*images.Inspect
+// inspect describes containers (from their records, without the namespace) and images
+// (from the store, inside it).
+func (a *app) inspect(cmd *cobra.Command, args []string, format, typ string) error {
+	var out []any
+	needStore := false
 	for _, ref := range args {
+		if typ != "image" {
+			ct, err := a.records().Get(ref)
+			if err == nil {
+				in, err := a.records().InspectContainer(ct, func(name string) string {
+					return filepath.Join(a.volumes().Dir, name, "_data")
+				})
+				if err != nil {
+					return err
+				}
+				out = append(out, in)
+				continue
+			}
+			if typ == "container" {
+				return err
+			}
+		}
+		if !a.host.Inside {
+			needStore = true
+			break
+		}
+		s, err := a.openStore()
+		if err != nil {
+			return err
+		}
 		img, err := images.Resolve(s, ref)
 		if err != nil {
 			return err
@@ -447,6 +472,9 @@ func (a *app) inspectImages(cmd *cobra.Command, args []string, format string) er
 			return err
 		}
 		out = append(out, ins)
+	}
+	if needStore {
+		return a.enter()
 	}
 	if format == "" || format == "json" {
 		return printJSON(cmd.OutOrStdout(), out)

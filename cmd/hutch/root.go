@@ -52,6 +52,9 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		newSaveCommand(a), newImportCommand(a), newInspectCommand(a), newImageCommand(a),
 		newInfoCommand(a), newVersionCommand(), newSystemCommand(a), newUnshareCommand(a),
 		newRunCommand(a), newCreateCommand(a), newStartCommand(a), newRmCommand(a), newVolumeCommand(a),
+		newPsCommand(a), newLogsCommand(a), newExecCommand(a), newStopCommand(a), newKillCommand(a),
+		newWaitCommand(a), newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a),
+		newPortCommand(a), newCpCommand(a), newContainerCommand(a),
 	)
 	return root, a
 }

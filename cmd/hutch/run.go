@@ -20,6 +20,8 @@ type createFlags struct {
 	name, entrypoint, workdir, user, hostname, network, userns string
 	env, envFiles, capAdd, capDrop, securityOpt                []string
 	volumes, mounts, tmpfs, labels                             []string
+	restart, stopSignal                                        string
+	stopTimeout                                                int
 	privileged, readOnly, init, rm, interactive, tty           bool
 	detach                                                     bool
 }
@@ -51,8 +53,11 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep standard input open")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a terminal")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "set a label KEY=VALUE")
+	fs.StringVar(&f.restart, "restart", "no", "restart policy while the monitor lives: no, always, unless-stopped, on-failure[:N]")
+	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default: the image's, or SIGTERM)")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds `hutch stop` waits before SIGKILL")
 	if run {
-		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background (not available yet)")
+		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
 }
 
@@ -63,6 +68,23 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		Name: f.name, Image: image, Cmd: args, WorkingDir: f.workdir, User: f.user, Hostname: f.hostname,
 		CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged, ReadOnly: f.readOnly,
 		Network: f.network, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
+	}
+	if err := container.ValidRestart(f.restart); err != nil {
+		return o, err
+	}
+	if f.restart != "no" && f.rm {
+		return o, fmt.Errorf("--restart %s and --rm cannot be combined", f.restart)
+	}
+	o.Restart = f.restart
+	if f.stopSignal != "" {
+		if _, err := container.ParseSignal(f.stopSignal); err != nil {
+			return o, fmt.Errorf("--stop-signal: %w", err)
+		}
+		o.StopSignal = f.stopSignal
+	}
+	if cmd.Flags().Changed("stop-timeout") {
+		t := f.stopTimeout
+		o.StopTimeout = &t
 	}
 	if cmd.Flags().Changed("entrypoint") {
 		ep := []string{}
@@ -148,8 +170,17 @@ func (a *app) manager() (*container.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &container.Manager{Store: s, Volumes: &volumes.Store{Dir: filepath.Join(a.host.Paths.DataDir, "volumes")},
+	return &container.Manager{Records: a.records(), Store: s, Volumes: a.volumes(),
 		HostUID: a.host.NS.UID, HostGID: a.host.NS.GID}, nil
+}
+
+// records are the containers' records; reading them needs no namespace.
+func (a *app) records() *container.Records {
+	return &container.Records{Dir: filepath.Join(a.host.Paths.GraphRoot, "hutch-containers")}
+}
+
+func (a *app) volumes() *volumes.Store {
+	return &volumes.Store{Dir: filepath.Join(a.host.Paths.DataDir, "volumes")}
 }
 
 func newRunCommand(a *app) *cobra.Command {
@@ -163,9 +194,6 @@ func newRunCommand(a *app) *cobra.Command {
   hutch run --rm --network none --read-only demo id`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.detach {
-				return fmt.Errorf("-d: detached containers need the container monitor, which hutch does not have yet; run in the foreground")
-			}
 			o, err := f.options(cmd, args[0], args[1:])
 			if err != nil {
 				return err
@@ -177,6 +205,14 @@ func newRunCommand(a *app) *cobra.Command {
 			cfg, err := m.Create(o)
 			if err != nil {
 				return err
+			}
+			if f.detach {
+				if err := m.StartDetached(cfg); err != nil {
+					_ = m.Remove(cfg, true)
+					return runResult(0, err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), cfg.ID)
+				return nil
 			}
 			code, err := m.RunAttached(cfg, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			if err != nil {
@@ -241,13 +277,10 @@ func newStartCommand(a *app) *cobra.Command {
 	var attach, interactive bool
 	c := &cobra.Command{
 		Use:     "start [OPTIONS] CONTAINER",
-		Short:   "Start a created container",
-		Example: `  hutch start -a hello`,
+		Short:   "Start a container: in the background, or attached with -a",
+		Example: "  hutch start web\n  hutch start -a hello",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !attach {
-				return fmt.Errorf("start without -a needs the container monitor, which hutch does not have yet: use `hutch start -a %s`", args[0])
-			}
 			m, err := a.manager()
 			if err != nil {
 				return err
@@ -255,6 +288,17 @@ func newStartCommand(a *app) *cobra.Command {
 			cfg, err := m.Get(args[0])
 			if err != nil {
 				return err
+			}
+			if !attach {
+				if st, err := m.Records.Current(cfg.ID); err == nil && st.Status == container.StatusRunning {
+					fmt.Fprintln(cmd.OutOrStdout(), args[0])
+					return nil
+				}
+				if err := m.StartDetached(cfg); err != nil {
+					return runResult(0, err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), args[0])
+				return nil
 			}
 			if interactive {
 				cfg.Options.Interactive = true
@@ -272,10 +316,31 @@ func newRmCommand(a *app) *cobra.Command {
 	var force, vols bool
 	c := &cobra.Command{
 		Use:     "rm [OPTIONS] CONTAINER [CONTAINER...]",
-		Short:   "Remove containers",
-		Example: `  hutch rm hello`,
+		Short:   "Remove containers (-f stops running ones first)",
+		Example: "  hutch rm hello\n  hutch rm -f web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !a.host.Inside {
+				// Stopping is done from here, where the containers' processes can be
+				// reached; removing needs the namespace.
+				for _, ref := range args {
+					ct, err := a.records().Get(ref)
+					if err != nil {
+						continue
+					}
+					st, err := a.records().Current(ct.ID)
+					if err != nil || st.Status != container.StatusRunning {
+						continue
+					}
+					if !force {
+						return fmt.Errorf("container %s is running: stop it first (`hutch stop %s`), or use `hutch rm -f`", ct.Name, ct.Name)
+					}
+					if err := a.records().Stop(ct, 0); err != nil {
+						return err
+					}
+				}
+				return a.enter()
+			}
 			m, err := a.manager()
 			if err != nil {
 				return err
@@ -302,7 +367,7 @@ func newRmCommand(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().BoolVarP(&force, "force", "f", false, "ignore containers that do not exist")
+	c.Flags().BoolVarP(&force, "force", "f", false, "stop running containers first; ignore containers that do not exist")
 	c.Flags().BoolVarP(&vols, "volumes", "v", false, "remove the container's anonymous volumes too")
-	return inNamespace(c)
+	return c
 }

@@ -1,0 +1,533 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/nsenter"
+)
+
+// enter re-executes the current command inside the user namespace and exits with its
+// status; commands call it after the part they do as the plain user.
+func (a *app) enter() error {
+	code, err := a.host.Enter(os.Args[1:])
+	if err != nil {
+		return err
+	}
+	os.Exit(code)
+	return nil
+}
+
+type psRow struct {
+	ID, Image, Command, CreatedAt, RunningFor, Status, State, Ports, Names string
+}
+
+var psHeader = map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+	"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES"}
+
+func newPsCommand(a *app) *cobra.Command {
+	var all, quiet, latest, noTrunc bool
+	var last int
+	var format string
+	var filters []string
+	c := &cobra.Command{
+		Use:     "ps [OPTIONS]",
+		Short:   "List containers (running ones; -a for all)",
+		Example: "  hutch ps\n  hutch ps -a --filter status=exited\n  hutch ps --format '{{.Names}} {{.Status}}'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var fs []container.Filter
+			for _, f := range filters {
+				pf, err := container.ParseFilter(f)
+				if err != nil {
+					return err
+				}
+				fs = append(fs, pf)
+			}
+			sums, err := a.records().Summaries()
+			if err != nil {
+				return err
+			}
+			if latest {
+				last = 1
+			}
+			var list []container.Summary
+			for _, s := range sums {
+				if !all && last <= 0 && len(fs) == 0 && s.State.Status != container.StatusRunning {
+					continue
+				}
+				if !s.Matches(fs, matchImage) {
+					continue
+				}
+				list = append(list, s)
+			}
+			if last > 0 && len(list) > last {
+				list = list[:last]
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				type js struct {
+					*container.Config
+					State *container.State
+				}
+				rows := []js{}
+				for _, s := range list {
+					rows = append(rows, js{s.Config, s.State})
+				}
+				return printJSON(out, rows)
+			}
+			now := time.Now()
+			var rows []psRow
+			for _, s := range list {
+				id, command := s.Config.ID[:12], strings.Join(s.Config.Args, " ")
+				if noTrunc {
+					id = s.Config.ID
+				} else if len(command) > 20 {
+					command = command[:19] + "…"
+				}
+				rows = append(rows, psRow{ID: id, Image: s.Config.ImageName, Command: strconv.Quote(command),
+					CreatedAt: s.Config.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(s.Config.Created),
+					Status: s.StatusText(now), State: s.State.Status, Names: s.Config.Name})
+			}
+			if quiet {
+				format = "{{.ID}}"
+			}
+			if format == "" {
+				format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+			}
+			return printRows(out, format, psHeader, rows)
+		},
+	}
+	f := c.Flags()
+	f.BoolVarP(&all, "all", "a", false, "show all containers, not only running ones")
+	f.BoolVarP(&quiet, "quiet", "q", false, "only show container IDs")
+	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container")
+	f.IntVarP(&last, "last", "n", -1, "show the N last created containers")
+	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs and commands")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "filter: status=…, name=…, label=KEY[=VALUE], ancestor=IMAGE, id=…")
+	f.StringVar(&format, "format", "", "Go template (fields .ID .Image .Command .RunningFor .CreatedAt .Status .State .Ports .Names), 'table TEMPLATE', or json")
+	return c
+}
+
+// matchImage tells whether the container was made from the image ref names (by the
+// name it was given, a normalised form of it, or an ID prefix).
+func matchImage(ref string, c *container.Config) bool {
+	if ref == c.ImageName || strings.HasPrefix(c.ImageID, strings.TrimPrefix(ref, "sha256:")) {
+		return true
+	}
+	if n, err := images.NormalizeLocal(ref); err == nil && n.String() == c.ImageName {
+		return true
+	}
+	return strings.HasSuffix(c.ImageName, "/"+ref) || strings.HasSuffix(c.ImageName, "/"+ref+":latest")
+}
+
+func newLogsCommand(a *app) *cobra.Command {
+	var o container.LogOptions
+	var tail, sinceS, untilS string
+	c := &cobra.Command{
+		Use:     "logs [OPTIONS] CONTAINER",
+		Short:   "Show a container's output (stdout to stdout, stderr to stderr)",
+		Example: "  hutch logs web\n  hutch logs -f --tail 10 web",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := a.records()
+			ct, err := r.Get(args[0])
+			if err != nil {
+				return err
+			}
+			o.Tail = -1
+			if tail != "" && tail != "all" {
+				n, err := strconv.Atoi(tail)
+				if err != nil || n < 0 {
+					return fmt.Errorf("--tail %q: a number of lines, or all", tail)
+				}
+				o.Tail = n
+			}
+			now := time.Now()
+			if o.Since, err = container.ParseTime(sinceS, now); err != nil {
+				return fmt.Errorf("--since: %w", err)
+			}
+			if o.Until, err = container.ParseTime(untilS, now); err != nil {
+				return fmt.Errorf("--until: %w", err)
+			}
+			return r.Logs(ct, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	c.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep following the output while the container runs")
+	c.Flags().StringVarP(&tail, "tail", "n", "all", "show only the last N lines")
+	c.Flags().BoolVarP(&o.Timestamps, "timestamps", "t", false, "show the time of each line")
+	c.Flags().StringVar(&sinceS, "since", "", "show lines since a time (RFC 3339, Unix time, or a duration like 10m)")
+	c.Flags().StringVar(&untilS, "until", "", "show lines until a time (RFC 3339, Unix time, or a duration like 10m)")
+	return c
+}
+
+func newExecCommand(a *app) *cobra.Command {
+	var o container.ExecOptions
+	var env, envFiles []string
+	c := &cobra.Command{
+		Use:     "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+		Short:   "Run a command in a running container",
+		Example: "  hutch exec web ls /srv\n  hutch exec -it web sh",
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := a.records()
+			ct, err := r.Get(args[0])
+			if err != nil {
+				return err
+			}
+			var e []string
+			for _, f := range envFiles {
+				fe, err := container.ParseEnvFile(f, os.LookupEnv)
+				if err != nil {
+					return err
+				}
+				e = append(e, fe...)
+			}
+			pe, err := container.ParseEnv(env, os.LookupEnv)
+			if err != nil {
+				return err
+			}
+			o.Env, o.Cmd = container.MergeEnv(e, pe), args[1:]
+			if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {
+				return fmt.Errorf("-w %q: the working directory must be an absolute path", o.Workdir)
+			}
+			code, err := r.Exec(ct, o, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			return runResult(code, err)
+		},
+	}
+	f := c.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep standard input open")
+	f.BoolVarP(&o.TTY, "tty", "t", false, "allocate a terminal")
+	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background")
+	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
+	f.StringArrayVar(&envFiles, "env-file", nil, "read environment variables from a file")
+	f.StringVarP(&o.User, "user", "u", "", "run as USER[:GROUP]")
+	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
+	f.BoolVar(&o.Privileged, "privileged", false, "give the command every capability")
+	return c
+}
+
+func newStopCommand(a *app) *cobra.Command {
+	var timeout int
+	c := &cobra.Command{
+		Use:     "stop [OPTIONS] CONTAINER [CONTAINER...]",
+		Short:   "Stop containers: the stop signal, then SIGKILL after the timeout",
+		Example: "  hutch stop web\n  hutch stop -t 0 web",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(a, cmd, args, func(ct *container.Config) error {
+				t := timeout
+				if !cmd.Flags().Changed("time") && ct.Options.StopTimeout != nil {
+					t = *ct.Options.StopTimeout
+				}
+				return a.records().Stop(ct, time.Duration(t)*time.Second)
+			})
+		},
+	}
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	return c
+}
+
+func newKillCommand(a *app) *cobra.Command {
+	var sig string
+	c := &cobra.Command{
+		Use:     "kill [OPTIONS] CONTAINER [CONTAINER...]",
+		Short:   "Send a signal (default SIGKILL) to containers",
+		Example: "  hutch kill web\n  hutch kill -s HUP web",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := container.ParseSignal(sig)
+			if err != nil {
+				return err
+			}
+			return eachContainer(a, cmd, args, func(ct *container.Config) error {
+				return a.records().Signal(ct, s)
+			})
+		},
+	}
+	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "the signal to send")
+	return c
+}
+
+func newWaitCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "wait CONTAINER [CONTAINER...]",
+		Short: "Wait for containers to stop and print their exit codes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := a.records()
+			for _, ref := range args {
+				ct, err := r.Get(ref)
+				if err != nil {
+					return err
+				}
+				st, err := r.WaitExit(ct.ID, 0)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), st.ExitCode)
+			}
+			return nil
+		},
+	}
+}
+
+// eachContainer applies fn to every named container, printing each name on success and
+// each error on its own line, as Docker does; any failure makes the exit status 1.
+func eachContainer(a *app, cmd *cobra.Command, refs []string, fn func(*container.Config) error) error {
+	failed := false
+	for _, ref := range refs {
+		ct, err := a.records().Get(ref)
+		if err == nil {
+			err = fn(ct)
+		}
+		if err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+			failed = true
+			continue
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), ref)
+	}
+	if failed {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+func newRestartCommand(a *app) *cobra.Command {
+	var timeout int
+	c := &cobra.Command{
+		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Stop and start containers again",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !a.host.Inside {
+				for _, ref := range args {
+					if ct, err := a.records().Get(ref); err == nil {
+						if err := a.records().Stop(ct, time.Duration(timeout)*time.Second); err != nil {
+							return err
+						}
+					}
+				}
+				return a.enter()
+			}
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			return eachContainer(a, cmd, args, m.StartDetached)
+		},
+	}
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	return c
+}
+
+func newAttachCommand(a *app) *cobra.Command {
+	var noStdin bool
+	c := &cobra.Command{
+		Use:   "attach [OPTIONS] CONTAINER",
+		Short: "Attach to a running container's output (and input, if it was started with -i)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := a.records()
+			ct, err := r.Get(args[0])
+			if err != nil {
+				return err
+			}
+			code, err := r.Attach(ct, !noStdin, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			return runResult(code, err)
+		},
+	}
+	c.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach standard input")
+	return c
+}
+
+func newTopCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top CONTAINER",
+		Short: "List a container's processes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := a.records()
+			ct, err := r.Get(args[0])
+			if err != nil {
+				return err
+			}
+			ps, err := r.Top(ct)
+			if err != nil {
+				return err
+			}
+			return printRows(cmd.OutOrStdout(), "table {{.UID}}\t{{.PID}}\t{{.PPID}}\t{{.STIME}}\t{{.TIME}}\t{{.CMD}}",
+				map[string]string{"UID": "UID", "PID": "PID", "PPID": "PPID", "STIME": "STIME", "TIME": "TIME", "CMD": "CMD"}, ps)
+		},
+	}
+}
+
+func newRenameCommand(a *app) *cobra.Command {
+	return inNamespace(&cobra.Command{
+		Use:   "rename CONTAINER NEW_NAME",
+		Short: "Rename a container",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			ct, err := m.Get(args[0])
+			if err != nil {
+				return err
+			}
+			return m.Rename(ct, args[1])
+		},
+	})
+}
+
+func newPortCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "port CONTAINER",
+		Short: "List a container's published ports",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := a.records().Get(args[0]); err != nil {
+				return err
+			}
+			// Ports are published with -p once slirp4netns networking exists; until then
+			// a container has none.
+			return nil
+		},
+	}
+}
+
+func newContainerPruneCommand(a *app) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all stopped containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?") {
+				return nil
+			}
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			sums, err := m.Records.Summaries()
+			if err != nil {
+				return err
+			}
+			for _, s := range sums {
+				if s.State.Status == container.StatusRunning {
+					continue
+				}
+				if err := m.Remove(s.Config, false); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), s.Config.ID)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return inNamespace(c)
+}
+
+func newCpCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH | SRC_PATH CONTAINER:DEST_PATH",
+		Short: "Copy files between a container and the host",
+		Example: `  hutch cp web:/etc/hostname .
+  hutch cp ./site web:/srv/`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src, dst := container.ParseCopyArg(args[0]), container.ParseCopyArg(args[1])
+			if (src.Container == "") == (dst.Container == "") {
+				return fmt.Errorf("cp: exactly one of the paths must be CONTAINER:PATH")
+			}
+			name := src.Container + dst.Container
+			r := a.records()
+			ct, err := r.Get(name)
+			if err != nil {
+				return err
+			}
+			copyWith := func(rootfs string) error {
+				if src.Container != "" {
+					return container.CopyOut(rootfs, src.Path, dst.Path)
+				}
+				return container.CopyIn(rootfs, src.Path, dst.Path)
+			}
+			if joined := nsenter.Outcome(); joined.Role == nsenter.RoleJoined || joined.Err != nil {
+				// Inside the namespaces of the container's owner, where its root is mounted.
+				if joined.Err != nil {
+					return fmt.Errorf("joining container %s: %w", ct.Name, joined.Err)
+				}
+				st, err := r.State(ct.ID)
+				if err != nil {
+					return err
+				}
+				return copyWith(st.Rootfs)
+			}
+			st, err := r.Current(ct.ID)
+			if err != nil {
+				return err
+			}
+			if st.Status == container.StatusRunning && !a.host.Inside {
+				code, err := a.host.Join(st.MonitorPid, os.Args[1:])
+				if err != nil {
+					return err
+				}
+				os.Exit(code)
+			}
+			if !a.host.Inside {
+				return a.enter()
+			}
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			rootfs, err := m.Store.Mount(ct.ID, "")
+			if err != nil {
+				return fmt.Errorf("mounting container %s: %w", ct.Name, err)
+			}
+			defer m.Store.Unmount(ct.ID, true)
+			return copyWith(rootfs)
+		},
+	}
+}
+
+// stopForRemoval stops running containers (as the plain user, who can reach them) before
+// `rm -f` moves into the namespace to remove them.
+func stopForRemoval(a *app, refs []string) error {
+	for _, ref := range refs {
+		ct, err := a.records().Get(ref)
+		if err != nil {
+			continue
+		}
+		if err := a.records().Stop(ct, 0); err != nil && !errors.Is(err, container.ErrNotRunning) {
+			return err
+		}
+	}
+	return nil
+}
+
+// newContainerCommand is `hutch container …`, Docker's management command.
+func newContainerCommand(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "container", Short: "Manage containers (container ls, rm, prune, inspect, …)"}
+	ls := newPsCommand(a)
+	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list", "ps"}
+	ins := newInspectCommand(a)
+	ins.Use = "inspect [OPTIONS] CONTAINER [CONTAINER...]"
+	c.AddCommand(ls, ins, newContainerPruneCommand(a), newRunCommand(a), newCreateCommand(a), newStartCommand(a),
+		newStopCommand(a), newKillCommand(a), newRmCommand(a), newLogsCommand(a), newExecCommand(a), newWaitCommand(a),
+		newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a), newPortCommand(a), newCpCommand(a))
+	return c
+}

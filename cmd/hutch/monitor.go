@@ -1,0 +1,43 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+
+	"go.podman.io/storage/pkg/reexec"
+
+	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/engine"
+)
+
+func init() {
+	reexec.Register(container.MonitorName, monitorMain)
+}
+
+// monitorMain is a detached container's monitor: started by `run -d`/`start` inside
+// hutch's namespaces, with fd 3 on which it reports the container's start.
+func monitorMain() {
+	ready := os.NewFile(3, "ready")
+	fail := func(err error) {
+		b, _ := json.Marshal(map[string]any{"code": 125, "error": err.Error()})
+		ready.Write(b)
+		os.Exit(1)
+	}
+	_ = os.Chdir("/")
+	host, err := engine.Load()
+	if err != nil {
+		fail(err)
+	}
+	s, err := host.OpenStore()
+	if err != nil {
+		fail(err)
+	}
+	a := &app{host: host, store: s}
+	m, err := a.manager()
+	if err != nil {
+		fail(err)
+	}
+	code := m.Monitor(os.Args[1], ready)
+	s.Shutdown(false)
+	os.Exit(code)
+}

@@ -1,0 +1,146 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.podman.io/storage/pkg/reexec"
+	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/internal/nsenter"
+)
+
+// signalName is the name hutch is re-executed under to signal a container process from
+// inside hutch's user namespace.
+const signalName = "hutch-signal"
+
+func init() {
+	reexec.Register(signalName, signalMain)
+}
+
+// ErrNotRunning is returned for operations that need a running container.
+var ErrNotRunning = errors.New("container is not running")
+
+// ParseSignal reads a signal as Docker does: a name (TERM, SIGTERM) or a number.
+func ParseSignal(s string) (unix.Signal, error) {
+	if s == "" {
+		return unix.SIGTERM, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q: use a name like TERM, KILL, HUP or a number", s)
+}
+
+// Signal sends sig to the container's init. A process running as one of the user's
+// subordinate ids can only be signalled from inside hutch's user namespace: when a
+// direct kill is not permitted, a helper joins the namespace of the container's owner
+// and sends it from there.
+func (r *Records) Signal(c *Config, sig unix.Signal) error {
+	st, err := r.Current(c.ID)
+	if err != nil {
+		return err
+	}
+	if st.Status != StatusRunning {
+		return fmt.Errorf("%w: %s is %s", ErrNotRunning, c.Name, st.Status)
+	}
+	err = unix.Kill(st.Pid, sig)
+	if err == nil || errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("signalling container %s (pid %d): %w", c.Name, st.Pid, err)
+	}
+	cmd := exec.Command("/proc/self/exe", strconv.Itoa(st.Pid), strconv.Itoa(int(sig)))
+	cmd.Args[0] = signalName
+	cmd.Env = append(os.Environ(), nsenter.Env(st.MonitorPid, unix.CLONE_NEWUSER, false, false)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("signalling container %s from its user namespace: %s", c.Name, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func signalMain() {
+	res := nsenter.Outcome()
+	if res.Err != nil {
+		fmt.Fprintln(os.Stderr, "joining the container's user namespace:", res.Err)
+		os.Exit(1)
+	}
+	pid, _ := strconv.Atoi(os.Args[1])
+	sig, _ := strconv.Atoi(os.Args[2])
+	if err := unix.Kill(pid, unix.Signal(sig)); err != nil && !errors.Is(err, unix.ESRCH) {
+		fmt.Fprintf(os.Stderr, "kill %d: %v\n", pid, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// WaitExit waits until the container is no longer running (or the timeout passes, when
+// it is positive) and returns its state.
+func (r *Records) WaitExit(id string, timeout time.Duration) (*State, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := r.Current(id)
+		if err != nil {
+			return nil, err
+		}
+		if st.Status != StatusRunning {
+			return st, nil
+		}
+		if timeout > 0 && time.Now().After(deadline) {
+			return st, nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Stop sends the container's stop signal and, if it still runs after timeout, SIGKILL;
+// it returns once the container has exited. Stopping a stopped container does nothing.
+func (r *Records) Stop(c *Config, timeout time.Duration) error {
+	st, err := r.Current(c.ID)
+	if err != nil {
+		return err
+	}
+	if st.Status != StatusRunning {
+		return nil
+	}
+	// Tell the monitor that this exit is wanted: no restart.
+	_ = os.WriteFile(filepath.Join(r.dir(c.ID), stopMarker), nil, 0o600)
+	sig, err := ParseSignal(c.StopSignal)
+	if err != nil {
+		return err
+	}
+	if timeout > 0 {
+		if err := r.Signal(c, sig); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		if st, err := r.WaitExit(c.ID, timeout); err != nil || st.Status != StatusRunning {
+			return err
+		}
+	}
+	if err := r.Signal(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	st, err = r.WaitExit(c.ID, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	if st.Status == StatusRunning {
+		return fmt.Errorf("container %s did not stop after SIGKILL (pid %d)", c.Name, st.Pid)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"hutch.dev/hutch/nsinit"
+)
+
+// ExecOptions is `hutch exec`.
+type ExecOptions struct {
+	Cmd         []string
+	Env         []string
+	User        string
+	Workdir     string
+	Interactive bool
+	TTY         bool
+	Detach      bool
+	Privileged  bool
+}
+
+// Exec runs a command in a running container, in all of its namespaces, with its
+// capabilities and environment; it needs no user namespace of its own (the command joins
+// the container's). It returns the command's exit status, or an *nsinit.ExecError with
+// 126/127 when it cannot run.
+func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
+	st, err := r.Current(c.ID)
+	if err != nil {
+		return nsinit.ExitEngine, err
+	}
+	if st.Status != StatusRunning {
+		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it first (`hutch start %s`)", ErrNotRunning, c.Name, st.Status, c.Name)
+	}
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+	if c.Options.Network == NetworkNone {
+		flags |= unix.CLONE_NEWNET
+	}
+	spec := &nsinit.ExecSpec{
+		Args: o.Cmd, Env: MergeEnv(c.Env, o.Env), Cwd: c.Cwd, User: c.User, Terminal: o.TTY,
+		Caps: c.Caps, NoNewPrivileges: c.Options.NoNewPrivileges, Detach: o.Detach,
+	}
+	if o.User != "" {
+		spec.User = o.User
+	}
+	if o.Workdir != "" {
+		spec.Cwd = o.Workdir
+	}
+	if o.Privileged {
+		spec.Caps = nsinit.AllCaps()
+	}
+	if spec.User == "" {
+		spec.User = "0:0"
+	}
+	var child nsinit.Stdio
+	var master *os.File
+	if o.TTY {
+		var slave *os.File
+		master, slave, err = openPTY()
+		if err != nil {
+			return nsinit.ExitEngine, err
+		}
+		defer master.Close()
+		resize(stdio.Stdout, master)
+		child = nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
+		defer slave.Close()
+	} else {
+		child = nsinit.Stdio{Stdout: stdio.Stdout, Stderr: stdio.Stderr}
+		if o.Interactive {
+			child.Stdin = stdio.Stdin
+		}
+	}
+	if o.Detach {
+		devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return nsinit.ExitEngine, err
+		}
+		defer devnull.Close()
+		child = nsinit.Stdio{Stdin: devnull, Stdout: devnull, Stderr: devnull}
+	}
+	p, err := nsinit.StartExec(st.Pid, flags, spec, child)
+	if err != nil {
+		return nsinit.ExitEngine, err
+	}
+	if master != nil {
+		child.Stdin.Close() // the command holds the terminal now
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwarded...)
+	if master != nil {
+		signal.Notify(sigs, syscall.SIGWINCH)
+	}
+	defer signal.Stop(sigs)
+	if err := p.Started(); err != nil {
+		var ee *nsinit.ExecError
+		if errors.As(err, &ee) {
+			return ee.Code, ee
+		}
+		return nsinit.ExitEngine, err
+	}
+	go func() {
+		for s := range sigs {
+			if s == syscall.SIGWINCH {
+				resize(stdio.Stdout, master)
+				continue
+			}
+			_ = p.Signal(s)
+		}
+	}()
+	var done func()
+	if master != nil {
+		done = attachTerminal(master, stdio, o.Interactive)
+	}
+	code, err := p.Wait()
+	if done != nil {
+		done()
+	}
+	return code, err
+}
+
+// Attach connects to a running container: its output from now on (followed from the
+// log), its standard input when it was started with -i, signals forwarded. It returns
+// the container's exit status when it ends.
+func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
+	st, err := r.Current(c.ID)
+	if err != nil {
+		return nsinit.ExitEngine, err
+	}
+	if st.Status != StatusRunning {
+		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it with `hutch start -a %s`", ErrNotRunning, c.Name, st.Status, c.Name)
+	}
+	if withStdin && c.Options.Interactive {
+		fifo, err := os.OpenFile(filepath.Join(r.dir(c.ID), "stdin"), os.O_WRONLY, 0)
+		if err != nil {
+			return nsinit.ExitEngine, fmt.Errorf("attaching standard input: %w", err)
+		}
+		defer fifo.Close()
+		if c.Options.TTY && term.IsTerminal(int(stdio.Stdin.Fd())) {
+			if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
+				defer term.Restore(int(stdio.Stdin.Fd()), old)
+			}
+		}
+		go func() { _, _ = io.Copy(fifo, stdio.Stdin) }()
+	}
+	if !c.Options.TTY {
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+		go func() {
+			for s := range sigs {
+				_ = r.Signal(c, s.(syscall.Signal))
+			}
+		}()
+	}
+	if err := r.Logs(c, LogOptions{Follow: true, Tail: 0}, stdio.Stdout, stdio.Stderr); err != nil {
+		return nsinit.ExitEngine, err
+	}
+	st, err = r.WaitExit(c.ID, 0)
+	if err != nil {
+		return nsinit.ExitEngine, err
+	}
+	return st.ExitCode, nil
+}

@@ -1,0 +1,396 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/nsinit"
+)
+
+// MonitorName is the name hutch is re-executed under to become a container's monitor.
+const MonitorName = "hutch-monitor"
+
+// stopMarker is created by `hutch stop` before it signals a container, so that the
+// monitor does not restart what the user stopped.
+const stopMarker = "stopping"
+
+// StartDetached starts a created container under a monitor of its own: the hutch
+// binary re-executed in its own session, inside hutch's user and mount namespaces, which
+// keeps the container's mounts alive, writes its output to the log, records its exit
+// and cleans up. It returns once the container's command runs (or failed to start).
+func (m *Manager) StartDetached(c *Config) error {
+	st, err := m.Records.State(c.ID)
+	if err != nil {
+		return err
+	}
+	if Alive(st) {
+		return fmt.Errorf("container %s is already running", c.Name)
+	}
+	_ = os.Remove(filepath.Join(m.Records.dir(c.ID), stopMarker))
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	defer devnull.Close()
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{MonitorName, c.ID},
+		Env:         os.Environ(),
+		Stdin:       devnull,
+		Stdout:      devnull,
+		Stderr:      devnull,
+		ExtraFiles:  []*os.File{w},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("starting the container's monitor: %w", err)
+	}
+	w.Close()
+	b, _ := io.ReadAll(r)
+	_ = cmd.Process.Release() // it outlives us; init adopts it
+	if len(b) == 0 {
+		return errors.New("the container's monitor died before the container started (see `hutch logs " + c.Name + "`)")
+	}
+	var rep startReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("the container's monitor: %s", strings.TrimSpace(string(b)))
+	}
+	if rep.Error != "" {
+		return &nsinit.ExecError{Code: rep.Code, Msg: rep.Error}
+	}
+	return nil
+}
+
+type startReport struct {
+	Code  int    `json:"code"`
+	Error string `json:"error,omitempty"`
+}
+
+// Monitor is the body of a container's monitor process: it runs the container (again,
+// as its restart policy says) and reports the first start on ready. It returns the
+// monitor's own exit status.
+func (m *Manager) Monitor(id string, ready *os.File) int {
+	report := func(rep startReport) {
+		if ready != nil {
+			b, _ := json.Marshal(rep)
+			ready.Write(b)
+			ready.Close()
+			ready = nil
+		}
+	}
+	c, err := m.Records.Get(id)
+	if err != nil {
+		report(startReport{Code: nsinit.ExitEngine, Error: err.Error()})
+		return 1
+	}
+	st, _ := m.Records.State(id)
+	restarts := st.Restarts
+	for attempt := 0; ; attempt++ {
+		code, err := m.runMonitored(c, restarts, func(rep startReport) { report(rep) })
+		if err != nil {
+			report(startReport{Code: code, Error: err.Error()})
+			if attempt == 0 {
+				break
+			}
+		}
+		if !m.shouldRestart(c, code, restarts) {
+			break
+		}
+		restarts++
+		time.Sleep(restartDelay(restarts))
+	}
+	if c.Options.AutoRemove {
+		_ = m.Remove(c, true)
+	}
+	return 0
+}
+
+func restartDelay(n int) time.Duration {
+	d := 100 * time.Millisecond << min(n, 6)
+	return min(d, 10*time.Second)
+}
+
+// shouldRestart applies --restart: no, always, unless-stopped, on-failure[:N].
+func (m *Manager) shouldRestart(c *Config, code, restarts int) bool {
+	if _, err := os.Stat(filepath.Join(m.Records.dir(c.ID), stopMarker)); err == nil {
+		return false // the user stopped it
+	}
+	policy, max := ParseRestart(c.Options.Restart)
+	switch policy {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (max == 0 || restarts < max)
+	}
+	return false
+}
+
+// ParseRestart splits a --restart value into its policy and retry count.
+func ParseRestart(v string) (string, int) {
+	p, n, _ := strings.Cut(v, ":")
+	max, _ := strconv.Atoi(n)
+	if p == "" {
+		p = "no"
+	}
+	return p, max
+}
+
+// ValidRestart checks a --restart value.
+func ValidRestart(v string) error {
+	p, n, hasN := strings.Cut(v, ":")
+	switch p {
+	case "", "no", "always", "unless-stopped":
+		if hasN {
+			return fmt.Errorf("--restart %q: only on-failure takes a count", v)
+		}
+	case "on-failure":
+		if hasN {
+			if k, err := strconv.Atoi(n); err != nil || k < 0 {
+				return fmt.Errorf("--restart %q: the count must be a number ≥ 0", v)
+			}
+		}
+	default:
+		return fmt.Errorf("--restart %q: use no, always, unless-stopped or on-failure[:N]", v)
+	}
+	return nil
+}
+
+// runMonitored runs the container once with its output going to the log, recording
+// its state on the way; started is called once the command runs.
+func (m *Manager) runMonitored(c *Config, restarts int, started func(startReport)) (int, error) {
+	defer func() { _, _ = m.Store.Unmount(c.ID, true) }()
+	logf, err := os.OpenFile(m.Records.LogPath(c.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nsinit.ExitEngine, err
+	}
+	defer logf.Close()
+	p, err := m.prepare(c, gidMapped(5))
+	if err != nil {
+		m.recordFailure(c.ID, nsinit.ExitEngine, err, restarts)
+		return nsinit.ExitEngine, err
+	}
+	lw := &logWriter{f: logf}
+	var child nsinit.Stdio
+	var closeAfterStart []*os.File
+	var outputs []*os.File
+	var master *os.File
+	if c.Options.TTY {
+		var slave *os.File
+		master, slave, err = openPTY()
+		if err != nil {
+			return nsinit.ExitEngine, err
+		}
+		defer master.Close()
+		child = nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
+		closeAfterStart = append(closeAfterStart, slave)
+		outputs = append(outputs, master)
+	} else {
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			return nsinit.ExitEngine, err
+		}
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			return nsinit.ExitEngine, err
+		}
+		child = nsinit.Stdio{Stdout: outW, Stderr: errW}
+		closeAfterStart = append(closeAfterStart, outW, errW)
+		outputs = append(outputs, outR, errR)
+	}
+	if c.Options.Interactive {
+		// Standard input comes from a FIFO that `hutch attach` writes to; opened
+		// read-write so that it never sees end-of-file between writers.
+		fifo := filepath.Join(m.Records.dir(c.ID), "stdin")
+		_ = unix.Mkfifo(fifo, 0o600)
+		in, err := os.OpenFile(fifo, os.O_RDWR, 0)
+		if err != nil {
+			return nsinit.ExitEngine, err
+		}
+		defer in.Close()
+		if master != nil {
+			go func() { _, _ = io.Copy(master, in) }()
+		} else {
+			child.Stdin = in
+		}
+	}
+	proc, err := nsinit.Start(p.spec, child, true)
+	for _, f := range closeAfterStart {
+		f.Close()
+	}
+	if err != nil {
+		m.recordFailure(c.ID, nsinit.ExitEngine, err, restarts)
+		return nsinit.ExitEngine, err
+	}
+	var copied sync.WaitGroup
+	for i, out := range outputs {
+		stream := "stdout"
+		if i == 1 {
+			stream = "stderr"
+		}
+		copied.Add(1)
+		go func(r io.ReadCloser, stream string) {
+			defer copied.Done()
+			lw.copy(r, stream)
+			r.Close()
+		}(out, stream)
+	}
+	if err := proc.Release(); err != nil {
+		code := nsinit.ExitEngine
+		var ee *nsinit.ExecError
+		if errors.As(err, &ee) {
+			code = ee.Code
+		}
+		copied.Wait()
+		m.recordFailure(c.ID, code, err, restarts)
+		return code, err
+	}
+	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
+		Restarts: restarts, Rootfs: p.spec.Rootfs}
+	if err := m.Records.SaveState(c.ID, st); err != nil {
+		proc.Kill()
+		return nsinit.ExitEngine, err
+	}
+	started(startReport{})
+	code, err := proc.Wait()
+	copied.Wait()
+	st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
+	if err != nil {
+		st.Error = err.Error()
+	}
+	_ = m.Records.SaveState(c.ID, st)
+	return code, nil
+}
+
+func (m *Manager) recordFailure(id string, code int, err error, restarts int) {
+	now := time.Now().UTC()
+	_ = m.Records.SaveState(id, &State{Status: StatusExited, ExitCode: code, Error: err.Error(),
+		StartedAt: now, FinishedAt: now, Restarts: restarts})
+}
+
+// logWriter appends a container's output to its log, one JSON object per line:
+// {"t": time, "s": "stdout"|"stderr", "l": text}, so that stdout and stderr stay apart
+// and `logs --since/--until/-t` can filter and show times.
+type logWriter struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// LogEntry is one line of a container's log.
+type LogEntry struct {
+	Time   time.Time `json:"t"`
+	Stream string    `json:"s"`
+	Line   string    `json:"l"`
+}
+
+func (w *logWriter) copy(r io.Reader, stream string) {
+	buf := make([]byte, 32*1024)
+	var partial []byte
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			data := append(partial, buf[:n]...)
+			partial = nil
+			for {
+				i := strings.IndexByte(string(data), '\n')
+				if i < 0 {
+					break
+				}
+				w.write(stream, string(data[:i+1]))
+				data = data[i+1:]
+			}
+			if len(data) >= 16*1024 {
+				w.write(stream, string(data))
+			} else if len(data) > 0 {
+				partial = append([]byte{}, data...)
+			}
+		}
+		if err != nil {
+			if len(partial) > 0 {
+				w.write(stream, string(partial))
+			}
+			return
+		}
+	}
+}
+
+func (w *logWriter) write(stream, line string) {
+	b, _ := json.Marshal(LogEntry{Time: time.Now().UTC(), Stream: stream, Line: line})
+	w.mu.Lock()
+	w.f.Write(append(b, '\n'))
+	w.mu.Unlock()
+}
+
+// Alive reports whether the process recorded as the container's owner (the monitor, or
+// the `hutch run` of a foreground container) still lives: a record that says "running"
+// for a dead owner is a container that died with it.
+func Alive(st *State) bool {
+	if st.Status != StatusRunning || st.MonitorPid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(st.MonitorPid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// A zombie, or a pid reused by a process started after the container, is not it.
+	if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 20 && f[0] == "Z" {
+		return false
+	}
+	return processStart(st.MonitorPid).Before(st.StartedAt.Add(time.Second))
+}
+
+// processStart is when pid started (zero if unknown), from /proc/PID/stat's starttime.
+func processStart(pid int) time.Time {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return time.Time{}
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 20 {
+		return time.Time{}
+	}
+	ticks, _ := strconv.ParseInt(f[19], 10, 64)
+	up, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return time.Time{}
+	}
+	var uptime float64
+	fmt.Sscanf(string(up), "%f", &uptime)
+	boot := time.Now().Add(-time.Duration(uptime * float64(time.Second)))
+	return boot.Add(time.Duration(ticks) * time.Second / 100)
+}
+
+// Current returns the container's state as it really is: a "running" record whose owner
+// died reads as exited (137: the container died with it).
+func (r *Records) Current(id string) (*State, error) {
+	st, err := r.State(id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Status == StatusRunning && !Alive(st) {
+		st.Status, st.ExitCode = StatusExited, 137
+		if st.FinishedAt.IsZero() {
+			st.FinishedAt = time.Now().UTC()
+		}
+		st.Error = "the container's monitor died"
+	}
+	return st, nil
+}

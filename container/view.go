@@ -1,0 +1,342 @@
+package container
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+)
+
+// Summary is one container as `hutch ps` sees it.
+type Summary struct {
+	Config *Config
+	State  *State
+}
+
+// StatusText is Docker's STATUS column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created".
+func (s Summary) StatusText(now time.Time) string {
+	switch s.State.Status {
+	case StatusRunning:
+		return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt))
+	case StatusExited:
+		return fmt.Sprintf("Exited (%d) %s ago", s.State.ExitCode, units.HumanDuration(now.Sub(s.State.FinishedAt)))
+	default:
+		return "Created"
+	}
+}
+
+// List returns every container with its current state, newest first.
+func (r *Records) Summaries() ([]Summary, error) {
+	cs, err := r.List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Summary, 0, len(cs))
+	for _, c := range cs {
+		st, err := r.Current(c.ID)
+		if err != nil {
+			st = &State{Status: StatusExited, Error: err.Error()}
+		}
+		out = append(out, Summary{Config: c, State: st})
+	}
+	return out, nil
+}
+
+// Filter is one `ps --filter KEY=VALUE`.
+type Filter struct{ Key, Value string }
+
+// ParseFilter reads status=…, name=…, label=KEY[=VALUE], ancestor=IMAGE, id=….
+func ParseFilter(f string) (Filter, error) {
+	k, v, ok := strings.Cut(f, "=")
+	switch k {
+	case "status", "name", "label", "ancestor", "id":
+	default:
+		return Filter{}, fmt.Errorf("--filter %q: use status=, name=, label=, ancestor= or id=", f)
+	}
+	if !ok || v == "" {
+		return Filter{}, fmt.Errorf("--filter %q: expected KEY=VALUE", f)
+	}
+	if k == "status" {
+		switch v {
+		case StatusCreated, StatusRunning, StatusExited, "paused", "restarting", "removing", "dead":
+		default:
+			return Filter{}, fmt.Errorf("--filter %q: status is created, running, exited, paused, restarting, removing or dead", f)
+		}
+	}
+	return Filter{k, v}, nil
+}
+
+// Matches applies the filters (all must match; several values for one key are OR'ed).
+// imageMatches tells whether the container's image is the one an ancestor= names.
+func (s Summary) Matches(filters []Filter, imageMatches func(ref string, c *Config) bool) bool {
+	byKey := map[string][]string{}
+	for _, f := range filters {
+		byKey[f.Key] = append(byKey[f.Key], f.Value)
+	}
+	for key, vals := range byKey {
+		ok := false
+		for _, v := range vals {
+			switch key {
+			case "status":
+				ok = ok || s.State.Status == v
+			case "name":
+				ok = ok || strings.Contains(s.Config.Name, v)
+			case "id":
+				ok = ok || strings.HasPrefix(s.Config.ID, v)
+			case "label":
+				lk, lv, hasV := strings.Cut(v, "=")
+				got, has := s.Config.Options.Labels[lk]
+				ok = ok || (has && (!hasV || got == lv))
+			case "ancestor":
+				ok = ok || imageMatches(v, s.Config)
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// LogOptions select what `hutch logs` shows.
+type LogOptions struct {
+	Follow     bool
+	Tail       int // <0: all
+	Timestamps bool
+	Since      time.Time
+	Until      time.Time
+}
+
+// Logs writes the container's log to stdout and stderr (each line to the stream it came
+// from), following it while the container runs with Follow.
+func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error {
+	f, err := os.Open(r.LogPath(c.ID))
+	if os.IsNotExist(err) {
+		if !o.Follow {
+			return nil
+		}
+		for {
+			if f, err = os.Open(r.LogPath(c.ID)); err == nil {
+				break
+			}
+			st, serr := r.Current(c.ID)
+			if serr != nil || st.Status != StatusRunning {
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	} else if err != nil {
+		return err
+	}
+	defer f.Close()
+	emit := func(e LogEntry) {
+		if !o.Since.IsZero() && e.Time.Before(o.Since) || !o.Until.IsZero() && e.Time.After(o.Until) {
+			return
+		}
+		w := stdout
+		if e.Stream == "stderr" {
+			w = stderr
+		}
+		if o.Timestamps {
+			fmt.Fprint(w, e.Time.Format(time.RFC3339Nano)+" ")
+		}
+		io.WriteString(w, e.Line)
+	}
+	rd := bufio.NewReader(f)
+	var tail []LogEntry
+	readAll := func(keep bool) {
+		for {
+			line, err := rd.ReadBytes('\n')
+			if len(line) == 0 || err != nil && line[len(line)-1] != '\n' {
+				if len(line) > 0 {
+					// A line still being written: read it again next time.
+					f.Seek(-int64(len(line)), io.SeekCurrent)
+					rd.Reset(f)
+				}
+				return
+			}
+			var e LogEntry
+			if json.Unmarshal(line, &e) != nil {
+				continue
+			}
+			if keep {
+				tail = append(tail, e)
+				if o.Tail >= 0 && len(tail) > o.Tail {
+					tail = tail[1:]
+				}
+			} else {
+				emit(e)
+			}
+		}
+	}
+	readAll(true)
+	for _, e := range tail {
+		emit(e)
+	}
+	if !o.Follow {
+		return nil
+	}
+	for {
+		st, err := r.Current(c.ID)
+		running := err == nil && st.Status == StatusRunning
+		readAll(false)
+		if !running {
+			readAll(false)
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ParseTime reads --since/--until: RFC 3339, a Unix time, or a duration back from now (10m).
+func ParseTime(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Unix(0, int64(n*1e9)), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: use RFC 3339 (2026-11-27T10:00:00Z), a Unix time, or a duration like 10m", v)
+}
+
+// Inspect is `hutch inspect CONTAINER`, in the shape Docker gives.
+type Inspect struct {
+	ID           string         `json:"Id"`
+	Created      time.Time      `json:"Created"`
+	Path         string         `json:"Path"`
+	Args         []string       `json:"Args"`
+	State        InspectState   `json:"State"`
+	Image        string         `json:"Image"`
+	Name         string         `json:"Name"`
+	ImageName    string         `json:"ImageName"`
+	Config       InspectConfig  `json:"Config"`
+	HostConfig   InspectHost    `json:"HostConfig"`
+	Mounts       []InspectMount `json:"Mounts"`
+	RestartCount int            `json:"RestartCount"`
+	LogPath      string         `json:"LogPath"`
+}
+
+// InspectState is Docker's State block.
+type InspectState struct {
+	Status     string `json:"Status"`
+	Running    bool   `json:"Running"`
+	Paused     bool   `json:"Paused"`
+	Restarting bool   `json:"Restarting"`
+	OOMKilled  bool   `json:"OOMKilled"`
+	Dead       bool   `json:"Dead"`
+	Pid        int    `json:"Pid"`
+	ExitCode   int    `json:"ExitCode"`
+	Error      string `json:"Error"`
+	StartedAt  string `json:"StartedAt"`
+	FinishedAt string `json:"FinishedAt"`
+}
+
+// InspectConfig is Docker's Config block.
+type InspectConfig struct {
+	Hostname   string            `json:"Hostname"`
+	User       string            `json:"User"`
+	Tty        bool              `json:"Tty"`
+	OpenStdin  bool              `json:"OpenStdin"`
+	Env        []string          `json:"Env"`
+	Cmd        []string          `json:"Cmd"`
+	Image      string            `json:"Image"`
+	WorkingDir string            `json:"WorkingDir"`
+	Entrypoint []string          `json:"Entrypoint"`
+	Labels     map[string]string `json:"Labels"`
+	StopSignal string            `json:"StopSignal,omitempty"`
+}
+
+// InspectHost is Docker's HostConfig block.
+type InspectHost struct {
+	NetworkMode    string   `json:"NetworkMode"`
+	Privileged     bool     `json:"Privileged"`
+	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
+	AutoRemove     bool     `json:"AutoRemove"`
+	Init           bool     `json:"Init"`
+	CapAdd         []string `json:"CapAdd"`
+	CapDrop        []string `json:"CapDrop"`
+	UsernsMode     string   `json:"UsernsMode"`
+	RestartPolicy  struct {
+		Name              string `json:"Name"`
+		MaximumRetryCount int    `json:"MaximumRetryCount"`
+	} `json:"RestartPolicy"`
+	Binds []string `json:"Binds"`
+}
+
+// InspectMount is one entry of Docker's Mounts.
+type InspectMount struct {
+	Type        string `json:"Type"`
+	Name        string `json:"Name,omitempty"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	RW          bool   `json:"RW"`
+}
+
+// InspectContainer builds the Docker-shaped description of a container. volumeDir maps
+// a volume name to its directory.
+func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*Inspect, error) {
+	st, err := r.Current(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "0001-01-01T00:00:00Z"
+		}
+		return t.Format(time.RFC3339Nano)
+	}
+	in := &Inspect{
+		ID: c.ID, Created: c.Created, Image: "sha256:" + c.ImageID, Name: "/" + c.Name, ImageName: c.ImageName,
+		RestartCount: st.Restarts, LogPath: r.LogPath(c.ID), Mounts: []InspectMount{},
+		State: InspectState{Status: st.Status, Running: st.Status == StatusRunning, OOMKilled: st.OOMKilled,
+			ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt)},
+		Config: InspectConfig{Hostname: c.Hostname, User: c.User, Tty: c.Options.TTY, OpenStdin: c.Options.Interactive,
+			Env: c.Env, Cmd: c.Options.Cmd, Image: c.ImageName, WorkingDir: c.Cwd, Labels: c.Options.Labels, StopSignal: c.StopSignal},
+	}
+	if len(c.Args) > 0 {
+		in.Path, in.Args = c.Args[0], c.Args[1:]
+	}
+	if in.State.Running {
+		in.State.Pid = st.Pid
+	}
+	if c.Options.Entrypoint != nil {
+		in.Config.Entrypoint = *c.Options.Entrypoint
+	}
+	if in.Config.Labels == nil {
+		in.Config.Labels = map[string]string{}
+	}
+	h := &in.HostConfig
+	h.NetworkMode, h.Privileged, h.ReadonlyRootfs = c.Options.Network, c.Options.Privileged, c.Options.ReadOnly
+	h.AutoRemove, h.Init, h.CapAdd, h.CapDrop, h.UsernsMode = c.Options.AutoRemove, c.Options.Init, c.Options.CapAdd, c.Options.CapDrop, c.Options.Userns
+	h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = ParseRestart(c.Options.Restart)
+	h.Binds = []string{}
+	for _, m := range c.Mounts {
+		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly}
+		if m.Type == "volume" {
+			im.Name, im.Source = m.Source, volumeDir(m.Source)
+		}
+		if m.Type == "bind" {
+			mode := "rw"
+			if m.ReadOnly {
+				mode = "ro"
+			}
+			h.Binds = append(h.Binds, m.Source+":"+m.Destination+":"+mode)
+		}
+		in.Mounts = append(in.Mounts, im)
+	}
+	return in, nil
+}

@@ -1,0 +1,187 @@
+package nsinit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/moby/sys/user"
+	"go.podman.io/storage/pkg/reexec"
+	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/internal/nsenter"
+)
+
+// execName is the name hutch is re-executed under to run a command in a running
+// container: the nsenter constructor has joined the container's namespaces and forked;
+// its parent stays in C as the relay of signals and exit status, and the child, here,
+// becomes the command.
+const execName = "hutch-exec"
+
+const envExec = "_HUTCH_EXEC"
+
+// ExecSpec is a command to run in a running container.
+type ExecSpec struct {
+	Args            []string `json:"args"`
+	Env             []string `json:"env"`
+	Cwd             string   `json:"cwd"`
+	User            string   `json:"user"` // USER[:GROUP], resolved in the container
+	Terminal        bool     `json:"terminal"`
+	Caps            []string `json:"caps"`
+	NoNewPrivileges bool     `json:"noNewPrivileges"`
+	Detach          bool     `json:"detach"`
+}
+
+func init() {
+	reexec.Register(execName, execMain)
+}
+
+// ExecProcess is a started `exec`: the relay process, outside the container's pid
+// namespace, whose child is the command.
+type ExecProcess struct {
+	cmd    *exec.Cmd
+	status *os.File
+}
+
+// StartExec starts spec in the namespaces (flags, CLONE_NEW*) of the container whose
+// init is pid.
+func StartExec(pid, flags int, spec *ExecSpec, stdio Stdio) (*ExecProcess, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{execName},
+		Env:        append([]string{envExec + "=" + string(b)}, nsenter.Env(pid, flags, true, spec.Detach)...),
+		Stdin:      stdio.Stdin,
+		Stdout:     stdio.Stdout,
+		Stderr:     stdio.Stderr,
+		ExtraFiles: []*os.File{statusW},
+	}
+	if err := cmd.Start(); err != nil {
+		statusR.Close()
+		statusW.Close()
+		return nil, fmt.Errorf("starting exec: %w", err)
+	}
+	statusW.Close()
+	return &ExecProcess{cmd: cmd, status: statusR}, nil
+}
+
+// Started waits until the command runs (nil) or could not be started (*ExecError).
+func (p *ExecProcess) Started() error {
+	b, _ := io.ReadAll(p.status)
+	p.status.Close()
+	if len(b) == 0 {
+		return nil
+	}
+	var f failure
+	if err := json.Unmarshal(b, &f); err != nil {
+		return &ExecError{Code: ExitEngine, Msg: string(b)}
+	}
+	_ = p.cmd.Wait()
+	return &ExecError{Code: f.Code, Msg: f.Msg}
+}
+
+// Signal sends sig to the relay, which passes it to the command.
+func (p *ExecProcess) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait returns the command's exit status (128+N for signal N).
+func (p *ExecProcess) Wait() (int, error) {
+	err := p.cmd.Wait()
+	if err == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return ExitEngine, err
+}
+
+func execMain() {
+	runtime.LockOSThread()
+	res := nsenter.Outcome()
+	status := os.NewFile(fdSpec, "status") // fd 3: the only extra file an exec gets
+	fail := func(code int, err error) {
+		b, _ := json.Marshal(failure{Code: code, Msg: err.Error()})
+		status.Write(b)
+		os.Exit(code)
+	}
+	if res.Err != nil {
+		fail(ExitEngine, fmt.Errorf("joining the container's namespaces: %w", res.Err))
+	}
+	var spec ExecSpec
+	if err := json.Unmarshal([]byte(os.Getenv(envExec)), &spec); err != nil {
+		fail(ExitEngine, fmt.Errorf("reading the exec spec: %w", err))
+	}
+	os.Unsetenv(envExec)
+	switch res.Role {
+	case nsenter.RoleChild:
+		unix.CloseOnExec(fdSpec)
+		code, err := execChild(&spec)
+		fail(code, err)
+	default:
+		fail(ExitEngine, errors.New("hutch-exec started without joining a container"))
+	}
+}
+
+// execChild becomes the command, inside the container; it returns only on failure.
+func execChild(spec *ExecSpec) (int, error) {
+	if spec.Terminal {
+		if _, err := unix.Setsid(); err != nil {
+			return ExitEngine, fmt.Errorf("setsid: %w", err)
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			return ExitEngine, fmt.Errorf("setting the controlling terminal: %w", err)
+		}
+	}
+	u, err := user.GetExecUserPath(spec.User, &user.ExecUser{Uid: 0, Gid: 0, Home: "/root"}, "/etc/passwd", "/etc/group")
+	if err != nil {
+		return ExitEngine, fmt.Errorf("-u %q: no such user or group in the container's /etc/passwd and /etc/group", spec.User)
+	}
+	env := spec.Env
+	if !hasKey(env, "HOME") {
+		env = append(env, "HOME="+u.Home)
+	}
+	if spec.Cwd != "" {
+		if err := unix.Chdir(spec.Cwd); err != nil {
+			return ExitEngine, fmt.Errorf("working directory %s: %w", spec.Cwd, err)
+		}
+	}
+	path, code, err := lookPath(spec.Args[0], env)
+	if err != nil {
+		return code, err
+	}
+	is := &Spec{Caps: spec.Caps, NoNewPrivileges: spec.NoNewPrivileges, User: User{UID: uint32(u.Uid), GID: uint32(u.Gid)}}
+	for _, g := range u.Sgids {
+		is.User.AdditionalGids = append(is.User.AdditionalGids, uint32(g))
+	}
+	if err := setupIdentity(is); err != nil {
+		return ExitEngine, err
+	}
+	err = unix.Exec(path, spec.Args, env)
+	return execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err)
+}
+
+func hasKey(env []string, k string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			return true
+		}
+	}
+	return false
+}
