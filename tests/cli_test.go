@@ -1,0 +1,122 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestHelp: help texts carry examples.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	r := sb.ok("--help")
+	assertContains(t, r.stdout, "Examples:", "hutch --help")
+	assertContains(t, r.stdout, "Available Commands:", "hutch --help")
+	for _, cmd := range []string{"images", "load", "save", "import", "inspect", "rmi", "tag", "info"} {
+		assertContains(t, r.stdout, "\n  "+cmd+" ", "hutch --help lists "+cmd)
+	}
+	for _, args := range [][]string{{"images", "--help"}, {"load", "--help"}, {"save", "--help"}, {"import", "--help"},
+		{"inspect", "--help"}, {"rmi", "--help"}, {"tag", "--help"}, {"info", "--help"}, {"image", "ls", "--help"}, {"help", "import"}} {
+		r := sb.ok(args...)
+		assertContains(t, r.stdout, "Examples:", "hutch "+strings.Join(args, " "))
+		assertContains(t, r.stdout, "  hutch ", "hutch "+strings.Join(args, " ")+" example lines")
+	}
+	// Help needs no store and no namespace: nothing is created.
+	if _, err := os.Stat(sb.graphRoot()); err == nil {
+		t.Fatal("--help created the store")
+	}
+}
+
+// TestCompletion: `completion bash` prints a script bash accepts.
+func TestCompletion(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	r := sb.ok("completion", "bash")
+	assertContains(t, r.stdout, "# bash completion", "completion bash")
+	assertContains(t, r.stdout, "complete -o default -F __start_hutch hutch", "completion bash")
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatalf("bash is needed to check the completion script: %v", err)
+	}
+	check := exec.Command(bash, "-n")
+	check.Stdin = strings.NewReader(r.stdout)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("bash -n rejects the completion script: %v\n%s", err, out)
+	}
+	// The script really completes: ask hutch for the candidates as bash would.
+	r = sb.ok("__complete", "ima")
+	assertContains(t, r.stdout, "images", "completion candidates for 'ima'")
+	assertContains(t, r.stdout, "image", "completion candidates for 'ima'")
+}
+
+// TestLogLevel: --log-level debug shows the library's debug lines; the default does not.
+func TestLogLevel(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	r := sb.ok("--log-level", "debug", "images")
+	assertContains(t, r.stderr, "level=debug", "--log-level debug")
+	r = sb.ok("images")
+	assertNotContains(t, r.stderr, "level=", "default log level")
+	r = sb.ok("--log-level=info", "images")
+	assertNotContains(t, r.stderr, "level=debug", "--log-level info")
+	r = sb.expect(125, "--log-level", "loud", "images")
+	assertOneLineError(t, r, `"loud"`, "debug")
+}
+
+// TestVersion: version works without a store.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	r := sb.ok("version")
+	assertContains(t, r.stdout, "Version:", "version")
+	assertContains(t, r.stdout, "OS/Arch:    linux/"+runtimeArch(), "version")
+	var v map[string]string
+	mustJSON(t, sb.ok("version", "--format", "json"), &v)
+	if v["Version"] == "" || !strings.HasPrefix(v["GoVersion"], "go") {
+		t.Fatalf("version --format json: %v", v)
+	}
+	assertEqual(t, sb.ok("version", "--format", "{{.OsArch}}").stdout, "linux/"+runtimeArch()+"\n", "version --format")
+	if _, err := os.Stat(sb.graphRoot()); err == nil {
+		t.Fatal("version created the store")
+	}
+}
+
+// TestEngineErrors: hutch's own failures exit 125 with an `Error:` line.
+func TestEngineErrors(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	for _, tc := range []struct {
+		args    []string
+		mention []string
+	}{
+		{[]string{"inspect", "nope"}, []string{"nope", "hutch images"}},
+		{[]string{"save", "-o", "x.tar", "nope"}, []string{"nope", "hutch images"}},
+		{[]string{"load", "-i", "/nonexistent/archive.tar"}, []string{"/nonexistent/archive.tar"}},
+		{[]string{"import", "/nonexistent/rootfs.tar", "x"}, []string{"/nonexistent/rootfs.tar"}},
+		{[]string{"load", "extra-arg"}, []string{"extra-arg"}},
+		{[]string{"tag", "only-one"}, []string{"2"}},
+		{[]string{"images", "--no-such-flag"}, []string{"--no-such-flag"}},
+		{[]string{"no-such-command"}, []string{"no-such-command"}},
+		{[]string{"system", "df", "--format", "{{"}, []string{"--format"}},
+	} {
+		r := sb.expect(125, tc.args...)
+		if !strings.HasPrefix(r.stderr, "Error: ") {
+			t.Fatalf("want `Error: …` on stderr:\n%s", r)
+		}
+		for _, m := range tc.mention {
+			assertContains(t, r.stderr, m, "hutch "+strings.Join(tc.args, " "))
+		}
+		if r.stdout != "" {
+			t.Fatalf("a failed command printed on stdout:\n%s", r)
+		}
+	}
+	// A flag error points at the command's help.
+	r := sb.expect(125, "images", "--no-such-flag")
+	assertContains(t, r.stderr, "hutch images --help", "flag error")
+	// Nothing was left behind by the failed save.
+	if _, err := os.Stat(sb.path("work", "x.tar")); err == nil {
+		t.Fatal("a failed save left x.tar")
+	}
+}
