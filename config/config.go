@@ -71,6 +71,9 @@ func Load(files ...string) (*Config, []Source, error) {
 		if err := decode(path, data, cfg); err != nil {
 			return nil, sources, err
 		}
+		if err := cfg.validate(); err != nil {
+			return nil, sources, &Error{Msg: path + ": " + err.(*Error).Msg}
+		}
 		sources = append(sources, Source{Path: path, Found: true})
 	}
 	if err := cfg.validate(); err != nil {

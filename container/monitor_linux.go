@@ -9,8 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -85,10 +85,13 @@ type startReport struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Monitor is the body of a container's monitor process: it runs the container (again,
-// as its restart policy says) and reports the first start on ready. It returns the
-// monitor's own exit status.
-func (m *Manager) Monitor(id string, ready *os.File) int {
+// Monitor is the body of a container's monitor process. Started by StartDetached
+// (exited == nil), it starts the container, reports on ready, and hands the waiting
+// over to the C half (internal/nsenter/monitor.c), which executes hutch again as
+// `hutch-monitor ID exited STATUS` when the container ends: then Monitor records the
+// exit, unmounts, and restarts the container if its policy says so (handing over again)
+// or removes it with --rm. It returns the process's exit status.
+func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 	report := func(rep startReport) {
 		if ready != nil {
 			b, _ := json.Marshal(rep)
@@ -102,21 +105,31 @@ func (m *Manager) Monitor(id string, ready *os.File) int {
 		report(startReport{Code: nsinit.ExitEngine, Error: err.Error()})
 		return 1
 	}
-	st, _ := m.Records.State(id)
+	st, err := m.Records.State(id)
+	if err != nil {
+		st = &State{}
+	}
 	restarts := st.Restarts
-	for attempt := 0; ; attempt++ {
-		code, err := m.runMonitored(c, restarts, func(rep startReport) { report(rep) })
-		if err != nil {
-			report(startReport{Code: code, Error: err.Error()})
-			if attempt == 0 {
+	if exited != nil {
+		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
+		_ = m.Records.SaveState(id, st)
+		_, _ = m.Store.Unmount(c.ID, true)
+	}
+	for first := exited == nil; ; first = false {
+		if !first {
+			if !m.shouldRestart(c, st.ExitCode, restarts) {
 				break
 			}
+			restarts++
+			time.Sleep(restartDelay(restarts))
 		}
-		if !m.shouldRestart(c, code, restarts) {
-			break
+		code, err := m.startAndHandOver(c, restarts, func() { report(startReport{}) })
+		// Only a failure returns here.
+		report(startReport{Code: code, Error: err.Error()})
+		st = &State{Status: StatusExited, ExitCode: code}
+		if first {
+			break // a container that cannot start is not restarted from `run -d`
 		}
-		restarts++
-		time.Sleep(restartDelay(restarts))
 	}
 	if c.Options.AutoRemove {
 		_ = m.Remove(c, true)
@@ -124,134 +137,75 @@ func (m *Manager) Monitor(id string, ready *os.File) int {
 	return 0
 }
 
-func restartDelay(n int) time.Duration {
-	d := 100 * time.Millisecond << min(n, 6)
-	return min(d, 10*time.Second)
-}
-
-// shouldRestart applies --restart: no, always, unless-stopped, on-failure[:N].
-func (m *Manager) shouldRestart(c *Config, code, restarts int) bool {
-	if _, err := os.Stat(filepath.Join(m.Records.dir(c.ID), stopMarker)); err == nil {
-		return false // the user stopped it
+// startAndHandOver starts the container with its output going to pipes (or a
+// terminal), records it as running, calls started, and executes the C half of the
+// monitor, which inherits the pipes and the child. It returns only on failure.
+func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int, error) {
+	fail := func(code int, err error) (int, error) {
+		_, _ = m.Store.Unmount(c.ID, true)
+		m.recordFailure(c.ID, code, err, restarts)
+		return code, err
 	}
-	policy, max := ParseRestart(c.Options.Restart)
-	switch policy {
-	case "always", "unless-stopped":
-		return true
-	case "on-failure":
-		return code != 0 && (max == 0 || restarts < max)
-	}
-	return false
-}
-
-// ParseRestart splits a --restart value into its policy and retry count.
-func ParseRestart(v string) (string, int) {
-	p, n, _ := strings.Cut(v, ":")
-	max, _ := strconv.Atoi(n)
-	if p == "" {
-		p = "no"
-	}
-	return p, max
-}
-
-// ValidRestart checks a --restart value.
-func ValidRestart(v string) error {
-	p, n, hasN := strings.Cut(v, ":")
-	switch p {
-	case "", "no", "always", "unless-stopped":
-		if hasN {
-			return fmt.Errorf("--restart %q: only on-failure takes a count", v)
-		}
-	case "on-failure":
-		if hasN {
-			if k, err := strconv.Atoi(n); err != nil || k < 0 {
-				return fmt.Errorf("--restart %q: the count must be a number ≥ 0", v)
-			}
-		}
-	default:
-		return fmt.Errorf("--restart %q: use no, always, unless-stopped or on-failure[:N]", v)
-	}
-	return nil
-}
-
-// runMonitored runs the container once with its output going to the log, recording
-// its state on the way; started is called once the command runs.
-func (m *Manager) runMonitored(c *Config, restarts int, started func(startReport)) (int, error) {
-	defer func() { _, _ = m.Store.Unmount(c.ID, true) }()
 	logf, err := os.OpenFile(m.Records.LogPath(c.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nsinit.ExitEngine, err
+		return fail(nsinit.ExitEngine, err)
 	}
-	defer logf.Close()
 	p, err := m.prepare(c, gidMapped(5))
 	if err != nil {
-		m.recordFailure(c.ID, nsinit.ExitEngine, err, restarts)
-		return nsinit.ExitEngine, err
+		return fail(nsinit.ExitEngine, err)
 	}
-	lw := &logWriter{f: logf}
+	handed := []string{"_HUTCH_CMONITOR=1", "_HUTCH_CM_ID=" + c.ID, "_HUTCH_CM_LOG=" + strconv.Itoa(int(logf.Fd()))}
+	keep := []*os.File{logf}
 	var child nsinit.Stdio
 	var closeAfterStart []*os.File
-	var outputs []*os.File
-	var master *os.File
 	if c.Options.TTY {
-		var slave *os.File
-		master, slave, err = openPTY()
+		master, slave, err := openPTY()
 		if err != nil {
-			return nsinit.ExitEngine, err
+			return fail(nsinit.ExitEngine, err)
 		}
-		defer master.Close()
 		child = nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
 		closeAfterStart = append(closeAfterStart, slave)
-		outputs = append(outputs, master)
+		keep = append(keep, master)
+		handed = append(handed, "_HUTCH_CM_OUT="+strconv.Itoa(int(master.Fd())), "_HUTCH_CM_TERM="+strconv.Itoa(int(master.Fd())))
 	} else {
 		outR, outW, err := os.Pipe()
 		if err != nil {
-			return nsinit.ExitEngine, err
+			return fail(nsinit.ExitEngine, err)
 		}
 		errR, errW, err := os.Pipe()
 		if err != nil {
-			return nsinit.ExitEngine, err
+			return fail(nsinit.ExitEngine, err)
 		}
 		child = nsinit.Stdio{Stdout: outW, Stderr: errW}
 		closeAfterStart = append(closeAfterStart, outW, errW)
-		outputs = append(outputs, outR, errR)
+		keep = append(keep, outR, errR)
+		handed = append(handed, "_HUTCH_CM_OUT="+strconv.Itoa(int(outR.Fd())), "_HUTCH_CM_ERR="+strconv.Itoa(int(errR.Fd())))
 	}
 	if c.Options.Interactive {
-		// Standard input comes from a FIFO that `hutch attach` writes to; opened
-		// read-write so that it never sees end-of-file between writers.
+		// Standard input comes from a FIFO that `hutch attach` writes to, opened
+		// read-write so that it never reaches end-of-file between writers.
 		fifo := filepath.Join(m.Records.dir(c.ID), "stdin")
 		_ = unix.Mkfifo(fifo, 0o600)
 		in, err := os.OpenFile(fifo, os.O_RDWR, 0)
 		if err != nil {
-			return nsinit.ExitEngine, err
+			return fail(nsinit.ExitEngine, err)
 		}
-		defer in.Close()
-		if master != nil {
-			go func() { _, _ = io.Copy(master, in) }()
+		keep = append(keep, in)
+		if c.Options.TTY {
+			handed = append(handed, "_HUTCH_CM_IN="+strconv.Itoa(int(in.Fd())))
 		} else {
 			child.Stdin = in
 		}
 	}
+	// The init must be forked by the thread that executes the C half: its parent-death
+	// signal belongs to that thread, which survives the exec.
+	runtime.LockOSThread()
 	proc, err := nsinit.Start(p.spec, child, true)
 	for _, f := range closeAfterStart {
 		f.Close()
 	}
 	if err != nil {
-		m.recordFailure(c.ID, nsinit.ExitEngine, err, restarts)
-		return nsinit.ExitEngine, err
-	}
-	var copied sync.WaitGroup
-	for i, out := range outputs {
-		stream := "stdout"
-		if i == 1 {
-			stream = "stderr"
-		}
-		copied.Add(1)
-		go func(r io.ReadCloser, stream string) {
-			defer copied.Done()
-			lw.copy(r, stream)
-			r.Close()
-		}(out, stream)
+		return fail(nsinit.ExitEngine, err)
 	}
 	if err := proc.Release(); err != nil {
 		code := nsinit.ExitEngine
@@ -259,25 +213,26 @@ func (m *Manager) runMonitored(c *Config, restarts int, started func(startReport
 		if errors.As(err, &ee) {
 			code = ee.Code
 		}
-		copied.Wait()
-		m.recordFailure(c.ID, code, err, restarts)
-		return code, err
+		return fail(code, err)
 	}
 	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
 		Restarts: restarts, Rootfs: p.spec.Rootfs}
 	if err := m.Records.SaveState(c.ID, st); err != nil {
 		proc.Kill()
-		return nsinit.ExitEngine, err
+		return fail(nsinit.ExitEngine, err)
 	}
-	started(startReport{})
-	code, err := proc.Wait()
-	copied.Wait()
-	st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
-	if err != nil {
-		st.Error = err.Error()
+	started()
+	handed = append(handed, "_HUTCH_CM_PID="+strconv.Itoa(proc.Pid()))
+	for _, f := range keep {
+		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
+			proc.Kill()
+			return fail(nsinit.ExitEngine, err)
+		}
 	}
-	_ = m.Records.SaveState(c.ID, st)
-	return code, nil
+	m.Store.Shutdown(false)
+	err = unix.Exec("/proc/self/exe", []string{MonitorName, c.ID}, append(os.Environ(), handed...))
+	proc.Kill()
+	return fail(nsinit.ExitEngine, fmt.Errorf("handing the container over to its monitor: %w", err))
 }
 
 func (m *Manager) recordFailure(id string, code int, err error, restarts int) {
@@ -286,57 +241,12 @@ func (m *Manager) recordFailure(id string, code int, err error, restarts int) {
 		StartedAt: now, FinishedAt: now, Restarts: restarts})
 }
 
-// logWriter appends a container's output to its log, one JSON object per line:
-// {"t": time, "s": "stdout"|"stderr", "l": text}, so that stdout and stderr stay apart
-// and `logs --since/--until/-t` can filter and show times.
-type logWriter struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-// LogEntry is one line of a container's log.
+// LogEntry is one line of a container's log: {"t": time, "s": "stdout"|"stderr",
+// "l": text}, written by the monitor (monitor.c) and read by `hutch logs`.
 type LogEntry struct {
 	Time   time.Time `json:"t"`
 	Stream string    `json:"s"`
 	Line   string    `json:"l"`
-}
-
-func (w *logWriter) copy(r io.Reader, stream string) {
-	buf := make([]byte, 32*1024)
-	var partial []byte
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			data := append(partial, buf[:n]...)
-			partial = nil
-			for {
-				i := strings.IndexByte(string(data), '\n')
-				if i < 0 {
-					break
-				}
-				w.write(stream, string(data[:i+1]))
-				data = data[i+1:]
-			}
-			if len(data) >= 16*1024 {
-				w.write(stream, string(data))
-			} else if len(data) > 0 {
-				partial = append([]byte{}, data...)
-			}
-		}
-		if err != nil {
-			if len(partial) > 0 {
-				w.write(stream, string(partial))
-			}
-			return
-		}
-	}
-}
-
-func (w *logWriter) write(stream, line string) {
-	b, _ := json.Marshal(LogEntry{Time: time.Now().UTC(), Stream: stream, Line: line})
-	w.mu.Lock()
-	w.f.Write(append(b, '\n'))
-	w.mu.Unlock()
 }
 
 // Alive reports whether the process recorded as the container's owner (the monitor, or
@@ -393,4 +303,54 @@ func (r *Records) Current(id string) (*State, error) {
 		st.Error = "the container's monitor died"
 	}
 	return st, nil
+}
+
+func restartDelay(n int) time.Duration {
+	d := 100 * time.Millisecond << min(n, 6)
+	return min(d, 10*time.Second)
+}
+
+// shouldRestart applies --restart: no, always, unless-stopped, on-failure[:N].
+func (m *Manager) shouldRestart(c *Config, code, restarts int) bool {
+	if _, err := os.Stat(filepath.Join(m.Records.dir(c.ID), stopMarker)); err == nil {
+		return false // the user stopped it
+	}
+	policy, max := ParseRestart(c.Options.Restart)
+	switch policy {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (max == 0 || restarts < max)
+	}
+	return false
+}
+
+// ParseRestart splits a --restart value into its policy and retry count.
+func ParseRestart(v string) (string, int) {
+	p, n, _ := strings.Cut(v, ":")
+	max, _ := strconv.Atoi(n)
+	if p == "" {
+		p = "no"
+	}
+	return p, max
+}
+
+// ValidRestart checks a --restart value.
+func ValidRestart(v string) error {
+	p, n, hasN := strings.Cut(v, ":")
+	switch p {
+	case "", "no", "always", "unless-stopped":
+		if hasN {
+			return fmt.Errorf("--restart %q: only on-failure takes a count", v)
+		}
+	case "on-failure":
+		if hasN {
+			if k, err := strconv.Atoi(n); err != nil || k < 0 {
+				return fmt.Errorf("--restart %q: the count must be a number ≥ 0", v)
+			}
+		}
+	default:
+		return fmt.Errorf("--restart %q: use no, always, unless-stopped or on-failure[:N]", v)
+	}
+	return nil
 }

@@ -215,7 +215,7 @@ func ParseTime(v string, now time.Time) (time.Time, error) {
 
 // Inspect is `hutch inspect CONTAINER`, in the shape Docker gives.
 type Inspect struct {
-	ID           string         `json:"Id"`
+	Id           string         `json:"Id"` // Docker's name, for --format '{{.Id}}'
 	Created      time.Time      `json:"Created"`
 	Path         string         `json:"Path"`
 	Args         []string       `json:"Args"`
@@ -300,7 +300,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 		return t.Format(time.RFC3339Nano)
 	}
 	in := &Inspect{
-		ID: c.ID, Created: c.Created, Image: "sha256:" + c.ImageID, Name: "/" + c.Name, ImageName: c.ImageName,
+		Id: c.ID, Created: c.Created, Image: "sha256:" + c.ImageID, Name: "/" + c.Name, ImageName: c.ImageName,
 		RestartCount: st.Restarts, LogPath: r.LogPath(c.ID), Mounts: []InspectMount{},
 		State: InspectState{Status: st.Status, Running: st.Status == StatusRunning, OOMKilled: st.OOMKilled,
 			ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt)},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"go.podman.io/image/v5/types"
 	"golang.org/x/sys/unix"
@@ -167,5 +168,19 @@ func (h *Host) LockStore() (*lock.Lock, error) {
 	if err := os.MkdirAll(h.Paths.GraphRoot, 0o700); err != nil {
 		return nil, err
 	}
-	return lock.Acquire(filepath.Join(h.Paths.GraphRoot, "hutch.lock"), os.Stderr)
+	l, err := lock.Acquire(filepath.Join(h.Paths.GraphRoot, "hutch.lock"), os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	// Whatever a killed load or import left in the store's scratch space is not in use
+	// by anyone now that we hold the lock (only locked commands create these).
+	tmp := filepath.Join(h.Paths.GraphRoot, "tmp")
+	if entries, err := os.ReadDir(tmp); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "container_images_") || strings.HasPrefix(e.Name(), "import-") {
+				_ = os.RemoveAll(filepath.Join(tmp, e.Name()))
+			}
+		}
+	}
+	return l, nil
 }

@@ -348,12 +348,6 @@ func (s *Service) Save(ctx context.Context, path, format string, refs []string) 
 		}
 		sels = append(sels, sel{img, nt})
 	}
-	// Like docker save, -o replaces an existing file (the archive writers refuse to).
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
-		if err := os.Remove(path); err != nil {
-			return err
-		}
-	}
 	switch format {
 	case "", FormatDocker:
 		w, err := dockerarchive.NewWriter(s.Sys, path)

@@ -9,7 +9,8 @@ import (
 
 // Inspect is `hutch image inspect` output, in the shape `docker image inspect` gives.
 type Inspect struct {
-	ID           string          `json:"Id"`
+	Id string `json:"Id"` //nolint:revive // Docker's name, for --format '{{.Id}}'
+
 	RepoTags     []string        `json:"RepoTags"`
 	RepoDigests  []string        `json:"RepoDigests"`
 	Parent       string          `json:"Parent"`
@@ -48,7 +49,7 @@ func InspectImage(store cstorage.Store, img *cstorage.Image) (*Inspect, error) {
 	}
 	_, mt, _ := ReadManifest(store, img.ID)
 	out := &Inspect{
-		ID:           "sha256:" + img.ID,
+		Id:           "sha256:" + img.ID,
 		RepoTags:     append([]string{}, img.Names...),
 		RepoDigests:  []string{},
 		Comment:      cfg.Comment,

@@ -145,8 +145,8 @@ func TestImportAndInspect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.ID != "sha256:"+im.ID || !slices.Equal(in.RepoTags, []string{"localhost/foo:latest"}) {
-		t.Errorf("ID %q RepoTags %v", in.ID, in.RepoTags)
+	if in.Id != "sha256:"+im.ID || !slices.Equal(in.RepoTags, []string{"localhost/foo:latest"}) {
+		t.Errorf("ID %q RepoTags %v", in.Id, in.RepoTags)
 	}
 	if in.Os != "linux" || in.Architecture != runtime.GOARCH {
 		t.Errorf("os/arch = %s/%s", in.Os, in.Architecture)

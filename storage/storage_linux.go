@@ -79,6 +79,11 @@ func Open(o Options) (*Store, error) {
 	if o.SingleID {
 		driverOpts = append(driverOpts, prefix+"ignore_chown_errors=true")
 	}
+	// go.podman.io/storage computes its own defaults before it looks at ours: keep it
+	// from reading Podman's storage.conf and from judging $XDG_RUNTIME_DIR (which may be
+	// unset, relative or someone else's; hutch has resolved RunRoot already).
+	os.Setenv("CONTAINERS_STORAGE_CONF", os.DevNull)
+	os.Setenv("XDG_RUNTIME_DIR", filepath.Dir(o.RunRoot))
 	s, err := cstorage.GetStore(storagetypes.StoreOptions{
 		GraphRoot:          o.GraphRoot,
 		RunRoot:            o.RunRoot,
@@ -86,7 +91,8 @@ func Open(o Options) (*Store, error) {
 		GraphDriverOptions: driverOpts,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("opening the store at %s: %w", o.GraphRoot, err)
+		msg := strings.Join(strings.Fields(err.Error()), " ")
+		return nil, fmt.Errorf("opening the store at %s: %s; if its records are damaged, `hutch system reset` starts over (it deletes all images and containers)", o.GraphRoot, msg)
 	}
 	if m.Driver.Name == overlay.Native {
 		flag := filepath.Join(o.GraphRoot, "overlay", ".has-mount-program")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -61,6 +62,9 @@ func newImagesCommand(a *app) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if format == "json" {
+				if list == nil {
+					list = []images.Summary{}
+				}
 				return printJSON(out, list)
 			}
 			if quiet {
@@ -90,6 +94,9 @@ func newImagesCommand(a *app) *cobra.Command {
 					rows = append(rows, base)
 				}
 				for _, n := range sum.Names {
+					if len(args) == 1 && !matchesRepo([]string{n}, args[0]) {
+						continue
+					}
 					r := base
 					r.Repository, r.Tag = splitName(n)
 					rows = append(rows, r)
@@ -248,6 +255,9 @@ func newLoadCommand(a *app) *cobra.Command {
 			svc := &images.Service{Store: s, Sys: a.host.SystemContext()}
 			loaded, err := svc.Load(context.Background(), path)
 			if err != nil {
+				if input == "" {
+					return errors.New(strings.ReplaceAll(err.Error(), path, "standard input"))
+				}
 				return err
 			}
 			for _, li := range loaded {
@@ -304,26 +314,37 @@ func newSaveCommand(a *app) *cobra.Command {
 				return err
 			}
 			svc := &images.Service{Store: s, Sys: a.host.SystemContext()}
-			path := output
-			if path == "" {
-				dir := filepath.Join(s.Options.GraphRoot, "tmp")
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					return err
-				}
-				tmp, err := os.MkdirTemp(dir, "save-")
+			// The archive is written next to its destination and renamed over it when
+			// complete: a failed save leaves whatever was there before untouched.
+			dir := filepath.Join(s.Options.GraphRoot, "tmp")
+			dest := ""
+			if output != "" {
+				abs, err := filepath.Abs(output)
 				if err != nil {
 					return err
 				}
-				defer os.RemoveAll(tmp)
-				path = filepath.Join(tmp, "archive.tar")
-			} else if abs, err := filepath.Abs(path); err == nil {
-				path = abs
+				dest, dir = abs, filepath.Dir(abs)
 			}
-			if err := svc.Save(context.Background(), path, format, args); err != nil {
-				if output != "" {
-					os.Remove(path)
-				}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return err
+			}
+			tmp, err := os.MkdirTemp(dir, ".hutch-save-")
+			if err != nil {
+				return fmt.Errorf("save: %w", err)
+			}
+			defer os.RemoveAll(tmp)
+			path := filepath.Join(tmp, "archive.tar")
+			if err := svc.Save(context.Background(), path, format, args); err != nil {
+				return err
+			}
+			if dest != "" {
+				if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
+					return fmt.Errorf("save -o %s: is a directory", output)
+				}
+				if err := os.Chmod(path, 0o644); err != nil {
+					return err
+				}
+				return os.Rename(path, dest)
 			}
 			if output == "" {
 				f, err := os.Open(path)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 
 	"go.podman.io/storage/pkg/reexec"
 
@@ -17,10 +18,21 @@ func init() {
 // monitorMain is a detached container's monitor: started by `run -d`/`start` inside
 // hutch's namespaces, with fd 3 on which it reports the container's start.
 func monitorMain() {
-	ready := os.NewFile(3, "ready")
+	// `hutch-monitor ID` starts the container (fd 3 hears how that went);
+	// `hutch-monitor ID exited STATUS` is the C half handing back when it ended.
+	var ready *os.File
+	var exited *int
+	if len(os.Args) == 4 && os.Args[2] == "exited" {
+		code, _ := strconv.Atoi(os.Args[3])
+		exited = &code
+	} else {
+		ready = os.NewFile(3, "ready")
+	}
 	fail := func(err error) {
-		b, _ := json.Marshal(map[string]any{"code": 125, "error": err.Error()})
-		ready.Write(b)
+		if ready != nil {
+			b, _ := json.Marshal(map[string]any{"code": 125, "error": err.Error()})
+			ready.Write(b)
+		}
 		os.Exit(1)
 	}
 	_ = os.Chdir("/")
@@ -37,7 +49,7 @@ func monitorMain() {
 	if err != nil {
 		fail(err)
 	}
-	code := m.Monitor(os.Args[1], ready)
+	code := m.Monitor(os.Args[1], ready, exited)
 	s.Shutdown(false)
 	os.Exit(code)
 }

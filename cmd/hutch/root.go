@@ -63,6 +63,9 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 // command into the user namespace: the plain-user process re-executes itself there and
 // exits with the child's status; the child carries on here.
 func (a *app) prepare(cmd *cobra.Command) error {
+	if standalone(cmd) {
+		return nil
+	}
 	level := a.logLevel
 	host, err := engine.Load()
 	if err != nil {
@@ -93,6 +96,17 @@ func (a *app) prepare(cmd *cobra.Command) error {
 		os.Exit(code)
 	}
 	return nil
+}
+
+// standalone commands need nothing of the host (they work with a broken config).
+func standalone(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		switch c.Name() {
+		case "version", "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return true
+		}
+	}
+	return false
 }
 
 func wantsNamespace(cmd *cobra.Command) bool {

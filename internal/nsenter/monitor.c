@@ -1,0 +1,215 @@
+// The long-lived half of a detached container's monitor. The Go monitor mounts the
+// container's root, starts its init and then executes the hutch binary again with
+// _HUTCH_CMONITOR set: this constructor takes over before the Go runtime starts, so the
+// process that waits for the container (and keeps its mount namespace alive) costs about
+// as much memory as a small C program, not a Go one. It copies the container's output
+// into its log, one JSON object per line ({"t": time, "s": stream, "l": text}, the
+// format container/monitor_linux.go reads), feeds a terminal from the stdin FIFO, and
+// when the init exits it executes hutch once more to record the exit and clean up:
+//   hutch-monitor ID exited STATUS
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK 32768
+
+struct stream {
+	int fd;
+	const char *name;
+	char buf[2 * CHUNK];
+	size_t len;
+};
+
+static int log_fd = -1;
+
+static int env_int(const char *k)
+{
+	const char *v = getenv(k);
+	return v ? atoi(v) : -1;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+// log_line writes one log entry: the text JSON-escaped, stamped with the time now.
+static void log_line(const char *stream, const char *p, size_t n)
+{
+	static char out[6 * 2 * CHUNK + 128];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t o = 0;
+	o += strftime(out, 64, "{\"t\":\"%Y-%m-%dT%H:%M:%S", &tm);
+	o += (size_t)snprintf(out + o, 64, ".%09ldZ\",\"s\":\"%s\",\"l\":\"", ts.tv_nsec, stream);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		switch (c) {
+		case '"': out[o++] = '\\'; out[o++] = '"'; break;
+		case '\\': out[o++] = '\\'; out[o++] = '\\'; break;
+		case '\n': out[o++] = '\\'; out[o++] = 'n'; break;
+		case '\r': out[o++] = '\\'; out[o++] = 'r'; break;
+		case '\t': out[o++] = '\\'; out[o++] = 't'; break;
+		default:
+			if (c < 0x20)
+				o += (size_t)sprintf(out + o, "\\u%04x", c);
+			else
+				out[o++] = (char)c;
+		}
+	}
+	out[o++] = '"';
+	out[o++] = '}';
+	out[o++] = '\n';
+	write_all(log_fd, out, o);
+}
+
+// drain logs every complete line in s; with flush, the rest too.
+static void drain(struct stream *s, int flush)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < s->len; i++) {
+		if (s->buf[i] == '\n') {
+			log_line(s->name, s->buf + start, i + 1 - start);
+			start = i + 1;
+		}
+	}
+	if (start < s->len && (flush || s->len - start >= CHUNK)) {
+		log_line(s->name, s->buf + start, s->len - start);
+		start = s->len;
+	}
+	memmove(s->buf, s->buf + start, s->len - start);
+	s->len -= start;
+}
+
+// pump reads what is there; it returns 0 at end of file.
+static int pump(struct stream *s)
+{
+	ssize_t n = read(s->fd, s->buf + s->len, CHUNK);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0) {
+		drain(s, 1);
+		return 0;
+	}
+	s->len += (size_t)n;
+	drain(s, 0);
+	return 1;
+}
+
+__attribute__((constructor)) static void hutch_cmonitor(void)
+{
+	if (getenv("_HUTCH_CMONITOR") == NULL)
+		return;
+	const char *id = getenv("_HUTCH_CM_ID");
+	pid_t init = (pid_t)env_int("_HUTCH_CM_PID");
+	static struct stream out, err;
+	out.fd = env_int("_HUTCH_CM_OUT");
+	out.name = "stdout";
+	err.fd = env_int("_HUTCH_CM_ERR");
+	err.name = "stderr";
+	int in_fd = env_int("_HUTCH_CM_IN");    // stdin FIFO to copy to a terminal, or -1
+	int term_fd = env_int("_HUTCH_CM_TERM"); // the terminal's master, or -1
+	log_fd = env_int("_HUTCH_CM_LOG");
+	if (id == NULL || init <= 0 || log_fd < 0)
+		_exit(125);
+	char idbuf[128];
+	snprintf(idbuf, sizeof(idbuf), "%s", id);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);
+
+	int status = 0, exited = 0;
+	for (;;) {
+		struct pollfd p[4];
+		int n = 0, iout = -1, ierr = -1, iin = -1;
+		p[n].fd = sfd;
+		p[n++].events = POLLIN;
+		if (out.fd >= 0) {
+			iout = n;
+			p[n].fd = out.fd;
+			p[n++].events = POLLIN;
+		}
+		if (err.fd >= 0) {
+			ierr = n;
+			p[n].fd = err.fd;
+			p[n++].events = POLLIN;
+		}
+		if (in_fd >= 0 && term_fd >= 0) {
+			iin = n;
+			p[n].fd = in_fd;
+			p[n++].events = POLLIN;
+		}
+		if (exited && out.fd < 0 && err.fd < 0)
+			break;
+		// Once the init is gone, whatever is left in the pipes is read, but no process
+		// of a dead pid namespace can keep them open for long.
+		if (poll(p, (nfds_t)n, exited ? 200 : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (exited && p[0].revents == 0 && (iout < 0 || p[iout].revents == 0) && (ierr < 0 || p[ierr].revents == 0))
+			break;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) < 0) {
+				/* nothing */
+			}
+			int st;
+			pid_t r;
+			while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (r == init) {
+					status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+					exited = 1;
+				}
+			}
+		}
+		if (iout >= 0 && (p[iout].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&out)) {
+			close(out.fd);
+			out.fd = -1;
+		}
+		if (ierr >= 0 && (p[ierr].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&err)) {
+			close(err.fd);
+			err.fd = -1;
+		}
+		if (iin >= 0 && (p[iin].revents & POLLIN)) {
+			char b[4096];
+			ssize_t r = read(in_fd, b, sizeof(b));
+			if (r > 0)
+				write_all(term_fd, b, (size_t)r);
+		}
+	}
+	if (out.len)
+		drain(&out, 1);
+	if (err.len)
+		drain(&err, 1);
+	char code[16];
+	snprintf(code, sizeof(code), "%d", status);
+	unsetenv("_HUTCH_CMONITOR");
+	char *argv[] = {"hutch-monitor", idbuf, "exited", code, NULL};
+	execv("/proc/self/exe", argv);
+	_exit(125);
+}
