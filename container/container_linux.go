@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/idtools"
+	"golang.org/x/sys/unix"
 	storagetypes "go.podman.io/storage/types"
 
 	"hutch.dev/hutch/images"
@@ -317,6 +319,11 @@ func (m *Manager) Get(ref string) (*Config, error) { return m.Records.Get(ref) }
 // Remove deletes a container that is not running: its mount, its store entry, and with
 // removeVolumes (or AutoRemove) its anonymous volumes.
 func (m *Manager) Remove(c *Config, removeVolumes bool) error {
+	if ctr, err := m.Store.Container(c.ID); err == nil {
+		// A monitor killed outright leaves the fuse-overlayfs that served the container's
+		// root behind, holding the dead mount: end it.
+		killStrayMountPrograms(ctr.LayerID)
+	}
 	_, _ = m.Store.Unmount(c.ID, true)
 	if err := m.Store.DeleteContainer(c.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
 		return fmt.Errorf("removing container %s: %w", c.Name, err)
@@ -412,4 +419,23 @@ func toIDTools(m []nsinit.IDMap) []idtools.IDMap {
 		out[i] = idtools.IDMap{ContainerID: x.ContainerID, HostID: x.HostID, Size: x.Size}
 	}
 	return out
+}
+
+// killStrayMountPrograms ends fuse-overlayfs processes serving the given layer: only
+// ours (same uid) and only those whose command line names that layer's directory.
+func killStrayMountPrograms(layerID string) {
+	if layerID == "" {
+		return
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), "fuse-overlayfs") || !strings.Contains(string(b), layerID) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil && pid != os.Getpid() {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
 }

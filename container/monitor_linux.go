@@ -65,14 +65,14 @@ func (m *Manager) StartDetached(c *Config) error {
 		return fmt.Errorf("starting the container's monitor: %w", err)
 	}
 	w.Close()
-	b, _ := io.ReadAll(r)
+	var rep startReport
+	err = json.NewDecoder(r).Decode(&rep)
 	_ = cmd.Process.Release() // it outlives us; init adopts it
-	if len(b) == 0 {
+	if errors.Is(err, io.EOF) {
 		return errors.New("the container's monitor died before the container started (see `hutch logs " + c.Name + "`)")
 	}
-	var rep startReport
-	if err := json.Unmarshal(b, &rep); err != nil {
-		return fmt.Errorf("the container's monitor: %s", strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("the container's monitor: %w", err)
 	}
 	if rep.Error != "" {
 		return &nsinit.ExecError{Code: rep.Code, Msg: rep.Error}

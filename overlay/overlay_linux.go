@@ -44,11 +44,19 @@ func (c Choice) StorageDriver() string {
 // mountProgram overrides the fuse-overlayfs path.
 func Choose(scratch, forced, mountProgram string) (Choice, error) {
 	c := Choice{Forced: forced != ""}
-	nativeErr := probeNative(scratch)
-	c.Probe = append(c.Probe, "native overlay (kernel, userxattr): "+result(nativeErr))
-	fuseProg, fuseErr := probeFuse(scratch, mountProgram)
-	c.Probe = append(c.Probe, "fuse-overlayfs: "+result(fuseErr))
-	c.Probe = append(c.Probe, "vfs: ok (always available)")
+	var nativeErr, fuseErr error
+	var fuseProg string
+	if forced == "" || forced == Native {
+		nativeErr = probeNative(scratch)
+		c.Probe = append(c.Probe, "native overlay (kernel, userxattr): "+result(nativeErr))
+	}
+	if forced == Fuse || (forced == "" && nativeErr != nil) {
+		fuseProg, fuseErr = probeFuse(scratch, mountProgram)
+		c.Probe = append(c.Probe, "fuse-overlayfs: "+result(fuseErr))
+	}
+	if forced == VFS || (forced == "" && nativeErr != nil && fuseErr != nil) {
+		c.Probe = append(c.Probe, "vfs: ok (always available)")
+	}
 
 	switch forced {
 	case Native:

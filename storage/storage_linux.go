@@ -28,6 +28,9 @@ type Manifest struct {
 	Version int            `json:"version"`
 	Driver  overlay.Choice `json:"driver"`
 	Created time.Time      `json:"created"`
+	// SingleID records a store made in a single-id namespace, whose files all belong
+	// to the user.
+	SingleID bool `json:"singleID"`
 }
 
 // Options say where the store lives and how to open it.
@@ -120,6 +123,10 @@ func manifest(o Options) (Manifest, error) {
 				"keep %s by removing the `driver` line from %s, or start over with %s by running `hutch system reset` (deletes all images and containers)",
 				o.GraphRoot, m.Driver.Name, o.DriverSource, o.Driver, m.Driver.Name, o.DriverSource, o.Driver)
 		}
+		if o.SingleID && !m.SingleID {
+			return m, fmt.Errorf("the store at %s holds files of your subordinate ids, but this time only your own uid is mapped (newuidmap/newgidmap did not apply your ranges; `hutch info` says why): "+
+				"using the store like this would mix owners, so hutch stops; fix the ranges, or start a separate store with `[storage] graphroot` in config.toml", o.GraphRoot)
+		}
 		if m.Driver.Name == overlay.Fuse {
 			if _, err := os.Stat(m.Driver.MountProgram); err != nil {
 				return m, fmt.Errorf("the store at %s uses fuse-overlayfs, but %s is gone: reinstall it (`apt-get install fuse-overlayfs`)", o.GraphRoot, m.Driver.MountProgram)
@@ -142,7 +149,7 @@ func manifest(o Options) (Manifest, error) {
 	if forced != "" && o.Driver == "" {
 		c.Forced, c.Reason = false, "kept from the data already in the store"
 	}
-	m := Manifest{Version: 1, Driver: c, Created: time.Now().UTC()}
+	m := Manifest{Version: 1, Driver: c, Created: time.Now().UTC(), SingleID: o.SingleID}
 	data, _ := json.MarshalIndent(m, "", "  ")
 	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
 		return m, err

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"go.podman.io/storage/pkg/reexec"
+	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/engine"
@@ -26,6 +27,9 @@ func monitorMain() {
 		code, _ := strconv.Atoi(os.Args[3])
 		exited = &code
 	} else {
+		// Nothing the monitor starts (fuse-overlayfs, the container) may hold the
+		// report pipe open: its reader waits for the report, not for end-of-file.
+		unix.CloseOnExec(3)
 		ready = os.NewFile(3, "ready")
 	}
 	fail := func(err error) {
