@@ -17,8 +17,8 @@ import (
 
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/idtools"
-	"golang.org/x/sys/unix"
 	storagetypes "go.podman.io/storage/types"
+	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/nsinit"
