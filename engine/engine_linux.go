@@ -118,7 +118,26 @@ func (h *Host) Warnings() []diag.Warning {
 	if h.Paths.RuntimeFallback != "" {
 		ws = append(ws, diag.Warning{ID: "runtime-dir", Text: h.Paths.RuntimeFallback})
 	}
+	if w := lingerWarning(h.NS.User, "/run/systemd/system", "/var/lib/systemd/linger"); w != nil {
+		ws = append(ws, *w)
+	}
 	return ws
+}
+
+// lingerWarning says when systemd will stop the user's detached containers at logout:
+// systemd runs the machine (systemdDir exists) and lingering is off for the user.
+func lingerWarning(user, systemdDir, lingerDir string) *diag.Warning {
+	if user == "" || user == "root" {
+		return nil
+	}
+	if _, err := os.Stat(systemdDir); err != nil {
+		return nil // no systemd-logind: nothing stops a user's processes at logout
+	}
+	if _, err := os.Stat(filepath.Join(lingerDir, user)); err == nil {
+		return nil
+	}
+	return &diag.Warning{ID: "linger", Text: fmt.Sprintf("lingering is off for %s, so systemd stops your detached containers (run -d) when you log out: "+
+		"run `loginctl enable-linger %s` (or ask an admin to)", user, user)}
 }
 
 // driverSource names where the forced driver was set, for messages.

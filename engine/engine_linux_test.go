@@ -336,3 +336,28 @@ func TestReset(t *testing.T) {
 		t.Errorf("resetting again: %v", err)
 	}
 }
+
+func TestLingerWarning(t *testing.T) {
+	dir := t.TempDir()
+	systemd := filepath.Join(dir, "systemd")
+	linger := filepath.Join(dir, "linger")
+	if w := lingerWarning("alice", systemd, linger); w != nil {
+		t.Errorf("no systemd: got %+v, want no warning", w)
+	}
+	if err := os.MkdirAll(systemd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w := lingerWarning("alice", systemd, linger)
+	if w == nil || w.ID != "linger" || !strings.Contains(w.Text, "loginctl enable-linger alice") {
+		t.Fatalf("systemd without linger: got %+v", w)
+	}
+	if err := os.MkdirAll(linger, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(linger, "alice"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w := lingerWarning("alice", systemd, linger); w != nil {
+		t.Errorf("lingering on: got %+v", w)
+	}
+}
