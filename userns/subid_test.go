@@ -146,13 +146,6 @@ func TestTotal(t *testing.T) {
 	}
 }
 
-func TestToSpec(t *testing.T) {
-	s := toSpec([]IDMap{{0, 1000, 1}, {1, 100000, 65536}})
-	if len(s) != 2 || s[1].ContainerID != 1 || s[1].HostID != 100000 || s[1].Size != 65536 || s[0].HostID != 1000 {
-		t.Errorf("toSpec = %+v", s)
-	}
-}
-
 func TestReadMap(t *testing.T) {
 	m, err := readMap("/proc/self/uid_map")
 	if err != nil {

@@ -12,11 +12,10 @@ import (
 	"strings"
 	"syscall"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"go.podman.io/storage/pkg/unshare"
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/internal/diag"
+	_ "hutch.dev/hutch/internal/nsenter" // the C constructor that enters the namespace
 )
 
 // EnvState carries the parent's findings into the re-executed child.
@@ -185,26 +184,65 @@ func readMap(path string) ([]IDMap, error) {
 // Reexec runs hutch again with args inside a new user and mount namespace set up as
 // the state says, forwards SIGINT, SIGTERM and SIGHUP to it, and returns its exit
 // status (128+N when it dies of signal N). extraEnv is added to the child's environment.
+//
+// The child unshares in a C constructor before its Go runtime starts
+// (internal/nsenter), waits while this process writes its id maps with
+// newuidmap/newgidmap, and then runs as root in the namespace: one exec in all.
 func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 	st, err := json.Marshal(s)
 	if err != nil {
 		return 125, err
 	}
-	cmd := unshare.Command(append([]string{os.Args[0]}, args...)...)
-	cmd.Env = append(append(os.Environ(), EnvState+"="+string(st)), extraEnv...)
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return 125, err
+	}
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		readyR.Close()
+		readyW.Close()
+		return 125, err
+	}
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), EnvState+"="+string(st),
+		"_HUTCH_USERNS_NEW=1", "_HUTCH_USERNS_READY=3", "_HUTCH_USERNS_GO=4",
+		// go.podman.io/storage reads these to know it runs rootless, in a namespace.
+		"_CONTAINERS_USERNS_CONFIGURED=done", "_CONTAINERS_ROOTLESS_UID="+strconv.Itoa(s.UID),
+		"_CONTAINERS_ROOTLESS_GID="+strconv.Itoa(s.GID))
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.UnshareFlags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
-	cmd.UseNewuidmap = !s.SingleID
-	cmd.UseNewgidmap = !s.SingleID
-	cmd.GidMappingsEnableSetgroups = !s.SingleID
-	cmd.UidMappings = toSpec(s.UIDMap)
-	cmd.GidMappings = toSpec(s.GIDMap)
+	cmd.ExtraFiles = []*os.File{readyW, goR}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	readyW.Close()
+	goR.Close()
+	defer readyR.Close()
+	defer goW.Close()
+	if err != nil {
+		return 125, explainStartFailure(err)
+	}
+	buf := make([]byte, 512)
+	n, _ := readyR.Read(buf)
+	if n == 0 || buf[0] != '1' {
+		_ = cmd.Wait()
+		msg := "the child died"
+		if n > 1 && buf[0] == 'E' {
+			msg = "unshare: " + string(buf[1:n])
+		}
+		return 125, explainStartFailure(errors.New(msg))
+	}
+	if err := writeMaps(cmd.Process.Pid, s); err != nil {
+		_, _ = goW.Write([]byte("x"))
+		_ = cmd.Wait()
+		return 125, err
+	}
+	if _, err := goW.Write([]byte("g")); err != nil {
+		_ = cmd.Wait()
 		return 125, explainStartFailure(err)
 	}
 	go func() {
@@ -232,6 +270,60 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 	return 0, nil
 }
 
+// writeMaps gives the child its id maps: through newgidmap/newuidmap for the
+// subordinate ranges, or, single-id, by writing the user's own id directly. If the
+// helpers fail, the child falls back to single-id (Inside notices and warns).
+func writeMaps(pid int, s *State) error {
+	proc := "/proc/" + strconv.Itoa(pid)
+	singleGID := func() error {
+		if err := os.WriteFile(proc+"/setgroups", []byte("deny"), 0); err != nil {
+			return fmt.Errorf("writing %s/setgroups: %w", proc, err)
+		}
+		if err := os.WriteFile(proc+"/gid_map", []byte(fmt.Sprintf("0 %d 1\n", s.GID)), 0); err != nil {
+			return fmt.Errorf("writing %s/gid_map: %w", proc, err)
+		}
+		return nil
+	}
+	singleUID := func() error {
+		if err := os.WriteFile(proc+"/uid_map", []byte(fmt.Sprintf("0 %d 1\n", s.UID)), 0); err != nil {
+			return fmt.Errorf("writing %s/uid_map: %w", proc, err)
+		}
+		return nil
+	}
+	if s.SingleID {
+		if err := singleGID(); err != nil {
+			return err
+		}
+		return singleUID()
+	}
+	run := func(helper string, m []IDMap) error {
+		args := []string{strconv.Itoa(pid)}
+		for _, x := range m {
+			args = append(args, strconv.FormatUint(uint64(x.ContainerID), 10), strconv.FormatUint(uint64(x.HostID), 10), strconv.FormatUint(uint64(x.Size), 10))
+		}
+		path := helper
+		for _, h := range s.Helpers {
+			if h.Name == helper && h.Path != "" {
+				path = h.Path
+			}
+		}
+		out, err := exec.Command(path, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %v: %s", helper, err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if err := run("newgidmap", s.GIDMap); err != nil {
+		if err := singleGID(); err != nil {
+			return err
+		}
+	}
+	if err := run("newuidmap", s.UIDMap); err != nil {
+		return singleUID()
+	}
+	return nil
+}
+
 // inForeground reports whether this process's group is the foreground group of the
 // terminal on its standard input.
 func inForeground() bool {
@@ -244,12 +336,4 @@ func explainStartFailure(err error) error {
 		return fmt.Errorf("%w: %s", errNoUserns, p)
 	}
 	return fmt.Errorf("%w: %v (run `hutch info` for the host checks)", errNoUserns, err)
-}
-
-func toSpec(m []IDMap) []specs.LinuxIDMapping {
-	out := make([]specs.LinuxIDMapping, len(m))
-	for i, x := range m {
-		out[i] = specs.LinuxIDMapping{ContainerID: x.ContainerID, HostID: x.HostID, Size: x.Size}
-	}
-	return out
 }

@@ -142,6 +142,18 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	signal(SIGPIPE, SIG_IGN);
 
 	int status = 0, exited = 0;
+	// The init may have ended before SIGCHLD was blocked here (while the Go half was
+	// still running, or during the exec): that SIGCHLD is gone, so look once now.
+	{
+		int st;
+		pid_t r;
+		while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (r == init) {
+				status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+				exited = 1;
+			}
+		}
+	}
 	for (;;) {
 		struct pollfd p[4];
 		int n = 0, iout = -1, ierr = -1, iin = -1;

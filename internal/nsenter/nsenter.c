@@ -102,3 +102,39 @@ __attribute__((constructor)) static void hutch_nsenter(void)
 	}
 	relay(child, detach);
 }
+
+// Entering a new user namespace (every hutch command that touches the store): with
+// _HUTCH_USERNS_NEW set, the constructor unshares a user and a mount namespace, tells the
+// parent on fd _HUTCH_USERNS_READY (one byte), and waits on fd _HUTCH_USERNS_GO for the
+// parent to have written the id maps ("g"; anything else aborts). The Go runtime then
+// starts as root in the namespace, with no second exec.
+__attribute__((constructor)) static void hutch_userns_new(void)
+{
+	if (getenv("_HUTCH_USERNS_NEW") == NULL)
+		return;
+	const char *r = getenv("_HUTCH_USERNS_READY");
+	const char *g = getenv("_HUTCH_USERNS_GO");
+	int ready = r ? atoi(r) : -1, go = g ? atoi(g) : -1;
+	unsetenv("_HUTCH_USERNS_NEW");
+	unsetenv("_HUTCH_USERNS_READY");
+	unsetenv("_HUTCH_USERNS_GO");
+	if (ready < 0 || go < 0)
+		_exit(125);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+		char msg[256];
+		int n = snprintf(msg, sizeof(msg), "E%s", strerror(errno));
+		if (write(ready, msg, (size_t)n) < 0) {
+			/* the parent reports the failure either way */
+		}
+		_exit(125);
+	}
+	if (write(ready, "1", 1) != 1)
+		_exit(125);
+	close(ready);
+	char c = 0;
+	if (read(go, &c, 1) != 1 || c != 'g')
+		_exit(125);
+	close(go);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		_exit(125);
+}
