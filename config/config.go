@@ -27,8 +27,31 @@ const (
 // Config is the merged configuration. Field tags are the TOML keys; every key that a
 // file may contain is a field here, so strict decoding rejects everything else.
 type Config struct {
-	Storage StorageConfig `toml:"storage"`
-	Engine  EngineConfig  `toml:"engine"`
+	Storage    StorageConfig    `toml:"storage"`
+	Engine     EngineConfig     `toml:"engine"`
+	Registries RegistriesConfig `toml:"registries"`
+}
+
+// RegistriesConfig is the [registries] table.
+type RegistriesConfig struct {
+	// Search lists the registries a short name (alpine) is looked up in, in order;
+	// default ["docker.io"].
+	Search []string `toml:"search"`
+	// Insecure registries are reached over plain HTTP or without verifying TLS.
+	Insecure []string `toml:"insecure"`
+	// Blocked registries are refused.
+	Blocked []string `toml:"blocked"`
+	// Aliases map short names to full names: myapp = "quay.io/me/myapp".
+	Aliases map[string]string `toml:"aliases"`
+	// Mirror lists mirrors tried before a registry when pulling.
+	Mirror []MirrorConfig `toml:"mirror"`
+}
+
+// MirrorConfig is one [[registries.mirror]].
+type MirrorConfig struct {
+	Registry string `toml:"registry"` // the registry mirrored, e.g. docker.io
+	Location string `toml:"location"` // the mirror, e.g. mirror.example.com:5000
+	Insecure bool   `toml:"insecure"`
 }
 
 // StorageConfig is the [storage] table.
@@ -116,6 +139,11 @@ func (c *Config) validate() error {
 	case DriverAuto, DriverOverlay, DriverFuse, DriverVFS:
 	default:
 		return &Error{Msg: fmt.Sprintf("[storage] driver = %q is not a driver hutch knows: use \"overlay\", \"fuse-overlayfs\" or \"vfs\", or remove the key to let hutch choose", c.Storage.Driver)}
+	}
+	for _, m := range c.Registries.Mirror {
+		if m.Registry == "" || m.Location == "" {
+			return &Error{Msg: "[[registries.mirror]] needs both registry = \"…\" and location = \"…\""}
+		}
 	}
 	switch strings.ToLower(c.Engine.LogLevel) {
 	case "", "debug", "info", "warn", "warning", "error":

@@ -17,6 +17,7 @@ import (
 
 	"hutch.dev/hutch/config"
 	"hutch.dev/hutch/internal/diag"
+	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/internal/lock"
 	"hutch.dev/hutch/internal/nsenter"
 	"hutch.dev/hutch/storage"
@@ -167,11 +168,16 @@ func (h *Host) OpenStore() (*storage.Store, error) {
 }
 
 // SystemContext points every path go.podman.io/image would read or write at hutch's own
-// folders, so neither the host's nor Podman's configuration leaks in.
+// folders, so neither the host's nor Podman's configuration leaks in. Registry settings
+// come from config.toml, written for it as a registries.conf in the runtime dir.
 func (h *Host) SystemContext() *types.SystemContext {
-	none := filepath.Join(h.Paths.ConfigDir, "registries.conf")
+	conf := filepath.Join(h.Paths.RuntimeDir, "registries.conf")
+	if err := fsutil.WriteFileAtomic(conf, registriesConf(h.Config.Registries), 0o600); err != nil {
+		conf = filepath.Join(h.Paths.ConfigDir, "registries.conf.none")
+	}
 	return &types.SystemContext{
-		SystemRegistriesConfPath:    none,
+		SystemRegistriesConfPath:    conf,
+		DockerPerHostCertDirPath:    filepath.Join(h.Paths.ConfigDir, "certs.d"),
 		SystemRegistriesConfDirPath: filepath.Join(h.Paths.ConfigDir, "registries.conf.d"),
 		RegistriesDirPath:           filepath.Join(h.Paths.ConfigDir, "registries.d"),
 		AuthFilePath:                filepath.Join(h.Paths.ConfigDir, "auth.json"),
@@ -202,4 +208,43 @@ func (h *Host) LockStore() (*lock.Lock, error) {
 		}
 	}
 	return l, nil
+}
+
+// registriesConf renders [registries] as go.podman.io/image's registries.conf (v2).
+func registriesConf(r config.RegistriesConfig) []byte {
+	var b strings.Builder
+	b.WriteString("# written by hutch from config.toml [registries]; edit that instead\n")
+	b.WriteString("unqualified-search-registries = []\n")
+	regs := map[string]*regConf{}
+	var order []string
+	get := func(loc string) *regConf {
+		if regs[loc] == nil {
+			regs[loc] = &regConf{}
+			order = append(order, loc)
+		}
+		return regs[loc]
+	}
+	for _, l := range r.Insecure {
+		get(l).insecure = true
+	}
+	for _, l := range r.Blocked {
+		get(l).blocked = true
+	}
+	for _, m := range r.Mirror {
+		rc := get(m.Registry)
+		rc.mirrors = append(rc.mirrors, m)
+	}
+	for _, loc := range order {
+		rc := regs[loc]
+		fmt.Fprintf(&b, "\n[[registry]]\nlocation = %q\ninsecure = %t\nblocked = %t\n", loc, rc.insecure, rc.blocked)
+		for _, m := range rc.mirrors {
+			fmt.Fprintf(&b, "[[registry.mirror]]\nlocation = %q\ninsecure = %t\n", m.Location, m.Insecure)
+		}
+	}
+	return []byte(b.String())
+}
+
+type regConf struct {
+	insecure, blocked bool
+	mirrors           []config.MirrorConfig
 }

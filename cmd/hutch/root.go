@@ -55,6 +55,7 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		newPsCommand(a), newLogsCommand(a), newExecCommand(a), newStopCommand(a), newKillCommand(a),
 		newWaitCommand(a), newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a),
 		newPortCommand(a), newCpCommand(a), newContainerCommand(a),
+		newPullCommand(a), newPushCommand(a), newLoginCommand(a), newLogoutCommand(a),
 	)
 	return root, a
 }

@@ -20,7 +20,8 @@ type createFlags struct {
 	name, entrypoint, workdir, user, hostname, network, userns string
 	env, envFiles, capAdd, capDrop, securityOpt                []string
 	volumes, mounts, tmpfs, labels                             []string
-	restart, stopSignal                                        string
+	restart, stopSignal, pull                                  string
+	registry                                                   registryFlags
 	stopTimeout                                                int
 	privileged, readOnly, init, rm, interactive, tty           bool
 	detach                                                     bool
@@ -53,6 +54,8 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep standard input open")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a terminal")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "set a label KEY=VALUE")
+	fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the store), always, or never")
+	fs.BoolVar(&f.registry.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate when pulling")
 	fs.StringVar(&f.restart, "restart", "no", "restart policy while the monitor lives: no, always, unless-stopped, on-failure[:N]")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default: the image's, or SIGTERM)")
 	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds `hutch stop` waits before SIGKILL")
@@ -198,6 +201,9 @@ func newRunCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {
+				return err
+			}
 			m, err := a.manager()
 			if err != nil {
 				return err
@@ -255,6 +261,9 @@ func newCreateCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := f.options(cmd, args[0], args[1:])
 			if err != nil {
+				return err
+			}
+			if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {
 				return err
 			}
 			m, err := a.manager()

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.podman.io/image/v5/types"
+	"golang.org/x/term"
+
+	"hutch.dev/hutch/images"
+)
+
+// registryFlags are the flags every registry command shares.
+type registryFlags struct {
+	tlsVerify bool
+}
+
+func (f *registryFlags) register(c *cobra.Command) {
+	c.Flags().BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate (false also allows plain HTTP)")
+}
+
+// systemContext is hutch's SystemContext with the command's TLS choice.
+func (a *app) systemContext(f *registryFlags) *types.SystemContext {
+	sys := a.host.SystemContext()
+	if f != nil && !f.tlsVerify {
+		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
+	}
+	return sys
+}
+
+func (a *app) registries() images.Registries {
+	r := a.host.Config.Registries
+	return images.Registries{Search: r.Search, Aliases: r.Aliases}
+}
+
+// progress is where go.podman.io/image reports: stderr, or nothing with -q.
+func progress(quiet bool) io.Writer {
+	if quiet {
+		return nil
+	}
+	return os.Stderr
+}
+
+func newPullCommand(a *app) *cobra.Command {
+	var quiet, allTags bool
+	var platform string
+	rf := &registryFlags{}
+	c := &cobra.Command{
+		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
+		Short: "Pull an image from a registry (alpine means docker.io/library/alpine:latest)",
+		Example: `  hutch pull alpine
+  hutch pull --tls-verify=false 127.0.0.1:5000/me/app:1`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if platform != "" && platform != "linux/amd64" && platform != "linux/"+goarch() {
+				return fmt.Errorf("--platform %q: only this machine's platform (linux/%s) can run here", platform, goarch())
+			}
+			s, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
+			pulled, err := svc.Pull(context.Background(), args[0], images.PullOptions{
+				Registries: a.registries(), AllTags: allTags, Progress: progress(quiet), Retries: 3,
+			})
+			for _, p := range pulled {
+				if quiet {
+					fmt.Fprintln(cmd.OutOrStdout(), p.ID)
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Pulled %s\n", p.Name)
+					fmt.Fprintln(cmd.OutOrStdout(), p.ID)
+				}
+			}
+			return err
+		},
+	}
+	rf.register(c)
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
+	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "pull every tag of the repository")
+	c.Flags().StringVar(&platform, "platform", "", "os/arch to pull (only this machine's)")
+	return inNamespace(c)
+}
+
+func newPushCommand(a *app) *cobra.Command {
+	var format, compression, digestFile string
+	var quiet bool
+	rf := &registryFlags{}
+	c := &cobra.Command{
+		Use:   "push [OPTIONS] IMAGE [DESTINATION]",
+		Short: "Push an image to a registry",
+		Example: `  hutch push 127.0.0.1:5000/me/app:1
+  hutch push --tls-verify=false demo 127.0.0.1:5000/me/demo:latest`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			dest := ""
+			if len(args) == 2 {
+				dest = strings.TrimPrefix(args[1], "docker://")
+			}
+			svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
+			named, d, err := svc.Push(context.Background(), args[0], dest, images.PushOptions{
+				Format: format, Compression: compression, Progress: progress(quiet), Retries: 3,
+			})
+			if err != nil {
+				return err
+			}
+			if !quiet {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Pushed %s@%s\n", named.String(), d)
+			}
+			if digestFile != "" {
+				if err := os.WriteFile(digestFile, []byte(d.String()), 0o644); err != nil {
+					return fmt.Errorf("--digestfile: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	rf.register(c)
+	c.Flags().StringVarP(&format, "format", "f", "", "manifest format: oci or v2s2 (default: keep the image's)")
+	c.Flags().StringVar(&compression, "compression-format", "", "layer compression: gzip (default) or zstd")
+	c.Flags().StringVar(&digestFile, "digestfile", "", "write the pushed manifest's digest to this file")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print no progress")
+	return inNamespace(c)
+}
+
+func newLoginCommand(a *app) *cobra.Command {
+	var user, password string
+	var stdin bool
+	rf := &registryFlags{}
+	c := &cobra.Command{
+		Use:   "login [OPTIONS] REGISTRY",
+		Short: "Log in to a registry (credentials kept in ~/.config/hutch/auth.json, mode 0600)",
+		Example: `  hutch login -u me 127.0.0.1:5000
+  echo "$TOKEN" | hutch login -u me --password-stdin quay.io`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if password != "" && stdin {
+				return errors.New("--password and --password-stdin cannot be combined")
+			}
+			in := bufio.NewReader(os.Stdin)
+			if user == "" {
+				if !term.IsTerminal(int(os.Stdin.Fd())) {
+					return errors.New("login: give the user name with -u")
+				}
+				fmt.Fprint(cmd.ErrOrStderr(), "Username: ")
+				line, _ := in.ReadString('\n')
+				user = strings.TrimSpace(line)
+			}
+			switch {
+			case stdin:
+				b, err := io.ReadAll(in)
+				if err != nil {
+					return err
+				}
+				password = strings.TrimRight(string(b), "\r\n")
+			case password == "":
+				if !term.IsTerminal(int(os.Stdin.Fd())) {
+					return errors.New("login: give the password with -p or --password-stdin")
+				}
+				fmt.Fprint(cmd.ErrOrStderr(), "Password: ")
+				b, err := term.ReadPassword(int(os.Stdin.Fd()))
+				fmt.Fprintln(cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				password = string(b)
+			}
+			registry := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(args[0], "https://"), "http://"), "/")
+			if err := images.Login(context.Background(), a.systemContext(rf), registry, user, password); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "Login Succeeded!")
+			return nil
+		},
+	}
+	rf.register(c)
+	c.Flags().StringVarP(&user, "username", "u", "", "user name")
+	c.Flags().StringVarP(&password, "password", "p", "", "password (prefer --password-stdin)")
+	c.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from standard input")
+	return c
+}
+
+func newLogoutCommand(a *app) *cobra.Command {
+	var all bool
+	c := &cobra.Command{
+		Use:   "logout [OPTIONS] [REGISTRY]",
+		Short: "Remove stored registry credentials",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) == 1) {
+				return errors.New("logout: name a registry, or use -a for all")
+			}
+			registry := ""
+			if len(args) == 1 {
+				registry = args[0]
+			}
+			if err := images.Logout(a.systemContext(nil), registry); err != nil {
+				return err
+			}
+			if all {
+				fmt.Fprintln(cmd.OutOrStdout(), "Removed login credentials for all registries")
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Removed login credentials for %s\n", registry)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&all, "all", "a", false, "remove the credentials of every registry")
+	return c
+}
+
+func goarch() string { return runtime.GOARCH }
+
+// ensureImage applies --pull: with "missing" (the default) an image that is not in the
+// store is pulled, with "always" it is pulled anyway, with "never" it must be there.
+func (a *app) ensureImage(ref, policy string, rf *registryFlags) error {
+	switch policy {
+	case "", "missing", "always", "never", "newer":
+	default:
+		return fmt.Errorf("--pull %q: use missing, always or never", policy)
+	}
+	s, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	_, rerr := images.Resolve(s, ref)
+	if policy == "never" || (rerr == nil && policy != "always") {
+		return rerr
+	}
+	if rerr != nil && !errors.Is(rerr, images.ErrNotFound) {
+		return rerr
+	}
+	svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
+	pulled, err := svc.Pull(context.Background(), ref, images.PullOptions{Registries: a.registries(), Progress: os.Stderr, Retries: 3})
+	if err != nil {
+		if rerr != nil {
+			return fmt.Errorf("image %q is not in the store (`hutch images` lists it) and pulling it failed: %w", ref, err)
+		}
+		return err
+	}
+	for _, p := range pulled {
+		fmt.Fprintf(os.Stderr, "Pulled %s\n", p.Name)
+	}
+	return nil
+}
