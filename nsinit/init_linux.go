@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"github.com/moby/sys/capability"
 	"go.podman.io/storage/pkg/reexec"
@@ -87,8 +88,18 @@ func initMain() {
 			fail(ExitEngine, fmt.Errorf("working directory %s: %w", spec.Cwd, err))
 		}
 	}
+	// The kernel clears the parent-death signal when the ids change (setresuid to a
+	// non-root user): keep it, or a container whose hutch is killed runs on, orphaned,
+	// with its mounts.
+	var pdeath int
+	_ = unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0)
 	if err := setupIdentity(&spec); err != nil {
 		fail(ExitEngine, err)
+	}
+	if pdeath != 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(pdeath), 0, 0, 0); err != nil {
+			fail(ExitEngine, fmt.Errorf("keeping the parent-death signal: %w", err))
+		}
 	}
 	if spec.Init {
 		os.Exit(reap(path, &spec, func(err error) { fail(execCode(err), fmt.Errorf("%s: %w", spec.Args[0], err)) }))
