@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -134,7 +135,7 @@ func TestLoadLayersKeyByKey(t *testing.T) {
 		Storage: StorageConfig{Driver: "vfs", GraphRoot: "/home/u/store", MountProgram: "/opt/fuse-overlayfs"},
 		Engine:  EngineConfig{LogLevel: "debug"},
 	}
-	if *cfg != want {
+	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("merged config = %+v, want %+v", *cfg, want)
 	}
 	if len(srcs) != 2 || srcs[0] != (Source{sys, true}) || srcs[1] != (Source{usr, true}) {
@@ -187,7 +188,7 @@ func TestLoadMissingFilesAreFine(t *testing.T) {
 	}
 
 	cfg, srcs, err = Load(missing1)
-	if err != nil || cfg == nil || *cfg != (Config{}) || len(srcs) != 1 || srcs[0].Found {
+	if err != nil || cfg == nil || !reflect.DeepEqual(*cfg, Config{}) || len(srcs) != 1 || srcs[0].Found {
 		t.Errorf("only a missing file: cfg=%+v srcs=%+v err=%v", cfg, srcs, err)
 	}
 }
@@ -212,7 +213,7 @@ func TestLoadEmptyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *cfg != (Config{}) || len(srcs) != 1 || !srcs[0].Found {
+	if !reflect.DeepEqual(*cfg, Config{}) || len(srcs) != 1 || !srcs[0].Found {
 		t.Errorf("cfg=%+v srcs=%+v", cfg, srcs)
 	}
 }

@@ -349,6 +349,26 @@ func (m *Manager) Rename(c *Config, name string) error {
 	if err := validName(name); err != nil {
 		return err
 	}
+	// The store does not refuse a name another container holds: it takes it from that
+	// container. Look first, in the store and in the records.
+	holder := ""
+	if other, err := m.Store.Container(name); err == nil && other.ID != c.ID {
+		for _, n := range other.Names {
+			if n == name {
+				holder = other.ID
+			}
+		}
+	}
+	if all, err := m.Records.List(); err == nil {
+		for _, o := range all {
+			if o.Name == name && o.ID != c.ID {
+				holder = o.ID
+			}
+		}
+	}
+	if holder != "" {
+		return fmt.Errorf("the name %q is already used by container %s: choose another name, or remove it with `hutch rm %s`", name, shortID(holder), name)
+	}
 	if err := m.Store.SetNames(c.ID, []string{name}); err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return fmt.Errorf("the name %q is already used by another container", name)

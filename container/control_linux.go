@@ -115,11 +115,12 @@ func (r *Records) Stop(c *Config, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	// Tell the monitor that this exit is wanted: no restart. A container between two
+	// runs of its restart policy is not running, but its monitor reads this too.
+	_ = os.WriteFile(filepath.Join(r.dir(c.ID), stopMarker), nil, 0o600)
 	if st.Status != StatusRunning {
 		return nil
 	}
-	// Tell the monitor that this exit is wanted: no restart.
-	_ = os.WriteFile(filepath.Join(r.dir(c.ID), stopMarker), nil, 0o600)
 	sig, err := ParseSignal(c.StopSignal)
 	if err != nil {
 		return err

@@ -59,24 +59,12 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	if spec.User == "" {
 		spec.User = "0:0"
 	}
-	var child nsinit.Stdio
-	var master *os.File
-	if o.TTY {
-		var slave *os.File
-		master, slave, err = openPTY()
-		if err != nil {
-			return nsinit.ExitEngine, err
-		}
-		defer master.Close()
-		resize(stdio.Stdout, master)
-		child = nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
-		defer slave.Close()
-	} else {
-		child = nsinit.Stdio{Stdout: stdio.Stdout, Stderr: stdio.Stderr}
-		if o.Interactive {
-			child.Stdin = stdio.Stdin
-		}
+	fg, err := newForeground(stdio, o.TTY, o.Interactive)
+	if err != nil {
+		return nsinit.ExitEngine, err
 	}
+	defer fg.close()
+	child := fg.child
 	if o.Detach {
 		devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 		if err != nil {
@@ -89,15 +77,7 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	if err != nil {
 		return nsinit.ExitEngine, err
 	}
-	if master != nil {
-		child.Stdin.Close() // the command holds the terminal now
-	}
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwarded...)
-	if master != nil {
-		signal.Notify(sigs, syscall.SIGWINCH)
-	}
-	defer signal.Stop(sigs)
+	fg.started()
 	if err := p.Started(); err != nil {
 		var ee *nsinit.ExecError
 		if errors.As(err, &ee) {
@@ -105,24 +85,7 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		}
 		return nsinit.ExitEngine, err
 	}
-	go func() {
-		for s := range sigs {
-			if s == syscall.SIGWINCH {
-				resize(stdio.Stdout, master)
-				continue
-			}
-			_ = p.Signal(s)
-		}
-	}()
-	var done func()
-	if master != nil {
-		done = attachTerminal(master, stdio, o.Interactive)
-	}
-	code, err := p.Wait()
-	if done != nil {
-		done()
-	}
-	return code, err
+	return fg.run(p.Signal, p.Wait)
 }
 
 // Attach connects to a running container: its output from now on (followed from the

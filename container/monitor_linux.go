@@ -121,7 +121,9 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 				break
 			}
 			restarts++
-			time.Sleep(restartDelay(restarts))
+			if !m.waitRestart(c, restartDelay(restarts)) {
+				break
+			}
 		}
 		code, err := m.startAndHandOver(c, restarts, func() { report(startReport{}) })
 		// Only a failure returns here.
@@ -303,6 +305,25 @@ func (r *Records) Current(id string) (*State, error) {
 		st.Error = "the container's monitor died"
 	}
 	return st, nil
+}
+
+// waitRestart waits out the delay before a restart; it returns false when the container
+// is not to be restarted after all: `hutch stop` marked it meanwhile, or `hutch rm`
+// removed it (then there is nothing left for this monitor to do).
+func (m *Manager) waitRestart(c *Config, d time.Duration) bool {
+	marker := filepath.Join(m.Records.dir(c.ID), stopMarker)
+	for deadline := time.Now().Add(d); ; {
+		if _, err := os.Stat(marker); err == nil {
+			return false
+		}
+		if _, err := os.Stat(filepath.Join(m.Records.dir(c.ID), "config.json")); err != nil {
+			return false
+		}
+		if time.Now().After(deadline) {
+			return true
+		}
+		time.Sleep(min(50*time.Millisecond, time.Until(deadline)+time.Millisecond))
+	}
 }
 
 func restartDelay(n int) time.Duration {

@@ -45,37 +45,16 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
 	if err != nil {
 		return nsinit.ExitEngine, err
 	}
-	var child nsinit.Stdio
-	var master *os.File
-	if c.Options.TTY {
-		var slave *os.File
-		master, slave, err = openPTY()
-		if err != nil {
-			return nsinit.ExitEngine, err
-		}
-		defer master.Close()
-		resize(stdio.Stdout, master)
-		child = nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
-		defer slave.Close()
-	} else {
-		child = nsinit.Stdio{Stdout: stdio.Stdout, Stderr: stdio.Stderr}
-		if c.Options.Interactive {
-			child.Stdin = stdio.Stdin
-		}
-	}
-	proc, err := nsinit.Start(p.spec, child, true)
+	fg, err := newForeground(stdio, c.Options.TTY, c.Options.Interactive)
 	if err != nil {
 		return nsinit.ExitEngine, err
 	}
-	if child.Stdin != nil && c.Options.TTY {
-		child.Stdin.Close() // the init holds it now
+	defer fg.close()
+	proc, err := nsinit.Start(p.spec, fg.child, true)
+	if err != nil {
+		return nsinit.ExitEngine, err
 	}
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwarded...)
-	if master != nil {
-		signal.Notify(sigs, syscall.SIGWINCH)
-	}
-	defer signal.Stop(sigs)
+	fg.started()
 	if err := proc.Release(); err != nil {
 		var ee *nsinit.ExecError
 		if errors.As(err, &ee) {
@@ -92,24 +71,75 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
 		st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
 		_ = m.Records.SaveState(c.ID, st)
 	}()
+	return fg.run(proc.Signal, proc.Wait)
+}
+
+// foreground connects a container process to the caller: a new terminal, sized like
+// the caller's, with -t; otherwise the caller's own streams (stdin only with -i).
+type foreground struct {
+	stdio       IO
+	interactive bool
+	child       nsinit.Stdio
+	master      *os.File
+	sigs        chan os.Signal
+}
+
+func newForeground(stdio IO, tty, interactive bool) (*foreground, error) {
+	f := &foreground{stdio: stdio, interactive: interactive, sigs: make(chan os.Signal, 16)}
+	if tty {
+		master, slave, err := openPTY()
+		if err != nil {
+			return nil, err
+		}
+		resize(stdio.Stdout, master)
+		f.master, f.child = master, nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
+		signal.Notify(f.sigs, syscall.SIGWINCH)
+	} else {
+		f.child = nsinit.Stdio{Stdout: stdio.Stdout, Stderr: stdio.Stderr}
+		if interactive {
+			f.child.Stdin = stdio.Stdin
+		}
+	}
+	// Caught from now on, so that none is lost while the process starts.
+	signal.Notify(f.sigs, forwarded...)
+	return f, nil
+}
+
+// started drops our copy of the terminal once the process holds it, so that its
+// output ends when the process does.
+func (f *foreground) started() {
+	if f.master != nil {
+		f.child.Stdin.Close()
+	}
+}
+
+// run forwards signals (and terminal resizes), copies the terminal, and returns wait's
+// exit status once the output has drained.
+func (f *foreground) run(send func(os.Signal) error, wait func() (int, error)) (int, error) {
 	go func() {
-		for s := range sigs {
+		for s := range f.sigs {
 			if s == syscall.SIGWINCH {
-				resize(stdio.Stdout, master)
+				resize(f.stdio.Stdout, f.master)
 				continue
 			}
-			_ = proc.Signal(s)
+			_ = send(s)
 		}
 	}()
-	var done func()
-	if master != nil {
-		done = attachTerminal(master, stdio, c.Options.Interactive)
+	done := func() {}
+	if f.master != nil {
+		done = attachTerminal(f.master, f.stdio, f.interactive)
 	}
-	code, err = proc.Wait()
-	if done != nil {
-		done()
-	}
+	code, err := wait()
+	done()
 	return code, err
+}
+
+func (f *foreground) close() {
+	signal.Stop(f.sigs)
+	if f.master != nil {
+		f.master.Close()
+		f.child.Stdin.Close()
+	}
 }
 
 // attachTerminal connects the caller to a container's terminal: raw mode on the

@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
-	"syscall"
 
 	"github.com/moby/sys/user"
 	"go.podman.io/storage/pkg/reexec"
@@ -79,38 +77,13 @@ func StartExec(pid, flags int, spec *ExecSpec, stdio Stdio) (*ExecProcess, error
 }
 
 // Started waits until the command runs (nil) or could not be started (*ExecError).
-func (p *ExecProcess) Started() error {
-	b, _ := io.ReadAll(p.status)
-	p.status.Close()
-	if len(b) == 0 {
-		return nil
-	}
-	var f failure
-	if err := json.Unmarshal(b, &f); err != nil {
-		return &ExecError{Code: ExitEngine, Msg: string(b)}
-	}
-	_ = p.cmd.Wait()
-	return &ExecError{Code: f.Code, Msg: f.Msg}
-}
+func (p *ExecProcess) Started() error { return readStatus(p.status, p.cmd) }
 
 // Signal sends sig to the relay, which passes it to the command.
 func (p *ExecProcess) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
 // Wait returns the command's exit status (128+N for signal N).
-func (p *ExecProcess) Wait() (int, error) {
-	err := p.cmd.Wait()
-	if err == nil {
-		return 0, nil
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
-		}
-		return ee.ExitCode(), nil
-	}
-	return ExitEngine, err
-}
+func (p *ExecProcess) Wait() (int, error) { return exitStatus(p.cmd.Wait()) }
 
 func execMain() {
 	runtime.LockOSThread()

@@ -122,17 +122,39 @@ func (p *Process) Release() error {
 	if err != nil && !errors.Is(err, syscall.EPIPE) {
 		return err
 	}
-	b, _ := io.ReadAll(p.status)
-	p.status.Close()
+	return readStatus(p.status, p.cmd)
+}
+
+// readStatus reads the status pipe until the command runs (the pipe closes empty on
+// exec: nil) or the init or exec helper reports why it could not (*ExecError, after
+// reaping cmd).
+func readStatus(status *os.File, cmd *exec.Cmd) error {
+	b, _ := io.ReadAll(status)
+	status.Close()
 	if len(b) == 0 {
 		return nil
 	}
+	_ = cmd.Wait()
 	var f failure
 	if err := json.Unmarshal(b, &f); err != nil {
 		return &ExecError{Code: ExitEngine, Msg: string(b)}
 	}
-	_ = p.cmd.Wait()
 	return &ExecError{Code: f.Code, Msg: f.Msg}
+}
+
+// exitStatus turns cmd.Wait's result into an exit status, 128+N for signal N.
+func exitStatus(err error) (int, error) {
+	if err == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return ExitEngine, err
 }
 
 // Signal sends sig to the init.
@@ -148,17 +170,4 @@ func (p *Process) Kill() {
 
 // Wait waits for the container's command and returns its exit status, 128+N when a
 // signal N killed it.
-func (p *Process) Wait() (int, error) {
-	err := p.cmd.Wait()
-	if err == nil {
-		return 0, nil
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
-		}
-		return ee.ExitCode(), nil
-	}
-	return ExitEngine, err
-}
+func (p *Process) Wait() (int, error) { return exitStatus(p.cmd.Wait()) }

@@ -197,18 +197,7 @@ func newRunCommand(a *app) *cobra.Command {
   hutch run --rm --network none --read-only demo id`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, args[0], args[1:])
-			if err != nil {
-				return err
-			}
-			if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {
-				return err
-			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			cfg, err := m.Create(o)
+			m, cfg, err := a.create(cmd, f, args)
 			if err != nil {
 				return err
 			}
@@ -231,6 +220,24 @@ func newRunCommand(a *app) *cobra.Command {
 	}
 	f.register(c.Flags(), true)
 	return inNamespace(c)
+}
+
+// create is what `run` and `create` share: the flags checked, the image pulled if the
+// --pull policy says so, and the container created.
+func (a *app) create(cmd *cobra.Command, f *createFlags, args []string) (*container.Manager, *container.Config, error) {
+	o, err := f.options(cmd, args[0], args[1:])
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {
+		return nil, nil, err
+	}
+	m, err := a.manager()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := m.Create(o)
+	return m, cfg, err
 }
 
 // runResult turns a container's end into hutch's exit: its own status, or the
@@ -259,18 +266,7 @@ func newCreateCommand(a *app) *cobra.Command {
   hutch start -a hello`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(cmd, args[0], args[1:])
-			if err != nil {
-				return err
-			}
-			if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {
-				return err
-			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			cfg, err := m.Create(o)
+			_, cfg, err := a.create(cmd, f, args)
 			if err != nil {
 				return err
 			}
