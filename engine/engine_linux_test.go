@@ -174,10 +174,18 @@ func TestDriverSource(t *testing.T) {
 }
 
 func TestSystemContextStaysInHutchDirs(t *testing.T) {
-	h := &Host{Paths: &config.Paths{ConfigDir: "/c/hutch", CacheDir: "/k/hutch", GraphRoot: "/g/storage"}}
+	rt := t.TempDir()
+	h := &Host{Config: &config.Config{Registries: config.RegistriesConfig{Insecure: []string{"127.0.0.1:5000"}}},
+		Paths: &config.Paths{ConfigDir: "/c/hutch", CacheDir: "/k/hutch", GraphRoot: "/g/storage", RuntimeDir: rt}}
 	sc := h.SystemContext()
+	// The registries.conf go.podman.io/image reads is hutch's own, made from config.toml.
+	if sc.SystemRegistriesConfPath != filepath.Join(rt, "registries.conf") {
+		t.Errorf("registries.conf = %q, want it in the runtime dir", sc.SystemRegistriesConfPath)
+	}
+	if b, err := os.ReadFile(sc.SystemRegistriesConfPath); err != nil || !strings.Contains(string(b), "location = \"127.0.0.1:5000\"\ninsecure = true") {
+		t.Errorf("registries.conf: %v\n%s", err, b)
+	}
 	for name, p := range map[string]string{
-		"registries.conf":   sc.SystemRegistriesConfPath,
 		"registries.conf.d": sc.SystemRegistriesConfDirPath,
 		"registries.d":      sc.RegistriesDirPath,
 		"auth":              sc.AuthFilePath,
