@@ -12,8 +12,11 @@ apt_opts=(-y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends)
 runtime=(uidmap fuse-overlayfs slirp4netns)
 # … what building it needs (cgo is mandatory) …
 build=(gcc libc6-dev git ca-certificates)
-# … and what the tests, the demo and plain `go vet ./...` (no build tags) need.
-tests=(busybox-static libgpgme-dev libbtrfs-dev util-linux procps)
+# … and what the tests, the demo and plain `go vet ./...` (no build tags) need: the
+# registry tests run against Debian's docker-registry (with htpasswd from apache2-utils)
+# and check interoperability with skopeo and podman (which needs runc on hybrid hosts).
+tests=(busybox-static libgpgme-dev libbtrfs-dev util-linux procps
+	docker-registry apache2-utils skopeo podman runc)
 missing=()
 for p in "${runtime[@]}" "${build[@]}" "${tests[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
