@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -210,7 +212,22 @@ func (s *Service) copyWithRetry(ctx context.Context, dst, src types.ImageReferen
 // registry that speaks HTTP, refuses credentials or lacks the image answered.
 func transient(err error) bool {
 	msg := err.Error()
-	for _, s := range []string{"connection reset", "connection refused", "unexpected EOF", "i/o timeout", "TLS handshake timeout", "502 Bad Gateway", "503 Service Unavailable", "504 Gateway Timeout"} {
+	for _, s := range []string{"HTTP response to HTTPS client", "x509:", "certificate", "no such host"} {
+		if strings.Contains(msg, s) {
+			return false // an answer, however it reached us
+		}
+	}
+	// A connection that failed or broke mid-request, however Go words it (refused,
+	// reset, broken pipe, use of closed network connection, EOF …).
+	var opErr *net.OpError
+	if errors.As(err, &opErr) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	if strings.HasSuffix(msg, ": EOF") {
+		return true
+	}
+	for _, s := range []string{"connection reset", "broken pipe", "use of closed network connection", "connection refused", "unexpected EOF", "i/o timeout", "TLS handshake timeout", "502 Bad Gateway", "503 Service Unavailable", "504 Gateway Timeout"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
@@ -232,8 +249,10 @@ func registryError(registry string, err error) error {
 		return fmt.Errorf("%s has no such image or tag (%s): check the name, and `hutch login %s` if it is private", registry, msg, registry)
 	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") || strings.Contains(msg, "i/o timeout"):
 		return fmt.Errorf("cannot reach registry %s: %s", registry, msg)
-	case strings.Contains(msg, "blocked"):
-		return fmt.Errorf("%s: %s (config.toml [registries] blocked)", registry, msg)
+	case strings.Contains(msg, "is blocked in"):
+		// go.podman.io/image names the registries.conf hutch generates; the user's file
+		// is config.toml.
+		return fmt.Errorf("registry %s is blocked by config.toml [registries] blocked: remove it from that list to use it", registry)
 	}
 	return fmt.Errorf("registry %s: %s", registry, msg)
 }
@@ -253,12 +272,11 @@ func (s *Service) Push(ctx context.Context, image, dest string, o PushOptions) (
 		return nil, "", err
 	}
 	if dest == "" {
+		// The name the user typed (localhost/demo:1 for demo:1), not the first name that
+		// merely ends like it: the same image may also be 127.0.0.1:5000/me/demo:1.
 		dest = image
-		for _, n := range img.Names {
-			if n == image || strings.HasSuffix(n, "/"+image) || matchingName(img, image) == n {
-				dest = n
-				break
-			}
+		if len(img.Names) > 0 {
+			dest = matchingName(img, image)
 		}
 	}
 	named, err := reference.ParseNormalizedNamed(dest)
@@ -296,16 +314,23 @@ func (s *Service) Push(ctx context.Context, image, dest string, o PushOptions) (
 	default:
 		return nil, "", fmt.Errorf("--format %q: use oci or v2s2", o.Format)
 	}
+	// An explicit choice is forced: without ForceCompressionFormat, go.podman.io/image
+	// reuses a blob of the other compression that the registry already holds (the
+	// blob-info cache remembers every earlier push), and zstd silently comes out gzip.
 	switch o.Compression {
-	case "", "gzip":
-	case "zstd":
-		if o.Format == "v2s2" || o.Format == "docker" {
-			return nil, "", errors.New("zstd layers need --format oci")
+	case "":
+	case "gzip", "zstd":
+		alg := compression.Gzip
+		if o.Compression == "zstd" {
+			if o.Format == "v2s2" || o.Format == "docker" {
+				return nil, "", errors.New("zstd layers need --format oci")
+			}
+			alg = compression.Zstd
 		}
 		sysc := *sys
-		alg := compression.Zstd
 		sysc.CompressionFormat = &alg
 		opts.DestinationCtx = &sysc
+		opts.ForceCompressionFormat = true
 	default:
 		return nil, "", fmt.Errorf("--compression-format %q: use gzip or zstd", o.Compression)
 	}

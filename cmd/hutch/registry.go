@@ -66,6 +66,14 @@ func newPullCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A pull writes its blobs into the store's tmp dir, which every locked command
+			// clears of leftovers: hold the lock, as load does, so that a `hutch tag` meanwhile
+			// does not delete them under it (and so that this pull clears a killed one's).
+			l, err := a.host.LockStore()
+			if err != nil {
+				return err
+			}
+			defer l.Unlock()
 			svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
 			pulled, err := svc.Pull(context.Background(), args[0], images.PullOptions{
 				Registries: a.registries(), AllTags: allTags, Progress: progress(quiet), Retries: 3,
@@ -239,6 +247,17 @@ func (a *app) ensureImage(ref, policy string, rf *registryFlags) error {
 	}
 	if rerr != nil && !errors.Is(rerr, images.ErrNotFound) {
 		return rerr
+	}
+	// The store lock, as `hutch pull` takes it; whoever held it may have pulled the image.
+	l, err := a.host.LockStore()
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	if policy != "always" {
+		if _, err := images.Resolve(s, ref); err == nil {
+			return nil
+		}
 	}
 	svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
 	pulled, err := svc.Pull(context.Background(), ref, images.PullOptions{Registries: a.registries(), Progress: os.Stderr, Retries: 3})
