@@ -242,6 +242,9 @@ func (a *app) ensureImage(ref, policy string, rf *registryFlags) error {
 		return err
 	}
 	_, rerr := images.Resolve(s, ref)
+	if policy == "never" && errors.Is(rerr, images.ErrNotFound) {
+		return fmt.Errorf("%w; --pull never forbids pulling it (drop the flag to pull it)", rerr)
+	}
 	if policy == "never" || (rerr == nil && policy != "always") {
 		return rerr
 	}
