@@ -436,7 +436,7 @@ func newInspectCommand(a *app) *cobra.Command {
 	var format, typ string
 	c := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-		Short: "Show details of images as JSON",
+		Short: "Show details of containers or images as JSON (Docker's shape)",
 		Example: `  hutch inspect demo
   hutch inspect --format '{{.Config.Cmd}}' demo`,
 		Args: cobra.MinimumNArgs(1),

@@ -33,8 +33,9 @@ func newRootCommand() (*cobra.Command, *app) {
 keeps images in your own store, inside a user namespace where you are root and your
 subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		Example: `  hutch import rootfs.tar demo           # a root file system tarball becomes an image
-  hutch load -i image.tar                 # docker-archive or oci-archive
-  hutch images
+  hutch run --rm -it demo sh              # a container, in the foreground
+  hutch run -d --name web demo httpd -f   # a service; then ps, logs, exec, stop, rm
+  hutch push demo registry.example.com/me/demo:1
   hutch info                              # what hutch found on this machine, and fixes`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
