@@ -64,7 +64,7 @@ func (r *Records) SaveState(id string, st *State) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(filepath.Join(r.dir(id), "state.json"), b, 0o600)
+	return fsutil.ReplaceFile(filepath.Join(r.dir(id), "state.json"), b, 0o600)
 }
 
 // State reads a container's last recorded State; a container never started is "created".
