@@ -13,7 +13,13 @@
 #   hutch_timed / podman_timed   the same, printing the wall time of the engine process in ns
 #   bench_time              run one command N times after one untimed warm-up: min and median
 #   bench_ab                the interleaved A/B runner (A, B, A, B, ...): min and median of each
+#   bench_ab_cycle          the same for a sequence of dependent steps (run -d, exec, stop, rm),
+#                           each timed on its own, plus the per-round sum
 #   bench_row / bench_table the result table, with the hutch/podman ratios
+#   bench_target            one line: does a row meet a hutch/podman ratio?
+#   bench_setup_image       make a busybox archive and load that same file into both stores
+#   bench_on_exit           clean-up hooks (e.g. bench_rm_all_containers) run by the EXIT trap
+#   bench_is_ours / bench_user_pids   the bench user's processes that this run started
 #
 # Settings (environment):
 #   RUNS           timed runs per scenario and engine (default 15); one untimed warm-up comes first
@@ -61,8 +67,9 @@ bench_user_dir() {
 # bench_init: everything a bench script needs. Run alone, a script makes its own scratch
 # folder (and builds hutch into it) and deletes it at the end. Under run.sh it gets a
 # folder of run.sh's scratch (BENCH_SCRATCH) and run.sh's hutch (HUTCH), and run.sh
-# deletes them. Either way, the script stops the podman pause process its commands
-# started, when it exits.
+# deletes them. Either way, when the script exits, it runs its clean-up hooks
+# (bench_on_exit), stops the podman pause process its commands started, and stops (with a
+# warning) any other process of this run that the engines left running.
 bench_init() {
 	[ "$(id -u)" = 0 ] || bench_die "run as root (sudo $0): the script makes a bench user and runs the engines as that user"
 	command -v runuser >/dev/null || bench_die "runuser (util-linux) is missing"
@@ -127,12 +134,99 @@ bench_stop_pause() {
 	done < <(find "$1" -maxdepth 6 -path '*/run/libpod/tmp/pause.pid' -print0 2>/dev/null)
 }
 
-# bench_cleanup: the EXIT trap. Stops our pause processes, then deletes the scratch folder
-# if this script made it (kept with BENCH_KEEP=1).
+# bench_on_exit FN: have bench_cleanup call FN first (e.g. to remove the containers a script
+# started, through the engines). Hooks run in the order they were added; a failing hook
+# is logged, and the clean-up goes on.
+BENCH_EXIT_HOOKS=()
+bench_on_exit() { BENCH_EXIT_HOOKS+=("$1"); }
+
+# bench_user_pids: the PIDs of every live process of the bench user (zombies left out), one
+# a line, read from /proc (ps -u would also list the bench user's processes of other runs:
+# bench_is_ours tells them apart).
+bench_user_pids() {
+	local d pid
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		[ "$(stat -c %u "$d" 2>/dev/null)" = "$BENCH_UID" ] || continue
+		case $(bench_proc_state "$pid") in Z | X | '') continue ;; esac
+		echo "$pid"
+	done
+}
+
+bench_proc_state() { # PID: its state letter (R, S, Z, ...), empty when gone
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	st=${st##*) }
+	echo "${st%% *}"
+}
+
+bench_proc_ppid() { # PID: its parent's PID, empty when gone
+	awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# bench_is_ours PID [ENGINE]: true when PID was started by this run (by ENGINE's commands,
+# when given): its environment names the scratch folder (every engine command runs with
+# XDG_RUNTIME_DIR=SCRATCH/ENGINE/run, and the engines' helpers inherit it: hutch-monitor,
+# conmon, catatonit), or one of its ancestors' does (a container's own processes get the
+# image's environment, not ours).
+bench_is_ours() {
+	local pid=$1 i
+	for ((i = 0; i < 32; i++)); do
+		case $pid in '' | 0 | 1) return 1 ;; esac
+		grep -qzF "XDG_RUNTIME_DIR=$BENCH_SCRATCH/${2:+$2/}" "/proc/$pid/environ" 2>/dev/null && return 0
+		pid=$(bench_proc_ppid "$pid")
+	done
+	return 1
+}
+
+# bench_stop_strays: the last check of bench_cleanup, after the hooks and the pause process.
+# A process of the bench user that this run started and that is still alive 2 s later
+# (podman's exit command, `podman container cleanup`, may still be finishing) is one the
+# engines left behind: it is logged (a finding to report), then stopped by its PID (TERM,
+# then KILL after 2 s more).
+bench_stop_strays() {
+	local pid strays i
+	for ((i = 0; i < 40; i++)); do
+		strays=()
+		for pid in $(bench_user_pids); do
+			bench_is_ours "$pid" && strays+=("$pid")
+		done
+		[ ${#strays[@]} -gt 0 ] || return 0
+		sleep 0.05
+	done
+	for pid in "${strays[@]}"; do
+		bench_log "WARNING: left behind by the engines: pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120); stopping it"
+		kill "$pid" 2>/dev/null
+	done
+	for ((i = 0; i < 40; i++)); do
+		bench_stray_alive "${strays[@]}" || return 0
+		sleep 0.05
+	done
+	for pid in "${strays[@]}"; do
+		bench_stray_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+bench_stray_alive() { # PID...: true when one of them is alive (not gone, not a zombie)
+	local pid
+	for pid in "$@"; do
+		case $(bench_proc_state "$pid") in Z | X | '') ;; *) return 0 ;; esac
+	done
+	return 1
+}
+
+# bench_cleanup: the EXIT trap. Runs the hooks (bench_on_exit), stops our pause processes
+# and anything else of ours the engines left running, then deletes the scratch folder if
+# this script made it (kept with BENCH_KEEP=1).
 bench_cleanup() {
-	local rc=$?
+	local rc=$? hook
 	[ -d "${BENCH_SCRATCH:-}" ] || return "$rc"
+	for hook in "${BENCH_EXIT_HOOKS[@]}"; do
+		"$hook" || bench_log "clean-up step $hook failed"
+	done
 	bench_stop_pause "$BENCH_SCRATCH"
+	bench_stop_strays
 	if [ "${BENCH_OWN_SCRATCH:-}" = 1 ]; then
 		if [ "${BENCH_KEEP:-}" = 1 ]; then
 			bench_log "keeping $BENCH_SCRATCH (BENCH_KEEP=1)"
@@ -201,6 +295,53 @@ podman_cmd() {
 	local p
 	mapfile -t p < <(podman_args)
 	bench_as podman "${p[@]}" "$@"
+}
+
+# bench_setup_image REF VARIANT: make the busybox archive VARIANT (bench_make_bb_archive)
+# and load that same file into both engines' stores as REF (after removing any REF there),
+# then check that both stores are on native overlay. Sets BENCH_DRIVERS (for the report).
+bench_setup_image() {
+	local ref=$1 variant=$2 assets=$BENCH_SCRATCH/assets hdriver pdriver
+	install -d -m 0755 "$assets"
+	[ -s "$assets/bb-$variant.tar" ] || bench_make_bb_archive "$assets/bb-$variant.tar" "$ref" "$variant"
+	hutch_cmd rmi -f "$ref" >/dev/null 2>&1
+	podman_cmd rmi -f "$ref" >/dev/null 2>&1
+	bench_quiet hutch_cmd load -i "$assets/bb-$variant.tar" || bench_die "hutch load -i bb-$variant.tar failed"
+	bench_quiet podman_cmd load -i "$assets/bb-$variant.tar" || bench_die "podman load -i bb-$variant.tar failed"
+	hdriver=$(hutch_cmd info --format '{{.Store.Driver.Name}}') || bench_die "hutch info failed"
+	pdriver=$(podman_cmd info --format '{{.Store.GraphDriverName}} (native overlay diff: {{index .Store.GraphStatus "Native Overlay Diff"}})') ||
+		bench_die "podman info failed"
+	case $hdriver in overlay*) ;; *) bench_log "WARNING: hutch is not on overlay ($hdriver): see \`hutch info\`" ;; esac
+	case $pdriver in *'diff: true)') ;; *) bench_log "WARNING: podman is not on native overlay: $pdriver" ;; esac
+	BENCH_DRIVERS="hutch storage: $hdriver; podman storage: $pdriver"
+	bench_log "$ref loaded into both stores from $assets/bb-$variant.tar ($(du -k "$assets/bb-$variant.tar" | cut -f1) KiB); $BENCH_DRIVERS"
+}
+
+# bench_rm_all_containers: remove every container of both scratch stores (the stores are
+# this run's own, so nothing else lives there). For bench_on_exit.
+bench_rm_all_containers() {
+	local ids
+	if [ -d "$BENCH_SCRATCH/hutch/data/hutch" ]; then
+		ids=$(hutch_cmd ps -aq 2>/dev/null)
+		# shellcheck disable=SC2086 # one word per ID
+		[ -z "$ids" ] || bench_quiet hutch_cmd rm -f $ids || bench_log "hutch rm -f failed for: $ids"
+	fi
+	if [ -d "$BENCH_SCRATCH/podman/root/overlay-containers" ]; then
+		ids=$(podman_cmd ps -aq 2>/dev/null)
+		# shellcheck disable=SC2086
+		[ -z "$ids" ] || bench_quiet podman_cmd rm -f -t 0 $ids || bench_log "podman rm -f failed for: $ids"
+	fi
+	return 0
+}
+
+# bench_check_no_containers: log a warning when either store still holds a container.
+bench_check_no_containers() {
+	local nh np
+	nh=$(hutch_cmd ps -aq | wc -l)
+	np=$(podman_cmd ps -aq | wc -l)
+	if [ "$nh" != 0 ] || [ "$np" != 0 ]; then
+		bench_log "WARNING: containers left after the runs: hutch $nh, podman $np"
+	fi
 }
 
 # ---------------------------------------------------------------------------------------
@@ -318,6 +459,57 @@ bench_ab() {
 	rm -f "$sa" "$sb" "$log"
 }
 
+# bench_row_samples NAME A_FILE B_FILE: add a table row from two files of ns samples (one a
+# line, in run order); with BENCH_RAW=1 also log the samples.
+bench_row_samples() {
+	bench_row "$1" "$(bench_stats <"$2")" "$(bench_stats <"$3")"
+	if [ "${BENCH_RAW:-}" = 1 ]; then
+		bench_log "$1: A ms, in run order: $(awk '{ printf "%.1f ", $1 / 1e6 }' "$2")"
+		bench_log "$1: B ms, in run order: $(awk '{ printf "%.1f ", $1 / 1e6 }' "$3")"
+	fi
+}
+
+# bench_ab_cycle N SUM_NAME NAME1 A_FN1 B_FN1 [NAME2 A_FN2 B_FN2 ...]: the interleaved runner
+# for steps that depend on each other (run -d, exec, stop, rm of one container). Round 0 is
+# the untimed warm-up; then N rounds of all of A's steps in order, then all of B's. Each
+# step is timed on its own (FNs print ns, like bench_ab's). Adds one row per step and, when
+# SUM_NAME is not "", one row for the sum of the steps of each round (min and median of
+# the per-round sums, not the sum of the per-step figures).
+bench_ab_cycle() {
+	local n=$1 sum_name=$2 i k nsteps log
+	shift 2
+	local names=() afns=() bfns=() sa=() sb=()
+	while [ $# -ge 3 ]; do
+		names+=("$1") afns+=("$2") bfns+=("$3")
+		shift 3
+	done
+	[ $# = 0 ] || bench_die "bench_ab_cycle: steps come in threes (NAME A_FN B_FN)"
+	nsteps=${#names[@]}
+	for ((k = 0; k < nsteps; k++)); do
+		sa+=("$(mktemp "$BENCH_SCRATCH/samples.XXXXXX")") sb+=("$(mktemp "$BENCH_SCRATCH/samples.XXXXXX")")
+	done
+	log=${sa[0]}.err
+	bench_log "${sum_name:-${names[0]}}: warm-up + $n interleaved rounds of $nsteps steps"
+	sync
+	for ((i = 0; i <= n; i++)); do
+		for ((k = 0; k < nsteps; k++)); do
+			if ((i == 0)); then bench_sample "${afns[k]}" "" "$log"; else bench_sample "${afns[k]}" "${sa[k]}" "$log"; fi
+		done
+		for ((k = 0; k < nsteps; k++)); do
+			if ((i == 0)); then bench_sample "${bfns[k]}" "" "$log"; else bench_sample "${bfns[k]}" "${sb[k]}" "$log"; fi
+		done
+	done
+	for ((k = 0; k < nsteps; k++)); do
+		bench_row_samples "${names[k]}" "${sa[k]}" "${sb[k]}"
+	done
+	if [ -n "$sum_name" ]; then
+		paste "${sa[@]}" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.0f\n", s }' >"$log.suma"
+		paste "${sb[@]}" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.0f\n", s }' >"$log.sumb"
+		bench_row_samples "$sum_name" "$log.suma" "$log.sumb"
+	fi
+	rm -f "${sa[@]}" "${sb[@]}" "$log" "$log.suma" "$log.sumb"
+}
+
 # ---------------------------------------------------------------------------------------
 # Results
 
@@ -341,6 +533,30 @@ bench_table() {
 	done
 }
 
+# bench_row_figures NAME: "A_MIN A_MED B_MIN B_MED" (ms) of the row called NAME.
+bench_row_figures() {
+	local r name a b
+	for r in "${BENCH_ROWS[@]}"; do
+		IFS='|' read -r name a b <<<"$r"
+		if [ "$name" = "$1" ]; then
+			awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); print x[1], x[2], y[1], y[2] }'
+			return 0
+		fi
+	done
+	bench_die "no result row called '$1'"
+}
+
+# bench_target TEXT NAME MAX_RATIO: one line saying whether the row NAME meets hutch/podman
+# <= MAX_RATIO. The median decides; the min ratio is shown next to it.
+bench_target() {
+	local text=$1 max=$3
+	bench_row_figures "$2" | awk -v text="$text" -v max="$max" '{
+		rmed = $2 / $4; rmin = $1 / $3
+		printf "target: %s, hutch/podman <= %s: %s (median %.1f vs %.1f ms = %.2fx; min %.1f vs %.1f ms = %.2fx%s)\n",
+			text, max, (rmed <= max ? "met" : "MISSED"), $2, $4, rmed, $1, $3, rmin,
+			((rmed <= max) == (rmin <= max) ? "" : (rmin <= max ? ", met by the mins" : ", missed by the mins")) }'
+}
+
 # bench_machine: one paragraph about the machine state, for the report.
 bench_machine() {
 	printf 'finished: %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -353,6 +569,8 @@ bench_machine() {
 	printf 'podman: %s (--runtime runc, native overlay)\n' "$("$PODMAN" --version 2>/dev/null)"
 	printf 'timer: %s\n' "$([ "$BENCH_TIMER" = perl ] && echo 'CLOCK_MONOTONIC ns (perl Time::HiRes)' || echo 'date +%s%N')"
 	printf 'load average (1/5/15 min): %s at the start, %s at the end\n' "$BENCH_LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	# hutch's rm reads the command line of every process on the machine (docs/bench.md).
+	printf 'processes on the machine at the end: %s\n' "$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)"
 }
 
 # ---------------------------------------------------------------------------------------
