@@ -221,6 +221,14 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		}
 		names = []string{o.Name}
 	}
+	if o.AutoRemove {
+		// A --rm container does not outlive its command: like Podman, keep its records
+		// and its layer out of the synced store files (no fsync, a volatile overlay).
+		if copts == nil {
+			copts = &cstorage.ContainerOptions{}
+		}
+		copts.Volatile = true
+	}
 	if _, err := m.Store.CreateContainer(id, names, img.ID, "", "", copts); err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			holder := "another container"
@@ -319,10 +327,13 @@ func (m *Manager) Get(ref string) (*Config, error) { return m.Records.Get(ref) }
 // Remove deletes a container that is not running: its mount, its store entry, and with
 // removeVolumes (or AutoRemove) its anonymous volumes.
 func (m *Manager) Remove(c *Config, removeVolumes bool) error {
-	if ctr, err := m.Store.Container(c.ID); err == nil {
+	if st, err := m.Records.State(c.ID); err == nil && st.Status == StatusRunning && !Alive(st) {
 		// A monitor killed outright leaves the fuse-overlayfs that served the container's
-		// root behind, holding the dead mount: end it.
-		killStrayMountPrograms(ctr.LayerID)
+		// root behind, holding the dead mount: end it. (Only then: the scan reads every
+		// process's command line.)
+		if ctr, err := m.Store.Container(c.ID); err == nil {
+			killStrayMountPrograms(ctr.LayerID)
+		}
 	}
 	_, _ = m.Store.Unmount(c.ID, true)
 	if err := m.Store.DeleteContainer(c.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {

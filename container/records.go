@@ -55,7 +55,11 @@ func (r *Records) Save(c *Config) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(filepath.Join(r.dir(c.ID), "config.json"), b, 0o600)
+	write := fsutil.WriteFileAtomic
+	if c.Options.AutoRemove {
+		write = fsutil.ReplaceFile // gone when its command ends: no need to flush it to disk
+	}
+	return write(filepath.Join(r.dir(c.ID), "config.json"), b, 0o600)
 }
 
 // SaveState writes a container's State.
