@@ -34,11 +34,12 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // gone when it returns, and so is the container itself with --rm.
 func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
 	defer func() {
-		_, _ = m.Store.Unmount(c.ID, true)
-		if c.Options.AutoRemove {
-			if err := m.Remove(c, true); err != nil && retErr == nil {
-				retErr = err
-			}
+		if !c.Options.AutoRemove {
+			_, _ = m.Store.Unmount(c.ID, true)
+			return
+		}
+		if err := m.Remove(c, true); err != nil && retErr == nil { // unmounts too
+			retErr = err
 		}
 	}()
 	p, err := m.prepare(c, gidMapped(5))
@@ -67,10 +68,12 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
 	// reach it.
 	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), Rootfs: p.spec.Rootfs}
 	_ = m.Records.SaveState(c.ID, st)
-	defer func() {
-		st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
-		_ = m.Records.SaveState(c.ID, st)
-	}()
+	if !c.Options.AutoRemove { // a --rm container's records go right after
+		defer func() {
+			st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
+			_ = m.Records.SaveState(c.ID, st)
+		}()
+	}
 	return fg.run(proc.Signal, proc.Wait)
 }
 
