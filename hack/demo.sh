@@ -48,4 +48,13 @@ run hutch run --rm demo
 run hutch run --rm --network none demo sh -c 'echo "uid $(id -u) in $(cat /etc/hostname), pid $$, $(ls /proc | grep -c "^[0-9]") processes in sight"'
 run hutch run --rm -v "/home/$user:/out" --userns keep-id demo sh -c 'echo written by $(id -u) > /out/from-container'
 run ls -l "/home/$user/from-container"
+# A service: no daemon anywhere, one small monitor process per container.
+run hutch run -d --name ticker demo sh -c 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done'
+sleep 0.5
+run hutch ps
+run hutch logs --tail 2 ticker
+run hutch exec ticker sh -c 'echo "exec sees pid 1: $(cat /proc/1/cmdline | tr "\0" " ")"'
+run hutch stop -t 1 ticker
+run hutch ps -a --format '{{.Names}}: {{.Status}}'
+run hutch rm ticker
 echo "demo: done. Try it yourself: sudo -iu $user hutch info"
