@@ -91,6 +91,8 @@ func copyPath(from resolver, src string, to resolver, dst string) error {
 		}
 	case derr == nil && sfi.IsDir():
 		return fmt.Errorf("cannot copy directory %s onto the file %s", src, dst)
+	case derr == nil:
+		// A file onto an existing file: it is replaced.
 	case errors.Is(derr, os.ErrNotExist):
 		if strings.HasSuffix(dst, "/") {
 			return fmt.Errorf("destination directory %s does not exist", dst)

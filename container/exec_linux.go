@@ -99,8 +99,9 @@ func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 	if st.Status != StatusRunning {
 		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it with `hutch start -a %s`", ErrNotRunning, c.Name, st.Status, c.Name)
 	}
+	var fifo *os.File
 	if withStdin && c.Options.Interactive {
-		fifo, err := os.OpenFile(filepath.Join(r.dir(c.ID), "stdin"), os.O_WRONLY, 0)
+		fifo, err = os.OpenFile(filepath.Join(r.dir(c.ID), "stdin"), os.O_WRONLY, 0)
 		if err != nil {
 			return nsinit.ExitEngine, fmt.Errorf("attaching standard input: %w", err)
 		}
@@ -110,7 +111,6 @@ func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 				defer term.Restore(int(stdio.Stdin.Fd()), old)
 			}
 		}
-		go func() { _, _ = io.Copy(fifo, stdio.Stdin) }()
 	}
 	if !c.Options.TTY {
 		sigs := make(chan os.Signal, 8)
@@ -122,7 +122,13 @@ func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 			}
 		}()
 	}
-	if err := r.Logs(c, LogOptions{Follow: true, Tail: 0}, stdio.Stdout, stdio.Stderr); err != nil {
+	// Input goes in only once the output is followed from the end of the log: the
+	// container's answer to it is never skipped as "before the attach".
+	following := func() {}
+	if fifo != nil {
+		following = func() { go func() { _, _ = io.Copy(fifo, stdio.Stdin) }() }
+	}
+	if err := r.Logs(c, LogOptions{Follow: true, Tail: 0, following: following}, stdio.Stdout, stdio.Stderr); err != nil {
 		return nsinit.ExitEngine, err
 	}
 	st, err = r.WaitExit(c.ID, 0)

@@ -111,6 +111,9 @@ type LogOptions struct {
 	Timestamps bool
 	Since      time.Time
 	Until      time.Time
+	// following, when set, is called once the log so far has been read, before
+	// following it (attach forwards its input only then, not to miss the answer).
+	following func()
 }
 
 // Logs writes the container's log to stdout and stderr (each line to the stream it came
@@ -181,6 +184,9 @@ func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error 
 	}
 	if !o.Follow {
 		return nil
+	}
+	if o.following != nil {
+		o.following()
 	}
 	for {
 		st, err := r.Current(c.ID)

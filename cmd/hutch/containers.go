@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -45,12 +46,14 @@ func newPsCommand(a *app) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var fs []container.Filter
+			byStatus := false
 			for _, f := range filters {
 				pf, err := container.ParseFilter(f)
 				if err != nil {
 					return err
 				}
 				fs = append(fs, pf)
+				byStatus = byStatus || pf.Key == "status"
 			}
 			sums, err := a.records().Summaries()
 			if err != nil {
@@ -61,7 +64,8 @@ func newPsCommand(a *app) *cobra.Command {
 			}
 			var list []container.Summary
 			for _, s := range sums {
-				if !all && last <= 0 && len(fs) == 0 && s.State.Status != container.StatusRunning {
+				// As Docker: only a status filter (or -n, -l) looks beyond running ones.
+				if !all && last <= 0 && !byStatus && s.State.Status != container.StatusRunning {
 					continue
 				}
 				if !s.Matches(fs, matchImage) {
@@ -481,7 +485,24 @@ func newCpCommand(a *app) *cobra.Command {
 				return err
 			}
 			if st.Status == container.StatusRunning && !a.host.Inside {
-				code, err := a.host.Join(st.MonitorPid, os.Args[1:])
+				// Joining the monitor's mount namespace moves the working directory to
+				// its root: a relative host path is made absolute here, first.
+				joinArgs := append([]string{}, os.Args[1:]...)
+				hostArg := args[0]
+				if src.Container != "" {
+					hostArg = args[1]
+				}
+				// Not cleaned: a trailing "/" or "/." keeps its meaning.
+				if wd, err := os.Getwd(); err == nil && !filepath.IsAbs(hostArg) {
+					abs := strings.TrimSuffix(wd, "/") + "/" + hostArg
+					for i := len(joinArgs) - 1; i >= 0; i-- {
+						if joinArgs[i] == hostArg {
+							joinArgs[i] = abs
+							break
+						}
+					}
+				}
+				code, err := a.host.Join(st.MonitorPid, joinArgs)
 				if err != nil {
 					return err
 				}

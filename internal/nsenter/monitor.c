@@ -220,7 +220,17 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 		drain(&err, 1);
 	char code[16];
 	snprintf(code, sizeof(code), "%d", status);
-	unsetenv("_HUTCH_CMONITOR");
+	// The Go half hands a restarted container over with fresh variables appended to
+	// this environment: none of these may survive, or getenv would find the stale ones
+	// first (the old init's pid, the old descriptors). Nor do the old descriptors.
+	static const char *vars[] = {"_HUTCH_CMONITOR", "_HUTCH_CM_ID", "_HUTCH_CM_PID", "_HUTCH_CM_OUT",
+		"_HUTCH_CM_ERR", "_HUTCH_CM_IN", "_HUTCH_CM_TERM", "_HUTCH_CM_LOG"};
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	int fds[] = {log_fd, in_fd, term_fd, out.fd, err.fd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	char *argv[] = {"hutch-monitor", idbuf, "exited", code, NULL};
 	execv("/proc/self/exe", argv);
 	_exit(125);
