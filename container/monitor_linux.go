@@ -38,6 +38,11 @@ func (m *Manager) StartDetached(c *Config) error {
 	if Alive(st) {
 		return fmt.Errorf("container %s is already running", c.Name)
 	}
+	// A monitor may still be alive between two runs (waiting out a restart delay) when
+	// it was just stopped: let it see the stop and go before this start clears the mark.
+	for deadline := time.Now().Add(15 * time.Second); monitorAlive(st.MonitorPid, c.ID) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	_ = os.Remove(filepath.Join(m.Records.dir(c.ID), stopMarker))
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -374,4 +379,13 @@ func ValidRestart(v string) error {
 		return fmt.Errorf("--restart %q: use no, always, unless-stopped or on-failure[:N]", v)
 	}
 	return nil
+}
+
+// monitorAlive reports whether pid is (still) the monitor of container id.
+func monitorAlive(pid int, id string) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && strings.HasPrefix(string(b), MonitorName+"\x00"+id)
 }

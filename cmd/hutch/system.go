@@ -256,15 +256,32 @@ func newResetCommand(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := a.host.Paths
+			if a.host.Inside {
+				// The store is not opened: reset must work when it cannot be.
+				return engine.Reset(p)
+			}
 			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), fmt.Sprintf("WARNING! This deletes every image and container in %s and the state in %s.\nAre you sure you want to continue?", p.GraphRoot, p.RuntimeDir)) {
 				return nil
 			}
-			// The store is not opened: reset must work when it cannot be.
-			return engine.Reset(p)
+			// Running containers are stopped first, from here, where they can be reached:
+			// their monitors would otherwise outlive the files they write.
+			// (Stopping a stopped one only marks it, so that a monitor waiting to restart
+			// it gives up.)
+			if cs, err := a.records().List(); err == nil {
+				for _, c := range cs {
+					_ = a.records().Stop(c, 0)
+				}
+			}
+			code, err := a.host.Enter(append(os.Args[1:], "--force"))
+			if err != nil {
+				return err
+			}
+			os.Exit(code)
+			return nil
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
-	return inNamespace(c)
+	return c
 }
 
 func newUnshareCommand(a *app) *cobra.Command {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -119,6 +120,8 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 {
 	if (getenv("_HUTCH_CMONITOR") == NULL)
 		return;
+	// Executed as /proc/self/exe, the process would be called "exe" in ps -o comm.
+	prctl(PR_SET_NAME, "hutch-monitor", 0, 0, 0);
 	const char *id = getenv("_HUTCH_CM_ID");
 	pid_t init = (pid_t)env_int("_HUTCH_CM_PID");
 	static struct stream out, err;
