@@ -203,16 +203,24 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 		readyW.Close()
 		return 125, err
 	}
+	doneR, doneW, err := os.Pipe()
+	if err != nil {
+		readyR.Close()
+		readyW.Close()
+		goR.Close()
+		goW.Close()
+		return 125, err
+	}
 	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(os.Environ(), EnvState+"="+string(st),
-		"_HUTCH_USERNS_NEW=1", "_HUTCH_USERNS_READY=3", "_HUTCH_USERNS_GO=4",
+		"_HUTCH_USERNS_NEW=1", "_HUTCH_USERNS_READY=3", "_HUTCH_USERNS_GO=4", EnvDone+"=5",
 		// go.podman.io/storage reads these to know it runs rootless, in a namespace.
 		"_CONTAINERS_USERNS_CONFIGURED=done", "_CONTAINERS_ROOTLESS_UID="+strconv.Itoa(s.UID),
 		"_CONTAINERS_ROOTLESS_GID="+strconv.Itoa(s.GID))
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{readyW, goR}
+	cmd.ExtraFiles = []*os.File{readyW, goR, doneW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 	sigs := make(chan os.Signal, 8)
@@ -221,8 +229,10 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 	err = cmd.Start()
 	readyW.Close()
 	goR.Close()
+	doneW.Close()
 	defer readyR.Close()
 	defer goW.Close()
+	defer doneR.Close()
 	if err != nil {
 		return 125, explainStartFailure(err)
 	}
@@ -256,6 +266,12 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 			_ = cmd.Process.Signal(sig)
 		}
 	}()
+	// The child reports its exit status on the done pipe once its work is done: its
+	// exit (the kernel tearing down its mount namespace) need not be waited for.
+	b := make([]byte, 1)
+	if n, _ := doneR.Read(b); n == 1 {
+		return int(b[0]), nil
+	}
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -268,6 +284,35 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 		return 125, err
 	}
 	return 0, nil
+}
+
+// EnvDone names the descriptor on which a re-executed hutch reports its exit status
+// (one byte) when it has finished its work.
+const EnvDone = "_HUTCH_DONE"
+
+// doneFile is this process's end of the done pipe, if it was started by Reexec.
+var doneFile *os.File
+
+func init() {
+	// Taken at once and closed on exec: nothing this process starts (a container, a
+	// monitor) may hold it, or keep a parent waiting.
+	if v := os.Getenv(EnvDone); v != "" {
+		os.Unsetenv(EnvDone)
+		if fd, err := strconv.Atoi(v); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+			doneFile = os.NewFile(uintptr(fd), "done")
+		}
+	}
+}
+
+// ReportDone tells the parent (if any) the exit status, so it can exit without waiting
+// for this process's own exit. Call it last.
+func ReportDone(code int) {
+	if doneFile != nil {
+		doneFile.Write([]byte{byte(code)})
+		doneFile.Close()
+		doneFile = nil
+	}
 }
 
 // writeMaps gives the child its id maps: through newgidmap/newuidmap for the

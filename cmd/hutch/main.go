@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.podman.io/storage/pkg/reexec"
+
+	"hutch.dev/hutch/userns"
 )
 
 // Exit statuses, as Docker and Podman use them.
@@ -26,7 +28,9 @@ func main() {
 	if reexec.Init() {
 		return
 	}
-	os.Exit(run(os.Args[1:]))
+	code := run(os.Args[1:])
+	userns.ReportDone(code)
+	os.Exit(code)
 }
 
 func run(args []string) int {
