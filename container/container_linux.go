@@ -98,6 +98,9 @@ type Manager struct {
 	Volumes *volumes.Store
 	// HostUID and HostGID are the user's own ids outside hutch's namespace (for keep-id).
 	HostUID, HostGID int
+	// SlotDir is a directory in the runtime dir through which Run hands a container's
+	// root to an init launched before it was mounted ("" disables that).
+	SlotDir string
 }
 
 func newID() (string, error) {
@@ -327,12 +330,14 @@ func (m *Manager) Get(ref string) (*Config, error) { return m.Records.Get(ref) }
 // Remove deletes a container that is not running: its mount, its store entry, and with
 // removeVolumes (or AutoRemove) its anonymous volumes.
 func (m *Manager) Remove(c *Config, removeVolumes bool) error {
-	if st, err := m.Records.State(c.ID); err == nil && st.Status == StatusRunning && !Alive(st) {
-		// A monitor killed outright leaves the fuse-overlayfs that served the container's
-		// root behind, holding the dead mount: end it. (Only then: the scan reads every
-		// process's command line.)
-		if ctr, err := m.Store.Container(c.ID); err == nil {
-			killStrayMountPrograms(ctr.LayerID)
+	if m.usesMountProgram() {
+		// A hutch or monitor killed outright leaves the fuse-overlayfs that served the
+		// container's root behind, holding the dead mount: end it. Only when the store
+		// still counts the root as mounted, as the scan reads every process's command line.
+		if n, err := m.Store.Mounted(c.ID); err == nil && n > 0 {
+			if ctr, err := m.Store.Container(c.ID); err == nil {
+				killStrayMountPrograms(ctr.LayerID)
+			}
 		}
 	}
 	_, _ = m.Store.Unmount(c.ID, true)
@@ -469,4 +474,15 @@ func killStrayMountPrograms(layerID string) {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 	}
+}
+
+// usesMountProgram reports whether the store mounts through a program (fuse-overlayfs)
+// whose process outlives a killed owner.
+func (m *Manager) usesMountProgram() bool {
+	for _, o := range m.Store.GraphOptions() {
+		if strings.HasPrefix(o, "overlay.mount_program=") {
+			return true
+		}
+	}
+	return false
 }

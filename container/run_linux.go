@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +33,60 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // signals are forwarded. It returns the container's exit status; a failure before the
 // command ran is an *nsinit.ExecError carrying 125, 126 or 127. The container's mount is
 // gone when it returns, and so is the container itself with --rm.
-func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
+func (m *Manager) RunAttached(c *Config, stdio IO) (int, error) {
+	fg, err := newForeground(stdio, c.Options.TTY, c.Options.Interactive)
+	if err != nil {
+		_, _ = m.Store.Unmount(c.ID, true)
+		return nsinit.ExitEngine, err
+	}
+	defer fg.close()
+	return m.runAttached(c, fg, nil)
+}
+
+// Run creates a container from o and runs it in the foreground, as RunAttached does. Its
+// init is launched first, before the container is even created, so that the init's
+// start-up overlaps creating and mounting it; the root file system reaches the init's
+// mount namespace through a shared mount (SlotDir). The Config is returned when the
+// container was created (to be removed if the command never ran).
+func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
+	fg, err := newForeground(stdio, o.TTY, o.Interactive)
+	if err != nil {
+		return nil, nsinit.ExitEngine, err
+	}
+	defer fg.close()
+	var early *nsinit.Process
+	if o.Userns == "" && m.SlotDir != "" && m.sharedSlots() == nil {
+		early, _ = nsinit.Launch(&nsinit.Spec{NewNetwork: o.Network == NetworkNone, Terminal: o.TTY, Init: o.Init}, fg.child, true)
+	}
+	c, err := m.Create(o)
+	if err != nil {
+		if early != nil {
+			early.Kill()
+		}
+		return nil, nsinit.ExitEngine, err
+	}
+	code, err := m.runAttached(c, fg, early)
+	return c, code, err
+}
+
+// sharedSlots makes SlotDir a shared mount in this mount namespace, so that a bind
+// mount made in it later appears in the mount namespace of an init cloned before.
+func (m *Manager) sharedSlots() error {
+	if err := os.MkdirAll(m.SlotDir, 0o700); err != nil {
+		return err
+	}
+	if err := unix.Mount(m.SlotDir, m.SlotDir, "", unix.MS_BIND, ""); err != nil {
+		return &os.PathError{Op: "bind mount", Path: m.SlotDir, Err: err}
+	}
+	if err := unix.Mount("", m.SlotDir, "", unix.MS_SHARED, ""); err != nil {
+		return &os.PathError{Op: "make shared", Path: m.SlotDir, Err: err}
+	}
+	return nil
+}
+
+// runAttached runs a created container in the foreground; early, when not nil, is its
+// init, launched already and waiting for its spec.
+func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) (code int, retErr error) {
 	defer func() {
 		if !c.Options.AutoRemove {
 			_, _ = m.Store.Unmount(c.ID, true)
@@ -44,15 +98,31 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
 	}()
 	p, err := m.prepare(c, gidMapped(5))
 	if err != nil {
+		if early != nil {
+			early.Kill()
+		}
 		return nsinit.ExitEngine, err
 	}
-	fg, err := newForeground(stdio, c.Options.TTY, c.Options.Interactive)
-	if err != nil {
-		return nsinit.ExitEngine, err
-	}
-	defer fg.close()
-	proc, err := nsinit.Start(p.spec, fg.child, true)
-	if err != nil {
+	rootfs := p.spec.Rootfs
+	var proc *nsinit.Process
+	if early != nil {
+		slot := filepath.Join(m.SlotDir, c.ID)
+		if err := os.Mkdir(slot, 0o700); err != nil {
+			early.Kill()
+			return nsinit.ExitEngine, err
+		}
+		defer os.Remove(slot)
+		if err := unix.Mount(rootfs, slot, "", unix.MS_BIND, ""); err != nil {
+			early.Kill()
+			return nsinit.ExitEngine, &os.PathError{Op: "bind mount", Path: slot, Err: err}
+		}
+		defer unix.Unmount(slot, unix.MNT_DETACH)
+		p.spec.Rootfs = slot
+		if err := early.Send(p.spec); err != nil {
+			return nsinit.ExitEngine, err
+		}
+		proc = early
+	} else if proc, err = nsinit.Start(p.spec, fg.child, true); err != nil {
 		return nsinit.ExitEngine, err
 	}
 	fg.started()
@@ -66,7 +136,7 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (code int, retErr error) {
 	}
 	// This process owns the container while it runs: `ps` shows it, `stop` and `kill`
 	// reach it.
-	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), Rootfs: p.spec.Rootfs}
+	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), Rootfs: rootfs}
 	_ = m.Records.SaveState(c.ID, st)
 	if !c.Options.AutoRemove { // a --rm container's records go right after
 		defer func() {

@@ -38,6 +38,21 @@ func (e *ExecError) Error() string { return e.Msg }
 // network namespace when spec.NewNetwork), sends it the spec and lets it build the root
 // file system. The command does not run until Release.
 func Start(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
+	p, err := Launch(spec, stdio, dieWithParent)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Send(spec); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Launch clones the init without its spec: only the fields that shape the clone
+// (NewNetwork, UIDMap/GIDMap, Terminal, Init) are read now. The init starts up and waits
+// for Send, so a caller can overlap that start-up with its own work (creating and
+// mounting the container) — Go takes a few milliseconds to start.
+func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -99,16 +114,21 @@ func Start(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 	}
 	specR.Close()
 	statusW.Close()
-	p := &Process{cmd: cmd, spec: specW, status: statusR}
+	return &Process{cmd: cmd, spec: specW, status: statusR}, nil
+}
+
+// Send gives a launched init its spec, which must agree with the one it was launched
+// with on the namespaces; on failure the init is killed.
+func (p *Process) Send(spec *Spec) error {
 	b, err := json.Marshal(spec)
 	if err == nil {
-		_, err = specW.Write(append(b, '\n'))
+		_, err = p.spec.Write(append(b, '\n'))
 	}
 	if err != nil {
 		p.Kill()
-		return nil, fmt.Errorf("sending the spec to the container: %w", err)
+		return fmt.Errorf("sending the spec to the container: %w", err)
 	}
-	return p, nil
+	return nil
 }
 
 // Pid is the init's pid (in the caller's pid namespace).

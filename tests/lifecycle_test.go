@@ -446,8 +446,11 @@ func TestLifecycleInspectPort(t *testing.T) {
 	sb := lcSandbox(t)
 	host := lcOwnedDir(t, sb, "bind")
 	id := lcRunD(sb, "--name", "insp", "-l", "k=v", "--restart", "on-failure:3", "-v", host+":/data:ro", "-v", "named:/vol",
-		"--hostname", "insp-host", "-e", "E1=one", lcImage, "sh", "-c", "trap 'exit 5' TERM; sleep 1000 & wait")
+		"--hostname", "insp-host", "-e", "E1=one", lcImage, "sh", "-c", "trap 'exit 5' TERM; echo trapped; sleep 1000 & wait")
 	in := lcWaitStatus(sb, "insp", "running", 10*time.Second)
+	// The stop below is only heard once the shell has set its trap (pid 1 ignores a
+	// signal it has no handler for): wait for that, or a loaded machine races it.
+	lcWaitLog(sb, "insp", "trapped", 10*time.Second)
 	assertEqual(t, in.ID, id, "Id")
 	assertEqual(t, in.Name, "/insp", "Name")
 	if !strings.HasPrefix(in.Image, "sha256:") || in.Created == "" {
@@ -461,12 +464,12 @@ func TestLifecycleInspectPort(t *testing.T) {
 		t.Fatalf("StartedAt %s is not now", started)
 	}
 	assertEqual(t, in.Path, "sh", "Path")
-	assertEqual(t, strings.Join(in.Args, " "), "-c trap 'exit 5' TERM; sleep 1000 & wait", "Args")
+	assertEqual(t, strings.Join(in.Args, " "), "-c trap 'exit 5' TERM; echo trapped; sleep 1000 & wait", "Args")
 	cfg := in.Config
 	assertEqual(t, cfg.Hostname, "insp-host", "Config.Hostname")
 	assertEqual(t, cfg.Image, "localhost/lc:latest", "Config.Image")
 	assertEqual(t, cfg.Labels["k"], "v", "Config.Labels")
-	assertEqual(t, strings.Join(cfg.Cmd, " "), "sh -c trap 'exit 5' TERM; sleep 1000 & wait", "Config.Cmd")
+	assertEqual(t, strings.Join(cfg.Cmd, " "), "sh -c trap 'exit 5' TERM; echo trapped; sleep 1000 & wait", "Config.Cmd")
 	assertContains(t, strings.Join(cfg.Env, "\n"), "E1=one", "Config.Env")
 	hc := in.HostConfig
 	assertEqual(t, hc.RestartPolicy.Name, "on-failure", "HostConfig.RestartPolicy.Name")
@@ -613,8 +616,9 @@ func TestLifecycleWaitKillRestart(t *testing.T) {
 	assertOneLineError(t, r, "NOSUCHSIG")
 
 	// restart of a running container: stopped (its stop signal) and started again.
-	rs := lcRunD(sb, "--name", "rs", lcImage, "sh", "-c", "echo run; trap 'exit 0' TERM; sleep 1000 & wait")
+	rs := lcRunD(sb, "--name", "rs", lcImage, "sh", "-c", "trap 'exit 0' TERM; echo run; sleep 1000 & wait")
 	before := lcWaitStatus(sb, rs, "running", 10*time.Second)
+	lcWaitLog(sb, rs, "run", 10*time.Second) // the trap is set (see above)
 	began := time.Now()
 	assertEqual(t, sb.ok("restart", "rs").stdout, "rs\n", "restart prints the name")
 	if el := time.Since(began); el > 8*time.Second {

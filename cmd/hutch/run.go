@@ -174,7 +174,7 @@ func (a *app) manager() (*container.Manager, error) {
 		return nil, err
 	}
 	return &container.Manager{Records: a.records(), Store: s, Volumes: a.volumes(),
-		HostUID: a.host.NS.UID, HostGID: a.host.NS.GID}, nil
+		HostUID: a.host.NS.UID, HostGID: a.host.NS.GID, SlotDir: filepath.Join(a.host.Paths.RuntimeDir, "rootfs")}, nil
 }
 
 // records are the containers' records; reading them needs no namespace.
@@ -197,11 +197,15 @@ func newRunCommand(a *app) *cobra.Command {
   hutch run --rm --network none --read-only demo id`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, cfg, err := a.create(cmd, f, args)
+			o, m, err := a.runOptions(cmd, f, args)
 			if err != nil {
 				return err
 			}
 			if f.detach {
+				cfg, err := m.Create(o)
+				if err != nil {
+					return err
+				}
 				if err := m.StartDetached(cfg); err != nil {
 					_ = m.Remove(cfg, true)
 					return runResult(0, err)
@@ -209,8 +213,8 @@ func newRunCommand(a *app) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), cfg.ID)
 				return nil
 			}
-			code, err := m.RunAttached(cfg, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
-			if err != nil {
+			cfg, code, err := m.Run(o, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			if err != nil && cfg != nil {
 				// The command never ran: leave nothing behind (Docker would keep a
 				// "Created" container around).
 				_ = m.Remove(cfg, true)
@@ -222,22 +226,18 @@ func newRunCommand(a *app) *cobra.Command {
 	return inNamespace(c)
 }
 
-// create is what `run` and `create` share: the flags checked, the image pulled if the
-// --pull policy says so, and the container created.
-func (a *app) create(cmd *cobra.Command, f *createFlags, args []string) (*container.Manager, *container.Config, error) {
+// runOptions is what `run` and `create` share: the flags checked and the image pulled
+// if the --pull policy says so.
+func (a *app) runOptions(cmd *cobra.Command, f *createFlags, args []string) (container.Options, *container.Manager, error) {
 	o, err := f.options(cmd, args[0], args[1:])
 	if err != nil {
-		return nil, nil, err
+		return o, nil, err
 	}
 	if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {
-		return nil, nil, err
+		return o, nil, err
 	}
 	m, err := a.manager()
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, err := m.Create(o)
-	return m, cfg, err
+	return o, m, err
 }
 
 // runResult turns a container's end into hutch's exit: its own status, or the
@@ -266,7 +266,11 @@ func newCreateCommand(a *app) *cobra.Command {
   hutch start -a hello`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, cfg, err := a.create(cmd, f, args)
+			o, m, err := a.runOptions(cmd, f, args)
+			if err != nil {
+				return err
+			}
+			cfg, err := m.Create(o)
 			if err != nil {
 				return err
 			}
