@@ -189,7 +189,8 @@ func (m *Manager) etcFiles(c *Config) ([]nsinit.Mount, error) {
 	var out []nsinit.Mount
 	for _, f := range files {
 		p := filepath.Join(dir, f.name)
-		if err := fsutil.WriteFileAtomic(p, f.data, 0o644); err != nil {
+		// Made anew at every start: replaced atomically, not flushed to disk.
+		if err := fsutil.ReplaceFile(p, f.data, 0o644); err != nil {
 			return nil, err
 		}
 		out = append(out, nsinit.Mount{Type: "bind", Source: p, Destination: "/etc/" + f.name, File: true})

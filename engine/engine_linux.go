@@ -172,7 +172,7 @@ func (h *Host) OpenStore() (*storage.Store, error) {
 // come from config.toml, written for it as a registries.conf in the runtime dir.
 func (h *Host) SystemContext() *types.SystemContext {
 	conf := filepath.Join(h.Paths.RuntimeDir, "registries.conf")
-	if err := fsutil.WriteFileAtomic(conf, registriesConf(h.Config.Registries), 0o600); err != nil {
+	if err := fsutil.ReplaceFile(conf, registriesConf(h.Config.Registries), 0o600); err != nil {
 		conf = filepath.Join(h.Paths.ConfigDir, "registries.conf.none")
 	}
 	return &types.SystemContext{
