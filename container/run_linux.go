@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
@@ -54,6 +55,11 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 		return nil, nsinit.ExitEngine, err
 	}
 	defer fg.close()
+	if o.AutoRemove {
+		// Everything a --rm run writes from here on (the volatile container record, the
+		// store's mount counts) is gone when it ends: no disk flush is worth its time.
+		ioutils.SetDefaultOptions(ioutils.AtomicFileWriterOptions{NoSync: true})
+	}
 	var early *nsinit.Process
 	if o.Userns == "" && m.SlotDir != "" && m.sharedSlots() == nil {
 		early, _ = nsinit.Launch(&nsinit.Spec{NewNetwork: o.Network == NetworkNone, Terminal: o.TTY, Init: o.Init}, fg.child, true)
