@@ -42,10 +42,11 @@
 #   gzip -dc LAYER.gz >/dev/null (decompressing the layer, single-threaded);
 #   tar -xf LAYER.tar -C DIR (unpacking the same layer, uncompressed, as the bench user);
 #   gzip -dc LAYER.gz | tar -xf - -C DIR (both).
+# The steps of a pass take turns: odd rounds in the order above, even rounds in reverse.
 # Every step after a write ends with `sync` (untimed), so no step pays for the writeback
 # of the one before; a step pays for its own flushes only (an engine's fsync/syncfs).
-# Each step reports the wall time of the process and its CPU time (user, sys; of the
-# process and every child it waited for).
+# Each step reports the wall time of the command and its CPU time (user, sys; of the
+# command and of every process under it, see "Timing" below).
 set -u -o pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -172,7 +173,7 @@ if [ ! -s "$DEB_TAR" ]; then
 fi
 runuser -u "$BENCH_USER" -- test -r "$DEB_TAR" || bench_die "$BENCH_USER cannot read $DEB_TAR"
 DEB_MB=$(du -m --apparent-size "$DEB_TAR" | cut -f1)
-bench_log "image tarball: $DEB_TAR ($DEB_MB MB, $(tar -tf "$DEB_TAR" | wc -l) entries)"
+bench_log "image tarball: $DEB_TAR ($DEB_MB MiB, $(tar -tf "$DEB_TAR" | wc -l) entries)"
 
 # Both stores: nothing but localhost/deb, imported from the same file.
 rmi_all() { # ENGINE: remove every image of its scratch store
@@ -210,17 +211,26 @@ case $pdriver in *'diff: true)') ;; *) bench_log "WARNING: podman is not on nati
 
 # ---------------------------------------------------------------------------------------
 # Timing: wall clock and CPU time of the command (lib.sh's timer gives the wall clock
-# only). Prints "WALL_NS USER_NS SYS_NS"; CPU time is that of every child waited for, so
-# it includes the re-exec into the user namespace and the shell pipelines' parts.
+# only). Prints "WALL_NS USER_NS SYS_NS". The wall clock stops when the command exits, as
+# lib.sh's does. CPU time is that of the command and of every process under it: the timer
+# makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so a child that outlives
+# its parent comes back to the timer and is counted when the timer reaps it. hutch needs
+# this: since 045457d its outer process exits as soon as the namespaced hutch reports its
+# status on a pipe, without waiting for it, so that hutch's work would count for nothing.
+# The timer waits up to 5 s (untimed) for such leftovers; one still running then (none is
+# expected) is left alone and its CPU time is missing.
 
 # shellcheck disable=SC2016 # perl code
 REG_TIMER='
-use strict; use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
+use strict; use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC sleep); use POSIX qw(WNOHANG);
+eval { require "syscall.ph"; syscall(&SYS_prctl, 36, 1, 0, 0, 0) == 0 or die } or
+	print STDERR "timer: cannot become a child subreaper: CPU times may miss orphaned children\n";
 my $t0 = clock_gettime(CLOCK_MONOTONIC);
 my $pid = fork(); die "fork: $!" unless defined $pid;
 if ($pid == 0) { open(STDOUT, ">", "/dev/null") or die; exec { $ARGV[0] } @ARGV; print STDERR "exec $ARGV[0]: $!\n"; exit 127; }
 waitpid($pid, 0); my $st = $?;
 my $t1 = clock_gettime(CLOCK_MONOTONIC);
+for (my $i = 0; $i < 500; $i++) { my $r = waitpid(-1, WNOHANG); last if $r < 0; sleep(0.01) if $r == 0; }
 my (undef, undef, $cu, $cs) = times;
 printf "%.0f %.0f %.0f\n", ($t1 - $t0) * 1e9, $cu * 1e9, $cs * 1e9;
 exit($st & 127 ? 128 + ($st & 127) : $st >> 8);
@@ -243,9 +253,13 @@ install -d -m 0755 "$REG_SAMPLES"
 REG_STEPS=()   # every step timed so far: "KEY|LABEL"
 REG_NSTEPS=0
 
-# reg_rounds TITLE N [LABEL FN AFTER]...: round 0 untimed, then N rounds of every step in
-# order, each followed by its AFTER (untimed; "" for none). Prints the key of each step
-# (s1, s2, ...) in order, for reg_row / reg_detail: samples in $REG_SAMPLES/KEY.{wall,user,sys}.
+# reg_rounds TITLE N [LABEL FN AFTER]...: round 0 untimed, then N rounds of every step,
+# each followed by its AFTER (untimed; "" for none). Odd rounds run the steps in the order
+# given, even rounds (and the warm-up) in reverse (A B C, C B A, A B C, ...), so no step
+# always comes right after the same other one: on this machine a step pays for the file
+# deletions of the steps just before it (docs/bench.md, registry). Sets REG_KEYS to the
+# key of each step (s1, s2, ...), in the order given, for reg_row: the samples are in
+# $REG_SAMPLES/KEY.{wall,user,sys}. Steps must not depend on each other's results.
 REG_KEYS=()
 reg_rounds() {
 	local title=$1 n=$2 i k out log=$REG_SAMPLES/err w u s
@@ -264,8 +278,13 @@ reg_rounds() {
 	done
 	bench_log "$title: warm-up + $n interleaved rounds of ${#labels[@]} steps"
 	sync
+	local order=() j
 	for ((i = 0; i <= n; i++)); do
-		for k in "${!labels[@]}"; do
+		order=()
+		for ((j = 0; j < ${#labels[@]}; j++)); do
+			if ((i % 2)); then order+=("$j"); else order=("$j" "${order[@]}"); fi
+		done
+		for k in "${order[@]}"; do
 			if ! out=$("${fns[k]}" 2>"$log"); then
 				cat "$log" >&2
 				bench_die "${fns[k]} failed (stderr above)"
@@ -314,7 +333,8 @@ reg_manifest() {
 	curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
 		"http://$REG/v2/$repo/manifests/$tag" |
 		perl -MJSON::PP -0777 -ne '$m = decode_json($_); $l = $m->{layers}[0];
-			printf "%s %s %d %s\n", $m->{mediaType} // "?", $l->{mediaType}, $l->{size}, $l->{digest}'
+			printf "%s %s %d %s\n", $m->{mediaType} // "(no-mediaType-field;config:$m->{config}{mediaType})",
+				$l->{mediaType}, $l->{size}, $l->{digest}'
 }
 
 # ---------------------------------------------------------------------------------------
@@ -403,7 +423,7 @@ reg_stop
 # ---------------------------------------------------------------------------------------
 # Report
 
-PUSH_ROW="push ${DEB_MB} MB image to an empty registry"
+PUSH_ROW="push ${DEB_MB} MiB image to an empty registry"
 AGAIN_ROW="push again (blobs already in the registry)"
 PULL_ROW="pull (not in the local store; rmi between runs)"
 reg_row "$PUSH_ROW" "${K_PUSH[0]}" "${K_PUSH[1]}"
@@ -415,12 +435,18 @@ echo "## registry: hutch vs podman --runtime runc (native overlay), interleaved"
 echo
 bench_machine | sed 's/^/    /'
 printf '    hutch storage: %s; podman storage: %s\n' "$hdriver" "$pdriver"
-printf '    registry: docker-registry %s on %s; image: debootstrap minbase bookworm, %s MB tarball\n' \
+printf '    registry: docker-registry %s on %s; image: debootstrap minbase bookworm, %s MiB tarball\n' \
 	"$(docker-registry --version 2>/dev/null | awk '{ print $NF }')" "$REG" "$DEB_MB"
 printf '    hutch pushed:  %s, layer %s, %s bytes, %s\n' "$HMT" "$HLMT" "$HLSIZE" "$HLDIG"
 printf '    podman pushed: %s, layer %s, %s bytes, %s\n' "$PMT" "$PLMT" "$PLSIZE" "$PLDIG"
 printf '    hutch zstd:    %s, layer %s, %s bytes, %s\n' "$ZMT" "$ZLMT" "$ZLSIZE" "$ZLDIG"
-printf '    uncompressed layer: %s MB\n' "$LAYER_MB"
+printf '    uncompressed layer: %s MiB\n' "$LAYER_MB"
+read -r fs_src fs_type < <(findmnt -n -o SOURCE,FSTYPE -T "$BENCH_SCRATCH")
+if [ "$fs_type" = ext4 ]; then
+	# ext4 without a journal makes every file creation slow after many deletions (docs/bench.md).
+	if compgen -G "/proc/fs/jbd2/${fs_src##*/}-*" >/dev/null; then fs_j="with a journal"; else fs_j="WITHOUT a journal"; fi
+	printf '    scratch file system: ext4 %s (%s)\n' "$fs_j" "$fs_src"
+fi
 echo
 bench_table
 echo
@@ -428,6 +454,6 @@ bench_target "push to an empty registry" "$PUSH_ROW" 1.0
 bench_target "push again" "$AGAIN_ROW" 1.0
 bench_target "pull" "$PULL_ROW" 1.0
 echo
-echo "Every step (wall clock; CPU time of the process and the children it waited for):"
+echo "Every step (wall clock; CPU time of the command and of every process under it):"
 echo
 reg_detail
