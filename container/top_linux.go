@@ -20,8 +20,9 @@ type Process struct {
 	CMD   string
 }
 
-// Top lists the container's processes: its init and every descendant, read from /proc
-// (the children files need no privilege, so this works without entering a namespace).
+// Top lists the container's processes (host pids), read from /proc without entering a
+// namespace: every process of the init's pid namespace, or, when the container's own
+// /proc cannot be read (an init running as a subordinate id), the init's process tree.
 func (r *Records) Top(c *Config) ([]Process, error) {
 	st, err := r.Current(c.ID)
 	if err != nil {
@@ -31,6 +32,15 @@ func (r *Records) Top(c *Config) ([]Process, error) {
 		return nil, fmt.Errorf("%w: %s is %s", ErrNotRunning, c.Name, st.Status)
 	}
 	var out []Process
+	if pids, ok := pidsInNamespace(st.Pid); ok {
+		for _, pid := range pids {
+			if p, ok := readProcess(pid); ok {
+				out = append(out, p)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+		return out, nil
+	}
 	queue := []int{st.Pid}
 	seen := map[int]bool{}
 	for len(queue) > 0 {
@@ -91,4 +101,69 @@ func readProcess(pid int) (Process, bool) {
 		p.CMD = "[" + strings.Trim(s[strings.IndexByte(s, '(')+1:strings.LastIndexByte(s, ')')], " ") + "]"
 	}
 	return p, true
+}
+
+// pidsInNamespace finds the host pids of the processes in init's pid namespace. The
+// container's own /proc (reached as /proc/INIT/root/proc) lists them by their pids in
+// the container; a host process is one of them when its innermost pid (the last NSpid)
+// and its start time match. This finds a process started with `exec -d` too, which is
+// adopted outside the init's tree. ok is false when the container's /proc is unreadable.
+func pidsInNamespace(init int) ([]int, bool) {
+	cproc := fmt.Sprintf("/proc/%d/root/proc", init)
+	entries, err := os.ReadDir(cproc)
+	if err != nil {
+		return nil, false
+	}
+	type key struct {
+		pid   int
+		start string
+	}
+	inside := map[key]bool{}
+	for _, e := range entries {
+		if n, err := strconv.Atoi(e.Name()); err == nil {
+			if s := startTicks(filepath.Join(cproc, e.Name(), "stat")); s != "" {
+				inside[key{n, s}] = true
+			}
+		}
+	}
+	var pids []int
+	statuses, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, p := range statuses {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			v, ok := strings.CutPrefix(line, "NSpid:")
+			if !ok {
+				continue
+			}
+			f := strings.Fields(v)
+			if len(f) < 2 {
+				break
+			}
+			cpid, _ := strconv.Atoi(f[len(f)-1])
+			host, _ := strconv.Atoi(f[0])
+			if inside[key{cpid, startTicks(filepath.Join(filepath.Dir(p), "stat"))}] {
+				pids = append(pids, host)
+			}
+			break
+		}
+	}
+	return pids, len(pids) > 0
+}
+
+// startTicks is field 22 of a /proc/PID/stat file: when the process started, in clock
+// ticks since boot, the same in every pid namespace.
+func startTicks(stat string) string {
+	b, err := os.ReadFile(stat)
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
 }

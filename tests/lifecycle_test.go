@@ -671,6 +671,13 @@ func TestLifecycleTop(t *testing.T) {
 			t.Fatalf("top: %s should be a child of %d:\n%s", s, init, r.stdout)
 		}
 	}
+	// A process started with exec -d is adopted outside the init's tree; it is still
+	// one of the container's processes.
+	sb.ok("exec", "-d", "tp", "sleep", "1003")
+	lcEventually(t, 10*time.Second, "top shows the exec -d process", func() (bool, string) {
+		r = sb.ok("top", "tp")
+		return strings.Contains(r.stdout, "sleep 1003") && len(lines(r.stdout)) == 5, r.String()
+	})
 	sb.ok("stop", "-t", "0", "tp")
 	r = sb.expect(125, "top", "tp")
 	assertOneLineError(t, r, "not running")
