@@ -162,15 +162,11 @@ func newRmiCommand(a *app) *cobra.Command {
   hutch rmi -f 3f2a1b`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore()
+			s, unlock, err := a.lockedStore()
 			if err != nil {
 				return err
 			}
-			l, err := a.host.LockStore()
-			if err != nil {
-				return err
-			}
-			defer l.Unlock()
+			defer unlock()
 			var failed []string
 			for _, ref := range args {
 				res, err := images.Remove(s, ref, force)
@@ -204,15 +200,11 @@ func newTagCommand(a *app) *cobra.Command {
   hutch tag demo 127.0.0.1:5000/me/demo:v1`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore()
+			s, unlock, err := a.lockedStore()
 			if err != nil {
 				return err
 			}
-			l, err := a.host.LockStore()
-			if err != nil {
-				return err
-			}
-			defer l.Unlock()
+			defer unlock()
 			_, err = images.Tag(s, args[0], args[1:])
 			return err
 		},
@@ -393,15 +385,11 @@ func newImportCommand(a *app) *cobra.Command {
 					return err
 				}
 			}
-			s, err := a.openStore()
+			s, unlock, err := a.lockedStore()
 			if err != nil {
 				return err
 			}
-			l, err := a.host.LockStore()
-			if err != nil {
-				return err
-			}
-			defer l.Unlock()
+			defer unlock()
 			svc := &images.Service{Store: s, Sys: a.host.SystemContext()}
 			res, err := svc.Import(context.Background(), r, images.ImportOptions{
 				Name: name, Changes: changes, Message: message, Source: source,

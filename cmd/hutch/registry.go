@@ -59,21 +59,17 @@ func newPullCommand(a *app) *cobra.Command {
   hutch pull --tls-verify=false 127.0.0.1:5000/me/app:1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if platform != "" && platform != "linux/amd64" && platform != "linux/"+goarch() {
+			if platform != "" && platform != "linux/"+goarch() {
 				return fmt.Errorf("--platform %q: only this machine's platform (linux/%s) can run here", platform, goarch())
-			}
-			s, err := a.openStore()
-			if err != nil {
-				return err
 			}
 			// A pull writes its blobs into the store's tmp dir, which every locked command
 			// clears of leftovers: hold the lock, as load does, so that a `hutch tag` meanwhile
 			// does not delete them under it (and so that this pull clears a killed one's).
-			l, err := a.host.LockStore()
+			s, unlock, err := a.lockedStore()
 			if err != nil {
 				return err
 			}
-			defer l.Unlock()
+			defer unlock()
 			svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
 			pulled, err := svc.Pull(context.Background(), args[0], images.PullOptions{
 				Registries: a.registries(), AllTags: allTags, Progress: progress(quiet), Retries: 3,

@@ -134,6 +134,20 @@ func (a *app) openStore() (*storage.Store, error) {
 	return s, nil
 }
 
+// lockedStore opens the store and takes hutch's store lock, for commands that change
+// the store; the returned function releases the lock.
+func (a *app) lockedStore() (*storage.Store, func(), error) {
+	s, err := a.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := a.host.LockStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, l.Unlock, nil
+}
+
 func (a *app) close() {
 	if a.store != nil {
 		a.store.Shutdown(false)

@@ -203,15 +203,11 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 	if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove "+what+".\nAre you sure you want to continue?") {
 		return nil
 	}
-	s, err := a.openStore()
+	s, unlock, err := a.lockedStore()
 	if err != nil {
 		return err
 	}
-	l, err := a.host.LockStore()
-	if err != nil {
-		return err
-	}
-	defer l.Unlock()
+	defer unlock()
 	removed, freed, err := images.Prune(s, all)
 	for _, id := range removed {
 		fmt.Fprintln(cmd.OutOrStdout(), "Deleted: sha256:"+id)
