@@ -36,7 +36,7 @@ func (b *Builder) manifestFor(cfgBytes []byte, top string) ([]byte, error) {
 	if b.o.Format == "docker" {
 		m := manifest.Schema2{
 			SchemaVersion: 2, MediaType: manifest.DockerV2Schema2MediaType,
-			ConfigDescriptor: manifest.Schema2Descriptor{MediaType: manifest.DockerV2Schema2ConfigMediaType, Digest: cd, Size: int64(len(cfgBytes))},
+			ConfigDescriptor:  manifest.Schema2Descriptor{MediaType: manifest.DockerV2Schema2ConfigMediaType, Digest: cd, Size: int64(len(cfgBytes))},
 			LayersDescriptors: []manifest.Schema2Descriptor{},
 		}
 		for _, l := range chain {
