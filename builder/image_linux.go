@@ -126,8 +126,8 @@ func (b *Builder) commit(st *state) (*Result, error) {
 		if len(c.OnBuild) > 0 {
 			what = append(what, "ONBUILD")
 		}
-		fmt.Fprintf(b.o.Stderr, "note: %s %s not part of the OCI image format: hutch keeps them in the image's configuration (hutch inspect shows them, and hutch and Docker-format readers use them), but other OCI tools may ignore them; --format docker stores them in Docker's format\n",
-			strings.Join(what, ", "), map[bool]string{true: "is", false: "are"}[len(what) == 1])
+		fmt.Fprintf(b.o.Stderr, "note: %s: not part of the OCI image format; hutch keeps this in the image's configuration (hutch inspect shows it, hutch and Docker-format readers use it), but other OCI tools may ignore it; --format docker stores it in Docker's format\n",
+			strings.Join(what, ", "))
 	}
 	var names []string
 	for _, t := range b.o.Tags {
