@@ -201,6 +201,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 			fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+rf.Msg)
 			return exitError{code: 1}
 		}
+		if errors.Is(err, builder.ErrInterrupted) {
+			fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+			return exitError{code: 130}
+		}
 		return err
 	}
 	if f.iidfile != "" {
