@@ -198,12 +198,9 @@ func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo) (*os.File, 
 			}
 			return os.NewFile(uintptr(fd), rel), false, nil
 		case unix.S_IFLNK:
-			f, err := c.r.open(rel)
-			if err == nil {
-				if ok, _ := isDirHandle(f); ok {
-					return f, false, nil
-				}
-				f.Close()
+			// Followed inside the root; a dangling one gets its target created.
+			if f, err := c.r.mkdirAll(rel, c.o.owner()); err == nil {
+				return f, false, nil
 			}
 		}
 		return nil, false, fmt.Errorf("COPY: cannot copy the directory %s over %s, which is not a directory", info.Name(), c.r.show(rel))
