@@ -4,11 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"io/fs"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Digest returns a stable "sha256:<hex>" over everything a COPY of srcs depends on: each
@@ -38,21 +41,32 @@ func digestEntry(h hash.Hash, e entry, buf []byte) error {
 	writeField(h, fmt.Sprintf("%c %o", fileTypeChar(mode), unixPerm(mode)))
 	switch {
 	case mode.IsRegular():
-		f, err := os.Open(e.path)
+		// Raw syscalls: this runs on every file of the context on every rebuild.
+		fd, err := unix.Open(e.path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return err
+			return &os.PathError{Op: "open", Path: e.path, Err: err}
 		}
-		defer f.Close()
+		defer unix.Close(fd)
 		// The content goes into a sub-hash so that it can be length-prefixed without
 		// being buffered: a file changing under us still yields an unambiguous stream.
 		sub := sha256.New()
-		var n int64
-		cw := &countingWriter{w: sub, n: &n}
-		var tmp [8]byte
-		if _, err := io.CopyBuffer(cw, f, buf); err != nil {
-			return fmt.Errorf("reading %s: %w", e.path, err)
+		var n uint64
+		for {
+			r, err := unix.Read(fd, buf)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return &os.PathError{Op: "read", Path: e.path, Err: err}
+			}
+			if r == 0 {
+				break
+			}
+			sub.Write(buf[:r])
+			n += uint64(r)
 		}
-		binary.BigEndian.PutUint64(tmp[:], uint64(n))
+		var tmp [8]byte
+		binary.BigEndian.PutUint64(tmp[:], n)
 		h.Write(tmp[:])
 		h.Write(sub.Sum(nil))
 	case mode&fs.ModeSymlink != 0:
@@ -73,16 +87,6 @@ func writeField(h hash.Hash, s string) {
 	io.WriteString(h, s)
 }
 
-type countingWriter struct {
-	w io.Writer
-	n *int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	*c.n += int64(n)
-	return n, err
-}
 
 // fileTypeChar is a one-letter name of the file type.
 func fileTypeChar(m fs.FileMode) byte {
