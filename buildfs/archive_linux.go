@@ -30,7 +30,7 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 	defer f.Close()
 	dr, comp, done, err := decompressor(f)
 	if err != nil {
-		return nil, fmt.Errorf("ADD %s: not a readable %s archive: %w", archivePath, "compressed", err)
+		return nil, fmt.Errorf("ADD %s: not a readable %s archive: %w", archivePath, comp, err)
 	}
 	defer done()
 	r, err := openRoot(rootfs)
@@ -186,6 +186,9 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 		_, err = io.CopyBuffer(out, body, x.buf)
 		if cerr := out.Close(); err == nil {
 			err = cerr
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return "", fmt.Errorf("ADD %s: the archive is truncated or corrupt in the entry %q: %w", x.archive, hdr.Name, err)
 		}
 		if err != nil {
 			return "", fmt.Errorf("ADD %s: extracting %q to %s: %w", x.archive, hdr.Name, x.r.show(rel), err)
