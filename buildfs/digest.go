@@ -87,7 +87,6 @@ func writeField(h hash.Hash, s string) {
 	io.WriteString(h, s)
 }
 
-
 // fileTypeChar is a one-letter name of the file type.
 func fileTypeChar(m fs.FileMode) byte {
 	switch {
