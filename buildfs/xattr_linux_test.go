@@ -15,7 +15,7 @@ import (
 func capNetRaw() []byte {
 	b := make([]byte, 20)
 	binary.LittleEndian.PutUint32(b[0:], 0x02000000|0x000001) // revision 2, effective
-	binary.LittleEndian.PutUint32(b[4:], 1<<unix.CAP_NET_RAW)   // permitted, low word
+	binary.LittleEndian.PutUint32(b[4:], 1<<unix.CAP_NET_RAW) // permitted, low word
 	return b
 }
 
