@@ -38,6 +38,7 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 		return nil, err
 	}
 	defer r.Close()
+	r.ignoreUnmapped = o.IgnoreChownErrors
 	destRel := cleanRel(dest)
 	top, err := r.mkdirAll(destRel, o.owner())
 	if err != nil {
@@ -253,9 +254,8 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 }
 
 func (x *extractor) meta(pfd int, base, rel string, hdr *tar.Header, mode fs.FileMode, symlink bool) error {
-	owner := x.owner(hdr)
-	if err := unix.Fchownat(pfd, base, owner.UID, owner.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, chownError(x.r.show(rel), owner, err))
+	if err := x.r.chown(pfd, base, rel, x.owner(hdr)); err != nil {
+		return fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, err)
 	}
 	if symlink {
 		return nil
