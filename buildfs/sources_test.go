@@ -256,6 +256,15 @@ func TestSourcesSymlinkedContext(t *testing.T) {
 	}
 }
 
+func TestSourcesSymlinkLoop(t *testing.T) {
+	ctx := t.TempDir()
+	tree(t, ctx, map[string]string{"a": "->b", "b": "->/a"})
+	_, err := Sources(ctx, []string{"a"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "loop") || !strings.Contains(err.Error(), `"a"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestSourcesBadGlob(t *testing.T) {
 	ctx := t.TempDir()
 	tree(t, ctx, map[string]string{"a": "a"})

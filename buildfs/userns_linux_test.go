@@ -22,7 +22,8 @@ func TestInUserNamespace(t *testing.T) {
 	os.Chmod(dir, 0o755)
 	os.Chmod(filepath.Dir(dir), 0o755) // testing's own directory is 0700
 	ctx, rootfs := filepath.Join(dir, "ctx"), filepath.Join(dir, "rootfs")
-	tree(t, ctx, map[string]string{"a.txt": "A", "d/f": "F", "d/l": "->f"})
+	tree(t, ctx, map[string]string{"a.txt": "A", "d/f": "F", "d/l": "->f", "d/ro/f": "in a read-only dir"})
+	os.Chmod(filepath.Join(ctx, "d/ro"), 0o555)
 	os.Mkdir(rootfs, 0o755)
 	if err := os.Chown(rootfs, base, base); err != nil {
 		t.Fatal(err)
@@ -31,6 +32,8 @@ func TestInUserNamespace(t *testing.T) {
 		{Name: "x/mine", Body: "m", UID: 7, GID: 8},
 		{Name: "x/unmapped", Body: "u", UID: 5000, GID: 5000},
 		{Name: "x/null", Type: tar.TypeChar},
+		{Name: "ro/", Type: tar.TypeDir, Mode: 0o555},
+		{Name: "ro/f", Body: "in a read-only dir", Mode: 0o444},
 	}))
 	os.Chmod(filepath.Dir(archive), 0o755)
 	os.Chmod(filepath.Dir(filepath.Dir(archive)), 0o755)
@@ -62,6 +65,7 @@ func TestInUserNamespace(t *testing.T) {
 		"app/a.txt": base, "app/f": base, "app/l": base,
 		"owned": base + 500, "owned/a.txt": base + 500,
 		"x/mine": base + 7, "x/unmapped": base,
+		"app/ro/f": base, "ro/f": base,
 	} {
 		_, st := lstat(t, filepath.Join(rootfs, p))
 		if int(st.Uid) != id {
