@@ -30,7 +30,7 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 	defer f.Close()
 	dr, comp, done, err := decompressor(f)
 	if err != nil {
-		return nil, fmt.Errorf("ADD %s: not a readable %s archive: %w", archivePath, "compressed", err)
+		return nil, fmt.Errorf("ADD %s: not a readable %s archive: %w", archivePath, comp, err)
 	}
 	defer done()
 	r, err := openRoot(rootfs)
@@ -38,6 +38,7 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 		return nil, err
 	}
 	defer r.Close()
+	r.ignoreUnmapped = o.IgnoreChownErrors
 	destRel := cleanRel(dest)
 	top, err := r.mkdirAll(destRel, o.owner())
 	if err != nil {
@@ -175,6 +176,17 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 		if err := x.meta(pfd, base, rel, hdr, mode, false); err != nil {
 			return "", err
 		}
+		if attrs := xattrsFromPAX(hdr.PAXRecords); len(attrs) > 0 {
+			dfd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return "", &os.PathError{Op: "open", Path: x.r.show(rel), Err: err}
+			}
+			err = setXattrs(dfd, attrs, x.r.show(rel))
+			unix.Close(dfd)
+			if err != nil {
+				return "", err
+			}
+		}
 		x.dirTimes = append(x.dirTimes, dirTime{rel, hdr.ModTime})
 		return "", nil
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
@@ -184,12 +196,22 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 		}
 		out := os.NewFile(uintptr(fd), rel)
 		_, err = io.CopyBuffer(out, body, x.buf)
+		if err == nil {
+			err = x.meta(pfd, base, rel, hdr, mode, false)
+		}
+		if err == nil {
+			err = setXattrs(fd, xattrsFromPAX(hdr.PAXRecords), x.r.show(rel))
+		}
 		if cerr := out.Close(); err == nil {
 			err = cerr
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return "", fmt.Errorf("ADD %s: the archive is truncated or corrupt in the entry %q: %w", x.archive, hdr.Name, err)
 		}
 		if err != nil {
 			return "", fmt.Errorf("ADD %s: extracting %q to %s: %w", x.archive, hdr.Name, x.r.show(rel), err)
 		}
+		return "", x.times(pfd, base, rel, hdr.ModTime)
 	case tar.TypeSymlink:
 		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
 			return "", &os.PathError{Op: "symlink", Path: x.r.show(rel), Err: err}
@@ -232,9 +254,8 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 }
 
 func (x *extractor) meta(pfd int, base, rel string, hdr *tar.Header, mode fs.FileMode, symlink bool) error {
-	owner := x.owner(hdr)
-	if err := unix.Fchownat(pfd, base, owner.UID, owner.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, chownError(x.r.show(rel), owner, err))
+	if err := x.r.chown(pfd, base, rel, x.owner(hdr)); err != nil {
+		return fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, err)
 	}
 	if symlink {
 		return nil

@@ -30,6 +30,7 @@ func CopyInto(rootfs, dest string, srcs []Source, o CopyOptions) error {
 		return err
 	}
 	defer r.Close()
+	r.ignoreUnmapped = o.IgnoreChownErrors
 	c := &copier{r: r, o: o, buf: make([]byte, 256<<10)}
 	destRel := cleanRel(dest)
 	dirDest := len(srcs) > 1 || strings.HasSuffix(dest, "/") || strings.HasSuffix(dest, "/.") || dest == "."
@@ -91,7 +92,7 @@ func (c *copier) copyTree(src Source, parent *os.File, destRel, name string) err
 	if !src.Info.IsDir() {
 		return c.copyEntry(entry{rel: ".", path: src.Path, info: src.Info}, int(parent.Fd()), path.Join(destRel, name), name)
 	}
-	top, created, err := c.ensureDir(destRel, src.Info)
+	top, created, err := c.ensureDir(destRel, src.Info, src.Path)
 	if err != nil {
 		return err
 	}
@@ -118,7 +119,7 @@ func (c *copier) copyTree(src Source, parent *os.File, destRel, name string) err
 		}
 		target := path.Join(destRel, e.rel)
 		if e.info.IsDir() {
-			f, created, err := c.subDir(int(pf.Fd()), name, target, e.info)
+			f, created, err := c.subDir(int(pf.Fd()), name, target, e.info, e.path)
 			if err != nil {
 				return err
 			}
@@ -156,7 +157,7 @@ func isPrefixDir(dir, anc string) bool {
 
 // ensureDir opens the directory rel in the root, creating it (and its parents) when
 // missing; a created one gets the source directory's mode and the copy's owner.
-func (c *copier) ensureDir(rel string, info fs.FileInfo) (*os.File, bool, error) {
+func (c *copier) ensureDir(rel string, info fs.FileInfo, src string) (*os.File, bool, error) {
 	if f, err := c.r.open(rel); err == nil {
 		ok, err := isDirHandle(f)
 		if err == nil && ok {
@@ -177,14 +178,15 @@ func (c *copier) ensureDir(rel string, info fs.FileInfo) (*os.File, bool, error)
 	if name == "" { // the root itself always exists
 		return nil, false, fmt.Errorf("COPY: cannot open %s", c.r.show(rel))
 	}
-	return c.subDir(int(parent.Fd()), name, rel, info)
+	return c.subDir(int(parent.Fd()), name, rel, info, src)
 }
 
-// subDir returns an O_PATH handle on the directory name in pfd (root-relative path rel),
-// creating it with info's mode and the copy's owner when missing. An existing symlink is
+// subDir returns a handle on the directory name in pfd (root-relative path rel),
+// creating it with the mode and extended attributes of the source directory (info, at
+// the host path src) and the copy's owner when missing. An existing symlink is
 // followed inside the root when it leads to a directory (an image's /bin -> usr/bin);
 // anything else there is an error.
-func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo) (*os.File, bool, error) {
+func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo, src string) (*os.File, bool, error) {
 	st, exists, err := lstatAt(pfd, name)
 	if err != nil {
 		return nil, false, &os.PathError{Op: "lstat", Path: c.r.show(rel), Err: err}
@@ -198,12 +200,9 @@ func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo) (*os.File, 
 			}
 			return os.NewFile(uintptr(fd), rel), false, nil
 		case unix.S_IFLNK:
-			f, err := c.r.open(rel)
-			if err == nil {
-				if ok, _ := isDirHandle(f); ok {
-					return f, false, nil
-				}
-				f.Close()
+			// Followed inside the root; a dangling one gets its target created.
+			if f, err := c.r.mkdirAll(rel, c.o.owner()); err == nil {
+				return f, false, nil
 			}
 		}
 		return nil, false, fmt.Errorf("COPY: cannot copy the directory %s over %s, which is not a directory", info.Name(), c.r.show(rel))
@@ -214,18 +213,34 @@ func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo) (*os.File, 
 	if err := c.setMeta(pfd, name, rel, info.Mode(), false); err != nil {
 		return nil, false, err
 	}
-	fd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false, &os.PathError{Op: "open", Path: c.r.show(rel), Err: err}
 	}
-	return os.NewFile(uintptr(fd), rel), true, nil
+	f := os.NewFile(uintptr(fd), rel)
+	if err := c.copyXattrs(src, fd, rel); err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	return f, true, nil
+}
+
+// copyXattrs copies the extended attributes of the host file src to the open fd.
+func (c *copier) copyXattrs(src string, fd int, rel string) error {
+	if src == "" {
+		return nil
+	}
+	attrs, err := listXattrs(src)
+	if err != nil || len(attrs) == 0 {
+		return err
+	}
+	return setXattrs(fd, attrs, c.r.show(rel))
 }
 
 // setMeta sets owner and mode of name in pfd (chown first: it clears setuid bits).
 func (c *copier) setMeta(pfd int, name, rel string, mode fs.FileMode, symlink bool) error {
-	owner := c.o.owner()
-	if err := unix.Fchownat(pfd, name, owner.UID, owner.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return chownError(c.r.show(rel), owner, err)
+	if err := c.r.chown(pfd, name, rel, c.o.owner()); err != nil {
+		return err
 	}
 	if symlink {
 		return nil
@@ -287,6 +302,9 @@ func (c *copier) copyEntry(e entry, pfd int, rel, name string) error {
 			return fmt.Errorf("copying %s to %s: %w", e.path, c.r.show(rel), err)
 		}
 		if err := c.setMeta(pfd, name, rel, mode, false); err != nil {
+			return err
+		}
+		if err := c.copyXattrs(e.path, fd, rel); err != nil {
 			return err
 		}
 		return c.setTimesAt(pfd, name, rel, e.info.ModTime())
@@ -355,6 +373,7 @@ func WriteFile(rootfs, dest, name string, data []byte, o CopyOptions) error {
 		return err
 	}
 	defer r.Close()
+	r.ignoreUnmapped = o.IgnoreChownErrors
 	destRel := cleanRel(dest)
 	dirDest := strings.HasSuffix(dest, "/") || destRel == "."
 	if !dirDest {

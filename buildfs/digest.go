@@ -4,17 +4,21 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"io/fs"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Digest returns a stable "sha256:<hex>" over everything a COPY of srcs depends on: each
 // source's relative name, and for it and (walking directories, honouring ign) every entry
 // below it: the name relative to the source, the file type, the permission bits with
-// setuid/setgid/sticky, the symlink target and the content. Times and host ownership are
+// setuid/setgid/sticky, the extended attributes COPY carries over, the symlink target and
+// the content. Times and host ownership are
 // left out: COPY makes files 0:0 unless --chown, which the builder adds to its cache key.
 func Digest(srcs []Source, ign *Ignore) (string, error) {
 	h := sha256.New()
@@ -36,23 +40,45 @@ func digestEntry(h hash.Hash, e entry, buf []byte) error {
 	writeField(h, e.rel)
 	mode := e.info.Mode()
 	writeField(h, fmt.Sprintf("%c %o", fileTypeChar(mode), unixPerm(mode)))
-	switch {
-	case mode.IsRegular():
-		f, err := os.Open(e.path)
+	if mode.IsRegular() || mode.IsDir() {
+		attrs, err := listXattrs(e.path)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		writeField(h, fmt.Sprintf("xattrs %d", len(attrs)))
+		for _, a := range attrs {
+			writeField(h, a.name)
+			writeField(h, string(a.value))
+		}
+	}
+	switch {
+	case mode.IsRegular():
+		// Raw syscalls: this runs on every file of the context on every rebuild.
+		fd, err := unix.Open(e.path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: e.path, Err: err}
+		}
+		defer unix.Close(fd)
 		// The content goes into a sub-hash so that it can be length-prefixed without
 		// being buffered: a file changing under us still yields an unambiguous stream.
 		sub := sha256.New()
-		var n int64
-		cw := &countingWriter{w: sub, n: &n}
-		var tmp [8]byte
-		if _, err := io.CopyBuffer(cw, f, buf); err != nil {
-			return fmt.Errorf("reading %s: %w", e.path, err)
+		var n uint64
+		for {
+			r, err := unix.Read(fd, buf)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return &os.PathError{Op: "read", Path: e.path, Err: err}
+			}
+			if r == 0 {
+				break
+			}
+			sub.Write(buf[:r])
+			n += uint64(r)
 		}
-		binary.BigEndian.PutUint64(tmp[:], uint64(n))
+		var tmp [8]byte
+		binary.BigEndian.PutUint64(tmp[:], n)
 		h.Write(tmp[:])
 		h.Write(sub.Sum(nil))
 	case mode&fs.ModeSymlink != 0:
@@ -71,17 +97,6 @@ func writeField(h hash.Hash, s string) {
 	binary.BigEndian.PutUint64(tmp[:], uint64(len(s)))
 	h.Write(tmp[:])
 	io.WriteString(h, s)
-}
-
-type countingWriter struct {
-	w io.Writer
-	n *int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	*c.n += int64(n)
-	return n, err
 }
 
 // fileTypeChar is a one-letter name of the file type.
