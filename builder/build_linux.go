@@ -45,6 +45,9 @@ type Options struct {
 	RunStdout, RunStderr *os.File
 	// CacheDir holds RUN --mount=type=cache directories (per user).
 	CacheDir string
+	// SingleID says the user namespace maps one id only (no subordinate range): files
+	// whose owner is not mapped stay 0:0.
+	SingleID bool
 }
 
 // Result is a built image.

@@ -281,7 +281,7 @@ func (b *Builder) copyStep(st *state, ins string, sd instructions.SourcesAndDest
 		mode = &m
 	}
 	err := b.layerStep(st, func(rootfs string) error {
-		o := buildfs.CopyOptions{Chmod: mode}
+		o := buildfs.CopyOptions{Chmod: mode, IgnoreChownErrors: b.o.SingleID}
 		if chown != "" {
 			pair, err := resolveChown(rootfs, chown)
 			if err != nil {
