@@ -358,7 +358,7 @@ func (b *Builder) from(i int) (*state, []string, error) {
 	}
 	img, err := b.o.Image(base)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w%s", err, b.stageHint(base, i))
 	}
 	cfg, _, err := images.ReadConfig(b.store, img.ID)
 	if err != nil {
