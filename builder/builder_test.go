@@ -334,3 +334,17 @@ func TestDestPath(t *testing.T) {
 		}
 	}
 }
+
+func TestDockerOnlyAnnotations(t *testing.T) {
+	c := &images.Config{}
+	if a := dockerOnlyAnnotations(configBytes(c)); a != nil {
+		t.Errorf("annotations without HEALTHCHECK, SHELL, ONBUILD: %v", a)
+	}
+	c.Config.Healthcheck = &images.Healthcheck{Test: []string{"CMD-SHELL", "cat /etc/hello > /dev/null"}}
+	c.Config.Shell = []string{"/bin/sh", "-c"}
+	c.Config.OnBuild = []string{"RUN echo a > /b"}
+	a := dockerOnlyAnnotations(configBytes(c))
+	if !strings.Contains(a[AnnotationHealthcheck], "cat /etc/hello > /dev/null") || a[AnnotationShell] != `["/bin/sh","-c"]` || a[AnnotationOnBuild] != `["RUN echo a > /b"]` {
+		t.Errorf("annotations = %v", a)
+	}
+}

@@ -64,10 +64,9 @@ func (b *Builder) writeImage(st *state, intermediate bool) (string, error) {
 	cfgBytes := configBytes(&st.Config)
 	id := digest.FromBytes(cfgBytes).Encoded()
 	if img, err := b.store.Image(id); err == nil {
-		if img.TopLayer != st.Layer {
-			return "", fmt.Errorf("image %s exists with other layers", id[:12])
-		}
-		if !intermediate {
+		// The same configuration means the same layer digests: an image stored with
+		// other layer records (pulled, say) has the same content, and is kept.
+		if !intermediate && img.TopLayer == st.Layer {
 			if err := b.reformat(id, cfgBytes, st.Layer); err != nil {
 				return "", err
 			}
