@@ -243,6 +243,10 @@ func isURL(s string) bool {
 
 // run executes an instruction that missed the cache.
 func (b *Builder) run(st *state, c instructions.Command) error {
+	if _, ok := c.(*instructions.ArgCommand); ok {
+		b.history(st, createdBy(c), true)
+		return nil
+	}
 	handled, err := applyMeta(st, c, b.expander(st))
 	if err != nil {
 		return err
