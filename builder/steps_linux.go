@@ -137,7 +137,18 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 		if err := c.Expand(exp); err != nil {
 			return "", err
 		}
+		if instructions.GetSecurity(c) == instructions.SecurityInsecure {
+			return "", fmt.Errorf("RUN --security=insecure is not supported: hutch build does not grant that entitlement (the step runs with Docker's default capabilities)")
+		}
+		if len(instructions.GetDevices(c)) > 0 {
+			return "", fmt.Errorf("RUN --device is not supported by hutch build")
+		}
 		mounts := instructions.GetMounts(c)
+		for _, m := range mounts {
+			if m.Type == instructions.MountTypeCache && m.From != "" {
+				return "", fmt.Errorf("RUN --mount=type=cache,from=%s: seeding a cache from a stage or image is not supported; drop from= (the cache starts empty)", m.From)
+			}
+		}
 		p.mounts = mounts
 		parts := []string{"network=" + b.runNetwork(c)}
 		for _, f := range c.Files {
