@@ -193,15 +193,16 @@ func (b *Builder) cleanStale() {
 
 // interrupt turns SIGINT and SIGTERM into a stopped build: the running step is killed.
 type interrupt struct {
-	ch   chan os.Signal
-	mu   sync.Mutex
-	got  os.Signal
-	kill func()
-	done chan struct{}
+	ch     chan os.Signal
+	mu     sync.Mutex
+	got    os.Signal
+	kill   func()
+	cancel func() // ends what runs under the build's context (pulls, downloads)
+	done   chan struct{}
 }
 
-func catchInterrupts() *interrupt {
-	i := &interrupt{ch: make(chan os.Signal, 4), done: make(chan struct{})}
+func catchInterrupts(cancel func()) *interrupt {
+	i := &interrupt{ch: make(chan os.Signal, 4), done: make(chan struct{}), cancel: cancel}
 	signal.Notify(i.ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		for {
@@ -211,6 +212,7 @@ func catchInterrupts() *interrupt {
 				i.got = s
 				k := i.kill
 				i.mu.Unlock()
+				i.cancel()
 				if k != nil {
 					k()
 				}

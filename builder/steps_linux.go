@@ -240,7 +240,7 @@ func (b *Builder) fromKey(from string, stage int) (string, error) {
 	if _, later := b.f.stageIndex(from, -1); later {
 		return "", fmt.Errorf("--from=%s: that stage comes later; use an earlier stage", from)
 	}
-	img, err := b.o.Image(from)
+	img, err := b.o.Image(b.ctx, from)
 	if err != nil {
 		return "", fmt.Errorf("--from=%s: %w%s", from, err, b.stageHint(from, stage))
 	}
@@ -266,7 +266,7 @@ func (b *Builder) copySource(from string, stage int) (string, string, *buildfs.I
 		if _, later := b.f.stageIndex(from, -1); later {
 			return "", "", nil, fmt.Errorf("--from=%s: that stage comes later; use an earlier stage", from)
 		}
-		img, err := b.o.Image(from)
+		img, err := b.o.Image(b.ctx, from)
 		if err != nil {
 			return "", "", nil, fmt.Errorf("--from=%s: %w%s", from, err, b.stageHint(from, stage))
 		}
