@@ -106,6 +106,7 @@ type Builder struct {
 	// triggerLine is the FROM line while its image's ONBUILD triggers run.
 	triggerLine int
 	guard       *guard
+	created     []string // layers this build added to the store
 }
 
 // New prepares a build over the store (the caller holds the store lock).
@@ -153,6 +154,9 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 	defer b.sig.stop()
 	b.guard = startGuard(b.store.GraphOptions())
 	defer b.guard.done()
+	if !b.o.Layers {
+		defer b.dropUnused()
+	}
 	defer b.unmountAll()
 
 	if b.f.Syntax != "" {
