@@ -189,8 +189,20 @@ func TestCopyIntoMetadata(t *testing.T) {
 	})
 }
 
+// bothResolvers runs f with openat2 and with pathrs-lite's fallback resolver.
+func bothResolvers(t *testing.T, f func(t *testing.T)) {
+	t.Run("openat2", f)
+	t.Run("fallback", func(t *testing.T) {
+		withoutOpenat2 = true
+		defer func() { withoutOpenat2 = false }()
+		f(t)
+	})
+}
+
 // Paths in the image are resolved inside it: its symlinks are followed, never out.
-func TestCopyIntoImageSymlinks(t *testing.T) {
+func TestCopyIntoImageSymlinks(t *testing.T) { bothResolvers(t, testCopyIntoImageSymlinks) }
+
+func testCopyIntoImageSymlinks(t *testing.T) {
 	ctx := newContext(t)
 	host := t.TempDir() // stands for anything outside the rootfs
 	tree(t, host, map[string]string{"passwd": "host file"})
