@@ -364,6 +364,22 @@ func TestCopyIntoIgnore(t *testing.T) {
 	}
 }
 
+// Ignore patterns see a directory reached through a symlink under its real name, as
+// Docker's context (which holds the real files) would.
+func TestCopyIntoIgnoreThroughSymlink(t *testing.T) {
+	c := t.TempDir()
+	tree(t, c, map[string]string{"real/secret": "s", "real/ok": "o", "alias": "->real"})
+	ign, _ := NewIgnore("test", []string{"real/secret"})
+	rootfs := t.TempDir()
+	if err := CopyInto(rootfs, "/x", mustSources(t, c, ign, "alias"), CopyOptions{Ignore: ign}); err != nil {
+		t.Fatal(err)
+	}
+	wantNotExist(t, filepath.Join(rootfs, "x/secret"))
+	if readFile(t, filepath.Join(rootfs, "x/ok")) != "o" {
+		t.Fatal("x/ok")
+	}
+}
+
 func TestCopyIntoHardLinks(t *testing.T) {
 	c := t.TempDir()
 	tree(t, c, map[string]string{"d/a": "same"})
