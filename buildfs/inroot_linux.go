@@ -23,12 +23,16 @@ type root struct {
 	ignoreUnmapped bool
 }
 
+// withoutOpenat2 makes every root use pathrs-lite's resolver, as on kernels before 5.6
+// or under a seccomp filter that refuses openat2 (for tests).
+var withoutOpenat2 bool
+
 func openRoot(dir string) (*root, error) {
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open root file system", Path: dir, Err: err}
 	}
-	return &root{dir: dir, f: os.NewFile(uintptr(fd), dir)}, nil
+	return &root{dir: dir, f: os.NewFile(uintptr(fd), dir), noOA: withoutOpenat2}, nil
 }
 
 func (r *root) Close() error { return r.f.Close() }

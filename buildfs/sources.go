@@ -74,7 +74,7 @@ func Sources(contextDir string, patterns []string, ign *Ignore) ([]Source, error
 		if hasMeta(rel) {
 			candidates, err = expandGlob(root, rel)
 			if err != nil {
-				return nil, fmt.Errorf("COPY source %q in the build context %s: %w", pat, contextDir, err)
+				return nil, fmt.Errorf("COPY source %q in the build context %s: %w", pat, abs, err)
 			}
 		} else {
 			candidates = []string{rel}
@@ -83,7 +83,7 @@ func Sources(contextDir string, patterns []string, ign *Ignore) ([]Source, error
 		for _, c := range candidates {
 			src, ok, err := resolveSource(root, c)
 			if err != nil {
-				return nil, fmt.Errorf("COPY source %q in the build context %s: %w", pat, contextDir, err)
+				return nil, fmt.Errorf("COPY source %q in the build context %s: %w", pat, abs, err)
 			}
 			if !ok {
 				continue
@@ -100,7 +100,7 @@ func Sources(contextDir string, patterns []string, ign *Ignore) ([]Source, error
 			found++
 		}
 		if found == 0 {
-			nf := &NotFoundError{Instruction: "COPY", Source: pat, Context: contextDir}
+			nf := &NotFoundError{Instruction: "COPY", Source: pat, Context: abs}
 			if excluded {
 				nf.ExcludedBy = ign.File
 			}
