@@ -102,7 +102,8 @@ func discover(l Layout, o Options) *Delegation {
 		case l.Own != "/" && delegated(own):
 			d.Base = own
 		default:
-			d.Why = fmt.Sprintf("your cgroup %s is not delegated to you (it is not yours, or its cgroup.procs or cgroup.subtree_control is not): %s; %s", own, delegationFix(l), FixParent)
+			d.Why = fmt.Sprintf("no cgroup is delegated to you: your cgroup %s (under the cgroup2 mount %s) is not yours, or its cgroup.procs or cgroup.subtree_control is not%s: %s; %s",
+				l.Own, l.V2Mount, hybridNote(l), delegationFix(l), FixParent)
 		}
 	}
 	if d.Base != "" {
@@ -130,6 +131,14 @@ func discover(l Layout, o Options) *Delegation {
 	return d
 }
 
+// hybridNote explains a hybrid host's missing controllers.
+func hybridNote(l Layout) string {
+	if l.Mode != "hybrid" {
+		return ""
+	}
+	return fmt.Sprintf("; and the host's cgroups are hybrid: the cgroup v1 hierarchies hold the resource controllers, cgroup2 offers only [%s]", strings.Join(l.Controllers, " "))
+}
+
 func delegationFix(l Layout) string {
 	if l.Mode == "hybrid" {
 		return "an admin " + FixHybrid + strings.TrimPrefix(FixDelegate, "an admin ")
@@ -153,9 +162,7 @@ func (d *Delegation) missing(controllers []string) string {
 	}
 	offered := strings.Join(d.BaseControllers, " ")
 	why := fmt.Sprintf("the cgroup delegated to you, %s, offers the controllers [%s] but not %s", d.Base, offered, strings.Join(lack, ", "))
-	if d.Mode == "hybrid" {
-		why += fmt.Sprintf(" (the host's cgroups are hybrid: the cgroup v1 hierarchies hold the resource controllers, and cgroup2 at %s has none of them)", d.V2Mount)
-	}
+	why += hybridNote(d.Layout)
 	return why + ": " + delegationFix(d.Layout) + "; " + FixParent
 }
 

@@ -26,6 +26,16 @@ func (m *Manager) wantsCgroup(o Options) bool {
 	return m.delegation().Usable() || !o.Resources.Empty()
 }
 
+// CheckLimits refuses the limits o asks that cannot be applied here (exit 125), as
+// Create does, so that run and create fail before pulling an image; with
+// [cgroups] on_unavailable = "warn" it leaves the warning to Create.
+func (m *Manager) CheckLimits(o Options) error {
+	if m.Cgroups.Warn() || o.Resources.Empty() {
+		return nil
+	}
+	return m.checkLimits(o)
+}
+
 // checkLimits refuses (exit 125) limits that cannot be applied here, or, with
 // [cgroups] on_unavailable = "warn", says so once on stderr.
 func (m *Manager) checkLimits(o Options) error {

@@ -241,6 +241,9 @@ func (a *app) runOptions(cmd *cobra.Command, f *createFlags, args []string) (con
 	if err != nil {
 		return o, nil, err
 	}
+	if err := a.cgroupManager().CheckLimits(o); err != nil {
+		return o, nil, err
+	}
 	if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {
 		return o, nil, err
 	}
