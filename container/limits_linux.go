@@ -9,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/nsinit"
 )
 
 // delegation is where containers' cgroups go, found once per command.
@@ -306,4 +309,26 @@ func cgroupHint(p *prepared) string {
 		return ""
 	}
 	return fmt.Sprintf(" (cloning into the cgroup %s: hutch must run inside the delegated cgroup, since the kernel moves a process only between cgroups whose common ancestor you may write)", p.cgroup.Dir)
+}
+
+// startExecInCgroup starts an exec'd command in the container's cgroup, under its
+// limits. The kernel moves a process only between cgroups whose common ancestor the user
+// may write: an exec from outside the delegated cgroup cannot enter it, and then runs
+// outside it with a warning (it never hides that the limits do not cover it).
+func startExecInCgroup(c *Config, st *State, flags int, spec *nsinit.ExecSpec, child nsinit.Stdio) (*nsinit.ExecProcess, error) {
+	if st.Cgroup == "" {
+		return nsinit.StartExec(st.Pid, flags, spec, child)
+	}
+	f, err := cgroups.At(st.Cgroup).Open()
+	if err == nil {
+		spec.Cgroup = f
+		p, err := nsinit.StartExec(st.Pid, flags, spec, child)
+		f.Close()
+		spec.Cgroup = nil
+		if err == nil || !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
+			return p, err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "Warning: the command runs outside the cgroup of container %s (its limits, stats and pause do not cover it): this hutch runs outside the delegated cgroup %s, and the kernel moves a process only between cgroups whose common ancestor you may write\n", c.Name, filepath.Dir(st.Cgroup))
+	return nsinit.StartExec(st.Pid, flags, spec, child)
 }
