@@ -313,3 +313,18 @@ func TestStatsFromFiles(t *testing.T) {
 		t.Errorf("stats without controllers: %+v", s)
 	}
 }
+
+func TestSplit(t *testing.T) {
+	r := parsed(t, "memory", "32m", "pids-limit", "8")
+	now, later := r.Split("--pids-limit")
+	if _, ok := now.Requested["--pids-limit"]; ok || now.Requested["--memory"] != "32m" || later.Requested["--pids-limit"] != "8" || len(later.Requested) != 1 {
+		t.Errorf("Split = %v / %v", now.Requested, later.Requested)
+	}
+	if _, later := parsed(t, "memory", "32m").Split("--pids-limit"); later != nil {
+		t.Errorf("Split without pids: later = %v", later)
+	}
+	var none *Resources
+	if now, later := none.Split("--pids-limit"); now != nil || later != nil {
+		t.Error("Split of nil")
+	}
+}
