@@ -170,6 +170,10 @@ func noteExit(st *State) {
 	}
 }
 
+// RemoveCgroup removes a stopped container's cgroup (system reset, which deletes the
+// records wholesale).
+func (m *Manager) RemoveCgroup(id string) error { return m.removeCgroup(id) }
+
 // removeCgroup removes the cgroup a container's last run used.
 func (m *Manager) removeCgroup(id string) error {
 	if st, err := m.Records.State(id); err == nil && st.Cgroup != "" {
