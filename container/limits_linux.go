@@ -272,12 +272,17 @@ func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
 	if err := merged.Validate(runtime.NumCPU()); err != nil {
 		return err
 	}
-	d := m.delegation()
-	if err := d.Check(u); err != nil {
-		return err
-	}
 	st, err := m.Records.Current(c.ID)
 	if err != nil {
+		return err
+	}
+	// Judged where the container's cgroup is (wherever this command runs from), or,
+	// for a container that never had one, where a start would make it.
+	d := m.delegation()
+	if st.Cgroup != "" {
+		d = cgroups.DelegationOf(cgroups.At(st.Cgroup))
+	}
+	if err := d.Check(u); err != nil {
 		return err
 	}
 	if st.Status == StatusRunning {
