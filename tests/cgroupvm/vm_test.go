@@ -28,9 +28,16 @@ var wantChecks = map[string][]string{
 		"TestVMSetup",
 		"TestVMLoadImage",
 		"TestVMRunEcho",
+		"TestVMMemoryOOMKilled",
+		"TestVMPidsLimit",
+		"TestVMCPUQuota",
+		"TestVMStats",
+		"TestVMPauseUnpause",
+		"TestVMCgroupsRemoved",
 	},
 	"partial": {
 		"TestPartialSetup",
+		"TestPartialNotDelegated",
 	},
 }
 
