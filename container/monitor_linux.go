@@ -116,6 +116,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 	}
 	restarts := st.Restarts
 	if exited != nil {
+		noteExit(st)
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
 		_ = m.Records.SaveState(id, st)
 		_, _ = m.Store.Unmount(c.ID, true)
@@ -212,9 +213,16 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		f.Close()
 	}
 	if err != nil {
+		p.dropCgroup()
+		return fail(nsinit.ExitEngine, fmt.Errorf("%w%s", err, cgroupHint(p)))
+	}
+	if err := p.launched(proc.Pid()); err != nil {
+		proc.Kill()
+		p.dropCgroup()
 		return fail(nsinit.ExitEngine, err)
 	}
 	if err := proc.Release(); err != nil {
+		p.dropCgroup()
 		code := nsinit.ExitEngine
 		var ee *nsinit.ExecError
 		if errors.As(err, &ee) {
@@ -224,6 +232,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	}
 	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
 		Restarts: restarts, Rootfs: p.spec.Rootfs}
+	p.record(st)
 	if err := m.Records.SaveState(c.ID, st); err != nil {
 		proc.Kill()
 		return fail(nsinit.ExitEngine, err)

@@ -11,6 +11,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
 
+	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/nsinit"
 )
@@ -19,6 +20,11 @@ import (
 type prepared struct {
 	cfg  *Config
 	spec *nsinit.Spec
+	// The container's cgroup (nil without one), what was written into it, and why some
+	// asked limits were not (warn mode).
+	cgroup     *cgroups.Cgroup
+	applied    []cgroups.Setting
+	notApplied string
 }
 
 // prepare mounts the container's root and builds its runtime spec: the user resolved
@@ -107,7 +113,11 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 	sort.SliceStable(spec.Mounts, func(i, j int) bool {
 		return depth(spec.Mounts[i].Destination) < depth(spec.Mounts[j].Destination)
 	})
-	return &prepared{cfg: c, spec: spec}, nil
+	p := &prepared{cfg: c, spec: spec}
+	if err := m.attachCgroup(c, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func depth(p string) int {

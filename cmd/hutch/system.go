@@ -142,6 +142,7 @@ func printInfo(w io.Writer, in *engine.Info) {
 		p("  controllers offered: %s", strings.Join(in.Cgroups.Controllers, " "))
 	}
 	p("  resource limits: %s", in.Cgroups.Limits)
+	limitsInfo(in.Cgroups, p)
 	if len(in.Warnings) == 0 {
 		p("warnings: none")
 		return

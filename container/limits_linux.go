@@ -1,0 +1,334 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/nsinit"
+)
+
+// delegation is where containers' cgroups go, found once per command.
+func (m *Manager) delegation() *cgroups.Delegation {
+	if m.deleg == nil {
+		m.deleg = cgroups.Discover(m.Cgroups)
+	}
+	return m.deleg
+}
+
+// wantsCgroup reports whether a container started now gets a cgroup of its own: always
+// where a delegated cgroup exists, and whenever limits are asked (to fail or warn).
+func (m *Manager) wantsCgroup(o Options) bool {
+	return m.delegation().Usable() || !o.Resources.Empty()
+}
+
+// CheckLimits refuses the limits o asks that cannot be applied here (exit 125), as
+// Create does, so that run and create fail before pulling an image; with
+// [cgroups] on_unavailable = "warn" it leaves the warning to Create.
+func (m *Manager) CheckLimits(o Options) error {
+	if m.Cgroups.Warn() || o.Resources.Empty() {
+		return nil
+	}
+	return m.checkLimits(o)
+}
+
+// checkLimits refuses (exit 125) limits that cannot be applied here, or, with
+// [cgroups] on_unavailable = "warn", says so once on stderr.
+func (m *Manager) checkLimits(o Options) error {
+	if o.Resources.Empty() {
+		return nil
+	}
+	if err := o.Resources.Validate(runtime.NumCPU()); err != nil {
+		return err
+	}
+	err := m.delegation().Check(o.Resources)
+	if err == nil {
+		return nil
+	}
+	if m.Cgroups.Warn() {
+		m.warnLimits(err)
+		return nil
+	}
+	return err
+}
+
+func (m *Manager) warnLimits(err error) {
+	if m.warned {
+		return
+	}
+	m.warned = true
+	msg := strings.Replace(err.Error(), "cannot apply", "running without", 1)
+	msg = strings.Replace(msg, "; "+cgroups.FixWarn+" (hutch never ignores a limit silently)", " ([cgroups] on_unavailable = \"warn\")", 1)
+	fmt.Fprintln(os.Stderr, "Warning: "+msg)
+}
+
+// attachCgroup makes the container's cgroup and writes its limits, for a start: the
+// init is cloned into it. Without a delegated cgroup, a container with no limits runs
+// without one, as does one whose limits are only warned about.
+func (m *Manager) attachCgroup(c *Config, p *prepared) error {
+	r := c.Options.Resources
+	d := m.delegation()
+	if !d.Usable() {
+		if err := d.Check(r); err != nil {
+			if !m.Cgroups.Warn() {
+				return err
+			}
+			m.warnLimits(err)
+			p.notApplied = err.Error()
+		}
+		return nil
+	}
+	apply := r
+	if err := d.Check(r); err != nil {
+		if !m.Cgroups.Warn() {
+			return err
+		}
+		m.warnLimits(err)
+		p.notApplied = err.Error()
+		apply = d.Applicable(r)
+	}
+	cg, applied, err := d.Create(cgroups.Prefix+c.ID, apply)
+	if err != nil {
+		if r.Empty() {
+			// Nothing asked: run as on a host without delegation, but say why.
+			fmt.Fprintf(os.Stderr, "Warning: the container runs without a cgroup of its own (no stats, pause or OOM report): %v\n", err)
+			return nil
+		}
+		return err
+	}
+	f, err := cg.Open()
+	if err != nil {
+		_ = cg.Remove()
+		return err
+	}
+	p.cgroup, p.applied, p.spec.Cgroup = cg, applied, f
+	return nil
+}
+
+// launched finishes a started init's cgroup side before it runs the command: the
+// cgroup's directory is closed and --oom-score-adj written. On failure the caller kills
+// the init.
+func (p *prepared) launched(pid int) error {
+	if p.spec.Cgroup != nil {
+		p.spec.Cgroup.Close()
+		p.spec.Cgroup = nil
+	}
+	r := p.cfg.Options.Resources
+	if r == nil {
+		return nil
+	}
+	if v, ok := r.Requested["--oom-score-adj"]; ok {
+		path := "/proc/" + strconv.Itoa(pid) + "/oom_score_adj"
+		if err := os.WriteFile(path, []byte(strconv.Itoa(r.OomScoreAdj)), 0); err != nil {
+			return fmt.Errorf("--oom-score-adj %s: %w (an unprivileged user may raise the score but not lower it below its own, which needs CAP_SYS_RESOURCE on the host)", v, err)
+		}
+		p.applied = append(p.applied, cgroups.Setting{Flag: "--oom-score-adj", Requested: v, File: "oom_score_adj", Value: strconv.Itoa(r.OomScoreAdj)})
+	}
+	return nil
+}
+
+// dropCgroup removes a cgroup made for a start that failed.
+func (p *prepared) dropCgroup() {
+	if p.spec.Cgroup != nil {
+		p.spec.Cgroup.Close()
+		p.spec.Cgroup = nil
+	}
+	if p.cgroup != nil {
+		_ = p.cgroup.Remove()
+	}
+}
+
+// record notes the container's cgroup and what was applied in its state.
+func (p *prepared) record(st *State) {
+	if p.cgroup != nil {
+		st.Cgroup = p.cgroup.Dir
+	}
+	st.Applied, st.NotApplied = p.applied, p.notApplied
+}
+
+// noteExit reads, before the cgroup goes, whether the OOM killer killed in it.
+func noteExit(st *State) {
+	if st.Cgroup != "" && cgroups.At(st.Cgroup).OOMKills() > 0 {
+		st.OOMKilled = true
+	}
+}
+
+// removeCgroup removes the cgroup a container's last run used.
+func (m *Manager) removeCgroup(id string) error {
+	if st, err := m.Records.State(id); err == nil && st.Cgroup != "" {
+		if err := cgroups.At(st.Cgroup).Remove(); err != nil {
+			return err
+		}
+	}
+	// One made for a start that failed before it was recorded.
+	if d := m.delegation(); d.Usable() {
+		return cgroups.At(filepath.Join(d.Base, cgroups.Prefix+id)).Remove()
+	}
+	return nil
+}
+
+// ErrNoCgroup is returned for stats, pause and update of a container without a cgroup.
+var ErrNoCgroup = errors.New("the container has no cgroup of its own")
+
+// cgroupOf is a running container's cgroup, or why it has none.
+func (r *Records) cgroupOf(c *Config, deleg func() *cgroups.Delegation) (*cgroups.Cgroup, *State, error) {
+	st, err := r.Current(c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Status != StatusRunning {
+		return nil, st, fmt.Errorf("%w: %s is %s", ErrNotRunning, c.Name, st.Status)
+	}
+	if st.Cgroup == "" {
+		why := "it was started without one"
+		if d := deleg(); !d.Usable() {
+			why = d.Why
+		}
+		return nil, st, fmt.Errorf("%w (%s): %s", ErrNoCgroup, c.Name, why)
+	}
+	return cgroups.At(st.Cgroup), st, nil
+}
+
+// Pause freezes every process of a running container (cgroup.freeze).
+func (m *Manager) Pause(c *Config) error {
+	cg, _, err := m.Records.cgroupOf(c, m.delegation)
+	if err != nil {
+		return err
+	}
+	if cg.Frozen() {
+		return fmt.Errorf("container %s is already paused", c.Name)
+	}
+	return cg.Freeze()
+}
+
+// Unpause lets a paused container run again.
+func (m *Manager) Unpause(c *Config) error {
+	cg, _, err := m.Records.cgroupOf(c, m.delegation)
+	if err != nil {
+		return err
+	}
+	if !cg.Frozen() {
+		return fmt.Errorf("container %s is not paused", c.Name)
+	}
+	return cg.Thaw()
+}
+
+// Paused reports whether a running container is frozen.
+func Paused(st *State) bool {
+	return st.Status == StatusRunning && st.Cgroup != "" && cgroups.At(st.Cgroup).Frozen()
+}
+
+// thawAfterSignal lets a paused container receive a signal other than SIGKILL (which
+// reaches frozen processes anyway), as Docker does.
+func thawAfterSignal(st *State) {
+	if Paused(st) {
+		_ = cgroups.At(st.Cgroup).Thaw()
+	}
+}
+
+// Stats reads a running container's cgroup counters.
+func (m *Manager) Stats(c *Config) (cgroups.Stats, error) {
+	cg, _, err := m.Records.cgroupOf(c, m.delegation)
+	if err != nil {
+		return cgroups.Stats{}, err
+	}
+	return cg.Stats()
+}
+
+// Update changes a container's limits: recorded for its next starts, and written into
+// its cgroup now when it runs. Limits that cannot be applied are refused (exit 125).
+func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
+	merged := &cgroups.Resources{}
+	if c.Options.Resources != nil {
+		cp := *c.Options.Resources
+		cp.Requested = map[string]string{}
+		for k, v := range c.Options.Resources.Requested {
+			cp.Requested[k] = v
+		}
+		merged = &cp
+	}
+	merged.Merge(u)
+	if err := merged.Validate(runtime.NumCPU()); err != nil {
+		return err
+	}
+	d := m.delegation()
+	if err := d.Check(u); err != nil {
+		return err
+	}
+	st, err := m.Records.Current(c.ID)
+	if err != nil {
+		return err
+	}
+	if st.Status == StatusRunning {
+		if st.Cgroup == "" {
+			return fmt.Errorf("%w (%s): it was started without one, so its limits cannot change while it runs; stop it, update it and start it again", ErrNoCgroup, c.Name)
+		}
+		if err := d.EnableFor(u); err != nil {
+			return err
+		}
+		only := &cgroups.Resources{}
+		*only = *merged
+		only.Requested = u.Requested
+		applied, err := cgroups.At(st.Cgroup).Apply(only, d.Base)
+		if err != nil {
+			return err
+		}
+		st.Applied = mergeApplied(st.Applied, applied)
+		if err := m.Records.SaveState(c.ID, st); err != nil {
+			return err
+		}
+	}
+	c.Options.Resources = merged
+	return m.Records.Save(c)
+}
+
+func mergeApplied(old, now []cgroups.Setting) []cgroups.Setting {
+	var out []cgroups.Setting
+	for _, s := range old {
+		replaced := false
+		for _, n := range now {
+			replaced = replaced || n.Flag == s.Flag || n.File == s.File && n.File != "io.max"
+		}
+		if !replaced {
+			out = append(out, s)
+		}
+	}
+	return append(out, now...)
+}
+
+// cgroupHint explains a failed clone into the container's cgroup.
+func cgroupHint(p *prepared) string {
+	if p.cgroup == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (cloning into the cgroup %s: hutch must run inside the delegated cgroup, since the kernel moves a process only between cgroups whose common ancestor you may write)", p.cgroup.Dir)
+}
+
+// startExecInCgroup starts an exec'd command in the container's cgroup, under its
+// limits. The kernel moves a process only between cgroups whose common ancestor the user
+// may write: an exec from outside the delegated cgroup cannot enter it, and then runs
+// outside it with a warning (it never hides that the limits do not cover it).
+func startExecInCgroup(c *Config, st *State, flags int, spec *nsinit.ExecSpec, child nsinit.Stdio) (*nsinit.ExecProcess, error) {
+	if st.Cgroup == "" {
+		return nsinit.StartExec(st.Pid, flags, spec, child)
+	}
+	f, err := cgroups.At(st.Cgroup).Open()
+	if err == nil {
+		spec.Cgroup = f
+		p, err := nsinit.StartExec(st.Pid, flags, spec, child)
+		f.Close()
+		spec.Cgroup = nil
+		if err == nil || !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
+			return p, err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "Warning: the command runs outside the cgroup of container %s (its limits, stats and pause do not cover it): this hutch runs outside the delegated cgroup %s, and the kernel moves a process only between cgroups whose common ancestor you may write\n", c.Name, filepath.Dir(st.Cgroup))
+	return nsinit.StartExec(st.Pid, flags, spec, child)
+}
