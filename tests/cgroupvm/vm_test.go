@@ -32,7 +32,9 @@ var wantChecks = map[string][]string{
 		"TestVMPidsLimit",
 		"TestVMCPUQuota",
 		"TestVMStats",
+		"TestVMUpdate",
 		"TestVMPauseUnpause",
+		"TestVMIOAndOtherLimits",
 		"TestVMCgroupsRemoved",
 	},
 	"partial": {
@@ -200,7 +202,7 @@ func writeBusyboxArchive(path, name string) error {
 	if err := add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bb))}, bb); err != nil {
 		return err
 	}
-	for _, a := range []string{"sh", "awk", "cat", "echo", "true", "sleep", "seq", "head", "ls", "id", "dd", "grep", "wc"} {
+	for _, a := range []string{"sh", "awk", "cat", "echo", "true", "sleep", "seq", "head", "ls", "id", "dd", "grep", "wc", "time"} {
 		if err := add(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil); err != nil {
 			return err
 		}

@@ -113,6 +113,10 @@ func TestVMMemoryOOMKilled(t *testing.T) {
 	if got := strings.TrimSpace(ok(t, "inspect", "--format", "{{.State.OOMKilled}}", "oom")); got != "true" {
 		t.Errorf("hutch inspect --format '{{.State.OOMKilled}}' oom = %q, want true", got)
 	}
+	// inspect shows what was asked and what was written, and that is what the kernel has.
+	if applied := appliedLimit(t, "oom", "--memory"); !contains(applied, "memory.max="+readFile(t, dir+"/memory.max")) {
+		t.Errorf("hutch inspect oom: --memory applied as %v, the kernel's memory.max is %s", applied, readFile(t, dir+"/memory.max"))
+	}
 	removed(t, "oom", dir)
 }
 
@@ -219,44 +223,66 @@ func parseSize(t *testing.T, s string) float64 {
 func within(got, want float64) bool { return math.Abs(got-want) <= 0.10*math.Abs(want) }
 
 // TestVMStats: `hutch stats --no-stream --format json` against the cgroup's files, read
-// just before and just after it.
+// just before and just after it. Memory and PIDs hold still; CPU is a rate over a short
+// window on a VM whose virtual CPUs the host may preempt, so it gets three tries.
 func TestVMStats(t *testing.T) {
 	dir := startBusy(t)
 	time.Sleep(time.Second)
-	mem0, u0, t0 := memUsage(t, dir), usageUsec(t, dir), time.Now()
-	out := ok(t, "stats", "--no-stream", "--format", "json", "busy")
-	mem1, u1, t1 := memUsage(t, dir), usageUsec(t, dir), time.Now()
-	pids := readFile(t, dir+"/pids.current")
-	kernelCPU := 100 * float64(u1-u0) / float64(t1.Sub(t0).Microseconds())
-	t.Logf("hutch stats: %s", strings.TrimSpace(out))
-	t.Logf("kernel: memory %.0f..%.0f bytes (memory.current %s), cpu %.1f%%, pids.current %s, memory.max %s",
-		mem0, mem1, readFile(t, dir+"/memory.current"), kernelCPU, pids, readFile(t, dir+"/memory.max"))
-	var row struct{ Name, CPUPerc, MemUsage, PIDs string }
-	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &row); err != nil {
-		t.Fatalf("hutch stats --format json: %v: %q", err, out)
+	for try := 1; ; try++ {
+		mem0, u0, t0 := memUsage(t, dir), usageUsec(t, dir), time.Now()
+		out := ok(t, "stats", "--no-stream", "--format", "json", "busy")
+		mem1, u1, t1 := memUsage(t, dir), usageUsec(t, dir), time.Now()
+		pids := readFile(t, dir+"/pids.current")
+		kernelCPU := 100 * float64(u1-u0) / float64(t1.Sub(t0).Microseconds())
+		t.Logf("hutch stats: %s", strings.TrimSpace(out))
+		t.Logf("kernel: memory %.0f..%.0f bytes (memory.current %s), cpu %.1f%%, pids.current %s, memory.max %s",
+			mem0, mem1, readFile(t, dir+"/memory.current"), kernelCPU, pids, readFile(t, dir+"/memory.max"))
+		var row struct{ Name, CPUPerc, MemUsage, PIDs string }
+		if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &row); err != nil {
+			t.Fatalf("hutch stats --format json: %v: %q", err, out)
+		}
+		if row.Name != "busy" {
+			t.Errorf("stats row Name = %q, want busy", row.Name)
+		}
+		usage, limit, found := strings.Cut(row.MemUsage, "/")
+		if !found {
+			t.Fatalf("MemUsage %q is not \"USAGE / LIMIT\"", row.MemUsage)
+		}
+		if got := parseSize(t, usage); !within(got, mem0) && !within(got, mem1) {
+			t.Errorf("stats memory usage %s (%.0f bytes) is not within 10%% of the kernel's %.0f..%.0f", usage, got, mem0, mem1)
+		}
+		if got := parseSize(t, limit); got != 64<<20 {
+			t.Errorf("stats memory limit %s, want 64MiB (memory.max)", limit)
+		}
+		if strings.TrimSpace(row.PIDs) != pids {
+			t.Errorf("stats PIDs %q, kernel pids.current %s", row.PIDs, pids)
+		}
+		cpu, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(row.CPUPerc), "%"), 64)
+		if err != nil {
+			t.Fatalf("CPUPerc %q: %v", row.CPUPerc, err)
+		}
+		if within(cpu, kernelCPU) || t.Failed() {
+			return
+		}
+		if try == 3 {
+			t.Errorf("stats CPU %.1f%% is not within 10%% of the kernel's %.1f%% over the same time (third try)", cpu, kernelCPU)
+			return
+		}
+		t.Logf("try %d: stats CPU %.1f%% is not within 10%% of the kernel's %.1f%%; again", try, cpu, kernelCPU)
 	}
-	if row.Name != "busy" {
-		t.Errorf("stats row Name = %q, want busy", row.Name)
+}
+
+// TestVMUpdate: `hutch update` changes the limits of the running container at once.
+func TestVMUpdate(t *testing.T) {
+	dir := startBusy(t)
+	ok(t, "update", "--memory", "48m", "--cpus", "0.5", "--pids-limit", "30", "busy")
+	for file, want := range map[string]string{"memory.max": "50331648", "cpu.max": "50000 100000", "pids.max": "30"} {
+		if got := readFile(t, dir+"/"+file); got != want {
+			t.Errorf("after hutch update: %s = %q, want %q", file, got, want)
+		}
 	}
-	usage, limit, found := strings.Cut(row.MemUsage, "/")
-	if !found {
-		t.Fatalf("MemUsage %q is not \"USAGE / LIMIT\"", row.MemUsage)
-	}
-	if got := parseSize(t, usage); !within(got, mem0) && !within(got, mem1) {
-		t.Errorf("stats memory usage %s (%.0f bytes) is not within 10%% of the kernel's %.0f..%.0f", usage, got, mem0, mem1)
-	}
-	if got := parseSize(t, limit); got != 64<<20 {
-		t.Errorf("stats memory limit %s, want 64MiB (memory.max)", limit)
-	}
-	cpu, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(row.CPUPerc), "%"), 64)
-	if err != nil {
-		t.Fatalf("CPUPerc %q: %v", row.CPUPerc, err)
-	}
-	if !within(cpu, kernelCPU) {
-		t.Errorf("stats CPU %.1f%% is not within 10%% of the kernel's %.1f%% over the same time", cpu, kernelCPU)
-	}
-	if strings.TrimSpace(row.PIDs) != pids {
-		t.Errorf("stats PIDs %q, kernel pids.current %s", row.PIDs, pids)
+	if got := strings.TrimSpace(ok(t, "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", "busy")); got != "50331648 500000000" {
+		t.Errorf("after hutch update: inspect HostConfig.Memory NanoCpus = %q, want \"50331648 500000000\"", got)
 	}
 }
 
@@ -290,29 +316,6 @@ func TestVMPauseUnpause(t *testing.T) {
 	}
 }
 
-// TestVMCgroupsRemoved: once the containers are gone, so are their cgroups, and no
-// process is left in the delegated subtree but ours and hutch's own.
-func TestVMCgroupsRemoved(t *testing.T) {
-	if len(seenCgroups) == 0 {
-		t.Fatalf("no container cgroup was found by the checks before: nothing to check")
-	}
-	for dir, name := range seenCgroups {
-		if _, err := os.Stat(dir); !os.IsNotExist(err) {
-			t.Errorf("container %s's cgroup %s is still there (%v)", name, dir, err)
-		}
-	}
-	var left []string
-	for _, d := range cgroupDirs(t) {
-		if procs := readFile(t, d+"/cgroup.procs"); procs != "" {
-			left = append(left, fmt.Sprintf("%s: %s", d, strings.ReplaceAll(procs, "\n", " ")))
-		}
-	}
-	t.Logf("cgroups still holding processes: %v", left)
-	if len(left) > 1 {
-		t.Errorf("processes are left in %d cgroups of the delegated subtree, want only this test's own: %v", len(left), left)
-	}
-}
-
 // TestPartialNotDelegated: in a subtree whose parent delegates only cpu and pids, a limit
 // needing memory or io is refused with exit 125 naming the controller; pids still works.
 func TestPartialNotDelegated(t *testing.T) {
@@ -339,5 +342,133 @@ func TestPartialNotDelegated(t *testing.T) {
 	t.Logf("%s", r)
 	if r.code != 0 || r.stdout != "0::/\n" {
 		t.Errorf("--pids-limit 8 with pids delegated: exit %d, /proc/self/cgroup %q; want 0 and \"0::/\"", r.code, r.stdout)
+	}
+}
+
+// appliedLimit is what hutch inspect says it wrote into the cgroup for flag.
+func appliedLimit(t *testing.T, name, flag string) []string {
+	t.Helper()
+	var in []struct {
+		Resources struct {
+			Limits []struct {
+				Flag    string
+				Applied []string
+				Status  string
+			}
+		}
+	}
+	out := ok(t, "inspect", name)
+	if err := json.Unmarshal([]byte(out), &in); err != nil || len(in) != 1 {
+		t.Fatalf("hutch inspect %s: %v\n%s", name, err, out)
+	}
+	for _, l := range in[0].Resources.Limits {
+		if l.Flag == flag {
+			if l.Status != "applied" {
+				t.Errorf("hutch inspect %s: %s has status %q, want applied", name, flag, l.Status)
+			}
+			return l.Applied
+		}
+	}
+	t.Errorf("hutch inspect %s: no %s among .Resources.Limits", name, flag)
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// busybox time's report: "real\t0m 3.01s".
+var ddSeconds = regexp.MustCompile(`real\s+(\d+)m\s*([0-9.]+)s`)
+
+// ddTime runs dd with O_DIRECT writes of 3 MiB into the container's own root (overlay
+// upper on the ext4 disk /dev/vda) and returns how long the kernel let it take.
+func ddTime(t *testing.T, r result) float64 {
+	t.Helper()
+	m := ddSeconds.FindStringSubmatch(r.stderr)
+	if r.code != 0 || m == nil {
+		t.Fatalf("dd in the container: %s", r)
+	}
+	mins, _ := strconv.ParseFloat(m[1], 64)
+	secs, _ := strconv.ParseFloat(m[2], 64)
+	return 60*mins + secs
+}
+
+// TestVMIOAndOtherLimits: --device-write-bps really slows direct writes to the disk, and
+// --cpuset-cpus, --cpu-shares, --memory-reservation and --oom-score-adj reach the kernel.
+func TestVMIOAndOtherLimits(t *testing.T) {
+	ensureImage(t)
+	const write = "time dd if=/dev/zero of=/ddtest bs=256k count=12 oflag=direct"
+	free := ddTime(t, hutch(t, "run", "--rm", image, "sh", "-c", write))
+	majmin := readFile(t, "/sys/class/block/vda/dev")
+	r := hutch(t, "run", "--name", "io", "--device-write-bps", "/dev/vda:1mb", "--cpuset-cpus", "1", "--cpu-shares", "512",
+		"--memory-reservation", "16m", "--oom-score-adj", "500", image,
+		"sh", "-c", "cat /proc/self/oom_score_adj; grep Cpus_allowed_list /proc/self/status; "+write)
+	t.Logf("%s", r)
+	limited := ddTime(t, r)
+	dir := containerCgroup(t, "io")
+	defer removed(t, "io", dir)
+	ioStat := ""
+	for _, line := range strings.Split(readFile(t, dir+"/io.stat"), "\n") {
+		if strings.HasPrefix(line, majmin+" ") {
+			ioStat = line
+		}
+	}
+	t.Logf("3 MiB O_DIRECT: %.2f s free, %.2f s under --device-write-bps /dev/vda:1mb; io.max %q; io.stat %q",
+		free, limited, readFile(t, dir+"/io.max"), ioStat)
+	if !strings.HasPrefix(readFile(t, dir+"/io.max"), majmin+" ") || !strings.Contains(readFile(t, dir+"/io.max"), "wbps=1048576") {
+		t.Errorf("io.max = %q, want %s wbps=1048576", readFile(t, dir+"/io.max"), majmin)
+	}
+	if limited < 2.0 || limited < 2*free {
+		t.Errorf("3 MiB of direct writes took %.2f s under 1 MiB/s (%.2f s without): not throttled", limited, free)
+	}
+	wbytes := int64(0)
+	for _, f := range strings.Fields(ioStat) {
+		if v, found := strings.CutPrefix(f, "wbytes="); found {
+			wbytes, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if wbytes < 3<<20 {
+		t.Errorf("io.stat of the container's cgroup counts %d bytes written to %s, want ≥ 3 MiB", wbytes, majmin)
+	}
+	if lines := strings.Split(r.stdout, "\n"); len(lines) < 2 || lines[0] != "500" || strings.Join(strings.Fields(lines[1]), " ") != "Cpus_allowed_list: 1" {
+		t.Errorf("in the container: oom_score_adj and Cpus_allowed_list = %q, want 500 and 1", r.stdout)
+	}
+	if got := readFile(t, dir+"/cpuset.cpus"); got != "1" {
+		t.Errorf("cpuset.cpus = %q, want 1", got)
+	}
+	if got := readFile(t, dir+"/memory.low"); got != "16777216" {
+		t.Errorf("memory.low = %q, want 16777216 (--memory-reservation 16m)", got)
+	}
+	weight := readFile(t, dir+"/cpu.weight")
+	if n, _ := strconv.Atoi(weight); n < 1 || n >= 100 || !contains(appliedLimit(t, "io", "--cpu-shares"), "cpu.weight="+weight) {
+		t.Errorf("--cpu-shares 512: cpu.weight = %s (want below the default 100, as hutch inspect reports: %v)", weight, appliedLimit(t, "io", "--cpu-shares"))
+	}
+}
+
+// TestVMCgroupsRemoved: once the containers are gone, so are their cgroups, and no
+// process is left in the delegated subtree but ours and hutch's own.
+func TestVMCgroupsRemoved(t *testing.T) {
+	if len(seenCgroups) == 0 {
+		t.Fatalf("no container cgroup was found by the checks before: nothing to check")
+	}
+	for dir, name := range seenCgroups {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("container %s's cgroup %s is still there (%v)", name, dir, err)
+		}
+	}
+	var left []string
+	for _, d := range cgroupDirs(t) {
+		if procs := readFile(t, d+"/cgroup.procs"); procs != "" {
+			left = append(left, fmt.Sprintf("%s: %s", d, strings.ReplaceAll(procs, "\n", " ")))
+		}
+	}
+	t.Logf("cgroups still holding processes: %v", left)
+	if len(left) > 1 {
+		t.Errorf("processes are left in %d cgroups of the delegated subtree, want only this test's own: %v", len(left), left)
 	}
 }
