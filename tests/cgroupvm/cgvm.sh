@@ -51,6 +51,7 @@
 set -euo pipefail
 
 CACHE=${CGVM_CACHE:-/var/cache/hutch-cgvm}
+export PATH="/usr/local/go/bin:$PATH" # cgvm-runas is built with Go, also under sudo
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 # Kernel modules the guest loads, dependencies first (the .deb ships no modules.dep, so
@@ -64,6 +65,11 @@ die() {
 	exit 2
 }
 need_root() { [ "$(id -u)" = 0 ] || die "$1 needs root (sudo $SELF $1)"; }
+lock_cache() { # setup and image change the cache: one at a time (runs share it read-only)
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.lock"
+	flock 9
+}
 dynamic() { ldd "$1" >/dev/null 2>&1; }
 
 # ------------------------------------------------------------------------ setup
@@ -73,6 +79,7 @@ kernel_pkg() { # the versioned package behind the linux-image-cloud-amd64 metapa
 
 cmd_setup() {
 	need_root setup
+	lock_cache
 	local missing=()
 	command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 	if [ ! -x /bin/busybox ] || dynamic /bin/busybox; then missing+=(busybox-static); fi
@@ -285,6 +292,7 @@ base_image() { # the base initramfs for this kernel and this version of the scri
 
 cmd_image() {
 	need_root image
+	lock_cache
 	local kd out st r
 	kd=$(kernel_dir)
 	out=$(base_image)
@@ -356,7 +364,7 @@ cmd_run() {
 	local kd base
 	kd=$(kernel_dir)
 	base=$(base_image)
-	[ -e "$base" ] || cmd_image
+	[ -e "$base" ] || (cmd_image)
 
 	RUNDIR=$(mktemp -d /tmp/cgvm-run.XXXXXX)
 	local w=$RUNDIR
