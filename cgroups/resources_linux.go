@@ -273,6 +273,26 @@ func (r *Resources) Merge(u *Resources) {
 	}
 }
 
+// Split parts r in two: the limits of the named flags, and the others (nil when empty).
+func (r *Resources) Split(flags ...string) (others, named *Resources) {
+	if r.Empty() {
+		return r, nil
+	}
+	a, b := *r, *r
+	a.Requested, b.Requested = map[string]string{}, map[string]string{}
+	for k, v := range r.Requested {
+		if contains(flags, k) {
+			b.Requested[k] = v
+		} else {
+			a.Requested[k] = v
+		}
+	}
+	if len(b.Requested) == 0 {
+		return &a, nil
+	}
+	return &a, &b
+}
+
 // Empty reports whether no limit at all is asked.
 func (r *Resources) Empty() bool { return r == nil || len(r.Requested) == 0 }
 

@@ -94,7 +94,10 @@ func (m *Manager) attachCgroup(c *Config, p *prepared) error {
 		p.notApplied = err.Error()
 		apply = d.Applicable(r)
 	}
-	cg, applied, err := d.Create(cgroups.Prefix+c.ID, apply)
+	// pids.max counts threads: the init, hutch's Go runtime, needs a few until it
+	// executes the command, so the limit is written once it runs (launched).
+	now, later := apply.Split("--pids-limit")
+	cg, applied, err := d.Create(cgroups.Prefix+c.ID, now)
 	if err != nil {
 		if r.Empty() {
 			// Nothing asked: run as on a host without delegation, but say why.
@@ -108,7 +111,7 @@ func (m *Manager) attachCgroup(c *Config, p *prepared) error {
 		_ = cg.Remove()
 		return err
 	}
-	p.cgroup, p.applied, p.spec.Cgroup = cg, applied, f
+	p.cgroup, p.applied, p.spec.Cgroup, p.later = cg, applied, f, later
 	return nil
 }
 
@@ -119,6 +122,13 @@ func (p *prepared) launched(pid int) error {
 	if p.spec.Cgroup != nil {
 		p.spec.Cgroup.Close()
 		p.spec.Cgroup = nil
+	}
+	if p.cgroup != nil && !p.later.Empty() {
+		applied, err := p.cgroup.Apply(p.later, "")
+		if err != nil {
+			return err
+		}
+		p.applied = append(p.applied, applied...)
 	}
 	r := p.cfg.Options.Resources
 	if r == nil {
@@ -159,6 +169,10 @@ func noteExit(st *State) {
 		st.OOMKilled = true
 	}
 }
+
+// RemoveCgroup removes a stopped container's cgroup (system reset, which deletes the
+// records wholesale).
+func (m *Manager) RemoveCgroup(id string) error { return m.removeCgroup(id) }
 
 // removeCgroup removes the cgroup a container's last run used.
 func (m *Manager) removeCgroup(id string) error {

@@ -25,6 +25,7 @@ type prepared struct {
 	cgroup     *cgroups.Cgroup
 	applied    []cgroups.Setting
 	notApplied string
+	later      *cgroups.Resources // limits written once the init runs (pids)
 }
 
 // prepare mounts the container's root and builds its runtime spec: the user resolved

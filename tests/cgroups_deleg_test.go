@@ -300,6 +300,15 @@ func TestCgroupsDelegatedHost(t *testing.T) {
 	if left := cgContainerCgroups(t, deleg); len(left) > 0 {
 		t.Errorf("cgroups left after rm: %v", left)
 	}
+	// system reset stops containers and removes their cgroups too.
+	cgOKIn(sb, deleg, "run", "-d", "--name", "resetme", lcImage, "sleep", "1000")
+	if len(cgContainerCgroups(t, deleg)) != 1 {
+		t.Fatalf("no cgroup for the container resetme")
+	}
+	sb.ok("system", "reset", "-f")
+	if left := cgContainerCgroups(t, deleg); len(left) > 0 {
+		t.Errorf("cgroups left after system reset: %v", left)
+	}
 }
 
 // TestCgroupsParentConfig: [cgroups] parent names the delegated directory when hutch's

@@ -267,6 +267,7 @@ func newResetCommand(a *app) *cobra.Command {
 			if cs, err := a.records().List(); err == nil {
 				for _, c := range cs {
 					_ = a.records().Stop(c, 0)
+					_ = a.cgroupManager().RemoveCgroup(c.ID) // in the delegated cgroup, not the store
 				}
 			}
 			code, err := a.host.Enter(append(os.Args[1:], "--force"))
