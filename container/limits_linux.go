@@ -338,6 +338,9 @@ func startExecInCgroup(c *Config, st *State, flags int, spec *nsinit.ExecSpec, c
 	if st.Cgroup == "" {
 		return nsinit.StartExec(st.Pid, flags, spec, child)
 	}
+	if Paused(st) {
+		return nil, fmt.Errorf("container %s is paused: unpause it first (`hutch unpause %s`); a command started in its frozen cgroup would not run", c.Name, c.Name)
+	}
 	f, err := cgroups.At(st.Cgroup).Open()
 	if err == nil {
 		spec.Cgroup = f

@@ -270,6 +270,8 @@ func TestCgroupsDelegatedHost(t *testing.T) {
 		t.Errorf("the paused container kept printing: %d lines, then %d", strings.Count(before, "\n"), strings.Count(after, "\n"))
 	}
 	sb.expect(1, "pause", "counter") // already paused
+	r = sb.expect(125, "exec", "counter", "true")
+	assertContains(t, r.stderr, "container counter is paused: unpause it first", "exec in a paused container")
 	// update from anywhere: judged by the container's delegated cgroup, which offers no pids.
 	r = sb.expect(125, "update", "--pids-limit", "10", "counter")
 	assertContains(t, r.stderr, "cannot apply --pids-limit 10 (needs the pids controller): the cgroup delegated to you, "+deleg+", offers the controllers [] but not pids", "update refused")
