@@ -77,12 +77,63 @@ func (m *Manager) warnLimits(err error) {
 // init is cloned into it. Without a delegated cgroup, a container with no limits runs
 // without one, as does one whose limits are only warned about.
 func (m *Manager) attachCgroup(c *Config, p *prepared) error {
+	if e := m.early; e != nil && e.id == c.ID {
+		// Made before the container, for its init launched already (Run).
+		m.early = nil
+		p.limits, p.spec.Cgroup = e.limits, e.limits.File
+		return nil
+	}
 	l, err := m.delegation().Prepare(cgroups.Prefix+c.ID, c.Options.Resources, m.warnLimits)
 	if err != nil {
 		return err
 	}
 	p.limits, p.spec.Cgroup = l, l.File
 	return nil
+}
+
+// earlyCgroup is a container's cgroup made before the container itself, so that its
+// init can be launched into it while the container is created (Run).
+type earlyCgroup struct {
+	id     string
+	limits *cgroups.Limited
+}
+
+// earlyCgroup picks the ID of the container Run is about to create and, when it gets a
+// cgroup, makes it now and points spec at it: the init launched early is cloned into it.
+func (m *Manager) earlyCgroup(o Options, spec *nsinit.Spec) error {
+	if !m.wantsCgroup(o) {
+		return nil
+	}
+	if err := m.checkLimits(o); err != nil {
+		return err
+	}
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	l, err := m.delegation().Prepare(cgroups.Prefix+id, o.Resources, m.warnLimits)
+	if err != nil {
+		return err
+	}
+	m.early = &earlyCgroup{id: id, limits: l}
+	spec.Cgroup = l.File
+	return nil
+}
+
+// dropEarlyCgroup removes a cgroup made early for a container that was not created.
+func (m *Manager) dropEarlyCgroup() {
+	if m.early != nil {
+		m.early.limits.Abort()
+		m.early = nil
+	}
+}
+
+// takeID is the ID for a new container: the one an early cgroup was made for, or a new one.
+func (m *Manager) takeID() (string, error) {
+	if m.early != nil {
+		return m.early.id, nil
+	}
+	return newID()
 }
 
 // launched finishes a started init's cgroup side before it runs the command. On
