@@ -30,6 +30,17 @@ type Config struct {
 	Storage    StorageConfig    `toml:"storage"`
 	Engine     EngineConfig     `toml:"engine"`
 	Registries RegistriesConfig `toml:"registries"`
+	Cgroups    CgroupsConfig    `toml:"cgroups"`
+}
+
+// CgroupsConfig is the [cgroups] table (docs/limits.md).
+type CgroupsConfig struct {
+	// Parent is a cgroup v2 directory delegated to the user, in which containers'
+	// cgroups are made (default: the user's own cgroup, when it is delegated).
+	Parent string `toml:"parent"`
+	// OnUnavailable is what run and create do when a limit cannot be applied: "fail"
+	// (default: exit 125 with the fix) or "warn" (say so once and run without it).
+	OnUnavailable string `toml:"on_unavailable"`
 }
 
 // RegistriesConfig is the [registries] table.
@@ -144,6 +155,14 @@ func (c *Config) validate() error {
 		if m.Registry == "" || m.Location == "" {
 			return &Error{Msg: "[[registries.mirror]] needs both registry = \"…\" and location = \"…\""}
 		}
+	}
+	switch c.Cgroups.OnUnavailable {
+	case "", "fail", "warn":
+	default:
+		return &Error{Msg: fmt.Sprintf("[cgroups] on_unavailable = %q: use \"fail\" (refuse a limit that cannot be applied) or \"warn\" (run without it, saying so)", c.Cgroups.OnUnavailable)}
+	}
+	if c.Cgroups.Parent != "" && !strings.HasPrefix(c.Cgroups.Parent, "/") {
+		return &Error{Msg: fmt.Sprintf("[cgroups] parent = %q must be an absolute path (e.g. /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/hutch.slice)", c.Cgroups.Parent)}
 	}
 	switch strings.ToLower(c.Engine.LogLevel) {
 	case "", "debug", "info", "warn", "warning", "error":

@@ -20,6 +20,7 @@ import (
 	storagetypes "go.podman.io/storage/types"
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/volumes"
@@ -56,6 +57,8 @@ type Options struct {
 	// Userns is "" (the container is root in hutch's namespace, i.e. you) or
 	// "keep-id" (the container runs as your own uid and gid).
 	Userns string `json:"UsernsMode,omitempty"`
+	// Resources are the limits asked (--memory, --cpus …), in Docker's HostConfig names.
+	Resources *cgroups.Resources `json:"Resources,omitempty"`
 }
 
 // Config is a created container: the options resolved against the image.
@@ -101,6 +104,12 @@ type Manager struct {
 	// SlotDir is a directory in the runtime dir through which Run hands a container's
 	// root to an init launched before it was mounted ("" disables that).
 	SlotDir string
+	// Cgroups is config.toml's [cgroups]: where containers' cgroups go, and whether a
+	// limit that cannot be applied fails or warns.
+	Cgroups cgroups.Options
+	deleg   *cgroups.Delegation
+	warned  bool
+	early   *earlyCgroup // a cgroup made before Create, for an init launched early
 }
 
 func newID() (string, error) {
@@ -122,6 +131,9 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	}
 	caps, err := capabilities(o)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.checkLimits(o); err != nil {
 		return nil, err
 	}
 	for _, mt := range o.Mounts {
@@ -152,7 +164,7 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("image %s has no command (no Cmd or Entrypoint): give one after the image name (`hutch run %s /bin/sh`), or set one with `hutch import --change 'CMD [\"/bin/sh\"]'`", o.Image, o.Image)
 	}
-	id, err := newID()
+	id, err := m.takeID()
 	if err != nil {
 		return nil, err
 	}
@@ -343,6 +355,9 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 	_, _ = m.Store.Unmount(c.ID, true)
 	if err := m.Store.DeleteContainer(c.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
 		return fmt.Errorf("removing container %s: %w", c.Name, err)
+	}
+	if err := m.removeCgroup(c.ID); err != nil {
+		return err
 	}
 	if err := m.Records.Delete(c.ID); err != nil {
 		return err

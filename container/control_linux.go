@@ -59,6 +59,9 @@ func (r *Records) Signal(c *Config, sig unix.Signal) error {
 	}
 	err = unix.Kill(st.Pid, sig)
 	if err == nil || errors.Is(err, unix.ESRCH) {
+		if sig != unix.SIGKILL {
+			thawAfterSignal(st)
+		}
 		return nil
 	}
 	if !errors.Is(err, unix.EPERM) {
@@ -70,6 +73,9 @@ func (r *Records) Signal(c *Config, sig unix.Signal) error {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("signalling container %s from its user namespace: %s", c.Name, strings.TrimSpace(string(out)))
+	}
+	if sig != unix.SIGKILL {
+		thawAfterSignal(st)
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		defer devnull.Close()
 		child = nsinit.Stdio{Stdin: devnull, Stdout: devnull, Stderr: devnull}
 	}
-	p, err := nsinit.StartExec(st.Pid, flags, spec, child)
+	p, err := startExecInCgroup(c, st, flags, spec, child)
 	if err != nil {
 		return nsinit.ExitEngine, err
 	}

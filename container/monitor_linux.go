@@ -116,6 +116,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 	}
 	restarts := st.Restarts
 	if exited != nil {
+		noteExit(st)
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
 		_ = m.Records.SaveState(id, st)
 		_, _ = m.Store.Unmount(c.ID, true)
@@ -148,7 +149,11 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 // terminal), records it as running, calls started, and executes the C half of the
 // monitor, which inherits the pipes and the child. It returns only on failure.
 func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int, error) {
+	var p *prepared
 	fail := func(code int, err error) (int, error) {
+		if p != nil {
+			p.dropCgroup()
+		}
 		_, _ = m.Store.Unmount(c.ID, true)
 		m.recordFailure(c.ID, code, err, restarts)
 		return code, err
@@ -157,7 +162,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	if err != nil {
 		return fail(nsinit.ExitEngine, err)
 	}
-	p, err := m.prepare(c, gidMapped(5))
+	p, err = m.prepare(c, gidMapped(5))
 	if err != nil {
 		return fail(nsinit.ExitEngine, err)
 	}
@@ -212,9 +217,16 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		f.Close()
 	}
 	if err != nil {
+		p.dropCgroup()
+		return fail(nsinit.ExitEngine, fmt.Errorf("%w%s", err, cgroupHint(p)))
+	}
+	if err := p.launched(proc.Pid()); err != nil {
+		proc.Kill()
+		p.dropCgroup()
 		return fail(nsinit.ExitEngine, err)
 	}
 	if err := proc.Release(); err != nil {
+		p.dropCgroup()
 		code := nsinit.ExitEngine
 		var ee *nsinit.ExecError
 		if errors.As(err, &ee) {
@@ -224,6 +236,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	}
 	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
 		Restarts: restarts, Rootfs: p.spec.Rootfs}
+	p.record(st)
 	if err := m.Records.SaveState(c.ID, st); err != nil {
 		proc.Kill()
 		return fail(nsinit.ExitEngine, err)

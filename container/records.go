@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/internal/fsutil"
 )
 
@@ -39,6 +40,11 @@ type State struct {
 	OOMKilled  bool      `json:"OOMKilled"`
 	// Rootfs is where the container's root is mounted, in its owner's mount namespace.
 	Rootfs string `json:"Rootfs,omitempty"`
+	// Cgroup is the container's own cgroup (v2) directory, "" without one; Applied is
+	// what was written into it for the asked limits, NotApplied why some were not.
+	Cgroup     string            `json:"Cgroup,omitempty"`
+	Applied    []cgroups.Setting `json:"Applied,omitempty"`
+	NotApplied string            `json:"NotApplied,omitempty"`
 }
 
 func (r *Records) dir(id string) string { return filepath.Join(r.Dir, id) }

@@ -62,13 +62,21 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 	}
 	var early *nsinit.Process
 	if o.Userns == "" && m.SlotDir != "" && m.sharedSlots() == nil {
-		early, _ = nsinit.Launch(&nsinit.Spec{NewNetwork: o.Network == NetworkNone, Terminal: o.TTY, Init: o.Init}, fg.child, true)
+		spec := &nsinit.Spec{NewNetwork: o.Network == NetworkNone, Terminal: o.TTY, Init: o.Init}
+		if err := m.earlyCgroup(o, spec); err != nil {
+			return nil, nsinit.ExitEngine, err
+		}
+		early, _ = nsinit.Launch(spec, fg.child, true)
+		if early == nil {
+			m.dropEarlyCgroup()
+		}
 	}
 	c, err := m.Create(o)
 	if err != nil {
 		if early != nil {
 			early.Kill()
 		}
+		m.dropEarlyCgroup()
 		return nil, nsinit.ExitEngine, err
 	}
 	code, err := m.runAttached(c, fg, early)
@@ -129,10 +137,17 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) 
 		}
 		proc = early
 	} else if proc, err = nsinit.Start(p.spec, fg.child, true); err != nil {
+		p.dropCgroup()
+		return nsinit.ExitEngine, fmt.Errorf("%w%s", err, cgroupHint(p))
+	}
+	if err := p.launched(proc.Pid()); err != nil {
+		proc.Kill()
+		p.dropCgroup()
 		return nsinit.ExitEngine, err
 	}
 	fg.started()
 	if err := proc.Release(); err != nil {
+		p.dropCgroup()
 		var ee *nsinit.ExecError
 		if errors.As(err, &ee) {
 			return ee.Code, ee
@@ -143,9 +158,11 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) 
 	// This process owns the container while it runs: `ps` shows it, `stop` and `kill`
 	// reach it.
 	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), Rootfs: rootfs}
+	p.record(st)
 	_ = m.Records.SaveState(c.ID, st)
 	if !c.Options.AutoRemove { // a --rm container's records go right after
 		defer func() {
+			noteExit(st)
 			st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
 			_ = m.Records.SaveState(c.ID, st)
 		}()

@@ -11,6 +11,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
 
+	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/nsinit"
 )
@@ -19,6 +20,9 @@ import (
 type prepared struct {
 	cfg  *Config
 	spec *nsinit.Spec
+	// limits is the container's cgroup and what was written into it (nil or without
+	// a cgroup when it has none).
+	limits *cgroups.Limited
 }
 
 // prepare mounts the container's root and builds its runtime spec: the user resolved
@@ -107,7 +111,11 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 	sort.SliceStable(spec.Mounts, func(i, j int) bool {
 		return depth(spec.Mounts[i].Destination) < depth(spec.Mounts[j].Destination)
 	})
-	return &prepared{cfg: c, spec: spec}, nil
+	p := &prepared{cfg: c, spec: spec}
+	if err := m.attachCgroup(c, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func depth(p string) int {

@@ -23,6 +23,9 @@ type Summary struct {
 func (s Summary) StatusText(now time.Time) string {
 	switch s.State.Status {
 	case StatusRunning:
+		if Paused(s.State) {
+			return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt)) + " (Paused)"
+		}
 		return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt))
 	case StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", s.State.ExitCode, units.HumanDuration(now.Sub(s.State.FinishedAt)))
@@ -84,7 +87,7 @@ func (s Summary) Matches(filters []Filter, imageMatches func(ref string, c *Conf
 		for _, v := range vals {
 			switch key {
 			case "status":
-				ok = ok || s.State.Status == v
+				ok = ok || s.StateText() == v || v == StatusRunning && s.State.Status == v
 			case "name":
 				ok = ok || strings.Contains(s.Config.Name, v)
 			case "id":
@@ -234,6 +237,8 @@ type Inspect struct {
 	Mounts       []InspectMount `json:"Mounts"`
 	RestartCount int            `json:"RestartCount"`
 	LogPath      string         `json:"LogPath"`
+	// Resources is, for every limit, what was asked and what was applied (hutch's own).
+	Resources InspectResources `json:"Resources"`
 }
 
 // InspectState is Docker's State block.
@@ -281,6 +286,7 @@ type InspectHost struct {
 		MaximumRetryCount int    `json:"MaximumRetryCount"`
 	} `json:"RestartPolicy"`
 	Binds []string `json:"Binds"`
+	InspectLimits
 }
 
 // InspectMount is one entry of Docker's Mounts.
@@ -308,7 +314,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	in := &Inspect{
 		Id: c.ID, Created: c.Created, Image: "sha256:" + c.ImageID, Name: "/" + c.Name, ImageName: c.ImageName,
 		RestartCount: st.Restarts, LogPath: r.LogPath(c.ID), Mounts: []InspectMount{},
-		State: InspectState{Status: st.Status, Running: st.Status == StatusRunning, OOMKilled: st.OOMKilled,
+		State: InspectState{Status: Summary{c, st}.StateText(), Running: st.Status == StatusRunning, Paused: Paused(st), OOMKilled: st.OOMKilled,
 			ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt)},
 		Config: InspectConfig{Hostname: c.Hostname, User: c.User, Tty: c.Options.TTY, OpenStdin: c.Options.Interactive,
 			Env: c.Env, Cmd: c.Options.Cmd, Image: c.ImageName, WorkingDir: c.Cwd, Labels: c.Options.Labels, StopSignal: c.StopSignal},
@@ -330,6 +336,8 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	h.AutoRemove, h.Init, h.CapAdd, h.CapDrop, h.UsernsMode = c.Options.AutoRemove, c.Options.Init, c.Options.CapAdd, c.Options.CapDrop, c.Options.Userns
 	h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = ParseRestart(c.Options.Restart)
 	h.Binds = []string{}
+	h.InspectLimits = inspectLimits(c.Options.Resources)
+	in.Resources = inspectResources(c, st)
 	for _, m := range c.Mounts {
 		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly}
 		if m.Type == "volume" {

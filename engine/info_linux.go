@@ -18,16 +18,16 @@ import (
 // Info is `hutch info`: everything hutch found about the user and the machine, with
 // every warning and its fix.
 type Info struct {
-	Version  string          `json:"version"`
-	Go       string          `json:"go"`
-	Kernel   string          `json:"kernel"`
-	User     InfoUser        `json:"user"`
-	IDMaps   InfoIDMaps      `json:"idMappings"`
-	Config   []config.Source `json:"configFiles"`
-	Paths    *config.Paths   `json:"paths"`
-	Store    InfoStore       `json:"store"`
-	Cgroups  cgroups.Layout  `json:"cgroups"`
-	Warnings []diag.Warning  `json:"warnings"`
+	Version  string              `json:"version"`
+	Go       string              `json:"go"`
+	Kernel   string              `json:"kernel"`
+	User     InfoUser            `json:"user"`
+	IDMaps   InfoIDMaps          `json:"idMappings"`
+	Config   []config.Source     `json:"configFiles"`
+	Paths    *config.Paths       `json:"paths"`
+	Store    InfoStore           `json:"store"`
+	Cgroups  *cgroups.Delegation `json:"cgroups"`
+	Warnings []diag.Warning      `json:"warnings"`
 }
 
 // InfoUser is who hutch runs for.
@@ -69,7 +69,7 @@ func (h *Host) Info(store *storage.Store, openErr error) *Info {
 		Config:   h.Sources,
 		Paths:    h.Paths,
 		Store:    InfoStore{GraphRoot: h.Paths.GraphRoot, RunRoot: h.Paths.RunRoot},
-		Cgroups:  cgroups.Detect(),
+		Cgroups:  cgroups.Discover(cgroups.Options{Parent: h.Config.Cgroups.Parent, OnUnavailable: h.Config.Cgroups.OnUnavailable}),
 		Warnings: h.Warnings(),
 	}
 	var u unix.Utsname

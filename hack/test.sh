@@ -38,4 +38,8 @@ if [ "$status" != 0 ]; then
 	grep -B2 -A30 -- '--- FAIL' "$log" | head -200 >&2 || true
 	exit "$status"
 fi
+
+echo "== cgroup v2 VM tests (limits, in qemu: tests/cgroupvm, docs/cgroup-vm.md)"
+hack/test-cgroupvm.sh "$bindir/hutch"
+
 echo "test: all passed in $(( $(date +%s) - start )) s"

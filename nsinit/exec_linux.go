@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/moby/sys/user"
 	"go.podman.io/storage/pkg/reexec"
@@ -34,6 +35,9 @@ type ExecSpec struct {
 	Caps            []string `json:"caps"`
 	NoNewPrivileges bool     `json:"noNewPrivileges"`
 	Detach          bool     `json:"detach"`
+	// Cgroup, when set, is the container's cgroup directory: the command starts in it
+	// (CLONE_INTO_CGROUP), under the container's limits.
+	Cgroup *os.File `json:"-"`
 }
 
 func init() {
@@ -66,6 +70,9 @@ func StartExec(pid, flags int, spec *ExecSpec, stdio Stdio) (*ExecProcess, error
 		Stdout:     stdio.Stdout,
 		Stderr:     stdio.Stderr,
 		ExtraFiles: []*os.File{statusW},
+	}
+	if spec.Cgroup != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(spec.Cgroup.Fd())}
 	}
 	if err := cmd.Start(); err != nil {
 		statusR.Close()

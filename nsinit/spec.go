@@ -6,6 +6,8 @@
 // when hutch is re-executed as "hutch-init".
 package nsinit
 
+import "os"
+
 // Spec is everything the init needs to set up one container; it travels as JSON over a pipe.
 type Spec struct {
 	Rootfs   string   `json:"rootfs"` // the mounted image root, in the parent's mount namespace
@@ -33,6 +35,10 @@ type Spec struct {
 	// (nested in hutch's) with these mappings, in hutch's ids (--userns=keep-id).
 	UIDMap []IDMap `json:"uidMap,omitempty"`
 	GIDMap []IDMap `json:"gidMap,omitempty"`
+	// Cgroup, when set, is the open directory of the container's cgroup (v2): the init
+	// is cloned straight into it (CLONE_INTO_CGROUP), and its cgroup namespace has it
+	// as root.
+	Cgroup *os.File `json:"-"`
 }
 
 // IDMap maps Size ids from ContainerID (in the container) to HostID (in hutch's namespace).

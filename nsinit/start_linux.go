@@ -49,7 +49,7 @@ func Start(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 }
 
 // Launch clones the init without its spec: only the fields that shape the clone
-// (NewNetwork, UIDMap/GIDMap, Terminal, Init) are read now. The init starts up and waits
+// (NewNetwork, UIDMap/GIDMap, Terminal, Init, Cgroup) are read now. The init starts up and waits
 // for Send, so a caller can overlap that start-up with its own work (creating and
 // mounting the container) — Go takes a few milliseconds to start.
 func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
@@ -104,6 +104,10 @@ func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 	}
 	if dieWithParent {
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
+	}
+	if spec.Cgroup != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(spec.Cgroup.Fd())
 	}
 	if err := cmd.Start(); err != nil {
 		specR.Close()

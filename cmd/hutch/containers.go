@@ -99,7 +99,7 @@ func newPsCommand(a *app) *cobra.Command {
 				}
 				rows = append(rows, psRow{ID: id, Image: s.Config.ImageName, Command: strconv.Quote(command),
 					CreatedAt: s.Config.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(s.Config.Created),
-					Status: s.StatusText(now), State: s.State.Status, Names: s.Config.Name})
+					Status: s.StatusText(now), State: s.StateText(), Names: s.Config.Name})
 			}
 			if quiet {
 				format = "{{.ID}}"
@@ -549,6 +549,7 @@ func newContainerCommand(a *app) *cobra.Command {
 	ins.Use = "inspect [OPTIONS] CONTAINER [CONTAINER...]"
 	c.AddCommand(ls, ins, newContainerPruneCommand(a), newRunCommand(a), newCreateCommand(a), newStartCommand(a),
 		newStopCommand(a), newKillCommand(a), newRmCommand(a), newLogsCommand(a), newExecCommand(a), newWaitCommand(a),
-		newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a), newPortCommand(a), newCpCommand(a))
+		newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a), newPortCommand(a), newCpCommand(a),
+		newStatsCommand(a), newUpdateCommand(a), newPauseCommand(a), newUnpauseCommand(a))
 	return c
 }

@@ -58,6 +58,7 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		newPortCommand(a), newCpCommand(a), newContainerCommand(a),
 		newPullCommand(a), newPushCommand(a), newLoginCommand(a), newLogoutCommand(a),
 		newBuildCommand(a),
+		newStatsCommand(a), newUpdateCommand(a), newPauseCommand(a), newUnpauseCommand(a),
 	)
 	return root, a
 }

@@ -25,6 +25,7 @@ type createFlags struct {
 	stopTimeout                                                int
 	privileged, readOnly, init, rm, interactive, tty           bool
 	detach                                                     bool
+	limits                                                     limitFlags
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -62,6 +63,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	if run {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
+	f.limits.register(fs, false)
 }
 
 // options turns the flags into container options; each malformed flag is an error
@@ -75,6 +77,11 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	if err := container.ValidRestart(f.restart); err != nil {
 		return o, err
 	}
+	res, err := f.limits.resources(cmd.Flags())
+	if err != nil {
+		return o, err
+	}
+	o.Resources = res
 	if f.restart != "no" && f.rm {
 		return o, fmt.Errorf("--restart %s and --rm cannot be combined", f.restart)
 	}
@@ -174,7 +181,8 @@ func (a *app) manager() (*container.Manager, error) {
 		return nil, err
 	}
 	return &container.Manager{Records: a.records(), Store: s, Volumes: a.volumes(),
-		HostUID: a.host.NS.UID, HostGID: a.host.NS.GID, SlotDir: filepath.Join(a.host.Paths.RuntimeDir, "rootfs")}, nil
+		HostUID: a.host.NS.UID, HostGID: a.host.NS.GID, SlotDir: filepath.Join(a.host.Paths.RuntimeDir, "rootfs"),
+		Cgroups: a.cgroupOptions()}, nil
 }
 
 // records are the containers' records; reading them needs no namespace.
@@ -231,6 +239,9 @@ func newRunCommand(a *app) *cobra.Command {
 func (a *app) runOptions(cmd *cobra.Command, f *createFlags, args []string) (container.Options, *container.Manager, error) {
 	o, err := f.options(cmd, args[0], args[1:])
 	if err != nil {
+		return o, nil, err
+	}
+	if err := a.cgroupManager().CheckLimits(o); err != nil {
 		return o, nil, err
 	}
 	if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {

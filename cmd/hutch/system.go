@@ -143,6 +143,7 @@ func printInfo(w io.Writer, in *engine.Info) {
 		p("  controllers offered: %s", strings.Join(in.Cgroups.Controllers, " "))
 	}
 	p("  resource limits: %s", in.Cgroups.Limits)
+	limitsInfo(in.Cgroups, p)
 	if len(in.Warnings) == 0 {
 		p("warnings: none")
 		return
@@ -270,6 +271,7 @@ func newResetCommand(a *app) *cobra.Command {
 			if cs, err := a.records().List(); err == nil {
 				for _, c := range cs {
 					_ = a.records().Stop(c, 0)
+					_ = a.cgroupManager().RemoveCgroup(c.ID) // in the delegated cgroup, not the store
 				}
 			}
 			code, err := a.host.Enter(append(os.Args[1:], "--force"))
