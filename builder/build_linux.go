@@ -17,6 +17,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/buildfs"
+	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/images"
 )
 
@@ -49,6 +50,12 @@ type Options struct {
 	// SingleID says the user namespace maps one id only (no subordinate range): files
 	// whose owner is not mapped stay 0:0.
 	SingleID bool
+	// Resources are the build's limits (--memory …), applied to every RUN step in a
+	// cgroup of its own (nil: none asked); Cgroups is config.toml's [cgroups]; Warn
+	// prints, once, the limits left out with on_unavailable = "warn".
+	Resources *cgroups.Resources
+	Cgroups   cgroups.Options
+	Warn      func(error)
 }
 
 // Result is a built image.
@@ -107,6 +114,7 @@ type Builder struct {
 	triggerLine int
 	guard       *guard
 	created     []string // layers this build added to the store
+	cg          *stepCgroups
 }
 
 // New prepares a build over the store (the caller holds the store lock).

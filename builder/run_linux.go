@@ -228,8 +228,21 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 		return err
 	}
 	defer closeIO()
+	// The step's process tree runs in a cgroup of its own, with the build's limits.
+	lim, err := b.stepCgroup()
+	if err != nil {
+		return err
+	}
+	spec.Cgroup = lim.File
 	proc, err := nsinit.Start(spec, nsinit.Stdio{Stdin: nil, Stdout: out, Stderr: errOut}, true)
 	if err != nil {
+		lim.Abort()
+		return err
+	}
+	spec.Cgroup = nil
+	if err := lim.Started(proc.Pid()); err != nil {
+		proc.Kill()
+		lim.Abort()
 		return err
 	}
 	b.sig.setKill(func() { _ = proc.Signal(syscall.SIGKILL) })
@@ -239,8 +252,10 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 		var ee *nsinit.ExecError
 		if !errors.As(err, &ee) {
 			proc.Kill()
+			lim.Abort()
 			return err
 		}
+		_, _ = lim.Done()
 		if b.sig.err() != nil {
 			return ErrInterrupted
 		}
@@ -248,6 +263,7 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 		return &ErrRunFailed{Code: ee.Code, Msg: b.stepFailure(c, fmt.Sprintf("%s (exit status %d)", ee.Msg, ee.Code))}
 	}
 	code, err = proc.Wait()
+	oomKilled, cgErr := lim.Done()
 	removeCreated(rootfs, created)
 	if b.sig.err() != nil {
 		return ErrInterrupted
@@ -256,9 +272,13 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 		return err
 	}
 	if code != 0 {
-		return &ErrRunFailed{Code: code, Msg: b.stepFailure(c, fmt.Sprintf("command exited with status %d", code))}
+		what := fmt.Sprintf("command exited with status %d", code)
+		if oomKilled {
+			what = b.oomFailure() + ": " + what
+		}
+		return &ErrRunFailed{Code: code, Msg: b.stepFailure(c, what)}
 	}
-	return nil
+	return cgErr
 }
 
 // stepFailure is the message of a failed RUN: the step as written, the file and line.

@@ -15,6 +15,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/builder"
+	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/fsutil"
 )
@@ -26,6 +27,7 @@ type buildFlags struct {
 	noCache, layers, quiet           bool
 	timestamp                        int64
 	registry                         registryFlags
+	limits                           limitFlags
 }
 
 func newBuildCommand(a *app) *cobra.Command {
@@ -63,6 +65,7 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
 	fl.Int64Var(&f.timestamp, "timestamp", 0, "set every time in the image to this Unix time, for reproducible images (default: $SOURCE_DATE_EPOCH when set)")
 	f.registry.register(c)
+	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
 	return inNamespace(c)
 }
 
@@ -91,6 +94,13 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	}
 	if err := builder.CheckNetwork(f.network); err != nil {
 		return err
+	}
+	res, err := f.limits.resources(cmd.Flags())
+	if err != nil {
+		return err
+	}
+	if err := builder.CheckLimits(a.cgroupOptions(), res); err != nil {
+		return err // exit 125, naming the limit and the fix
 	}
 	data, name, hostPath, err := readDockerfile(f.file, contextArg, ctxDir, cmd.InOrStdin())
 	if err != nil {
@@ -193,11 +203,12 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		Network: f.network, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
 		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
 		CacheDir: a.host.Paths.CacheDir, SingleID: a.host.NS.SingleID,
+		Resources: res, Cgroups: a.cgroupOptions(), Warn: warnBuildLimits(cmd.ErrOrStderr()),
 		Image: func(ctx context.Context, ref string) (*cstorage.Image, error) {
 			return a.buildBase(ctx, s.Store, ref, pull, &f.registry, f.quiet)
 		},
 	}
-	res, err := builder.New(s.Store, o).Build(context.Background())
+	built, err := builder.New(s.Store, o).Build(context.Background())
 	if err != nil {
 		var rf *builder.ErrRunFailed
 		if errors.As(err, &rf) {
@@ -211,12 +222,22 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		return err
 	}
 	if f.iidfile != "" {
-		if err := fsutil.WriteFileAtomic(f.iidfile, []byte("sha256:"+res.ID), 0o644); err != nil {
+		if err := fsutil.WriteFileAtomic(f.iidfile, []byte("sha256:"+built.ID), 0o644); err != nil {
 			return fmt.Errorf("--iidfile: %w", err)
 		}
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), res.ID)
+	fmt.Fprintln(cmd.OutOrStdout(), built.ID)
 	return nil
+}
+
+// warnBuildLimits says, with [cgroups] on_unavailable = "warn", which limits the RUN
+// steps run without, and why.
+func warnBuildLimits(w io.Writer) func(error) {
+	return func(err error) {
+		msg := strings.Replace(err.Error(), "cannot apply", "RUN steps run without", 1)
+		msg = strings.Replace(msg, "; "+cgroups.FixWarn+" (hutch never ignores a limit silently)", " ([cgroups] on_unavailable = \"warn\")", 1)
+		fmt.Fprintln(w, "Warning: "+msg)
+	}
 }
 
 // readDockerfile finds and reads the Dockerfile: -f FILE, -f - (stdin), or
