@@ -35,6 +35,7 @@ var wantChecks = map[string][]string{
 		"TestVMUpdate",
 		"TestVMPauseUnpause",
 		"TestVMIOAndOtherLimits",
+		"TestVMBuildMemoryOOM",
 		"TestVMCgroupsRemoved",
 	},
 	"partial": {
