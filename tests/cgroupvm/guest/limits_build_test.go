@@ -5,6 +5,7 @@ package guest
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,9 @@ func TestVMBuildMemoryOOM(t *testing.T) {
 	ctx := t.TempDir()
 	const alloc = `BEGIN { s = "0123456789abcdef"; while (length(s) < 100 * 1024 * 1024) s = s s; print "allocated", length(s) }`
 	df := "FROM " + image + "\n" +
-		"RUN echo memory.max=$(cat /sys/fs/cgroup/memory.max)\n" +
+		// --network=none: a sysfs of the step's own, with its cgroup at /sys/fs/cgroup (with
+		// the host's network the step sees the host's /sys).
+		"RUN --network=none echo memory.max=$(cat /sys/fs/cgroup/memory.max)\n" +
 		"RUN awk '" + alloc + "'\n"
 	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
@@ -32,7 +35,7 @@ func TestVMBuildMemoryOOM(t *testing.T) {
 	start := time.Now()
 	r := hutch(t, "build", "--pull=never", "--memory", "32m", "-t", "oombuild", ctx)
 	t.Logf("build in %s: %s", time.Since(start).Round(100*time.Millisecond), r)
-	if r.code != 1 || strings.Contains(r.stdout, "allocated") {
+	if r.code != 1 || regexp.MustCompile(`(?m)^allocated \d`).MatchString(r.stdout) {
 		t.Errorf("a RUN step allocating 100 MiB under build --memory 32m: exit %d (want 1, the step failed), output %q", r.code, r.stdout)
 	}
 	if !strings.Contains(r.stderr, "RUN step was killed: out of memory (--memory 32m)") {
@@ -47,7 +50,7 @@ func TestVMBuildMemoryOOM(t *testing.T) {
 		t.Errorf("the failed build made the image oombuild")
 	}
 	for _, d := range cgroupDirs(t) {
-		if !before[d] {
+		if !before[d] && filepath.Base(d) != "hutch-engine" { // hutch's own leaf stays
 			t.Errorf("the build left the cgroup %s", d)
 		}
 	}
