@@ -125,9 +125,8 @@ bench3() {
 		((i % 2 == 0)) && order=(podman buildah hutch)
 		for e in "${order[@]}"; do
 			if [ -n "$pre" ]; then "$pre" "$e" >/dev/null 2>"$log" || { cat "$log" >&2; bench_die "$pre $e failed"; }; fi
-			# shellcheck disable=SC2317
-			t_one() { "$fn" "$e"; }
-			if ((i == 0)); then bench_sample t_one "" "$log"; else bench_sample t_one "${files[$e]}" "$log"; fi
+			B3_FN=$fn B3_ENGINE=$e # (bench_sample has a local called fn)
+			if ((i == 0)); then bench_sample b3_one "" "$log"; else bench_sample b3_one "${files[$e]}" "$log"; fi
 		done
 	done
 	ROWS3+=("$name|$(bench_stats <"${files[hutch]}")|$(bench_stats <"${files[buildah]}")|$(bench_stats <"${files[podman]}")")
@@ -138,6 +137,8 @@ bench3() {
 	fi
 	rm -f "${files[@]}" "$log"
 }
+
+b3_one() { "$B3_FN" "$B3_ENGINE"; }
 
 table3() {
 	local r name h b p
