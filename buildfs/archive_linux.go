@@ -1,0 +1,254 @@
+package buildfs
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExtractArchive extracts the tar archive at path (plain or gz/bz2/xz/zst) into the
+// directory dest inside rootfs (created), as Docker's ADD: entry names are relative to
+// dest (a leading "/" is dropped); existing files are replaced, existing directories
+// kept; ownership from the archive is kept unless o.Chown; mode bits and mtimes are kept.
+// Entries with a `..` component and hard links pointing outside dest are refused with an
+// error naming the entry; every path is resolved inside rootfs, so that a symlink made by
+// an earlier entry or present in the image leads nowhere outside it. Character and block
+// devices are skipped and their names returned (an unprivileged user cannot create them).
+func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []string, err error) {
+	f, err := os.Open(archivePath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dr, comp, done, err := decompressor(f)
+	if err != nil {
+		return nil, fmt.Errorf("ADD %s: not a readable %s archive: %w", archivePath, comp, err)
+	}
+	defer done()
+	r, err := openRoot(rootfs)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	destRel := cleanRel(dest)
+	top, err := r.mkdirAll(destRel, o.owner())
+	if err != nil {
+		return nil, err
+	}
+	top.Close()
+	x := &extractor{r: r, o: o, dest: destRel, archive: archivePath, buf: make([]byte, 256<<10)}
+	defer x.closeParent()
+	tr := tar.NewReader(dr)
+	entries := 0
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if entries == 0 {
+				return nil, fmt.Errorf("ADD %s: not a %s archive: %w", archivePath, comp, err)
+			}
+			return nil, fmt.Errorf("ADD %s: the archive is truncated or corrupt after %d entries: %w", archivePath, entries, err)
+		}
+		entries++
+		sk, err := x.entry(hdr, tr)
+		if err != nil {
+			return nil, err
+		}
+		if sk != "" {
+			skipped = append(skipped, sk)
+		}
+	}
+	for i := len(x.dirTimes) - 1; i >= 0; i-- {
+		d := x.dirTimes[i]
+		c := &copier{r: r}
+		if err := c.setTimes(d.rel, d.mtime); err != nil {
+			return nil, err
+		}
+	}
+	return skipped, nil
+}
+
+type extractor struct {
+	r       *root
+	o       CopyOptions
+	dest    string // root-relative
+	archive string
+	buf     []byte
+	// The last parent directory opened, reused while entries stay in it.
+	parentRel string
+	parent    *os.File
+	dirTimes  []dirTime
+}
+
+func (x *extractor) closeParent() {
+	if x.parent != nil {
+		x.parent.Close()
+		x.parent = nil
+	}
+}
+
+// entryName checks and cleans an archive name: relative to the archive root.
+func (x *extractor) entryName(raw, what string) (string, error) {
+	name := strings.TrimLeft(raw, "/")
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("ADD %s: %s %q has a `..` component, which could write outside the destination %s: refusing to extract the archive", x.archive, what, raw, x.r.show(x.dest))
+		}
+	}
+	return cleanRel(name), nil
+}
+
+func (x *extractor) openParent(rel string) (*os.File, error) {
+	if x.parent != nil && x.parentRel == rel {
+		return x.parent, nil
+	}
+	x.closeParent()
+	f, err := x.r.mkdirAll(rel, IDPair{})
+	if err != nil {
+		return nil, err
+	}
+	x.parent, x.parentRel = f, rel
+	return f, nil
+}
+
+func (x *extractor) owner(hdr *tar.Header) IDPair {
+	if x.o.Chown != nil {
+		return *x.o.Chown
+	}
+	return IDPair{UID: hdr.Uid, GID: hdr.Gid}
+}
+
+// entry extracts one entry; it returns the entry's name when it was skipped.
+func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
+	name, err := x.entryName(hdr.Name, "entry")
+	if err != nil {
+		return "", err
+	}
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader:
+		return "", nil
+	case tar.TypeChar, tar.TypeBlock:
+		return name, nil
+	}
+	if name == "." {
+		return "", nil // the destination itself: left as it is
+	}
+	rel := path.Join(x.dest, name)
+	parentRel, base := path.Split(rel)
+	parentRel = cleanRel(parentRel)
+	pf, err := x.openParent(parentRel)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, err)
+	}
+	pfd := int(pf.Fd())
+	st, exists, err := lstatAt(pfd, base)
+	if err != nil {
+		return "", &os.PathError{Op: "lstat", Path: x.r.show(rel), Err: err}
+	}
+	if exists && !(st.Mode&unix.S_IFMT == unix.S_IFDIR && hdr.Typeflag == tar.TypeDir) {
+		if err := removeAllAt(pfd, base); err != nil {
+			return "", &os.PathError{Op: "remove", Path: x.r.show(rel), Err: err}
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR || st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			// A cached parent handle may be below what was removed or replaced.
+			defer x.closeParent()
+		}
+	}
+	mode := hdr.FileInfo().Mode()
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if !exists || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
+				return "", &os.PathError{Op: "mkdir", Path: x.r.show(rel), Err: err}
+			}
+		}
+		if err := x.meta(pfd, base, rel, hdr, mode, false); err != nil {
+			return "", err
+		}
+		x.dirTimes = append(x.dirTimes, dirTime{rel, hdr.ModTime})
+		return "", nil
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return "", &os.PathError{Op: "create", Path: x.r.show(rel), Err: err}
+		}
+		out := os.NewFile(uintptr(fd), rel)
+		_, err = io.CopyBuffer(out, body, x.buf)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return "", fmt.Errorf("ADD %s: the archive is truncated or corrupt in the entry %q: %w", x.archive, hdr.Name, err)
+		}
+		if err != nil {
+			return "", fmt.Errorf("ADD %s: extracting %q to %s: %w", x.archive, hdr.Name, x.r.show(rel), err)
+		}
+	case tar.TypeSymlink:
+		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
+			return "", &os.PathError{Op: "symlink", Path: x.r.show(rel), Err: err}
+		}
+		if err := x.meta(pfd, base, rel, hdr, mode, true); err != nil {
+			return "", err
+		}
+		return "", x.times(pfd, base, rel, hdr.ModTime)
+	case tar.TypeLink:
+		target, err := x.entryName(hdr.Linkname, "hard link target of "+fmt.Sprintf("%q", hdr.Name)+":")
+		if err != nil {
+			return "", err
+		}
+		if target == "." {
+			return "", fmt.Errorf("ADD %s: hard link %q points to the destination directory itself", x.archive, hdr.Name)
+		}
+		trel := path.Join(x.dest, target)
+		tpRel, tbase := path.Split(trel)
+		tp, err := x.r.open(tpRel)
+		if err != nil {
+			return "", fmt.Errorf("ADD %s: hard link %q: its target %q: %w", x.archive, hdr.Name, hdr.Linkname, err)
+		}
+		err = unix.Linkat(int(tp.Fd()), tbase, pfd, base, 0)
+		tp.Close()
+		if err != nil {
+			return "", fmt.Errorf("ADD %s: hard link %q to %q: %w", x.archive, hdr.Name, hdr.Linkname, &os.PathError{Op: "link", Path: x.r.show(rel), Err: err})
+		}
+		return "", nil // the target's metadata is the link's
+	case tar.TypeFifo:
+		if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
+			return "", &os.PathError{Op: "mkfifo", Path: x.r.show(rel), Err: err}
+		}
+	default:
+		return "", fmt.Errorf("ADD %s: entry %q has the unsupported tar type %q", x.archive, hdr.Name, string(hdr.Typeflag))
+	}
+	if err := x.meta(pfd, base, rel, hdr, mode, false); err != nil {
+		return "", err
+	}
+	return "", x.times(pfd, base, rel, hdr.ModTime)
+}
+
+func (x *extractor) meta(pfd int, base, rel string, hdr *tar.Header, mode fs.FileMode, symlink bool) error {
+	owner := x.owner(hdr)
+	if err := unix.Fchownat(pfd, base, owner.UID, owner.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, chownError(x.r.show(rel), owner, err))
+	}
+	if symlink {
+		return nil
+	}
+	if err := unix.Fchmodat(pfd, base, unixPerm(mode), 0); err != nil {
+		return &os.PathError{Op: "chmod", Path: x.r.show(rel), Err: err}
+	}
+	return nil
+}
+
+func (x *extractor) times(pfd int, base, rel string, mtime time.Time) error {
+	c := &copier{r: x.r}
+	return c.setTimesAt(pfd, base, rel, mtime)
+}

@@ -1,0 +1,5 @@
+package buildfs
+
+import "golang.org/x/sys/unix"
+
+const unixENOTDIR = unix.ENOTDIR
