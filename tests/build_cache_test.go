@@ -121,7 +121,7 @@ func TestBuildFlags(t *testing.T) {
 			`CMD ["cat", "/stage"]` + "\n",
 	})
 	iid := sb.path("work", "iid")
-	r, id := bdBuild(sb, "--target", "middle", "--iidfile", iid, "--label", "built.by=test", "--label", "other=x y",
+	r, id := bdBuild(sb, "--layers=true", "--pull=never", "--target", "middle", "--iidfile", iid, "--label", "built.by=test", "--label", "other=x y",
 		"-t", "flags-a", "-t", "localhost/flags-b:2", ctx)
 	assertContains(t, bdOut(r), bdRan("MIDDLE"), "the target stage's RUN")
 	assertNotContains(t, bdOut(r), bdRan("FINAL"), "a stage after --target")

@@ -55,10 +55,14 @@ func TestBuildRunForms(t *testing.T) {
 			"echo heredoc-line-2 >> /heredoc\n" +
 			"EOF\n" +
 			"RUN --network=none cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /netdevs\n" +
-			`CMD ["cat", "/shell", "/exec", "/heredoc", "/netdevs"]` + "\n",
+			// A predefined proxy ARG needs no ARG line, and stays out of the image.
+			"RUN echo \"proxy=$HTTP_PROXY\" > /proxy\n" +
+			`CMD ["cat", "/shell", "/exec", "/heredoc", "/netdevs", "/proxy"]` + "\n",
 	})
-	bdBuild(sb, "-t", "runforms", ctx)
-	assertEqual(t, bdRun(sb, "runforms"), "shell /bin/sh\nexec-form\nheredoc-line-1\nheredoc-line-2\nlo\n", "what the RUN forms wrote")
+	bdBuild(sb, "-t", "runforms", "--build-arg", "HTTP_PROXY=http://proxy.invalid:3128", ctx)
+	assertEqual(t, bdRun(sb, "runforms"), "shell /bin/sh\nexec-form\nheredoc-line-1\nheredoc-line-2\nlo\nproxy=http://proxy.invalid:3128\n", "what the RUN forms wrote")
+	_, raw := bdInspectImage(sb, "runforms")
+	assertNotContains(t, raw.stdout, "proxy.invalid", "inspect (Env and history) of an image built with --build-arg HTTP_PROXY")
 }
 
 func TestBuildRunMounts(t *testing.T) {
