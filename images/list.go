@@ -18,7 +18,15 @@ type Summary struct {
 	Dangling     bool      `json:"Dangling"`     // no name
 	Intermediate bool      `json:"Intermediate"` // no name and another image builds on it
 	TopLayer     string    `json:"-"`
+	// BuildCache marks an intermediate image of `hutch build` (one per layer step);
+	// Built says another image is built on it (so prune keeps it).
+	BuildCache bool `json:"-"`
+	Built      bool `json:"-"`
 }
+
+// BuildCacheMetadata is the store metadata of the intermediate images `hutch build`
+// writes for its step cache.
+const BuildCacheMetadata = `{"hutch-build-cache":true}`
 
 // Catalog is one consistent read of images, layers and containers.
 type Catalog struct {
@@ -75,7 +83,9 @@ func (c *Catalog) Summaries() []Summary {
 	// Layers that some image sits on top of: an unnamed image whose top layer is one of
 	// them is an intermediate step of a build, hidden unless -a.
 	below := map[string]bool{}
+	tops := map[string]int{}
 	for _, img := range c.Images {
+		tops[img.TopLayer]++
 		for i, id := range c.chain(img.TopLayer) {
 			if i > 0 {
 				below[id] = true
@@ -97,6 +107,13 @@ func (c *Catalog) Summaries() []Summary {
 			s.Size += c.layerSize(id)
 		}
 		s.Intermediate = s.Dangling && below[img.TopLayer]
+		if img.Metadata == BuildCacheMetadata {
+			// A build's step: hidden unless -a; built on while another image uses its
+			// layer (an image of a later step, or the final image on the same layer).
+			s.BuildCache = true
+			s.Built = below[img.TopLayer] || tops[img.TopLayer] > 1
+			s.Intermediate = s.Dangling
+		}
 		out = append(out, s)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })

@@ -157,7 +157,7 @@ func Prune(store cstorage.Store, all bool) ([]string, int64, error) {
 				continue
 			}
 			// An unnamed parent of another image goes only once its child is gone.
-			if s.Intermediate && !all {
+			if s.Intermediate && !all && !(s.BuildCache && !s.Built) {
 				continue
 			}
 			if _, err := store.DeleteImage(s.ID, true); err != nil {

@@ -503,6 +503,6 @@ func newImageCommand(a *app) *cobra.Command {
 		sub.Aliases = nil
 		c.AddCommand(sub)
 	}
-	c.AddCommand(ls, rm, ins, newImagePruneCommand(a))
+	c.AddCommand(ls, rm, ins, newImagePruneCommand(a), newImageBuildCommand(a))
 	return c
 }

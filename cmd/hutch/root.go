@@ -57,6 +57,7 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		newWaitCommand(a), newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a),
 		newPortCommand(a), newCpCommand(a), newContainerCommand(a),
 		newPullCommand(a), newPushCommand(a), newLoginCommand(a), newLogoutCommand(a),
+		newBuildCommand(a),
 	)
 	return root, a
 }

@@ -1,0 +1,61 @@
+package builder
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"hutch.dev/hutch/internal/fsutil"
+)
+
+// The step cache is one small file per step key under GRAPHROOT/hutch-build/cache:
+// the stage's state after the step (configuration with history, top layer). A hit
+// needs no container, mount or process: the state is read and the build moves on. The
+// layers stay referenced by the intermediate images written for each layer step
+// (hidden from `hutch images`, removed by `hutch image prune` once no image is built
+// on them); an entry whose layer is gone is a miss.
+
+func (b *Builder) cachePath(key string) string {
+	return filepath.Join(b.root, "cache", key[:2], key)
+}
+
+// lookup returns the cached state for key, or nil.
+func (b *Builder) lookup(key string) *state {
+	data, err := os.ReadFile(b.cachePath(key))
+	if err != nil {
+		return nil
+	}
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil
+	}
+	if st.Layer != "" && !b.layerExists(st.Layer) {
+		_ = os.Remove(b.cachePath(key))
+		return nil
+	}
+	return &st
+}
+
+func (b *Builder) layerExists(id string) bool {
+	if b.known[id] {
+		return true
+	}
+	if _, err := b.store.Layer(id); err != nil {
+		return false
+	}
+	b.known[id] = true
+	return true
+}
+
+// save records the state after a step; a failure only costs a later cache miss.
+func (b *Builder) save(key string, st *state) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return
+	}
+	p := b.cachePath(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return
+	}
+	_ = fsutil.ReplaceFile(p, data, 0o600)
+}

@@ -1,0 +1,159 @@
+package builder
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	imgspec "github.com/opencontainers/image-spec/specs-go"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
+	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/images"
+)
+
+// manifestFor writes the manifest of an image whose configuration is cfg and whose
+// top layer is top: one uncompressed layer per layer of the chain, as the store keeps
+// them (go.podman.io/image compresses on push).
+func (b *Builder) manifestFor(cfgBytes []byte, top string) ([]byte, error) {
+	var chain []*cstorage.Layer
+	for id := top; id != ""; {
+		l, err := b.store.Layer(id)
+		if err != nil {
+			return nil, fmt.Errorf("reading layer %s: %w", id, err)
+		}
+		if l.UncompressedDigest == "" {
+			return nil, fmt.Errorf("layer %s has no recorded digest", id)
+		}
+		chain = append([]*cstorage.Layer{l}, chain...)
+		id = l.Parent
+	}
+	cd := digest.FromBytes(cfgBytes)
+	if b.o.Format == "docker" {
+		m := manifest.Schema2{
+			SchemaVersion: 2, MediaType: manifest.DockerV2Schema2MediaType,
+			ConfigDescriptor:  manifest.Schema2Descriptor{MediaType: manifest.DockerV2Schema2ConfigMediaType, Digest: cd, Size: int64(len(cfgBytes))},
+			LayersDescriptors: []manifest.Schema2Descriptor{},
+		}
+		for _, l := range chain {
+			m.LayersDescriptors = append(m.LayersDescriptors, manifest.Schema2Descriptor{
+				MediaType: manifest.DockerV2SchemaLayerMediaTypeUncompressed, Digest: l.UncompressedDigest, Size: l.UncompressedSize})
+		}
+		return json.Marshal(m)
+	}
+	m := imgspecv1.Manifest{
+		Versioned: imgspec.Versioned{SchemaVersion: 2},
+		MediaType: imgspecv1.MediaTypeImageManifest,
+		Config:    imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageConfig, Digest: cd, Size: int64(len(cfgBytes))},
+		Layers:    []imgspecv1.Descriptor{},
+	}
+	for _, l := range chain {
+		m.Layers = append(m.Layers, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageLayer, Digest: l.UncompressedDigest, Size: l.UncompressedSize})
+	}
+	return json.Marshal(m)
+}
+
+// writeImage stores st as an image (or finds it stored already) and returns its ID.
+// Intermediate images (one per layer step) carry images.BuildCacheMetadata.
+func (b *Builder) writeImage(st *state, intermediate bool) (string, error) {
+	cfgBytes := configBytes(&st.Config)
+	id := digest.FromBytes(cfgBytes).Encoded()
+	if img, err := b.store.Image(id); err == nil {
+		if img.TopLayer != st.Layer {
+			return "", fmt.Errorf("image %s exists with other layers", id[:12])
+		}
+		return id, nil
+	}
+	mBytes, err := b.manifestFor(cfgBytes, st.Layer)
+	if err != nil {
+		return "", err
+	}
+	md := digest.FromBytes(mBytes)
+	meta := ""
+	if intermediate {
+		meta = images.BuildCacheMetadata
+	}
+	opts := &cstorage.ImageOptions{
+		Digest: md,
+		BigData: []cstorage.ImageBigDataOption{
+			{Key: digest.FromBytes(cfgBytes).String(), Data: cfgBytes, Digest: digest.FromBytes(cfgBytes)},
+			{Key: cstorage.ImageDigestManifestBigDataNamePrefix + "-" + md.String(), Data: mBytes, Digest: md},
+			{Key: cstorage.ImageDigestBigDataKey, Data: mBytes, Digest: md},
+		},
+	}
+	if st.Config.Created != nil {
+		opts.CreationDate = *st.Config.Created
+	}
+	if _, err := b.store.CreateImage(id, nil, st.Layer, meta, opts); err != nil {
+		if errors.Is(err, cstorage.ErrDuplicateID) {
+			return id, nil
+		}
+		return "", fmt.Errorf("writing image %s: %w", id[:12], err)
+	}
+	return id, nil
+}
+
+// commit writes the final image with --label applied and gives it the -t names.
+func (b *Builder) commit(st *state) (*Result, error) {
+	if len(b.o.Labels) > 0 {
+		cfg := cloneConfig(st.Config)
+		if cfg.Config.Labels == nil {
+			cfg.Config.Labels = map[string]string{}
+		}
+		for _, k := range sortedKeys(b.o.Labels) {
+			cfg.Config.Labels[k] = b.o.Labels[k]
+		}
+		st = &state{Config: cfg, Layer: st.Layer}
+	}
+	c := &st.Config.Config
+	if b.o.Format == "oci" && (c.Healthcheck != nil || len(c.Shell) > 0 || len(c.OnBuild) > 0) {
+		var what []string
+		if c.Healthcheck != nil {
+			what = append(what, "HEALTHCHECK")
+		}
+		if len(c.Shell) > 0 {
+			what = append(what, "SHELL")
+		}
+		if len(c.OnBuild) > 0 {
+			what = append(what, "ONBUILD")
+		}
+		fmt.Fprintf(b.o.Stderr, "note: %s %s not part of the OCI image format: hutch keeps them in the image's configuration (hutch inspect shows them, and hutch and Docker-format readers use them), but other OCI tools may ignore them; --format docker stores them in Docker's format\n",
+			strings.Join(what, ", "), map[bool]string{true: "is", false: "are"}[len(what) == 1])
+	}
+	var names []string
+	for _, t := range b.o.Tags {
+		n, err := images.NormalizeLocal(t)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, n.String())
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(b.o.Stdout, "COMMIT %s\n", strings.Join(b.o.Tags, " "))
+	} else {
+		fmt.Fprintln(b.o.Stdout, "COMMIT")
+	}
+	if err := b.sig.err(); err != nil {
+		return nil, err
+	}
+	id, err := b.writeImage(st, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > 0 {
+		if err := b.store.AddNames(id, names); err != nil {
+			return nil, fmt.Errorf("naming image %s: %w", id[:12], err)
+		}
+	}
+	fmt.Fprintf(b.o.Stdout, "--> %s\n", id[:12])
+	for _, n := range names {
+		fmt.Fprintf(b.o.Stdout, "Successfully tagged %s\n", n)
+	}
+	return &Result{ID: id, Names: names}, nil
+}
+
+var _ = os.Getpid

@@ -1,0 +1,223 @@
+package builder
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/archive"
+
+	"hutch.dev/hutch/buildfs"
+)
+
+// workPrefix names the writable layer a step works in; one left by a killed build is
+// removed by the next (which holds the store lock, so no other build owns it).
+const workPrefix = "hutch-build-work-"
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// layerStep makes one layer on top of st: a writable working layer is created on the
+// parent and mounted, fn changes its root, and the change (the overlay's upper
+// directory, as a tar) is normalised into a new read-only layer whose diffID the
+// image records. The working layer is removed whatever happens.
+func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr error) {
+	work, err := b.store.CreateLayer("", st.Layer, []string{workPrefix + randomHex(8)}, "", true, nil)
+	if err != nil {
+		return fmt.Errorf("creating the working layer: %w", err)
+	}
+	defer func() {
+		_, _ = b.store.Unmount(work.ID, true)
+		if err := b.store.DeleteLayer(work.ID); err != nil && retErr == nil {
+			retErr = fmt.Errorf("removing the working layer: %w", err)
+		}
+	}()
+	mp, err := b.store.Mount(work.ID, "")
+	if err != nil {
+		return fmt.Errorf("mounting the working layer: %w", err)
+	}
+	err = fn(mp)
+	if _, uerr := b.store.Unmount(work.ID, true); uerr != nil && err == nil {
+		err = fmt.Errorf("unmounting the working layer: %w", uerr)
+	}
+	if err != nil {
+		return err
+	}
+	if err := b.sig.err(); err != nil {
+		return err
+	}
+	unc := archive.Uncompressed
+	rc, err := b.store.Diff("", work.ID, &cstorage.DiffOptions{Compression: &unc})
+	if err != nil {
+		return fmt.Errorf("reading the step's changes: %w", err)
+	}
+	// The store's lock is held while the diff is read: spool it, then add the layer.
+	f, err := os.CreateTemp(b.tmp, "build-layer-")
+	if err != nil {
+		rc.Close()
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	diffID, _, err := buildfs.NormalizeTar(rc, w, b.o.Timestamp)
+	cerr := rc.Close()
+	if err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("writing the step's layer: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	layer, _, err := b.store.PutLayer("", st.Layer, nil, "", false, nil, f)
+	if err != nil {
+		return fmt.Errorf("storing the step's layer: %w", err)
+	}
+	if layer.UncompressedDigest != diffID {
+		return fmt.Errorf("internal error: the stored layer's digest %s differs from the written %s", layer.UncompressedDigest, diffID)
+	}
+	st.Layer = layer.ID
+	st.Config.RootFS.Type = "layers"
+	st.Config.RootFS.DiffIDs = append(st.Config.RootFS.DiffIDs, diffID)
+	return nil
+}
+
+// historyLayer records a step that made a layer.
+func (b *Builder) historyLayer(st *state, createdBy string) { b.history(st, createdBy, false) }
+
+// mountLayer mounts a finished stage's (or image's) top layer for reading; it stays
+// mounted until the build ends.
+func (b *Builder) mountLayer(id string) (string, error) {
+	if mp, ok := b.mounts[id]; ok {
+		return mp, nil
+	}
+	mp, err := b.store.Mount(id, "")
+	if err != nil {
+		return "", fmt.Errorf("mounting layer %s: %w", id[:12], err)
+	}
+	b.mounts[id] = mp
+	return mp, nil
+}
+
+func (b *Builder) unmountAll() {
+	for id := range b.mounts {
+		_, _ = b.store.Unmount(id, true)
+	}
+	b.mounts = map[string]string{}
+	for _, d := range b.tmpDirs {
+		_ = os.RemoveAll(d)
+	}
+	b.tmpDirs = nil
+}
+
+// cleanStale removes what a killed build left: working layers and scratch files.
+func (b *Builder) cleanStale() {
+	if layers, err := b.store.Layers(); err == nil {
+		for _, l := range layers {
+			for _, n := range l.Names {
+				if strings.HasPrefix(n, workPrefix) {
+					_, _ = b.store.Unmount(l.ID, true)
+					_ = b.store.DeleteLayer(l.ID)
+					break
+				}
+			}
+		}
+	}
+	if entries, err := os.ReadDir(b.tmp); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "build-") {
+				_ = os.RemoveAll(filepath.Join(b.tmp, e.Name()))
+			}
+		}
+	}
+}
+
+// interrupt turns SIGINT and SIGTERM into a stopped build: the running step is killed.
+type interrupt struct {
+	ch   chan os.Signal
+	mu   sync.Mutex
+	got  os.Signal
+	kill func()
+	done chan struct{}
+}
+
+func catchInterrupts() *interrupt {
+	i := &interrupt{ch: make(chan os.Signal, 4), done: make(chan struct{})}
+	signal.Notify(i.ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case s := <-i.ch:
+				i.mu.Lock()
+				i.got = s
+				k := i.kill
+				i.mu.Unlock()
+				if k != nil {
+					k()
+				}
+			case <-i.done:
+				return
+			}
+		}
+	}()
+	return i
+}
+
+func (i *interrupt) setKill(f func()) {
+	i.mu.Lock()
+	i.kill = f
+	got := i.got
+	i.mu.Unlock()
+	if f != nil && got != nil {
+		f()
+	}
+}
+
+func (i *interrupt) err() error {
+	if i == nil {
+		return nil
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.got != nil {
+		return ErrInterrupted
+	}
+	return nil
+}
+
+func (i *interrupt) stop() {
+	signal.Stop(i.ch)
+	close(i.done)
+}
+
+// fileDigest is the sha256 of a file's content.
+func fileDigest(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/builder"
+	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/fsutil"
+)
+
+type buildFlags struct {
+	tags, buildArgs, labels, secrets []string
+	file, target, pull, format       string
+	iidfile, network                 string
+	noCache, layers, quiet           bool
+	timestamp                        int64
+	registry                         registryFlags
+}
+
+func newBuildCommand(a *app) *cobra.Command {
+	f := &buildFlags{}
+	c := &cobra.Command{
+		Use:   "build [OPTIONS] CONTEXT",
+		Short: "Build an image from a Dockerfile (or Containerfile)",
+		Long: `Build an image from the Dockerfile (or Containerfile) in CONTEXT, unprivileged:
+RUN steps run in hutch's own containers, each RUN, COPY and ADD makes a layer, and
+steps whose inputs did not change come from the cache without running anything.`,
+		Example: `  hutch build -t demo .
+  hutch build -f build/Containerfile --build-arg VERSION=2 -t me/app:2 .
+  hutch build --target test --no-cache .
+  hutch build --timestamp 0 -t repro .          # the same image ID wherever it is built
+  hutch build --secret id=token,src=$HOME/.token -t app .`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.build(cmd, f, args)
+		},
+	}
+	fl := c.Flags()
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name the image (repeatable)")
+	fl.StringVarP(&f.file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile, else CONTEXT/Containerfile; - reads standard input)")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "set an ARG: KEY=VALUE, or KEY to take it from the environment (repeatable)")
+	fl.StringVar(&f.target, "target", "", "build up to this stage (name or index)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "run every step, using no cached one")
+	fl.StringVar(&f.pull, "pull", "missing", "pull base images: missing, always or never")
+	fl.Lookup("pull").NoOptDefVal = "always"
+	fl.BoolVar(&f.layers, "layers", true, "cache each step (false: no step cache is written or read)")
+	fl.StringVar(&f.format, "format", "oci", "image format: oci or docker (docker keeps HEALTHCHECK, SHELL, ONBUILD natively)")
+	fl.StringArrayVar(&f.labels, "label", nil, "add a label to the image: KEY=VALUE (repeatable)")
+	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
+	fl.StringVar(&f.network, "network", "", "network of RUN steps: host (default) or none")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	fl.Int64Var(&f.timestamp, "timestamp", -1, "set every time in the image to this Unix time, for reproducible images (default $SOURCE_DATE_EPOCH)")
+	f.registry.register(c)
+	return inNamespace(c)
+}
+
+// newImageBuildCommand is `hutch image build`.
+func newImageBuildCommand(a *app) *cobra.Command { return newBuildCommand(a) }
+
+func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
+	contextArg := "."
+	if len(args) == 1 {
+		contextArg = args[0]
+	}
+	if strings.Contains(contextArg, "://") || strings.HasPrefix(contextArg, "git@") {
+		return fmt.Errorf("build context %q: only a local directory can be a build context", contextArg)
+	}
+	ctxDir, err := filepath.Abs(contextArg)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("build context %s: not a directory (give the directory holding the files COPY uses, e.g. `hutch build .`)", contextArg)
+	}
+	switch f.pull {
+	case "missing", "always", "never", "true", "false":
+	default:
+		return fmt.Errorf("--pull %q: use missing, always or never", f.pull)
+	}
+	if err := builder.CheckNetwork(f.network); err != nil {
+		return err
+	}
+	data, name, hostPath, err := readDockerfile(f.file, contextArg, ctxDir, cmd.InOrStdin())
+	if err != nil {
+		return err
+	}
+	file, err := builder.Parse(name, data)
+	if err != nil {
+		return err
+	}
+	buildArgs := map[string]string{}
+	for _, ba := range f.buildArgs {
+		k, v, ok := strings.Cut(ba, "=")
+		if !ok {
+			ev, found := os.LookupEnv(k)
+			if !found {
+				continue
+			}
+			v = ev
+		}
+		buildArgs[k] = v
+	}
+	labels := map[string]string{}
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return fmt.Errorf("--label %q: use KEY=VALUE", l)
+		}
+		labels[k] = v
+	}
+	secrets := map[string]string{}
+	for _, s := range f.secrets {
+		id, src := "", ""
+		for _, kv := range strings.Split(s, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "id":
+				id = v
+			case "src", "source":
+				src = v
+			case "type":
+				if v != "file" {
+					return fmt.Errorf("--secret %q: only file secrets (type=file) are supported", s)
+				}
+			default:
+				return fmt.Errorf("--secret %q: use id=ID,src=FILE", s)
+			}
+		}
+		if id == "" {
+			return fmt.Errorf("--secret %q: use id=ID,src=FILE", s)
+		}
+		if src == "" {
+			src = id
+		}
+		if _, err := os.Stat(src); err != nil {
+			return fmt.Errorf("--secret id=%s: %w", id, err)
+		}
+		abs, _ := filepath.Abs(src)
+		secrets[id] = abs
+	}
+	var ts *time.Time
+	if f.timestamp >= 0 {
+		t := time.Unix(f.timestamp, 0).UTC()
+		ts = &t
+	} else if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("SOURCE_DATE_EPOCH=%q: must be a Unix time in seconds", v)
+		}
+		t := time.Unix(n, 0).UTC()
+		ts = &t
+	}
+	for _, t := range f.tags {
+		if _, err := images.NormalizeLocal(t); err != nil {
+			return fmt.Errorf("-t %s: %w", t, err)
+		}
+	}
+
+	s, unlock, err := a.lockedStore()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	out := cmd.OutOrStdout()
+	if f.quiet {
+		out = io.Discard
+	}
+	pull := f.pull
+	switch pull {
+	case "true":
+		pull = "always"
+	case "false":
+		pull = "missing"
+	}
+	o := builder.Options{
+		Context: ctxDir, File: file, IgnoreFile: hostPath, Tags: f.tags, BuildArgs: buildArgs,
+		Target: f.target, NoCache: f.noCache, Layers: f.layers, Format: f.format, Labels: labels,
+		Network: f.network, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
+		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
+		CacheDir: a.host.Paths.CacheDir,
+		Image: func(ref string) (*cstorage.Image, error) {
+			return a.buildBase(s.Store, ref, pull, &f.registry, f.quiet)
+		},
+	}
+	res, err := builder.New(s.Store, o).Build(context.Background())
+	if err != nil {
+		var rf *builder.ErrRunFailed
+		if errors.As(err, &rf) {
+			fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+rf.Msg)
+			return exitError{code: 1}
+		}
+		return err
+	}
+	if f.iidfile != "" {
+		if err := fsutil.WriteFileAtomic(f.iidfile, []byte("sha256:"+res.ID), 0o644); err != nil {
+			return fmt.Errorf("--iidfile: %w", err)
+		}
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), res.ID)
+	return nil
+}
+
+// readDockerfile finds and reads the Dockerfile: -f FILE, -f - (stdin), or
+// CONTEXT/Dockerfile, else CONTEXT/Containerfile. It returns the data, the name errors
+// use, and the path on the host ("" for stdin).
+func readDockerfile(flag, contextArg, ctxDir string, stdin io.Reader) ([]byte, string, string, error) {
+	if flag == "-" {
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, "", "", fmt.Errorf("reading the Dockerfile from standard input: %w", err)
+		}
+		return data, "Dockerfile (stdin)", "", nil
+	}
+	if flag != "" {
+		data, err := os.ReadFile(flag)
+		if err != nil {
+			return nil, "", "", fmt.Errorf("reading the Dockerfile: %w", err)
+		}
+		abs, _ := filepath.Abs(flag)
+		return data, flag, abs, nil
+	}
+	for _, n := range []string{"Dockerfile", "Containerfile"} {
+		p := filepath.Join(ctxDir, n)
+		data, err := os.ReadFile(p)
+		if err == nil {
+			return data, filepath.Join(contextArg, n), p, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, "", "", fmt.Errorf("reading the Dockerfile: %w", err)
+		}
+	}
+	return nil, "", "", fmt.Errorf("no Dockerfile or Containerfile in the build context %s: write one there, or name it with -f FILE", contextArg)
+}
+
+// buildBase finds a FROM (or --from) image, pulling it as --pull says. The build holds
+// the store lock already, so it pulls without taking it again.
+func (a *app) buildBase(s cstorage.Store, ref, policy string, rf *registryFlags, quiet bool) (*cstorage.Image, error) {
+	img, rerr := images.Resolve(s, ref)
+	if rerr != nil && !errors.Is(rerr, images.ErrNotFound) {
+		return nil, rerr
+	}
+	if policy == "never" {
+		if rerr != nil {
+			return nil, fmt.Errorf("%w; --pull never forbids pulling it", rerr)
+		}
+		return img, nil
+	}
+	if rerr == nil && policy == "missing" {
+		return img, nil
+	}
+	svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
+	pulled, err := svc.Pull(context.Background(), ref, images.PullOptions{Registries: a.registries(), Progress: progress(quiet), Retries: 3})
+	if err != nil {
+		if rerr != nil {
+			return nil, fmt.Errorf("image %q is not in the store (`hutch images` lists it) and pulling it failed: %w", ref, err)
+		}
+		return nil, err
+	}
+	if len(pulled) == 0 {
+		return nil, fmt.Errorf("pulling %s gave no image", ref)
+	}
+	return s.Image(pulled[0].ID)
+}
