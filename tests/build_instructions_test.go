@@ -159,9 +159,9 @@ func TestBuildMetadata(t *testing.T) {
 	assertEqual(t, c.WorkingDir, "/app", "WorkingDir")
 	assertEqual(t, c.User, "alice", "User")
 	assertEqual(t, c.StopSignal, "SIGUSR1", "StopSignal")
-	if c.Healthcheck == nil || !slices.Equal(c.Healthcheck.Test, []string{"CMD", "cat", "/etc/hello"}) ||
+	if c.Healthcheck == nil || !slices.Equal(c.Healthcheck.Test, []string{"CMD-SHELL", "cat /etc/hello"}) ||
 		c.Healthcheck.Interval != int64(5*time.Second) || c.Healthcheck.Timeout != int64(3*time.Second) || c.Healthcheck.Retries != 4 {
-		t.Fatalf("Healthcheck %+v, want Test [CMD cat /etc/hello], 5s, 3s, 4 retries:\n%s", c.Healthcheck, raw.stdout)
+		t.Fatalf("Healthcheck %+v, want Test [CMD-SHELL, cat /etc/hello], 5s, 3s, 4 retries:\n%s", c.Healthcheck, raw.stdout)
 	}
 	if !slices.Equal(c.Shell, []string{"/bin/env", "SHELLMARK=via-shell", "/bin/sh", "-c"}) {
 		t.Fatalf("Shell %q", c.Shell)
