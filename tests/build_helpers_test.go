@@ -9,6 +9,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -339,4 +340,29 @@ func bdImageIDs(sb *sandbox) map[string]bool {
 func bdFileExists(p string) bool {
 	_, err := os.Lstat(p)
 	return !errors.Is(err, os.ErrNotExist)
+}
+
+// bdOCIAnnotations saves the image as an oci-archive and returns the annotations of its
+// manifest.
+func bdOCIAnnotations(sb *sandbox, ref string) map[string]string {
+	sb.t.Helper()
+	out := sb.path("work", "oci-"+strings.NewReplacer("/", "_", ":", "_").Replace(ref)+".tar")
+	sb.ok("save", "--format", "oci-archive", "-o", out, ref)
+	b := readFile(sb.t, out)
+	var idx struct {
+		Manifests []struct {
+			Digest string `json:"digest"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(tarMember(sb.t, b, "index.json"), &idx); err != nil || len(idx.Manifests) != 1 {
+		sb.t.Fatalf("the oci-archive's index.json: %v (%d manifests)", err, len(idx.Manifests))
+	}
+	var m struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	mb := tarMember(sb.t, b, "blobs/sha256/"+strings.TrimPrefix(idx.Manifests[0].Digest, "sha256:"))
+	if err := json.Unmarshal(mb, &m); err != nil {
+		sb.t.Fatalf("the oci-archive's manifest: %v\n%s", err, mb)
+	}
+	return m.Annotations
 }
