@@ -99,6 +99,8 @@ type Builder struct {
 	prepared map[instructions.Command]*prepared
 	tmpDirs  []string
 	known    map[string]bool // layers seen to exist
+	// triggerLine is the FROM line while its image's ONBUILD triggers run.
+	triggerLine int
 }
 
 // New prepares a build over the store (the caller holds the store lock).
@@ -280,7 +282,13 @@ func (b *Builder) buildStage(i int) (*state, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: ONBUILD trigger %q of the base image: %w", b.f.Name, t, err)
 		}
-		if err := b.exec(st, cmd, true); err != nil {
+		b.triggerLine = 0
+		if len(s.Location) > 0 {
+			b.triggerLine = s.Location[0].Start.Line
+		}
+		err = b.exec(st, cmd, true)
+		b.triggerLine = 0
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -379,6 +387,9 @@ func (b *Builder) now() time.Time {
 // exec runs one instruction on st, through the cache.
 func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 	loc := c.Location()
+	if b.triggerLine > 0 {
+		loc = []parser.Range{{Start: parser.Position{Line: b.triggerLine}, End: parser.Position{Line: b.triggerLine}}}
+	}
 	if a, ok := c.(*instructions.ArgCommand); ok {
 		for _, kv := range a.Args {
 			val, err := b.args.declare(b.lex, kv, st.args, st.Config.Config.Env)

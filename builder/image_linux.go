@@ -66,6 +66,11 @@ func (b *Builder) writeImage(st *state, intermediate bool) (string, error) {
 		if img.TopLayer != st.Layer {
 			return "", fmt.Errorf("image %s exists with other layers", id[:12])
 		}
+		if !intermediate {
+			if err := b.reformat(id, cfgBytes, st.Layer); err != nil {
+				return "", err
+			}
+		}
 		return id, nil
 	}
 	mBytes, err := b.manifestFor(cfgBytes, st.Layer)
@@ -121,8 +126,8 @@ func (b *Builder) commit(st *state) (*Result, error) {
 		if len(c.OnBuild) > 0 {
 			what = append(what, "ONBUILD")
 		}
-		fmt.Fprintf(b.o.Stderr, "note: %s %s not part of the OCI image format: hutch keeps them in the image's configuration (hutch inspect shows them, and hutch and Docker-format readers use them), but other OCI tools may ignore them; --format docker stores them in Docker's format\n",
-			strings.Join(what, ", "), map[bool]string{true: "is", false: "are"}[len(what) == 1])
+		fmt.Fprintf(b.o.Stderr, "note: %s: not part of the OCI image format; hutch keeps this in the image's configuration (hutch inspect shows it, hutch and Docker-format readers use it), but other OCI tools may ignore it; --format docker stores it in Docker's format\n",
+			strings.Join(what, ", "))
 	}
 	var names []string
 	for _, t := range b.o.Tags {
@@ -154,6 +159,30 @@ func (b *Builder) commit(st *state) (*Result, error) {
 		fmt.Fprintf(b.o.Stdout, "Successfully tagged %s\n", n)
 	}
 	return &Result{ID: id, Names: names}, nil
+}
+
+// reformat gives an image that exists already the manifest of the asked --format
+// (the configuration, and so the ID, is the same in both formats).
+func (b *Builder) reformat(id string, cfgBytes []byte, top string) error {
+	cur, err := b.store.ImageBigData(id, cstorage.ImageDigestBigDataKey)
+	want := manifest.DockerV2Schema2MediaType
+	if b.o.Format == "oci" {
+		want = imgspecv1.MediaTypeImageManifest
+	}
+	if err == nil && manifest.GuessMIMEType(cur) == want {
+		return nil
+	}
+	mBytes, err := b.manifestFor(cfgBytes, top)
+	if err != nil {
+		return err
+	}
+	md := digest.FromBytes(mBytes)
+	for _, k := range []string{cstorage.ImageDigestManifestBigDataNamePrefix + "-" + md.String(), cstorage.ImageDigestBigDataKey} {
+		if err := b.store.SetImageBigData(id, k, mBytes, manifest.Digest); err != nil {
+			return fmt.Errorf("writing the manifest of image %s: %w", id[:12], err)
+		}
+	}
+	return nil
 }
 
 var _ = os.Getpid

@@ -84,17 +84,31 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 	if err != nil {
 		return fmt.Errorf("writing the step's layer: %w", err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
+	// The same change on the same parent is stored once (a rebuild with --no-cache, or a
+	// reproducible build, finds its layers again).
+	layerID := ""
+	if same, err := b.store.LayersByUncompressedDigest(diffID); err == nil {
+		for _, l := range same {
+			if l.Parent == st.Layer && len(l.Names) == 0 {
+				layerID = l.ID
+				break
+			}
+		}
 	}
-	layer, _, err := b.store.PutLayer("", st.Layer, nil, "", false, nil, f)
-	if err != nil {
-		return fmt.Errorf("storing the step's layer: %w", err)
+	if layerID == "" {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		layer, _, err := b.store.PutLayer("", st.Layer, nil, "", false, nil, f)
+		if err != nil {
+			return fmt.Errorf("storing the step's layer: %w", err)
+		}
+		if layer.UncompressedDigest != diffID {
+			return fmt.Errorf("internal error: the stored layer's digest %s differs from the written %s", layer.UncompressedDigest, diffID)
+		}
+		layerID = layer.ID
 	}
-	if layer.UncompressedDigest != diffID {
-		return fmt.Errorf("internal error: the stored layer's digest %s differs from the written %s", layer.UncompressedDigest, diffID)
-	}
-	st.Layer = layer.ID
+	st.Layer = layerID
 	st.Config.RootFS.Type = "layers"
 	st.Config.RootFS.DiffIDs = append(st.Config.RootFS.DiffIDs, diffID)
 	return nil

@@ -264,6 +264,9 @@ func (b *Builder) stepFailure(c instructions.Command, what string) string {
 		line = loc[0].Start.Line
 	}
 	text := text(c)
+	if b.triggerLine > 0 {
+		line, text = b.triggerLine, "ONBUILD "+text
+	}
 	if i := strings.IndexByte(text, '\n'); i >= 0 {
 		text = text[:i] + " …"
 	}

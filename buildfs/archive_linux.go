@@ -175,6 +175,17 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 		if err := x.meta(pfd, base, rel, hdr, mode, false); err != nil {
 			return "", err
 		}
+		if attrs := xattrsFromPAX(hdr.PAXRecords); len(attrs) > 0 {
+			dfd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return "", &os.PathError{Op: "open", Path: x.r.show(rel), Err: err}
+			}
+			err = setXattrs(dfd, attrs, x.r.show(rel))
+			unix.Close(dfd)
+			if err != nil {
+				return "", err
+			}
+		}
 		x.dirTimes = append(x.dirTimes, dirTime{rel, hdr.ModTime})
 		return "", nil
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
@@ -184,6 +195,12 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 		}
 		out := os.NewFile(uintptr(fd), rel)
 		_, err = io.CopyBuffer(out, body, x.buf)
+		if err == nil {
+			err = x.meta(pfd, base, rel, hdr, mode, false)
+		}
+		if err == nil {
+			err = setXattrs(fd, xattrsFromPAX(hdr.PAXRecords), x.r.show(rel))
+		}
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
@@ -193,6 +210,7 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("ADD %s: extracting %q to %s: %w", x.archive, hdr.Name, x.r.show(rel), err)
 		}
+		return "", x.times(pfd, base, rel, hdr.ModTime)
 	case tar.TypeSymlink:
 		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
 			return "", &os.PathError{Op: "symlink", Path: x.r.show(rel), Err: err}

@@ -91,7 +91,7 @@ func (c *copier) copyTree(src Source, parent *os.File, destRel, name string) err
 	if !src.Info.IsDir() {
 		return c.copyEntry(entry{rel: ".", path: src.Path, info: src.Info}, int(parent.Fd()), path.Join(destRel, name), name)
 	}
-	top, created, err := c.ensureDir(destRel, src.Info)
+	top, created, err := c.ensureDir(destRel, src.Info, src.Path)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (c *copier) copyTree(src Source, parent *os.File, destRel, name string) err
 		}
 		target := path.Join(destRel, e.rel)
 		if e.info.IsDir() {
-			f, created, err := c.subDir(int(pf.Fd()), name, target, e.info)
+			f, created, err := c.subDir(int(pf.Fd()), name, target, e.info, e.path)
 			if err != nil {
 				return err
 			}
@@ -156,7 +156,7 @@ func isPrefixDir(dir, anc string) bool {
 
 // ensureDir opens the directory rel in the root, creating it (and its parents) when
 // missing; a created one gets the source directory's mode and the copy's owner.
-func (c *copier) ensureDir(rel string, info fs.FileInfo) (*os.File, bool, error) {
+func (c *copier) ensureDir(rel string, info fs.FileInfo, src string) (*os.File, bool, error) {
 	if f, err := c.r.open(rel); err == nil {
 		ok, err := isDirHandle(f)
 		if err == nil && ok {
@@ -177,14 +177,15 @@ func (c *copier) ensureDir(rel string, info fs.FileInfo) (*os.File, bool, error)
 	if name == "" { // the root itself always exists
 		return nil, false, fmt.Errorf("COPY: cannot open %s", c.r.show(rel))
 	}
-	return c.subDir(int(parent.Fd()), name, rel, info)
+	return c.subDir(int(parent.Fd()), name, rel, info, src)
 }
 
-// subDir returns an O_PATH handle on the directory name in pfd (root-relative path rel),
-// creating it with info's mode and the copy's owner when missing. An existing symlink is
+// subDir returns a handle on the directory name in pfd (root-relative path rel),
+// creating it with the mode and extended attributes of the source directory (info, at
+// the host path src) and the copy's owner when missing. An existing symlink is
 // followed inside the root when it leads to a directory (an image's /bin -> usr/bin);
 // anything else there is an error.
-func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo) (*os.File, bool, error) {
+func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo, src string) (*os.File, bool, error) {
 	st, exists, err := lstatAt(pfd, name)
 	if err != nil {
 		return nil, false, &os.PathError{Op: "lstat", Path: c.r.show(rel), Err: err}
@@ -211,11 +212,28 @@ func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo) (*os.File, 
 	if err := c.setMeta(pfd, name, rel, info.Mode(), false); err != nil {
 		return nil, false, err
 	}
-	fd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false, &os.PathError{Op: "open", Path: c.r.show(rel), Err: err}
 	}
-	return os.NewFile(uintptr(fd), rel), true, nil
+	f := os.NewFile(uintptr(fd), rel)
+	if err := c.copyXattrs(src, fd, rel); err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	return f, true, nil
+}
+
+// copyXattrs copies the extended attributes of the host file src to the open fd.
+func (c *copier) copyXattrs(src string, fd int, rel string) error {
+	if src == "" {
+		return nil
+	}
+	attrs, err := listXattrs(src)
+	if err != nil || len(attrs) == 0 {
+		return err
+	}
+	return setXattrs(fd, attrs, c.r.show(rel))
 }
 
 // setMeta sets owner and mode of name in pfd (chown first: it clears setuid bits).
@@ -284,6 +302,9 @@ func (c *copier) copyEntry(e entry, pfd int, rel, name string) error {
 			return fmt.Errorf("copying %s to %s: %w", e.path, c.r.show(rel), err)
 		}
 		if err := c.setMeta(pfd, name, rel, mode, false); err != nil {
+			return err
+		}
+		if err := c.copyXattrs(e.path, fd, rel); err != nil {
 			return err
 		}
 		return c.setTimesAt(pfd, name, rel, e.info.ModTime())

@@ -17,7 +17,8 @@ import (
 // Digest returns a stable "sha256:<hex>" over everything a COPY of srcs depends on: each
 // source's relative name, and for it and (walking directories, honouring ign) every entry
 // below it: the name relative to the source, the file type, the permission bits with
-// setuid/setgid/sticky, the symlink target and the content. Times and host ownership are
+// setuid/setgid/sticky, the extended attributes COPY carries over, the symlink target and
+// the content. Times and host ownership are
 // left out: COPY makes files 0:0 unless --chown, which the builder adds to its cache key.
 func Digest(srcs []Source, ign *Ignore) (string, error) {
 	h := sha256.New()
@@ -39,6 +40,17 @@ func digestEntry(h hash.Hash, e entry, buf []byte) error {
 	writeField(h, e.rel)
 	mode := e.info.Mode()
 	writeField(h, fmt.Sprintf("%c %o", fileTypeChar(mode), unixPerm(mode)))
+	if mode.IsRegular() || mode.IsDir() {
+		attrs, err := listXattrs(e.path)
+		if err != nil {
+			return err
+		}
+		writeField(h, fmt.Sprintf("xattrs %d", len(attrs)))
+		for _, a := range attrs {
+			writeField(h, a.name)
+			writeField(h, string(a.value))
+		}
+	}
 	switch {
 	case mode.IsRegular():
 		// Raw syscalls: this runs on every file of the context on every rebuild.
