@@ -366,3 +366,27 @@ func bdOCIAnnotations(sb *sandbox, ref string) map[string]string {
 	}
 	return m.Annotations
 }
+
+// bdStepHits splits a build's output at its `STEP n/N: INSTRUCTION` lines and tells, for
+// each step, its instruction and whether the step printed `--> Using cache`.
+func bdStepHits(r result) (instr []string, hit []bool) {
+	for _, block := range strings.Split(bdOut(r), "STEP ")[1:] {
+		first, rest, _ := strings.Cut(block, "\n")
+		_, in, _ := strings.Cut(first, ": ")
+		instr = append(instr, in)
+		hit = append(hit, strings.Contains(rest, "--> Using cache "))
+	}
+	return instr, hit
+}
+
+// bdAllHits checks that every step after FROM hit the cache (ARG, which has nothing to
+// cache in some builders, may print nothing).
+func bdAllHits(t *testing.T, r result) {
+	t.Helper()
+	instr, hit := bdStepHits(r)
+	for i := 1; i < len(instr); i++ {
+		if !hit[i] && !strings.HasPrefix(instr[i], "ARG ") {
+			t.Fatalf("step %d (%s) of a full cache hit printed no `--> Using cache <id>`:\n%s", i+1, instr[i], r)
+		}
+	}
+}
