@@ -45,6 +45,9 @@ type Options struct {
 	RunStdout, RunStderr *os.File
 	// CacheDir holds RUN --mount=type=cache directories (per user).
 	CacheDir string
+	// SingleID says the user namespace maps one id only (no subordinate range): files
+	// whose owner is not mapped stay 0:0.
+	SingleID bool
 }
 
 // Result is a built image.
@@ -355,7 +358,7 @@ func (b *Builder) from(i int) (*state, []string, error) {
 	}
 	img, err := b.o.Image(base)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w%s", err, b.stageHint(base, i))
 	}
 	cfg, _, err := images.ReadConfig(b.store, img.ID)
 	if err != nil {

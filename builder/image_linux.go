@@ -46,10 +46,11 @@ func (b *Builder) manifestFor(cfgBytes []byte, top string) ([]byte, error) {
 		return json.Marshal(m)
 	}
 	m := imgspecv1.Manifest{
-		Versioned: imgspec.Versioned{SchemaVersion: 2},
-		MediaType: imgspecv1.MediaTypeImageManifest,
-		Config:    imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageConfig, Digest: cd, Size: int64(len(cfgBytes))},
-		Layers:    []imgspecv1.Descriptor{},
+		Versioned:   imgspec.Versioned{SchemaVersion: 2},
+		MediaType:   imgspecv1.MediaTypeImageManifest,
+		Config:      imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageConfig, Digest: cd, Size: int64(len(cfgBytes))},
+		Layers:      []imgspecv1.Descriptor{},
+		Annotations: dockerOnlyAnnotations(cfgBytes),
 	}
 	for _, l := range chain {
 		m.Layers = append(m.Layers, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageLayer, Digest: l.UncompressedDigest, Size: l.UncompressedSize})
@@ -63,10 +64,9 @@ func (b *Builder) writeImage(st *state, intermediate bool) (string, error) {
 	cfgBytes := configBytes(&st.Config)
 	id := digest.FromBytes(cfgBytes).Encoded()
 	if img, err := b.store.Image(id); err == nil {
-		if img.TopLayer != st.Layer {
-			return "", fmt.Errorf("image %s exists with other layers", id[:12])
-		}
-		if !intermediate {
+		// The same configuration means the same layer digests: an image stored with
+		// other layer records (pulled, say) has the same content, and is kept.
+		if !intermediate && img.TopLayer == st.Layer {
 			if err := b.reformat(id, cfgBytes, st.Layer); err != nil {
 				return "", err
 			}
@@ -126,7 +126,7 @@ func (b *Builder) commit(st *state) (*Result, error) {
 		if len(c.OnBuild) > 0 {
 			what = append(what, "ONBUILD")
 		}
-		fmt.Fprintf(b.o.Stderr, "note: %s: not part of the OCI image format; hutch keeps this in the image's configuration (hutch inspect shows it, hutch and Docker-format readers use it), but other OCI tools may ignore it; --format docker stores it in Docker's format\n",
+		fmt.Fprintf(b.o.Stderr, "note: %s: not part of the OCI image format; kept as annotations of the image's manifest (dev.hutch.image.*) and in its configuration, where hutch inspect shows them and hutch uses them (other OCI tools may ignore them); --format docker stores them natively\n",
 			strings.Join(what, ", "))
 	}
 	var names []string
@@ -183,6 +183,45 @@ func (b *Builder) reformat(id string, cfgBytes []byte, top string) error {
 		}
 	}
 	return nil
+}
+
+// Manifest annotations that carry what the OCI format has no field for.
+const (
+	AnnotationHealthcheck = "dev.hutch.image.healthcheck"
+	AnnotationShell       = "dev.hutch.image.shell"
+	AnnotationOnBuild     = "dev.hutch.image.onbuild"
+)
+
+// dockerOnlyAnnotations keeps HEALTHCHECK, SHELL and ONBUILD (as JSON) in an OCI
+// manifest, beside the configuration fields hutch itself reads.
+func dockerOnlyAnnotations(cfgBytes []byte) map[string]string {
+	var cfg images.Config
+	if err := json.Unmarshal(cfgBytes, &cfg); err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	add := func(k string, v any) {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(v) == nil {
+			out[k] = strings.TrimSpace(b.String())
+		}
+	}
+	c := cfg.Config
+	if c.Healthcheck != nil {
+		add(AnnotationHealthcheck, c.Healthcheck)
+	}
+	if len(c.Shell) > 0 {
+		add(AnnotationShell, c.Shell)
+	}
+	if len(c.OnBuild) > 0 {
+		add(AnnotationOnBuild, c.OnBuild)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 var _ = os.Getpid

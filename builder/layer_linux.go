@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
 
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
@@ -35,6 +39,11 @@ func randomHex(n int) string {
 // directory, as a tar) is normalised into a new read-only layer whose diffID the
 // image records. The working layer is removed whatever happens.
 func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr error) {
+	t0 := time.Now()
+	lap := func(what string) {
+		logrus.Debugf("build step: %s at %v", what, time.Since(t0))
+	}
+	defer lap("done")
 	work, err := b.store.CreateLayer("", st.Layer, []string{workPrefix + randomHex(8)}, "", true, nil)
 	if err != nil {
 		return fmt.Errorf("creating the working layer: %w", err)
@@ -45,11 +54,14 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 			retErr = fmt.Errorf("removing the working layer: %w", err)
 		}
 	}()
+	lap("created")
 	mp, err := b.store.Mount(work.ID, "")
 	if err != nil {
 		return fmt.Errorf("mounting the working layer: %w", err)
 	}
+	lap("mounted")
 	err = fn(mp)
+	lap("ran")
 	if _, uerr := b.store.Unmount(work.ID, true); uerr != nil && err == nil {
 		err = fmt.Errorf("unmounting the working layer: %w", uerr)
 	}
@@ -59,6 +71,7 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 	if err := b.sig.err(); err != nil {
 		return err
 	}
+	lap("unmounted")
 	unc := archive.Uncompressed
 	rc, err := b.store.Diff("", work.ID, &cstorage.DiffOptions{Compression: &unc})
 	if err != nil {
@@ -73,7 +86,7 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 	defer os.Remove(f.Name())
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	diffID, _, err := buildfs.NormalizeTar(rc, w, b.o.Timestamp)
+	diffID, size, err := buildfs.NormalizeTar(rc, w, b.o.Timestamp)
 	cerr := rc.Close()
 	if err == nil {
 		err = cerr
@@ -84,6 +97,7 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 	if err != nil {
 		return fmt.Errorf("writing the step's layer: %w", err)
 	}
+	lap("diffed")
 	// The same change on the same parent is stored once (a rebuild with --no-cache, or a
 	// reproducible build, finds its layers again).
 	layerID := ""
@@ -93,6 +107,14 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 				layerID = l.ID
 				break
 			}
+		}
+	}
+	if layerID == "" {
+		id, err := b.stagedLayer(work.ID, st.Layer, f.Name(), diffID, size)
+		if err == nil {
+			layerID = id
+		} else if !errors.Is(err, errNotStaged) {
+			logrus.Debugf("build step: no staged layer (%v), storing the tar", err)
 		}
 	}
 	if layerID == "" {
@@ -108,6 +130,7 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 		}
 		layerID = layer.ID
 	}
+	lap("stored")
 	st.Layer = layerID
 	st.Config.RootFS.Type = "layers"
 	st.Config.RootFS.DiffIDs = append(st.Config.RootFS.DiffIDs, diffID)

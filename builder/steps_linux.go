@@ -204,7 +204,7 @@ func (b *Builder) copySource(from string, stage int) (string, string, *buildfs.I
 		}
 		img, err := b.o.Image(from)
 		if err != nil {
-			return "", "", nil, fmt.Errorf("--from=%s: %w", from, err)
+			return "", "", nil, fmt.Errorf("--from=%s: %w%s", from, err, b.stageHint(from, stage))
 		}
 		layer, key = img.TopLayer, "image:"+img.ID
 	}
@@ -221,6 +221,20 @@ func (b *Builder) copySource(from string, stage int) (string, string, *buildfs.I
 		return "", "", nil, err
 	}
 	return key, mp, nil, nil
+}
+
+// stageHint suggests an earlier stage when a name that is no stage failed as an image.
+func (b *Builder) stageHint(name string, before int) string {
+	var names []string
+	for i := 0; i < before && i < len(b.f.Stages); i++ {
+		if b.f.Stages[i].Name != "" {
+			names = append(names, b.f.Stages[i].Name)
+		}
+	}
+	if s := Suggest(name, names); s != "" {
+		return fmt.Sprintf(" (no stage is named %s either: did you mean the stage %s?)", name, s)
+	}
+	return ""
 }
 
 func isURL(s string) bool {
@@ -281,7 +295,7 @@ func (b *Builder) copyStep(st *state, ins string, sd instructions.SourcesAndDest
 		mode = &m
 	}
 	err := b.layerStep(st, func(rootfs string) error {
-		o := buildfs.CopyOptions{Chmod: mode}
+		o := buildfs.CopyOptions{Chmod: mode, IgnoreChownErrors: b.o.SingleID}
 		if chown != "" {
 			pair, err := resolveChown(rootfs, chown)
 			if err != nil {

@@ -17,7 +17,9 @@ import (
 // ExtractArchive extracts the tar archive at path (plain or gz/bz2/xz/zst) into the
 // directory dest inside rootfs (created), as Docker's ADD: entry names are relative to
 // dest (a leading "/" is dropped); existing files are replaced, existing directories
-// kept; ownership from the archive is kept unless o.Chown; mode bits and mtimes are kept.
+// kept; ownership from the archive is kept unless o.Chown; mode bits, mtimes and
+// extended attributes are kept (o.Chmod does not apply); directories the archive does not
+// list are created 0755, owned by o.Chown (0:0 without).
 // Entries with a `..` component and hard links pointing outside dest are refused with an
 // error naming the entry; every path is resolved inside rootfs, so that a symlink made by
 // an earlier entry or present in the image leads nowhere outside it. Character and block
@@ -38,6 +40,7 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 		return nil, err
 	}
 	defer r.Close()
+	r.ignoreUnmapped = o.IgnoreChownErrors
 	destRel := cleanRel(dest)
 	top, err := r.mkdirAll(destRel, o.owner())
 	if err != nil {
@@ -55,7 +58,10 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 		}
 		if err != nil {
 			if entries == 0 {
-				return nil, fmt.Errorf("ADD %s: not a %s archive: %w", archivePath, comp, err)
+				if comp == uncompressed {
+					return nil, fmt.Errorf("ADD %s: not a tar archive: %w", archivePath, err)
+				}
+				return nil, fmt.Errorf("ADD %s: not a tar archive inside the %s compression: %w", archivePath, comp, err)
 			}
 			return nil, fmt.Errorf("ADD %s: the archive is truncated or corrupt after %d entries: %w", archivePath, entries, err)
 		}
@@ -113,7 +119,7 @@ func (x *extractor) openParent(rel string) (*os.File, error) {
 		return x.parent, nil
 	}
 	x.closeParent()
-	f, err := x.r.mkdirAll(rel, IDPair{})
+	f, err := x.r.mkdirAll(rel, x.o.owner())
 	if err != nil {
 		return nil, err
 	}
@@ -253,9 +259,8 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 }
 
 func (x *extractor) meta(pfd int, base, rel string, hdr *tar.Header, mode fs.FileMode, symlink bool) error {
-	owner := x.owner(hdr)
-	if err := unix.Fchownat(pfd, base, owner.UID, owner.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, chownError(x.r.show(rel), owner, err))
+	if err := x.r.chown(pfd, base, rel, x.owner(hdr)); err != nil {
+		return fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, err)
 	}
 	if symlink {
 		return nil

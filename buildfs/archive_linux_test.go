@@ -215,11 +215,20 @@ func TestExtractArchiveFormats(t *testing.T) {
 		for _, p := range []string{"o", "o/top", "o/top/file", "o/top/link"} {
 			wantOwner(t, filepath.Join(rootfs, p), 7, 8)
 		}
+		if _, err := ExtractArchive(rootfs, "/o", writeTemp(t, makeTar(t, entries[5:6])), CopyOptions{Chown: &IDPair{7, 8}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"o/implicit", "o/implicit/parent", "o/implicit/parent/f"} {
+			wantOwner(t, filepath.Join(rootfs, p), 7, 8)
+		}
+		wantMode(t, filepath.Join(rootfs, "o/implicit"), 0o755)
 	})
 }
 
 // Archives that try to write outside the root file system.
-func TestExtractArchiveAdversarial(t *testing.T) {
+func TestExtractArchiveAdversarial(t *testing.T) { bothResolvers(t, testExtractArchiveAdversarial) }
+
+func testExtractArchiveAdversarial(t *testing.T) {
 	host := t.TempDir() // stands for the host outside the rootfs
 	hostFile := filepath.Join(host, "secret")
 	hostRel := strings.TrimPrefix(host, "/")

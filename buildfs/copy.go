@@ -10,6 +10,11 @@ type CopyOptions struct {
 	Chown  *IDPair      // nil: files become 0:0 (Docker's COPY default); ADD archives keep theirs
 	Chmod  *fs.FileMode // nil: keep the source's mode bits
 	Ignore *Ignore      // applied when walking source directories
+
+	// IgnoreChownErrors leaves a file owned by the builder (0:0 in its user namespace)
+	// when its owner is not mapped there (EINVAL), instead of failing: for a user
+	// without a subordinate id range (storage's ignore_chown_errors).
+	IgnoreChownErrors bool
 }
 
 func (o CopyOptions) owner() IDPair {

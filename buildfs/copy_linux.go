@@ -30,6 +30,7 @@ func CopyInto(rootfs, dest string, srcs []Source, o CopyOptions) error {
 		return err
 	}
 	defer r.Close()
+	r.ignoreUnmapped = o.IgnoreChownErrors
 	c := &copier{r: r, o: o, buf: make([]byte, 256<<10)}
 	destRel := cleanRel(dest)
 	dirDest := len(srcs) > 1 || strings.HasSuffix(dest, "/") || strings.HasSuffix(dest, "/.") || dest == "."
@@ -238,9 +239,8 @@ func (c *copier) copyXattrs(src string, fd int, rel string) error {
 
 // setMeta sets owner and mode of name in pfd (chown first: it clears setuid bits).
 func (c *copier) setMeta(pfd int, name, rel string, mode fs.FileMode, symlink bool) error {
-	owner := c.o.owner()
-	if err := unix.Fchownat(pfd, name, owner.UID, owner.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return chownError(c.r.show(rel), owner, err)
+	if err := c.r.chown(pfd, name, rel, c.o.owner()); err != nil {
+		return err
 	}
 	if symlink {
 		return nil
@@ -373,6 +373,7 @@ func WriteFile(rootfs, dest, name string, data []byte, o CopyOptions) error {
 		return err
 	}
 	defer r.Close()
+	r.ignoreUnmapped = o.IgnoreChownErrors
 	destRel := cleanRel(dest)
 	dirDest := strings.HasSuffix(dest, "/") || destRel == "."
 	if !dirDest {

@@ -189,8 +189,20 @@ func TestCopyIntoMetadata(t *testing.T) {
 	})
 }
 
+// bothResolvers runs f with openat2 and with pathrs-lite's fallback resolver.
+func bothResolvers(t *testing.T, f func(t *testing.T)) {
+	t.Run("openat2", f)
+	t.Run("fallback", func(t *testing.T) {
+		withoutOpenat2 = true
+		defer func() { withoutOpenat2 = false }()
+		f(t)
+	})
+}
+
 // Paths in the image are resolved inside it: its symlinks are followed, never out.
-func TestCopyIntoImageSymlinks(t *testing.T) {
+func TestCopyIntoImageSymlinks(t *testing.T) { bothResolvers(t, testCopyIntoImageSymlinks) }
+
+func testCopyIntoImageSymlinks(t *testing.T) {
 	ctx := newContext(t)
 	host := t.TempDir() // stands for anything outside the rootfs
 	tree(t, host, map[string]string{"passwd": "host file"})
@@ -349,6 +361,22 @@ func TestCopyIntoIgnore(t *testing.T) {
 	wantNotExist(t, filepath.Join(rootfs, "app/emptydir"))
 	if readFile(t, filepath.Join(rootfs, "app/sub/deep")) != "D" || readFile(t, filepath.Join(rootfs, "app/one")) != "1" {
 		t.Fatal("kept files missing")
+	}
+}
+
+// Ignore patterns see a directory reached through a symlink under its real name, as
+// Docker's context (which holds the real files) would.
+func TestCopyIntoIgnoreThroughSymlink(t *testing.T) {
+	c := t.TempDir()
+	tree(t, c, map[string]string{"real/secret": "s", "real/ok": "o", "alias": "->real"})
+	ign, _ := NewIgnore("test", []string{"real/secret"})
+	rootfs := t.TempDir()
+	if err := CopyInto(rootfs, "/x", mustSources(t, c, ign, "alias"), CopyOptions{Ignore: ign}); err != nil {
+		t.Fatal(err)
+	}
+	wantNotExist(t, filepath.Join(rootfs, "x/secret"))
+	if readFile(t, filepath.Join(rootfs, "x/ok")) != "o" {
+		t.Fatal("x/ok")
 	}
 }
 

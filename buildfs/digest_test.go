@@ -136,3 +136,22 @@ func BenchmarkDigest3000(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkCopyInto3000(b *testing.B) {
+	ctx := b.TempDir()
+	for i := 0; i < 3000; i++ {
+		p := filepath.Join(ctx, fmt.Sprintf("src/%02d/%03d/file%d.go", i%20, i%150, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(strings.Repeat("package main\n", 300)), 0o644)
+	}
+	srcs, err := Sources(ctx, []string{"."}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := CopyInto(b.TempDir(), "/app", srcs, CopyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -16,9 +16,21 @@
 //     never leave it. The last component of a path that is written is never followed
 //     (O_NOFOLLOW / AT_SYMLINK_NOFOLLOW): an existing symlink there is replaced, like
 //     Docker does, not written through.
-//   - Archive entries with a `..` component, hard links with one, and any link target
-//     outside the root are refused with an error naming the entry; device nodes are
+//   - Archive entries with a `..` component and hard links with one are refused with an
+//     error naming the entry; absolute names are taken relative to the destination
+//     (Docker); every entry is created through a parent resolved inside the root, so a
+//     symlink made by an earlier entry cannot lead a later one out. Device nodes are
 //     skipped and listed (an unprivileged user cannot create them).
+//
+// images.CheckEntry (hutch import) is not reused: it refuses absolute names and symlinks
+// pointing above the root, which ADD must accept (Docker makes the former relative and
+// the latter are resolved inside the image anyway), and importing images/ would pull
+// containers/image into this leaf package.
+//
+// Ownership: COPY makes files 0:0 unless --chown, ADD archives keep their owners. Both
+// need the ids mapped in the build's user namespace; CopyOptions.IgnoreChownErrors
+// leaves files whose owner is not mapped to the builder instead. Extended attributes are
+// copied (after chown, which clears security.capability), except security.selinux.
 //
 // Reproducibility. NormalizeTar writes PAX tars with no user or group names, no access
 // or change times, modification times truncated to whole seconds and clamped to the

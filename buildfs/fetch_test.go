@@ -100,6 +100,9 @@ func TestFetch(t *testing.T) {
 		if !fi.ModTime().Equal(lm) {
 			t.Fatalf("mtime %v", fi.ModTime())
 		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("mode %v, want 0600 as Docker gives downloads", fi.Mode())
+		}
 	})
 	t.Run("stalled body", func(t *testing.T) {
 		old := FetchTimeout

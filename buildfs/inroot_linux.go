@@ -18,14 +18,21 @@ type root struct {
 	dir  string   // host path, for messages
 	f    *os.File // O_PATH handle
 	noOA bool     // openat2 is not available: use pathrs-lite's resolver
+	// ignoreUnmapped: a chown to an id outside the user namespace leaves the file
+	// owned by the builder (CopyOptions.IgnoreChownErrors).
+	ignoreUnmapped bool
 }
+
+// withoutOpenat2 makes every root use pathrs-lite's resolver, as on kernels before 5.6
+// or under a seccomp filter that refuses openat2 (for tests).
+var withoutOpenat2 bool
 
 func openRoot(dir string) (*root, error) {
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open root file system", Path: dir, Err: err}
 	}
-	return &root{dir: dir, f: os.NewFile(uintptr(fd), dir)}, nil
+	return &root{dir: dir, f: os.NewFile(uintptr(fd), dir), noOA: withoutOpenat2}, nil
 }
 
 func (r *root) Close() error { return r.f.Close() }
@@ -132,8 +139,8 @@ func (r *root) mkdirAllDepth(rel string, owner IDPair, depth int) (*os.File, err
 	if err != nil {
 		return nil, &os.PathError{Op: "mkdir", Path: r.show(rel), Err: err}
 	}
-	if err := unix.Fchownat(pfd, name, owner.UID, owner.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return nil, chownError(r.show(rel), owner, err)
+	if err := r.chown(pfd, name, rel, owner); err != nil {
+		return nil, err
 	}
 	// mkdir applied the umask.
 	if err := unix.Fchmodat(pfd, name, 0o755, 0); err != nil {
@@ -156,9 +163,18 @@ func readlinkat(dirfd int, name string) (string, error) {
 	}
 }
 
+// chown sets the owner of name in pfd (never following a symlink).
+func (r *root) chown(pfd int, name, rel string, id IDPair) error {
+	err := unix.Fchownat(pfd, name, id.UID, id.GID, unix.AT_SYMLINK_NOFOLLOW)
+	if err == nil || (r.ignoreUnmapped && errors.Is(err, unix.EINVAL)) {
+		return nil
+	}
+	return chownError(r.show(rel), id, err)
+}
+
 func chownError(what string, id IDPair, err error) error {
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("chown %s to %d:%d: %w (the id is not mapped in the build's user namespace: give the user a large enough range in /etc/subuid and /etc/subgid, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`)", what, id.UID, id.GID, err)
+		return fmt.Errorf("chown %s to %d:%d: %w (the id is not mapped in the build's user namespace: give the user a large enough range in /etc/subuid and /etc/subgid, e.g. `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`)", what, id.UID, id.GID, err)
 	}
 	return fmt.Errorf("chown %s to %d:%d: %w", what, id.UID, id.GID, err)
 }

@@ -52,7 +52,7 @@ func NormalizeTar(r io.Reader, w io.Writer, epoch *time.Time) (digest.Digest, in
 			Name:     hdr.Name,
 			Linkname: hdr.Linkname,
 			Size:     hdr.Size,
-			Mode:     hdr.Mode,
+			Mode:     hdr.Mode & 0o7777, // the type is in Typeflag; some writers repeat it here
 			Uid:      hdr.Uid,
 			Gid:      hdr.Gid,
 			ModTime:  hdr.ModTime.Truncate(time.Second),

@@ -169,12 +169,16 @@ func TestNormalizeTarInputFormats(t *testing.T) {
 		{tar.Header{Name: "a/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mt, Uname: "u"}, ""},
 		{tar.Header{Name: "a/b", Typeflag: tar.TypeReg, Mode: 0o644, ModTime: mt, Gname: "g"}, "bbb"},
 	}
+	typeBits := []layerEntry{entries[0], entries[1]}
+	typeBits[0].hdr.Mode |= 0o40000 // c_ISDIR, as some writers put it
+	typeBits[1].hdr.Mode |= 0o100000
+	_, withBits := normalize(t, layer(t, typeBits, tar.FormatPAX), nil)
 	var digests []string
 	for _, f := range []tar.Format{tar.FormatUSTAR, tar.FormatPAX, tar.FormatGNU} {
 		_, d := normalize(t, layer(t, entries, f), nil)
 		digests = append(digests, d)
 	}
-	if digests[0] != digests[1] || digests[1] != digests[2] {
+	if digests[0] != digests[1] || digests[1] != digests[2] || withBits != digests[0] {
 		t.Fatalf("input format shows through: %v", digests)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 )
 
 // Source is one COPY/ADD source found in the context.
@@ -73,7 +74,7 @@ func Sources(contextDir string, patterns []string, ign *Ignore) ([]Source, error
 		if hasMeta(rel) {
 			candidates, err = expandGlob(root, rel)
 			if err != nil {
-				return nil, fmt.Errorf("COPY source %q in the build context %s: %w", pat, contextDir, err)
+				return nil, fmt.Errorf("COPY source %q in the build context %s: %w", pat, abs, err)
 			}
 		} else {
 			candidates = []string{rel}
@@ -82,7 +83,7 @@ func Sources(contextDir string, patterns []string, ign *Ignore) ([]Source, error
 		for _, c := range candidates {
 			src, ok, err := resolveSource(root, c)
 			if err != nil {
-				return nil, fmt.Errorf("COPY source %q in the build context %s: %w", pat, contextDir, err)
+				return nil, fmt.Errorf("COPY source %q in the build context %s: %w", pat, abs, err)
 			}
 			if !ok {
 				continue
@@ -99,7 +100,7 @@ func Sources(contextDir string, patterns []string, ign *Ignore) ([]Source, error
 			found++
 		}
 		if found == 0 {
-			nf := &NotFoundError{Instruction: "COPY", Source: pat, Context: contextDir}
+			nf := &NotFoundError{Instruction: "COPY", Source: pat, Context: abs}
 			if excluded {
 				nf.ExcludedBy = ign.File
 			}
@@ -113,11 +114,14 @@ func Sources(contextDir string, patterns []string, ign *Ignore) ([]Source, error
 // is there (including a symlink whose target does not exist).
 func resolveSource(root, rel string) (Source, bool, error) {
 	p, err := securejoin.SecureJoin(root, rel)
+	if errors.Is(err, unix.ELOOP) {
+		return Source{}, false, fmt.Errorf("the symlinks on the way to %s form a loop", rel)
+	}
 	if err != nil {
 		return Source{}, false, err
 	}
 	fi, err := os.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unixENOTDIR) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
 		return Source{}, false, nil
 	}
 	if err != nil {
@@ -189,7 +193,7 @@ func expandGlob(root, rel string) ([]string, error) {
 			}
 			names, err := readDirNames(dir)
 			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unixENOTDIR) {
+				if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
 					continue
 				}
 				return nil, err

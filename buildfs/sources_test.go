@@ -256,6 +256,24 @@ func TestSourcesSymlinkedContext(t *testing.T) {
 	}
 }
 
+func TestSourcesRelativeContextNamedAbsolute(t *testing.T) {
+	ctx := t.TempDir()
+	t.Chdir(ctx)
+	_, err := Sources(".", []string{"missing"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "build context "+ctx+" ") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSourcesSymlinkLoop(t *testing.T) {
+	ctx := t.TempDir()
+	tree(t, ctx, map[string]string{"a": "->b", "b": "->/a"})
+	_, err := Sources(ctx, []string{"a"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "loop") || !strings.Contains(err.Error(), `"a"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestSourcesBadGlob(t *testing.T) {
 	ctx := t.TempDir()
 	tree(t, ctx, map[string]string{"a": "a"})

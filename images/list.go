@@ -85,7 +85,9 @@ func (c *Catalog) Summaries() []Summary {
 	below := map[string]bool{}
 	tops := map[string]int{}
 	for _, img := range c.Images {
-		tops[img.TopLayer]++
+		if img.Metadata != BuildCacheMetadata {
+			tops[img.TopLayer]++
+		}
 		for i, id := range c.chain(img.TopLayer) {
 			if i > 0 {
 				below[id] = true
@@ -108,10 +110,10 @@ func (c *Catalog) Summaries() []Summary {
 		}
 		s.Intermediate = s.Dangling && below[img.TopLayer]
 		if img.Metadata == BuildCacheMetadata {
-			// A build's step: hidden unless -a; built on while another image uses its
-			// layer (an image of a later step, or the final image on the same layer).
+			// A build's step: hidden unless -a; kept by prune while an image sits on its
+			// layer (a later step's, or an image that is no step on the same layer).
 			s.BuildCache = true
-			s.Built = below[img.TopLayer] || tops[img.TopLayer] > 1
+			s.Built = below[img.TopLayer] || tops[img.TopLayer] > 0
 			s.Intermediate = s.Dangling
 		}
 		out = append(out, s)

@@ -189,7 +189,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		Target: f.target, NoCache: f.noCache, Layers: f.layers, Format: f.format, Labels: labels,
 		Network: f.network, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
 		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
-		CacheDir: a.host.Paths.CacheDir,
+		CacheDir: a.host.Paths.CacheDir, SingleID: a.host.NS.SingleID,
 		Image: func(ref string) (*cstorage.Image, error) {
 			return a.buildBase(s.Store, ref, pull, &f.registry, f.quiet)
 		},
@@ -200,6 +200,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		if errors.As(err, &rf) {
 			fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+rf.Msg)
 			return exitError{code: 1}
+		}
+		if errors.Is(err, builder.ErrInterrupted) {
+			fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+			return exitError{code: 130}
 		}
 		return err
 	}

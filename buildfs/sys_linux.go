@@ -1,5 +1,0 @@
-package buildfs
-
-import "golang.org/x/sys/unix"
-
-const unixENOTDIR = unix.ENOTDIR
