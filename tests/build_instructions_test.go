@@ -63,6 +63,22 @@ func TestBuildRunForms(t *testing.T) {
 	assertEqual(t, bdRun(sb, "runforms"), "shell /bin/sh\nexec-form\nheredoc-line-1\nheredoc-line-2\nlo\nproxy=http://proxy.invalid:3128\n", "what the RUN forms wrote")
 	_, raw := bdInspectImage(sb, "runforms")
 	assertNotContains(t, raw.stdout, "proxy.invalid", "inspect (Env and history) of an image built with --build-arg HTTP_PROXY")
+
+	// build --network: none leaves the RUN steps only lo; host gives them the host's.
+	netCtx := bdCtx(t, sb, "net", map[string]string{
+		"Dockerfile": "FROM " + bdBase + "\nRUN cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' | sort > /netdevs\nCMD [\"cat\", \"/netdevs\"]\n",
+	})
+	bdBuild(sb, "--network", "none", "-t", "net-none", netCtx)
+	assertEqual(t, bdRun(sb, "net-none"), "lo\n", "network devices of a RUN in build --network none")
+	bdBuild(sb, "--network", "host", "--no-cache", "-t", "net-host", netCtx)
+	var hostDevs []string
+	for _, l := range strings.Split(string(readFile(t, "/proc/net/dev")), "\n")[2:] {
+		if name, _, ok := strings.Cut(l, ":"); ok {
+			hostDevs = append(hostDevs, strings.TrimSpace(name))
+		}
+	}
+	slices.Sort(hostDevs)
+	assertEqual(t, bdRun(sb, "net-host"), strings.Join(hostDevs, "\n")+"\n", "network devices of a RUN in build --network host (the host's)")
 }
 
 func TestBuildRunMounts(t *testing.T) {
