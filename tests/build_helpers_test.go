@@ -11,6 +11,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,30 +35,40 @@ const bdSecondUser = "hutch-test2"
 
 var (
 	bdUserOnce sync.Once
+	bdUser2    *testUser
 	bdUserErr  error
-	bdUserMu   sync.Mutex
 )
 
 // bdSecond makes (once) the second user the way the harness makes hutch-test and
-// returns a sandbox of it.
+// returns a sandbox of it. (The user is not put in the harness's users map: parallel
+// tests read that map without a lock.)
 func bdSecond(t *testing.T) *sandbox {
 	t.Helper()
-	bdUserOnce.Do(func() {
-		u, err := ensureUser(bdSecondUser, true)
-		if err != nil {
-			bdUserErr = err
-			return
-		}
-		bdUserMu.Lock()
-		users[bdSecondUser] = u
-		bdUserMu.Unlock()
-	})
+	bdUserOnce.Do(func() { bdUser2, bdUserErr = ensureUser(bdSecondUser, true) })
 	if bdUserErr != nil {
 		t.Fatalf("making the second test user %s: %v", bdSecondUser, bdUserErr)
 	}
-	bdUserMu.Lock()
-	defer bdUserMu.Unlock()
-	return newSandbox(t, bdSecondUser)
+	// As newSandbox does, for a user outside the map.
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	dir := filepath.Join(baseDir, fmt.Sprintf("sb-%03d-%s", sbSeq.Add(1), name))
+	sb := &sandbox{t: t, user: bdUser2, dir: dir, env: map[string]string{}}
+	for _, d := range []string{"", "home", "config", "data", "cache", "run", "tmp", "work"} {
+		p := filepath.Join(dir, d)
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, bdUser2.uid, bdUser2.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(sb.path("run"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.cleanup)
+	return sb
 }
 
 // bdImport imports the build tests' base images (bdBase unless named) into the sandbox.
