@@ -104,6 +104,7 @@ type Builder struct {
 	known    map[string]bool // layers seen to exist
 	// triggerLine is the FROM line while its image's ONBUILD triggers run.
 	triggerLine int
+	guard       *guard
 }
 
 // New prepares a build over the store (the caller holds the store lock).
@@ -147,6 +148,8 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 	b.cleanStale()
 	b.sig = catchInterrupts()
 	defer b.sig.stop()
+	b.guard = startGuard(b.store.GraphOptions())
+	defer b.guard.done()
 	defer b.unmountAll()
 
 	if b.f.Syntax != "" {
@@ -394,6 +397,8 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 		loc = []parser.Range{{Start: parser.Position{Line: b.triggerLine}, End: parser.Position{Line: b.triggerLine}}}
 	}
 	if a, ok := c.(*instructions.ArgCommand); ok {
+		// The ARG's value is the build's (not the cache's); its history entry goes
+		// through the cache like any metadata step.
 		for _, kv := range a.Args {
 			val, err := b.args.declare(b.lex, kv, st.args, st.Config.Config.Env)
 			if err != nil {
@@ -401,7 +406,6 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 			}
 			st.args.set(kv.Key, val)
 		}
-		return nil
 	}
 	extra, err := b.keyExtra(st, c)
 	if err != nil {

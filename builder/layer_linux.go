@@ -55,6 +55,8 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 		}
 	}()
 	lap("created")
+	b.guard.mounted(work.ID)
+	defer b.guard.unmounted(work.ID)
 	mp, err := b.store.Mount(work.ID, "")
 	if err != nil {
 		return fmt.Errorf("mounting the working layer: %w", err)
@@ -146,6 +148,7 @@ func (b *Builder) mountLayer(id string) (string, error) {
 	if mp, ok := b.mounts[id]; ok {
 		return mp, nil
 	}
+	b.guard.mounted(id)
 	mp, err := b.store.Mount(id, "")
 	if err != nil {
 		return "", fmt.Errorf("mounting layer %s: %w", id[:12], err)
@@ -157,6 +160,7 @@ func (b *Builder) mountLayer(id string) (string, error) {
 func (b *Builder) unmountAll() {
 	for id := range b.mounts {
 		_, _ = b.store.Unmount(id, true)
+		b.guard.unmounted(id)
 	}
 	b.mounts = map[string]string{}
 	for _, d := range b.tmpDirs {

@@ -36,7 +36,8 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 	b.prepared[c] = p
 	switch c := c.(type) {
 	case *instructions.CopyCommand:
-		if err := c.Expand(exp); err != nil {
+		var err error
+		if err = c.Expand(exp); err != nil {
 			return "", err
 		}
 		if err := b.expandHeredocs(st, &c.SourcesAndDest); err != nil {
@@ -46,11 +47,20 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 		for _, sc := range c.SourceContents {
 			parts = append(parts, "heredoc="+sc.Path+"\x00"+sc.Data)
 		}
-		from, ctxDir, ign, err := b.copySource(c.From, st.stage)
-		if err != nil {
+		if c.From != "" {
+			// Another stage or an image: its identity is the key; its files are only
+			// looked at when the step runs.
+			from, err := b.fromKey(c.From, st.stage)
+			if err != nil {
+				return "", err
+			}
+			return strings.Join(append(parts, "from="+from), "\n"), nil
+		}
+		ctxDir, ign := b.o.Context, (*buildfs.Ignore)(nil)
+		if ign, err = b.ignore(); err != nil {
 			return "", err
 		}
-		parts = append(parts, "from="+from)
+		parts = append(parts, "from=context")
 		if len(c.SourcePaths) > 0 {
 			srcs, err := buildfs.Sources(ctxDir, c.SourcePaths, ign)
 			if err != nil {
@@ -127,7 +137,18 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 		if err := c.Expand(exp); err != nil {
 			return "", err
 		}
+		if instructions.GetSecurity(c) == instructions.SecurityInsecure {
+			return "", fmt.Errorf("RUN --security=insecure is not supported: hutch build does not grant that entitlement (the step runs with Docker's default capabilities)")
+		}
+		if len(instructions.GetDevices(c)) > 0 {
+			return "", fmt.Errorf("RUN --device is not supported by hutch build")
+		}
 		mounts := instructions.GetMounts(c)
+		for _, m := range mounts {
+			if m.Type == instructions.MountTypeCache && m.From != "" {
+				return "", fmt.Errorf("RUN --mount=type=cache,from=%s: seeding a cache from a stage or image is not supported; drop from= (the cache starts empty)", m.From)
+			}
+		}
 		p.mounts = mounts
 		parts := []string{"network=" + b.runNetwork(c)}
 		for _, f := range c.Files {
@@ -136,12 +157,18 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 		for _, m := range mounts {
 			parts = append(parts, fmt.Sprintf("mount=%s,%s,%s,%s,%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly))
 			if m.Type == instructions.MountTypeBind {
-				from, ctxDir, ign, err := b.copySource(m.From, st.stage)
-				if err != nil {
-					return "", err
-				}
-				parts = append(parts, "from="+from)
-				if m.From == "" {
+				if m.From != "" {
+					from, err := b.fromKey(m.From, st.stage)
+					if err != nil {
+						return "", err
+					}
+					parts = append(parts, "from="+from)
+				} else {
+					ign, err := b.ignore()
+					if err != nil {
+						return "", err
+					}
+					ctxDir := b.o.Context
 					src := m.Source
 					if src == "" {
 						src = "."
@@ -154,7 +181,7 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 					if err != nil {
 						return "", err
 					}
-					parts = append(parts, "content="+d)
+					parts = append(parts, "from=context", "content="+d)
 				}
 			}
 		}
@@ -181,6 +208,31 @@ func (b *Builder) expandHeredocs(st *state, sd *instructions.SourcesAndDest) err
 		sd.SourceContents[i].Expand = false
 	}
 	return nil
+}
+
+func (b *Builder) isStage(from string, stage int) bool {
+	_, ok := b.f.stageIndex(from, stage)
+	return ok
+}
+
+// fromKey is what the cache key records for --from / mount from=: the earlier stage's
+// key, or the image's ID.
+func (b *Builder) fromKey(from string, stage int) (string, error) {
+	if j, ok := b.f.stageIndex(from, stage); ok {
+		prev := b.results[j]
+		if prev == nil {
+			return "", fmt.Errorf("--from=%s: stage %d was not built", from, j)
+		}
+		return "stage:" + prev.key, nil
+	}
+	if _, later := b.f.stageIndex(from, -1); later {
+		return "", fmt.Errorf("--from=%s: that stage comes later; use an earlier stage", from)
+	}
+	img, err := b.o.Image(from)
+	if err != nil {
+		return "", fmt.Errorf("--from=%s: %w%s", from, err, b.stageHint(from, stage))
+	}
+	return "image:" + img.ID, nil
 }
 
 // copySource resolves COPY --from / mount from=: the build context (from ""), an
@@ -243,6 +295,10 @@ func isURL(s string) bool {
 
 // run executes an instruction that missed the cache.
 func (b *Builder) run(st *state, c instructions.Command) error {
+	if _, ok := c.(*instructions.ArgCommand); ok {
+		b.history(st, createdBy(c), true)
+		return nil
+	}
 	handled, err := applyMeta(st, c, b.expander(st))
 	if err != nil {
 		return err
@@ -260,9 +316,9 @@ func (b *Builder) run(st *state, c instructions.Command) error {
 	case *instructions.RunCommand:
 		return b.runStep(st, c, p)
 	case *instructions.CopyCommand:
-		return b.copyStep(st, "COPY", c.SourcesAndDest, c.Chown, c.Chmod, p, c.String())
+		return b.copyStep(st, "COPY", c.From, c.SourcesAndDest, c.Chown, c.Chmod, p, c.String())
 	case *instructions.AddCommand:
-		return b.copyStep(st, "ADD", c.SourcesAndDest, c.Chown, c.Chmod, p, c.String())
+		return b.copyStep(st, "ADD", "", c.SourcesAndDest, c.Chown, c.Chmod, p, c.String())
 	}
 	return fmt.Errorf("%s: instruction not supported", c.Name())
 }
@@ -283,7 +339,7 @@ func destPath(workdir, dest string) string {
 }
 
 // copyStep runs COPY or ADD in a new layer.
-func (b *Builder) copyStep(st *state, ins string, sd instructions.SourcesAndDest, chown, chmod string, p *prepared, text string) error {
+func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesAndDest, chown, chmod string, p *prepared, text string) error {
 	dest := destPath(st.Config.Config.WorkingDir, sd.DestPath)
 	var mode *fs.FileMode
 	if chmod != "" {
@@ -293,6 +349,21 @@ func (b *Builder) copyStep(st *state, ins string, sd instructions.SourcesAndDest
 		}
 		m := fs.FileMode(v&0o777) | modeBits(v)
 		mode = &m
+	}
+	if ins == "COPY" && from != "" && len(sd.SourcePaths) > 0 {
+		_, dir, _, err := b.copySource(from, st.stage)
+		if err != nil {
+			return err
+		}
+		srcs, err := buildfs.Sources(dir, sd.SourcePaths, nil)
+		if err != nil {
+			var nf *buildfs.NotFoundError
+			if errors.As(err, &nf) {
+				return fmt.Errorf("COPY --from=%s: %q not found in that %s", from, nf.Source, map[bool]string{true: "stage", false: "image"}[b.isStage(from, st.stage)])
+			}
+			return err
+		}
+		p.srcs = srcs
 	}
 	err := b.layerStep(st, func(rootfs string) error {
 		o := buildfs.CopyOptions{Chmod: mode, IgnoreChownErrors: b.o.SingleID}

@@ -61,7 +61,7 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.StringVar(&f.network, "network", "", "network of RUN steps: host (default) or none")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
-	fl.Int64Var(&f.timestamp, "timestamp", -1, "set every time in the image to this Unix time, for reproducible images (default $SOURCE_DATE_EPOCH)")
+	fl.Int64Var(&f.timestamp, "timestamp", 0, "set every time in the image to this Unix time, for reproducible images (default: $SOURCE_DATE_EPOCH when set)")
 	f.registry.register(c)
 	return inNamespace(c)
 }
@@ -151,7 +151,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		secrets[id] = abs
 	}
 	var ts *time.Time
-	if f.timestamp >= 0 {
+	if cmd.Flags().Changed("timestamp") {
+		if f.timestamp < 0 {
+			return fmt.Errorf("--timestamp %d: give a Unix time in seconds (0 or more)", f.timestamp)
+		}
 		t := time.Unix(f.timestamp, 0).UTC()
 		ts = &t
 	} else if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
