@@ -107,7 +107,10 @@ func TestBuildContextEscape(t *testing.T) {
 			tag := "escape-" + c.name
 			r := sb.run(runOpts{}, "build", "-t", tag, "-f", df, ctx)
 			if r.code != 0 {
-				return // refused: fine
+				// Refused: fine, when the error names the source and the context.
+				assertContains(t, r.stderr, strings.Fields(c.copy)[1], "the error of a refused COPY")
+				assertContains(t, r.stderr, ctx, "the error of a refused COPY")
+				return
 			}
 			if strings.Contains(string(bdSaved(sb, tag)), strings.TrimSpace(bdOutsideSecret)) {
 				t.Fatalf("%s copied a file from outside the context into the image:\n%s", c.copy, r)
@@ -120,6 +123,7 @@ func TestBuildContextEscape(t *testing.T) {
 type bdEvilArchive struct {
 	name    string
 	entries func(hostDir, hostFile string) []tarEntry
+	lands   string // when the build succeeds, a file of this name is inside the image
 }
 
 func TestBuildAddArchiveEscape(t *testing.T) {
@@ -137,22 +141,22 @@ func TestBuildAddArchiveEscape(t *testing.T) {
 	cases := []bdEvilArchive{
 		{"dotdot", func(d, f string) []tarEntry {
 			return []tarEntry{fileEntry(up+d[1:]+"/dotdot", []byte("escaped\n"), 0o644)}
-		}},
+		}, "dotdot"},
 		{"absolute", func(d, f string) []tarEntry {
 			return []tarEntry{fileEntry(d+"/absolute", []byte("escaped\n"), 0o644)}
-		}},
+		}, "absolute"},
 		{"symlink-then-file", func(d, f string) []tarEntry {
 			return []tarEntry{link("evil", d, 0x32), fileEntry("evil/planted", []byte("escaped\n"), 0o644)}
-		}},
+		}, "planted"},
 		{"relative-symlink-then-file", func(d, f string) []tarEntry {
 			return []tarEntry{link("evil", up+d[1:], 0x32), fileEntry("evil/planted-rel", []byte("escaped\n"), 0o644)}
-		}},
+		}, "planted-rel"},
 		{"hardlink-outside", func(d, f string) []tarEntry {
 			return []tarEntry{link("hl", up+f[1:], 0x31)}
-		}},
+		}, ""},
 		{"hardlink-then-write", func(d, f string) []tarEntry {
 			return []tarEntry{link("hl", f, 0x31), fileEntry("hl", []byte("OVERWRITTEN\n"), 0o644)}
-		}},
+		}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -183,12 +187,20 @@ func TestBuildAddArchiveEscape(t *testing.T) {
 				t.Fatalf("the host file has %d links after the ADD: the archive hard-linked it", st.Nlink)
 			}
 			if r.code != 0 {
-				return // refused: fine
+				// Refused: fine, when the error says which archive.
+				assertContains(t, r.stderr, "evil.tar", "the error of a refused ADD archive")
+				return
 			}
 			if strings.Contains(string(bdSaved(sb, tag)), strings.TrimSpace(bdOutsideSecret)) {
 				t.Fatalf("the image holds the host file's content:\n%s", r)
 			}
 			assertEqual(t, bdRun(sb, tag, "cat", "/unpacked/etc/from-archive"), "good\n", "the good entry of the archive")
+			if c.lands != "" {
+				found := bdRun(sb, tag, "find", "/", "-xdev", "-name", c.lands)
+				if strings.TrimSpace(found) == "" {
+					t.Fatalf("the build succeeded but %s is nowhere in the image (nor on the host): where did it go?\n%s", c.lands, r)
+				}
+			}
 		})
 	}
 }
