@@ -36,8 +36,9 @@ type Options struct {
 	Network    string            // "host" (default) or "none": RUN steps' network
 	Secrets    map[string]string // id → file on the host
 	Timestamp  *time.Time        // --timestamp / SOURCE_DATE_EPOCH
-	// Image finds a base image in the store, pulling it as --pull says.
-	Image func(ref string) (*cstorage.Image, error)
+	// Image finds a base image in the store, pulling it as --pull says (under ctx, which
+	// an interrupt cancels).
+	Image func(ctx context.Context, ref string) (*cstorage.Image, error)
 	// Stdout gets the steps and RUN output (io.Discard with -q); Stderr notes.
 	Stdout, Stderr io.Writer
 	Quiet          bool
@@ -105,6 +106,7 @@ type Builder struct {
 	// triggerLine is the FROM line while its image's ONBUILD triggers run.
 	triggerLine int
 	guard       *guard
+	created     []string // layers this build added to the store
 }
 
 // New prepares a build over the store (the caller holds the store lock).
@@ -138,6 +140,8 @@ func (b *Builder) note(key, format string, a ...any) {
 // Build runs the Dockerfile and writes the image; nothing is left mounted, and no
 // working layer is left behind, whatever happens.
 func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	b.ctx = ctx
 	if err := os.MkdirAll(filepath.Join(b.root, "cache"), 0o700); err != nil {
 		return nil, err
@@ -146,10 +150,13 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 		return nil, err
 	}
 	b.cleanStale()
-	b.sig = catchInterrupts()
+	b.sig = catchInterrupts(cancel)
 	defer b.sig.stop()
 	b.guard = startGuard(b.store.GraphOptions())
 	defer b.guard.done()
+	if !b.o.Layers {
+		defer b.dropUnused()
+	}
 	defer b.unmountAll()
 
 	if b.f.Syntax != "" {
@@ -179,6 +186,9 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 		}
 		st, err := b.buildStage(i)
 		if err != nil {
+			if b.sig.err() != nil {
+				return nil, ErrInterrupted // whatever the interrupted step said
+			}
 			return nil, err
 		}
 		b.results[i] = st
@@ -359,7 +369,7 @@ func (b *Builder) from(i int) (*state, []string, error) {
 	if _, ok := b.f.stageIndex(base, -1); ok {
 		return nil, nil, fmt.Errorf("FROM %s: that stage comes later in %s; a stage can only build on an earlier one", base, b.f.Name)
 	}
-	img, err := b.o.Image(base)
+	img, err := b.o.Image(b.ctx, base)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w%s", err, b.stageHint(base, i))
 	}

@@ -319,6 +319,11 @@ func TestRunArgsAndHistory(t *testing.T) {
 	if got := run(3); len(got) != 3 || got[2] != "cat <<EOT > /f\nline\nEOT\n" {
 		t.Errorf("heredoc as input = %q", got)
 	}
+	f2 := mustParse(t, "FROM x\nRUN <<-EOF\n\techo tabbed\n\tEOF\n")
+	args, _, err := runArgs(cfg, f2.Stages[0].Commands[0].(*instructions.RunCommand), t.TempDir())
+	if err != nil || len(args) != 3 || strings.Contains(args[2], "\t") || !strings.Contains(args[2], "echo tabbed") {
+		t.Errorf("<<- heredoc script = %q, %v", args, err)
+	}
 	st := &state{args: newVars()}
 	v := "1"
 	st.args.set("V", &v)

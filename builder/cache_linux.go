@@ -2,8 +2,11 @@ package builder
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+
+	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/internal/fsutil"
 )
@@ -58,4 +61,47 @@ func (b *Builder) save(key string, st *state) {
 		return
 	}
 	_ = fsutil.ReplaceFile(p, data, 0o600)
+}
+
+// PruneCache removes the step-cache entries whose layers are gone from the store (after
+// `hutch image prune` removed the intermediate images that held them) and returns how
+// many it removed. The caller holds the store lock.
+func PruneCache(store cstorage.Store) (int, error) {
+	dir := filepath.Join(store.GraphRoot(), "hutch-build", "cache")
+	subs, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	layers, err := store.Layers()
+	if err != nil {
+		return 0, err
+	}
+	have := make(map[string]bool, len(layers))
+	for _, l := range layers {
+		have[l.ID] = true
+	}
+	n := 0
+	for _, sub := range subs {
+		entries, err := os.ReadDir(filepath.Join(dir, sub.Name()))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			p := filepath.Join(dir, sub.Name(), e.Name())
+			data, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			var st state
+			if json.Unmarshal(data, &st) != nil || (st.Layer != "" && !have[st.Layer]) {
+				if os.Remove(p) == nil {
+					n++
+				}
+			}
+		}
+	}
+	return n, nil
 }

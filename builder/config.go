@@ -113,7 +113,7 @@ func applyMeta(st *state, c instructions.Command, expand instructions.SingleWord
 	case *instructions.HealthCheckCommand:
 		h := c.Health
 		cfg.Healthcheck = &images.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
-			StartPeriod: h.StartPeriod, Retries: h.Retries}
+			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
 	case *instructions.ShellCommand:
 		cfg.Shell = append([]string{}, c.Shell...)
 	case *instructions.OnbuildCommand:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -150,8 +151,21 @@ func (b *Builder) commit(st *state) (*Result, error) {
 		return nil, err
 	}
 	if len(names) > 0 {
-		if err := b.store.AddNames(id, names); err != nil {
-			return nil, fmt.Errorf("naming image %s: %w", id[:12], err)
+		// Only names the image lacks: a rewrite of the image list costs a disk flush.
+		var missing []string
+		if img, err := b.store.Image(id); err == nil {
+			for _, n := range names {
+				if !slices.Contains(img.Names, n) {
+					missing = append(missing, n)
+				}
+			}
+		} else {
+			missing = names
+		}
+		if len(missing) > 0 {
+			if err := b.store.AddNames(id, missing); err != nil {
+				return nil, fmt.Errorf("naming image %s: %w", id[:12], err)
+			}
 		}
 	}
 	fmt.Fprintf(b.o.Stdout, "--> %s\n", id[:12])

@@ -115,6 +115,7 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 		id, err := b.stagedLayer(work.ID, st.Layer, f.Name(), diffID, size)
 		if err == nil {
 			layerID = id
+			b.created = append(b.created, id)
 		} else if !errors.Is(err, errNotStaged) {
 			logrus.Debugf("build step: no staged layer (%v), storing the tar", err)
 		}
@@ -131,12 +132,24 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 			return fmt.Errorf("internal error: the stored layer's digest %s differs from the written %s", layer.UncompressedDigest, diffID)
 		}
 		layerID = layer.ID
+		b.created = append(b.created, layerID)
 	}
 	lap("stored")
 	st.Layer = layerID
 	st.Config.RootFS.Type = "layers"
 	st.Config.RootFS.DiffIDs = append(st.Config.RootFS.DiffIDs, diffID)
 	return nil
+}
+
+// dropUnused removes the layers this build made that no image holds (with
+// --layers=false no intermediate image keeps them: a failed build's steps, stages the
+// final image does not contain). The store refuses to remove a layer an image or
+// another layer still uses, which keeps everything the image needs.
+func (b *Builder) dropUnused() {
+	for i := len(b.created) - 1; i >= 0; i-- {
+		_ = b.store.DeleteLayer(b.created[i])
+	}
+	b.created = nil
 }
 
 // historyLayer records a step that made a layer.
@@ -193,15 +206,16 @@ func (b *Builder) cleanStale() {
 
 // interrupt turns SIGINT and SIGTERM into a stopped build: the running step is killed.
 type interrupt struct {
-	ch   chan os.Signal
-	mu   sync.Mutex
-	got  os.Signal
-	kill func()
-	done chan struct{}
+	ch     chan os.Signal
+	mu     sync.Mutex
+	got    os.Signal
+	kill   func()
+	cancel func() // ends what runs under the build's context (pulls, downloads)
+	done   chan struct{}
 }
 
-func catchInterrupts() *interrupt {
-	i := &interrupt{ch: make(chan os.Signal, 4), done: make(chan struct{})}
+func catchInterrupts(cancel func()) *interrupt {
+	i := &interrupt{ch: make(chan os.Signal, 4), done: make(chan struct{}), cancel: cancel}
 	signal.Notify(i.ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		for {
@@ -211,6 +225,7 @@ func catchInterrupts() *interrupt {
 				i.got = s
 				k := i.kill
 				i.mu.Unlock()
+				i.cancel()
 				if k != nil {
 					k()
 				}

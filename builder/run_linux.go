@@ -13,6 +13,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
 
@@ -77,6 +78,9 @@ func runArgs(cfg *images.ContainerConfig, c *instructions.RunCommand, scriptDir 
 	}
 	if len(c.Files) == 1 && strings.HasPrefix(strings.TrimSpace(line), "<<") && len(strings.Fields(line)) == 1 {
 		data := c.Files[0].Data
+		if c.Files[0].Chomp {
+			data = parser.ChompHeredocContent(data) // <<-EOF: leading tabs go
+		}
 		if strings.HasPrefix(data, "#!") {
 			// A script with its own interpreter: run it as a file (on /dev, a tmpfs, so
 			// that it never lands in the layer).

@@ -24,6 +24,8 @@ type prepared struct {
 	fetched []fetchedFile    // ADD URLs
 	local   []string         // ADD local sources, in order
 	mounts  []*instructions.Mount
+	// noUnpack is ADD --unpack=false: archives are copied as files.
+	noUnpack bool
 }
 
 type fetchedFile struct{ path, name string }
@@ -39,6 +41,12 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 		var err error
 		if err = c.Expand(exp); err != nil {
 			return "", err
+		}
+		if c.Parents {
+			return "", fmt.Errorf("COPY --parents is not supported by hutch build: copy each directory to its destination")
+		}
+		if len(c.ExcludePatterns) > 0 {
+			return "", fmt.Errorf("COPY --exclude is not supported by hutch build: leave the files out with .dockerignore")
 		}
 		if err := b.expandHeredocs(st, &c.SourcesAndDest); err != nil {
 			return "", err
@@ -80,10 +88,14 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 		if err := c.Expand(exp); err != nil {
 			return "", err
 		}
+		if len(c.ExcludePatterns) > 0 {
+			return "", fmt.Errorf("ADD --exclude is not supported by hutch build: leave the files out with .dockerignore")
+		}
+		p.noUnpack = c.Unpack != nil && !*c.Unpack
 		if err := b.expandHeredocs(st, &c.SourcesAndDest); err != nil {
 			return "", err
 		}
-		parts := []string{"chown=" + c.Chown, "chmod=" + c.Chmod, "dest=" + c.DestPath, "checksum=" + c.Checksum}
+		parts := []string{"chown=" + c.Chown, "chmod=" + c.Chmod, "dest=" + c.DestPath, "checksum=" + c.Checksum, fmt.Sprintf("unpack=%v", c.Unpack != nil && !*c.Unpack)}
 		for _, sc := range c.SourceContents {
 			parts = append(parts, "heredoc="+sc.Path+"\x00"+sc.Data)
 		}
@@ -228,7 +240,7 @@ func (b *Builder) fromKey(from string, stage int) (string, error) {
 	if _, later := b.f.stageIndex(from, -1); later {
 		return "", fmt.Errorf("--from=%s: that stage comes later; use an earlier stage", from)
 	}
-	img, err := b.o.Image(from)
+	img, err := b.o.Image(b.ctx, from)
 	if err != nil {
 		return "", fmt.Errorf("--from=%s: %w%s", from, err, b.stageHint(from, stage))
 	}
@@ -254,7 +266,7 @@ func (b *Builder) copySource(from string, stage int) (string, string, *buildfs.I
 		if _, later := b.f.stageIndex(from, -1); later {
 			return "", "", nil, fmt.Errorf("--from=%s: that stage comes later; use an earlier stage", from)
 		}
-		img, err := b.o.Image(from)
+		img, err := b.o.Image(b.ctx, from)
 		if err != nil {
 			return "", "", nil, fmt.Errorf("--from=%s: %w%s", from, err, b.stageHint(from, stage))
 		}
@@ -380,7 +392,7 @@ func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesA
 		var plain []buildfs.Source
 		if ins == "ADD" {
 			for _, s := range p.srcs {
-				if s.Info.Mode().IsRegular() {
+				if s.Info.Mode().IsRegular() && !p.noUnpack {
 					arch, err := buildfs.IsArchive(s.Path)
 					if err != nil {
 						return err

@@ -46,7 +46,9 @@ type Healthcheck struct {
 	Interval    time.Duration `json:"Interval,omitempty"`
 	Timeout     time.Duration `json:"Timeout,omitempty"`
 	StartPeriod time.Duration `json:"StartPeriod,omitempty"`
-	Retries     int           `json:"Retries,omitempty"`
+	// StartInterval is the interval between checks during the start period.
+	StartInterval time.Duration `json:"StartInterval,omitempty"`
+	Retries       int           `json:"Retries,omitempty"`
 }
 
 // RootFS lists the layers' uncompressed digests.

@@ -193,8 +193,8 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		Network: f.network, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
 		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
 		CacheDir: a.host.Paths.CacheDir, SingleID: a.host.NS.SingleID,
-		Image: func(ref string) (*cstorage.Image, error) {
-			return a.buildBase(s.Store, ref, pull, &f.registry, f.quiet)
+		Image: func(ctx context.Context, ref string) (*cstorage.Image, error) {
+			return a.buildBase(ctx, s.Store, ref, pull, &f.registry, f.quiet)
 		},
 	}
 	res, err := builder.New(s.Store, o).Build(context.Background())
@@ -253,7 +253,7 @@ func readDockerfile(flag, contextArg, ctxDir string, stdin io.Reader) ([]byte, s
 
 // buildBase finds a FROM (or --from) image, pulling it as --pull says. The build holds
 // the store lock already, so it pulls without taking it again.
-func (a *app) buildBase(s cstorage.Store, ref, policy string, rf *registryFlags, quiet bool) (*cstorage.Image, error) {
+func (a *app) buildBase(ctx context.Context, s cstorage.Store, ref, policy string, rf *registryFlags, quiet bool) (*cstorage.Image, error) {
 	img, rerr := images.Resolve(s, ref)
 	if rerr != nil && !errors.Is(rerr, images.ErrNotFound) {
 		return nil, rerr
@@ -268,7 +268,7 @@ func (a *app) buildBase(s cstorage.Store, ref, policy string, rf *registryFlags,
 		return img, nil
 	}
 	svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
-	pulled, err := svc.Pull(context.Background(), ref, images.PullOptions{Registries: a.registries(), Progress: progress(quiet), Retries: 3})
+	pulled, err := svc.Pull(ctx, ref, images.PullOptions{Registries: a.registries(), Progress: progress(quiet), Retries: 3})
 	if err != nil {
 		if rerr != nil {
 			return nil, fmt.Errorf("image %q is not in the store (`hutch images` lists it) and pulling it failed: %w", ref, err)

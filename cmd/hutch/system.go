@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hutch.dev/hutch/builder"
 	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/version"
@@ -214,6 +215,9 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if _, err := builder.PruneCache(s.Store); err != nil {
+		return fmt.Errorf("pruning the build cache: %w", err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Total reclaimed space: %s\n", humanSize(freed))
 	return nil
