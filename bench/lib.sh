@@ -625,3 +625,43 @@ bench_make_bb_archive() {
 	chmod 0644 "$out"
 	rm -rf "$w"
 }
+
+# ---------------------------------------------------------------------------------------
+# The Debian test image
+
+# bench_deb_tar: set DEB_TAR to the tarball of `debootstrap --variant=minbase bookworm`
+# (BENCH_DEB_TAR when that file exists; else made there, or in the scratch folder's
+# assets, from BENCH_DEB_MIRROR, default http://deb.debian.org/debian) and DEB_MB to its
+# size. Used by registry.sh and build.sh.
+bench_deb_tar() {
+	local assets=$BENCH_SCRATCH/assets
+	install -d -m 0755 "$assets"
+	BENCH_DEB_ROOT=$assets/deb-root
+	BENCH_DEB_MIRROR=${BENCH_DEB_MIRROR:-http://deb.debian.org/debian}
+	DEB_TAR=${BENCH_DEB_TAR:-$assets/deb.tar}
+	if [ ! -s "$DEB_TAR" ]; then
+		command -v debootstrap >/dev/null || bench_die "debootstrap not found (apt-get install debootstrap)"
+		bench_on_exit bench_deb_umount
+		bench_log "debootstrap --variant=minbase bookworm ($BENCH_DEB_MIRROR) -> $DEB_TAR"
+		rm -rf --one-file-system "$BENCH_DEB_ROOT"
+		debootstrap --variant=minbase bookworm "$BENCH_DEB_ROOT" "$BENCH_DEB_MIRROR" >"$assets/debootstrap.log" 2>&1 ||
+			{ tail -20 "$assets/debootstrap.log" >&2; bench_die "debootstrap failed (log above)"; }
+		bench_deb_umount
+		tar -C "$BENCH_DEB_ROOT" --numeric-owner -cf "$DEB_TAR.tmp" . || bench_die "tar of the debootstrap tree failed"
+		mv "$DEB_TAR.tmp" "$DEB_TAR"
+		chmod 0644 "$DEB_TAR"
+		rm -rf --one-file-system "$BENCH_DEB_ROOT"
+	fi
+	runuser -u "$BENCH_USER" -- test -r "$DEB_TAR" || bench_die "$BENCH_USER cannot read $DEB_TAR"
+	DEB_MB=$(du -m --apparent-size "$DEB_TAR" | cut -f1)
+	bench_log "image tarball: $DEB_TAR ($DEB_MB MiB, $(tar -tf "$DEB_TAR" | wc -l) entries)"
+}
+
+bench_deb_umount() { # whatever debootstrap left mounted under its root (it mounts proc and sys)
+	local m
+	[ -n "${BENCH_DEB_ROOT:-}" ] || return 0
+	findmnt -rn -o TARGET | awk -v p="$BENCH_DEB_ROOT" 'index($0, p) == 1' | sort -r | while read -r m; do
+		umount -l "$m" || bench_log "cannot unmount $m"
+	done
+	return 0
+}

@@ -149,31 +149,7 @@ ZREF=$REG/hbench/deb-hutch-zstd:latest
 # ---------------------------------------------------------------------------------------
 # The image, made once
 
-deb_root=$ASSETS/deb-root
-deb_umount() { # whatever debootstrap left mounted under deb_root (it mounts proc and sys)
-	local m
-	findmnt -rn -o TARGET | awk -v p="$deb_root" 'index($0, p) == 1' | sort -r | while read -r m; do
-		umount -l "$m" || bench_log "cannot unmount $m"
-	done
-	return 0
-}
-bench_on_exit deb_umount
-
-DEB_TAR=${BENCH_DEB_TAR:-$ASSETS/deb.tar}
-if [ ! -s "$DEB_TAR" ]; then
-	bench_log "debootstrap --variant=minbase bookworm ($BENCH_DEB_MIRROR) -> $DEB_TAR"
-	rm -rf --one-file-system "$deb_root"
-	debootstrap --variant=minbase bookworm "$deb_root" "$BENCH_DEB_MIRROR" >"$ASSETS/debootstrap.log" 2>&1 ||
-		{ tail -20 "$ASSETS/debootstrap.log" >&2; bench_die "debootstrap failed (log above)"; }
-	deb_umount
-	tar -C "$deb_root" --numeric-owner -cf "$DEB_TAR.tmp" . || bench_die "tar of the debootstrap tree failed"
-	mv "$DEB_TAR.tmp" "$DEB_TAR"
-	chmod 0644 "$DEB_TAR"
-	rm -rf --one-file-system "$deb_root"
-fi
-runuser -u "$BENCH_USER" -- test -r "$DEB_TAR" || bench_die "$BENCH_USER cannot read $DEB_TAR"
-DEB_MB=$(du -m --apparent-size "$DEB_TAR" | cut -f1)
-bench_log "image tarball: $DEB_TAR ($DEB_MB MiB, $(tar -tf "$DEB_TAR" | wc -l) entries)"
+bench_deb_tar # DEB_TAR, DEB_MB (lib.sh)
 
 # Both stores: nothing but localhost/deb, imported from the same file.
 rmi_all() { # ENGINE: remove every image of its scratch store

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The demo: on a fresh Debian 12 machine, as root, install what is missing, build hutch,
 # and use it as an unprivileged user (hutch-demo, created with a subordinate id range):
-# make a tiny image on the spot from the static busybox, list it, save and load it, and
-# run containers from it.
+# make a tiny image on the spot from the static busybox, list it, save and load it, build
+# an image FROM it with a Dockerfile, and run containers from them.
 #   sudo hack/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,21 @@ run hutch load -i "/home/$user/demo.tar"
 run hutch images
 run hutch info --format '{{.Store.Driver.Name}}: {{.Store.Driver.Reason}}'
 run hutch run --rm demo
+# Build an image FROM the imported one: a RUN, a COPY, a CMD.
+ctx=$work/build
+mkdir -p "$ctx"
+cat >"$ctx/Dockerfile" <<'EOF'
+FROM demo
+RUN echo "and this line was written by a RUN step, as uid $(id -u)" > /etc/built
+COPY hello.sh /hello.sh
+CMD ["/bin/sh", "/hello.sh"]
+EOF
+echo 'cat /etc/greeting /etc/built' >"$ctx/hello.sh"
+chmod -R a+rX "$ctx"
+run cat "$ctx/Dockerfile"
+run hutch build -t demo-built "$ctx"
+run hutch run --rm demo-built
+run hutch build -t demo-built "$ctx" # again: every step from the cache
 run hutch run --rm --network none demo sh -c 'echo "uid $(id -u) in $(cat /etc/hostname), pid $$, $(ls /proc | grep -c "^[0-9]") processes in sight"'
 run hutch run --rm -v "/home/$user:/out" --userns keep-id demo sh -c 'echo written by $(id -u) > /out/from-container'
 run ls -l "/home/$user/from-container"
