@@ -40,6 +40,7 @@
 #   XDG_RUNTIME_DIR  /run/user/1000 (tmpfs, 0700, the user's)
 #   kernel modules   overlay is loaded (so hutch's native overlay driver works in the
 #                    user namespace, on the ext4 disk); fuse is loaded too
+#   swap             256 MiB on zram (compressed, in RAM), for --memory-swap
 #
 # Knobs: CGVM_CACHE (default /var/cache/hutch-cgvm), CGVM_MEM (default 512M), CGVM_SMP
 # (default 2), CGVM_TIMEOUT (seconds, default 480), CGVM_DISK (size of /cgvm, default 2G,
@@ -56,7 +57,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 # Kernel modules the guest loads, dependencies first (the .deb ships no modules.dep, so
 # the order is worked out from each module's own "depends=" field).
-MODULES=(virtio_pci virtio_blk overlay fuse)
+MODULES=(virtio_pci virtio_blk overlay fuse lzo-rle zram)
 APT=(apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
 
 say() { echo "cgvm: $*" >&2; }
@@ -210,6 +211,8 @@ stty -F $OUT raw -echo 2>/dev/null # no \n -> \r\n on the results port
 note() { echo "cgvm-guest: $*"; echo "cgvm-guest: $*" >$OUT; }
 for m in $(cat /lib/modules/order); do insmod /lib/modules/$m.ko || note "insmod $m failed"; done
 chmod 0666 /dev/fuse 2>/dev/null # devtmpfs makes it 0600, udev would make it 0666
+# 256 MiB of compressed swap in RAM, so that --memory-swap has something to limit.
+{ echo 256M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; } || note "no zram swap"
 [ -e /proc/sys/kernel/unprivileged_userns_clone ] && echo 1 >/proc/sys/kernel/unprivileged_userns_clone
 DISK=
 for i in $(seq 100); do

@@ -29,6 +29,7 @@ var wantChecks = map[string][]string{
 		"TestVMLoadImage",
 		"TestVMRunEcho",
 		"TestVMMemoryOOMKilled",
+		"TestVMMemorySwap",
 		"TestVMPidsLimit",
 		"TestVMCPUQuota",
 		"TestVMStats",
