@@ -146,6 +146,14 @@ func delegationFix(l Layout) string {
 	return FixDelegate
 }
 
+// DelegationOf is the delegated directory holding an existing container cgroup: what a
+// running container's limits can be changed within, wherever the command runs from.
+func DelegationOf(c *Cgroup) *Delegation {
+	d := &Delegation{Layout: Detect(), Base: filepath.Dir(c.Dir)}
+	d.BaseControllers = readFields(filepath.Join(d.Base, "cgroup.controllers"))
+	return d
+}
+
 // missing says why the controllers cannot be used ("" when they can).
 func (d *Delegation) missing(controllers []string) string {
 	if d.Base == "" {

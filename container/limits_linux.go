@@ -272,12 +272,17 @@ func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
 	if err := merged.Validate(runtime.NumCPU()); err != nil {
 		return err
 	}
-	d := m.delegation()
-	if err := d.Check(u); err != nil {
-		return err
-	}
 	st, err := m.Records.Current(c.ID)
 	if err != nil {
+		return err
+	}
+	// Judged where the container's cgroup is (wherever this command runs from), or,
+	// for a container that never had one, where a start would make it.
+	d := m.delegation()
+	if st.Cgroup != "" {
+		d = cgroups.DelegationOf(cgroups.At(st.Cgroup))
+	}
+	if err := d.Check(u); err != nil {
 		return err
 	}
 	if st.Status == StatusRunning {
@@ -332,6 +337,9 @@ func cgroupHint(p *prepared) string {
 func startExecInCgroup(c *Config, st *State, flags int, spec *nsinit.ExecSpec, child nsinit.Stdio) (*nsinit.ExecProcess, error) {
 	if st.Cgroup == "" {
 		return nsinit.StartExec(st.Pid, flags, spec, child)
+	}
+	if Paused(st) {
+		return nil, fmt.Errorf("container %s is paused: unpause it first (`hutch unpause %s`); a command started in its frozen cgroup would not run", c.Name, c.Name)
 	}
 	f, err := cgroups.At(st.Cgroup).Open()
 	if err == nil {

@@ -270,6 +270,11 @@ func TestCgroupsDelegatedHost(t *testing.T) {
 		t.Errorf("the paused container kept printing: %d lines, then %d", strings.Count(before, "\n"), strings.Count(after, "\n"))
 	}
 	sb.expect(1, "pause", "counter") // already paused
+	r = sb.expect(125, "exec", "counter", "true")
+	assertContains(t, r.stderr, "container counter is paused: unpause it first", "exec in a paused container")
+	// update from anywhere: judged by the container's delegated cgroup, which offers no pids.
+	r = sb.expect(125, "update", "--pids-limit", "10", "counter")
+	assertContains(t, r.stderr, "cannot apply --pids-limit 10 (needs the pids controller): the cgroup delegated to you, "+deleg+", offers the controllers [] but not pids", "update refused")
 	sb.ok("unpause", "counter")
 	lcEventually(t, 5*time.Second, "output after unpause", func() (bool, string) {
 		now := sb.ok("logs", "counter").stdout
@@ -351,6 +356,9 @@ func TestCgroupsUnavailableWithoutDelegation(t *testing.T) {
 	lcCleanupContainers(t, sb)
 	id := lcRunD(sb, "--name", "plain", lcImage, "sleep", "1000")
 	assertEqual(t, cgInspectOf(sb, id).Resources.Cgroup, "", "a container without delegation has no cgroup")
+	// stats of every container lists it, without figures.
+	all := sb.ok("stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.PIDs}}").stdout
+	assertEqual(t, all, "plain -- --\n", "stats of all containers")
 	for _, args := range [][]string{{"stats", "--no-stream", "plain"}, {"pause", "plain"}} {
 		r := sb.run(runOpts{}, args...)
 		if r.code == 0 {

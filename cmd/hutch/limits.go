@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -174,7 +175,12 @@ func newStatsCommand(a *app) *cobra.Command {
 						if len(args) > 0 {
 							return nil, err
 						}
-						continue // stopped meanwhile
+						if errors.Is(err, container.ErrNoCgroup) {
+							// Listed, not hidden: it has no figures.
+							rows = append(rows, statsRow{Container: ct.Name, ID: ct.ID[:12], Name: ct.Name, CPUPerc: "--",
+								MemUsage: "-- / --", MemPerc: "--", NetIO: "--", BlockIO: "--", PIDs: "--"})
+						}
+						continue // or stopped meanwhile
 					}
 					rows = append(rows, statsLine(ct, s, prev[ct.ID], noTrunc))
 					prev[ct.ID] = s
