@@ -380,7 +380,7 @@ cmd_run() {
 	mkdir -p "$p/bin" "$p/home" "$p/lib"
 	name=$(basename "$prog")
 	install -m 0755 "$prog" "$p/bin/$name"
-	dynamic "$prog" && copy_libs "$p/lib" "$prog"
+	if dynamic "$prog"; then copy_libs "$p/lib" "$prog"; fi
 	local spec src rel
 	for spec in "${files[@]}"; do
 		src=${spec%%=*} rel=${spec#*=}
@@ -388,7 +388,7 @@ cmd_run() {
 		case $rel in /* | *..*) die "-f $spec: REL must be a relative path without .." ;; esac
 		[ -f "$src" ] || die "-f $spec: $src is not a file"
 		install -D -m "$(stat -c %a "$src")" "$src" "$p/$rel"
-		dynamic "$src" && copy_libs "$p/lib" "$src"
+		if dynamic "$src"; then copy_libs "$p/lib" "$src"; fi
 	done
 	printf '%s\0' "/cgvm/bin/$name" "$@" >"$p/argv"
 	{
@@ -397,7 +397,7 @@ cmd_run() {
 		local e
 		for e in "${envs[@]}"; do printf '%s\0' "$e"; done
 	} >"$p/env"
-	[ -n "$partial" ] && : >"$p/partial"
+	if [ -n "$partial" ]; then : >"$p/partial"; fi
 	truncate -s "${CGVM_DISK:-2G}" "$w/disk.img"
 	mkfs.ext4 -q -F -E root_owner=0:0 -d "$p" "$w/disk.img" || die "mkfs.ext4 -d of the payload failed"
 	rm -rf "$p"
