@@ -328,3 +328,38 @@ func TestSplit(t *testing.T) {
 		t.Error("Split of nil")
 	}
 }
+
+func TestPreparePolicy(t *testing.T) {
+	mount, mi := fakeHost(t)
+	fakeCgroup(t, filepath.Join(mount, "session"))
+	os.Chown(filepath.Join(mount, "session", "cgroup.procs"), 12345, 12345)
+	l := detect(readerOf(mi), procCgroupText("0::/session\n"))
+	r := parsed(t, "memory", "32m", "oom-score-adj", "100")
+	var warned []error
+	warn := func(err error) { warned = append(warned, err) }
+	if _, err := discover(l, Options{}).Prepare("hutch-x", r, warn); err == nil || !strings.Contains(err.Error(), "cannot apply --memory 32m") || len(warned) != 0 {
+		t.Errorf("fail mode: %v (warned %v)", err, warned)
+	}
+	lim, err := discover(l, Options{OnUnavailable: "warn"}).Prepare("hutch-x", r, warn)
+	if err != nil || lim.Cgroup != nil || len(warned) != 1 || !strings.Contains(lim.NotApplied, "--memory 32m") {
+		t.Fatalf("warn mode: %+v, %v (warned %v)", lim, err, warned)
+	}
+	// Without a cgroup, Started still writes --oom-score-adj (our own process here).
+	if err := lim.Started(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(read(t, "/proc/self/oom_score_adj")); got != "100" {
+		t.Errorf("oom_score_adj = %s", got)
+	}
+	if len(lim.Applied) != 1 || lim.Applied[0].Flag != "--oom-score-adj" {
+		t.Errorf("applied %+v", lim.Applied)
+	}
+	if oom, err := lim.Done(); oom || err != nil {
+		t.Errorf("Done without a cgroup: %v %v", oom, err)
+	}
+	// Nothing asked, nothing delegated: no cgroup, no warning.
+	warned = nil
+	if lim, err := discover(l, Options{}).Prepare("hutch-x", nil, warn); err != nil || lim.Cgroup != nil || len(warned) != 0 {
+		t.Errorf("no limits: %+v %v %v", lim, err, warned)
+	}
+}

@@ -109,6 +109,7 @@ type Manager struct {
 	Cgroups cgroups.Options
 	deleg   *cgroups.Delegation
 	warned  bool
+	early   *earlyCgroup // a cgroup made before Create, for an init launched early
 }
 
 func newID() (string, error) {
@@ -163,7 +164,7 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("image %s has no command (no Cmd or Entrypoint): give one after the image name (`hutch run %s /bin/sh`), or set one with `hutch import --change 'CMD [\"/bin/sh\"]'`", o.Image, o.Image)
 	}
-	id, err := newID()
+	id, err := m.takeID()
 	if err != nil {
 		return nil, err
 	}

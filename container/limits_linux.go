@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -64,6 +63,11 @@ func (m *Manager) warnLimits(err error) {
 		return
 	}
 	m.warned = true
+	var ue *cgroups.UnavailableError
+	if !errors.As(err, &ue) {
+		fmt.Fprintln(os.Stderr, "Warning: the container is "+err.Error())
+		return
+	}
 	msg := strings.Replace(err.Error(), "cannot apply", "running without", 1)
 	msg = strings.Replace(msg, "; "+cgroups.FixWarn+" (hutch never ignores a limit silently)", " ([cgroups] on_unavailable = \"warn\")", 1)
 	fmt.Fprintln(os.Stderr, "Warning: "+msg)
@@ -73,94 +77,90 @@ func (m *Manager) warnLimits(err error) {
 // init is cloned into it. Without a delegated cgroup, a container with no limits runs
 // without one, as does one whose limits are only warned about.
 func (m *Manager) attachCgroup(c *Config, p *prepared) error {
-	r := c.Options.Resources
-	d := m.delegation()
-	if !d.Usable() {
-		if err := d.Check(r); err != nil {
-			if !m.Cgroups.Warn() {
-				return err
-			}
-			m.warnLimits(err)
-			p.notApplied = err.Error()
-		}
+	if e := m.early; e != nil && e.id == c.ID {
+		// Made before the container, for its init launched already (Run).
+		m.early = nil
+		p.limits, p.spec.Cgroup = e.limits, e.limits.File
 		return nil
 	}
-	apply := r
-	if err := d.Check(r); err != nil {
-		if !m.Cgroups.Warn() {
-			return err
-		}
-		m.warnLimits(err)
-		p.notApplied = err.Error()
-		apply = d.Applicable(r)
-	}
-	// pids.max counts threads: the init, hutch's Go runtime, needs a few until it
-	// executes the command, so the limit is written once it runs (launched).
-	now, later := apply.Split("--pids-limit")
-	cg, applied, err := d.Create(cgroups.Prefix+c.ID, now)
+	l, err := m.delegation().Prepare(cgroups.Prefix+c.ID, c.Options.Resources, m.warnLimits)
 	if err != nil {
-		if r.Empty() {
-			// Nothing asked: run as on a host without delegation, but say why.
-			fmt.Fprintf(os.Stderr, "Warning: the container runs without a cgroup of its own (no stats, pause or OOM report): %v\n", err)
-			return nil
-		}
 		return err
 	}
-	f, err := cg.Open()
-	if err != nil {
-		_ = cg.Remove()
-		return err
-	}
-	p.cgroup, p.applied, p.spec.Cgroup, p.later = cg, applied, f, later
+	p.limits, p.spec.Cgroup = l, l.File
 	return nil
 }
 
-// launched finishes a started init's cgroup side before it runs the command: the
-// cgroup's directory is closed and --oom-score-adj written. On failure the caller kills
-// the init.
-func (p *prepared) launched(pid int) error {
-	if p.spec.Cgroup != nil {
-		p.spec.Cgroup.Close()
-		p.spec.Cgroup = nil
-	}
-	if p.cgroup != nil && !p.later.Empty() {
-		applied, err := p.cgroup.Apply(p.later, "")
-		if err != nil {
-			return err
-		}
-		p.applied = append(p.applied, applied...)
-	}
-	r := p.cfg.Options.Resources
-	if r == nil {
+// earlyCgroup is a container's cgroup made before the container itself, so that its
+// init can be launched into it while the container is created (Run).
+type earlyCgroup struct {
+	id     string
+	limits *cgroups.Limited
+}
+
+// earlyCgroup picks the ID of the container Run is about to create and, when it gets a
+// cgroup, makes it now and points spec at it: the init launched early is cloned into it.
+func (m *Manager) earlyCgroup(o Options, spec *nsinit.Spec) error {
+	if !m.wantsCgroup(o) {
 		return nil
 	}
-	if v, ok := r.Requested["--oom-score-adj"]; ok {
-		path := "/proc/" + strconv.Itoa(pid) + "/oom_score_adj"
-		if err := os.WriteFile(path, []byte(strconv.Itoa(r.OomScoreAdj)), 0); err != nil {
-			return fmt.Errorf("--oom-score-adj %s: %w (an unprivileged user may raise the score but not lower it below its own, which needs CAP_SYS_RESOURCE on the host)", v, err)
-		}
-		p.applied = append(p.applied, cgroups.Setting{Flag: "--oom-score-adj", Requested: v, File: "oom_score_adj", Value: strconv.Itoa(r.OomScoreAdj)})
+	if err := m.checkLimits(o); err != nil {
+		return err
 	}
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	l, err := m.delegation().Prepare(cgroups.Prefix+id, o.Resources, m.warnLimits)
+	if err != nil {
+		return err
+	}
+	m.early = &earlyCgroup{id: id, limits: l}
+	spec.Cgroup = l.File
 	return nil
+}
+
+// dropEarlyCgroup removes a cgroup made early for a container that was not created.
+func (m *Manager) dropEarlyCgroup() {
+	if m.early != nil {
+		m.early.limits.Abort()
+		m.early = nil
+	}
+}
+
+// takeID is the ID for a new container: the one an early cgroup was made for, or a new one.
+func (m *Manager) takeID() (string, error) {
+	if m.early != nil {
+		return m.early.id, nil
+	}
+	return newID()
+}
+
+// launched finishes a started init's cgroup side before it runs the command. On
+// failure the caller kills the init.
+func (p *prepared) launched(pid int) error {
+	p.spec.Cgroup = nil
+	if p.limits == nil {
+		return nil
+	}
+	return p.limits.Started(pid)
 }
 
 // dropCgroup removes a cgroup made for a start that failed.
 func (p *prepared) dropCgroup() {
-	if p.spec.Cgroup != nil {
-		p.spec.Cgroup.Close()
-		p.spec.Cgroup = nil
-	}
-	if p.cgroup != nil {
-		_ = p.cgroup.Remove()
-	}
+	p.spec.Cgroup = nil
+	p.limits.Abort()
 }
 
 // record notes the container's cgroup and what was applied in its state.
 func (p *prepared) record(st *State) {
-	if p.cgroup != nil {
-		st.Cgroup = p.cgroup.Dir
+	if p.limits == nil {
+		return
 	}
-	st.Applied, st.NotApplied = p.applied, p.notApplied
+	if p.limits.Cgroup != nil {
+		st.Cgroup = p.limits.Cgroup.Dir
+	}
+	st.Applied, st.NotApplied = p.limits.Applied, p.limits.NotApplied
 }
 
 // noteExit reads, before the cgroup goes, whether the OOM killer killed in it.
@@ -324,10 +324,10 @@ func mergeApplied(old, now []cgroups.Setting) []cgroups.Setting {
 
 // cgroupHint explains a failed clone into the container's cgroup.
 func cgroupHint(p *prepared) string {
-	if p.cgroup == nil {
+	if p.limits == nil || p.limits.Cgroup == nil {
 		return ""
 	}
-	return fmt.Sprintf(" (cloning into the cgroup %s: hutch must run inside the delegated cgroup, since the kernel moves a process only between cgroups whose common ancestor you may write)", p.cgroup.Dir)
+	return fmt.Sprintf(" (cloning into the cgroup %s: hutch must run inside the delegated cgroup, since the kernel moves a process only between cgroups whose common ancestor you may write)", p.limits.Cgroup.Dir)
 }
 
 // startExecInCgroup starts an exec'd command in the container's cgroup, under its

@@ -149,7 +149,11 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 // terminal), records it as running, calls started, and executes the C half of the
 // monitor, which inherits the pipes and the child. It returns only on failure.
 func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int, error) {
+	var p *prepared
 	fail := func(code int, err error) (int, error) {
+		if p != nil {
+			p.dropCgroup()
+		}
 		_, _ = m.Store.Unmount(c.ID, true)
 		m.recordFailure(c.ID, code, err, restarts)
 		return code, err
@@ -158,7 +162,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	if err != nil {
 		return fail(nsinit.ExitEngine, err)
 	}
-	p, err := m.prepare(c, gidMapped(5))
+	p, err = m.prepare(c, gidMapped(5))
 	if err != nil {
 		return fail(nsinit.ExitEngine, err)
 	}

@@ -61,14 +61,22 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 		ioutils.SetDefaultOptions(ioutils.AtomicFileWriterOptions{NoSync: true})
 	}
 	var early *nsinit.Process
-	if o.Userns == "" && m.SlotDir != "" && !m.wantsCgroup(o) && m.sharedSlots() == nil {
-		early, _ = nsinit.Launch(&nsinit.Spec{NewNetwork: o.Network == NetworkNone, Terminal: o.TTY, Init: o.Init}, fg.child, true)
+	if o.Userns == "" && m.SlotDir != "" && m.sharedSlots() == nil {
+		spec := &nsinit.Spec{NewNetwork: o.Network == NetworkNone, Terminal: o.TTY, Init: o.Init}
+		if err := m.earlyCgroup(o, spec); err != nil {
+			return nil, nsinit.ExitEngine, err
+		}
+		early, _ = nsinit.Launch(spec, fg.child, true)
+		if early == nil {
+			m.dropEarlyCgroup()
+		}
 	}
 	c, err := m.Create(o)
 	if err != nil {
 		if early != nil {
 			early.Kill()
 		}
+		m.dropEarlyCgroup()
 		return nil, nsinit.ExitEngine, err
 	}
 	code, err := m.runAttached(c, fg, early)

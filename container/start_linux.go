@@ -20,12 +20,9 @@ import (
 type prepared struct {
 	cfg  *Config
 	spec *nsinit.Spec
-	// The container's cgroup (nil without one), what was written into it, and why some
-	// asked limits were not (warn mode).
-	cgroup     *cgroups.Cgroup
-	applied    []cgroups.Setting
-	notApplied string
-	later      *cgroups.Resources // limits written once the init runs (pids)
+	// limits is the container's cgroup and what was written into it (nil or without
+	// a cgroup when it has none).
+	limits *cgroups.Limited
 }
 
 // prepare mounts the container's root and builds its runtime spec: the user resolved

@@ -221,6 +221,14 @@ func TestCgroupsDelegatedHost(t *testing.T) {
 		t.Fatalf("run -d printed %q", id)
 	}
 	own := filepath.Join(deleg, "hutch-"+id)
+	// A run that fails to create its container (the name is taken) leaves no cgroup,
+	// although its init was launched into one before the container was created.
+	if r := cgRunIn(sb, deleg, "run", "--rm", "--name", "counter", lcImage, "true"); r.code != 125 {
+		t.Fatalf("a second container named counter:\n%s", r)
+	}
+	if got := cgContainerCgroups(t, deleg); len(got) != 1 || got[0] != "hutch-"+id {
+		t.Errorf("cgroups after a failed run: %v, want only the counter's", got)
+	}
 	in := cgInspectOf(sb, id)
 	assertEqual(t, in.Resources.Cgroup, own, "inspect: the container's cgroup")
 	procs := strings.Fields(cgRead(t, own+"/cgroup.procs"))
