@@ -418,14 +418,20 @@ cmd_run() {
 	QEMU=$!
 	[ -n "${CGVM_CONSOLE:-}" ] && tail -n +1 -f --pid=$QEMU "$w/console.log" >&2 &
 	tail -n +1 -f --pid=$QEMU "$w/results.log" | sed -u 's/\r$//;/^CGVM-EXIT=/d' &
-	local tailer=$! qrc=0
+	local tailer=$! qrc=0 hwm=0 v qpid
+	while kill -0 "$QEMU" 2>/dev/null; do # qemu's peak RSS, for the log (VmHWM only grows)
+		qpid=$(pgrep -P "$QEMU" -x qemu-system-x86 2>/dev/null | head -1) || true
+		v=$(awk '/^VmHWM/{print $2}' "/proc/${qpid:-none}/status" 2>/dev/null) || true
+		if [ -n "$v" ]; then hwm=$v; fi
+		sleep 0.5
+	done
 	wait "$QEMU" || qrc=$?
 	QEMU=""
 	wait "$tailer" 2>/dev/null || true
 	t1=$(date +%s.%N)
 	local rc
 	rc=$(sed -n 's/^CGVM-EXIT=\([0-9]*\).*/\1/p' "$w/results.log" | tail -1)
-	say "qemu exited $qrc after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s wall; guest $(grep -a 'cgvm-guest: done' "$w/console.log" | tail -1 | sed 's/.*done, //')"
+	say "qemu exited $qrc after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s wall, peak RSS $((hwm / 1024)) MiB; guest $(grep -a 'cgvm-guest: done' "$w/console.log" | tail -1 | sed 's/.*done, //')"
 	if [ -z "$rc" ]; then
 		say "the guest did not finish (timeout after ${CGVM_TIMEOUT:-480} s, kernel panic or crash); its console's tail:"
 		tail -n 40 "$w/console.log" >&2
