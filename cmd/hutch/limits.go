@@ -175,7 +175,7 @@ func newStatsCommand(a *app) *cobra.Command {
 						if len(args) > 0 {
 							return nil, err
 						}
-						if errors.Is(err, container.ErrNoCgroup) {
+						if errors.Is(err, container.ErrNoCgroup) || all && errors.Is(err, container.ErrNotRunning) {
 							// Listed, not hidden: it has no figures.
 							rows = append(rows, statsRow{Container: ct.Name, ID: ct.ID[:12], Name: ct.Name, CPUPerc: "--",
 								MemUsage: "-- / --", MemPerc: "--", NetIO: "--", BlockIO: "--", PIDs: "--"})
