@@ -40,9 +40,12 @@
 #   XDG_RUNTIME_DIR  /run/user/1000 (tmpfs, 0700, the user's)
 #   kernel modules   overlay is loaded (so hutch's native overlay driver works in the
 #                    user namespace, on the ext4 disk); fuse is loaded too
+#   swap             256 MiB on zram (compressed, in RAM), for --memory-swap
 #
 # Knobs: CGVM_CACHE (default /var/cache/hutch-cgvm), CGVM_MEM (default 512M), CGVM_SMP
-# (default 2), CGVM_TIMEOUT (seconds, default 480), CGVM_DISK (size of /cgvm, default 2G,
+# (default 2), CGVM_TB_SIZE (MiB of TCG translation cache, default 128; qemu's own
+# default of 1 GiB lets its RSS reach about 1 GiB over the checks, 128 keeps it near
+# 400 MiB), CGVM_TIMEOUT (seconds, default 480), CGVM_DISK (size of /cgvm, default 2G,
 # sparse), CGVM_CONSOLE=1 (copy the kernel console to stderr), CGVM_KEEP=1 (keep the run
 # folder). The VM has no network.
 #
@@ -56,7 +59,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 # Kernel modules the guest loads, dependencies first (the .deb ships no modules.dep, so
 # the order is worked out from each module's own "depends=" field).
-MODULES=(virtio_pci virtio_blk overlay fuse)
+MODULES=(virtio_pci virtio_blk overlay fuse lzo-rle zram)
 APT=(apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
 
 say() { echo "cgvm: $*" >&2; }
@@ -210,6 +213,8 @@ stty -F $OUT raw -echo 2>/dev/null # no \n -> \r\n on the results port
 note() { echo "cgvm-guest: $*"; echo "cgvm-guest: $*" >$OUT; }
 for m in $(cat /lib/modules/order); do insmod /lib/modules/$m.ko || note "insmod $m failed"; done
 chmod 0666 /dev/fuse 2>/dev/null # devtmpfs makes it 0600, udev would make it 0666
+# 256 MiB of compressed swap in RAM, so that --memory-swap has something to limit.
+{ echo 256M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; } || note "no zram swap"
 [ -e /proc/sys/kernel/unprivileged_userns_clone ] && echo 1 >/proc/sys/kernel/unprivileged_userns_clone
 DISK=
 for i in $(seq 100); do
@@ -377,7 +382,7 @@ cmd_run() {
 	mkdir -p "$p/bin" "$p/home" "$p/lib"
 	name=$(basename "$prog")
 	install -m 0755 "$prog" "$p/bin/$name"
-	dynamic "$prog" && copy_libs "$p/lib" "$prog"
+	if dynamic "$prog"; then copy_libs "$p/lib" "$prog"; fi
 	local spec src rel
 	for spec in "${files[@]}"; do
 		src=${spec%%=*} rel=${spec#*=}
@@ -385,7 +390,7 @@ cmd_run() {
 		case $rel in /* | *..*) die "-f $spec: REL must be a relative path without .." ;; esac
 		[ -f "$src" ] || die "-f $spec: $src is not a file"
 		install -D -m "$(stat -c %a "$src")" "$src" "$p/$rel"
-		dynamic "$src" && copy_libs "$p/lib" "$src"
+		if dynamic "$src"; then copy_libs "$p/lib" "$src"; fi
 	done
 	printf '%s\0' "/cgvm/bin/$name" "$@" >"$p/argv"
 	{
@@ -394,7 +399,7 @@ cmd_run() {
 		local e
 		for e in "${envs[@]}"; do printf '%s\0' "$e"; done
 	} >"$p/env"
-	[ -n "$partial" ] && : >"$p/partial"
+	if [ -n "$partial" ]; then : >"$p/partial"; fi
 	truncate -s "${CGVM_DISK:-2G}" "$w/disk.img"
 	mkfs.ext4 -q -F -E root_owner=0:0 -d "$p" "$w/disk.img" || die "mkfs.ext4 -d of the payload failed"
 	rm -rf "$p"
@@ -405,7 +410,7 @@ cmd_run() {
 	vmlinuz=$(ls "$kd"/boot/vmlinuz-* | head -1)
 	t0=$(date +%s.%N)
 	timeout -k 10 "${CGVM_TIMEOUT:-480}" \
-		qemu-system-x86_64 -machine pc -accel tcg -cpu max -smp "${CGVM_SMP:-2}" -m "${CGVM_MEM:-512M}" \
+		qemu-system-x86_64 -machine pc -accel "tcg,tb-size=${CGVM_TB_SIZE:-128}" -cpu max -smp "${CGVM_SMP:-2}" -m "${CGVM_MEM:-512M}" \
 		-nodefaults -nographic -no-reboot -monitor none \
 		-kernel "$vmlinuz" -initrd "$base" \
 		-append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet loglevel=3" \
@@ -415,14 +420,20 @@ cmd_run() {
 	QEMU=$!
 	[ -n "${CGVM_CONSOLE:-}" ] && tail -n +1 -f --pid=$QEMU "$w/console.log" >&2 &
 	tail -n +1 -f --pid=$QEMU "$w/results.log" | sed -u 's/\r$//;/^CGVM-EXIT=/d' &
-	local tailer=$! qrc=0
+	local tailer=$! qrc=0 hwm=0 v qpid
+	while kill -0 "$QEMU" 2>/dev/null; do # qemu's peak RSS, for the log (VmHWM only grows)
+		qpid=$(pgrep -P "$QEMU" -x qemu-system-x86 2>/dev/null | head -1) || true
+		v=$(awk '/^VmHWM/{print $2}' "/proc/${qpid:-none}/status" 2>/dev/null) || true
+		if [ -n "$v" ]; then hwm=$v; fi
+		sleep 0.5
+	done
 	wait "$QEMU" || qrc=$?
 	QEMU=""
 	wait "$tailer" 2>/dev/null || true
 	t1=$(date +%s.%N)
 	local rc
 	rc=$(sed -n 's/^CGVM-EXIT=\([0-9]*\).*/\1/p' "$w/results.log" | tail -1)
-	say "qemu exited $qrc after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s wall; guest $(grep -a 'cgvm-guest: done' "$w/console.log" | tail -1 | sed 's/.*done, //')"
+	say "qemu exited $qrc after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s wall, peak RSS $((hwm / 1024)) MiB; guest $(grep -a 'cgvm-guest: done' "$w/console.log" | tail -1 | sed 's/.*done, //')"
 	if [ -z "$rc" ]; then
 		say "the guest did not finish (timeout after ${CGVM_TIMEOUT:-480} s, kernel panic or crash); its console's tail:"
 		tail -n 40 "$w/console.log" >&2

@@ -4,7 +4,6 @@ package cgroupvm
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,29 +20,6 @@ import (
 	"time"
 )
 
-// The checks each session of the VM must run and pass (the TestMain of ./guest picks
-// them by prefix). A check that does not show up counts as failed.
-var wantChecks = map[string][]string{
-	"full": {
-		"TestVMSetup",
-		"TestVMLoadImage",
-		"TestVMRunEcho",
-		"TestVMMemoryOOMKilled",
-		"TestVMPidsLimit",
-		"TestVMCPUQuota",
-		"TestVMStats",
-		"TestVMUpdate",
-		"TestVMPauseUnpause",
-		"TestVMIOAndOtherLimits",
-		"TestVMBuildMemoryOOM",
-		"TestVMCgroupsRemoved",
-	},
-	"partial": {
-		"TestPartialSetup",
-		"TestPartialNotDelegated",
-	},
-}
-
 // TestCgroupVM boots the VM once and runs every guest check in it.
 func TestCgroupVM(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -52,6 +28,12 @@ func TestCgroupVM(t *testing.T) {
 	here, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
+	}
+	var only *regexp.Regexp // CGVM_CHECKS: a subset of the full session's checks
+	if re := os.Getenv("CGVM_CHECKS"); re != "" {
+		if only, err = regexp.Compile(re); err != nil {
+			t.Fatalf("CGVM_CHECKS=%q: %v", re, err)
+		}
 	}
 	work := t.TempDir()
 	hutchBin := hutchBinary(t, here, work)
@@ -73,8 +55,8 @@ func TestCgroupVM(t *testing.T) {
 		"-f", hutchBin + "=bin/hutch",
 		"-f", archive + "=files/busybox.tar",
 		checks, "-test.v", "-test.timeout", "8m"}
-	if re := os.Getenv("CGVM_CHECKS"); re != "" { // a subset of the full session's checks
-		args = append(args, "-test.run", re)
+	if only != nil {
+		args = append(args, "-test.run", only.String())
 	}
 	vm := exec.Command(filepath.Join(here, "cgvm.sh"), args...)
 	var log bytes.Buffer
@@ -85,27 +67,16 @@ func TestCgroupVM(t *testing.T) {
 	vmErr := vm.Run()
 	t.Logf("VM boot + checks + power-off: %s (cgvm.sh exit: %v)", time.Since(start).Round(100*time.Millisecond), vmErr)
 
-	results := parseResults(log.String())
-	failed := false
-	for _, sess := range []string{"full", "partial"} {
-		want := wantChecks[sess]
-		if re := os.Getenv("CGVM_CHECKS"); re != "" && sess == "full" {
-			want = filterChecks(t, want, re)
-		}
-		for _, name := range want {
-			r, found := results[sess+"/"+name]
-			switch {
-			case !found:
-				failed = true
-				t.Errorf("%s session: check %s did not run (did the guest crash or time out? see the output above)", sess, name)
-			case r.status != "PASS":
-				failed = true
-				t.Errorf("%s session: check %s: %s\n%s", sess, name, r.status, r.output)
-			}
-		}
+	inSource, err := guestChecks(filepath.Join(here, "guest"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if vmErr != nil && !failed {
-		t.Errorf("every expected check passed, but cgvm.sh failed: %v (a check not listed in wantChecks failed, or the guest did not power off cleanly)", vmErr)
+	problems := verdicts(parseResults(log.String()), inSource, only)
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if vmErr != nil && len(problems) == 0 {
+		t.Errorf("every expected check passed, but cgvm.sh failed: %v (another test of ./guest failed, or the guest did not power off cleanly; see the output above)", vmErr)
 	}
 }
 
@@ -128,55 +99,6 @@ func hutchBinary(t *testing.T, here, work string) string {
 		t.Fatalf("building hutch (hack/build.sh %s): %v\n%s", out, err, b)
 	}
 	return out
-}
-
-func filterChecks(t *testing.T, names []string, expr string) []string {
-	t.Helper()
-	re, err := regexp.Compile(expr)
-	if err != nil {
-		t.Fatalf("CGVM_CHECKS=%q: %v", expr, err)
-	}
-	var out []string
-	for _, n := range names {
-		if re.MatchString(n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// checkResult is one top-level guest check as `go test -v` reported it.
-type checkResult struct {
-	status string // PASS, FAIL or SKIP
-	output string // its lines, from === RUN to the result
-}
-
-// parseResults reads the guest's `-test.v` output, split into sessions by cgvm.sh's
-// CGVM-SESSION=NAME lines, into "session/TestName" → result.
-var resultLine = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (\w+) `)
-
-func parseResults(out string) map[string]checkResult {
-	res := map[string]checkResult{}
-	sess := ""
-	var block []string
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if s, found := strings.CutPrefix(line, "CGVM-SESSION="); found {
-			sess, block = s, nil
-			continue
-		}
-		if strings.HasPrefix(line, "=== RUN ") && !strings.Contains(line, "/") {
-			block = nil
-		}
-		block = append(block, line)
-		if m := resultLine.FindStringSubmatch(line); m != nil && sess != "" {
-			res[sess+"/"+m[2]] = checkResult{status: m[1], output: strings.Join(block, "\n")}
-			block = nil
-		}
-	}
-	return res
 }
 
 // writeBusyboxArchive writes a docker-archive (`docker save` layout) of a one-layer image
