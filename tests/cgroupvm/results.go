@@ -26,7 +26,7 @@ var wantChecks = map[string][]string{
 		"TestVMUpdate",
 		"TestVMPauseUnpause",
 		"TestVMIOAndOtherLimits",
-		"TestVMBuildMemoryOOM",
+		"TestVMBuildOOM",
 		"TestVMCgroupsRemoved",
 	},
 	"partial": {

@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// TestVMBuildMemoryOOM: `hutch build --memory 32m` applies the limit to each RUN step in a
+// TestVMBuildOOM: `hutch build --memory 32m` applies the limit to each RUN step in a
 // cgroup of its own: a step allocating 100 MiB is killed by the OOM killer, the build
 // fails with status 1 naming out-of-memory and the limit, no image is made, and the
 // step's cgroup (hutch-build-…) is gone afterwards. A step within the limit runs and is
 // inside memory.max = 32 MiB, as the kernel says from the step itself.
-func TestVMBuildMemoryOOM(t *testing.T) {
+func TestVMBuildOOM(t *testing.T) {
 	ensureImage(t)
 	ctx := t.TempDir()
 	const alloc = `BEGIN { s = "0123456789abcdef"; while (length(s) < 100 * 1024 * 1024) s = s s; print "allocated", length(s) }`
