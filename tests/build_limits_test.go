@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,6 +135,25 @@ poll:
 	}
 	if procs := strings.TrimSpace(cgRead(t, deleg+"/cgroup.procs")); procs != "" {
 		t.Errorf("processes left in the delegated cgroup itself: %s", procs)
+	}
+
+	// A build interrupted (SIGINT) in a RUN step removes the step's cgroup.
+	slow := blContext(sb, "slow", "FROM "+lcImage+"\nRUN echo slow-began-$((40+2)) && sleep 60\n")
+	b := &bgRun{t: t, args: []string{"build", slow}, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	b.cmd = sb.command(runOpts{}, "build", "--pull=never", slow)
+	b.cmd.SysProcAttr.UseCgroupFD, b.cmd.SysProcAttr.CgroupFD = true, fd
+	b.cmd.Stdout, b.cmd.Stderr = b.stdout, b.stderr
+	b.launch()
+	bdWaitAny(b, "slow-began-42", time.Minute)
+	if got := blStepCgroups(deleg); len(got) != 1 {
+		t.Errorf("step cgroups while the slow step runs: %v, want one", got)
+	}
+	b.signal(syscall.SIGINT)
+	if r := b.wait(); r.code != 130 {
+		t.Fatalf("build interrupted with SIGINT: want exit 130:\n%s", r)
+	}
+	if left := blStepCgroups(deleg); len(left) > 0 {
+		t.Errorf("an interrupted build left its step's cgroup behind: %v", left)
 	}
 
 	// A limit the delegated directory does not offer: refused, naming it.
