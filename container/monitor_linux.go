@@ -119,6 +119,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
 		_ = m.Records.SaveState(id, st)
 		_, _ = m.Store.Unmount(c.ID, true)
+		m.removeNetDir(c.ID)
 	}
 	for first := exited == nil; ; first = false {
 		if !first {
@@ -214,7 +215,19 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	if err != nil {
 		return fail(nsinit.ExitEngine, err)
 	}
+	att, err := m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, true, nil).wait()
+	if err != nil {
+		proc.Kill()
+		return fail(nsinit.ExitEngine, err)
+	}
+	if att != nil {
+		netFD, env := handoverEnv(att)
+		keep, handed = append(keep, netFD), append(handed, env...)
+	}
 	if err := proc.Release(); err != nil {
+		if att != nil {
+			att.Close()
+		}
 		code := nsinit.ExitEngine
 		var ee *nsinit.ExecError
 		if errors.As(err, &ee) {
@@ -224,6 +237,9 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	}
 	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
 		Restarts: restarts, Rootfs: p.spec.Rootfs}
+	if att != nil {
+		st.Ports = att.Ports
+	}
 	if err := m.Records.SaveState(c.ID, st); err != nil {
 		proc.Kill()
 		return fail(nsinit.ExitEngine, err)

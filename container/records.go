@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/network"
 )
 
 // Records keeps hutch's record of each container, next to the store: its Config, its
@@ -39,6 +40,8 @@ type State struct {
 	OOMKilled  bool      `json:"OOMKilled"`
 	// Rootfs is where the container's root is mounted, in its owner's mount namespace.
 	Rootfs string `json:"Rootfs,omitempty"`
+	// Ports are the ports published while it runs, host ports chosen.
+	Ports []network.PortMapping `json:"Ports,omitempty"`
 }
 
 func (r *Records) dir(id string) string { return filepath.Join(r.Dir, id) }

@@ -41,7 +41,7 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (int, error) {
 		return nsinit.ExitEngine, err
 	}
 	defer fg.close()
-	return m.runAttached(c, fg, nil)
+	return m.runAttached(c, fg, nil, nil)
 }
 
 // Run creates a container from o and runs it in the foreground, as RunAttached does. Its
@@ -61,17 +61,24 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 		ioutils.SetDefaultOptions(ioutils.AtomicFileWriterOptions{NoSync: true})
 	}
 	var early *nsinit.Process
+	var net *pendingNet
 	if o.Userns == "" && m.SlotDir != "" && m.sharedSlots() == nil {
-		early, _ = nsinit.Launch(&nsinit.Spec{NewNetwork: o.Network == NetworkNone, Terminal: o.TTY, Init: o.Init}, fg.child, true)
+		early, _ = nsinit.Launch(&nsinit.Spec{NewNetwork: newNetns(o), Terminal: o.TTY, Init: o.Init}, fg.child, true)
+		if early != nil && o.Network == NetworkSlirp && (o.NetworkOptions == nil || o.NetworkOptions.Mode == o.Network) {
+			// slirp4netns comes up while the container is created; its ports are
+			// published once Create has checked them.
+			net = m.attachNetwork(o, "p"+strconv.Itoa(early.Pid()), early.Pid(), nil, false, fg.stdio.Stderr)
+		}
 	}
 	c, err := m.Create(o)
 	if err != nil {
 		if early != nil {
 			early.Kill()
 		}
+		net.close()
 		return nil, nsinit.ExitEngine, err
 	}
-	code, err := m.runAttached(c, fg, early)
+	code, err := m.runAttached(c, fg, early, net)
 	return c, code, err
 }
 
@@ -92,7 +99,8 @@ func (m *Manager) sharedSlots() error {
 
 // runAttached runs a created container in the foreground; early, when not nil, is its
 // init, launched already and waiting for its spec.
-func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) (code int, retErr error) {
+func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, net *pendingNet) (code int, retErr error) {
+	defer func() { net.close() }()
 	defer func() {
 		if !c.Options.AutoRemove {
 			_, _ = m.Store.Unmount(c.ID, true)
@@ -109,6 +117,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) 
 		}
 		return nsinit.ExitEngine, err
 	}
+	attachedEarly := net != nil // then its ports are published below
 	rootfs := p.spec.Rootfs
 	var proc *nsinit.Process
 	if early != nil {
@@ -131,6 +140,17 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) 
 	} else if proc, err = nsinit.Start(p.spec, fg.child, true); err != nil {
 		return nsinit.ExitEngine, err
 	}
+	if !attachedEarly {
+		net = m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, false, fg.stdio.Stderr)
+	}
+	att, err := net.wait()
+	if err == nil && attachedEarly {
+		err = publish(att, c)
+	}
+	if err != nil {
+		proc.Kill()
+		return nsinit.ExitEngine, err
+	}
 	fg.started()
 	if err := proc.Release(); err != nil {
 		var ee *nsinit.ExecError
@@ -143,6 +163,9 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) 
 	// This process owns the container while it runs: `ps` shows it, `stop` and `kill`
 	// reach it.
 	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), Rootfs: rootfs}
+	if att != nil {
+		st.Ports = att.Ports
+	}
 	_ = m.Records.SaveState(c.ID, st)
 	if !c.Options.AutoRemove { // a --rm container's records go right after
 		defer func() {
