@@ -51,8 +51,7 @@ type networkError struct{ msg string }
 
 func (e *networkError) Error() string { return e.msg }
 
-// netDir is where the network of container id keeps its state (short: unix socket paths
-// are limited to 107 bytes).
+// netDir is where the network of container id keeps its state.
 func (m *Manager) netDir(key string) string {
 	if len(key) > 12 {
 		key = key[:12]

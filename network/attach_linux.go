@@ -25,8 +25,7 @@ type AttachOptions struct {
 	// Slirp is the slirp4netns binary ("" = found on $PATH).
 	Slirp string
 	// StateDir holds the port forwarder's socket and slirp4netns's output; it is
-	// created, and removed by Close. Keep it short: a unix socket path has at most 107
-	// bytes. "" = a new temporary directory.
+	// created, and removed by Close. "" = a new temporary directory.
 	StateDir string
 	// Handover is for a caller about to execute another program (the container
 	// monitor's C half): the port forwarder then runs in a helper process

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ type forwarder struct {
 	quitC, quitP chan struct{}
 	ids          []int
 	dir          string
+	dirFD        *os.File
 }
 
 // The builtin driver's files in its state directory.
@@ -40,14 +42,18 @@ func startForwarder(ctx context.Context, dir, netnsPath string, ports []PortMapp
 	for _, f := range driverFiles {
 		_ = os.Remove(filepath.Join(dir, f)) // left by a forwarder that was killed
 	}
-	if n := len(filepath.Join(dir, driverFiles[0])); n > 107 {
-		return nil, fmt.Errorf("the port forwarder's socket path in %s is %d bytes long, over the 107 a unix socket allows", dir, n)
-	}
-	pd, err := builtin.NewParentDriver(io.Discard, dir)
+	// The driver's socket is reached through a descriptor of the directory: a unix socket
+	// path has at most 107 bytes, and a runtime directory can be longer than that.
+	d, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("starting the port forwarder: %w", err)
 	}
-	f := &forwarder{pd: pd, quitC: make(chan struct{}), quitP: make(chan struct{}), dir: dir}
+	pd, err := builtin.NewParentDriver(io.Discard, "/proc/self/fd/"+strconv.Itoa(int(d.Fd())))
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("starting the port forwarder: %w", err)
+	}
+	f := &forwarder{pd: pd, quitC: make(chan struct{}), quitP: make(chan struct{}), dir: dir, dirFD: d}
 	defer func() {
 		if retErr != nil {
 			f.close()
@@ -102,6 +108,7 @@ func (f *forwarder) close() {
 	for _, n := range driverFiles {
 		_ = os.Remove(filepath.Join(f.dir, n))
 	}
+	f.dirFD.Close()
 }
 
 // helperMain is `hutch-port`: the port forwarder of a detached container, started by
