@@ -28,9 +28,9 @@ type AttachOptions struct {
 	// created, and removed by Close. "" = a new temporary directory.
 	StateDir string
 	// Handover is for a caller about to execute another program (the container
-	// monitor's C half): the port forwarder then runs in a helper process
-	// (`hutch-port`), and what keeps slirp4netns and the helper alive is the descriptor
-	// Handover returns, which must survive that exec and close when the container ends.
+	// monitor's C half): what keeps slirp4netns and the port forwarder (the helper
+	// process `hutch-port`) alive is then the descriptor Handover returns, which must
+	// survive that exec and close when the container ends; nothing waits for them here.
 	Handover bool
 	// Log hears, in a line, when slirp4netns ends before Close (not with Handover).
 	Log io.Writer
@@ -47,8 +47,8 @@ type Attachment struct {
 	slirp    *exec.Cmd
 	helper   *exec.Cmd
 	exitW    *os.File // closing it ends slirp4netns and the helper
+	exitR    *os.File // their end
 	netns    *os.File
-	fwd      *forwarder
 	closing  chan struct{}
 	slirpEnd chan struct{} // closed once slirp4netns is reaped, when waiting
 	waiting  bool          // a goroutine waits for slirp4netns (not with Handover)
@@ -97,8 +97,7 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 	if err != nil {
 		return nil, err
 	}
-	defer exitR.Close()
-	a.exitW = exitW
+	a.exitR, a.exitW = exitR, exitW
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -161,23 +160,17 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 	if len(ports) == 0 {
 		return a, nil
 	}
-	if o.Handover {
-		if err := a.startHelper(ctx, exitR, ports); err != nil {
-			return nil, err
-		}
-		a.Ports = ports
-		return a, nil
-	}
-	if err := a.Publish(ctx, ports); err != nil {
+	if err := a.startHelper(ctx, ports); err != nil {
 		return nil, err
 	}
+	a.Ports = ports
 	return a, nil
 }
 
-// Publish publishes more ports, forwarded by this process (not for a Handover
-// attachment). On error, none of these ports is published.
+// Publish publishes the ports on an attachment made without them (once). On error,
+// none of them is published.
 func (a *Attachment) Publish(ctx context.Context, ports []PortMapping) error {
-	if a.fwd != nil || a.helper != nil {
+	if a.helper != nil {
 		return errors.New("internal error: ports are published once per attachment")
 	}
 	if len(ports) == 0 {
@@ -187,8 +180,7 @@ func (a *Attachment) Publish(ctx context.Context, ports []PortMapping) error {
 	if err != nil {
 		return err
 	}
-	a.fwd, err = startForwarder(ctx, a.dir, "/proc/self/fd/"+strconv.Itoa(int(a.netns.Fd())), ports)
-	if err != nil {
+	if err := a.startHelper(ctx, ports); err != nil {
 		return err
 	}
 	a.Ports = ports
@@ -254,11 +246,9 @@ func (a *Attachment) Close() error {
 	default:
 		close(a.closing)
 	}
-	if a.fwd != nil {
-		a.fwd.close()
-	}
 	if a.exitW != nil {
 		a.exitW.Close()
+		a.exitR.Close()
 	}
 	if a.slirp != nil && a.slirp.Process != nil {
 		if a.waiting {
@@ -301,7 +291,13 @@ const envHelperSpec = "_HUTCH_PORT_SPEC"
 
 // startHelper starts `hutch-port` with the network namespace, the exit descriptor and a
 // report pipe, and waits until it publishes the ports (or says why it cannot).
-func (a *Attachment) startHelper(ctx context.Context, exitR *os.File, ports []PortMapping) error {
+//
+// The forwarder is never this process: rootlesskit's child half enters the container's
+// network namespace for each connection on a thread of its own and, as it cannot enter
+// the host's again (its user namespace is not ours), lets that thread die — which would
+// deliver the parent-death signal to any child that thread had started (the container's
+// init, slirp4netns).
+func (a *Attachment) startHelper(ctx context.Context, ports []PortMapping) error {
 	spec, _ := json.Marshal(helperSpec{Dir: a.dir, Ports: ports})
 	repR, repW, err := os.Pipe()
 	if err != nil {
@@ -311,7 +307,7 @@ func (a *Attachment) startHelper(ctx context.Context, exitR *os.File, ports []Po
 	env := append(os.Environ(), envHelperSpec+"="+string(spec))
 	a.helper = &exec.Cmd{
 		Path: "/proc/self/exe", Args: []string{HelperName}, Env: env,
-		ExtraFiles:  []*os.File{a.netns, exitR, repW},
+		ExtraFiles:  []*os.File{a.netns, a.exitR, repW},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGTERM},
 	}
 	err = a.helper.Start()

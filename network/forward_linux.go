@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/rootless-containers/rootlesskit/v2/pkg/port"
 	"github.com/rootless-containers/rootlesskit/v2/pkg/port/builtin"
@@ -116,6 +117,8 @@ func (f *forwarder) close() {
 // end of file when the container ends (or the monitor dies) on fd 4, and a pipe for its
 // report on fd 5.
 func helperMain() {
+	// Executed as /proc/self/exe, it would be called "exe" in ps -o comm.
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("hutch-port\x00")[0])), 0, 0, 0)
 	unix.CloseOnExec(3)
 	unix.CloseOnExec(4)
 	unix.CloseOnExec(5)
