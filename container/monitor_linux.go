@@ -116,6 +116,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 	}
 	restarts := st.Restarts
 	if exited != nil {
+		reapNetwork()
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
 		_ = m.Records.SaveState(id, st)
 		_, _ = m.Store.Unmount(c.ID, true)

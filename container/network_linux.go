@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/network"
 )
@@ -128,6 +131,37 @@ func handoverEnv(att *network.Attachment) (*os.File, []string) {
 	f, slirp, helper := att.Handover()
 	return f, []string{"_HUTCH_CM_NETFD=" + strconv.Itoa(int(f.Fd())), "_HUTCH_CM_SLIRP=" + strconv.Itoa(slirp),
 		"_HUTCH_CM_PORTS=" + strconv.Itoa(helper)}
+}
+
+// reapNetwork waits (a moment at most) for the network processes the C half of the
+// monitor handed back in _HUTCH_NET_PIDS: slirp4netns and the port forwarder end when
+// it executes hutch again, and the exit is recorded only once they did, so that `stop`
+// returns with the container's ports free again.
+func reapNetwork() {
+	v := os.Getenv("_HUTCH_NET_PIDS")
+	os.Unsetenv("_HUTCH_NET_PIDS")
+	for _, f := range strings.Split(v, ",") {
+		pid, _ := strconv.Atoi(f)
+		if pid <= 0 {
+			continue
+		}
+		done := make(chan struct{})
+		go func() {
+			var ws unix.WaitStatus
+			for {
+				if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+					break
+				}
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = unix.Kill(pid, unix.SIGKILL)
+			<-done
+		}
+	}
 }
 
 // removeNetDir removes what a container's network left behind (a monitor killed

@@ -173,7 +173,9 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 			_ = m.Records.SaveState(c.ID, st)
 		}()
 	}
-	return fg.run(proc.Signal, proc.Wait)
+	code, err = fg.run(proc.Signal, proc.Wait)
+	net.close() // its ports are free once the container is recorded as exited
+	return code, err
 }
 
 // foreground connects a container process to the caller: a new terminal, sized like

@@ -217,6 +217,10 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 						WIFSIGNALED(st) ? "signal" : "exit status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 						r == slirp ? "no network any more" : "no published ports any more");
 					log_line("stderr", msg, (size_t)n);
+					if (r == slirp)
+						slirp = 0;
+					else
+						ports = 0;
 				}
 			}
 		}
@@ -253,6 +257,13 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	// The Go half waits for the network's processes to end before it records the exit,
+	// so that a stopped container's ports are free again.
+	if (slirp > 0 || ports > 0) {
+		char pids[64];
+		snprintf(pids, sizeof(pids), "%d,%d", (int)slirp, (int)ports);
+		setenv("_HUTCH_NET_PIDS", pids, 1);
+	}
 	char *argv[] = {"hutch-monitor", idbuf, "exited", code, NULL};
 	execv("/proc/self/exe", argv);
 	_exit(125);
