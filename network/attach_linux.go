@@ -124,8 +124,11 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 		Path: bin, Args: args, Stdout: logf, Stderr: logf,
 		ExtraFiles: []*os.File{readyW, exitR},
 		// Its own session: a ^C meant for the container does not reach it; it dies with
-		// the process that started it.
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL},
+		// the process that started it. Its own mount namespace, every mount private
+		// (Go remounts / so when it unshares CLONE_NEWNS): its sandbox (pivot_root, then
+		// unmounting the old root) must not propagate to hutch's shared mounts, through
+		// which a container's root reaches its init.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL, Unshareflags: unix.CLONE_NEWNS},
 	}
 	err = a.slirp.Start()
 	readyW.Close()
@@ -143,7 +146,8 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 			select {
 			case <-a.closing:
 			default:
-				if o.Log != nil {
+				// Not worth a word when the container is gone or going.
+				if o.Log != nil && alive(pid) {
 					fmt.Fprintf(o.Log, "hutch: slirp4netns (pid %d) ended unexpectedly (%s): the container has no network any more\n", a.SlirpPid, a.slirp.ProcessState)
 				}
 			}
@@ -342,4 +346,15 @@ func reap(c *exec.Cmd) {
 	t := time.AfterFunc(2*time.Second, func() { _ = c.Process.Kill() })
 	_ = c.Wait()
 	t.Stop()
+}
+
+// alive tells whether pid is a live process (not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
