@@ -133,17 +133,17 @@ func handoverEnv(att *network.Attachment) (*os.File, []string) {
 		"_HUTCH_CM_PORTS=" + strconv.Itoa(helper)}
 }
 
-// reapNetwork waits (a moment at most) for the network processes the C half of the
-// monitor handed back in _HUTCH_NET_PIDS: slirp4netns and the port forwarder end when
-// it executes hutch again, and the exit is recorded only once they did, so that `stop`
-// returns with the container's ports free again.
+// reapNetwork waits (a moment at most) for the port forwarder the C half of the monitor
+// handed back in _HUTCH_NET_PIDS: it ends when the C half executes hutch again, and the
+// exit is recorded only once it did, so that `stop` returns with the ports free again.
 func reapNetwork() {
 	v := os.Getenv("_HUTCH_NET_PIDS")
 	os.Unsetenv("_HUTCH_NET_PIDS")
-	for _, f := range strings.Split(v, ",") {
-		pid, _ := strconv.Atoi(f)
+	// slirp4netns, the first, is not waited for (network.Attachment.Close says why).
+	if _, ports, ok := strings.Cut(v, ","); ok {
+		pid, _ := strconv.Atoi(ports)
 		if pid <= 0 {
-			continue
+			return
 		}
 		done := make(chan struct{})
 		go func() {

@@ -242,7 +242,8 @@ func (a *Attachment) Handover() (exitFD *os.File, slirpPid, helperPid int) {
 // Dir is the attachment's state directory.
 func (a *Attachment) Dir() string { return a.dir }
 
-// Close stops publishing the ports, ends slirp4netns and removes the state directory.
+// Close stops publishing the ports (they are free when it returns), ends slirp4netns
+// and removes the state directory.
 func (a *Attachment) Close() error {
 	select {
 	case <-a.closing:
@@ -254,18 +255,9 @@ func (a *Attachment) Close() error {
 		a.exitW.Close()
 		a.exitR.Close()
 	}
-	if a.slirp != nil && a.slirp.Process != nil {
-		if a.waiting {
-			select {
-			case <-a.slirpEnd:
-			case <-time.After(2 * time.Second):
-				_ = a.slirp.Process.Kill()
-				<-a.slirpEnd
-			}
-		} else {
-			reap(a.slirp)
-		}
-	}
+	// slirp4netns ends on its own now; it is not waited for: closing its tap device
+	// takes the kernel tens of milliseconds (an RCU grace period), and it holds nothing
+	// anyone else needs. The waiting goroutine reaps it.
 	if a.helper != nil && a.helper.Process != nil {
 		reap(a.helper)
 	}

@@ -21,9 +21,9 @@ import (
 )
 
 const (
-	netImage   = "net"                 // CMD ["sh"], EXPOSE 80/tcp
-	netIndex   = "hello from httpd\n"  // /www/index.html
-	netUDPEcho = "/bin/udpecho"        // udpecho PORT: answers "echo:" + each datagram
+	netImage   = "net"                // CMD ["sh"], EXPOSE 80/tcp
+	netIndex   = "hello from httpd\n" // /www/index.html
+	netUDPEcho = "/bin/udpecho"       // udpecho PORT: answers "echo:" + each datagram
 	netHTTPD   = "httpd -f -p 80 -h /www"
 )
 
