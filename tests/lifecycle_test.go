@@ -475,7 +475,7 @@ func TestLifecycleInspectPort(t *testing.T) {
 	assertEqual(t, hc.RestartPolicy.Name, "on-failure", "HostConfig.RestartPolicy.Name")
 	assertEqual(t, hc.RestartPolicy.MaximumRetryCount, 3, "HostConfig.RestartPolicy.MaximumRetryCount")
 	assertEqual(t, strings.Join(hc.Binds, ","), host+":/data:ro", "HostConfig.Binds")
-	assertEqual(t, hc.NetworkMode, "host", "HostConfig.NetworkMode")
+	assertEqual(t, hc.NetworkMode, "slirp4netns", "HostConfig.NetworkMode")
 	if len(in.Mounts) != 2 {
 		t.Fatalf("Mounts: %+v", in.Mounts)
 	}
