@@ -108,7 +108,11 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 		readyW.Close()
 		return nil, err
 	}
-	args := []string{"slirp4netns", "--configure", "--mtu=" + strconv.Itoa(o.normalized().MTU),
+	mtu := o.MTU
+	if mtu == 0 {
+		mtu = DefaultMTU
+	}
+	args := []string{"slirp4netns", "--configure", "--mtu=" + strconv.Itoa(mtu),
 		"--ready-fd=3", "--exit-fd=4", "--enable-sandbox", "--enable-seccomp"}
 	if !o.AllowHostLoopback {
 		args = append(args, "--disable-host-loopback")
