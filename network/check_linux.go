@@ -73,6 +73,14 @@ func UnprivilegedPortStart() int {
 // port is allowed for an unprivileged user, and nobody listens there already. Mappings
 // to any free port (HostPort 0) are chosen at start.
 func CheckPorts(ports []PortMapping) error {
+	seen := map[string]PortMapping{}
+	for _, p := range ports {
+		k := p.HostAddr() + "/" + p.Protocol
+		if q, dup := seen[k]; dup && p.HostPort != 0 {
+			return fmt.Errorf("-p %s and -p %s both publish host port %d/%s: give each its own host port", q.String(), p.String(), p.HostPort, p.Protocol)
+		}
+		seen[k] = p
+	}
 	start := -1
 	for _, p := range ports {
 		if p.HostPort == 0 {

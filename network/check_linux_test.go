@@ -75,3 +75,13 @@ func TestFindSlirp(t *testing.T) {
 		t.Errorf("configured: %q %v", p, err)
 	}
 }
+
+func TestCheckPortsRefusesAHostPortTwice(t *testing.T) {
+	ps := []PortMapping{{HostIP: "127.0.0.1", HostPort: 40000, ContainerPort: 80, Protocol: "tcp"},
+		{HostIP: "127.0.0.1", HostPort: 40000, ContainerPort: 53, Protocol: "udp"},
+		{HostIP: "127.0.0.1", HostPort: 40000, ContainerPort: 81, Protocol: "tcp"}}
+	err := CheckPorts(ps)
+	if err == nil || !strings.Contains(err.Error(), "both publish host port 40000/tcp") {
+		t.Fatalf("got %v", err)
+	}
+}
