@@ -59,6 +59,8 @@ func TestNetworkFaults(t *testing.T) {
 	}
 	r := sb.expect(125, "run", "--rm", "--network", "slirp4netns:mtu=big", netImage, "true")
 	assertOneLineError(t, r, "--network", "mtu")
+	r = sb.expect(125, "run", "--rm", "-p", "127.0.0.1:18080:80", "-p", "127.0.0.1:18080:81", netImage, "true")
+	assertOneLineError(t, r, "both publish host port 18080/tcp")
 	r = sb.expect(125, "run", "--rm", "--network", "none", "-p", "8080:80", netImage, "true")
 	assertOneLineError(t, r, "-p/--publish", "--network none")
 	noContainers("malformed flags")
