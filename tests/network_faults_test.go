@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -151,7 +152,18 @@ func TestNetworkCycles(t *testing.T) {
 	}
 	port := netFreePort(t)
 	for i := 0; i < 100; i++ {
-		id := lcRunD(sb, "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "-p", fmt.Sprintf("127.0.0.1:%d:5353/udp", port), netImage, "sh", "-c", netHTTPD)
+		r := sb.run(runOpts{}, "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "-p", fmt.Sprintf("127.0.0.1:%d:5353/udp", port), netImage, "sh", "-c", netHTTPD)
+		if r.code != 0 {
+			ss, _ := exec.Command("ss", "-tanup").Output()
+			var held []string
+			for _, l := range strings.Split(string(ss), "\n") {
+				if strings.Contains(l, ":"+strconv.Itoa(port)+" ") {
+					held = append(held, l)
+				}
+			}
+			t.Fatalf("cycle %d:\n%s\nsockets on the port:\n%s\nprocesses:\n%s", i, r, strings.Join(held, "\n"), lcProcList(lcProcs(sb)))
+		}
+		id := strings.TrimSpace(r.stdout)
 		if i%25 == 0 {
 			assertEqual(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)), netIndex, fmt.Sprintf("GET in cycle %d", i))
 		}

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"os"
@@ -133,15 +134,27 @@ func netSandbox(t *testing.T) *sandbox {
 	return sb
 }
 
-// netFreePort is a port nobody listens on (TCP and UDP) on 127.0.0.1 right now.
+// netFreePort is a port nobody listens on (TCP and UDP) on 127.0.0.1 right now, below
+// the kernel's ephemeral range (ip_local_port_range): a port from that range, free a
+// moment, can be taken meanwhile as the source port of any outgoing connection on the
+// machine, and a test that publishes it 100 times would then find it taken.
 func netFreePort(t *testing.T) int {
 	t.Helper()
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			low, _ = strconv.Atoi(f[0])
 		}
-		port := l.Addr().(*net.TCPAddr).Port
+	}
+	if low <= 11000 {
+		t.Fatalf("ip_local_port_range starts at %d: no room below it for test ports", low)
+	}
+	for i := 0; i < 200; i++ {
+		port := 10000 + rand.Intn(low-11000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
 		l.Close()
 		if u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
 			u.Close()
