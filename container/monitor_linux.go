@@ -218,8 +218,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	}
 	att, err := m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, true, nil).wait()
 	if err != nil {
-		proc.Kill()
-		return fail(nsinit.ExitEngine, err)
+		return fail(netFailed(proc, err))
 	}
 	if att != nil {
 		netFD, env := handoverEnv(att)
@@ -285,7 +284,7 @@ func Alive(st *State) bool {
 		return false
 	}
 	// A zombie, or a pid reused by a process started after the container, is not it.
-	if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 20 && f[0] == "Z" {
+	if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 20 && f[0] == "Z" && !execing(st.MonitorPid) {
 		return false
 	}
 	return processStart(st.MonitorPid).Before(st.StartedAt.Add(time.Second))

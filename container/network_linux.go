@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/nsinit"
 )
 
 // NetworkSlirp is the default network: slirp4netns behind the container's own network
@@ -162,6 +164,28 @@ func reapNetwork() {
 			<-done
 		}
 	}
+}
+
+// netFailed handles a network that could not be attached to the init proc: when the
+// init died meanwhile (its own set-up failed, and its network namespace went with it),
+// its failure is the one to report; otherwise the init is killed and err reported.
+func netFailed(proc *nsinit.Process, err error) (int, error) {
+	// An init that failed may still be on its way out (its namespaces go before it is
+	// a zombie): give it a moment (only on this error path).
+	for i := 0; i < 20 && procAlive(proc.Pid()); i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !procAlive(proc.Pid()) {
+		// Dead, it cannot run the command: Release only reads why it ended.
+		if rerr := proc.Release(); rerr != nil {
+			var ee *nsinit.ExecError
+			if errors.As(rerr, &ee) {
+				return ee.Code, ee
+			}
+		}
+	}
+	proc.Kill()
+	return nsinit.ExitEngine, err
 }
 
 // removeNetDir removes what a container's network left behind (a monitor killed

@@ -148,8 +148,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 		err = publish(att, c)
 	}
 	if err != nil {
-		proc.Kill()
-		return nsinit.ExitEngine, err
+		return netFailed(proc, err)
 	}
 	fg.started()
 	if err := proc.Release(); err != nil {
