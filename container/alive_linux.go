@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // execing tells whether pid, whose /proc/PID/stat reads as a zombie, is in fact executing
@@ -42,4 +43,21 @@ func procAlive(pid int) bool {
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// confirmDead calls alive until it says yes, a few times over up to 50 ms: a monitor
+// that executes hutch (into its C half and back) is unreadable in /proc, or reads as a
+// zombie, for a moment, and `stop`/`rm` right after `run -d` must not take it for dead
+// (they would leave the container running, unrecorded). Only a record that says
+// "running" for a process that is really gone pays the wait.
+func confirmDead(alive func() bool) bool {
+	for i := 0; ; i++ {
+		if alive() {
+			return true
+		}
+		if i == 10 {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -279,6 +279,10 @@ func Alive(st *State) bool {
 	if st.Status != StatusRunning || st.MonitorPid <= 0 {
 		return false
 	}
+	return confirmDead(func() bool { return aliveOnce(st) })
+}
+
+func aliveOnce(st *State) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(st.MonitorPid) + "/stat")
 	if err != nil {
 		return false
