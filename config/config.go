@@ -31,6 +31,7 @@ type Config struct {
 	Engine     EngineConfig     `toml:"engine"`
 	Registries RegistriesConfig `toml:"registries"`
 	Cgroups    CgroupsConfig    `toml:"cgroups"`
+	Network    NetworkConfig    `toml:"network"`
 }
 
 // CgroupsConfig is the [cgroups] table (docs/limits.md).
@@ -41,6 +42,22 @@ type CgroupsConfig struct {
 	// OnUnavailable is what run and create do when a limit cannot be applied: "fail"
 	// (default: exit 125 with the fix) or "warn" (say so once and run without it).
 	OnUnavailable string `toml:"on_unavailable"`
+}
+
+// NetworkConfig is the [network] table: the defaults of `run --network`.
+type NetworkConfig struct {
+	// Default is the network of a container without --network: "slirp4netns" (the
+	// default), "none" or "host".
+	Default string `toml:"default"`
+	// AllowHostLoopback lets containers reach the host's 127.0.0.1 through 10.0.2.2
+	// (host.containers.internal); default false, as Podman.
+	AllowHostLoopback bool `toml:"allow_host_loopback"`
+	// MTU of the container's interface (default 65520).
+	MTU int `toml:"mtu"`
+	// EnableIPv6 gives containers IPv6 through slirp4netns.
+	EnableIPv6 bool `toml:"enable_ipv6"`
+	// Slirp4netnsPath is the slirp4netns binary (default: found on $PATH).
+	Slirp4netnsPath string `toml:"slirp4netns_path"`
 }
 
 // RegistriesConfig is the [registries] table.
@@ -163,6 +180,17 @@ func (c *Config) validate() error {
 	}
 	if c.Cgroups.Parent != "" && !strings.HasPrefix(c.Cgroups.Parent, "/") {
 		return &Error{Msg: fmt.Sprintf("[cgroups] parent = %q must be an absolute path (e.g. /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/hutch.slice)", c.Cgroups.Parent)}
+	}
+	switch c.Network.Default {
+	case "", "slirp4netns", "none", "host":
+	default:
+		return &Error{Msg: fmt.Sprintf("[network] default = %q: use \"slirp4netns\", \"none\" or \"host\"", c.Network.Default)}
+	}
+	if c.Network.MTU != 0 && (c.Network.MTU < 68 || c.Network.MTU > 65521) {
+		return &Error{Msg: fmt.Sprintf("[network] mtu = %d: use a value from 68 to 65521 (default 65520)", c.Network.MTU)}
+	}
+	if p := c.Network.Slirp4netnsPath; p != "" && !strings.HasPrefix(p, "/") {
+		return &Error{Msg: fmt.Sprintf("[network] slirp4netns_path = %q must be an absolute path", p)}
 	}
 	switch strings.ToLower(c.Engine.LogLevel) {
 	case "", "debug", "info", "warn", "warning", "error":

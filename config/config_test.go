@@ -217,3 +217,27 @@ func TestLoadEmptyFile(t *testing.T) {
 		t.Errorf("cfg=%+v srcs=%+v", cfg, srcs)
 	}
 }
+
+func TestLoadNetworkTable(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.toml", "[network]\ndefault = \"none\"\nallow_host_loopback = true\nmtu = 1500\nenable_ipv6 = true\nslirp4netns_path = \"/opt/bin/slirp4netns\"\n")
+	cfg, _, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := NetworkConfig{Default: "none", AllowHostLoopback: true, MTU: 1500, EnableIPv6: true, Slirp4netnsPath: "/opt/bin/slirp4netns"}
+	if cfg.Network != want {
+		t.Fatalf("got %+v, want %+v", cfg.Network, want)
+	}
+	for _, tc := range []struct{ content, want string }{
+		{"[network]\ndefault = \"bridge0\"\n", `[network] default = "bridge0"`},
+		{"[network]\nmtu = 70000\n", `[network] mtu = 70000`},
+		{"[network]\nslirp4netns_path = \"bin/slirp4netns\"\n", `must be an absolute path`},
+		{"[network]\nallow_host_loopbak = true\n", `unknown key "network.allow_host_loopbak"`},
+	} {
+		p := writeFile(t, dir, "c.toml", tc.content)
+		if _, _, err := Load(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v does not contain %q", tc.content, err, tc.want)
+		}
+	}
+}

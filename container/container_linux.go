@@ -22,6 +22,7 @@ import (
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/volumes"
 )
@@ -31,29 +32,33 @@ var ErrNotFound = errors.New("no such container")
 
 // Options is what the user asked for on the command line.
 type Options struct {
-	Name            string            `json:"Name,omitempty"`
-	Image           string            `json:"Image"`
-	Entrypoint      *[]string         `json:"Entrypoint,omitempty"` // nil: the image's
-	Cmd             []string          `json:"Cmd,omitempty"`        // empty: the image's
-	Env             []string          `json:"Env,omitempty"`
-	WorkingDir      string            `json:"WorkingDir,omitempty"`
-	User            string            `json:"User,omitempty"`
-	Hostname        string            `json:"Hostname,omitempty"`
-	CapAdd          []string          `json:"CapAdd,omitempty"`
-	CapDrop         []string          `json:"CapDrop,omitempty"`
-	Privileged      bool              `json:"Privileged,omitempty"`
-	NoNewPrivileges bool              `json:"NoNewPrivileges,omitempty"`
-	ReadOnly        bool              `json:"ReadonlyRootfs,omitempty"`
-	Network         string            `json:"NetworkMode,omitempty"`
-	Mounts          []MountSpec       `json:"Mounts,omitempty"`
-	Init            bool              `json:"Init,omitempty"`
-	AutoRemove      bool              `json:"AutoRemove,omitempty"`
-	Interactive     bool              `json:"OpenStdin,omitempty"`
-	TTY             bool              `json:"Tty,omitempty"`
-	Labels          map[string]string `json:"Labels,omitempty"`
-	Restart         string            `json:"RestartPolicy,omitempty"` // no, always, unless-stopped, on-failure[:N]
-	StopSignal      string            `json:"StopSignal,omitempty"`    // overrides the image's
-	StopTimeout     *int              `json:"StopTimeout,omitempty"`
+	Name            string    `json:"Name,omitempty"`
+	Image           string    `json:"Image"`
+	Entrypoint      *[]string `json:"Entrypoint,omitempty"` // nil: the image's
+	Cmd             []string  `json:"Cmd,omitempty"`        // empty: the image's
+	Env             []string  `json:"Env,omitempty"`
+	WorkingDir      string    `json:"WorkingDir,omitempty"`
+	User            string    `json:"User,omitempty"`
+	Hostname        string    `json:"Hostname,omitempty"`
+	CapAdd          []string  `json:"CapAdd,omitempty"`
+	CapDrop         []string  `json:"CapDrop,omitempty"`
+	Privileged      bool      `json:"Privileged,omitempty"`
+	NoNewPrivileges bool      `json:"NoNewPrivileges,omitempty"`
+	ReadOnly        bool      `json:"ReadonlyRootfs,omitempty"`
+	Network         string    `json:"NetworkMode,omitempty"`
+	// NetworkOptions are the slirp4netns options (--network slirp4netns:…, config.toml).
+	NetworkOptions *network.Config       `json:"NetworkOptions,omitempty"`
+	Ports          []network.PortMapping `json:"PortBindings,omitempty"`    // -p
+	PublishAll     bool                  `json:"PublishAllPorts,omitempty"` // -P (added to Ports at create)
+	Mounts         []MountSpec           `json:"Mounts,omitempty"`
+	Init           bool                  `json:"Init,omitempty"`
+	AutoRemove     bool                  `json:"AutoRemove,omitempty"`
+	Interactive    bool                  `json:"OpenStdin,omitempty"`
+	TTY            bool                  `json:"Tty,omitempty"`
+	Labels         map[string]string     `json:"Labels,omitempty"`
+	Restart        string                `json:"RestartPolicy,omitempty"` // no, always, unless-stopped, on-failure[:N]
+	StopSignal     string                `json:"StopSignal,omitempty"`    // overrides the image's
+	StopTimeout    *int                  `json:"StopTimeout,omitempty"`
 	// Userns is "" (the container is root in hutch's namespace, i.e. you) or
 	// "keep-id" (the container runs as your own uid and gid).
 	Userns string `json:"UsernsMode,omitempty"`
@@ -84,14 +89,14 @@ type Config struct {
 	GIDMap []nsinit.IDMap `json:"GIDMap,omitempty"`
 }
 
-// Networks that exist so far.
+// Networks besides slirp4netns (network_linux.go).
 const (
 	NetworkNone = "none"
 	NetworkHost = "host"
 )
 
 // DefaultNetwork is used when --network is not given.
-const DefaultNetwork = NetworkHost
+const DefaultNetwork = NetworkSlirp
 
 // Manager does container work. Records is enough for commands that only read (ps,
 // inspect, logs); Store is needed to create, start and remove.
@@ -110,6 +115,9 @@ type Manager struct {
 	deleg   *cgroups.Delegation
 	warned  bool
 	early   *earlyCgroup // a cgroup made before Create, for an init launched early
+	// NetDir holds the state of the containers' networks (port forwarder sockets);
+	// SlirpPath is the configured slirp4netns ("" = found on $PATH).
+	NetDir, SlirpPath string
 }
 
 func newID() (string, error) {
@@ -126,8 +134,8 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	if o.Network == "" {
 		o.Network = DefaultNetwork
 	}
-	if o.Network != NetworkNone && o.Network != NetworkHost {
-		return nil, fmt.Errorf("--network %q: use none or host (slirp4netns networking is not available yet)", o.Network)
+	if err := m.checkNetwork(&o); err != nil {
+		return nil, err
 	}
 	caps, err := capabilities(o)
 	if err != nil {
@@ -152,6 +160,11 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		return nil, err
 	}
 	ic := icfg.Config
+	if o.PublishAll {
+		if o.Ports, err = network.PublishAll(o.Ports, ic.ExposedPorts); err != nil {
+			return nil, err
+		}
+	}
 	entry := ic.Entrypoint
 	cmd := ic.Cmd
 	if o.Entrypoint != nil {
@@ -362,6 +375,7 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 	if err := m.Records.Delete(c.ID); err != nil {
 		return err
 	}
+	m.removeNetDir(c.ID)
 	if removeVolumes || c.Options.AutoRemove {
 		for _, mt := range c.Mounts {
 			if mt.Type != "volume" || mt.Source == "" {

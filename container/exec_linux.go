@@ -40,7 +40,7 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it first (`hutch start %s`)", ErrNotRunning, c.Name, st.Status, c.Name)
 	}
 	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
-	if c.Options.Network == NetworkNone {
+	if newNetns(c.Options) {
 		flags |= unix.CLONE_NEWNET
 	}
 	spec := &nsinit.ExecSpec{

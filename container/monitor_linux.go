@@ -117,9 +117,11 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 	restarts := st.Restarts
 	if exited != nil {
 		noteExit(st)
+		reapNetwork()
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
 		_ = m.Records.SaveState(id, st)
 		_, _ = m.Store.Unmount(c.ID, true)
+		m.removeNetDir(c.ID)
 	}
 	for first := exited == nil; ; first = false {
 		if !first {
@@ -225,8 +227,21 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		p.dropCgroup()
 		return fail(nsinit.ExitEngine, err)
 	}
+	att, err := m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, true, nil).wait()
+	if err != nil {
+		code, err := netFailed(proc, err)
+		p.dropCgroup()
+		return fail(code, err)
+	}
+	if att != nil {
+		netFD, env := handoverEnv(att)
+		keep, handed = append(keep, netFD), append(handed, env...)
+	}
 	if err := proc.Release(); err != nil {
 		p.dropCgroup()
+		if att != nil {
+			att.Close()
+		}
 		code := nsinit.ExitEngine
 		var ee *nsinit.ExecError
 		if errors.As(err, &ee) {
@@ -237,6 +252,9 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
 		Restarts: restarts, Rootfs: p.spec.Rootfs}
 	p.record(st)
+	if att != nil {
+		st.Ports = att.Ports
+	}
 	if err := m.Records.SaveState(c.ID, st); err != nil {
 		proc.Kill()
 		return fail(nsinit.ExitEngine, err)
@@ -276,12 +294,16 @@ func Alive(st *State) bool {
 	if st.Status != StatusRunning || st.MonitorPid <= 0 {
 		return false
 	}
+	return confirmDead(func() bool { return aliveOnce(st) })
+}
+
+func aliveOnce(st *State) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(st.MonitorPid) + "/stat")
 	if err != nil {
 		return false
 	}
 	// A zombie, or a pid reused by a process started after the container, is not it.
-	if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 20 && f[0] == "Z" {
+	if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 20 && f[0] == "Z" && !execing(st.MonitorPid) {
 		return false
 	}
 	return processStart(st.MonitorPid).Before(st.StartedAt.Add(time.Second))

@@ -12,6 +12,7 @@ import (
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/network"
 )
 
 // Records keeps hutch's record of each container, next to the store: its Config, its
@@ -45,6 +46,8 @@ type State struct {
 	Cgroup     string            `json:"Cgroup,omitempty"`
 	Applied    []cgroups.Setting `json:"Applied,omitempty"`
 	NotApplied string            `json:"NotApplied,omitempty"`
+	// Ports are the ports published while it runs, host ports chosen.
+	Ports []network.PortMapping `json:"Ports,omitempty"`
 }
 
 func (r *Records) dir(id string) string { return filepath.Join(r.Dir, id) }

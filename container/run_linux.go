@@ -41,7 +41,7 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (int, error) {
 		return nsinit.ExitEngine, err
 	}
 	defer fg.close()
-	return m.runAttached(c, fg, nil)
+	return m.runAttached(c, fg, nil, nil)
 }
 
 // Run creates a container from o and runs it in the foreground, as RunAttached does. Its
@@ -61,14 +61,20 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 		ioutils.SetDefaultOptions(ioutils.AtomicFileWriterOptions{NoSync: true})
 	}
 	var early *nsinit.Process
+	var net *pendingNet
 	if o.Userns == "" && m.SlotDir != "" && m.sharedSlots() == nil {
-		spec := &nsinit.Spec{NewNetwork: o.Network == NetworkNone, Terminal: o.TTY, Init: o.Init}
+		spec := &nsinit.Spec{NewNetwork: newNetns(o), Terminal: o.TTY, Init: o.Init}
 		if err := m.earlyCgroup(o, spec); err != nil {
 			return nil, nsinit.ExitEngine, err
 		}
 		early, _ = nsinit.Launch(spec, fg.child, true)
 		if early == nil {
 			m.dropEarlyCgroup()
+		}
+		if early != nil && o.Network == NetworkSlirp && (o.NetworkOptions == nil || o.NetworkOptions.Mode == o.Network) {
+			// slirp4netns comes up while the container is created; its ports are
+			// published once Create has checked them.
+			net = m.attachNetwork(o, "p"+strconv.Itoa(early.Pid()), early.Pid(), nil, false, fg.stdio.Stderr)
 		}
 	}
 	c, err := m.Create(o)
@@ -77,9 +83,10 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 			early.Kill()
 		}
 		m.dropEarlyCgroup()
+		net.close()
 		return nil, nsinit.ExitEngine, err
 	}
-	code, err := m.runAttached(c, fg, early)
+	code, err := m.runAttached(c, fg, early, net)
 	return c, code, err
 }
 
@@ -100,7 +107,8 @@ func (m *Manager) sharedSlots() error {
 
 // runAttached runs a created container in the foreground; early, when not nil, is its
 // init, launched already and waiting for its spec.
-func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) (code int, retErr error) {
+func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, net *pendingNet) (code int, retErr error) {
+	defer func() { net.close() }()
 	defer func() {
 		if !c.Options.AutoRemove {
 			_, _ = m.Store.Unmount(c.ID, true)
@@ -117,6 +125,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) 
 		}
 		return nsinit.ExitEngine, err
 	}
+	attachedEarly := net != nil // then its ports are published below
 	rootfs := p.spec.Rootfs
 	var proc *nsinit.Process
 	if early != nil {
@@ -145,6 +154,18 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) 
 		p.dropCgroup()
 		return nsinit.ExitEngine, err
 	}
+	if !attachedEarly {
+		net = m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, false, fg.stdio.Stderr)
+	}
+	att, err := net.wait()
+	if err == nil && attachedEarly {
+		err = publish(att, c)
+	}
+	if err != nil {
+		code, err := netFailed(proc, err)
+		p.dropCgroup()
+		return code, err
+	}
 	fg.started()
 	if err := proc.Release(); err != nil {
 		p.dropCgroup()
@@ -159,6 +180,9 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) 
 	// reach it.
 	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), Rootfs: rootfs}
 	p.record(st)
+	if att != nil {
+		st.Ports = att.Ports
+	}
 	_ = m.Records.SaveState(c.ID, st)
 	if !c.Options.AutoRemove { // a --rm container's records go right after
 		defer func() {
@@ -167,7 +191,9 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process) 
 			_ = m.Records.SaveState(c.ID, st)
 		}()
 	}
-	return fg.run(proc.Signal, proc.Wait)
+	code, err = fg.run(proc.Signal, proc.Wait)
+	net.close() // its ports are free once the container is recorded as exited
+	return code, err
 }
 
 // foreground connects a container process to the caller: a new terminal, sized like

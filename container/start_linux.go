@@ -57,7 +57,7 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 		NoNewPrivileges: c.Options.NoNewPrivileges,
 		Privileged:      c.Options.Privileged,
 		ReadOnly:        c.Options.ReadOnly,
-		NewNetwork:      c.Options.Network == NetworkNone,
+		NewNetwork:      newNetns(c.Options),
 		Terminal:        c.Options.TTY,
 		Init:            c.Options.Init,
 		TTYGroup:        ttyGroup || len(c.GIDMap) > 0,
@@ -181,11 +181,12 @@ func (m *Manager) etcFiles(c *Config) ([]nsinit.Mount, error) {
 	if c.Options.Name != "" && c.Options.Name != c.Hostname {
 		names += " " + c.Options.Name
 	}
-	hosts += "127.0.1.1\t" + names + "\n"
 	resolv, err := os.ReadFile("/etc/resolv.conf")
 	if err != nil {
 		resolv = nil
 	}
+	netHosts, resolv := etcNetwork(c, names, resolv)
+	hosts += netHosts
 	files := []struct {
 		name string
 		data []byte

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+
+	"hutch.dev/hutch/network"
 )
 
 // Summary is one container as `hutch ps` sees it.
@@ -224,19 +226,21 @@ func ParseTime(v string, now time.Time) (time.Time, error) {
 
 // Inspect is `hutch inspect CONTAINER`, in the shape Docker gives.
 type Inspect struct {
-	Id           string         `json:"Id"` // Docker's name, for --format '{{.Id}}'
-	Created      time.Time      `json:"Created"`
-	Path         string         `json:"Path"`
-	Args         []string       `json:"Args"`
-	State        InspectState   `json:"State"`
-	Image        string         `json:"Image"`
-	Name         string         `json:"Name"`
-	ImageName    string         `json:"ImageName"`
-	Config       InspectConfig  `json:"Config"`
-	HostConfig   InspectHost    `json:"HostConfig"`
-	Mounts       []InspectMount `json:"Mounts"`
-	RestartCount int            `json:"RestartCount"`
-	LogPath      string         `json:"LogPath"`
+	Id         string         `json:"Id"` // Docker's name, for --format '{{.Id}}'
+	Created    time.Time      `json:"Created"`
+	Path       string         `json:"Path"`
+	Args       []string       `json:"Args"`
+	State      InspectState   `json:"State"`
+	Image      string         `json:"Image"`
+	Name       string         `json:"Name"`
+	ImageName  string         `json:"ImageName"`
+	Config     InspectConfig  `json:"Config"`
+	HostConfig InspectHost    `json:"HostConfig"`
+	Mounts     []InspectMount `json:"Mounts"`
+	// NetworkSettings is Docker's block: the published ports while the container runs.
+	NetworkSettings InspectNetwork `json:"NetworkSettings"`
+	RestartCount    int            `json:"RestartCount"`
+	LogPath         string         `json:"LogPath"`
 	// Resources is, for every limit, what was asked and what was applied (hutch's own).
 	Resources InspectResources `json:"Resources"`
 }
@@ -287,6 +291,9 @@ type InspectHost struct {
 	} `json:"RestartPolicy"`
 	Binds []string `json:"Binds"`
 	InspectLimits
+	// PortBindings are the -p requests ({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}).
+	PortBindings    map[string][]network.Binding `json:"PortBindings"`
+	PublishAllPorts bool                         `json:"PublishAllPorts"`
 }
 
 // InspectMount is one entry of Docker's Mounts.
@@ -352,5 +359,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 		}
 		in.Mounts = append(in.Mounts, im)
 	}
+	in.NetworkSettings = inspectNetwork(c, st)
+	h.PortBindings, h.PublishAllPorts = network.Bindings(c.Options.Ports), c.Options.PublishAll
 	return in, nil
 }

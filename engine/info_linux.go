@@ -10,6 +10,7 @@ import (
 	"hutch.dev/hutch/config"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/internal/version"
+	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/overlay"
 	"hutch.dev/hutch/storage"
 	"hutch.dev/hutch/userns"
@@ -27,6 +28,7 @@ type Info struct {
 	Paths    *config.Paths       `json:"paths"`
 	Store    InfoStore           `json:"store"`
 	Cgroups  *cgroups.Delegation `json:"cgroups"`
+	Network  *network.Info       `json:"network"`
 	Warnings []diag.Warning      `json:"warnings"`
 }
 
@@ -70,6 +72,7 @@ func (h *Host) Info(store *storage.Store, openErr error) *Info {
 		Paths:    h.Paths,
 		Store:    InfoStore{GraphRoot: h.Paths.GraphRoot, RunRoot: h.Paths.RunRoot},
 		Cgroups:  cgroups.Discover(cgroups.Options{Parent: h.Config.Cgroups.Parent, OnUnavailable: h.Config.Cgroups.OnUnavailable}),
+		Network:  network.Probe(h.Config.Network.Slirp4netnsPath, h.Config.Network.Default, h.Config.Network.AllowHostLoopback),
 		Warnings: h.Warnings(),
 	}
 	var u unix.Utsname
@@ -97,6 +100,9 @@ func (h *Host) Info(store *storage.Store, openErr error) *Info {
 	}
 	if openErr != nil {
 		in.Store.Error = openErr.Error()
+	}
+	if in.Network.Problem != "" {
+		in.Warnings = append(in.Warnings, diag.Warning{ID: "network", Text: "containers get no network by default: " + in.Network.Problem})
 	}
 	if in.Cgroups.Limits != "available" {
 		in.Warnings = append(in.Warnings, diag.Warning{ID: "cgroup-limits",

@@ -22,8 +22,8 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown-key-later-line", "[engine]\nlog_level = \"info\"\n\n[storage]\ndriver = \"vfs\"\ngraph_root = \"/x\"\n", func(f string) []string {
 			return []string{f + ":6:", `"storage.graph_root"`}
 		}},
-		{"unknown-table", "[storage]\ndriver = \"vfs\"\n[network]\nmode = \"slirp\"\n", func(f string) []string {
-			return []string{f + ":", "network"}
+		{"unknown-table", "[storage]\ndriver = \"vfs\"\n[netwrok]\nmode = \"slirp\"\n", func(f string) []string {
+			return []string{f + ":", "netwrok"}
 		}},
 		{"syntax-error", "[storage]\n\n\ndriver = overlay\"\n", func(f string) []string {
 			return []string{f + ":4:"}

@@ -51,7 +51,7 @@ func TestLifecycleExec(t *testing.T) {
 
 	t.Run("host-network", func(t *testing.T) {
 		sb := lcAt(sb, t)
-		lcRunD(sb, "--name", "hostnet", lcImage, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
+		lcRunD(sb, "--name", "hostnet", "--network", "host", lcImage, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
 		hostDev, err := os.ReadFile("/proc/net/dev")
 		if err != nil {
 			t.Fatal(err)

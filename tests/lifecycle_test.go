@@ -86,7 +86,8 @@ func TestLifecycleDetached(t *testing.T) {
 
 		// One long-lived process per container: its monitor, `hutch-monitor ID`, the
 		// parent of the container's init, with the container's root mounted in its
-		// mount namespace (not on the host). fuse-overlayfs adds its mount program.
+		// mount namespace (not on the host). fuse-overlayfs adds its mount program, the
+		// default network a slirp4netns per container, a child of its monitor.
 		for _, id := range ids {
 			lcMonitorOf(sb, id)
 		}
@@ -110,19 +111,22 @@ func TestLifecycleDetached(t *testing.T) {
 		var ps []lcProc
 		lcEventually(t, 10*time.Second, "one monitor per running container, and nothing else outside the containers", func() (bool, string) {
 			ps = lcProcs(sb)
-			monitors, mountPrograms := 0, 0
+			monitors, mountPrograms, slirps := 0, 0, 0
 			for _, p := range ps {
 				switch {
 				case p.inContainer:
 				case p.isMonitor():
 					monitors++
+				case strings.HasPrefix(p.args, "slirp4netns "):
+					slirps++
 				case sb.driver == "fuse-overlayfs" && strings.Contains(p.args, "fuse-overlayfs"):
 					mountPrograms++
 				default:
 					return false, "neither a monitor nor a container's process: " + p.String() + "\nall:\n" + lcProcList(ps)
 				}
 			}
-			return monitors == len(ids) && mountPrograms <= len(ids), fmt.Sprintf("%d monitors, %d mount programs:\n%s", monitors, mountPrograms, lcProcList(ps))
+			return monitors == len(ids) && mountPrograms <= len(ids) && slirps == len(ids),
+				fmt.Sprintf("%d monitors, %d mount programs, %d slirp4netns:\n%s", monitors, mountPrograms, slirps, lcProcList(ps))
 		})
 
 		// The monitor writes the output to the log file, each line with its stream.
@@ -475,7 +479,7 @@ func TestLifecycleInspectPort(t *testing.T) {
 	assertEqual(t, hc.RestartPolicy.Name, "on-failure", "HostConfig.RestartPolicy.Name")
 	assertEqual(t, hc.RestartPolicy.MaximumRetryCount, 3, "HostConfig.RestartPolicy.MaximumRetryCount")
 	assertEqual(t, strings.Join(hc.Binds, ","), host+":/data:ro", "HostConfig.Binds")
-	assertEqual(t, hc.NetworkMode, "host", "HostConfig.NetworkMode")
+	assertEqual(t, hc.NetworkMode, "slirp4netns", "HostConfig.NetworkMode")
 	if len(in.Mounts) != 2 {
 		t.Fatalf("Mounts: %+v", in.Mounts)
 	}

@@ -187,18 +187,18 @@ mkdir -p ` + filepath.Dir(escape) + ` && echo escaped > ` + escape + ` && echo e
 		assertEqual(t, m["etchostname"], m["hostname"], "/etc/hostname")
 		assertEqual(t, m["envhostname"], m["hostname"], "$HOSTNAME")
 		assertContains(t, m["hosts"], "localhost", "/etc/hosts")
-		assertContains(t, m["hosts"], "127.0.1.1 "+m["hostname"]+" iso", "/etc/hosts names the container")
-		assertEqual(t, m["resolv"], strings.ReplaceAll(string(hostResolv), "\n", "|"), "/etc/resolv.conf (host network)")
+		assertContains(t, m["hosts"], "10.0.2.100 "+m["hostname"]+" iso", "/etc/hosts names the container")
+		// The default network is slirp4netns: its DNS forwarder, with the host's search domains.
+		assertEqual(t, m["resolv"], "nameserver 10.0.2.3|"+strings.ReplaceAll(string(slirpResolvLines(hostResolv)), "\n", "|"), "/etc/resolv.conf (slirp4netns)")
 		if h, _ := os.Hostname(); h != hostHostname {
 			t.Fatalf("the host's hostname changed from %q to %q", hostHostname, h)
 		}
-		// Namespaces: all new but the network (host network is the default).
-		for _, ns := range []string{"user", "mnt", "pid", "uts", "ipc", "cgroup"} {
+		// Namespaces: all new (the default network is slirp4netns, in a namespace of its own).
+		for _, ns := range []string{"user", "mnt", "pid", "uts", "ipc", "cgroup", "net"} {
 			if got := m["ns_"+ns]; got == "" || got == hostNamespace(t, ns) {
 				t.Fatalf("%s namespace %q: want one of its own (the host's is %s)", ns, got, hostNamespace(t, ns))
 			}
 		}
-		assertEqual(t, m["ns_net"], hostNamespace(t, "net"), "network namespace (the default is the host's)")
 		u := sb.user
 		assertEqual(t, m["uidmap"], fmt.Sprintf("0 %d 1|1 %d %d|", u.uid, u.subUID.start, u.subUID.count), "/proc/self/uid_map")
 		// Capabilities: Docker's default set, no more.
@@ -342,4 +342,16 @@ echo write=$( (echo 1 > /proc/sys/net/ipv4/ip_forward) 2>&1)$(cat /proc/sys/net/
 		hostSleep.wait()
 		assertNothingLeft(t, sb, nil, "the isolation runs")
 	})
+}
+
+// slirpResolvLines are the lines of the host's resolv.conf that a container on slirp4netns
+// keeps: search, domain and options.
+func slirpResolvLines(host []byte) []byte {
+	var out []byte
+	for _, l := range strings.Split(string(host), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && (f[0] == "search" || f[0] == "domain" || f[0] == "options") {
+			out = append(out, strings.Join(f, " ")+"\n"...)
+		}
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/nsenter"
+	"hutch.dev/hutch/network"
 )
 
 // enter re-executes the current command inside the user namespace and exits with its
@@ -99,7 +100,7 @@ func newPsCommand(a *app) *cobra.Command {
 				}
 				rows = append(rows, psRow{ID: id, Image: s.Config.ImageName, Command: strconv.Quote(command),
 					CreatedAt: s.Config.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(s.Config.Created),
-					Status: s.StatusText(now), State: s.StateText(), Names: s.Config.Name})
+					Status: s.StatusText(now), State: s.StateText(), Ports: network.Format(portsOf(s)), Names: s.Config.Name})
 			}
 			if quiet {
 				format = "{{.ID}}"
@@ -393,22 +394,6 @@ func newRenameCommand(a *app) *cobra.Command {
 			return m.Rename(ct, args[1])
 		},
 	})
-}
-
-func newPortCommand(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "port CONTAINER",
-		Short: "List a container's published ports",
-		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := a.records().Get(args[0]); err != nil {
-				return err
-			}
-			// Ports are published with -p once slirp4netns networking exists; until then
-			// a container has none.
-			return nil
-		},
-	}
 }
 
 func newContainerPruneCommand(a *app) *cobra.Command {

@@ -20,6 +20,8 @@ type createFlags struct {
 	name, entrypoint, workdir, user, hostname, network, userns string
 	env, envFiles, capAdd, capDrop, securityOpt                []string
 	volumes, mounts, tmpfs, labels                             []string
+	publish                                                    []string
+	publishAll                                                 bool
 	restart, stopSignal, pull                                  string
 	registry                                                   registryFlags
 	stopTimeout                                                int
@@ -46,7 +48,9 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringArrayVar(&f.mounts, "mount", nil, "mount type=bind|volume|tmpfs,source=…,target=…[,readonly]")
 	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs at DST[:size=…,mode=…]")
 	fs.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only")
-	fs.StringVar(&f.network, "network", "", "network: host (default for now) or none")
+	fs.StringVar(&f.network, "network", "", "network: slirp4netns[:mtu=N,allow_host_loopback=true,cidr=…,enable_ipv6=true] (default; see [network] in config.toml), none or host")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port on the host: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], ranges as 8000-8010:80-90")
+	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every port the image EXPOSEs on a free host port")
 	fs.StringVar(&f.network, "net", "", "same as --network")
 	_ = fs.MarkHidden("net")
 	fs.StringVar(&f.userns, "userns", "", "keep-id: run as your own uid and gid, so files written to bind mounts are yours on the host")
@@ -182,7 +186,8 @@ func (a *app) manager() (*container.Manager, error) {
 	}
 	return &container.Manager{Records: a.records(), Store: s, Volumes: a.volumes(),
 		HostUID: a.host.NS.UID, HostGID: a.host.NS.GID, SlotDir: filepath.Join(a.host.Paths.RuntimeDir, "rootfs"),
-		Cgroups: a.cgroupOptions()}, nil
+		Cgroups: a.cgroupOptions(),
+		NetDir:  filepath.Join(a.host.Paths.RuntimeDir, "net"), SlirpPath: a.host.Config.Network.Slirp4netnsPath}, nil
 }
 
 // records are the containers' records; reading them needs no namespace.
@@ -202,7 +207,8 @@ func newRunCommand(a *app) *cobra.Command {
 		Example: `  hutch run --rm demo echo hello
   hutch run --rm -it demo sh
   hutch run --rm -v "$PWD:/src" -w /src demo ls
-  hutch run --rm --network none --read-only demo id`,
+  hutch run --rm --network none --read-only demo id
+  hutch run -d -p 127.0.0.1:8080:80 demo httpd -f -p 80`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, m, err := a.runOptions(cmd, f, args)
@@ -239,6 +245,9 @@ func newRunCommand(a *app) *cobra.Command {
 func (a *app) runOptions(cmd *cobra.Command, f *createFlags, args []string) (container.Options, *container.Manager, error) {
 	o, err := f.options(cmd, args[0], args[1:])
 	if err != nil {
+		return o, nil, err
+	}
+	if err := a.networkOptions(f, &o); err != nil {
 		return o, nil, err
 	}
 	if err := a.cgroupManager().CheckLimits(o); err != nil {

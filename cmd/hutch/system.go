@@ -144,6 +144,19 @@ func printInfo(w io.Writer, in *engine.Info) {
 	}
 	p("  resource limits: %s", in.Cgroups.Limits)
 	limitsInfo(in.Cgroups, p)
+	if n := in.Network; n != nil {
+		p("network:")
+		p("  default: %s (host loopback allowed: %t)", n.Default, n.AllowHostLoopback)
+		if n.Slirp4netns != "" {
+			p("  slirp4netns: %s (%s)", n.Slirp4netns, n.Version)
+			p("  slirp4netns features: %s", strings.Join(n.Features, " "))
+		} else {
+			p("  slirp4netns: not found")
+		}
+		p("  /dev/net/tun: %s", n.Tun)
+		p("  port forwarder: %s", n.PortForwarder)
+		p("  lowest port you may publish: %d (net.ipv4.ip_unprivileged_port_start)", n.UnprivilegedPortStart)
+	}
 	if len(in.Warnings) == 0 {
 		p("warnings: none")
 		return

@@ -9,6 +9,7 @@
 //   hutch-monitor ID exited STATUS
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -134,6 +135,15 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	log_fd = env_int("_HUTCH_CM_LOG");
 	if (id == NULL || init <= 0 || log_fd < 0)
 		_exit(125);
+	// The container's network (network/attach_linux.go): slirp4netns and the port
+	// forwarder end when this descriptor closes, i.e. when this process executes hutch
+	// again at the container's end, or dies. If either ends before the container, the
+	// log says so.
+	int net_fd = env_int("_HUTCH_CM_NETFD");
+	if (net_fd >= 0)
+		fcntl(net_fd, F_SETFD, FD_CLOEXEC);
+	pid_t slirp = (pid_t)env_int("_HUTCH_CM_SLIRP");
+	pid_t ports = (pid_t)env_int("_HUTCH_CM_PORTS");
 	char idbuf[128];
 	snprintf(idbuf, sizeof(idbuf), "%s", id);
 
@@ -199,6 +209,18 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 				if (r == init) {
 					status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 					exited = 1;
+				} else if (!exited && r > 0 && (r == slirp || r == ports)) {
+					char msg[256];
+					int n = snprintf(msg, sizeof(msg),
+						"hutch: %s (pid %d) ended unexpectedly (%s %d): the container has %s; restart it to reconnect\n",
+						r == slirp ? "slirp4netns" : "the port forwarder hutch-port", (int)r,
+						WIFSIGNALED(st) ? "signal" : "exit status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+						r == slirp ? "no network any more" : "no published ports any more");
+					log_line("stderr", msg, (size_t)n);
+					if (r == slirp)
+						slirp = 0;
+					else
+						ports = 0;
 				}
 			}
 		}
@@ -227,13 +249,21 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	// this environment: none of these may survive, or getenv would find the stale ones
 	// first (the old init's pid, the old descriptors). Nor do the old descriptors.
 	static const char *vars[] = {"_HUTCH_CMONITOR", "_HUTCH_CM_ID", "_HUTCH_CM_PID", "_HUTCH_CM_OUT",
-		"_HUTCH_CM_ERR", "_HUTCH_CM_IN", "_HUTCH_CM_TERM", "_HUTCH_CM_LOG"};
+		"_HUTCH_CM_ERR", "_HUTCH_CM_IN", "_HUTCH_CM_TERM", "_HUTCH_CM_LOG", "_HUTCH_CM_NETFD",
+		"_HUTCH_CM_SLIRP", "_HUTCH_CM_PORTS"};
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
 	int fds[] = {log_fd, in_fd, term_fd, out.fd, err.fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	// The Go half waits for the network's processes to end before it records the exit,
+	// so that a stopped container's ports are free again.
+	if (slirp > 0 || ports > 0) {
+		char pids[64];
+		snprintf(pids, sizeof(pids), "%d,%d", (int)slirp, (int)ports);
+		setenv("_HUTCH_NET_PIDS", pids, 1);
+	}
 	char *argv[] = {"hutch-monitor", idbuf, "exited", code, NULL};
 	execv("/proc/self/exe", argv);
 	_exit(125);

@@ -50,7 +50,29 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "guest checks: unknown CGVM_SESSION %q\n", session)
 		os.Exit(2)
 	}
+	if err := noNetworkConfig(); err != nil {
+		fmt.Fprintln(os.Stderr, "guest checks: "+err.Error())
+		os.Exit(2)
+	}
 	os.Exit(m.Run())
+}
+
+// noNetworkConfig makes --network none the default: the VM has no network and no
+// slirp4netns (hutch's default network), and these checks are about cgroups.
+func noNetworkConfig() error {
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return err
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	dir = filepath.Join(dir, "hutch")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.toml"), []byte("[network]\ndefault = \"none\"\n"), 0o600)
 }
 
 // result is one hutch invocation.

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/network"
+)
+
+// networkOptions reads --network (with config.toml's [network] defaults), -p and -P.
+func (a *app) networkOptions(f *createFlags, o *container.Options) error {
+	nc := a.host.Config.Network
+	c, err := network.Parse(f.network, network.Defaults{Mode: nc.Default, MTU: nc.MTU,
+		AllowHostLoopback: nc.AllowHostLoopback, EnableIPv6: nc.EnableIPv6})
+	if err != nil {
+		return err
+	}
+	o.Network, o.NetworkOptions = c.Mode, &c
+	for _, p := range f.publish {
+		ms, err := network.ParsePublish(p)
+		if err != nil {
+			return err
+		}
+		o.Ports = append(o.Ports, ms...)
+	}
+	o.PublishAll = f.publishAll
+	return nil
+}
+
+// portsOf are the ports a container publishes: the ones it got while it runs, else the
+// ones it asked for.
+func portsOf(s container.Summary) []network.PortMapping {
+	if s.State.Status == container.StatusRunning {
+		return s.State.Ports
+	}
+	return nil
+}
+
+func newPortCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short:   "List a container's published ports, or the host address of one",
+		Example: "  hutch port web\n  hutch port web 80/tcp",
+		Args:    cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.records().Get(args[0])
+			if err != nil {
+				return err
+			}
+			st, err := a.records().Current(c.ID)
+			if err != nil {
+				return err
+			}
+			ports := portsOf(container.Summary{Config: c, State: st})
+			out := cmd.OutOrStdout()
+			if len(args) == 1 {
+				for _, p := range ports {
+					fmt.Fprintf(out, "%s -> %s\n", p.Key(), p.HostAddr())
+				}
+				return nil
+			}
+			want := args[1]
+			if !strings.Contains(want, "/") {
+				want += "/tcp"
+			}
+			found := false
+			for _, p := range ports {
+				if p.Key() == want {
+					fmt.Fprintln(out, p.HostAddr())
+					found = true
+				}
+			}
+			if !found {
+				return fmt.Errorf("no public port %s published for %s", want, c.Name)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,47 @@
+package network
+
+import (
+	"strings"
+)
+
+// ResolvConf is the container's /etc/resolv.conf on a slirp4netns network: the DNS
+// forwarder of slirp4netns (10.0.2.3, which asks the host's resolvers), plus the host's
+// search domains and options. The host's nameservers are left out: a loopback one
+// (systemd-resolved's 127.0.0.53) would be the container's own loopback.
+func ResolvConf(host []byte, c Config) []byte {
+	var b strings.Builder
+	b.WriteString("nameserver " + c.Addrs().DNS.String() + "\n")
+	if c.EnableIPv6 {
+		b.WriteString("nameserver fd00::3\n")
+	}
+	for _, line := range strings.Split(string(host), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "search", "domain", "options":
+			b.WriteString(strings.Join(f, " ") + "\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+// HostNames are the names /etc/hosts gives the host on a slirp4netns network with host
+// loopback allowed (Podman's and Docker's).
+var HostNames = []string{"host.containers.internal", "host.docker.internal"}
+
+// Hosts is the part of a container's /etc/hosts that depends on its network: its own
+// names at its address, and the host's names at the gateway when host loopback is
+// allowed. names is "HOSTNAME [NAME]".
+func Hosts(c Config, names string) string {
+	if c.Mode != ModeSlirp {
+		return "127.0.1.1\t" + names + "\n"
+	}
+	a := c.Addrs()
+	s := a.Container.String() + "\t" + names + "\n"
+	if c.AllowHostLoopback {
+		s += a.Gateway.String() + "\t" + strings.Join(HostNames, " ") + "\n"
+	}
+	return s
+}

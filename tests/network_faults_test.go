@@ -1,0 +1,195 @@
+package tests
+
+// Network faults and leaks: a host port taken, a privileged port, a malformed -p,
+// slirp4netns missing, slirp4netns killed while the container runs, the monitor killed,
+// and 100 run/stop cycles with -p that must leave no process and no socket.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestNetworkFaults: each bad -p or missing piece is exit 125 with an error that names
+// it and the fix, before any container exists.
+func TestNetworkFaults(t *testing.T) {
+	sb := netSandbox(t)
+	noContainers := func(after string) {
+		t.Helper()
+		if r := sb.ok("ps", "-aq"); strings.TrimSpace(r.stdout) != "" {
+			t.Fatalf("after %s, a container was left:\n%s", after, r)
+		}
+	}
+
+	// A host port taken (by the test, as root: a user cannot bind it either).
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	for _, args := range [][]string{{"run", "--rm"}, {"run", "-d"}, {"create"}} {
+		r := sb.expect(125, append(args, "-p", fmt.Sprintf("127.0.0.1:%d:80", taken), netImage, "true")...)
+		assertOneLineError(t, r, "host port "+strconv.Itoa(taken)+"/tcp", "already in use")
+		noContainers(strings.Join(args, " ") + " with a taken port")
+	}
+
+	// A privileged port: the error shows the sysctl's value and how to change it.
+	start := 1024
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); err == nil {
+		start, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if start > 80 {
+		r := sb.expect(125, "run", "--rm", "-p", "80:80", netImage, "true")
+		assertOneLineError(t, r, "host port 80 is privileged", fmt.Sprintf("(%d on this machine)", start),
+			"sudo sysctl net.ipv4.ip_unprivileged_port_start=80", "-p 8080:80")
+		noContainers("a privileged port")
+	}
+
+	// Malformed -p and --network name their flag.
+	for _, p := range []string{"abc", "8080:80/sctp", "1.2.3:80:80", "8000-8010:80-81", "70000:80"} {
+		r := sb.expect(125, "run", "--rm", "-p", p, netImage, "true")
+		assertOneLineError(t, r, "-p/--publish", strconv.Quote(p))
+	}
+	r := sb.expect(125, "run", "--rm", "--network", "slirp4netns:mtu=big", netImage, "true")
+	assertOneLineError(t, r, "--network", "mtu")
+	r = sb.expect(125, "run", "--rm", "-p", "127.0.0.1:18080:80", "-p", "127.0.0.1:18080:81", netImage, "true")
+	assertOneLineError(t, r, "both publish host port 18080/tcp")
+	r = sb.expect(125, "run", "--rm", "--network", "none", "-p", "8080:80", netImage, "true")
+	assertOneLineError(t, r, "-p/--publish", "--network none")
+	noContainers("malformed flags")
+
+	// slirp4netns not on $PATH: a PATH with only the helpers hutch needs besides it.
+	bin := sb.path("tmp", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"newuidmap", "newgidmap", "fuse-overlayfs"} {
+		if p, err := os.Stat("/usr/bin/" + h); err == nil && !p.IsDir() {
+			if err := os.Symlink("/usr/bin/"+h, filepath.Join(bin, h)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r = sb.expectWith(runOpts{env: map[string]string{"PATH": bin}}, 125, "run", "--rm", netImage, "true")
+	assertOneLineError(t, r, "slirp4netns is not installed", "apt-get install slirp4netns", "--network none")
+	noContainers("slirp4netns missing")
+	// --network none does not need it.
+	sb.expectWith(runOpts{env: map[string]string{"PATH": bin}}, 0, "run", "--rm", "--network", "none", netImage, "true")
+	// A configured path that does not exist.
+	sb.writeConfig("[network]\nslirp4netns_path = \"/nonexistent/slirp4netns\"\n")
+	r = sb.expect(125, "run", "--rm", netImage, "true")
+	assertOneLineError(t, r, "slirp4netns_path", "/nonexistent/slirp4netns", "apt-get install slirp4netns")
+	sb.writeConfig("[network]\nslirp4netns_path = \"/usr/bin/slirp4netns\"\n")
+	sb.ok("run", "--rm", netImage, "true")
+	r = sb.ok("info")
+	assertContains(t, r.stdout, "slirp4netns: /usr/bin/slirp4netns (slirp4netns version", "info names the backend")
+	assertContains(t, r.stdout, "/dev/net/tun: accessible", "info checks /dev/net/tun")
+}
+
+// TestNetworkSlirpKilled: slirp4netns killed under a running container is noticed by
+// the monitor and written to the container's log; killing the monitor ends slirp4netns
+// and the port forwarder too.
+func TestNetworkSlirpKilled(t *testing.T) {
+	sb := netSandbox(t)
+	port := netFreePort(t)
+	id := lcRunD(sb, "-p", fmt.Sprintf("127.0.0.1:%d:80", port), netImage, "sh", "-c", netHTTPD)
+	assertEqual(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)), netIndex, "GET before the kill")
+	mon := lcMonitorOf(sb, id)
+	kids := childrenOf(mon.pid)
+	slirp, helper := 0, 0
+	for pid, comm := range kids {
+		switch comm {
+		case "slirp4netns":
+			slirp = pid
+		case "hutch-port":
+			helper = pid
+		}
+	}
+	if slirp == 0 || helper == 0 {
+		t.Fatalf("the monitor (pid %d) should have slirp4netns and the port forwarder as children: %v", mon.pid, kids)
+	}
+	if err := syscall.Kill(slirp, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	lcEventually(t, 10*time.Second, "the log tells that slirp4netns ended", func() (bool, string) {
+		r := sb.ok("logs", id)
+		return strings.Contains(r.stderr, "slirp4netns (pid "+strconv.Itoa(slirp)+") ended unexpectedly"), r.String()
+	})
+	assertEqual(t, lcInspect(sb, id).State.Status, "running", "the container itself runs on")
+
+	// The monitor killed outright: the container, slirp4netns and the forwarder end.
+	id2 := lcRunD(sb, "-p", fmt.Sprintf("127.0.0.1:%d:80", netFreePort(t)), netImage, "sh", "-c", netHTTPD)
+	mon2 := lcMonitorOf(sb, id2)
+	if n := len(childrenOf(mon2.pid)); n != 3 {
+		t.Fatalf("the monitor should have 3 children (init, slirp4netns, forwarder): %v", childrenOf(mon2.pid))
+	}
+	sb.ok("rm", "-f", id)
+	if err := syscall.Kill(mon2.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	lcAssertNoProcsNoMounts(t, sb, "killing the monitor with SIGKILL")
+	lcEventually(t, 5*time.Second, "no socket of the user left", func() (bool, string) {
+		s := sockets(sb)
+		return len(s) == 0, strings.Join(s, "\n")
+	})
+}
+
+// TestNetworkCycles: 100 detached runs with -p, each stopped and removed, leave no
+// process, no listening socket and no forwarder state behind.
+func TestNetworkCycles(t *testing.T) {
+	sb := netSandbox(t)
+	before := sockets(sb)
+	if len(before) > 0 {
+		t.Fatalf("the user has sockets before the test: %v", before)
+	}
+	port := netFreePort(t)
+	for i := 0; i < 100; i++ {
+		r := sb.run(runOpts{}, "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "-p", fmt.Sprintf("127.0.0.1:%d:5353/udp", port), netImage, "sh", "-c", netHTTPD)
+		if r.code != 0 {
+			ss, _ := exec.Command("ss", "-tanup").Output()
+			var held []string
+			for _, l := range strings.Split(string(ss), "\n") {
+				if strings.Contains(l, ":"+strconv.Itoa(port)+" ") {
+					held = append(held, l)
+				}
+			}
+			t.Fatalf("cycle %d:\n%s\nsockets on the port:\n%s\nprocesses:\n%s", i, r, strings.Join(held, "\n"), lcProcList(lcProcs(sb)))
+		}
+		id := strings.TrimSpace(r.stdout)
+		if i%25 == 0 {
+			assertEqual(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)), netIndex, fmt.Sprintf("GET in cycle %d", i))
+		}
+		if i%2 == 0 {
+			sb.ok("rm", "-f", id)
+		} else {
+			sb.ok("stop", "-t", "0", id)
+			sb.ok("rm", id)
+		}
+	}
+	lcAssertNoProcsNoMounts(t, sb, "100 run/stop cycles with -p")
+	lcEventually(t, 5*time.Second, "no socket of the user left", func() (bool, string) {
+		s := sockets(sb)
+		return len(s) == 0, strings.Join(s, "\n")
+	})
+	if es, err := os.ReadDir(sb.path("run", "hutch", "net")); err == nil && len(es) > 0 {
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("forwarder state left in %s: %v", sb.path("run", "hutch", "net"), names)
+	}
+	// The port is free again for anyone.
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("port %d is not free after the cycles: %v", port, err)
+	}
+	l.Close()
+}
