@@ -19,6 +19,7 @@ import (
 	"hutch.dev/hutch/buildfs"
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/network"
 )
 
 // Options describe one `hutch build`.
@@ -34,9 +35,13 @@ type Options struct {
 	Layers     bool   // keep a cache entry per step (default true)
 	Format     string // "oci" (default) or "docker"
 	Labels     map[string]string
-	Network    string            // "host" (default) or "none": RUN steps' network
-	Secrets    map[string]string // id → file on the host
-	Timestamp  *time.Time        // --timestamp / SOURCE_DATE_EPOCH
+	// Network is RUN steps' network (network.Parse of --network; zero: slirp4netns),
+	// unless a RUN says --network=none|host; SlirpPath is the slirp4netns binary ("" =
+	// $PATH).
+	Network   network.Config
+	SlirpPath string
+	Secrets   map[string]string // id → file on the host
+	Timestamp *time.Time        // --timestamp / SOURCE_DATE_EPOCH
 	// Image finds a base image in the store, pulling it as --pull says (under ctx, which
 	// an interrupt cancels).
 	Image func(ctx context.Context, ref string) (*cstorage.Image, error)
@@ -122,8 +127,8 @@ func New(store cstorage.Store, o Options) *Builder {
 	if o.Format == "" {
 		o.Format = "oci"
 	}
-	if o.Network == "" {
-		o.Network = defaultNetwork
+	if o.Network.Mode == "" {
+		o.Network, _ = network.Parse("", network.Defaults{})
 	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard

@@ -18,51 +18,51 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
 
-// Networks a RUN step can have. The choice is made in runNetwork and applied in
-// networkSpec only, so that another kind (slirp4netns) plugs in there.
-const (
-	networkHost = "host"
-	networkNone = "none"
-	// defaultNetwork is a RUN step's network without --network.
-	defaultNetwork = networkHost
-)
-
-// CheckNetwork validates a --network value for build.
-func CheckNetwork(n string) error {
-	switch n {
-	case "", networkHost, networkNone:
-		return nil
-	}
-	return fmt.Errorf("--network %q: build supports host (the default) and none", n)
-}
-
-// runNetwork is the network of one RUN step: its own --network, else the build's.
-func (b *Builder) runNetwork(c *instructions.RunCommand) string {
+// runNetwork is the network of one RUN step: its own --network=none|host, else
+// (--network=default, or none given) the build's --network.
+func (b *Builder) runNetwork(c *instructions.RunCommand) network.Config {
 	switch n := instructions.GetNetwork(c); n {
-	case instructions.NetworkHost, instructions.NetworkNone:
-		return n
+	case instructions.NetworkHost:
+		return network.Config{Mode: network.ModeHost}
+	case instructions.NetworkNone:
+		return network.Config{Mode: network.ModeNone}
 	}
 	return b.o.Network
 }
 
-// networkSpec applies a network choice to the step's spec and /etc/hosts.
-func networkSpec(network string, spec *nsinit.Spec) string {
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	switch network {
-	case networkNone:
-		spec.NewNetwork = true
-	default:
+// networkSpec applies a network choice to the step's spec and gives its /etc/hosts and
+// /etc/resolv.conf: slirp4netns and none get a network namespace of their own (lo up),
+// host keeps the host's.
+func networkSpec(n network.Config, spec *nsinit.Spec) (hosts string, resolv []byte) {
+	resolv, _ = os.ReadFile("/etc/resolv.conf")
+	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	switch n.Mode {
+	case network.ModeHost:
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = string(b)
 			if !strings.HasSuffix(hosts, "\n") {
 				hosts += "\n"
 			}
 		}
+	case network.ModeSlirp:
+		spec.NewNetwork = true
+		resolv = network.ResolvConf(resolv, n)
+	default:
+		spec.NewNetwork = true
 	}
-	return hosts
+	return hosts + network.Hosts(n, spec.Hostname), resolv
+}
+
+// attachNetwork connects a step started with a slirp4netns network (nil otherwise).
+func (b *Builder) attachNetwork(n network.Config, pid int) (*network.Attachment, error) {
+	if n.Mode != network.ModeSlirp {
+		return nil, nil
+	}
+	return network.Attach(b.ctx, pid, network.AttachOptions{Config: n, Slirp: b.o.SlirpPath, Log: b.o.Stderr})
 }
 
 // runArgs is the command of a RUN: exec form as is; shell form through SHELL; a
@@ -116,9 +116,9 @@ func (b *Builder) runStep(st *state, c *instructions.RunCommand, p *prepared) er
 	if _, ok := (&envGetter{env: env}).Get("PATH"); !ok {
 		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	}
-	network := b.runNetwork(c)
+	net := b.runNetwork(c)
 	err := b.layerStep(st, func(rootfs string) error {
-		return b.runIn(rootfs, st, c, p, env, network)
+		return b.runIn(rootfs, st, c, p, env, net)
 	})
 	if err != nil {
 		return err
@@ -148,7 +148,7 @@ func runCreatedBy(st *state, c *instructions.RunCommand) string {
 // runIn runs the command in the mounted root. Mount points the runtime had to create
 // (/proc, /etc/hosts, a secret's file …) are removed again, so that they do not land in
 // the layer.
-func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p *prepared, env []string, network string) error {
+func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p *prepared, env []string, net network.Config) error {
 	dir, err := os.MkdirTemp(b.tmp, "build-run-")
 	if err != nil {
 		return err
@@ -188,12 +188,11 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 	for _, g := range u.Sgids {
 		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
 	}
-	hosts := networkSpec(network, spec)
-	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	hosts, resolv := networkSpec(net, spec)
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"hosts", []byte(hosts + "127.0.1.1\thutch-build\n")}, {"resolv.conf", resolv}} {
+	}{{"hosts", []byte(hosts)}, {"resolv.conf", resolv}} {
 		fp := filepath.Join(dir, f.name)
 		if err := os.WriteFile(fp, f.data, 0o644); err != nil {
 			return err
@@ -244,6 +243,15 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 		proc.Kill()
 		lim.Abort()
 		return err
+	}
+	att, err := b.attachNetwork(net, proc.Pid())
+	if err != nil {
+		proc.Kill()
+		lim.Abort()
+		return err
+	}
+	if att != nil {
+		defer att.Close()
 	}
 	b.sig.setKill(func() { _ = proc.Signal(syscall.SIGKILL) })
 	defer b.sig.setKill(nil)

@@ -162,7 +162,7 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 			}
 		}
 		p.mounts = mounts
-		parts := []string{"network=" + b.runNetwork(c)}
+		parts := []string{"network=" + b.runNetwork(c).Mode}
 		for _, f := range c.Files {
 			parts = append(parts, "heredoc="+f.Name+"\x00"+f.Data)
 		}

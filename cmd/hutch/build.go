@@ -18,6 +18,7 @@ import (
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/network"
 )
 
 type buildFlags struct {
@@ -61,7 +62,7 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.StringArrayVar(&f.labels, "label", nil, "add a label to the image: KEY=VALUE (repeatable)")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
-	fl.StringVar(&f.network, "network", "", "network of RUN steps: host (default) or none")
+	fl.StringVar(&f.network, "network", "", "network of RUN steps: slirp4netns[:OPTIONS] (default; [network] in config.toml), none or host")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
 	fl.Int64Var(&f.timestamp, "timestamp", 0, "set every time in the image to this Unix time, for reproducible images (default: $SOURCE_DATE_EPOCH when set)")
 	f.registry.register(c)
@@ -92,7 +93,11 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	default:
 		return fmt.Errorf("--pull %q: use missing, always or never", f.pull)
 	}
-	if err := builder.CheckNetwork(f.network); err != nil {
+	// RUN steps' network: --network, else [network] of config.toml, as for run.
+	nc := a.host.Config.Network
+	netCfg, err := network.Parse(f.network, network.Defaults{Mode: nc.Default, MTU: nc.MTU,
+		AllowHostLoopback: nc.AllowHostLoopback, EnableIPv6: nc.EnableIPv6})
+	if err != nil {
 		return err
 	}
 	res, err := f.limits.resources(cmd.Flags())
@@ -200,7 +205,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	o := builder.Options{
 		Context: ctxDir, File: file, IgnoreFile: hostPath, Tags: f.tags, BuildArgs: buildArgs,
 		Target: f.target, NoCache: f.noCache, Layers: f.layers, Format: f.format, Labels: labels,
-		Network: f.network, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
+		Network: netCfg, SlirpPath: nc.Slirp4netnsPath, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
 		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
 		CacheDir: a.host.Paths.CacheDir, SingleID: a.host.NS.SingleID,
 		Resources: res, Cgroups: a.cgroupOptions(), Warn: warnBuildLimits(cmd.ErrOrStderr()),
