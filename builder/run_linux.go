@@ -62,7 +62,15 @@ func (b *Builder) attachNetwork(n network.Config, pid int) (*network.Attachment,
 	if n.Mode != network.ModeSlirp {
 		return nil, nil
 	}
-	return network.Attach(b.ctx, pid, network.AttachOptions{Config: n, Slirp: b.o.SlirpPath, Log: b.o.Stderr})
+	// What is missing, with the fix (the package, the path in config.toml, the device).
+	bin, err := network.FindSlirp(b.o.SlirpPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := network.CheckTun(); err != nil {
+		return nil, err
+	}
+	return network.Attach(b.ctx, pid, network.AttachOptions{Config: n, Slirp: bin, Log: b.o.Stderr})
 }
 
 // runArgs is the command of a RUN: exec form as is; shell form through SHELL; a

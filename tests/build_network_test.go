@@ -77,6 +77,14 @@ func TestBuildNetwork(t *testing.T) {
 	r = sb.ok("build", "--pull=never", "--no-cache", look)
 	assertContains(t, r.stdout, "again: lo\n", "[network] default = none")
 
+	// slirp4netns missing: the step fails with the fix, the build with 125.
+	sb.writeConfig("[network]\nslirp4netns_path = \"/nonexistent/slirp4netns\"\n")
+	r = sb.expect(125, "build", "--pull=never", "--no-cache", look)
+	assertContains(t, r.stderr, "install slirp4netns (sudo apt-get install slirp4netns) or fix the path; or run with --network none or --network host", "slirp4netns missing")
+	assertNotContains(t, r.stdout, "default: lo", "slirp4netns missing")
+	sb.ok("build", "--pull=never", "--no-cache", "--network", "none", look)
+	sb.writeConfig("")
+
 	r = sb.expect(125, "build", "--pull=never", "--network", "slirp4netns:mtu=5", look)
 	assertContains(t, r.stderr, "mtu must be a number from 68 to 65521", "bad --network")
 	r = sb.expect(125, "build", "--pull=never", "--network", "bridged", look)
