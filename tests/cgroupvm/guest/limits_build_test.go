@@ -21,8 +21,8 @@ func TestVMBuildOOM(t *testing.T) {
 	ctx := t.TempDir()
 	const alloc = `BEGIN { s = "0123456789abcdef"; while (length(s) < 100 * 1024 * 1024) s = s s; print "allocated", length(s) }`
 	df := "FROM " + image + "\n" +
-		// --network=none: a sysfs of the step's own, with its cgroup at /sys/fs/cgroup (with
-		// the host's network the step sees the host's /sys).
+		// A network namespace of its own gives the step a sysfs of its own, with its cgroup
+		// at /sys/fs/cgroup (with the host's network it sees the host's /sys).
 		"RUN --network=none echo memory.max=$(cat /sys/fs/cgroup/memory.max)\n" +
 		"RUN awk '" + alloc + "'\n"
 	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644); err != nil {
@@ -33,7 +33,8 @@ func TestVMBuildOOM(t *testing.T) {
 		before[d] = true
 	}
 	start := time.Now()
-	r := hutch(t, "build", "--pull=never", "--memory", "32m", "-t", "oombuild", ctx)
+	// --network none: the guest has no slirp4netns (the build's default network).
+	r := hutch(t, "build", "--pull=never", "--network", "none", "--memory", "32m", "-t", "oombuild", ctx)
 	t.Logf("build in %s: %s", time.Since(start).Round(100*time.Millisecond), r)
 	if r.code != 1 || regexp.MustCompile(`(?m)^allocated \d`).MatchString(r.stdout) {
 		t.Errorf("a RUN step allocating 100 MiB under build --memory 32m: exit %d (want 1, the step failed), output %q", r.code, r.stdout)
