@@ -59,6 +59,12 @@ func initMain() {
 	if err := json.Unmarshal(line, &spec); err != nil {
 		fail(ExitEngine, fmt.Errorf("reading the container spec: %w", err))
 	}
+	if spec.NewNetwork {
+		// As Docker does: in a network namespace of its own, any user of the container
+		// may bind low ports (they are not the host's). /proc is still the host's view
+		// here, but its net/ entries are this namespace's.
+		_ = os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0"), 0)
+	}
 	if err := setupRootfs(&spec); err != nil {
 		fail(ExitEngine, err)
 	}

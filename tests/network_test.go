@@ -203,3 +203,26 @@ func TestNetworkDNSAndHosts(t *testing.T) {
 	r = sb.ok("run", "--rm", "--name", "dnsct2", "--hostname", "box2", netImage, "sh", "-c", "ping -c1 -W1 box2 >/dev/null 2>&1; nslookup dnsct2 2>/dev/null | tail -2; cat /etc/hosts | grep dnsct2")
 	assertContains(t, r.stdout, "10.0.2.100\tbox2 dnsct2", "hosts names the container")
 }
+
+// TestNetworkLowPortsInOwnNamespace: as Docker, a container with a network namespace of
+// its own lets any of its users bind low ports (net.ipv4.ip_unprivileged_port_start=0
+// there); the host's setting is untouched and --network host keeps it.
+func TestNetworkLowPortsInOwnNamespace(t *testing.T) {
+	sb := netSandbox(t)
+	const sysctl = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+	host, err := os.ReadFile(sysctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, sb.ok("run", "--rm", "-u", "1000", netImage, "cat", sysctl).stdout, "0\n", "own network namespace")
+	assertEqual(t, sb.ok("run", "--rm", "--network", "none", netImage, "cat", sysctl).stdout, "0\n", "--network none")
+	assertEqual(t, sb.ok("run", "--rm", "--network", "host", netImage, "cat", sysctl).stdout, string(host), "--network host")
+	// A non-root process of the container serves on port 80, published.
+	p := netFreePort(t)
+	id := lcRunD(sb, "-u", "1000", "-p", fmt.Sprintf("127.0.0.1:%d:80", p), netImage, "sh", "-c", netHTTPD)
+	assertEqual(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", p)), netIndex, "GET from a server run as uid 1000 on port 80")
+	sb.ok("rm", "-f", id)
+	if now, _ := os.ReadFile(sysctl); string(now) != string(host) {
+		t.Errorf("the host's %s changed: %q, was %q", sysctl, now, host)
+	}
+}
