@@ -156,6 +156,15 @@ poll:
 		t.Errorf("an interrupted build left its step's cgroup behind: %v", left)
 	}
 
+	// A step whose command cannot be executed: its cgroup goes too.
+	noexec := blContext(sb, "noexec", "FROM "+lcImage+"\nRUN [\"/nonexistent\"]\n")
+	if r := cgRunIn(sb, deleg, "build", "--pull=never", noexec); r.code != 1 {
+		t.Fatalf("a RUN of a missing program: want exit 1:\n%s", r)
+	}
+	if left := blStepCgroups(deleg); len(left) > 0 {
+		t.Errorf("a step that could not execute its command left its cgroup behind: %v", left)
+	}
+
 	// A limit the delegated directory does not offer: refused, naming it.
 	r := cgRunIn(sb, deleg, "build", "--pull=never", "--no-cache", "--memory", "32m", ctx)
 	if r.code != 125 || strings.Contains(r.stdout, "first-done") {
