@@ -151,7 +151,7 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 			case <-a.closing:
 			default:
 				// Not worth a word when the container is gone or going.
-				if o.Log != nil && alive(pid) {
+				if o.Log != nil && keepsNetwork(pid) {
 					fmt.Fprintf(o.Log, "hutch: slirp4netns (pid %d) ended unexpectedly (%s): the container has no network any more\n", a.SlirpPid, a.slirp.ProcessState)
 				}
 			}
@@ -345,6 +345,22 @@ func reap(c *exec.Cmd) {
 }
 
 // alive tells whether pid is a live process (not a zombie).
+// keepsNetwork reports whether the container's init still runs in its network namespace
+// a moment after slirp4netns ended: an init that is exiting drops its namespaces before it
+// becomes a zombie, and slirp4netns may see the namespace go first.
+func keepsNetwork(pid int) bool {
+	for i := 0; i < 10; i++ {
+		if !alive(pid) {
+			return false
+		}
+		if _, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net"); err != nil {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 func alive(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
