@@ -3,8 +3,11 @@ package builder
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"path/filepath"
 	"runtime"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/cgroups"
 )
@@ -39,6 +42,7 @@ func CheckLimits(o cgroups.Options, r *cgroups.Resources) error {
 func (b *Builder) stepCgroup() (*cgroups.Limited, error) {
 	if b.cg == nil {
 		b.cg = &stepCgroups{deleg: cgroups.Discover(b.o.Cgroups)}
+		sweepStepCgroups(b.cg.deleg.Base)
 	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -68,4 +72,20 @@ func (b *Builder) oomFailure() string {
 		what += " (" + strings.Join(lims, ", ") + ")"
 	}
 	return what
+}
+
+// sweepStepCgroups removes the empty cgroups of RUN steps whose build was killed
+// outright (SIGKILL leaves no one to remove them; the step's processes died with it).
+// A cgroup still in use by another build is busy, and stays.
+func sweepStepCgroups(base string) {
+	if base == "" {
+		return
+	}
+	dirs, _ := filepath.Glob(filepath.Join(base, cgroups.Prefix+"build-*"))
+	for _, d := range dirs {
+		if cgroups.At(d).Populated() {
+			continue
+		}
+		_ = unix.Rmdir(d)
+	}
 }

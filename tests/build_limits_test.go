@@ -156,13 +156,34 @@ poll:
 		t.Errorf("an interrupted build left its step's cgroup behind: %v", left)
 	}
 
+	// A build killed outright (SIGKILL to hutch and its namespaced child) leaves its
+	// step's cgroup, emptied; the next build sweeps it away.
+	k := &bgRun{t: t, args: []string{"build", slow}, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	k.cmd = sb.command(runOpts{}, "build", "--pull=never", slow)
+	k.cmd.SysProcAttr.UseCgroupFD, k.cmd.SysProcAttr.CgroupFD = true, fd
+	k.cmd.Stdout, k.cmd.Stderr = k.stdout, k.stderr
+	k.launch()
+	bdWaitAny(k, "slow-began-42", time.Minute)
+	if err := syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	k.wait()
+	lcEventually(t, 10*time.Second, "the killed build's step processes gone", func() (bool, string) {
+		for name, procs := range blStepCgroups(deleg) {
+			if procs != "" {
+				return false, name + " still holds " + procs
+			}
+		}
+		return true, ""
+	})
+
 	// A step whose command cannot be executed: its cgroup goes too.
 	noexec := blContext(sb, "noexec", "FROM "+lcImage+"\nRUN [\"/nonexistent\"]\n")
 	if r := cgRunIn(sb, deleg, "build", "--pull=never", noexec); r.code != 1 {
 		t.Fatalf("a RUN of a missing program: want exit 1:\n%s", r)
 	}
 	if left := blStepCgroups(deleg); len(left) > 0 {
-		t.Errorf("a step that could not execute its command left its cgroup behind: %v", left)
+		t.Errorf("a step that could not execute its command, or the build killed before it, left its cgroup behind: %v", left)
 	}
 
 	// A limit the delegated directory does not offer: refused, naming it.
