@@ -27,7 +27,7 @@ work=$(mktemp -d /tmp/hutch-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
 cp /bin/busybox "$work/rootfs/bin/busybox"
-for applet in sh echo cat ls id grep; do ln -s busybox "$work/rootfs/bin/$applet"; done
+for applet in sh echo cat ls id grep httpd; do ln -s busybox "$work/rootfs/bin/$applet"; done
 echo "hello from a hutch image" >"$work/rootfs/etc/greeting"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 chmod 0755 "$work" && chmod 0644 "$work/rootfs.tar"
@@ -72,4 +72,15 @@ run hutch exec ticker sh -c 'echo "exec sees pid 1: $(cat /proc/1/cmdline | tr "
 run hutch stop -t 1 ticker
 run hutch ps -a --format '{{.Names}}: {{.Status}}'
 run hutch rm ticker
+# A web server published on the host's loopback (slirp4netns and the port forwarder, no root).
+run hutch run -d --name web -p 127.0.0.1::80 demo sh -c 'echo "served from a container" > /index.html && exec httpd -f -p 80 -h /'
+addr=$(as_user hutch port web 80) # the free host port hutch chose
+echo "+ wget -qO- http://$addr/"
+served=
+for _ in $(seq 50); do
+	if busybox wget -qO- "http://$addr/" 2>/dev/null; then served=1; break; fi
+	sleep 0.1
+done
+[ -n "$served" ] || { echo "demo: nothing answered on $addr" >&2; exit 1; }
+run hutch rm -f web
 echo "demo: done. Try it yourself: sudo -iu $user hutch info"
