@@ -29,7 +29,7 @@ func Probe(configured, def string, allowHostLoopback bool) *Info {
 		def = ModeSlirp
 	}
 	in := &Info{Default: def, AllowHostLoopback: allowHostLoopback, Tun: "accessible",
-		UnprivilegedPortStart: UnprivilegedPortStart(), PortForwarder: "rootlesskit builtin (in hutch-port / the foreground hutch)"}
+		UnprivilegedPortStart: UnprivilegedPortStart(), PortForwarder: "rootlesskit builtin, in a hutch-port process per container that publishes ports"}
 	var problems []string
 	bin, err := FindSlirp(configured)
 	if err != nil {
