@@ -42,6 +42,10 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 		if err = c.Expand(exp); err != nil {
 			return "", err
 		}
+		// --from takes ARGs too (COPY --from=$BUILDER); Expand leaves it alone.
+		if c.From, err = exp(c.From); err != nil {
+			return "", err
+		}
 		if c.Parents {
 			return "", fmt.Errorf("COPY --parents is not supported by hutch build: copy each directory to its destination")
 		}

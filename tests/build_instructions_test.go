@@ -28,10 +28,12 @@ func TestBuildFrom(t *testing.T) {
 			"FROM " + bdBase + "\n" +
 			"COPY --from=second /second /from-name\n" +
 			"COPY --from=0 /first /from-index\n" +
-			`CMD ["cat", "/from-name", "/from-index"]` + "\n",
+			"ARG PICK=first\n" +
+			"COPY --from=${PICK} /first /from-arg\n" +
+			`CMD ["cat", "/from-name", "/from-index", "/from-arg"]` + "\n",
 	})
 	bdBuild(sb, "-t", "from-default", ctx)
-	assertEqual(t, bdRun(sb, "from-default"), "first-stage\nsecond-stage\nfirst-stage\n", "stages by name and by index")
+	assertEqual(t, bdRun(sb, "from-default"), "first-stage\nsecond-stage\nfirst-stage\nfirst-stage\n", "stages by name, by index and by an ARG in --from")
 
 	// The ARG in FROM takes --build-arg: the first stage starts from bbase2 (its label
 	// shows), and the stage built FROM it inherits it.
