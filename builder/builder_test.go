@@ -213,9 +213,17 @@ ONBUILD RUN echo x
 		t.Errorf("inherited Cmd kept: %v", st2.Config.Config.Cmd)
 	}
 
-	f = mustParse(t, "FROM x\nSTOPSIGNAL SIGNOPE\n")
-	if _, err := applyMeta(&state{args: newVars()}, f.Stages[0].Commands[0], func(w string) (string, error) { return w, nil }); err == nil {
-		t.Error("a bad STOPSIGNAL is accepted")
+	for _, bad := range []string{"SIGNOPE", "SIGRTMINX", "RTMIN+40"} {
+		f = mustParse(t, "FROM x\nSTOPSIGNAL "+bad+"\n")
+		if _, err := applyMeta(&state{args: newVars()}, f.Stages[0].Commands[0], func(w string) (string, error) { return w, nil }); err == nil {
+			t.Errorf("a bad STOPSIGNAL %s is accepted", bad)
+		}
+	}
+	// systemd's stop signal: accepted, and kept as written for `hutch stop` to read.
+	f = mustParse(t, "FROM x\nSTOPSIGNAL SIGRTMIN+3\n")
+	st3 := &state{args: newVars()}
+	if _, err := applyMeta(st3, f.Stages[0].Commands[0], func(w string) (string, error) { return w, nil }); err != nil || st3.Config.Config.StopSignal != "SIGRTMIN+3" {
+		t.Errorf("STOPSIGNAL SIGRTMIN+3: %v, StopSignal %q", err, st3.Config.Config.StopSignal)
 	}
 	f = mustParse(t, "FROM x\nRUN true\n")
 	if handled, _ := applyMeta(&state{args: newVars()}, f.Stages[0].Commands[0], nil); handled {

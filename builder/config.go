@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"path"
 	"strings"
-	"syscall"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/images"
 )
 
@@ -106,8 +106,9 @@ func applyMeta(st *state, c instructions.Command, expand instructions.SingleWord
 			cfg.Cmd = nil // an inherited CMD does not go with a new ENTRYPOINT (Docker's rule)
 		}
 	case *instructions.StopSignalCommand:
-		if err := checkSignal(c.Signal); err != nil {
-			return true, err
+		// What `hutch stop` sends: a signal it could not read is refused now.
+		if _, err := container.ParseSignal(c.Signal); err != nil {
+			return true, fmt.Errorf("STOPSIGNAL: %w", err)
 		}
 		cfg.StopSignal = c.Signal
 	case *instructions.HealthCheckCommand:
@@ -149,27 +150,6 @@ func expandPort(w string, _ instructions.SingleWordExpander) ([]string, error) {
 		out = append(out, fmt.Sprintf("%d/%s", p, proto))
 	}
 	return out, nil
-}
-
-var signalNames = map[string]syscall.Signal{"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6,
-	"BUS": 7, "FPE": 8, "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
-	"STKFLT": 16, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23,
-	"XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31}
-
-// checkSignal accepts SIGTERM, TERM, 15 and RTMIN+N, as Docker does.
-func checkSignal(s string) error {
-	u := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	if _, ok := signalNames[u]; ok {
-		return nil
-	}
-	if strings.HasPrefix(u, "RTMIN") || strings.HasPrefix(u, "RTMAX") {
-		return nil
-	}
-	var n int
-	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s && n > 0 && n < 65 {
-		return nil
-	}
-	return fmt.Errorf("STOPSIGNAL %q: not a signal (use a name like SIGTERM or a number)", s)
 }
 
 // configBytes is the image configuration as stored; its digest is the image ID.

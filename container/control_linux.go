@@ -42,7 +42,38 @@ func ParseSignal(s string) (unix.Signal, error) {
 	if sig := unix.SignalNum(name); sig != 0 {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("invalid signal %q: use a name like TERM, KILL, HUP or a number", s)
+	if sig, ok := realtimeSignal(name); ok {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q: use a name like TERM, KILL, HUP, RTMIN+3 or a number", s)
+}
+
+// realtimeSignal reads SIGRTMIN, SIGRTMIN+N, SIGRTMAX-N and SIGRTMAX as Docker numbers
+// them (RTMIN is 34, as the C library sees it; RTMAX 64), e.g. systemd's SIGRTMIN+3.
+func realtimeSignal(name string) (unix.Signal, bool) {
+	base, op := 34, "+"
+	rest, ok := strings.CutPrefix(name, "SIGRTMIN")
+	if !ok {
+		base, op = 64, "-"
+		if rest, ok = strings.CutPrefix(name, "SIGRTMAX"); !ok {
+			return 0, false
+		}
+	}
+	n := 0
+	if rest != "" {
+		v, err := strconv.Atoi(strings.TrimPrefix(rest, op))
+		if !strings.HasPrefix(rest, op) || err != nil || v < 0 {
+			return 0, false
+		}
+		n = v
+	}
+	if op == "-" {
+		n = -n
+	}
+	if sig := base + n; sig >= 34 && sig <= 64 {
+		return unix.Signal(sig), true
+	}
+	return 0, false
 }
 
 // Signal sends sig to the container's init. A process running as one of the user's
