@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/buildfs"
 	"hutch.dev/hutch/internal/lock"
 	"hutch.dev/hutch/nsinit"
 )
@@ -100,7 +101,7 @@ func (b *Builder) runMounts(st *state, ms []*instructions.Mount, dir string, env
 			if target == "" {
 				return nil, release, fmt.Errorf("RUN --mount=type=bind needs a target")
 			}
-			_, root, _, err := b.copySource(m.From, st.stage)
+			_, root, ign, err := b.copySource(m.From, st.stage)
 			if err != nil {
 				return nil, release, err
 			}
@@ -112,7 +113,16 @@ func (b *Builder) runMounts(st *state, ms []*instructions.Mount, dir string, env
 			if err != nil {
 				return nil, release, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", m.Source, err)
 			}
-			if !m.ReadOnly {
+			copied := false
+			if m.From == "" && ign != nil && len(ign.Patterns) > 0 {
+				// What the ignore file leaves out of the context is not in the mount
+				// either (as Docker): the step sees a copy without it.
+				if src, err = b.ignoredOut(m.Source, ign, filepath.Join(dir, fmt.Sprintf("bindctx%d", i))); err != nil {
+					return nil, release, err
+				}
+				copied = true
+			}
+			if !m.ReadOnly && !copied {
 				// Writable, but what the step writes there is thrown away.
 				if fi.IsDir() {
 					upper := filepath.Join(dir, fmt.Sprintf("bind%d", i))
@@ -189,6 +199,30 @@ func (b *Builder) runMounts(st *state, ms []*instructions.Mount, dir string, env
 		}
 	}
 	return out, release, nil
+}
+
+// ignoredOut copies the context's source (what a RUN --mount=type=bind without from=
+// names) to dir, leaving out what ign excludes, and returns the copy's path.
+func (b *Builder) ignoredOut(source string, ign *buildfs.Ignore, dir string) (string, error) {
+	if source == "" {
+		source = "."
+	}
+	srcs, err := buildfs.Sources(b.o.Context, []string{source}, ign)
+	if err != nil {
+		return "", fmt.Errorf("RUN --mount=type=bind,source=%s: %w", source, err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	dest, out := "/", dir
+	if !srcs[0].Info.IsDir() {
+		dest, out = "/"+filepath.Base(srcs[0].Path), filepath.Join(dir, filepath.Base(srcs[0].Path))
+	}
+	o := buildfs.CopyOptions{Ignore: ign, IgnoreChownErrors: b.o.SingleID}
+	if err := buildfs.CopyInto(dir, dest, srcs, o); err != nil {
+		return "", fmt.Errorf("RUN --mount=type=bind,source=%s: %w", source, err)
+	}
+	return out, nil
 }
 
 func copyFile(src, dst string, perm os.FileMode) error {

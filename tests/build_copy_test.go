@@ -159,7 +159,10 @@ func TestBuildDockerignore(t *testing.T) {
 	sb := bdSandbox(t)
 	list := `CMD ["sh", "-c", "cd /ctx && find . -type f | sort | tr '\\n' ' '"]` + "\n"
 	ctx := bdCtx(t, sb, "ctx", map[string]string{
-		"Dockerfile":          "FROM " + bdBase + "\nCOPY . /ctx/\n" + list,
+		"Dockerfile": "FROM " + bdBase + "\nCOPY . /ctx/\n" +
+			// A bind mount of the context shows what COPY sees, nothing more.
+			"RUN --mount=type=bind,target=/mnt/ctx cd /mnt/ctx && find . -type f | sort | tr '\\n' ' ' > /bound\n" +
+			"RUN --mount=type=bind,source=keep.txt,target=/mnt/k.txt cat /mnt/k.txt > /k-bound\n" + list,
 		".dockerignore":       "**/*.log\n!sub/keep.log\n*.tmp\nsecret/\n",
 		"keep.txt":            "k\n",
 		"top.log":             "l\n",
@@ -178,6 +181,8 @@ func TestBuildDockerignore(t *testing.T) {
 	for _, f := range []string{"./top.log", "./sub/drop.log", "./a.tmp", "./secret/password.txt"} {
 		assertNotContains(t, got, f+" ", "files .dockerignore excludes")
 	}
+	assertEqual(t, bdRun(sb, "ignored", "cat", "/bound"), got, "the files a RUN --mount=type=bind of the context sees")
+	assertEqual(t, bdRun(sb, "ignored", "cat", "/k-bound"), "k\n", "a file bound from the context")
 
 	// Containerfile, and its own ignore file, which wins over .dockerignore.
 	cf := bdCtx(t, sb, "cf", map[string]string{
