@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -237,5 +236,3 @@ func dockerOnlyAnnotations(cfgBytes []byte) map[string]string {
 	}
 	return out
 }
-
-var _ = os.Getpid

@@ -3,7 +3,6 @@ package builder
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -409,5 +408,3 @@ func gidMapped(gid uint32) bool {
 	}
 	return false
 }
-
-var _ io.Writer = (*os.File)(nil)
