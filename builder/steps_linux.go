@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -426,8 +425,8 @@ func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesA
 		}
 		if len(plain) > 0 {
 			co := o
-			if ins == "COPY" && len(plain) > 0 && !fromContext(plain, b.o.Context) {
-				co.Ignore = nil
+			if from != "" {
+				co.Ignore = nil // the ignore file is the context's
 			}
 			if err := buildfs.CopyInto(rootfs, dest, plain, co); err != nil {
 				return err
@@ -445,15 +444,6 @@ func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesA
 	}
 	b.historyLayer(st, "/bin/sh -c #(nop) "+strings.TrimSpace(text))
 	return nil
-}
-
-// fromContext says whether srcs come from the build context (ignore rules apply).
-func fromContext(srcs []buildfs.Source, ctx string) bool {
-	root, err := filepath.EvalSymlinks(ctx)
-	if err != nil {
-		root = ctx
-	}
-	return strings.HasPrefix(srcs[0].Path, root+string(filepath.Separator)) || srcs[0].Path == root
 }
 
 func modeBits(v uint64) fs.FileMode {
