@@ -136,6 +136,22 @@ func New(store cstorage.Store, o Options) *Builder {
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
 	}
+	if find := o.Image; find != nil {
+		// One image per name for the whole build: the cache key of a COPY --from=IMAGE
+		// and the files it copies come from the same image, and --pull=always pulls
+		// each name once.
+		found := map[string]*cstorage.Image{}
+		o.Image = func(ctx context.Context, ref string) (*cstorage.Image, error) {
+			if img, ok := found[ref]; ok {
+				return img, nil
+			}
+			img, err := find(ctx, ref)
+			if err == nil {
+				found[ref] = img
+			}
+			return img, err
+		}
+	}
 	root := filepath.Join(store.GraphRoot(), "hutch-build")
 	return &Builder{o: o, store: store, root: root, tmp: filepath.Join(store.GraphRoot(), "tmp"),
 		f: o.File, lex: shell.NewLex(o.File.Escape), results: map[int]*state{}, mounts: map[string]string{},
