@@ -99,10 +99,12 @@ func TestBuildRunMounts(t *testing.T) {
 			"RUN --mount=type=bind,from=src,target=/mnt/src cat /mnt/src/data > /bound\n" +
 			// The Dockerfile names the secret's checksum, not the secret: it lands in history.
 			"RUN --mount=type=secret,id=tok test \"$(sha256sum < /run/secrets/tok | cut -d' ' -f1)\" = " + secretSum + " && echo secret-was-readable > /seen\n" +
+			// env=: the secret in a variable of that step only.
+			"RUN --mount=type=secret,id=tok,env=TOK test \"$(printf %s \"$TOK\" | sha256sum | cut -d' ' -f1)\" = " + secretSum + " && echo env-was-set >> /seen\n" +
 			`CMD ["sh", "-c", "cat /count /bound /seen; find /cache /mnt/src /run/secrets -type f 2>/dev/null | wc -l"]` + "\n",
 	})
 	bdBuild(sb, "-t", "mounts", "--secret", "id=tok,src="+secretFile, ctx)
-	assertEqual(t, bdRun(sb, "mounts"), "1\nfrom-other-stage\nsecret-was-readable\n0\n", "first build: cache count, bind from a stage, secret, and no mount left in the image")
+	assertEqual(t, bdRun(sb, "mounts"), "1\nfrom-other-stage\nsecret-was-readable\nenv-was-set\n0\n", "first build: cache count, bind from a stage, secret, and no mount left in the image")
 
 	// The cache mount persists across builds (a --no-cache build runs the RUN again and
 	// finds the count of the first).
