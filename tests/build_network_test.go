@@ -41,7 +41,8 @@ func TestBuildNetwork(t *testing.T) {
 	r := sb.ok("build", "--pull=never", "--network", "slirp4netns:allow_host_loopback=true", "-t", "reached", reach)
 	assertContains(t, r.stdout, "host-service\n", "a RUN step reaching the host's 127.0.0.1 through 10.0.2.2 (allow_host_loopback=true)")
 
-	r = sb.run(runOpts{}, "build", "--pull=never", "--no-cache", "--network", "none", reach)
+	// No --no-cache: the network mode is in the step's cache key, so the step runs again.
+	r = sb.run(runOpts{}, "build", "--pull=never", "--network", "none", reach)
 	if r.code != 1 || strings.Contains(r.stdout, "host-service") {
 		t.Fatalf("with --network none the RUN step must fail to reach the host (exit 1):\n%s", r)
 	}
