@@ -1,0 +1,31 @@
+package tests
+
+// A user without a subordinate id range (one id mapped) builds too: RUN steps run as
+// root of the build's user namespace, and owners that cannot be mapped (COPY --chown,
+// the owners in an ADD archive) stay root's instead of failing the build.
+
+import "testing"
+
+func TestBuildSingleID(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userNoRange)
+	lcCleanupContainers(t, sb)
+	bdImport(t, sb)
+	owned := fileEntry("owned.txt", []byte("from-archive\n"), 0o640)
+	owned.uid, owned.gid = 1000, 1000
+	raw, err := makeTar([]tarEntry{owned})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := bdCtx(t, sb, "ctx", map[string]string{
+		"Dockerfile": "FROM " + bdBase + "\n" +
+			"COPY --chown=1000:1000 a.txt /a.txt\n" +
+			"ADD owned.tar /x/\n" +
+			"RUN id -u > /uid && cat /a.txt /x/owned.txt > /both\n" +
+			`CMD ["sh", "-c", "cat /uid /both; stat -c '%u:%g %a' /a.txt /x/owned.txt"]` + "\n",
+		"a.txt": "copied\n",
+	})
+	sb.writeUserFile(ctx+"/owned.tar", string(raw))
+	bdBuild(sb, "-t", "single", ctx)
+	assertEqual(t, bdRun(sb, "single"), "0\ncopied\nfrom-archive\n0:0 644\n0:0 640\n", "a build by a user with one id: RUN as root, unmappable owners left root's")
+}
