@@ -38,6 +38,7 @@ func (b *Builder) cacheDirFor(id string) string {
 func (b *Builder) runMounts(st *state, ms []*instructions.Mount, dir string, env *[]string) ([]nsinit.Mount, func(), error) {
 	var out []nsinit.Mount
 	var undo []func()
+	secrets := "" // the tmpfs holding the secrets' files, once one is needed
 	release := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
@@ -178,7 +179,19 @@ func (b *Builder) runMounts(st *state, ms []*instructions.Mount, dir string, env
 			if m.Mode != nil {
 				mode = os.FileMode(*m.Mode)
 			}
-			cp := filepath.Join(dir, "secret-"+fmt.Sprint(i))
+			if secrets == "" {
+				// A tmpfs of the build's own mount namespace: a secret never reaches the
+				// disk, and vanishes with the build even when it is killed outright.
+				secrets = filepath.Join(dir, "secrets")
+				if err := os.Mkdir(secrets, 0o700); err != nil {
+					return nil, release, err
+				}
+				if err := unix.Mount("tmpfs", secrets, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700"); err != nil {
+					return nil, release, fmt.Errorf("RUN --mount=type=secret: mounting a tmpfs for the secrets on %s: %w", secrets, err)
+				}
+				undo = append(undo, func() { _ = unix.Unmount(secrets, unix.MNT_DETACH) })
+			}
+			cp := filepath.Join(secrets, "secret-"+fmt.Sprint(i))
 			if err := os.WriteFile(cp, data, 0o600); err != nil {
 				return nil, release, err
 			}
