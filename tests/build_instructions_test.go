@@ -96,6 +96,9 @@ func TestBuildRunMounts(t *testing.T) {
 			"RUN echo from-other-stage > /data\n" +
 			"FROM " + bdBase + "\n" +
 			"RUN --mount=type=cache,target=/cache echo run >> /cache/count && wc -l < /cache/count | tr -d ' ' > /count\n" +
+			// rw: the step may write there; the write is thrown away (the next mount of
+			// the stage shows its own /data).
+			"RUN --mount=type=bind,from=src,target=/mnt/src,rw echo scratch > /mnt/src/data && cat /mnt/src/data > /rw\n" +
 			"RUN --mount=type=bind,from=src,target=/mnt/src cat /mnt/src/data > /bound\n" +
 			// The Dockerfile names the secret's checksum, not the secret: it lands in history.
 			"RUN --mount=type=secret,id=tok test \"$(sha256sum < /run/secrets/tok | cut -d' ' -f1)\" = " + secretSum + " && echo secret-was-readable > /seen\n" +
@@ -105,6 +108,8 @@ func TestBuildRunMounts(t *testing.T) {
 	})
 	bdBuild(sb, "-t", "mounts", "--secret", "id=tok,src="+secretFile, ctx)
 	assertEqual(t, bdRun(sb, "mounts"), "1\nfrom-other-stage\nsecret-was-readable\nenv-was-set\n0\n", "first build: cache count, bind from a stage, secret, and no mount left in the image")
+
+	assertEqual(t, bdRun(sb, "mounts", "cat", "/rw"), "scratch\n", "what a step wrote in its rw bind mount")
 
 	// The cache mount persists across builds (a --no-cache build runs the RUN again and
 	// finds the count of the first).
