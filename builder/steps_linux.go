@@ -15,6 +15,7 @@ import (
 	"github.com/moby/sys/user"
 
 	"hutch.dev/hutch/buildfs"
+	"hutch.dev/hutch/network"
 )
 
 // prepared holds what keyExtra worked out for a COPY/ADD/RUN, for the step to use.
@@ -109,6 +110,9 @@ func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
 		var localPats []string
 		for _, s := range c.SourcePaths {
 			if isURL(s) {
+				if b.o.Network.Mode == network.ModeNone {
+					return "", fmt.Errorf("ADD %s: the build runs with --network none, so nothing is downloaded: build with --network slirp4netns (the default) or host, or put the file in the build context", s)
+				}
 				dir, err := os.MkdirTemp(b.tmp, "build-fetch-")
 				if err != nil {
 					return "", err

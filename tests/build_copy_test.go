@@ -152,6 +152,17 @@ func TestBuildAdd(t *testing.T) {
 	if findImage(sb.images(true), "localhost/badsum:latest") != nil {
 		t.Fatalf("a build whose ADD --checksum failed left an image tagged badsum")
 	}
+
+	// With --network none nothing is downloaded: the URL is refused, with the way out.
+	noNetCtx := bdCtx(t, sb, "nonet", map[string]string{
+		"Dockerfile": "FROM " + bdBase + "\nADD " + base + "/file.txt /url.txt\n",
+	})
+	r = sb.expect(125, "build", "--network", "none", "-t", "nonet", noNetCtx)
+	assertContains(t, r.stderr, "--network none, so nothing is downloaded", "ADD URL with --network none")
+	assertContains(t, r.stderr, "--network slirp4netns", "the way out")
+	if findImage(sb.images(true), "localhost/nonet:latest") != nil {
+		t.Fatalf("a build whose ADD URL was refused left an image")
+	}
 }
 
 func TestBuildDockerignore(t *testing.T) {
