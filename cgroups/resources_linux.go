@@ -250,13 +250,19 @@ func (r *Resources) Merge(u *Resources) {
 		case "--memory-swap":
 			r.MemorySwap = u.MemorySwap
 		case "--cpus":
+			// --cpus replaces --cpu-period and --cpu-quota, and they replace it: a
+			// replaced flag leaves Requested too, or the next start would write it.
 			r.NanoCPUs, r.CPUPeriod, r.CPUQuota = u.NanoCPUs, 0, 0
+			delete(r.Requested, "--cpu-period")
+			delete(r.Requested, "--cpu-quota")
 		case "--cpu-shares":
 			r.CPUShares = u.CPUShares
 		case "--cpu-period":
 			r.CPUPeriod, r.NanoCPUs = u.CPUPeriod, 0
+			delete(r.Requested, "--cpus")
 		case "--cpu-quota":
 			r.CPUQuota, r.NanoCPUs = u.CPUQuota, 0
+			delete(r.Requested, "--cpus")
 		case "--cpuset-cpus":
 			r.CpusetCpus = u.CpusetCpus
 		case "--cpuset-mems":

@@ -198,6 +198,34 @@ func TestMergeUpdate(t *testing.T) {
 	if r.Memory != 64<<20 || r.NanoCPUs != 0 || r.CPUQuota != 30000 || r.Requested["--memory"] != "64m" {
 		t.Errorf("merged %+v", r)
 	}
+	// The replaced --cpus is no longer asked: the next start writes the quota, not
+	// "0 100000" (which the kernel refuses).
+	if _, ok := r.Requested["--cpus"]; ok {
+		t.Errorf("--cpus still requested after --cpu-quota replaced it: %v", r.Requested)
+	}
+	if got := cpuMax(t, r); got != "30000 100000" {
+		t.Errorf("cpu.max after update --cpu-quota = %q", got)
+	}
+	// And the other way round.
+	r = parsed(t, "cpu-quota", "30000", "cpu-period", "50000")
+	r.Merge(parsed(t, "cpus", "0.5"))
+	if got := cpuMax(t, r); got != "50000 100000" || len(r.Requested) != 1 {
+		t.Errorf("cpu.max after update --cpus = %q, requested %v", got, r.Requested)
+	}
+}
+
+func cpuMax(t *testing.T, r *Resources) string {
+	t.Helper()
+	settings, err := r.Settings(func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		if s.File == "cpu.max" {
+			return s.Value
+		}
+	}
+	return ""
 }
 
 // fakeHost is a cgroup2 mount in a temporary directory with a mountinfo naming it.
