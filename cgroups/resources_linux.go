@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"sort"
@@ -277,6 +278,21 @@ func (r *Resources) Merge(u *Resources) {
 		}
 		r.Requested[flag] = u.Requested[flag]
 	}
+}
+
+// ForUpdate is r, the limits merged with update u, narrowed to what u changes: what
+// `hutch update` writes into a running container's cgroup. A new --memory writes an
+// earlier explicit --memory-swap again: memory.swap.max counts swap alone, so it moves
+// with the memory limit (written alone, the default swap would replace the one asked).
+func (r *Resources) ForUpdate(u *Resources) *Resources {
+	only := *r
+	only.Requested = maps.Clone(u.Requested)
+	_, memory := u.Requested["--memory"]
+	_, swap := u.Requested["--memory-swap"]
+	if v, ok := r.Requested["--memory-swap"]; ok && memory && !swap {
+		only.Requested["--memory-swap"] = v
+	}
+	return &only
 }
 
 // Split parts r in two: the limits of the named flags, and the others (nil when empty).

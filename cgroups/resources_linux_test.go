@@ -214,6 +214,47 @@ func TestMergeUpdate(t *testing.T) {
 	}
 }
 
+// TestForUpdate: what `update` writes into a running cgroup.
+func TestForUpdate(t *testing.T) {
+	swapMax := func(r *Resources) string {
+		settings, err := r.Settings(func(string) bool { return false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range settings {
+			if s.File == "memory.swap.max" {
+				return s.Value
+			}
+		}
+		return ""
+	}
+	for _, c := range []struct {
+		run, update []string
+		want        string
+	}{
+		// An explicit --memory-swap follows the new memory limit (1g - 200m).
+		{[]string{"memory", "100m", "memory-swap", "1g"}, []string{"memory", "200m"}, "864026624"},
+		// Unlimited swap stays unlimited.
+		{[]string{"memory", "100m", "memory-swap", "-1"}, []string{"memory", "200m"}, "max"},
+		// Without one, Docker's default: as much swap as memory.
+		{[]string{"memory", "100m"}, []string{"memory", "200m"}, "209715200"},
+		// A new --memory-swap against the memory limit already set.
+		{[]string{"memory", "100m"}, []string{"memory-swap", "300m"}, "209715200"},
+	} {
+		r, u := parsed(t, c.run...), parsed(t, c.update...)
+		r.Merge(u)
+		if got := swapMax(r.ForUpdate(u)); got != c.want {
+			t.Errorf("run %v, update %v: memory.swap.max = %q, want %q", c.run, c.update, got, c.want)
+		}
+	}
+	// Only the flags the update names are written.
+	r, u := parsed(t, "memory", "100m", "pids-limit", "8"), parsed(t, "cpus", "1")
+	r.Merge(u)
+	if got := r.ForUpdate(u).RequestedFlags(); !reflect.DeepEqual(got, []string{"--cpus"}) {
+		t.Errorf("update --cpus writes %v", got)
+	}
+}
+
 func cpuMax(t *testing.T, r *Resources) string {
 	t.Helper()
 	settings, err := r.Settings(func(string) bool { return false })

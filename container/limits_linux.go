@@ -292,10 +292,7 @@ func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
 		if err := d.EnableFor(u); err != nil {
 			return err
 		}
-		only := &cgroups.Resources{}
-		*only = *merged
-		only.Requested = u.Requested
-		applied, err := cgroups.At(st.Cgroup).Apply(only, d.Base)
+		applied, err := cgroups.At(st.Cgroup).Apply(merged.ForUpdate(u), d.Base)
 		if err != nil {
 			return err
 		}
