@@ -390,6 +390,9 @@ func (r *Resources) Settings(exists func(file string) bool) ([]Setting, error) {
 			Value: strconv.FormatInt(r.Memory, 10), Optional: true})
 	}
 	switch {
+	case has("--cpus") && r.NanoCPUs == 0:
+		// Docker's --cpus 0: no limit (a quota of 0 is no value the kernel takes).
+		add("--cpus", "cpu.max", fmt.Sprintf("max %d", DefaultCPUPeriod))
 	case has("--cpus"):
 		add("--cpus", "cpu.max", fmt.Sprintf("%d %d", r.NanoCPUs*DefaultCPUPeriod/1e9, DefaultCPUPeriod))
 	case has("--cpu-quota") || has("--cpu-period"):

@@ -136,6 +136,7 @@ func TestApplyWritesFiles(t *testing.T) {
 		{[]string{"memory-reservation", "16m"}, map[string]string{"memory.low": "16777216"}},
 		{[]string{"cpus", "0.2"}, map[string]string{"cpu.max": "20000 100000"}},
 		{[]string{"cpus", "1.5"}, map[string]string{"cpu.max": "150000 100000"}},
+		{[]string{"cpus", "0"}, map[string]string{"cpu.max": "max 100000"}},
 		{[]string{"cpu-quota", "25000", "cpu-period", "50000"}, map[string]string{"cpu.max": "25000 50000"}},
 		{[]string{"cpu-period", "50000"}, map[string]string{"cpu.max": "max 50000"}},
 		{[]string{"cpu-shares", "1024"}, map[string]string{"cpu.weight": "39"}},
