@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -68,9 +67,7 @@ func (m *Manager) warnLimits(err error) {
 		fmt.Fprintln(os.Stderr, "Warning: the container is "+err.Error())
 		return
 	}
-	msg := strings.Replace(err.Error(), "cannot apply", "running without", 1)
-	msg = strings.Replace(msg, "; "+cgroups.FixWarn+" (hutch never ignores a limit silently)", " ([cgroups] on_unavailable = \"warn\")", 1)
-	fmt.Fprintln(os.Stderr, "Warning: "+msg)
+	fmt.Fprintln(os.Stderr, "Warning: "+ue.Warning("running"))
 }
 
 // attachCgroup makes the container's cgroup and writes its limits, for a start: the
