@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	units "github.com/docker/go-units"
+	"golang.org/x/sys/unix"
 )
 
 // Resources are the limits asked for a container, under Docker's HostConfig names and
@@ -508,10 +509,5 @@ func deviceNumber(path string) (string, error) {
 	if !ok || fi.Mode()&os.ModeDevice == 0 || fi.Mode()&os.ModeCharDevice != 0 {
 		return "", fmt.Errorf("%s is not a block device", path)
 	}
-	rdev := uint64(st.Rdev)
-	major := (rdev >> 8) & 0xfff
-	major |= (rdev >> 32) & ^uint64(0xfff)
-	minor := rdev & 0xff
-	minor |= (rdev >> 12) & ^uint64(0xff)
-	return fmt.Sprintf("%d:%d", major, minor), nil
+	return fmt.Sprintf("%d:%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev))), nil
 }

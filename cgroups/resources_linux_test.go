@@ -433,3 +433,29 @@ func TestPreparePolicy(t *testing.T) {
 		t.Errorf("no limits: %+v %v %v", lim, err, warned)
 	}
 }
+
+// TestDeviceNumber: io.max's MAJ:MIN of a block device is the one sysfs gives it.
+func TestDeviceNumber(t *testing.T) {
+	devs, _ := filepath.Glob("/sys/class/block/*/dev")
+	checked := 0
+	for _, f := range devs {
+		node := "/dev/" + filepath.Base(filepath.Dir(f))
+		if _, err := os.Stat(node); err != nil {
+			continue
+		}
+		got, err := deviceNumber(node)
+		if err != nil {
+			t.Fatalf("deviceNumber(%s): %v", node, err)
+		}
+		if want := strings.TrimSpace(read(t, f)); got != want {
+			t.Errorf("deviceNumber(%s) = %s, sysfs says %s", node, got, want)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatalf("no block device under /dev with a /sys/class/block entry to check against")
+	}
+	if _, err := deviceNumber("/dev/null"); err == nil || !strings.Contains(err.Error(), "not a block device") {
+		t.Errorf("deviceNumber(/dev/null) = %v, want \"not a block device\"", err)
+	}
+}
