@@ -227,6 +227,12 @@ func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("cannot apply %s: %s; %s (hutch never ignores a limit silently)", strings.Join(e.Limits, ", "), e.Why, FixWarn)
 }
 
+// Warning is what on_unavailable = "warn" says instead: who (e.g. "running") goes
+// without the limits, and why.
+func (e *UnavailableError) Warning(who string) string {
+	return fmt.Sprintf("%s without %s: %s ([cgroups] on_unavailable = \"warn\")", who, strings.Join(e.Limits, ", "), e.Why)
+}
+
 // Usable reports whether containers get cgroups of their own here.
 func (d *Delegation) Usable() bool { return d.Base != "" }
 

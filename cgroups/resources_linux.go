@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 
 	units "github.com/docker/go-units"
+	"golang.org/x/sys/unix"
 )
 
 // Resources are the limits asked for a container, under Docker's HostConfig names and
@@ -250,13 +252,19 @@ func (r *Resources) Merge(u *Resources) {
 		case "--memory-swap":
 			r.MemorySwap = u.MemorySwap
 		case "--cpus":
+			// --cpus replaces --cpu-period and --cpu-quota, and they replace it: a
+			// replaced flag leaves Requested too, or the next start would write it.
 			r.NanoCPUs, r.CPUPeriod, r.CPUQuota = u.NanoCPUs, 0, 0
+			delete(r.Requested, "--cpu-period")
+			delete(r.Requested, "--cpu-quota")
 		case "--cpu-shares":
 			r.CPUShares = u.CPUShares
 		case "--cpu-period":
 			r.CPUPeriod, r.NanoCPUs = u.CPUPeriod, 0
+			delete(r.Requested, "--cpus")
 		case "--cpu-quota":
 			r.CPUQuota, r.NanoCPUs = u.CPUQuota, 0
+			delete(r.Requested, "--cpus")
 		case "--cpuset-cpus":
 			r.CpusetCpus = u.CpusetCpus
 		case "--cpuset-mems":
@@ -271,6 +279,21 @@ func (r *Resources) Merge(u *Resources) {
 		}
 		r.Requested[flag] = u.Requested[flag]
 	}
+}
+
+// ForUpdate is r, the limits merged with update u, narrowed to what u changes: what
+// `hutch update` writes into a running container's cgroup. A new --memory writes an
+// earlier explicit --memory-swap again: memory.swap.max counts swap alone, so it moves
+// with the memory limit (written alone, the default swap would replace the one asked).
+func (r *Resources) ForUpdate(u *Resources) *Resources {
+	only := *r
+	only.Requested = maps.Clone(u.Requested)
+	_, memory := u.Requested["--memory"]
+	_, swap := u.Requested["--memory-swap"]
+	if v, ok := r.Requested["--memory-swap"]; ok && memory && !swap {
+		only.Requested["--memory-swap"] = v
+	}
+	return &only
 }
 
 // Split parts r in two: the limits of the named flags, and the others (nil when empty).
@@ -368,6 +391,9 @@ func (r *Resources) Settings(exists func(file string) bool) ([]Setting, error) {
 			Value: strconv.FormatInt(r.Memory, 10), Optional: true})
 	}
 	switch {
+	case has("--cpus") && r.NanoCPUs == 0:
+		// Docker's --cpus 0: no limit (a quota of 0 is no value the kernel takes).
+		add("--cpus", "cpu.max", fmt.Sprintf("max %d", DefaultCPUPeriod))
 	case has("--cpus"):
 		add("--cpus", "cpu.max", fmt.Sprintf("%d %d", r.NanoCPUs*DefaultCPUPeriod/1e9, DefaultCPUPeriod))
 	case has("--cpu-quota") || has("--cpu-period"):
@@ -483,10 +509,5 @@ func deviceNumber(path string) (string, error) {
 	if !ok || fi.Mode()&os.ModeDevice == 0 || fi.Mode()&os.ModeCharDevice != 0 {
 		return "", fmt.Errorf("%s is not a block device", path)
 	}
-	rdev := uint64(st.Rdev)
-	major := (rdev >> 8) & 0xfff
-	major |= (rdev >> 32) & ^uint64(0xfff)
-	minor := rdev & 0xff
-	minor |= (rdev >> 12) & ^uint64(0xff)
-	return fmt.Sprintf("%d:%d", major, minor), nil
+	return fmt.Sprintf("%d:%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev))), nil
 }

@@ -136,6 +136,7 @@ func TestApplyWritesFiles(t *testing.T) {
 		{[]string{"memory-reservation", "16m"}, map[string]string{"memory.low": "16777216"}},
 		{[]string{"cpus", "0.2"}, map[string]string{"cpu.max": "20000 100000"}},
 		{[]string{"cpus", "1.5"}, map[string]string{"cpu.max": "150000 100000"}},
+		{[]string{"cpus", "0"}, map[string]string{"cpu.max": "max 100000"}},
 		{[]string{"cpu-quota", "25000", "cpu-period", "50000"}, map[string]string{"cpu.max": "25000 50000"}},
 		{[]string{"cpu-period", "50000"}, map[string]string{"cpu.max": "max 50000"}},
 		{[]string{"cpu-shares", "1024"}, map[string]string{"cpu.weight": "39"}},
@@ -198,6 +199,75 @@ func TestMergeUpdate(t *testing.T) {
 	if r.Memory != 64<<20 || r.NanoCPUs != 0 || r.CPUQuota != 30000 || r.Requested["--memory"] != "64m" {
 		t.Errorf("merged %+v", r)
 	}
+	// The replaced --cpus is no longer asked: the next start writes the quota, not
+	// "0 100000" (which the kernel refuses).
+	if _, ok := r.Requested["--cpus"]; ok {
+		t.Errorf("--cpus still requested after --cpu-quota replaced it: %v", r.Requested)
+	}
+	if got := cpuMax(t, r); got != "30000 100000" {
+		t.Errorf("cpu.max after update --cpu-quota = %q", got)
+	}
+	// And the other way round.
+	r = parsed(t, "cpu-quota", "30000", "cpu-period", "50000")
+	r.Merge(parsed(t, "cpus", "0.5"))
+	if got := cpuMax(t, r); got != "50000 100000" || len(r.Requested) != 1 {
+		t.Errorf("cpu.max after update --cpus = %q, requested %v", got, r.Requested)
+	}
+}
+
+// TestForUpdate: what `update` writes into a running cgroup.
+func TestForUpdate(t *testing.T) {
+	swapMax := func(r *Resources) string {
+		settings, err := r.Settings(func(string) bool { return false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range settings {
+			if s.File == "memory.swap.max" {
+				return s.Value
+			}
+		}
+		return ""
+	}
+	for _, c := range []struct {
+		run, update []string
+		want        string
+	}{
+		// An explicit --memory-swap follows the new memory limit (1g - 200m).
+		{[]string{"memory", "100m", "memory-swap", "1g"}, []string{"memory", "200m"}, "864026624"},
+		// Unlimited swap stays unlimited.
+		{[]string{"memory", "100m", "memory-swap", "-1"}, []string{"memory", "200m"}, "max"},
+		// Without one, Docker's default: as much swap as memory.
+		{[]string{"memory", "100m"}, []string{"memory", "200m"}, "209715200"},
+		// A new --memory-swap against the memory limit already set.
+		{[]string{"memory", "100m"}, []string{"memory-swap", "300m"}, "209715200"},
+	} {
+		r, u := parsed(t, c.run...), parsed(t, c.update...)
+		r.Merge(u)
+		if got := swapMax(r.ForUpdate(u)); got != c.want {
+			t.Errorf("run %v, update %v: memory.swap.max = %q, want %q", c.run, c.update, got, c.want)
+		}
+	}
+	// Only the flags the update names are written.
+	r, u := parsed(t, "memory", "100m", "pids-limit", "8"), parsed(t, "cpus", "1")
+	r.Merge(u)
+	if got := r.ForUpdate(u).RequestedFlags(); !reflect.DeepEqual(got, []string{"--cpus"}) {
+		t.Errorf("update --cpus writes %v", got)
+	}
+}
+
+func cpuMax(t *testing.T, r *Resources) string {
+	t.Helper()
+	settings, err := r.Settings(func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		if s.File == "cpu.max" {
+			return s.Value
+		}
+	}
+	return ""
 }
 
 // fakeHost is a cgroup2 mount in a temporary directory with a mountinfo naming it.
@@ -361,5 +431,31 @@ func TestPreparePolicy(t *testing.T) {
 	warned = nil
 	if lim, err := discover(l, Options{}).Prepare("hutch-x", nil, warn); err != nil || lim.Cgroup != nil || len(warned) != 0 {
 		t.Errorf("no limits: %+v %v %v", lim, err, warned)
+	}
+}
+
+// TestDeviceNumber: io.max's MAJ:MIN of a block device is the one sysfs gives it.
+func TestDeviceNumber(t *testing.T) {
+	devs, _ := filepath.Glob("/sys/class/block/*/dev")
+	checked := 0
+	for _, f := range devs {
+		node := "/dev/" + filepath.Base(filepath.Dir(f))
+		if _, err := os.Stat(node); err != nil {
+			continue
+		}
+		got, err := deviceNumber(node)
+		if err != nil {
+			t.Fatalf("deviceNumber(%s): %v", node, err)
+		}
+		if want := strings.TrimSpace(read(t, f)); got != want {
+			t.Errorf("deviceNumber(%s) = %s, sysfs says %s", node, got, want)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatalf("no block device under /dev with a /sys/class/block entry to check against")
+	}
+	if _, err := deviceNumber("/dev/null"); err == nil || !strings.Contains(err.Error(), "not a block device") {
+		t.Errorf("deviceNumber(/dev/null) = %v, want \"not a block device\"", err)
 	}
 }

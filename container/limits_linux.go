@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -68,9 +67,7 @@ func (m *Manager) warnLimits(err error) {
 		fmt.Fprintln(os.Stderr, "Warning: the container is "+err.Error())
 		return
 	}
-	msg := strings.Replace(err.Error(), "cannot apply", "running without", 1)
-	msg = strings.Replace(msg, "; "+cgroups.FixWarn+" (hutch never ignores a limit silently)", " ([cgroups] on_unavailable = \"warn\")", 1)
-	fmt.Fprintln(os.Stderr, "Warning: "+msg)
+	fmt.Fprintln(os.Stderr, "Warning: "+ue.Warning("running"))
 }
 
 // attachCgroup makes the container's cgroup and writes its limits, for a start: the
@@ -292,10 +289,7 @@ func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
 		if err := d.EnableFor(u); err != nil {
 			return err
 		}
-		only := &cgroups.Resources{}
-		*only = *merged
-		only.Requested = u.Requested
-		applied, err := cgroups.At(st.Cgroup).Apply(only, d.Base)
+		applied, err := cgroups.At(st.Cgroup).Apply(merged.ForUpdate(u), d.Base)
 		if err != nil {
 			return err
 		}

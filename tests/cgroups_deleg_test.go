@@ -190,6 +190,9 @@ func TestCgroupsDelegatedHost(t *testing.T) {
 		}
 		assertContains(t, a.Why, "the cgroup delegated to you, "+deleg+", offers the controllers [] but not "+a.Controller, "why "+a.Controller+" is unavailable")
 	}
+	// The text says it too, per controller.
+	assertContains(t, cgOKIn(sb, deleg, "info").stdout, "cpuset: unavailable (--cpuset-cpus --cpuset-mems): the cgroup delegated to you, "+deleg+
+		", offers the controllers [] but not cpuset", "info text")
 
 	// A --rm run: its own cgroup, seen as the root of its cgroup namespace, gone at the end.
 	r := cgOKIn(sb, deleg, "run", "--rm", lcImage, "cat", "/proc/self/cgroup")

@@ -239,9 +239,12 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 // steps run without, and why.
 func warnBuildLimits(w io.Writer) func(error) {
 	return func(err error) {
-		msg := strings.Replace(err.Error(), "cannot apply", "RUN steps run without", 1)
-		msg = strings.Replace(msg, "; "+cgroups.FixWarn+" (hutch never ignores a limit silently)", " ([cgroups] on_unavailable = \"warn\")", 1)
-		fmt.Fprintln(w, "Warning: "+msg)
+		var ue *cgroups.UnavailableError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(w, "Warning: "+ue.Warning("RUN steps run"))
+			return
+		}
+		fmt.Fprintln(w, "Warning: "+err.Error())
 	}
 }
 

@@ -287,9 +287,14 @@ func limitsInfo(d *cgroups.Delegation, p func(string, ...any)) {
 		p("  delegated cgroup: none: %s", d.Why)
 	}
 	for _, av := range d.Availability {
-		if av.Available {
+		switch {
+		case av.Available:
 			p("  %s: available (%s)", av.Controller, strings.Join(av.Flags, " "))
-		} else {
+		case d.Base != "":
+			// Which controller the delegated cgroup lacks, and the fix (without one,
+			// the reason is the line above).
+			p("  %s: unavailable (%s): %s", av.Controller, strings.Join(av.Flags, " "), av.Why)
+		default:
 			p("  %s: unavailable (%s)", av.Controller, strings.Join(av.Flags, " "))
 		}
 	}

@@ -282,9 +282,13 @@ func newResetCommand(a *app) *cobra.Command {
 			// (Stopping a stopped one only marks it, so that a monitor waiting to restart
 			// it gives up.)
 			if cs, err := a.records().List(); err == nil {
+				cm := a.cgroupManager()
 				for _, c := range cs {
 					_ = a.records().Stop(c, 0)
-					_ = a.cgroupManager().RemoveCgroup(c.ID) // in the delegated cgroup, not the store
+					// In the delegated cgroup, not the store: the reset does not remove it.
+					if err := cm.RemoveCgroup(c.ID); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "Warning: container %s: %v\n", c.Name, err)
+					}
 				}
 			}
 			code, err := a.host.Enter(append(os.Args[1:], "--force"))
