@@ -256,6 +256,9 @@ func (a *app) runOptions(cmd *cobra.Command, f *createFlags, args []string) (con
 	if err != nil {
 		return o, nil, err
 	}
+	if cmd.Name() == "run" {
+		m.DiscoverCgroups() // while the image is resolved
+	}
 	if err := m.CheckLimits(o); err != nil {
 		return o, nil, err
 	}
