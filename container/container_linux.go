@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	cstorage "go.podman.io/storage"
@@ -118,6 +119,8 @@ type Manager struct {
 	// NetDir holds the state of the containers' networks (port forwarder sockets);
 	// SlirpPath is the configured slirp4netns ("" = found on $PATH).
 	NetDir, SlirpPath string
+
+	delegOnce sync.Once // guards deleg: DiscoverCgroups finds it in the background
 }
 
 func newID() (string, error) {

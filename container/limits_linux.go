@@ -15,11 +15,15 @@ import (
 
 // delegation is where containers' cgroups go, found once per command.
 func (m *Manager) delegation() *cgroups.Delegation {
-	if m.deleg == nil {
-		m.deleg = cgroups.Discover(m.Cgroups)
-	}
+	m.delegOnce.Do(func() { m.deleg = cgroups.Discover(m.Cgroups) })
 	return m.deleg
 }
+
+// DiscoverCgroups starts finding the cgroup delegation in the background, for a command
+// about to start a container (run): reading /proc/self/mountinfo and the cgroup files
+// takes a few hundred microseconds, which then overlap the caller's own work instead of
+// delaying the container's init, cloned into its cgroup.
+func (m *Manager) DiscoverCgroups() { go m.delegation() }
 
 // wantsCgroup reports whether a container started now gets a cgroup of its own: always
 // where a delegated cgroup exists, and whenever limits are asked (to fail or warn).

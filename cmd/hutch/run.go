@@ -250,14 +250,22 @@ func (a *app) runOptions(cmd *cobra.Command, f *createFlags, args []string) (con
 	if err := a.networkOptions(f, &o); err != nil {
 		return o, nil, err
 	}
-	if err := a.cgroupManager().CheckLimits(o); err != nil {
+	// The run's own manager checks the limits: the cgroup delegation it discovers
+	// is the one Create and the start use (found once per command).
+	m, err := a.manager()
+	if err != nil {
+		return o, nil, err
+	}
+	if cmd.Name() == "run" {
+		m.DiscoverCgroups() // while the image is resolved
+	}
+	if err := m.CheckLimits(o); err != nil {
 		return o, nil, err
 	}
 	if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {
 		return o, nil, err
 	}
-	m, err := a.manager()
-	return o, m, err
+	return o, m, nil
 }
 
 // runResult turns a container's end into hutch's exit: its own status, or the
