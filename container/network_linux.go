@@ -172,10 +172,10 @@ func reapNetwork() {
 func netFailed(proc *nsinit.Process, err error) (int, error) {
 	// An init that failed may still be on its way out (its namespaces go before it is
 	// a zombie): give it a moment (only on this error path).
-	for i := 0; i < 20 && procAlive(proc.Pid()); i++ {
+	for i := 0; i < 20 && network.Alive(proc.Pid()); i++ {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if !procAlive(proc.Pid()) {
+	if !network.Alive(proc.Pid()) {
 		// Dead, it cannot run the command: Release only reads why it ended.
 		if rerr := proc.Release(); rerr != nil {
 			var ee *nsinit.ExecError

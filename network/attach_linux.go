@@ -344,13 +344,12 @@ func reap(c *exec.Cmd) {
 	t.Stop()
 }
 
-// alive tells whether pid is a live process (not a zombie).
 // keepsNetwork reports whether the container's init still runs in its network namespace
 // a moment after slirp4netns ended: an init that is exiting drops its namespaces before it
 // becomes a zombie, and slirp4netns may see the namespace go first.
 func keepsNetwork(pid int) bool {
 	for i := 0; i < 10; i++ {
-		if !alive(pid) {
+		if !Alive(pid) {
 			return false
 		}
 		if _, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net"); err != nil {
@@ -361,7 +360,8 @@ func keepsNetwork(pid int) bool {
 	return true
 }
 
-func alive(pid int) bool {
+// Alive tells whether pid is a live process (not a zombie).
+func Alive(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return false
