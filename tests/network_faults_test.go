@@ -171,6 +171,8 @@ func TestNetworkCycles(t *testing.T) {
 			sb.ok("rm", "-f", id)
 		} else {
 			sb.ok("stop", "-t", "0", id)
+			// slirp4netns ends as the stopped container's namespace goes: no news.
+			assertNotContains(t, sb.ok("logs", id).stderr, "ended unexpectedly", fmt.Sprintf("logs in cycle %d", i))
 			sb.ok("rm", id)
 		}
 	}
