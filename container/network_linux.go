@@ -115,9 +115,19 @@ func (p *pendingNet) close() {
 	}
 }
 
-// publish publishes the container's ports on a network attached without them.
-func publish(att *network.Attachment, c *Config) error {
-	if att == nil || len(c.Options.Ports) == 0 {
+// publish publishes the container's ports on a network attached without them, before
+// the container had an id: its state directory takes the id's name now, so that `rm`
+// finds it when this process is killed outright.
+func (m *Manager) publish(att *network.Attachment, c *Config) error {
+	if att == nil {
+		return nil
+	}
+	if m.NetDir != "" {
+		if err := att.Move(m.netDir(c.ID)); err != nil {
+			return err
+		}
+	}
+	if len(c.Options.Ports) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), attachTimeout)

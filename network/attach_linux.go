@@ -243,6 +243,24 @@ func (a *Attachment) Handover() (exitFD *os.File, slirpPid, helperPid int) {
 	return a.exitW, a.SlirpPid, a.HelperPid
 }
 
+// Move renames the attachment's state directory to dir (replacing what a killed
+// attachment left there), before its ports are published: the port forwarder keeps its
+// socket there, slirp4netns nothing it still opens.
+func (a *Attachment) Move(dir string) error {
+	if a.helper != nil {
+		return errors.New("internal error: an attachment moves before its ports are published")
+	}
+	if dir == a.dir {
+		return nil
+	}
+	_ = os.RemoveAll(dir)
+	if err := os.Rename(a.dir, dir); err != nil {
+		return fmt.Errorf("moving the network's state directory: %w", err)
+	}
+	a.dir = dir
+	return nil
+}
+
 // Dir is the attachment's state directory.
 func (a *Attachment) Dir() string { return a.dir }
 

@@ -195,3 +195,32 @@ func TestNetworkCycles(t *testing.T) {
 	}
 	l.Close()
 }
+
+// TestNetworkForegroundKilled: a foreground run killed outright (SIGKILL) leaves nothing
+// of its network once the container is removed: no process, no socket, no state
+// directory (its slirp4netns came up before the container had an id).
+func TestNetworkForegroundKilled(t *testing.T) {
+	sb := netSandbox(t)
+	port := netFreePort(t)
+	run := sb.startRun(runOpts{}, "run", "--name", "fgkill", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), netImage,
+		"sh", "-c", "httpd -p 80 -h /www && echo listening && exec sleep 1000")
+	run.waitOutput("listening", 15*time.Second)
+	assertEqual(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)), netIndex, "GET through the foreground run's -p")
+	run.signal(syscall.SIGKILL)
+	if r := run.wait(); r.code != 128+int(syscall.SIGKILL) {
+		t.Fatalf("hutch run should have died of SIGKILL:\n%s", r)
+	}
+	sb.ok("rm", "-f", "fgkill")
+	lcAssertNoProcsNoMounts(t, sb, "rm of a killed foreground run")
+	lcEventually(t, 5*time.Second, "no socket of the user left", func() (bool, string) {
+		s := sockets(sb)
+		return len(s) == 0, strings.Join(s, "\n")
+	})
+	if es, err := os.ReadDir(sb.path("run", "hutch", "net")); err == nil && len(es) > 0 {
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("network state left in %s: %v", sb.path("run", "hutch", "net"), names)
+	}
+}
