@@ -181,13 +181,7 @@ func TestNetworkCycles(t *testing.T) {
 		s := sockets(sb)
 		return len(s) == 0, strings.Join(s, "\n")
 	})
-	if es, err := os.ReadDir(sb.path("run", "hutch", "net")); err == nil && len(es) > 0 {
-		var names []string
-		for _, e := range es {
-			names = append(names, e.Name())
-		}
-		t.Fatalf("forwarder state left in %s: %v", sb.path("run", "hutch", "net"), names)
-	}
+	netAssertNoState(t, sb, "100 run/stop cycles with -p")
 	// The port is free again for anyone.
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
@@ -216,11 +210,40 @@ func TestNetworkForegroundKilled(t *testing.T) {
 		s := sockets(sb)
 		return len(s) == 0, strings.Join(s, "\n")
 	})
-	if es, err := os.ReadDir(sb.path("run", "hutch", "net")); err == nil && len(es) > 0 {
+	netAssertNoState(t, sb, "rm of a killed foreground run")
+}
+
+// netAssertNoState fails the test when a container's network left state (the port
+// forwarder's socket, slirp4netns's log) in the runtime directory.
+func netAssertNoState(t *testing.T, sb *sandbox, after string) {
+	t.Helper()
+	dir := sb.path("run", "hutch", "net")
+	if es, err := os.ReadDir(dir); err == nil && len(es) > 0 {
 		var names []string
 		for _, e := range es {
 			names = append(names, e.Name())
 		}
-		t.Fatalf("network state left in %s: %v", sb.path("run", "hutch", "net"), names)
+		t.Fatalf("after %s, network state left in %s: %v", after, dir, names)
 	}
+}
+
+// TestNetworkEndIsNoNews: a detached container without published ports (nothing but its
+// processes holds its network namespace) that ends, on its own or stopped, takes
+// slirp4netns with it without the monitor calling that unexpected.
+func TestNetworkEndIsNoNews(t *testing.T) {
+	sb := netSandbox(t)
+	for i := 0; i < 6; i++ {
+		var id string
+		if i%2 == 0 {
+			id = lcRunD(sb, netImage, "sh", "-c", "sleep 1000 & sleep 0.2")
+		} else {
+			id = lcRunD(sb, append([]string{netImage}, lcSleeper...)...)
+			sb.ok("stop", "-t", "0", id)
+		}
+		lcWaitStatus(sb, id, "exited", 10*time.Second)
+		assertNotContains(t, sb.ok("logs", id).stderr, "ended unexpectedly", fmt.Sprintf("logs of container %d", i))
+		sb.ok("rm", id)
+	}
+	lcAssertNoProcsNoMounts(t, sb, "containers that ended")
+	netAssertNoState(t, sb, "containers that ended")
 }
