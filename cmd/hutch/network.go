@@ -30,8 +30,8 @@ func (a *app) networkOptions(f *createFlags, o *container.Options) error {
 	return nil
 }
 
-// portsOf are the ports a container publishes: the ones it got while it runs, else the
-// ones it asked for.
+// portsOf are the ports a container publishes: the ones it got while it runs, else none
+// (as Docker: a stopped container publishes nothing).
 func portsOf(s container.Summary) []network.PortMapping {
 	if s.State.Status == container.StatusRunning {
 		return s.State.Ports
