@@ -74,7 +74,15 @@ func newPortCommand(a *app) *cobra.Command {
 				}
 			}
 			if !found {
-				return fmt.Errorf("no public port %s published for %s", want, c.Name)
+				have := "none (it is not running, or was run without -p/-P)"
+				if len(ports) > 0 {
+					keys := make([]string, len(ports))
+					for i, p := range ports {
+						keys[i] = p.Key()
+					}
+					have = strings.Join(keys, ", ")
+				}
+				return fmt.Errorf("no public port %s published for %s: it publishes %s", want, c.Name, have)
 			}
 			return nil
 		},
