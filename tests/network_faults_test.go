@@ -247,3 +247,35 @@ func TestNetworkEndIsNoNews(t *testing.T) {
 	lcAssertNoProcsNoMounts(t, sb, "containers that ended")
 	netAssertNoState(t, sb, "containers that ended")
 }
+
+// TestNetworkForegroundSlirpKilled: slirp4netns killed under a foreground run is
+// reported on the run's stderr, and the container runs on.
+func TestNetworkForegroundSlirpKilled(t *testing.T) {
+	sb := netSandbox(t)
+	run := sb.startRun(runOpts{}, "run", "--rm", "--name", "fgslirp", netImage, "sh", "-c", "echo ready; exec sleep 1000")
+	run.waitOutput("ready", 15*time.Second)
+	slirp := 0
+	for todo := []int{run.cmd.Process.Pid}; len(todo) > 0 && slirp == 0; todo = todo[1:] {
+		for pid, comm := range childrenOf(todo[0]) {
+			if comm == "slirp4netns" {
+				slirp = pid
+			}
+			todo = append(todo, pid)
+		}
+	}
+	if slirp == 0 {
+		t.Fatalf("no slirp4netns under the foreground run (pid %d):\n%s", run.cmd.Process.Pid, lcProcList(lcProcs(sb)))
+	}
+	if err := syscall.Kill(slirp, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	lcEventually(t, 10*time.Second, "the run says that slirp4netns ended", func() (bool, string) {
+		s := run.stderr.String()
+		return strings.Contains(s, "slirp4netns (pid "+strconv.Itoa(slirp)+") ended unexpectedly"), s
+	})
+	assertEqual(t, lcInspect(sb, "fgslirp").State.Status, "running", "the container itself runs on")
+	sb.ok("stop", "-t", "0", "fgslirp")
+	run.wait()
+	lcAssertNoProcsNoMounts(t, sb, "the foreground run ended")
+	netAssertNoState(t, sb, "the foreground run ended")
+}
