@@ -222,12 +222,12 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 					exited = 1;
 				} else if (!exited && r > 0 && (r == slirp || r == ports) && (r != slirp || keeps_network(init))) {
 					char msg[256];
-					int n = snprintf(msg, sizeof(msg),
+					int len = snprintf(msg, sizeof(msg),
 						"hutch: %s (pid %d) ended unexpectedly (%s %d): the container has %s; restart it to reconnect\n",
 						r == slirp ? "slirp4netns" : "the port forwarder hutch-port", (int)r,
 						WIFSIGNALED(st) ? "signal" : "exit status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 						r == slirp ? "no network any more" : "no published ports any more");
-					log_line("stderr", msg, (size_t)n);
+					log_line("stderr", msg, (size_t)len);
 					if (r == slirp)
 						slirp = 0;
 					else
