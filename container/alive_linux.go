@@ -34,17 +34,6 @@ func execing(pid int) bool {
 	return false
 }
 
-// procAlive tells whether pid is a live process (not a zombie).
-func procAlive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
-}
-
 // confirmDead calls alive until it says yes, a few times over up to 50 ms: a monitor
 // that executes hutch (into its C half and back) is unreadable in /proc, or reads as a
 // zombie, for a moment, and `stop`/`rm` right after `run -d` must not take it for dead

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -152,9 +153,13 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 // monitor, which inherits the pipes and the child. It returns only on failure.
 func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int, error) {
 	var p *prepared
+	var att *network.Attachment
 	fail := func(code int, err error) (int, error) {
 		if p != nil {
 			p.dropCgroup()
+		}
+		if att != nil {
+			att.Close() // its processes, and its state directory
 		}
 		_, _ = m.Store.Unmount(c.ID, true)
 		m.recordFailure(c.ID, code, err, restarts)
@@ -227,7 +232,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		p.dropCgroup()
 		return fail(nsinit.ExitEngine, err)
 	}
-	att, err := m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, true, nil).wait()
+	att, err = m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, true, nil).wait()
 	if err != nil {
 		code, err := netFailed(proc, err)
 		p.dropCgroup()
@@ -239,9 +244,6 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	}
 	if err := proc.Release(); err != nil {
 		p.dropCgroup()
-		if att != nil {
-			att.Close()
-		}
 		code := nsinit.ExitEngine
 		var ee *nsinit.ExecError
 		if errors.As(err, &ee) {

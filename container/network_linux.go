@@ -115,9 +115,19 @@ func (p *pendingNet) close() {
 	}
 }
 
-// publish publishes the container's ports on a network attached without them.
-func publish(att *network.Attachment, c *Config) error {
-	if att == nil || len(c.Options.Ports) == 0 {
+// publish publishes the container's ports on a network attached without them, before
+// the container had an id: its state directory takes the id's name now, so that `rm`
+// finds it when this process is killed outright.
+func (m *Manager) publish(att *network.Attachment, c *Config) error {
+	if att == nil {
+		return nil
+	}
+	if m.NetDir != "" {
+		if err := att.Move(m.netDir(c.ID)); err != nil {
+			return err
+		}
+	}
+	if len(c.Options.Ports) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), attachTimeout)
@@ -172,10 +182,10 @@ func reapNetwork() {
 func netFailed(proc *nsinit.Process, err error) (int, error) {
 	// An init that failed may still be on its way out (its namespaces go before it is
 	// a zombie): give it a moment (only on this error path).
-	for i := 0; i < 20 && procAlive(proc.Pid()); i++ {
+	for i := 0; i < 20 && network.Alive(proc.Pid()); i++ {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if !procAlive(proc.Pid()) {
+	if !network.Alive(proc.Pid()) {
 		// Dead, it cannot run the command: Release only reads why it ended.
 		if rerr := proc.Release(); rerr != nil {
 			var ee *nsinit.ExecError

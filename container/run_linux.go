@@ -159,7 +159,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 	}
 	att, err := net.wait()
 	if err == nil && attachedEarly {
-		err = publish(att, c)
+		err = m.publish(att, c)
 	}
 	if err != nil {
 		code, err := netFailed(proc, err)

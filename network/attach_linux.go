@@ -243,6 +243,24 @@ func (a *Attachment) Handover() (exitFD *os.File, slirpPid, helperPid int) {
 	return a.exitW, a.SlirpPid, a.HelperPid
 }
 
+// Move renames the attachment's state directory to dir (replacing what a killed
+// attachment left there), before its ports are published: the port forwarder keeps its
+// socket there, slirp4netns nothing it still opens.
+func (a *Attachment) Move(dir string) error {
+	if a.helper != nil {
+		return errors.New("internal error: an attachment moves before its ports are published")
+	}
+	if dir == a.dir {
+		return nil
+	}
+	_ = os.RemoveAll(dir)
+	if err := os.Rename(a.dir, dir); err != nil {
+		return fmt.Errorf("moving the network's state directory: %w", err)
+	}
+	a.dir = dir
+	return nil
+}
+
 // Dir is the attachment's state directory.
 func (a *Attachment) Dir() string { return a.dir }
 
@@ -344,13 +362,12 @@ func reap(c *exec.Cmd) {
 	t.Stop()
 }
 
-// alive tells whether pid is a live process (not a zombie).
 // keepsNetwork reports whether the container's init still runs in its network namespace
 // a moment after slirp4netns ended: an init that is exiting drops its namespaces before it
 // becomes a zombie, and slirp4netns may see the namespace go first.
 func keepsNetwork(pid int) bool {
 	for i := 0; i < 10; i++ {
-		if !alive(pid) {
+		if !Alive(pid) {
 			return false
 		}
 		if _, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net"); err != nil {
@@ -361,7 +378,8 @@ func keepsNetwork(pid int) bool {
 	return true
 }
 
-func alive(pid int) bool {
+// Alive tells whether pid is a live process (not a zombie).
+func Alive(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return false

@@ -77,7 +77,7 @@ func TestAttachPublishAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The forwarder is gone and the port free once Close returns.
-	if alive(helper) {
+	if Alive(helper) {
 		t.Errorf("the port forwarder (pid %d) outlived Close", helper)
 	}
 	if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
@@ -89,10 +89,10 @@ func TestAttachPublishAndClose(t *testing.T) {
 		t.Errorf("state directory %s left: %v", dir, err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for alive(slirp) && time.Now().Before(deadline) {
+	for Alive(slirp) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if alive(slirp) {
+	if Alive(slirp) {
 		t.Errorf("slirp4netns (pid %d) still runs after Close", slirp)
 	}
 	if log.Len() > 0 {

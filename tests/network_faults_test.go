@@ -171,6 +171,8 @@ func TestNetworkCycles(t *testing.T) {
 			sb.ok("rm", "-f", id)
 		} else {
 			sb.ok("stop", "-t", "0", id)
+			// slirp4netns ends as the stopped container's namespace goes: no news.
+			assertNotContains(t, sb.ok("logs", id).stderr, "ended unexpectedly", fmt.Sprintf("logs in cycle %d", i))
 			sb.ok("rm", id)
 		}
 	}
@@ -179,17 +181,101 @@ func TestNetworkCycles(t *testing.T) {
 		s := sockets(sb)
 		return len(s) == 0, strings.Join(s, "\n")
 	})
-	if es, err := os.ReadDir(sb.path("run", "hutch", "net")); err == nil && len(es) > 0 {
-		var names []string
-		for _, e := range es {
-			names = append(names, e.Name())
-		}
-		t.Fatalf("forwarder state left in %s: %v", sb.path("run", "hutch", "net"), names)
-	}
+	netAssertNoState(t, sb, "100 run/stop cycles with -p")
 	// The port is free again for anyone.
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		t.Fatalf("port %d is not free after the cycles: %v", port, err)
 	}
 	l.Close()
+}
+
+// TestNetworkForegroundKilled: a foreground run killed outright (SIGKILL) leaves nothing
+// of its network once the container is removed: no process, no socket, no state
+// directory (its slirp4netns came up before the container had an id).
+func TestNetworkForegroundKilled(t *testing.T) {
+	sb := netSandbox(t)
+	port := netFreePort(t)
+	run := sb.startRun(runOpts{}, "run", "--name", "fgkill", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), netImage,
+		"sh", "-c", "httpd -p 80 -h /www && echo listening && exec sleep 1000")
+	run.waitOutput("listening", 15*time.Second)
+	assertEqual(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)), netIndex, "GET through the foreground run's -p")
+	run.signal(syscall.SIGKILL)
+	if r := run.wait(); r.code != 128+int(syscall.SIGKILL) {
+		t.Fatalf("hutch run should have died of SIGKILL:\n%s", r)
+	}
+	sb.ok("rm", "-f", "fgkill")
+	lcAssertNoProcsNoMounts(t, sb, "rm of a killed foreground run")
+	lcEventually(t, 5*time.Second, "no socket of the user left", func() (bool, string) {
+		s := sockets(sb)
+		return len(s) == 0, strings.Join(s, "\n")
+	})
+	netAssertNoState(t, sb, "rm of a killed foreground run")
+}
+
+// netAssertNoState fails the test when a container's network left state (the port
+// forwarder's socket, slirp4netns's log) in the runtime directory.
+func netAssertNoState(t *testing.T, sb *sandbox, after string) {
+	t.Helper()
+	dir := sb.path("run", "hutch", "net")
+	if es, err := os.ReadDir(dir); err == nil && len(es) > 0 {
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("after %s, network state left in %s: %v", after, dir, names)
+	}
+}
+
+// TestNetworkEndIsNoNews: a detached container without published ports (nothing but its
+// processes holds its network namespace) that ends, on its own or stopped, takes
+// slirp4netns with it without the monitor calling that unexpected.
+func TestNetworkEndIsNoNews(t *testing.T) {
+	sb := netSandbox(t)
+	for i := 0; i < 6; i++ {
+		var id string
+		if i%2 == 0 {
+			id = lcRunD(sb, netImage, "sh", "-c", "sleep 1000 & sleep 0.2")
+		} else {
+			id = lcRunD(sb, append([]string{netImage}, lcSleeper...)...)
+			sb.ok("stop", "-t", "0", id)
+		}
+		lcWaitStatus(sb, id, "exited", 10*time.Second)
+		assertNotContains(t, sb.ok("logs", id).stderr, "ended unexpectedly", fmt.Sprintf("logs of container %d", i))
+		sb.ok("rm", id)
+	}
+	lcAssertNoProcsNoMounts(t, sb, "containers that ended")
+	netAssertNoState(t, sb, "containers that ended")
+}
+
+// TestNetworkForegroundSlirpKilled: slirp4netns killed under a foreground run is
+// reported on the run's stderr, and the container runs on.
+func TestNetworkForegroundSlirpKilled(t *testing.T) {
+	sb := netSandbox(t)
+	run := sb.startRun(runOpts{}, "run", "--rm", "--name", "fgslirp", netImage, "sh", "-c", "echo ready; exec sleep 1000")
+	run.waitOutput("ready", 15*time.Second)
+	slirp := 0
+	for todo := []int{run.cmd.Process.Pid}; len(todo) > 0 && slirp == 0; todo = todo[1:] {
+		for pid, comm := range childrenOf(todo[0]) {
+			if comm == "slirp4netns" {
+				slirp = pid
+			}
+			todo = append(todo, pid)
+		}
+	}
+	if slirp == 0 {
+		t.Fatalf("no slirp4netns under the foreground run (pid %d):\n%s", run.cmd.Process.Pid, lcProcList(lcProcs(sb)))
+	}
+	if err := syscall.Kill(slirp, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	lcEventually(t, 10*time.Second, "the run says that slirp4netns ended", func() (bool, string) {
+		s := run.stderr.String()
+		return strings.Contains(s, "slirp4netns (pid "+strconv.Itoa(slirp)+") ended unexpectedly"), s
+	})
+	assertEqual(t, lcInspect(sb, "fgslirp").State.Status, "running", "the container itself runs on")
+	sb.ok("stop", "-t", "0", "fgslirp")
+	run.wait()
+	lcAssertNoProcsNoMounts(t, sb, "the foreground run ended")
+	netAssertNoState(t, sb, "the foreground run ended")
 }

@@ -37,7 +37,7 @@ func TestNetworkPublishHTTP(t *testing.T) {
 	assertContains(t, sb.ok("ps").stdout, "PORTS", "ps header")
 	assertEqual(t, sb.ok("port", "web1").stdout, fmt.Sprintf("80/tcp -> 127.0.0.1:%d\n", p1), "hutch port web1")
 	assertEqual(t, sb.ok("port", "web1", "80").stdout, fmt.Sprintf("127.0.0.1:%d\n", p1), "hutch port web1 80")
-	sb.expect(125, "port", "web1", "81/tcp")
+	assertOneLineError(t, sb.expect(125, "port", "web1", "81/tcp"), "no public port 81/tcp published for web1", "it publishes 80/tcp")
 	in := netInspect(sb, "web1")
 	assertEqual(t, in.HostConfig.NetworkMode, "slirp4netns", "HostConfig.NetworkMode")
 	if pb := in.HostConfig.PortBindings["80/tcp"]; len(pb) != 1 || pb[0].HostIp != "127.0.0.1" || pb[0].HostPort != strconv.Itoa(p1) {
@@ -227,4 +227,23 @@ func TestNetworkLowPortsInOwnNamespace(t *testing.T) {
 	if now, _ := os.ReadFile(sysctl); string(now) != string(host) {
 		t.Errorf("the host's %s changed: %q, was %q", sysctl, now, host)
 	}
+}
+
+// TestNetworkCIDRAndIPv6: --network slirp4netns:cidr=… moves the container, its gateway
+// and its DNS forwarder into that network (resolv.conf and /etc/hosts follow);
+// enable_ipv6=true gives the interface an IPv6 address and resolv.conf slirp4netns's
+// IPv6 DNS forwarder.
+func TestNetworkCIDRAndIPv6(t *testing.T) {
+	sb := netSandbox(t)
+	r := sb.ok("run", "--rm", "--name", "cidr", "--network", "slirp4netns:cidr=10.7.0.0/24", netImage, "sh", "-c",
+		"ip -4 -o addr show tap0; ip route; cat /etc/resolv.conf /etc/hosts")
+	assertContains(t, r.stdout, "10.7.0.100/24", "address in the cidr")
+	assertContains(t, r.stdout, "default via 10.7.0.2 dev tap0", "gateway in the cidr")
+	assertContains(t, r.stdout, "nameserver 10.7.0.3\n", "DNS forwarder in the cidr")
+	assertContains(t, r.stdout, "10.7.0.100\t", "/etc/hosts names the container at its address")
+	assertNotContains(t, r.stdout, "10.0.2.", "the default network")
+	r = sb.ok("run", "--rm", "--network", "slirp4netns:enable_ipv6=true", netImage, "sh", "-c",
+		"ip -6 -o addr show tap0; cat /etc/resolv.conf")
+	assertContains(t, r.stdout, "fd00::", "IPv6 address of tap0")
+	assertContains(t, r.stdout, "nameserver fd00::3\n", "IPv6 DNS forwarder")
 }

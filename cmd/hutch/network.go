@@ -30,8 +30,8 @@ func (a *app) networkOptions(f *createFlags, o *container.Options) error {
 	return nil
 }
 
-// portsOf are the ports a container publishes: the ones it got while it runs, else the
-// ones it asked for.
+// portsOf are the ports a container publishes: the ones it got while it runs, else none
+// (as Docker: a stopped container publishes nothing).
 func portsOf(s container.Summary) []network.PortMapping {
 	if s.State.Status == container.StatusRunning {
 		return s.State.Ports
@@ -74,7 +74,15 @@ func newPortCommand(a *app) *cobra.Command {
 				}
 			}
 			if !found {
-				return fmt.Errorf("no public port %s published for %s", want, c.Name)
+				have := "none (it is not running, or was run without -p/-P)"
+				if len(ports) > 0 {
+					keys := make([]string, len(ports))
+					for i, p := range ports {
+						keys[i] = p.Key()
+					}
+					have = strings.Join(keys, ", ")
+				}
+				return fmt.Errorf("no public port %s published for %s: it publishes %s", want, c.Name, have)
 			}
 			return nil
 		},

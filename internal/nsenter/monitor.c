@@ -117,6 +117,17 @@ static int pump(struct stream *s)
 	return 1;
 }
 
+// keeps_network tells whether the init (not yet reaped) still has its network namespace:
+// an init that is exiting drops its namespaces first, and only then is the namespace torn
+// down, which ends slirp4netns; so slirp4netns may be reaped before the init is a zombie,
+// and its end is then no news (network/attach_linux.go's keepsNetwork does the same).
+static int keeps_network(pid_t init)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)init);
+	return readlink(path, link, sizeof(link)) > 0;
+}
+
 __attribute__((constructor)) static void hutch_cmonitor(void)
 {
 	if (getenv("_HUTCH_CMONITOR") == NULL)
@@ -209,14 +220,14 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 				if (r == init) {
 					status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 					exited = 1;
-				} else if (!exited && r > 0 && (r == slirp || r == ports)) {
+				} else if (!exited && r > 0 && (r == slirp || r == ports) && (r != slirp || keeps_network(init))) {
 					char msg[256];
-					int n = snprintf(msg, sizeof(msg),
+					int len = snprintf(msg, sizeof(msg),
 						"hutch: %s (pid %d) ended unexpectedly (%s %d): the container has %s; restart it to reconnect\n",
 						r == slirp ? "slirp4netns" : "the port forwarder hutch-port", (int)r,
 						WIFSIGNALED(st) ? "signal" : "exit status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 						r == slirp ? "no network any more" : "no published ports any more");
-					log_line("stderr", msg, (size_t)n);
+					log_line("stderr", msg, (size_t)len);
 					if (r == slirp)
 						slirp = 0;
 					else
