@@ -115,12 +115,16 @@ func TestNetworkPublishAll(t *testing.T) {
 	}
 	// A range: 2 host ports to 2 container ports, both served.
 	base := netFreePort(t)
-	for netFreePort(t) == base+1 {
-	}
-	if c, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+1)); err != nil {
-		t.Skipf("port %d is taken", base+1)
-	} else {
-		c.Close()
+	for tries := 0; ; tries++ { // two free ports in a row
+		c, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+1))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if tries == 20 {
+			t.Fatalf("found no two free ports in a row: %v", err)
+		}
+		base = netFreePort(t)
 	}
 	rid := lcRunD(sb, "-p", fmt.Sprintf("127.0.0.1:%d-%d:80-81", base, base+1), netImage, "sh", "-c",
 		"httpd -p 81 -h /www && exec "+netHTTPD)
