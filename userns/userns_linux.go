@@ -358,12 +358,18 @@ func writeMaps(pid int, s *State) error {
 		}
 		return nil
 	}
-	if err := run("newgidmap", s.GIDMap); err != nil {
+	// The two helpers are independent (each writes its own map of the child, from
+	// outside the namespace): run together, the second setuid exec does not wait for
+	// the first.
+	gidErr := make(chan error, 1)
+	go func() { gidErr <- run("newgidmap", s.GIDMap) }()
+	uidErr := run("newuidmap", s.UIDMap)
+	if err := <-gidErr; err != nil {
 		if err := singleGID(); err != nil {
 			return err
 		}
 	}
-	if err := run("newuidmap", s.UIDMap); err != nil {
+	if uidErr != nil {
 		return singleUID()
 	}
 	return nil
