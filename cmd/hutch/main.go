@@ -28,6 +28,7 @@ func main() {
 	if reexec.Init() {
 		return
 	}
+	relaxStartupGC()
 	code := run(os.Args[1:])
 	userns.ReportDone(code)
 	os.Exit(code)
