@@ -10,8 +10,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -68,6 +70,10 @@ type fixtures struct {
 	bigOnce sync.Once
 	big     archiveFixture // ~50 MB docker-archive of localhost/big:1, made on first use
 	bigErr  error
+
+	probeOnce sync.Once
+	probe     archiveFixture // docker-archive of localhost/probe:1 (busybox + /bin/probe), made on first use
+	probeErr  error
 }
 
 // tarEntry is one member of a tar the fixtures write.
@@ -513,6 +519,51 @@ func (f *fixtures) bigArchive() (archiveFixture, error) {
 		f.big = out[0]
 	})
 	return f.big, f.bigErr
+}
+
+// probeArchive returns a docker-archive of localhost/probe:1: the busybox image plus
+// /bin/probe, built from tests/probe (static, CGO_ENABLED=0) on first use.
+func (f *fixtures) probeArchive() (archiveFixture, error) {
+	f.probeOnce.Do(func() {
+		f.probe, f.probeErr = buildProbeArchive(f.dir)
+	})
+	return f.probe, f.probeErr
+}
+
+func buildProbeArchive(dir string) (archiveFixture, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return archiveFixture{}, err
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(dir, "probe")
+	cmd := exec.Command(gobin, "build", "-trimpath", "-o", bin, "./tests/probe")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return archiveFixture{}, fmt.Errorf("building the probe (%s): %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	body, err := os.ReadFile(bin)
+	if err != nil {
+		return archiveFixture{}, err
+	}
+	es, err := busyboxEntries()
+	if err != nil {
+		return archiveFixture{}, err
+	}
+	layer, err := makeTar(append(es, fileEntry("bin/probe", body, 0o755)))
+	if err != nil {
+		return archiveFixture{}, err
+	}
+	out, err := writeDockerArchive(filepath.Join(dir, "probe.docker.tar"),
+		imageDef{name: "localhost/probe:1", layers: [][]byte{layer}, cmd: []string{"probe"}})
+	if err != nil {
+		return archiveFixture{}, err
+	}
+	return out[0], nil
 }
 
 func runtimeArch() string { return runtime.GOARCH }
