@@ -121,10 +121,18 @@ func execMain() {
 
 // execChild becomes the command, inside the container; it returns only on failure.
 func execChild(spec *ExecSpec) (int, error) {
+	// No container process may hold the user's terminal as its controlling terminal
+	// (docs/security.md, "Terminals"): the command leads a session of its own, whose
+	// terminal is its own pty with -t and none without. And until it executes the
+	// command, this process (which may hold the user's files) is not dumpable, so that
+	// no process already in the container can ptrace it or open its /proc files.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return ExitEngine, fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err)
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return ExitEngine, fmt.Errorf("setsid: %w", err)
+	}
 	if spec.Terminal {
-		if _, err := unix.Setsid(); err != nil {
-			return ExitEngine, fmt.Errorf("setsid: %w", err)
-		}
 		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 			return ExitEngine, fmt.Errorf("setting the controlling terminal: %w", err)
 		}
@@ -151,6 +159,9 @@ func execChild(spec *ExecSpec) (int, error) {
 		is.User.AdditionalGids = append(is.User.AdditionalGids, uint32(g))
 	}
 	if err := setupIdentity(is); err != nil {
+		return ExitEngine, err
+	}
+	if err := closeExtraFiles(); err != nil {
 		return ExitEngine, err
 	}
 	err = unix.Exec(path, spec.Args, env)
