@@ -35,6 +35,9 @@ type ExecSpec struct {
 	Caps            []string `json:"caps"`
 	NoNewPrivileges bool     `json:"noNewPrivileges"`
 	Detach          bool     `json:"detach"`
+	// SessionKeyring is the container's session keyring (Spec.SessionKeyring), which
+	// the command joins.
+	SessionKeyring string `json:"sessionKeyring,omitempty"`
 	// Cgroup, when set, is the container's cgroup directory: the command starts in it
 	// (CLONE_INTO_CGROUP), under the container's limits.
 	Cgroup *os.File `json:"-"`
@@ -136,6 +139,19 @@ func execChild(spec *ExecSpec) (int, error) {
 		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 			return ExitEngine, fmt.Errorf("setting the controlling terminal: %w", err)
 		}
+	}
+	// The container's session keyring, joined as the container's root (as its init
+	// joined it: the owner, who may find it by name), not the user's.
+	if unix.Getuid() != 0 || unix.Getgid() != 0 {
+		if err := syscall.Setresgid(0, 0, 0); err != nil {
+			return ExitEngine, fmt.Errorf("becoming the container's root: %w", err)
+		}
+		if err := syscall.Setresuid(0, 0, 0); err != nil {
+			return ExitEngine, fmt.Errorf("becoming the container's root: %w", err)
+		}
+	}
+	if err := joinSessionKeyring(spec.SessionKeyring); err != nil {
+		return ExitEngine, err
 	}
 	u, err := user.GetExecUserPath(spec.User, &user.ExecUser{Uid: 0, Gid: 0, Home: "/root"}, "/etc/passwd", "/etc/group")
 	if err != nil {

@@ -60,6 +60,9 @@ func initMain() {
 	if err := json.Unmarshal(line, &spec); err != nil {
 		fail(ExitEngine, fmt.Errorf("reading the container spec: %w", err))
 	}
+	if err := joinSessionKeyring(spec.SessionKeyring); err != nil {
+		fail(ExitEngine, err)
+	}
 	if spec.NewNetwork {
 		// As Docker does: in a network namespace of its own, any user of the container
 		// may bind low ports (they are not the host's). /proc is still the host's view
