@@ -233,7 +233,7 @@ func TestTerminalInjection(t *testing.T) {
 // TestContainerInheritsOnlyStdio: a container process has file descriptors 0, 1 and 2
 // and nothing else, whatever the shell that started hutch had open: a host file held
 // open by the user's shell (here fd 7, read, and fd 9, append) must not reach `run`,
-// `run --init`, `run -d`, `exec` or a build's RUN step.
+// `run --init`, `run -d` (nor its restart), `exec` or a build's RUN step.
 func TestContainerInheritsOnlyStdio(t *testing.T) {
 	t.Parallel()
 	sb := newSandbox(t, userWithRange)
@@ -249,6 +249,9 @@ func TestContainerInheritsOnlyStdio(t *testing.T) {
 		"echo @@run; " + h + " run --rm --network none " + img + " probe fds\n" +
 		"echo @@run-init; " + h + " run --rm --init --network none " + img + " probe fds\n" +
 		"echo @@run-d; id=$(" + h + " run -d --network none " + img + " probe fds) && " + h + " wait \"$id\" >/dev/null && " + h + " logs \"$id\"\n" +
+		// Restarted once by its monitor (the first run fails): both runs report.
+		"echo @@run-restart; id=$(" + h + " run -d --restart on-failure:1 --network none " + img + " sh -c 'probe fds; [ -e /once ] || { touch /once; exit 1; }') && " +
+		"until [ \"$(" + h + " wait \"$id\")\" = 0 ]; do :; done && " + h + " logs \"$id\"\n" +
 		"echo @@exec; " + h + " exec held probe fds\n" +
 		"echo @@build; " + h + " build --network none -t fds " + shellJoin([]string{ctx}) + "\n" +
 		"echo @@end\n"
@@ -257,8 +260,8 @@ func TestContainerInheritsOnlyStdio(t *testing.T) {
 		t.Fatalf("the shell failed:\n%s", r)
 	}
 	sections := regexp.MustCompile(`(?m)^@@([a-z-]+)$`).FindAllStringSubmatchIndex(r.stdout, -1)
-	if len(sections) != 6 {
-		t.Fatalf("want 6 sections in the output, got %d:\n%s", len(sections), r)
+	if len(sections) != 7 {
+		t.Fatalf("want 7 sections in the output, got %d:\n%s", len(sections), r)
 	}
 	fdLine := regexp.MustCompile(`(?m)^fds (\d+): (.*)$`)
 	for i := 0; i+1 < len(sections); i++ {
@@ -271,7 +274,11 @@ func TestContainerInheritsOnlyStdio(t *testing.T) {
 				t.Errorf("%s: the container process has the shell's file open as fd %s (%s)", name, m[1], m[2])
 			}
 		}
-		if strings.Join(fds, ",") != "0,1,2" {
+		want := "0,1,2"
+		if name == "run-restart" {
+			want = "0,1,2,0,1,2"
+		}
+		if strings.Join(fds, ",") != want {
 			t.Errorf("%s: the container process has fds %v open, want 0, 1 and 2 only:\n%s", name, fds, body)
 		}
 	}
