@@ -150,7 +150,7 @@ func execChild(spec *ExecSpec) (int, error) {
 			return ExitEngine, fmt.Errorf("becoming the container's root: %w", err)
 		}
 	}
-	if err := joinSessionKeyring(spec.SessionKeyring); err != nil {
+	if err := joinSessionKeyring(spec.SessionKeyring, false); err != nil {
 		return ExitEngine, err
 	}
 	u, err := user.GetExecUserPath(spec.User, &user.ExecUser{Uid: 0, Gid: 0, Home: "/root"}, "/etc/passwd", "/etc/group")

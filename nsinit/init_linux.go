@@ -60,7 +60,7 @@ func initMain() {
 	if err := json.Unmarshal(line, &spec); err != nil {
 		fail(ExitEngine, fmt.Errorf("reading the container spec: %w", err))
 	}
-	if err := joinSessionKeyring(spec.SessionKeyring); err != nil {
+	if err := joinSessionKeyring(spec.SessionKeyring, true); err != nil {
 		fail(ExitEngine, err)
 	}
 	if spec.NewNetwork {

@@ -28,8 +28,10 @@ func SessionKeyring(id string) string { return "_ses." + id }
 
 // joinSessionKeyring replaces the process's session keyring with the one named name in
 // this user namespace (made if there is none), or with a new anonymous one when name is
-// empty.
-func joinSessionKeyring(name string) error {
+// empty. With owner (the container's init), it then sets the keyring's permissions,
+// which fails unless this process owns it: a keyring of that name made by anyone else
+// is refused, not shared.
+func joinSessionKeyring(name string, owner bool) error {
 	var id int
 	var err error
 	if name == "" {
@@ -49,7 +51,7 @@ func joinSessionKeyring(name string) error {
 	case err != nil:
 		return fmt.Errorf("joining a session keyring of its own (%s): %w", name, err)
 	}
-	if name == "" {
+	if name == "" || !owner {
 		return nil
 	}
 	if err := unix.KeyctlSetperm(id, keyringPerm); err != nil {
