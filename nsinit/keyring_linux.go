@@ -34,7 +34,9 @@ func SessionKeyring(id string) string { return "_ses." + id }
 func joinSessionKeyring(name string, owner bool) error {
 	var id int
 	var err error
+	what := name
 	if name == "" {
+		what = "anonymous"
 		id, err = unix.KeyctlInt(unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0, 0) // NULL: anonymous
 	} else {
 		id, err = unix.KeyctlJoinSessionKeyring(name)
@@ -47,9 +49,9 @@ func joinSessionKeyring(name string, owner bool) error {
 		return nil
 	case errors.Is(err, unix.EDQUOT):
 		return fmt.Errorf("joining a session keyring of its own (%s): the kernel's key quota of your user is used up (every running container holds one keyring; the quota is %s keys and %s bytes per user): remove keys you no longer need, or raise it: sudo sysctl -w kernel.keys.maxkeys=2000 kernel.keys.maxbytes=200000",
-			name, sysctlValue("kernel/keys/maxkeys"), sysctlValue("kernel/keys/maxbytes"))
+			what, sysctlValue("kernel/keys/maxkeys"), sysctlValue("kernel/keys/maxbytes"))
 	case err != nil:
-		return fmt.Errorf("joining a session keyring of its own (%s): %w", name, err)
+		return fmt.Errorf("joining a session keyring of its own (%s): %w", what, err)
 	}
 	if name == "" || !owner {
 		return nil
