@@ -46,6 +46,7 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	spec := &nsinit.ExecSpec{
 		Args: o.Cmd, Env: MergeEnv(c.Env, o.Env), Cwd: c.Cwd, User: c.User, Terminal: o.TTY,
 		Caps: c.Caps, NoNewPrivileges: c.Options.NoNewPrivileges, Detach: o.Detach,
+		SessionKeyring: nsinit.SessionKeyring(c.ID),
 	}
 	if o.User != "" {
 		spec.User = o.User

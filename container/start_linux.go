@@ -63,6 +63,7 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 		TTYGroup:        ttyGroup || len(c.GIDMap) > 0,
 		UIDMap:          c.UIDMap,
 		GIDMap:          c.GIDMap,
+		SessionKeyring:  nsinit.SessionKeyring(c.ID),
 	}
 	for _, g := range u.Sgids {
 		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))

@@ -15,9 +15,11 @@ build=(gcc libc6-dev git ca-certificates)
 # … and what the tests, the demo and plain `go vet ./...` (no build tags) need: the
 # registry tests run against Debian's docker-registry (with htpasswd from apache2-utils)
 # and check interoperability with skopeo and podman (which needs runc on hybrid hosts);
-# the build tests compress archives with bzip2, xz, zstd; bench/build.sh runs buildah.
-tests=(busybox-static libgpgme-dev libbtrfs-dev util-linux procps bzip2 xz-utils zstd
-	docker-registry apache2-utils skopeo podman buildah runc)
+# the build tests compress archives with bzip2, xz, zstd; bench/build.sh runs buildah; the
+# security tests give the user's shell a session keyring with keyctl (keyutils) and a
+# terminal with script (bsdutils).
+tests=(busybox-static libgpgme-dev libbtrfs-dev util-linux bsdutils procps bzip2 xz-utils zstd
+	docker-registry apache2-utils skopeo podman buildah runc keyutils)
 missing=()
 for p in "${runtime[@]}" "${build[@]}" "${tests[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,6 +35,9 @@ type ExecSpec struct {
 	Caps            []string `json:"caps"`
 	NoNewPrivileges bool     `json:"noNewPrivileges"`
 	Detach          bool     `json:"detach"`
+	// SessionKeyring is the container's session keyring (Spec.SessionKeyring), which
+	// the command joins.
+	SessionKeyring string `json:"sessionKeyring,omitempty"`
 	// Cgroup, when set, is the container's cgroup directory: the command starts in it
 	// (CLONE_INTO_CGROUP), under the container's limits.
 	Cgroup *os.File `json:"-"`
@@ -121,13 +124,34 @@ func execMain() {
 
 // execChild becomes the command, inside the container; it returns only on failure.
 func execChild(spec *ExecSpec) (int, error) {
+	// No container process may hold the user's terminal as its controlling terminal
+	// (docs/security.md, "Terminals"): the command leads a session of its own, whose
+	// terminal is its own pty with -t and none without. And until it executes the
+	// command, this process (which may hold the user's files) is not dumpable, so that
+	// no process already in the container can ptrace it or open its /proc files.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return ExitEngine, fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err)
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return ExitEngine, fmt.Errorf("setsid: %w", err)
+	}
 	if spec.Terminal {
-		if _, err := unix.Setsid(); err != nil {
-			return ExitEngine, fmt.Errorf("setsid: %w", err)
-		}
 		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 			return ExitEngine, fmt.Errorf("setting the controlling terminal: %w", err)
 		}
+	}
+	// The container's session keyring, joined as the container's root (as its init
+	// joined it: the owner, who may find it by name), not the user's.
+	if unix.Getuid() != 0 || unix.Getgid() != 0 {
+		if err := syscall.Setresgid(0, 0, 0); err != nil {
+			return ExitEngine, fmt.Errorf("becoming the container's root: %w", err)
+		}
+		if err := syscall.Setresuid(0, 0, 0); err != nil {
+			return ExitEngine, fmt.Errorf("becoming the container's root: %w", err)
+		}
+	}
+	if err := joinSessionKeyring(spec.SessionKeyring, false); err != nil {
+		return ExitEngine, err
 	}
 	u, err := user.GetExecUserPath(spec.User, &user.ExecUser{Uid: 0, Gid: 0, Home: "/root"}, "/etc/passwd", "/etc/group")
 	if err != nil {
@@ -151,6 +175,9 @@ func execChild(spec *ExecSpec) (int, error) {
 		is.User.AdditionalGids = append(is.User.AdditionalGids, uint32(g))
 	}
 	if err := setupIdentity(is); err != nil {
+		return ExitEngine, err
+	}
+	if err := closeExtraFiles(); err != nil {
 		return ExitEngine, err
 	}
 	err = unix.Exec(path, spec.Args, env)

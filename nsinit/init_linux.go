@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -59,6 +60,9 @@ func initMain() {
 	if err := json.Unmarshal(line, &spec); err != nil {
 		fail(ExitEngine, fmt.Errorf("reading the container spec: %w", err))
 	}
+	if err := joinSessionKeyring(spec.SessionKeyring, true); err != nil {
+		fail(ExitEngine, err)
+	}
 	if spec.NewNetwork {
 		// As Docker does: in a network namespace of its own, any user of the container
 		// may bind low ports (they are not the host's). /proc is still the host's view
@@ -107,7 +111,16 @@ func initMain() {
 			fail(ExitEngine, fmt.Errorf("keeping the parent-death signal: %w", err))
 		}
 	}
+	if err := closeExtraFiles(); err != nil {
+		fail(ExitEngine, err)
+	}
 	if spec.Init {
+		// The reaper stays in the container as pid 1 for its whole life, with the
+		// command's ids and capabilities: not dumpable, no process in the container can
+		// ptrace it or open its /proc files (its fds, its executable: the host's hutch).
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			fail(ExitEngine, fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err))
+		}
 		os.Exit(reap(path, &spec, func(err error) { fail(execCode(err), fmt.Errorf("%s: %w", spec.Args[0], err)) }))
 	}
 	err = unix.Exec(path, spec.Args, spec.Env)
@@ -119,6 +132,32 @@ func execCode(err error) int {
 		return ExitNotFound
 	}
 	return ExitCannot
+}
+
+// closeExtraFiles marks every file descriptor above 2 close-on-exec: the command gets
+// its standard streams and nothing else. Go opens its own files close-on-exec, but a
+// descriptor hutch inherited from whoever started it (a shell's `exec 9<file`, a
+// leaked pipe) would otherwise pass through every exec into the container — a host
+// file the container could read or write. One system call.
+func closeExtraFiles() error {
+	err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+		if err != nil {
+			return fmt.Errorf("marking inherited files close-on-exec: %w", err)
+		}
+		return nil
+	}
+	// Before Linux 5.11: one fcntl per open descriptor.
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("listing open files: %w", err)
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
 
 // lookPath finds the command in the container's PATH, after pivot_root.

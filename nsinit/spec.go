@@ -29,6 +29,9 @@ type Spec struct {
 	// Init runs a reaper as pid 1 that starts the command as pid 2, forwards signals to
 	// it and reaps every orphan.
 	Init bool `json:"init"`
+	// SessionKeyring names the session keyring the container's processes share
+	// (SessionKeyring(ID)); empty: a new anonymous one. Never the caller's.
+	SessionKeyring string `json:"sessionKeyring,omitempty"`
 	// TTYGroup says whether gid 5 (tty) exists in the namespace, for devpts.
 	TTYGroup bool `json:"ttyGroup"`
 	// UIDMap and GIDMap, when set, put the container in a user namespace of its own

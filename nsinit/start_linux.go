@@ -77,7 +77,10 @@ func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 		ExtraFiles: []*os.File{specR, statusW},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
-			Setsid:     true,
+			// A session of its own: the caller's terminal (the container's standard
+			// streams without -t) is never its controlling terminal, so that TIOCSTI
+			// cannot type into the user's shell (docs/security.md, "Terminals").
+			Setsid: true,
 		},
 	}
 	if len(spec.UIDMap) > 0 {

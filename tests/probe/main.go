@@ -7,6 +7,12 @@
 //	probe NAME [ARGS…]
 //
 // Each subcommand lives in a file of its own and registers itself in init.
+//
+// The Go runtime is kept from reading the cgroup's CPU limit (it would keep
+// cpu.max open: a descriptor the fds probe would have to tell from inherited ones).
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
