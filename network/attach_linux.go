@@ -261,9 +261,6 @@ func (a *Attachment) Move(dir string) error {
 	return nil
 }
 
-// Dir is the attachment's state directory.
-func (a *Attachment) Dir() string { return a.dir }
-
 // Close stops publishing the ports (they are free when it returns), ends slirp4netns
 // and removes the state directory.
 func (a *Attachment) Close() error {

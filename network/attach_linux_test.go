@@ -72,7 +72,7 @@ func TestAttachPublishAndClose(t *testing.T) {
 		}
 	}
 	slirp, helper := a.SlirpPid, a.HelperPid
-	dir := a.Dir()
+	dir := a.dir
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -508,21 +507,6 @@ func newCpCommand(a *app) *cobra.Command {
 			return copyWith(rootfs)
 		},
 	}
-}
-
-// stopForRemoval stops running containers (as the plain user, who can reach them) before
-// `rm -f` moves into the namespace to remove them.
-func stopForRemoval(a *app, refs []string) error {
-	for _, ref := range refs {
-		ct, err := a.records().Get(ref)
-		if err != nil {
-			continue
-		}
-		if err := a.records().Stop(ct, 0); err != nil && !errors.Is(err, container.ErrNotRunning) {
-			return err
-		}
-	}
-	return nil
 }
 
 // newContainerCommand is `hutch container …`, Docker's management command.
