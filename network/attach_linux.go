@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hutch.dev/hutch/internal/contract"
 	"io"
 	"os"
 	"os/exec"
@@ -302,7 +303,7 @@ type helperReport struct {
 	Error string `json:"error,omitempty"`
 }
 
-const envHelperSpec = "_HUTCH_PORT_SPEC"
+const envHelperSpec = contract.PortSpec
 
 // startHelper starts `hutch-port` with the network namespace, the exit descriptor and a
 // report pipe, and waits until it publishes the ports (or says why it cannot).
