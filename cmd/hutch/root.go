@@ -56,7 +56,33 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		newBuildCommand(a),
 		newStatsCommand(a), newUpdateCommand(a), newPauseCommand(a), newUnpauseCommand(a),
 	)
+	for _, c := range root.Commands() {
+		groupCommand(c)
+	}
 	return root, a
+}
+
+// groupCommand makes a command that only groups others (image, container, system,
+// volume) refuse an unknown subcommand, as an engine error (125), instead of printing
+// its help; without one, it prints its help.
+func groupCommand(c *cobra.Command) {
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // as cobra's default for the root
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+		}
+		return fmt.Errorf("%s: run '%s --help' for its commands", msg, cmd.CommandPath())
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 }
 
 // prepare opens the engine session and, for commands that work on the store, lets the
@@ -76,8 +102,12 @@ func (a *app) prepare(cmd *cobra.Command) error {
 	return nil
 }
 
-// standalone commands need nothing of the host (they work with a broken config).
+// standalone commands need nothing of the host (they work with a broken config); a
+// group's own help is one of them.
 func standalone(cmd *cobra.Command) bool {
+	if cmd.HasSubCommands() && cmd.HasParent() {
+		return true
+	}
 	for c := cmd; c != nil; c = c.Parent() {
 		switch c.Name() {
 		case "version", "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
