@@ -122,9 +122,12 @@ func TestSplitAsRoot(t *testing.T) {
 		return 0, nil
 	}}
 	err := RunSplit(s, Split[testReq]{
-		Name:    "reset",
-		Outside: func() (testReq, Place, error) { order = append(order, "outside"); return testReq{Path: "x"}, InStore, nil },
-		Inside:  func(r testReq) error { order = append(order, "inside:"+r.Path); return nil },
+		Name: "reset",
+		Outside: func() (testReq, Place, error) {
+			order = append(order, "outside")
+			return testReq{Path: "x"}, InStore, nil
+		},
+		Inside: func(r testReq) error { order = append(order, "inside:"+r.Path); return nil },
 	})
 	if err != nil || strings.Join(order, " ") != "outside inside:x" {
 		t.Fatalf("got %v, ran %v", err, order)
