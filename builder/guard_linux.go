@@ -9,20 +9,15 @@ import (
 	"strings"
 	"syscall"
 
-	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/sys/unix"
 )
 
-// guardName is the helper that outlives a build killed outright (SIGKILL) on a store
+// GuardName is the helper that outlives a build killed outright (SIGKILL) on a store
 // whose mounts are served by a program (fuse-overlayfs): such a daemon keeps its own
 // mount namespace, and so itself, alive. The build tells the guard over a pipe which
 // layers it has mounted; if the pipe closes without "done", the guard ends the mount
 // programs serving them.
-const guardName = "hutch-build-guard"
-
-func init() {
-	reexec.Register(guardName, guardMain)
-}
+const GuardName = "hutch-build-guard"
 
 type guard struct{ w *os.File }
 
@@ -42,7 +37,7 @@ func startGuard(graphOptions []string) *guard {
 		return nil
 	}
 	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{guardName}, ExtraFiles: []*os.File{r},
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{GuardName}, ExtraFiles: []*os.File{r},
 		Stdin: null, Stdout: null, Stderr: null, SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
 	err = cmd.Start()
 	r.Close()
@@ -76,7 +71,8 @@ func (g *guard) done() {
 	}
 }
 
-func guardMain() {
+// GuardMain is hutch-build-guard (see GuardName).
+func GuardMain() {
 	f := os.NewFile(3, "guard")
 	ids := map[string]bool{}
 	sc := bufio.NewScanner(f)

@@ -24,7 +24,6 @@ type File struct {
 	Escape   rune
 	Syntax   string // the `# syntax=` directive, if any (ignored)
 	Warnings []string
-	lines    []string
 }
 
 // instructionNames are the instructions a Dockerfile may use.
@@ -35,7 +34,7 @@ var instructionNames = []string{"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV"
 // Parse parses a Dockerfile; name is how errors refer to it. Errors name the file and
 // the line, and an unknown instruction comes with the nearest known one.
 func Parse(name string, data []byte) (*File, error) {
-	f := &File{Name: name, lines: strings.Split(string(data), "\n")}
+	f := &File{Name: name}
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
 		return nil, f.wrap(err)
@@ -107,14 +106,6 @@ func Suggest(word string, options []string) string {
 		return ""
 	}
 	return best
-}
-
-// Line returns source line n (1-based) trimmed, for messages.
-func (f *File) Line(n int) string {
-	if n < 1 || n > len(f.lines) {
-		return ""
-	}
-	return strings.TrimSpace(f.lines[n-1])
 }
 
 // stageNames lists the stages as `--target` accepts them (name, or index).

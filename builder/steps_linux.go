@@ -22,7 +22,6 @@ import (
 type prepared struct {
 	srcs    []buildfs.Source // COPY/ADD sources (context or another stage)
 	fetched []fetchedFile    // ADD URLs
-	local   []string         // ADD local sources, in order
 	mounts  []*instructions.Mount
 	// noUnpack is ADD --unpack=false: archives are copied as files.
 	noUnpack bool

@@ -53,14 +53,6 @@ func (v *vars) get(k string) (string, bool) {
 	return *p, true
 }
 
-func (v *vars) clone() *vars {
-	c := newVars()
-	for _, k := range v.names {
-		c.set(k, v.values[k])
-	}
-	return c
-}
-
 // argsState is what the whole build knows about ARGs: the --build-arg values (and
 // which were used) and the global (meta) scope.
 type argsState struct {

@@ -1,6 +1,9 @@
-// Package cgroups finds out, read-only, what the host's cgroup layout lets this user do:
-// v1, hybrid or v2, where cgroup2 is mounted, which cgroup the user is in, whether that
-// cgroup is delegated to the user, and which controllers it offers.
+// Package cgroups is hutch's side of the host's cgroups. It finds out (reading only)
+// what the layout lets this user do: v1, hybrid or v2, where cgroup2 is mounted, which
+// cgroup the user is in, whether that cgroup is delegated to the user, and which
+// controllers it offers. In the delegated subtree it then makes and removes containers'
+// cgroups, writes their limits (Docker's flags turned into cgroup v2 files), freezes and
+// thaws them, and reads their statistics.
 package cgroups
 
 import (

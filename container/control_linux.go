@@ -10,19 +10,14 @@ import (
 	"strings"
 	"time"
 
-	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/internal/nsenter"
 )
 
-// signalName is the name hutch is re-executed under to signal a container process from
+// SignalName is the name hutch is re-executed under to signal a container process from
 // inside hutch's user namespace.
-const signalName = "hutch-signal"
-
-func init() {
-	reexec.Register(signalName, signalMain)
-}
+const SignalName = "hutch-signal"
 
 // ErrNotRunning is returned for operations that need a running container.
 var ErrNotRunning = errors.New("container is not running")
@@ -99,7 +94,7 @@ func (r *Records) Signal(c *Config, sig unix.Signal) error {
 		return fmt.Errorf("signalling container %s (pid %d): %w", c.Name, st.Pid, err)
 	}
 	cmd := exec.Command("/proc/self/exe", strconv.Itoa(st.Pid), strconv.Itoa(int(sig)))
-	cmd.Args[0] = signalName
+	cmd.Args[0] = SignalName
 	cmd.Env = append(os.Environ(), nsenter.Env(st.MonitorPid, unix.CLONE_NEWUSER, false, false)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -111,7 +106,8 @@ func (r *Records) Signal(c *Config, sig unix.Signal) error {
 	return nil
 }
 
-func signalMain() {
+// SignalMain is hutch-signal: it signals a container process from inside hutch's user namespace.
+func SignalMain() {
 	res := nsenter.Outcome()
 	if res.Err != nil {
 		fmt.Fprintln(os.Stderr, "joining the container's user namespace:", res.Err)

@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	_ "hutch.dev/hutch/container/cmonitor" // the C half the monitor hands over to
+	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
@@ -173,7 +175,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	if err != nil {
 		return fail(nsinit.ExitEngine, err)
 	}
-	handed := []string{"_HUTCH_CMONITOR=1", "_HUTCH_CM_ID=" + c.ID, "_HUTCH_CM_LOG=" + strconv.Itoa(int(logf.Fd()))}
+	handed := []string{contract.Cmonitor + "=1", contract.CmID + "=" + c.ID, contract.CmLog + "=" + strconv.Itoa(int(logf.Fd()))}
 	keep := []*os.File{logf}
 	var child nsinit.Stdio
 	var closeAfterStart []*os.File
@@ -185,7 +187,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		child = nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
 		closeAfterStart = append(closeAfterStart, slave)
 		keep = append(keep, master)
-		handed = append(handed, "_HUTCH_CM_OUT="+strconv.Itoa(int(master.Fd())), "_HUTCH_CM_TERM="+strconv.Itoa(int(master.Fd())))
+		handed = append(handed, contract.CmOut+"="+strconv.Itoa(int(master.Fd())), contract.CmTerm+"="+strconv.Itoa(int(master.Fd())))
 	} else {
 		outR, outW, err := os.Pipe()
 		if err != nil {
@@ -198,7 +200,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		child = nsinit.Stdio{Stdout: outW, Stderr: errW}
 		closeAfterStart = append(closeAfterStart, outW, errW)
 		keep = append(keep, outR, errR)
-		handed = append(handed, "_HUTCH_CM_OUT="+strconv.Itoa(int(outR.Fd())), "_HUTCH_CM_ERR="+strconv.Itoa(int(errR.Fd())))
+		handed = append(handed, contract.CmOut+"="+strconv.Itoa(int(outR.Fd())), contract.CmErr+"="+strconv.Itoa(int(errR.Fd())))
 	}
 	if c.Options.Interactive {
 		// Standard input comes from a FIFO that `hutch attach` writes to, opened
@@ -211,7 +213,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		}
 		keep = append(keep, in)
 		if c.Options.TTY {
-			handed = append(handed, "_HUTCH_CM_IN="+strconv.Itoa(int(in.Fd())))
+			handed = append(handed, contract.CmIn+"="+strconv.Itoa(int(in.Fd())))
 		} else {
 			child.Stdin = in
 		}
@@ -262,7 +264,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		return fail(nsinit.ExitEngine, err)
 	}
 	started()
-	handed = append(handed, "_HUTCH_CM_PID="+strconv.Itoa(proc.Pid()))
+	handed = append(handed, contract.CmPID+"="+strconv.Itoa(proc.Pid()))
 	for _, f := range keep {
 		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
 			proc.Kill()

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
@@ -141,16 +142,16 @@ func handoverEnv(att *network.Attachment) (*os.File, []string) {
 		return nil, nil
 	}
 	f, slirp, helper := att.Handover()
-	return f, []string{"_HUTCH_CM_NETFD=" + strconv.Itoa(int(f.Fd())), "_HUTCH_CM_SLIRP=" + strconv.Itoa(slirp),
-		"_HUTCH_CM_PORTS=" + strconv.Itoa(helper)}
+	return f, []string{contract.CmNetFD + "=" + strconv.Itoa(int(f.Fd())), contract.CmSlirp + "=" + strconv.Itoa(slirp),
+		contract.CmPorts + "=" + strconv.Itoa(helper)}
 }
 
 // reapNetwork waits (a moment at most) for the port forwarder the C half of the monitor
-// handed back in _HUTCH_NET_PIDS: it ends when the C half executes hutch again, and the
+// handed back in contract.NetPIDs: it ends when the C half executes hutch again, and the
 // exit is recorded only once it did, so that `stop` returns with the ports free again.
 func reapNetwork() {
-	v := os.Getenv("_HUTCH_NET_PIDS")
-	os.Unsetenv("_HUTCH_NET_PIDS")
+	v := os.Getenv(contract.NetPIDs)
+	os.Unsetenv(contract.NetPIDs)
 	// slirp4netns, the first, is not waited for (network.Attachment.Close says why).
 	if _, ports, ok := strings.Cut(v, ","); ok {
 		pid, _ := strconv.Atoi(ports)

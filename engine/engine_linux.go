@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/config"
+	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/internal/lock"
@@ -25,7 +26,7 @@ import (
 )
 
 // envPaths hands the parent's resolved paths to the re-executed child.
-const envPaths = "_HUTCH_PATHS"
+const envPaths = contract.Paths
 
 // Host is everything known about the user and the machine before the store is opened.
 type Host struct {
@@ -76,18 +77,20 @@ func Load() (*Host, error) {
 	return h, nil
 }
 
-// Enter re-executes hutch with args inside the user namespace and returns its exit status.
-func (h *Host) Enter(args []string) (int, error) {
+// Enter re-executes hutch with args (and env added to the environment) inside the user
+// namespace and returns its exit status.
+func (h *Host) Enter(args []string, env ...string) (int, error) {
 	p, err := json.Marshal(h.Paths)
 	if err != nil {
 		return 125, err
 	}
-	return userns.Reexec(h.NS, args, envPaths+"="+string(p))
+	return userns.Reexec(h.NS, args, append([]string{envPaths + "=" + string(p)}, env...)...)
 }
 
-// Join runs hutch with args inside the user and mount namespaces of process pid (a
-// container's monitor, which holds its mounts) and returns its exit status.
-func (h *Host) Join(pid int, args []string) (int, error) {
+// Join runs hutch with args (and env added to the environment) inside the user and
+// mount namespaces of process pid (a container's monitor, which holds its mounts) and
+// returns its exit status.
+func (h *Host) Join(pid int, args []string, extra ...string) (int, error) {
 	p, err := json.Marshal(h.Paths)
 	if err != nil {
 		return 125, err
@@ -98,6 +101,7 @@ func (h *Host) Join(pid int, args []string) (int, error) {
 	}
 	env := append(os.Environ(), envPaths+"="+string(p), userns.EnvState+"="+string(st))
 	env = append(env, nsenter.Env(pid, unix.CLONE_NEWUSER|unix.CLONE_NEWNS, false, false)...)
+	env = append(env, extra...)
 	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = env

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/config"
+	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/internal/lock"
 	"hutch.dev/hutch/userns"
@@ -46,7 +47,7 @@ func userEnv(t *testing.T) string {
 	t.Setenv("XDG_RUNTIME_DIR", rt)
 	t.Setenv("TMPDIR", root)
 	t.Setenv(envPaths, "")
-	t.Setenv("_HUTCH_USERNS", "")
+	t.Setenv(contract.UsernsState, "")
 	return root
 }
 

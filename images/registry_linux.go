@@ -21,6 +21,7 @@ import (
 	dockerconfig "go.podman.io/image/v5/pkg/docker/config"
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
+	cstorage "go.podman.io/storage"
 )
 
 // Registries is what config.toml says about registries.
@@ -180,6 +181,43 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, o PullOpti
 		id = img.ID
 	}
 	return Pulled{Name: named.String(), ID: id}, nil
+}
+
+// RemoteDiffers tells whether the registry's manifest for ref differs from the stored
+// image img: Podman's test for --pull newer (digests, not times, are compared). A
+// registry that cannot be asked gives false with the reason; a digest reference never
+// differs.
+func (s *Service) RemoteDiffers(ctx context.Context, ref string, img *cstorage.Image, r Registries) (bool, error) {
+	if strings.Contains(ref, "@") {
+		return false, nil
+	}
+	cands, err := r.Candidates(ref)
+	if err != nil {
+		return false, err
+	}
+	var last error
+	for _, named := range cands {
+		src, err := docker.NewReference(named)
+		if err != nil {
+			last = err
+			continue
+		}
+		d, err := docker.GetDigest(ctx, withCredentials(s.Sys, named), src)
+		if err != nil {
+			last = registryError(reference.Domain(named), err)
+			continue
+		}
+		if d == img.Digest {
+			return false, nil
+		}
+		for _, have := range img.Digests {
+			if have == d {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	return false, last
 }
 
 // copyWithRetry copies, trying again with backoff when the failure looks like the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hutch.dev/hutch/internal/contract"
 	"io"
 	"os"
 	"os/exec"
@@ -261,9 +262,6 @@ func (a *Attachment) Move(dir string) error {
 	return nil
 }
 
-// Dir is the attachment's state directory.
-func (a *Attachment) Dir() string { return a.dir }
-
 // Close stops publishing the ports (they are free when it returns), ends slirp4netns
 // and removes the state directory.
 func (a *Attachment) Close() error {
@@ -305,7 +303,7 @@ type helperReport struct {
 	Error string `json:"error,omitempty"`
 }
 
-const envHelperSpec = "_HUTCH_PORT_SPEC"
+const envHelperSpec = contract.PortSpec
 
 // startHelper starts `hutch-port` with the network namespace, the exit descriptor and a
 // report pipe, and waits until it publishes the ports (or says why it cannot).

@@ -19,7 +19,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if reexec.Init() { // the port forwarder, hutch-port, is this test binary re-executed
+	// The port forwarder, hutch-port, is this test binary re-executed (in hutch, the role
+	// table of engine/roles_linux.go registers it).
+	reexec.Register(HelperName, HelperMain)
+	if reexec.Init() {
 		return
 	}
 	os.Exit(m.Run())
@@ -72,7 +75,7 @@ func TestAttachPublishAndClose(t *testing.T) {
 		}
 	}
 	slirp, helper := a.SlirpPid, a.HelperPid
-	dir := a.Dir()
+	dir := a.dir
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}

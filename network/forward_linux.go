@@ -16,13 +16,8 @@ import (
 
 	"github.com/rootless-containers/rootlesskit/v2/pkg/port"
 	"github.com/rootless-containers/rootlesskit/v2/pkg/port/builtin"
-	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/sys/unix"
 )
-
-func init() {
-	reexec.Register(HelperName, helperMain)
-}
 
 // forwarder runs both halves of rootlesskit's builtin port driver in this process: the
 // parent half listens on the host, the child half dials the container's port inside its
@@ -112,11 +107,11 @@ func (f *forwarder) close() {
 	f.dirFD.Close()
 }
 
-// helperMain is `hutch-port`: the port forwarder of a detached container, started by
+// HelperMain is `hutch-port`: the port forwarder of a detached container, started by
 // its monitor with the container's network namespace on fd 3, a descriptor that reaches
 // end of file when the container ends (or the monitor dies) on fd 4, and a pipe for its
 // report on fd 5.
-func helperMain() {
+func HelperMain() {
 	// Executed as /proc/self/exe, it would be called "exe" in ps -o comm.
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("hutch-port\x00")[0])), 0, 0, 0)
 	unix.CloseOnExec(3)

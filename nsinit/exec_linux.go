@@ -11,19 +11,19 @@ import (
 	"syscall"
 
 	"github.com/moby/sys/user"
-	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/internal/nsenter"
 )
 
-// execName is the name hutch is re-executed under to run a command in a running
+// ExecName is the name hutch is re-executed under to run a command in a running
 // container: the nsenter constructor has joined the container's namespaces and forked;
 // its parent stays in C as the relay of signals and exit status, and the child, here,
 // becomes the command.
-const execName = "hutch-exec"
+const ExecName = "hutch-exec"
 
-const envExec = "_HUTCH_EXEC"
+const envExec = contract.Exec
 
 // ExecSpec is a command to run in a running container.
 type ExecSpec struct {
@@ -41,10 +41,6 @@ type ExecSpec struct {
 	// Cgroup, when set, is the container's cgroup directory: the command starts in it
 	// (CLONE_INTO_CGROUP), under the container's limits.
 	Cgroup *os.File `json:"-"`
-}
-
-func init() {
-	reexec.Register(execName, execMain)
 }
 
 // ExecProcess is a started `exec`: the relay process, outside the container's pid
@@ -67,7 +63,7 @@ func StartExec(pid, flags int, spec *ExecSpec, stdio Stdio) (*ExecProcess, error
 	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{execName},
+		Args:       []string{ExecName},
 		Env:        append([]string{envExec + "=" + string(b)}, nsenter.Env(pid, flags, true, spec.Detach)...),
 		Stdin:      stdio.Stdin,
 		Stdout:     stdio.Stdout,
@@ -95,7 +91,8 @@ func (p *ExecProcess) Signal(sig os.Signal) error { return p.cmd.Process.Signal(
 // Wait returns the command's exit status (128+N for signal N).
 func (p *ExecProcess) Wait() (int, error) { return exitStatus(p.cmd.Wait()) }
 
-func execMain() {
+// ExecMain is hutch-exec: a command started in a running container.
+func ExecMain() {
 	runtime.LockOSThread()
 	res := nsenter.Outcome()
 	status := os.NewFile(fdSpec, "status") // fd 3: the only extra file an exec gets

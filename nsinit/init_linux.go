@@ -16,12 +16,11 @@ import (
 	"unsafe"
 
 	"github.com/moby/sys/capability"
-	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/sys/unix"
 )
 
-// initName is the name hutch is re-executed under to become a container's init.
-const initName = "hutch-init"
+// InitName is the name hutch is re-executed under to become a container's init.
+const InitName = "hutch-init"
 
 // File descriptors the parent passes to the init.
 const (
@@ -29,17 +28,14 @@ const (
 	fdStatus = 4 // failures before exec, as JSON; closed on exec (success)
 )
 
-func init() {
-	reexec.Register(initName, initMain)
-}
-
 // failure is what the init reports when it cannot run the command.
 type failure struct {
 	Code int    `json:"code"`
 	Msg  string `json:"msg"`
 }
 
-func initMain() {
+// InitMain is hutch-init: a container's init (every role: engine/roles_linux.go).
+func InitMain() {
 	// Capabilities and no_new_privs are per thread: everything from here to exec
 	// happens on this one.
 	runtime.LockOSThread()

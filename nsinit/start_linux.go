@@ -69,7 +69,7 @@ func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{initName},
+		Args:       []string{InitName},
 		Env:        []string{},
 		Stdin:      stdio.Stdin,
 		Stdout:     stdio.Stdout,

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -345,12 +344,6 @@ func bdImageIDs(sb *sandbox) map[string]bool {
 		out[strings.TrimPrefix(i.ID, "sha256:")] = true
 	}
 	return out
-}
-
-// bdFileExists tells whether a host path exists (without following a final symlink).
-func bdFileExists(p string) bool {
-	_, err := os.Lstat(p)
-	return !errors.Is(err, os.ErrNotExist)
 }
 
 // bdOCIAnnotations saves the image as an oci-archive and returns the annotations of its

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -118,5 +119,25 @@ func TestEngineErrors(t *testing.T) {
 	// Nothing was left behind by the failed save.
 	if _, err := os.Stat(sb.path("work", "x.tar")); err == nil {
 		t.Fatal("a failed save left x.tar")
+	}
+}
+
+// TestUnknownSubcommand: an unknown command under a group is an engine error (125)
+// naming it, on one line, not the group's help with status 0; the group alone still
+// shows its help.
+func TestUnknownSubcommand(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	for _, args := range [][]string{{"image", "frobnicate"}, {"system", "check"}, {"container", "nope", "x"}, {"volume", "lss"}} {
+		r := sb.expect(125, args...)
+		assertOneLineError(t, r, fmt.Sprintf("unknown command %q for \"hutch %s\"", args[1], args[0]), "hutch "+args[0]+" --help")
+		assertEqual(t, r.stdout, "", "stdout of hutch "+strings.Join(args, " "))
+	}
+	assertContains(t, sb.expect(125, "volume", "lss").stderr, `did you mean "ls"?`, "a near miss")
+	r := sb.ok("image")
+	assertContains(t, r.stdout, "Available Commands:", "hutch image alone")
+	// Neither needed the store.
+	if _, err := os.Stat(sb.graphRoot()); err == nil {
+		t.Fatal("an unknown subcommand created the store")
 	}
 }

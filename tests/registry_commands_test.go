@@ -294,8 +294,27 @@ func TestRegistryRunPull(t *testing.T) {
 		t.Fatalf("after --pull always, %s should be the new image: %+v", ref, sb.images(false))
 	}
 
+	// --pull newer asks the registry: the same manifest is not pulled again, another is.
+	r = sb.ok("run", "--rm", "--pull", "newer", "--tls-verify=false", ref, "cat", "/etc/child")
+	assertNotContains(t, r.stderr, "Pulled", "run --pull newer while the registry has the stored image")
+	reg.seedDocker(t, fix.docker, "run/img:1")
+	r = sb.ok("run", "--rm", "--pull", "newer", "--tls-verify=false", ref, "cat", "/etc/hello")
+	assertEqual(t, r.stdout, helloContent, "run --pull newer gets the registry's other image")
+	assertContains(t, r.stderr, "Pulled "+ref+"\n", "run --pull newer")
+	if img := findImage(sb.images(false), ref); img == nil || img.ID != fix.docker.id {
+		t.Fatalf("after --pull newer, %s should be the registry's image again: %+v", ref, sb.images(false))
+	}
+	// `pull --policy` takes the same values: missing answers from the store.
+	r = sb.ok("pull", "--policy", "missing", "--tls-verify=false", ref)
+	assertEqual(t, r.stdout, fix.docker.id+"\n", "pull --policy missing prints the stored image's ID")
+	assertNotContains(t, r.stderr, "Pulled", "pull --policy missing of a stored image")
+	r = sb.expect(125, "pull", "--policy", "never", reg.host+"/run/none:1")
+	assertOneLineError(t, r, reg.host+"/run/none:1", "--pull never")
+
 	r = sb.expect(125, "run", "--rm", "--pull", "sometimes", ref, "true")
-	assertOneLineError(t, r, `"sometimes"`, "missing, always or never")
+	assertOneLineError(t, r, `"sometimes"`, "missing, always, never or newer")
+	r = sb.expect(125, "build", "--pull=sometimes", sb.path("work"))
+	assertOneLineError(t, r, `"sometimes"`, "missing, always, never or newer (or true, false)")
 	r = sb.expect(125, "run", "--rm", "--tls-verify=false", reg.host+"/run/none:1", "true")
 	assertOneLineError(t, r, reg.host+"/run/none:1", "not in the store", "no such image")
 	// `create` follows the same policy.

@@ -14,12 +14,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/internal/diag"
 	_ "hutch.dev/hutch/internal/nsenter" // the C constructor that enters the namespace
 )
 
 // EnvState carries the parent's findings into the re-executed child.
-const EnvState = "_HUTCH_USERNS"
+const EnvState = contract.UsernsState
 
 // MinRange is the size below which common images no longer fit a user's range.
 const MinRange = 65536
@@ -214,7 +215,7 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(os.Environ(), EnvState+"="+string(st),
-		"_HUTCH_USERNS_NEW=1", "_HUTCH_USERNS_READY=3", "_HUTCH_USERNS_GO=4", EnvDone+"=5",
+		contract.UsernsNew+"=1", contract.UsernsReady+"=3", contract.UsernsGo+"=4", EnvDone+"=5",
 		// go.podman.io/storage reads these to know it runs rootless, in a namespace.
 		"_CONTAINERS_USERNS_CONFIGURED=done", "_CONTAINERS_ROOTLESS_UID="+strconv.Itoa(s.UID),
 		"_CONTAINERS_ROOTLESS_GID="+strconv.Itoa(s.GID))
@@ -288,7 +289,7 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 
 // EnvDone names the descriptor on which a re-executed hutch reports its exit status
 // (one byte) when it has finished its work.
-const EnvDone = "_HUTCH_DONE"
+const EnvDone = contract.Done
 
 // doneFile is this process's end of the done pipe, if it was started by Reexec.
 var doneFile *os.File

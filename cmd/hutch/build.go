@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/builder"
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/network"
@@ -55,7 +55,7 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "set an ARG: KEY=VALUE, or KEY to take it from the environment (repeatable)")
 	fl.StringVar(&f.target, "target", "", "build up to this stage (name or index)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every step, using no cached one")
-	fl.StringVar(&f.pull, "pull", "missing", "pull base images: missing, always or never")
+	fl.StringVar(&f.pull, "pull", "missing", "pull base images: missing, always, never, or newer (when the registry's differs); true is always, false missing")
 	fl.Lookup("pull").NoOptDefVal = "always"
 	fl.BoolVar(&f.layers, "layers", true, "cache each step (false: no step cache is written or read)")
 	fl.StringVar(&f.format, "format", "oci", "image format: oci or docker (docker keeps HEALTHCHECK, SHELL, ONBUILD natively)")
@@ -67,7 +67,7 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.Int64Var(&f.timestamp, "timestamp", 0, "set every time in the image to this Unix time, for reproducible images (default: $SOURCE_DATE_EPOCH when set)")
 	f.registry.register(c)
 	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
-	return inNamespace(c)
+	return onStore(c)
 }
 
 // newImageBuildCommand is `hutch image build`.
@@ -88,15 +88,12 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("build context %s: not a directory (give the directory holding the files COPY uses, e.g. `hutch build .`)", contextArg)
 	}
-	switch f.pull {
-	case "missing", "always", "never", "true", "false":
-	default:
-		return fmt.Errorf("--pull %q: use missing, always or never", f.pull)
+	pull, err := images.ParseBuildPullPolicy(f.pull)
+	if err != nil {
+		return err
 	}
 	// RUN steps' network: --network, else [network] of config.toml, as for run.
-	nc := a.host.Config.Network
-	netCfg, err := network.Parse(f.network, network.Defaults{Mode: nc.Default, MTU: nc.MTU,
-		AllowHostLoopback: nc.AllowHostLoopback, EnableIPv6: nc.EnableIPv6})
+	netCfg, err := network.Parse(f.network, a.sess.NetworkDefaults())
 	if err != nil {
 		return err
 	}
@@ -104,7 +101,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := builder.CheckLimits(a.cgroupOptions(), res); err != nil {
+	if err := builder.CheckLimits(a.sess.CgroupOptions(), res); err != nil {
 		return err // exit 125, naming the limit and the fix
 	}
 	data, name, hostPath, err := readDockerfile(f.file, contextArg, ctxDir, cmd.InOrStdin())
@@ -186,7 +183,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		}
 	}
 
-	s, unlock, err := a.lockedStore()
+	s, unlock, err := a.sess.LockedStore()
 	if err != nil {
 		return err
 	}
@@ -195,34 +192,24 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	if f.quiet {
 		out = io.Discard
 	}
-	pull := f.pull
-	switch pull {
-	case "true":
-		pull = "always"
-	case "false":
-		pull = "missing"
-	}
 	o := builder.Options{
 		Context: ctxDir, File: file, IgnoreFile: hostPath, Tags: f.tags, BuildArgs: buildArgs,
 		Target: f.target, NoCache: f.noCache, Layers: f.layers, Format: f.format, Labels: labels,
-		Network: netCfg, SlirpPath: nc.Slirp4netnsPath, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
+		Network: netCfg, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
 		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
-		CacheDir: a.host.Paths.CacheDir, SingleID: a.host.NS.SingleID,
-		Resources: res, Cgroups: a.cgroupOptions(), Warn: warnBuildLimits(cmd.ErrOrStderr()),
-		Image: func(ctx context.Context, ref string) (*cstorage.Image, error) {
-			return a.buildBase(ctx, s.Store, ref, pull, &f.registry, f.quiet)
-		},
+		Resources: res, Warn: warnBuildLimits(cmd.ErrOrStderr()),
 	}
-	built, err := builder.New(s.Store, o).Build(context.Background())
+	b := a.sess.Builder(s, o, engine.ImageRequest{Policy: pull, SkipTLSVerify: f.registry.skipTLS(), Progress: progress(f.quiet)})
+	built, err := b.Build(context.Background())
 	if err != nil {
 		var rf *builder.ErrRunFailed
 		if errors.As(err, &rf) {
 			fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+rf.Msg)
-			return exitError{code: 1}
+			return exitCode(1)
 		}
 		if errors.Is(err, builder.ErrInterrupted) {
 			fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
-			return exitError{code: 130}
+			return exitCode(130)
 		}
 		return err
 	}
@@ -278,34 +265,4 @@ func readDockerfile(flag, contextArg, ctxDir string, stdin io.Reader) ([]byte, s
 		}
 	}
 	return nil, "", "", fmt.Errorf("no Dockerfile or Containerfile in the build context %s: write one there, or name it with -f FILE", contextArg)
-}
-
-// buildBase finds a FROM (or --from) image, pulling it as --pull says. The build holds
-// the store lock already, so it pulls without taking it again.
-func (a *app) buildBase(ctx context.Context, s cstorage.Store, ref, policy string, rf *registryFlags, quiet bool) (*cstorage.Image, error) {
-	img, rerr := images.Resolve(s, ref)
-	if rerr != nil && !errors.Is(rerr, images.ErrNotFound) {
-		return nil, rerr
-	}
-	if policy == "never" {
-		if rerr != nil {
-			return nil, fmt.Errorf("%w; --pull never forbids pulling it", rerr)
-		}
-		return img, nil
-	}
-	if rerr == nil && policy == "missing" {
-		return img, nil
-	}
-	svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
-	pulled, err := svc.Pull(ctx, ref, images.PullOptions{Registries: a.registries(), Progress: progress(quiet), Retries: 3})
-	if err != nil {
-		if rerr != nil {
-			return nil, fmt.Errorf("image %q is not in the store (`hutch images` lists it) and pulling it failed: %w", ref, err)
-		}
-		return nil, err
-	}
-	if len(pulled) == 0 {
-		return nil, fmt.Errorf("pulling %s gave no image", ref)
-	}
-	return s.Image(pulled[0].ID)
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -13,20 +11,8 @@ import (
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/images"
-	"hutch.dev/hutch/internal/nsenter"
 	"hutch.dev/hutch/network"
 )
-
-// enter re-executes the current command inside the user namespace and exits with its
-// status; commands call it after the part they do as the plain user.
-func (a *app) enter() error {
-	code, err := a.host.Enter(os.Args[1:])
-	if err != nil {
-		return err
-	}
-	os.Exit(code)
-	return nil
-}
 
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Status, State, Ports, Names string
@@ -56,7 +42,7 @@ func newPsCommand(a *app) *cobra.Command {
 				fs = append(fs, pf)
 				byStatus = byStatus || pf.Key == "status"
 			}
-			sums, err := a.records().Summaries()
+			sums, err := a.sess.Records().Summaries()
 			if err != nil {
 				return err
 			}
@@ -143,7 +129,7 @@ func newLogsCommand(a *app) *cobra.Command {
 		Example: "  hutch logs web\n  hutch logs -f --tail 10 web",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := a.records()
+			r := a.sess.Records()
 			ct, err := r.Get(args[0])
 			if err != nil {
 				return err
@@ -183,7 +169,7 @@ func newExecCommand(a *app) *cobra.Command {
 		Example: "  hutch exec web ls /srv\n  hutch exec -it web sh",
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := a.records()
+			r := a.sess.Records()
 			ct, err := r.Get(args[0])
 			if err != nil {
 				return err
@@ -234,7 +220,7 @@ func newStopCommand(a *app) *cobra.Command {
 				if !cmd.Flags().Changed("time") && ct.Options.StopTimeout != nil {
 					t = *ct.Options.StopTimeout
 				}
-				return a.records().Stop(ct, time.Duration(t)*time.Second)
+				return a.sess.Records().Stop(ct, time.Duration(t)*time.Second)
 			})
 		},
 	}
@@ -255,7 +241,7 @@ func newKillCommand(a *app) *cobra.Command {
 				return err
 			}
 			return eachContainer(a, cmd, args, func(ct *container.Config) error {
-				return a.records().Signal(ct, s)
+				return a.sess.Records().Signal(ct, s)
 			})
 		},
 	}
@@ -269,7 +255,7 @@ func newWaitCommand(a *app) *cobra.Command {
 		Short: "Wait for containers to stop and print their exit codes",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := a.records()
+			r := a.sess.Records()
 			for _, ref := range args {
 				ct, err := r.Get(ref)
 				if err != nil {
@@ -289,21 +275,38 @@ func newWaitCommand(a *app) *cobra.Command {
 // eachContainer applies fn to every named container, printing each name on success and
 // each error on its own line, as Docker does; any failure makes the exit status 1.
 func eachContainer(a *app, cmd *cobra.Command, refs []string, fn func(*container.Config) error) error {
-	failed := false
+	rep := reporter(cmd)
 	for _, ref := range refs {
-		ct, err := a.records().Get(ref)
+		ct, err := a.sess.Records().Get(ref)
 		if err == nil {
 			err = fn(ct)
 		}
-		if err != nil {
-			fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
-			failed = true
-			continue
-		}
-		fmt.Fprintln(cmd.OutOrStdout(), ref)
+		rep.report(ref, err)
 	}
-	if failed {
-		return exitError{code: 1}
+	return rep.result()
+}
+
+// containerReport prints how each container of a multi-container command went.
+type containerReport struct {
+	cmd    *cobra.Command
+	failed bool
+}
+
+func reporter(cmd *cobra.Command) *containerReport { return &containerReport{cmd: cmd} }
+
+func (r *containerReport) report(ref string, err error) {
+	if err != nil {
+		fmt.Fprintln(r.cmd.ErrOrStderr(), "Error: "+err.Error())
+		r.failed = true
+		return
+	}
+	fmt.Fprintln(r.cmd.OutOrStdout(), ref)
+}
+
+// result is the command's end: exit status 1 when any container failed.
+func (r *containerReport) result() error {
+	if r.failed {
+		return exitCode(1)
 	}
 	return nil
 }
@@ -315,21 +318,11 @@ func newRestartCommand(a *app) *cobra.Command {
 		Short: "Stop and start containers again",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !a.host.Inside {
-				for _, ref := range args {
-					if ct, err := a.records().Get(ref); err == nil {
-						if err := a.records().Stop(ct, time.Duration(timeout)*time.Second); err != nil {
-							return err
-						}
-					}
-				}
-				return a.enter()
-			}
-			m, err := a.manager()
-			if err != nil {
+			rep := reporter(cmd)
+			if err := a.sess.RestartContainers(args, time.Duration(timeout)*time.Second, rep.report); err != nil {
 				return err
 			}
-			return eachContainer(a, cmd, args, m.StartDetached)
+			return rep.result()
 		},
 	}
 	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
@@ -343,7 +336,7 @@ func newAttachCommand(a *app) *cobra.Command {
 		Short: "Attach to a running container's output (and input, if it was started with -i)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := a.records()
+			r := a.sess.Records()
 			ct, err := r.Get(args[0])
 			if err != nil {
 				return err
@@ -362,7 +355,7 @@ func newTopCommand(a *app) *cobra.Command {
 		Short: "List a container's processes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := a.records()
+			r := a.sess.Records()
 			ct, err := r.Get(args[0])
 			if err != nil {
 				return err
@@ -378,12 +371,12 @@ func newTopCommand(a *app) *cobra.Command {
 }
 
 func newRenameCommand(a *app) *cobra.Command {
-	return inNamespace(&cobra.Command{
+	return onStore(&cobra.Command{
 		Use:   "rename CONTAINER NEW_NAME",
 		Short: "Rename a container",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manager()
+			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}
@@ -406,7 +399,7 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?") {
 				return nil
 			}
-			m, err := a.manager()
+			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}
@@ -427,7 +420,7 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newCpCommand(a *app) *cobra.Command {
@@ -438,91 +431,9 @@ func newCpCommand(a *app) *cobra.Command {
   hutch cp ./site web:/srv/`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			src, dst := container.ParseCopyArg(args[0]), container.ParseCopyArg(args[1])
-			if (src.Container == "") == (dst.Container == "") {
-				return fmt.Errorf("cp: exactly one of the paths must be CONTAINER:PATH")
-			}
-			name := src.Container + dst.Container
-			r := a.records()
-			ct, err := r.Get(name)
-			if err != nil {
-				return err
-			}
-			copyWith := func(rootfs string) error {
-				if src.Container != "" {
-					return container.CopyOut(rootfs, src.Path, dst.Path)
-				}
-				return container.CopyIn(rootfs, src.Path, dst.Path)
-			}
-			if joined := nsenter.Outcome(); joined.Role == nsenter.RoleJoined || joined.Err != nil {
-				// Inside the namespaces of the container's owner, where its root is mounted.
-				if joined.Err != nil {
-					return fmt.Errorf("joining container %s: %w", ct.Name, joined.Err)
-				}
-				st, err := r.State(ct.ID)
-				if err != nil {
-					return err
-				}
-				return copyWith(st.Rootfs)
-			}
-			st, err := r.Current(ct.ID)
-			if err != nil {
-				return err
-			}
-			if st.Status == container.StatusRunning && !a.host.Inside {
-				// Joining the monitor's mount namespace moves the working directory to
-				// its root: a relative host path is made absolute here, first.
-				joinArgs := append([]string{}, os.Args[1:]...)
-				hostArg := args[0]
-				if src.Container != "" {
-					hostArg = args[1]
-				}
-				// Not cleaned: a trailing "/" or "/." keeps its meaning.
-				if wd, err := os.Getwd(); err == nil && !filepath.IsAbs(hostArg) {
-					abs := strings.TrimSuffix(wd, "/") + "/" + hostArg
-					for i := len(joinArgs) - 1; i >= 0; i-- {
-						if joinArgs[i] == hostArg {
-							joinArgs[i] = abs
-							break
-						}
-					}
-				}
-				code, err := a.host.Join(st.MonitorPid, joinArgs)
-				if err != nil {
-					return err
-				}
-				os.Exit(code)
-			}
-			if !a.host.Inside {
-				return a.enter()
-			}
-			m, err := a.manager()
-			if err != nil {
-				return err
-			}
-			rootfs, err := m.Store.Mount(ct.ID, "")
-			if err != nil {
-				return fmt.Errorf("mounting container %s: %w", ct.Name, err)
-			}
-			defer m.Store.Unmount(ct.ID, true)
-			return copyWith(rootfs)
+			return a.sess.Copy(args[0], args[1])
 		},
 	}
-}
-
-// stopForRemoval stops running containers (as the plain user, who can reach them) before
-// `rm -f` moves into the namespace to remove them.
-func stopForRemoval(a *app, refs []string) error {
-	for _, ref := range refs {
-		ct, err := a.records().Get(ref)
-		if err != nil {
-			continue
-		}
-		if err := a.records().Stop(ct, 0); err != nil && !errors.Is(err, container.ErrNotRunning) {
-			return err
-		}
-	}
-	return nil
 }
 
 // newContainerCommand is `hutch container …`, Docker's management command.

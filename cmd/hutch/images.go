@@ -42,7 +42,7 @@ func newImagesCommand(a *app) *cobra.Command {
   hutch images --format json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore()
+			s, err := a.sess.Store()
 			if err != nil {
 				return err
 			}
@@ -117,7 +117,7 @@ func newImagesCommand(a *app) *cobra.Command {
 	f.BoolVar(&digests, "digests", false, "show manifest digests")
 	f.BoolVar(&noTrunc, "no-trunc", false, "show full image IDs")
 	f.StringVar(&format, "format", "", "Go template for each image (fields: .ID .Repository .Tag .Digest .CreatedSince .CreatedAt .Size), 'table TEMPLATE', or json")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func orNone(s string) string {
@@ -162,7 +162,7 @@ func newRmiCommand(a *app) *cobra.Command {
   hutch rmi -f 3f2a1b`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, unlock, err := a.lockedStore()
+			s, unlock, err := a.sess.LockedStore()
 			if err != nil {
 				return err
 			}
@@ -183,13 +183,13 @@ func newRmiCommand(a *app) *cobra.Command {
 				}
 			}
 			if len(failed) > 0 {
-				return exitError{code: 1}
+				return exitCode(1)
 			}
 			return nil
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "remove the image even when it has several names or containers use it (the containers are removed too)")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newTagCommand(a *app) *cobra.Command {
@@ -200,7 +200,7 @@ func newTagCommand(a *app) *cobra.Command {
   hutch tag demo 127.0.0.1:5000/me/demo:v1`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, unlock, err := a.lockedStore()
+			s, unlock, err := a.sess.LockedStore()
 			if err != nil {
 				return err
 			}
@@ -209,7 +209,7 @@ func newTagCommand(a *app) *cobra.Command {
 			return err
 		},
 	}
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newLoadCommand(a *app) *cobra.Command {
@@ -222,7 +222,7 @@ func newLoadCommand(a *app) *cobra.Command {
   hutch load < image.oci.tar`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore()
+			s, err := a.sess.Store()
 			if err != nil {
 				return err
 			}
@@ -239,12 +239,12 @@ func newLoadCommand(a *app) *cobra.Command {
 				defer os.Remove(tmp)
 				path = tmp
 			}
-			l, err := a.host.LockStore()
+			l, err := a.sess.Host.LockStore()
 			if err != nil {
 				return err
 			}
 			defer l.Unlock()
-			svc := &images.Service{Store: s, Sys: a.host.SystemContext()}
+			svc := &images.Service{Store: s, Sys: a.sess.SystemContext(false)}
 			loaded, err := svc.Load(context.Background(), path)
 			if err != nil {
 				if input == "" {
@@ -268,7 +268,7 @@ func newLoadCommand(a *app) *cobra.Command {
 	}
 	c.Flags().StringVarP(&input, "input", "i", "", "read from this archive file instead of standard input")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 // spool copies r into a new file in dir and returns its path.
@@ -301,11 +301,11 @@ func newSaveCommand(a *app) *cobra.Command {
 			if output == "" && term.IsTerminal(int(os.Stdout.Fd())) {
 				return fmt.Errorf("refusing to write an archive to a terminal: use -o FILE or redirect standard output")
 			}
-			s, err := a.openStore()
+			s, err := a.sess.Store()
 			if err != nil {
 				return err
 			}
-			svc := &images.Service{Store: s, Sys: a.host.SystemContext()}
+			svc := &images.Service{Store: s, Sys: a.sess.SystemContext(false)}
 			// The archive is written next to its destination and renamed over it when
 			// complete: a failed save leaves whatever was there before untouched.
 			dir := filepath.Join(s.Options.GraphRoot, "tmp")
@@ -352,7 +352,7 @@ func newSaveCommand(a *app) *cobra.Command {
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
 	c.Flags().StringVar(&format, "format", images.FormatDocker, "archive format: docker-archive or oci-archive")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newImportCommand(a *app) *cobra.Command {
@@ -385,12 +385,12 @@ func newImportCommand(a *app) *cobra.Command {
 					return err
 				}
 			}
-			s, unlock, err := a.lockedStore()
+			s, unlock, err := a.sess.LockedStore()
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			svc := &images.Service{Store: s, Sys: a.host.SystemContext()}
+			svc := &images.Service{Store: s, Sys: a.sess.SystemContext(false)}
 			res, err := svc.Import(context.Background(), r, images.ImportOptions{
 				Name: name, Changes: changes, Message: message, Source: source,
 				TmpDir: filepath.Join(s.Options.GraphRoot, "tmp"),
@@ -417,7 +417,7 @@ func newImportCommand(a *app) *cobra.Command {
 	c.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR")
 	c.Flags().StringVarP(&message, "message", "m", "", "commit message for the image's history")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newInspectCommand(a *app) *cobra.Command {
@@ -442,48 +442,12 @@ func newInspectCommand(a *app) *cobra.Command {
 	return c
 }
 
-// inspect describes containers (from their records, without the namespace) and images
-// (from the store, inside it).
+// inspect prints what the engine found: containers from their records, images from
+// the store.
 func (a *app) inspect(cmd *cobra.Command, args []string, format, typ string) error {
-	var out []any
-	needStore := false
-	for _, ref := range args {
-		if typ != "image" {
-			ct, err := a.records().Get(ref)
-			if err == nil {
-				in, err := a.records().InspectContainer(ct, func(name string) string {
-					return filepath.Join(a.volumes().Dir, name, "_data")
-				})
-				if err != nil {
-					return err
-				}
-				out = append(out, in)
-				continue
-			}
-			if typ == "container" {
-				return err
-			}
-		}
-		if !a.host.Inside {
-			needStore = true
-			break
-		}
-		s, err := a.openStore()
-		if err != nil {
-			return err
-		}
-		img, err := images.Resolve(s, ref)
-		if err != nil {
-			return err
-		}
-		ins, err := images.InspectImage(s, img)
-		if err != nil {
-			return err
-		}
-		out = append(out, ins)
-	}
-	if needStore {
-		return a.enter()
+	out, err := a.sess.Inspect(args, typ)
+	if err != nil {
+		return err
 	}
 	if format == "" || format == "json" {
 		return printJSON(cmd.OutOrStdout(), out)

@@ -66,18 +66,6 @@ func (l *limitFlags) resources(fs *pflag.FlagSet) (*cgroups.Resources, error) {
 	return r, nil
 }
 
-// cgroupOptions is config.toml's [cgroups].
-func (a *app) cgroupOptions() cgroups.Options {
-	c := a.host.Config.Cgroups
-	return cgroups.Options{Parent: c.Parent, OnUnavailable: c.OnUnavailable}
-}
-
-// cgroupManager is a Manager for the commands that only touch records and cgroups
-// (stats, pause, unpause, update): they need no namespace.
-func (a *app) cgroupManager() *container.Manager {
-	return &container.Manager{Records: a.records(), Cgroups: a.cgroupOptions()}
-}
-
 func newPauseCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:     "pause CONTAINER [CONTAINER...]",
@@ -85,7 +73,7 @@ func newPauseCommand(a *app) *cobra.Command {
 		Example: "  hutch pause web\n  hutch unpause web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m := a.cgroupManager()
+			m := a.sess.ContainerControl()
 			return eachContainer(a, cmd, args, m.Pause)
 		},
 	}
@@ -97,7 +85,7 @@ func newUnpauseCommand(a *app) *cobra.Command {
 		Short: "Let paused containers run again",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m := a.cgroupManager()
+			m := a.sess.ContainerControl()
 			return eachContainer(a, cmd, args, m.Unpause)
 		},
 	}
@@ -119,7 +107,7 @@ func newUpdateCommand(a *app) *cobra.Command {
 			if r == nil {
 				return fmt.Errorf("give at least one limit to change (e.g. --memory 256m, --cpus 0.5, --pids-limit 100)")
 			}
-			m := a.cgroupManager()
+			m := a.sess.ContainerControl()
 			// Refused limits are an engine error (125), as with run.
 			for _, ref := range args {
 				ct, err := m.Get(ref)
@@ -157,7 +145,7 @@ func newStatsCommand(a *app) *cobra.Command {
   hutch stats --no-stream --format '{{.Name}} {{.CPUPerc}} {{.MemUsage}}' web
   hutch stats --no-stream --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m := a.cgroupManager()
+			m := a.sess.ContainerControl()
 			cts, err := statsTargets(m, args, all)
 			if err != nil {
 				return err

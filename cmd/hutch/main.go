@@ -10,7 +10,7 @@ import (
 
 	"go.podman.io/storage/pkg/reexec"
 
-	"hutch.dev/hutch/userns"
+	"hutch.dev/hutch/engine"
 )
 
 // Exit statuses, as Docker and Podman use them.
@@ -18,19 +18,18 @@ const (
 	exitEngine = 125 // hutch itself failed
 )
 
-// exitError carries a specific exit status out of a command.
-type exitError struct{ code int }
-
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+// exitCode ends a command with a specific exit status (what there was to say is said).
+func exitCode(code int) error { return &engine.ExitError{Code: code} }
 
 func main() {
-	// go.podman.io/storage re-executes this binary for some of its helpers.
+	// A helper process: one of hutch's roles (engine/roles_linux.go), or one of
+	// go.podman.io/storage's.
 	if reexec.Init() {
 		return
 	}
 	relaxStartupGC()
 	code := run(os.Args[1:])
-	userns.ReportDone(code)
+	engine.Done(code)
 	os.Exit(code)
 }
 
@@ -42,9 +41,9 @@ func run(args []string) int {
 	if err == nil {
 		return 0
 	}
-	var ee exitError
+	var ee *engine.ExitError
 	if errors.As(err, &ee) {
-		return ee.code
+		return ee.Code
 	}
 	fmt.Fprintln(os.Stderr, "Error: "+strings.TrimSpace(err.Error()))
 	return exitEngine

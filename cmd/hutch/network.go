@@ -12,9 +12,7 @@ import (
 
 // networkOptions reads --network (with config.toml's [network] defaults), -p and -P.
 func (a *app) networkOptions(f *createFlags, o *container.Options) error {
-	nc := a.host.Config.Network
-	c, err := network.Parse(f.network, network.Defaults{Mode: nc.Default, MTU: nc.MTU,
-		AllowHostLoopback: nc.AllowHostLoopback, EnableIPv6: nc.EnableIPv6})
+	c, err := network.Parse(f.network, a.sess.NetworkDefaults())
 	if err != nil {
 		return err
 	}
@@ -46,11 +44,11 @@ func newPortCommand(a *app) *cobra.Command {
 		Example: "  hutch port web\n  hutch port web 80/tcp",
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.records().Get(args[0])
+			c, err := a.sess.Records().Get(args[0])
 			if err != nil {
 				return err
 			}
-			st, err := a.records().Current(c.ID)
+			st, err := a.sess.Records().Current(c.ID)
 			if err != nil {
 				return err
 			}

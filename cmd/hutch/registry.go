@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"go.podman.io/image/v5/types"
 	"golang.org/x/term"
 
+	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/images"
 )
 
@@ -26,19 +26,8 @@ func (f *registryFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate (false also allows plain HTTP)")
 }
 
-// systemContext is hutch's SystemContext with the command's TLS choice.
-func (a *app) systemContext(f *registryFlags) *types.SystemContext {
-	sys := a.host.SystemContext()
-	if f != nil && !f.tlsVerify {
-		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
-	}
-	return sys
-}
-
-func (a *app) registries() images.Registries {
-	r := a.host.Config.Registries
-	return images.Registries{Search: r.Search, Aliases: r.Aliases}
-}
+// skipTLS is --tls-verify=false.
+func (f *registryFlags) skipTLS() bool { return f != nil && !f.tlsVerify }
 
 // progress is where go.podman.io/image reports: stderr, or nothing with -q.
 func progress(quiet bool) io.Writer {
@@ -50,7 +39,7 @@ func progress(quiet bool) io.Writer {
 
 func newPullCommand(a *app) *cobra.Command {
 	var quiet, allTags bool
-	var platform string
+	var platform, policy string
 	rf := &registryFlags{}
 	c := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
@@ -62,17 +51,33 @@ func newPullCommand(a *app) *cobra.Command {
 			if platform != "" && platform != "linux/"+goarch() {
 				return fmt.Errorf("--platform %q: only this machine's platform (linux/%s) can run here", platform, goarch())
 			}
+			p, err := images.ParsePullPolicy(policy)
+			if err != nil {
+				return fmt.Errorf("--policy: %w", err)
+			}
+			if p != images.PullAlways {
+				if allTags {
+					return fmt.Errorf("--all-tags pulls every tag: it takes no --policy %s", policy)
+				}
+				img, _, err := a.sess.EnsureImage(context.Background(), engine.ImageRequest{
+					Ref: args[0], Policy: p, SkipTLSVerify: rf.skipTLS(), Progress: progress(quiet)})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), img.ID)
+				return nil
+			}
 			// A pull writes its blobs into the store's tmp dir, which every locked command
 			// clears of leftovers: hold the lock, as load does, so that a `hutch tag` meanwhile
 			// does not delete them under it (and so that this pull clears a killed one's).
-			s, unlock, err := a.lockedStore()
+			s, unlock, err := a.sess.LockedStore()
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
+			svc := &images.Service{Store: s, Sys: a.sess.SystemContext(rf.skipTLS())}
 			pulled, err := svc.Pull(context.Background(), args[0], images.PullOptions{
-				Registries: a.registries(), AllTags: allTags, Progress: progress(quiet), Retries: 3,
+				Registries: a.sess.Registries(), AllTags: allTags, Progress: progress(quiet), Retries: 3,
 			})
 			for _, p := range pulled {
 				if quiet {
@@ -89,7 +94,8 @@ func newPullCommand(a *app) *cobra.Command {
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
 	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "pull every tag of the repository")
 	c.Flags().StringVar(&platform, "platform", "", "os/arch to pull (only this machine's)")
-	return inNamespace(c)
+	c.Flags().StringVar(&policy, "policy", string(images.PullAlways), "when to pull: always, missing (not when the store has it), never (only check the store) or newer (when the registry's differs)")
+	return onStore(c)
 }
 
 func newPushCommand(a *app) *cobra.Command {
@@ -103,7 +109,7 @@ func newPushCommand(a *app) *cobra.Command {
   hutch push --tls-verify=false demo 127.0.0.1:5000/me/demo:latest`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore()
+			s, err := a.sess.Store()
 			if err != nil {
 				return err
 			}
@@ -111,7 +117,7 @@ func newPushCommand(a *app) *cobra.Command {
 			if len(args) == 2 {
 				dest = strings.TrimPrefix(args[1], "docker://")
 			}
-			svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
+			svc := &images.Service{Store: s, Sys: a.sess.SystemContext(rf.skipTLS())}
 			named, d, err := svc.Push(context.Background(), args[0], dest, images.PushOptions{
 				Format: format, Compression: compression, Progress: progress(quiet), Retries: 3,
 			})
@@ -134,7 +140,7 @@ func newPushCommand(a *app) *cobra.Command {
 	c.Flags().StringVar(&compression, "compression-format", "", "layer compression: gzip (default) or zstd")
 	c.Flags().StringVar(&digestFile, "digestfile", "", "write the pushed manifest's digest to this file")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print no progress")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newLoginCommand(a *app) *cobra.Command {
@@ -180,7 +186,7 @@ func newLoginCommand(a *app) *cobra.Command {
 				password = string(b)
 			}
 			registry := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(args[0], "https://"), "http://"), "/")
-			if err := images.Login(context.Background(), a.systemContext(rf), registry, user, password); err != nil {
+			if err := images.Login(context.Background(), a.sess.SystemContext(rf.skipTLS()), registry, user, password); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Login Succeeded!")
@@ -208,7 +214,7 @@ func newLogoutCommand(a *app) *cobra.Command {
 			if len(args) == 1 {
 				registry = args[0]
 			}
-			if err := images.Logout(a.systemContext(nil), registry); err != nil {
+			if err := images.Logout(a.sess.SystemContext(false), registry); err != nil {
 				return err
 			}
 			if all {
@@ -225,49 +231,16 @@ func newLogoutCommand(a *app) *cobra.Command {
 
 func goarch() string { return runtime.GOARCH }
 
-// ensureImage applies --pull: with "missing" (the default) an image that is not in the
-// store is pulled, with "always" it is pulled anyway, with "never" it must be there.
+// ensureImage applies run's and create's --pull.
 func (a *app) ensureImage(ref, policy string, rf *registryFlags) error {
-	switch policy {
-	case "", "missing", "always", "never", "newer":
-	default:
-		return fmt.Errorf("--pull %q: use missing, always or never", policy)
-	}
-	s, err := a.openStore()
+	p, err := images.ParsePullPolicy(policy)
 	if err != nil {
 		return err
 	}
-	_, rerr := images.Resolve(s, ref)
-	if policy == "never" && errors.Is(rerr, images.ErrNotFound) {
-		return fmt.Errorf("%w; --pull never forbids pulling it (drop the flag to pull it)", rerr)
+	_, pulled, err := a.sess.EnsureImage(context.Background(), engine.ImageRequest{
+		Ref: ref, Policy: p, SkipTLSVerify: rf.skipTLS(), Progress: os.Stderr})
+	for _, pl := range pulled {
+		fmt.Fprintf(os.Stderr, "Pulled %s\n", pl.Name)
 	}
-	if policy == "never" || (rerr == nil && policy != "always") {
-		return rerr
-	}
-	if rerr != nil && !errors.Is(rerr, images.ErrNotFound) {
-		return rerr
-	}
-	// The store lock, as `hutch pull` takes it; whoever held it may have pulled the image.
-	l, err := a.host.LockStore()
-	if err != nil {
-		return err
-	}
-	defer l.Unlock()
-	if policy != "always" {
-		if _, err := images.Resolve(s, ref); err == nil {
-			return nil
-		}
-	}
-	svc := &images.Service{Store: s, Sys: a.systemContext(rf)}
-	pulled, err := svc.Pull(context.Background(), ref, images.PullOptions{Registries: a.registries(), Progress: os.Stderr, Retries: 3})
-	if err != nil {
-		if rerr != nil {
-			return fmt.Errorf("image %q is not in the store (`hutch images` lists it) and pulling it failed: %w", ref, err)
-		}
-		return err
-	}
-	for _, p := range pulled {
-		fmt.Fprintf(os.Stderr, "Pulled %s\n", p.Name)
-	}
-	return nil
+	return err
 }

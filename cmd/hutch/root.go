@@ -3,25 +3,21 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
 	"hutch.dev/hutch/engine"
-	"hutch.dev/hutch/internal/diag"
-	"hutch.dev/hutch/storage"
 )
 
-// needsNamespace marks commands that run inside the user namespace (they touch the store).
-const needsNamespace = "hutch.userns"
+// usesStore marks commands that work on the store (the engine moves them to where it
+// can be opened before they run).
+const usesStore = "hutch.store"
 
 // app is the state one command invocation shares between its steps.
 type app struct {
 	logLevel string
-	host     *engine.Host
-	store    *storage.Store
+	sess     *engine.Session
 }
 
 func newRootCommand() (*cobra.Command, *app) {
@@ -60,50 +56,58 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		newBuildCommand(a),
 		newStatsCommand(a), newUpdateCommand(a), newPauseCommand(a), newUnpauseCommand(a),
 	)
+	for _, c := range root.Commands() {
+		groupCommand(c)
+	}
 	return root, a
 }
 
-// prepare loads the host description and, for commands that need the store, moves the
-// command into the user namespace: the plain-user process re-executes itself there and
-// exits with the child's status; the child carries on here.
+// groupCommand makes a command that only groups others (image, container, system,
+// volume) refuse an unknown subcommand, as an engine error (125), instead of printing
+// its help; without one, it prints its help.
+func groupCommand(c *cobra.Command) {
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // as cobra's default for the root
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+		}
+		return fmt.Errorf("%s: run '%s --help' for its commands", msg, cmd.CommandPath())
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+}
+
+// prepare opens the engine session and, for commands that work on the store, lets the
+// engine move the command to where the store can be opened.
 func (a *app) prepare(cmd *cobra.Command) error {
 	if standalone(cmd) {
 		return nil
 	}
-	level := a.logLevel
-	host, err := engine.Load()
+	sess, err := engine.Open(a.logLevel)
 	if err != nil {
 		return err
 	}
-	a.host = host
-	if level == "" {
-		level = host.Config.Engine.LogLevel
-	}
-	if level == "" {
-		level = "warn"
-	}
-	lv, err := logrus.ParseLevel(level)
-	if err != nil {
-		return fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	logrus.SetLevel(lv)
-	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true})
-
-	if !wantsNamespace(cmd) {
-		return nil
-	}
-	if !host.Inside {
-		code, err := host.Enter(os.Args[1:])
-		if err != nil {
-			return err
-		}
-		os.Exit(code)
+	a.sess = sess
+	if needsStore(cmd) {
+		return sess.UseStore()
 	}
 	return nil
 }
 
-// standalone commands need nothing of the host (they work with a broken config).
+// standalone commands need nothing of the host (they work with a broken config); a
+// group's own help is one of them.
 func standalone(cmd *cobra.Command) bool {
+	if cmd.HasSubCommands() && cmd.HasParent() {
+		return true
+	}
 	for c := cmd; c != nil; c = c.Parent() {
 		switch c.Name() {
 		case "version", "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
@@ -113,56 +117,23 @@ func standalone(cmd *cobra.Command) bool {
 	return false
 }
 
-func wantsNamespace(cmd *cobra.Command) bool {
+func needsStore(cmd *cobra.Command) bool {
 	for c := cmd; c != nil; c = c.Parent() {
-		if c.Annotations[needsNamespace] != "" {
+		if c.Annotations[usesStore] != "" {
 			return true
 		}
 	}
 	return false
 }
 
-// openStore opens the store (inside the namespace) and prints the host's warnings once.
-func (a *app) openStore() (*storage.Store, error) {
-	if a.store != nil {
-		return a.store, nil
-	}
-	s, err := a.host.OpenStore()
-	if err != nil {
-		return nil, err
-	}
-	a.store = s
-	diag.PrintOnce(os.Stderr, a.host.Paths.RuntimeDir, a.host.Warnings())
-	return s, nil
-}
+func (a *app) close() { a.sess.Close() }
 
-// lockedStore opens the store and takes hutch's store lock, for commands that change
-// the store; the returned function releases the lock.
-func (a *app) lockedStore() (*storage.Store, func(), error) {
-	s, err := a.openStore()
-	if err != nil {
-		return nil, nil, err
-	}
-	l, err := a.host.LockStore()
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, l.Unlock, nil
-}
-
-func (a *app) close() {
-	if a.store != nil {
-		a.store.Shutdown(false)
-		a.store = nil
-	}
-}
-
-// inNamespace marks a command as needing the user namespace.
-func inNamespace(c *cobra.Command) *cobra.Command {
+// onStore marks a command as working on the store.
+func onStore(c *cobra.Command) *cobra.Command {
 	if c.Annotations == nil {
 		c.Annotations = map[string]string{}
 	}
-	c.Annotations[needsNamespace] = "yes"
+	c.Annotations[usesStore] = "yes"
 	return c
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,7 +11,6 @@ import (
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/nsinit"
-	"hutch.dev/hutch/volumes"
 )
 
 // createFlags are the flags `run` and `create` share.
@@ -59,7 +57,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep standard input open")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a terminal")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "set a label KEY=VALUE")
-	fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the store), always, or never")
+	fs.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not in the store), always, never, or newer (when the registry's differs)")
 	fs.BoolVar(&f.registry.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate when pulling")
 	fs.StringVar(&f.restart, "restart", "no", "restart policy while the monitor lives: no, always, unless-stopped, on-failure[:N]")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default: the image's, or SIGTERM)")
@@ -179,26 +177,6 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	return o, nil
 }
 
-func (a *app) manager() (*container.Manager, error) {
-	s, err := a.openStore()
-	if err != nil {
-		return nil, err
-	}
-	return &container.Manager{Records: a.records(), Store: s, Volumes: a.volumes(),
-		HostUID: a.host.NS.UID, HostGID: a.host.NS.GID, SlotDir: filepath.Join(a.host.Paths.RuntimeDir, "rootfs"),
-		Cgroups: a.cgroupOptions(),
-		NetDir:  filepath.Join(a.host.Paths.RuntimeDir, "net"), SlirpPath: a.host.Config.Network.Slirp4netnsPath}, nil
-}
-
-// records are the containers' records; reading them needs no namespace.
-func (a *app) records() *container.Records {
-	return &container.Records{Dir: filepath.Join(a.host.Paths.GraphRoot, "hutch-containers")}
-}
-
-func (a *app) volumes() *volumes.Store {
-	return &volumes.Store{Dir: filepath.Join(a.host.Paths.DataDir, "volumes")}
-}
-
 func newRunCommand(a *app) *cobra.Command {
 	f := &createFlags{}
 	c := &cobra.Command{
@@ -237,7 +215,7 @@ func newRunCommand(a *app) *cobra.Command {
 		},
 	}
 	f.register(c.Flags(), true)
-	return inNamespace(c)
+	return onStore(c)
 }
 
 // runOptions is what `run` and `create` share: the flags checked and the image pulled
@@ -252,7 +230,7 @@ func (a *app) runOptions(cmd *cobra.Command, f *createFlags, args []string) (con
 	}
 	// The run's own manager checks the limits: the cgroup delegation it discovers
 	// is the one Create and the start use (found once per command).
-	m, err := a.manager()
+	m, err := a.sess.Containers()
 	if err != nil {
 		return o, nil, err
 	}
@@ -275,12 +253,12 @@ func runResult(code int, err error) error {
 		var ee *nsinit.ExecError
 		if errors.As(err, &ee) {
 			fmt.Fprintln(os.Stderr, "Error: "+ee.Msg)
-			return exitError{code: ee.Code}
+			return exitCode(ee.Code)
 		}
 		return err
 	}
 	if code != 0 {
-		return exitError{code: code}
+		return exitCode(code)
 	}
 	return nil
 }
@@ -307,7 +285,7 @@ func newCreateCommand(a *app) *cobra.Command {
 		},
 	}
 	f.register(c.Flags(), false)
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newStartCommand(a *app) *cobra.Command {
@@ -318,7 +296,7 @@ func newStartCommand(a *app) *cobra.Command {
 		Example: "  hutch start web\n  hutch start -a hello",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manager()
+			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}
@@ -346,7 +324,7 @@ func newStartCommand(a *app) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the container's output and wait for it")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach standard input")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newRmCommand(a *app) *cobra.Command {
@@ -357,51 +335,11 @@ func newRmCommand(a *app) *cobra.Command {
 		Example: "  hutch rm hello\n  hutch rm -f web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !a.host.Inside {
-				// Stopping is done from here, where the containers' processes can be
-				// reached; removing needs the namespace.
-				for _, ref := range args {
-					ct, err := a.records().Get(ref)
-					if err != nil {
-						continue
-					}
-					st, err := a.records().Current(ct.ID)
-					if err != nil || st.Status != container.StatusRunning {
-						continue
-					}
-					if !force {
-						return fmt.Errorf("container %s is running: stop it first (`hutch stop %s`), or use `hutch rm -f`", ct.Name, ct.Name)
-					}
-					if err := a.records().Stop(ct, 0); err != nil {
-						return err
-					}
-				}
-				return a.enter()
-			}
-			m, err := a.manager()
-			if err != nil {
+			rep := reporter(cmd)
+			if err := a.sess.RemoveContainers(args, force, vols, rep.report); err != nil {
 				return err
 			}
-			failed := false
-			for _, ref := range args {
-				cfg, err := m.Get(ref)
-				if err == nil {
-					err = m.Remove(cfg, vols)
-				}
-				if err != nil {
-					if force && errors.Is(err, container.ErrNotFound) {
-						continue
-					}
-					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
-					failed = true
-					continue
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), ref)
-			}
-			if failed {
-				return exitError{code: 1}
-			}
-			return nil
+			return rep.result()
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "stop running containers first; ignore containers that do not exist")

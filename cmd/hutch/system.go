@@ -3,12 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"runtime"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -52,8 +49,7 @@ func newInfoCommand(a *app) *cobra.Command {
   hutch info --format '{{.Store.Driver.Name}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore()
-			in := a.host.Info(s, err)
+			in := a.sess.Info()
 			switch format {
 			case "":
 				printInfo(cmd.OutOrStdout(), in)
@@ -66,7 +62,7 @@ func newInfoCommand(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "Go template or json")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func printInfo(w io.Writer, in *engine.Info) {
@@ -181,7 +177,7 @@ func newDfCommand(a *app) *cobra.Command {
 		Short: "Show disk space used by images and containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore()
+			s, err := a.sess.Store()
 			if err != nil {
 				return err
 			}
@@ -211,14 +207,14 @@ func newDfCommand(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&format, "format", "", "Go template (fields .Type .Total .Active .Size .Reclaimable) or json")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 	if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove "+what+".\nAre you sure you want to continue?") {
 		return nil
 	}
-	s, unlock, err := a.lockedStore()
+	s, unlock, err := a.sess.LockedStore()
 	if err != nil {
 		return err
 	}
@@ -253,7 +249,7 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newImagePruneCommand(a *app) *cobra.Command {
@@ -269,34 +265,13 @@ func newResetCommand(a *app) *cobra.Command {
 		Short: "Delete all images, containers and hutch state of this user; works even when the store is broken",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := a.host.Paths
-			if a.host.Inside {
-				// The store is not opened: reset must work when it cannot be.
-				return engine.Reset(p)
-			}
-			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), fmt.Sprintf("WARNING! This deletes every image and container in %s and the state in %s.\nAre you sure you want to continue?", p.GraphRoot, p.RuntimeDir)) {
-				return nil
-			}
-			// Running containers are stopped first, from here, where they can be reached:
-			// their monitors would otherwise outlive the files they write.
-			// (Stopping a stopped one only marks it, so that a monitor waiting to restart
-			// it gives up.)
-			if cs, err := a.records().List(); err == nil {
-				cm := a.cgroupManager()
-				for _, c := range cs {
-					_ = a.records().Stop(c, 0)
-					// In the delegated cgroup, not the store: the reset does not remove it.
-					if err := cm.RemoveCgroup(c.ID); err != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "Warning: container %s: %v\n", c.Name, err)
-					}
+			var ask func(graphRoot, runtimeDir string) bool
+			if !force {
+				ask = func(graphRoot, runtimeDir string) bool {
+					return confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), fmt.Sprintf("WARNING! This deletes every image and container in %s and the state in %s.\nAre you sure you want to continue?", graphRoot, runtimeDir))
 				}
 			}
-			code, err := a.host.Enter(append(os.Args[1:], "--force"))
-			if err != nil {
-				return err
-			}
-			os.Exit(code)
-			return nil
+			return a.sess.ResetAll(ask, func(w string) { fmt.Fprintln(cmd.ErrOrStderr(), "Warning: "+w) })
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
@@ -317,38 +292,8 @@ files a container wrote into a bind mount. HUTCH_GRAPHROOT and HUTCH_RUNROOT are
 			if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
 				return cmd.Help()
 			}
-			if len(args) == 0 {
-				sh := os.Getenv("SHELL")
-				if sh == "" {
-					sh = "/bin/sh"
-				}
-				args = []string{sh}
-			}
-			path, err := exec.LookPath(args[0])
-			if err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "Error: %s: executable file not found in $PATH\n", args[0])
-				return exitError{code: 127}
-			}
-			env := append(os.Environ(), "HUTCH_GRAPHROOT="+a.host.Paths.GraphRoot, "HUTCH_RUNROOT="+a.host.Paths.RunRoot)
-			env = scrubEnv(env)
-			if err := syscall.Exec(path, args, env); err != nil {
-				fmt.Fprintf(os.Stderr, "Error: %s: %v\n", args[0], err)
-				return exitError{code: 126}
-			}
-			return nil
+			return a.sess.Shell(args)
 		},
 	}
-	return inNamespace(c)
-}
-
-// scrubEnv removes hutch's internal hand-over variables from an environment.
-func scrubEnv(env []string) []string {
-	out := env[:0]
-	for _, e := range env {
-		if strings.HasPrefix(e, "_HUTCH_") || strings.HasPrefix(e, "_CONTAINERS_") || strings.HasPrefix(e, "_Containers-") {
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
+	return c
 }

@@ -10,7 +10,7 @@ import (
 func newVolumeCommand(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "volume", Short: "Manage named volumes: create, ls, inspect, rm, prune"}
 	c.AddCommand(newVolumeCreate(a), newVolumeLs(a), newVolumeInspect(a), newVolumeRm(a), newVolumePrune(a))
-	return inNamespace(c)
+	return onStore(c)
 }
 
 func newVolumeCreate(a *app) *cobra.Command {
@@ -21,7 +21,7 @@ func newVolumeCreate(a *app) *cobra.Command {
 		Example: "  hutch volume create data\n  hutch run --rm -v data:/data demo ls /data",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manager()
+			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}
@@ -58,7 +58,7 @@ func newVolumeLs(a *app) *cobra.Command {
 		Short:   "List volumes",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manager()
+			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}
@@ -93,7 +93,7 @@ func newVolumeInspect(a *app) *cobra.Command {
 		Short: "Show details of volumes as JSON",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manager()
+			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}
@@ -123,7 +123,7 @@ func newVolumeRm(a *app) *cobra.Command {
 		Short:   "Remove volumes (refused while a container uses one, unless -f)",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manager()
+			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}
@@ -141,7 +141,7 @@ func newVolumeRm(a *app) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), n)
 			}
 			if failed {
-				return exitError{code: 1}
+				return exitCode(1)
 			}
 			return nil
 		},
@@ -160,7 +160,7 @@ func newVolumePrune(a *app) *cobra.Command {
 			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove all volumes not used by at least one container.\nAre you sure you want to continue?") {
 				return nil
 			}
-			m, err := a.manager()
+			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}

@@ -1,13 +1,14 @@
 // Joining the namespaces of a running container must happen before the Go runtime
 // starts threads: setns(CLONE_NEWUSER) and setns(CLONE_NEWNS) fail in a multithreaded
 // process. This constructor runs first, in every hutch process, and does nothing unless
-// _HUTCH_NSENTER_PID is set. It then joins the namespaces named by _HUTCH_NSENTER_FLAGS
-// of that process (through a pidfd, all at once) and, when _HUTCH_NSENTER_FORK=1, forks
-// so that the child is inside the joined pid namespace. The parent never enters Go: a
-// process whose children go to another pid namespace cannot create threads, so it stays
-// here as a small relay that forwards signals to the child and exits with its status
-// (at once with _HUTCH_NSENTER_DETACH=1). Go's side (nsenter_linux.go) reads the outcome
-// from _HUTCH_NSENTER_ROLE and _HUTCH_NSENTER_ERROR.
+// HUTCH_ENV_NSENTER_PID is set (the names are in internal/contract/contract.h). It then
+// joins the namespaces named by HUTCH_ENV_NSENTER_FLAGS of that process (through a
+// pidfd, all at once) and, when HUTCH_ENV_NSENTER_FORK is "1", forks so that the child
+// is inside the joined pid namespace. The parent never enters Go: a process whose
+// children go to another pid namespace cannot create threads, so it stays here as a
+// small relay that forwards signals to the child and exits with its status (at once
+// with HUTCH_ENV_NSENTER_DETACH "1"). Go's side (nsenter_linux.go) reads the outcome
+// from HUTCH_ENV_NSENTER_ROLE and HUTCH_ENV_NSENTER_ERROR.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -19,11 +20,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "contract.h"
+
 static void fail(const char *what, int err)
 {
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%s: %s", what, strerror(err));
-	setenv("_HUTCH_NSENTER_ERROR", buf, 1);
+	setenv(HUTCH_ENV_NSENTER_ERROR, buf, 1);
 }
 
 static pid_t relay_child;
@@ -61,20 +64,20 @@ static void relay(pid_t child, int detach)
 
 __attribute__((constructor)) static void hutch_nsenter(void)
 {
-	const char *pid_s = getenv("_HUTCH_NSENTER_PID");
+	const char *pid_s = getenv(HUTCH_ENV_NSENTER_PID);
 	if (pid_s == NULL)
 		return;
-	const char *flags_s = getenv("_HUTCH_NSENTER_FLAGS");
-	const char *fork_s = getenv("_HUTCH_NSENTER_FORK");
+	const char *flags_s = getenv(HUTCH_ENV_NSENTER_FLAGS);
+	const char *fork_s = getenv(HUTCH_ENV_NSENTER_FORK);
 	int pid = atoi(pid_s);
 	int flags = flags_s ? atoi(flags_s) : 0;
 	int do_fork = fork_s && strcmp(fork_s, "1") == 0;
-	const char *detach_s = getenv("_HUTCH_NSENTER_DETACH");
+	const char *detach_s = getenv(HUTCH_ENV_NSENTER_DETACH);
 	int detach = detach_s && strcmp(detach_s, "1") == 0;
-	unsetenv("_HUTCH_NSENTER_DETACH");
-	unsetenv("_HUTCH_NSENTER_PID");
-	unsetenv("_HUTCH_NSENTER_FLAGS");
-	unsetenv("_HUTCH_NSENTER_FORK");
+	unsetenv(HUTCH_ENV_NSENTER_DETACH);
+	unsetenv(HUTCH_ENV_NSENTER_PID);
+	unsetenv(HUTCH_ENV_NSENTER_FLAGS);
+	unsetenv(HUTCH_ENV_NSENTER_FORK);
 
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
@@ -88,7 +91,7 @@ __attribute__((constructor)) static void hutch_nsenter(void)
 	}
 	close(pidfd);
 	if (!do_fork) {
-		setenv("_HUTCH_NSENTER_ROLE", "joined", 1);
+		setenv(HUTCH_ENV_NSENTER_ROLE, "joined", 1);
 		return;
 	}
 	pid_t child = fork();
@@ -97,27 +100,27 @@ __attribute__((constructor)) static void hutch_nsenter(void)
 		return;
 	}
 	if (child == 0) {
-		setenv("_HUTCH_NSENTER_ROLE", "child", 1);
+		setenv(HUTCH_ENV_NSENTER_ROLE, "child", 1);
 		return;
 	}
 	relay(child, detach);
 }
 
 // Entering a new user namespace (every hutch command that touches the store): with
-// _HUTCH_USERNS_NEW set, the constructor unshares a user and a mount namespace, tells the
-// parent on fd _HUTCH_USERNS_READY (one byte), and waits on fd _HUTCH_USERNS_GO for the
-// parent to have written the id maps ("g"; anything else aborts). The Go runtime then
-// starts as root in the namespace, with no second exec.
+// HUTCH_ENV_USERNS_NEW set, the constructor unshares a user and a mount namespace,
+// tells the parent on fd HUTCH_ENV_USERNS_READY (one byte), and waits on fd
+// HUTCH_ENV_USERNS_GO for the parent to have written the id maps ("g"; anything else
+// aborts). The Go runtime then starts as root in the namespace, with no second exec.
 __attribute__((constructor)) static void hutch_userns_new(void)
 {
-	if (getenv("_HUTCH_USERNS_NEW") == NULL)
+	if (getenv(HUTCH_ENV_USERNS_NEW) == NULL)
 		return;
-	const char *r = getenv("_HUTCH_USERNS_READY");
-	const char *g = getenv("_HUTCH_USERNS_GO");
+	const char *r = getenv(HUTCH_ENV_USERNS_READY);
+	const char *g = getenv(HUTCH_ENV_USERNS_GO);
 	int ready = r ? atoi(r) : -1, go = g ? atoi(g) : -1;
-	unsetenv("_HUTCH_USERNS_NEW");
-	unsetenv("_HUTCH_USERNS_READY");
-	unsetenv("_HUTCH_USERNS_GO");
+	unsetenv(HUTCH_ENV_USERNS_NEW);
+	unsetenv(HUTCH_ENV_USERNS_READY);
+	unsetenv(HUTCH_ENV_USERNS_GO);
 	if (ready < 0 || go < 0)
 		_exit(125);
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {

@@ -3,12 +3,13 @@
 // run as subordinate ids. Import it for its side effect; Join starts such a process.
 package nsenter
 
-// #cgo CFLAGS: -Wall
+// #cgo CFLAGS: -Wall -I${SRCDIR}/../contract
 // #include <stdlib.h>
 import "C"
 
 import (
 	"errors"
+	"hutch.dev/hutch/internal/contract"
 	"os"
 	"strconv"
 	"unsafe"
@@ -41,11 +42,11 @@ func cgetenv(k string) string {
 // Outcome reads what the constructor did, and removes its variables from Go's copy of
 // the environment so that no process this one starts joins anything.
 func Outcome() Result {
-	r := Result{Role: cgetenv("_HUTCH_NSENTER_ROLE")}
-	if e := cgetenv("_HUTCH_NSENTER_ERROR"); e != "" {
+	r := Result{Role: cgetenv(contract.NsenterRole)}
+	if e := cgetenv(contract.NsenterError); e != "" {
 		r.Err = errors.New(e)
 	}
-	for _, k := range []string{"_HUTCH_NSENTER_PID", "_HUTCH_NSENTER_FLAGS", "_HUTCH_NSENTER_FORK", "_HUTCH_NSENTER_DETACH"} {
+	for _, k := range []string{contract.NsenterPID, contract.NsenterFlags, contract.NsenterFork, contract.NsenterDetach} {
 		os.Unsetenv(k)
 	}
 	return r
@@ -61,6 +62,6 @@ func Env(pid, flags int, fork, detach bool) []string {
 		}
 		return "0"
 	}
-	return []string{"_HUTCH_NSENTER_PID=" + strconv.Itoa(pid), "_HUTCH_NSENTER_FLAGS=" + strconv.Itoa(flags),
-		"_HUTCH_NSENTER_FORK=" + b(fork), "_HUTCH_NSENTER_DETACH=" + b(detach)}
+	return []string{contract.NsenterPID + "=" + strconv.Itoa(pid), contract.NsenterFlags + "=" + strconv.Itoa(flags),
+		contract.NsenterFork + "=" + b(fork), contract.NsenterDetach + "=" + b(detach)}
 }

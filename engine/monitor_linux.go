@@ -1,23 +1,16 @@
-package main
+package engine
 
 import (
 	"encoding/json"
 	"os"
 	"strconv"
 
-	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/sys/unix"
-
-	"hutch.dev/hutch/container"
-	"hutch.dev/hutch/engine"
 )
 
-func init() {
-	reexec.Register(container.MonitorName, monitorMain)
-}
-
-// monitorMain is a detached container's monitor: started by `run -d`/`start` inside
-// hutch's namespaces, with fd 3 on which it reports the container's start.
+// monitorMain is a detached container's monitor (the hutch-monitor role): started by
+// `run -d`/`start` inside hutch's namespaces, with fd 3 on which it reports the
+// container's start. A role's main function is the process's main: it exits.
 func monitorMain() {
 	// `hutch-monitor ID` starts the container (fd 3 hears how that went);
 	// `hutch-monitor ID exited STATUS` is the C half handing back when it ended.
@@ -40,20 +33,22 @@ func monitorMain() {
 		os.Exit(1)
 	}
 	_ = os.Chdir("/")
-	host, err := engine.Load()
+	host, err := Load()
 	if err != nil {
 		fail(err)
 	}
-	s, err := host.OpenStore()
+	// The store is opened without the host's warnings: they are the user's commands' to
+	// print, on a terminal, not a monitor's.
+	st, err := host.OpenStore()
 	if err != nil {
 		fail(err)
 	}
-	a := &app{host: host, store: s}
-	m, err := a.manager()
+	s := &Session{Host: host, store: st}
+	m, err := s.Containers()
 	if err != nil {
 		fail(err)
 	}
 	code := m.Monitor(os.Args[1], ready, exited)
-	s.Shutdown(false)
+	s.Close()
 	os.Exit(code)
 }

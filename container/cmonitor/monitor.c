@@ -1,8 +1,9 @@
 // The long-lived half of a detached container's monitor. The Go monitor mounts the
 // container's root, starts its init and then executes the hutch binary again with
-// _HUTCH_CMONITOR set: this constructor takes over before the Go runtime starts, so the
-// process that waits for the container (and keeps its mount namespace alive) costs about
-// as much memory as a small C program, not a Go one. It copies the container's output
+// HUTCH_ENV_CMONITOR set (the names are in internal/contract/contract.h): this
+// constructor takes over before the Go runtime starts, so the process that waits for
+// the container (and keeps its mount namespace alive) costs about as much memory as a
+// small C program, not a Go one. It copies the container's output
 // into its log, one JSON object per line ({"t": time, "s": stream, "l": text}, the
 // format container/monitor_linux.go reads), feeds a terminal from the stdin FIFO, and
 // when the init exits it executes hutch once more to record the exit and clean up:
@@ -20,6 +21,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "contract.h"
 
 #define CHUNK 32768
 
@@ -130,31 +133,31 @@ static int keeps_network(pid_t init)
 
 __attribute__((constructor)) static void hutch_cmonitor(void)
 {
-	if (getenv("_HUTCH_CMONITOR") == NULL)
+	if (getenv(HUTCH_ENV_CMONITOR) == NULL)
 		return;
 	// Executed as /proc/self/exe, the process would be called "exe" in ps -o comm.
 	prctl(PR_SET_NAME, "hutch-monitor", 0, 0, 0);
-	const char *id = getenv("_HUTCH_CM_ID");
-	pid_t init = (pid_t)env_int("_HUTCH_CM_PID");
+	const char *id = getenv(HUTCH_ENV_CM_ID);
+	pid_t init = (pid_t)env_int(HUTCH_ENV_CM_PID);
 	static struct stream out, err;
-	out.fd = env_int("_HUTCH_CM_OUT");
+	out.fd = env_int(HUTCH_ENV_CM_OUT);
 	out.name = "stdout";
-	err.fd = env_int("_HUTCH_CM_ERR");
+	err.fd = env_int(HUTCH_ENV_CM_ERR);
 	err.name = "stderr";
-	int in_fd = env_int("_HUTCH_CM_IN");    // stdin FIFO to copy to a terminal, or -1
-	int term_fd = env_int("_HUTCH_CM_TERM"); // the terminal's master, or -1
-	log_fd = env_int("_HUTCH_CM_LOG");
+	int in_fd = env_int(HUTCH_ENV_CM_IN);    // stdin FIFO to copy to a terminal, or -1
+	int term_fd = env_int(HUTCH_ENV_CM_TERM); // the terminal's master, or -1
+	log_fd = env_int(HUTCH_ENV_CM_LOG);
 	if (id == NULL || init <= 0 || log_fd < 0)
 		_exit(125);
 	// The container's network (network/attach_linux.go): slirp4netns and the port
 	// forwarder end when this descriptor closes, i.e. when this process executes hutch
 	// again at the container's end, or dies. If either ends before the container, the
 	// log says so.
-	int net_fd = env_int("_HUTCH_CM_NETFD");
+	int net_fd = env_int(HUTCH_ENV_CM_NETFD);
 	if (net_fd >= 0)
 		fcntl(net_fd, F_SETFD, FD_CLOEXEC);
-	pid_t slirp = (pid_t)env_int("_HUTCH_CM_SLIRP");
-	pid_t ports = (pid_t)env_int("_HUTCH_CM_PORTS");
+	pid_t slirp = (pid_t)env_int(HUTCH_ENV_CM_SLIRP);
+	pid_t ports = (pid_t)env_int(HUTCH_ENV_CM_PORTS);
 	char idbuf[128];
 	snprintf(idbuf, sizeof(idbuf), "%s", id);
 
@@ -259,9 +262,9 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	// The Go half hands a restarted container over with fresh variables appended to
 	// this environment: none of these may survive, or getenv would find the stale ones
 	// first (the old init's pid, the old descriptors). Nor do the old descriptors.
-	static const char *vars[] = {"_HUTCH_CMONITOR", "_HUTCH_CM_ID", "_HUTCH_CM_PID", "_HUTCH_CM_OUT",
-		"_HUTCH_CM_ERR", "_HUTCH_CM_IN", "_HUTCH_CM_TERM", "_HUTCH_CM_LOG", "_HUTCH_CM_NETFD",
-		"_HUTCH_CM_SLIRP", "_HUTCH_CM_PORTS"};
+	static const char *vars[] = {HUTCH_ENV_CMONITOR, HUTCH_ENV_CM_ID, HUTCH_ENV_CM_PID, HUTCH_ENV_CM_OUT,
+		HUTCH_ENV_CM_ERR, HUTCH_ENV_CM_IN, HUTCH_ENV_CM_TERM, HUTCH_ENV_CM_LOG, HUTCH_ENV_CM_NETFD,
+		HUTCH_ENV_CM_SLIRP, HUTCH_ENV_CM_PORTS};
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
 	int fds[] = {log_fd, in_fd, term_fd, out.fd, err.fd};
@@ -273,7 +276,7 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	if (slirp > 0 || ports > 0) {
 		char pids[64];
 		snprintf(pids, sizeof(pids), "%d,%d", (int)slirp, (int)ports);
-		setenv("_HUTCH_NET_PIDS", pids, 1);
+		setenv(HUTCH_ENV_NET_PIDS, pids, 1);
 	}
 	char *argv[] = {"hutch-monitor", idbuf, "exited", code, NULL};
 	execv("/proc/self/exe", argv);

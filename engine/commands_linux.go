@@ -1,0 +1,319 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/contract"
+)
+
+// The commands whose work is split between the plain user and hutch's user namespace
+// (Split): each says here what runs on which side, and what crosses over.
+
+// Report hears how one container of a multi-container command went (err nil: done).
+type Report func(ref string, err error)
+
+// RemoveContainers is `rm`: running containers are refused, or with force stopped
+// first (as the plain user, who can reach their processes); the removal runs where the
+// store can be opened, and report hears each container there. With force, a container
+// that does not exist is no error.
+func (s *Session) RemoveContainers(refs []string, force, volumes bool, report Report) error {
+	return RunSplit(s, Split[struct{}]{
+		Name: "rm",
+		Outside: func() (struct{}, Place, error) {
+			r := s.Records()
+			for _, ref := range refs {
+				ct, err := r.Get(ref)
+				if err != nil {
+					continue // said inside, with the others
+				}
+				st, err := r.Current(ct.ID)
+				if err != nil || st.Status != container.StatusRunning {
+					continue
+				}
+				if !force {
+					return struct{}{}, Nowhere, fmt.Errorf("container %s is running: stop it first (`hutch stop %s`), or use `hutch rm -f`", ct.Name, ct.Name)
+				}
+				if err := r.Stop(ct, 0); err != nil {
+					return struct{}{}, Nowhere, err
+				}
+			}
+			return struct{}{}, InStore, nil
+		},
+		Inside: func(struct{}) error {
+			m, err := s.Containers()
+			if err != nil {
+				return err
+			}
+			for _, ref := range refs {
+				ct, err := m.Get(ref)
+				if err == nil {
+					err = m.Remove(ct, volumes)
+				}
+				if force && errors.Is(err, container.ErrNotFound) {
+					continue
+				}
+				report(ref, err)
+			}
+			return nil
+		},
+	})
+}
+
+// RestartContainers is `restart`: each container is stopped as the plain user (timeout,
+// then SIGKILL) and started again under a new monitor where the store can be opened.
+func (s *Session) RestartContainers(refs []string, timeout time.Duration, report Report) error {
+	return RunSplit(s, Split[struct{}]{
+		Name: "restart",
+		Outside: func() (struct{}, Place, error) {
+			r := s.Records()
+			for _, ref := range refs {
+				if ct, err := r.Get(ref); err == nil {
+					if err := r.Stop(ct, timeout); err != nil {
+						return struct{}{}, Nowhere, err
+					}
+				}
+			}
+			return struct{}{}, InStore, nil
+		},
+		Inside: func(struct{}) error {
+			m, err := s.Containers()
+			if err != nil {
+				return err
+			}
+			for _, ref := range refs {
+				ct, err := m.Get(ref)
+				if err == nil {
+					err = m.StartDetached(ct)
+				}
+				report(ref, err)
+			}
+			return nil
+		},
+	})
+}
+
+// ResetAll is `system reset`: confirm (as the plain user; nil when forced) may say no;
+// every container is stopped and its cgroup removed (warn hears what could not be);
+// then the store, run root, runtime state and cache are deleted where files of
+// subordinate ids can be, without opening the store, so that it works when the store is
+// broken.
+func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn func(string)) error {
+	return RunSplit(s, Split[struct{}]{
+		Name: "system reset",
+		Outside: func() (struct{}, Place, error) {
+			p := s.Host.Paths
+			if confirm != nil && !confirm(p.GraphRoot, p.RuntimeDir) {
+				return struct{}{}, Nowhere, nil
+			}
+			// Running containers are stopped first, from here, where they can be reached:
+			// their monitors would otherwise outlive the files they write. (Stopping a
+			// stopped one only marks it, so that a monitor waiting to restart it gives up.)
+			if cs, err := s.Records().List(); err == nil {
+				cm := s.ContainerControl()
+				for _, c := range cs {
+					_ = cm.Records.Stop(c, 0)
+					// In the delegated cgroup, not the store: the reset does not remove it.
+					if err := cm.RemoveCgroup(c.ID); err != nil {
+						warn(fmt.Sprintf("container %s: %v", c.Name, err))
+					}
+				}
+			}
+			return struct{}{}, InStore, nil
+		},
+		Inside: func(struct{}) error { return Reset(s.Host.Paths) },
+	})
+}
+
+// Inspect is `inspect`: containers are described from their records (as the plain
+// user); when a name is an image (or typ is "image"), the whole command runs where the
+// store can be opened. typ is "", "container" or "image".
+func (s *Session) Inspect(refs []string, typ string) ([]any, error) {
+	var out []any
+	err := RunSplit(s, Split[struct{}]{
+		Name: "inspect",
+		Outside: func() (struct{}, Place, error) {
+			res, needStore, err := s.inspect(refs, typ, false)
+			if err != nil || needStore {
+				return struct{}{}, InStore, err
+			}
+			out = res
+			return struct{}{}, Nowhere, nil
+		},
+		Inside: func(struct{}) error {
+			res, _, err := s.inspect(refs, typ, true)
+			out = res
+			return err
+		},
+	})
+	return out, err
+}
+
+func (s *Session) inspect(refs []string, typ string, withStore bool) ([]any, bool, error) {
+	var out []any
+	r := s.Records()
+	for _, ref := range refs {
+		if typ != "image" {
+			ct, err := r.Get(ref)
+			if err == nil {
+				in, err := r.InspectContainer(ct, func(name string) string {
+					return filepath.Join(s.Volumes().Dir, name, "_data")
+				})
+				if err != nil {
+					return nil, false, err
+				}
+				out = append(out, in)
+				continue
+			}
+			if typ == "container" {
+				return nil, false, err
+			}
+		}
+		if !withStore {
+			return nil, true, nil
+		}
+		st, err := s.Store()
+		if err != nil {
+			return nil, false, err
+		}
+		img, err := images.Resolve(st, ref)
+		if err != nil {
+			return nil, false, err
+		}
+		ins, err := images.InspectImage(st, img)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, ins)
+	}
+	return out, false, nil
+}
+
+// copyRequest is what `cp` hands to its inside half.
+type copyRequest struct {
+	Container string `json:"container"`
+	// Out: from the container to the host.
+	Out           bool   `json:"out"`
+	ContainerPath string `json:"containerPath"`
+	// HostPath is absolute: joining a container's mount namespace moves the working
+	// directory to its root. It is not cleaned: a trailing "/" or "/." keeps its meaning.
+	HostPath string `json:"hostPath"`
+	// Joined: the inside half runs in the running container's monitor's namespaces,
+	// where its root is mounted; otherwise it mounts the root through the store.
+	Joined bool `json:"joined"`
+}
+
+// Copy is `cp SRC DST`, one of them CONTAINER:PATH. The copy runs as root of hutch's user
+// namespace: in a running container's monitor's namespaces, where its root is mounted,
+// or, for a stopped one, with its root mounted through the store.
+func (s *Session) Copy(srcArg, dstArg string) error {
+	return RunSplit(s, Split[copyRequest]{
+		Name: "cp",
+		Outside: func() (copyRequest, Place, error) {
+			src, dst := container.ParseCopyArg(srcArg), container.ParseCopyArg(dstArg)
+			if (src.Container == "") == (dst.Container == "") {
+				return copyRequest{}, Nowhere, fmt.Errorf("cp: exactly one of the paths must be CONTAINER:PATH")
+			}
+			req := copyRequest{Container: src.Container + dst.Container, Out: src.Container != ""}
+			req.ContainerPath, req.HostPath = dst.Path, src.Path
+			if req.Out {
+				req.ContainerPath, req.HostPath = src.Path, dst.Path
+			}
+			if wd, err := os.Getwd(); err == nil && !filepath.IsAbs(req.HostPath) {
+				req.HostPath = strings.TrimSuffix(wd, "/") + "/" + req.HostPath
+			}
+			r := s.Records()
+			ct, err := r.Get(req.Container)
+			if err != nil {
+				return req, Nowhere, err
+			}
+			st, err := r.Current(ct.ID)
+			if err != nil {
+				return req, Nowhere, err
+			}
+			if st.Status == container.StatusRunning && !s.Host.Inside {
+				req.Joined = true
+				return req, InMountsOf(st.MonitorPid), nil
+			}
+			return req, InStore, nil
+		},
+		Inside: func(req copyRequest) error {
+			r := s.Records()
+			ct, err := r.Get(req.Container)
+			if err != nil {
+				return err
+			}
+			copyIn := func(rootfs string) error {
+				if req.Out {
+					return container.CopyOut(rootfs, req.ContainerPath, req.HostPath)
+				}
+				return container.CopyIn(rootfs, req.HostPath, req.ContainerPath)
+			}
+			if req.Joined {
+				st, err := r.State(ct.ID)
+				if err != nil {
+					return err
+				}
+				return copyIn(st.Rootfs)
+			}
+			m, err := s.Containers()
+			if err != nil {
+				return err
+			}
+			rootfs, err := m.Store.Mount(ct.ID, "")
+			if err != nil {
+				return fmt.Errorf("mounting container %s: %w", ct.Name, err)
+			}
+			defer m.Store.Unmount(ct.ID, true)
+			return copyIn(rootfs)
+		},
+	})
+}
+
+// Shell is `unshare`: it executes args (default: the user's shell) in hutch's user
+// namespace, with HUTCH_GRAPHROOT and HUTCH_RUNROOT set and hutch's own hand-over
+// variables removed. It returns only on failure: 127 when the command is not found,
+// 126 when it cannot be executed (the message printed).
+func (s *Session) Shell(args []string) error {
+	if err := s.UseStore(); err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		sh := os.Getenv("SHELL")
+		if sh == "" {
+			sh = "/bin/sh"
+		}
+		args = []string{sh}
+	}
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %s: executable file not found in $PATH\n", args[0])
+		return &ExitError{Code: 127}
+	}
+	env := append(os.Environ(), "HUTCH_GRAPHROOT="+s.Host.Paths.GraphRoot, "HUTCH_RUNROOT="+s.Host.Paths.RunRoot)
+	if err := syscall.Exec(path, args, scrubEnv(env)); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %s: %v\n", args[0], err)
+		return &ExitError{Code: 126}
+	}
+	return nil
+}
+
+// scrubEnv removes hutch's and go.podman.io/storage's hand-over variables.
+func scrubEnv(env []string) []string {
+	out := env[:0]
+	for _, e := range env {
+		if strings.HasPrefix(e, contract.Prefix) || strings.HasPrefix(e, "_CONTAINERS_") || strings.HasPrefix(e, "_Containers-") {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}

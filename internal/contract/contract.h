@@ -1,0 +1,90 @@
+// The contract between hutch's Go code and its C constructors: the environment variables
+// one process hands the next one it executes. This header is the one place they are
+// spelled. C includes it; the Go constants in contract.go are generated from it
+// (`go generate ./internal/contract`), and a unit test fails when the two disagree.
+//
+// Each name is a `#define HUTCH_ENV_<NAME> "value"` line; the comment lines just above
+// it become its Go doc. Names read only by Go are here too, so that every hand-over
+// between hutch processes is listed in one file.
+#ifndef HUTCH_CONTRACT_H
+#define HUTCH_CONTRACT_H
+
+// Prefix starts every name below; a command that hands the user a shell (hutch unshare)
+// removes every variable that starts with it.
+#define HUTCH_ENV_PREFIX "_HUTCH_"
+
+// ---- Joining a running process's namespaces (internal/nsenter/nsenter.c) ----
+
+// NsenterPID is the process whose namespaces the constructor joins (through a pidfd).
+#define HUTCH_ENV_NSENTER_PID "_HUTCH_NSENTER_PID"
+// NsenterFlags are the namespaces to join (CLONE_NEW* flags, as a decimal number).
+#define HUTCH_ENV_NSENTER_FLAGS "_HUTCH_NSENTER_FLAGS"
+// NsenterFork, "1": fork after joining, so that the child is in the joined pid
+// namespace; the parent stays in C as the relay of signals and exit status.
+#define HUTCH_ENV_NSENTER_FORK "_HUTCH_NSENTER_FORK"
+// NsenterDetach, "1": the relay exits at once instead of waiting for the child.
+#define HUTCH_ENV_NSENTER_DETACH "_HUTCH_NSENTER_DETACH"
+// NsenterRole is set by the constructor: "joined", or "child" after a fork.
+#define HUTCH_ENV_NSENTER_ROLE "_HUTCH_NSENTER_ROLE"
+// NsenterError is set by the constructor when the join failed: what failed, and why.
+#define HUTCH_ENV_NSENTER_ERROR "_HUTCH_NSENTER_ERROR"
+
+// ---- Entering a new user namespace (internal/nsenter/nsenter.c, userns/) ----
+
+// UsernsNew asks the constructor to unshare a user and a mount namespace.
+#define HUTCH_ENV_USERNS_NEW "_HUTCH_USERNS_NEW"
+// UsernsReady is the descriptor on which the constructor says it has unshared
+// ("1"), or why it could not ("E" and the error).
+#define HUTCH_ENV_USERNS_READY "_HUTCH_USERNS_READY"
+// UsernsGo is the descriptor on which the parent says the id maps are written ("g").
+#define HUTCH_ENV_USERNS_GO "_HUTCH_USERNS_GO"
+// UsernsState is the parent's findings about the user namespace (JSON, userns.State);
+// read by Go only.
+#define HUTCH_ENV_USERNS_STATE "_HUTCH_USERNS"
+// Done is the descriptor on which a re-executed hutch reports its exit status (one
+// byte) when its work is done; read by Go only.
+#define HUTCH_ENV_DONE "_HUTCH_DONE"
+// Paths are the paths the plain-user parent resolved and checked (JSON,
+// config.Paths); read by Go only.
+#define HUTCH_ENV_PATHS "_HUTCH_PATHS"
+// Request is what the plain-user half of a split command hands to the half inside
+// the namespace (JSON: the command's name and its request; engine.Split); read by Go
+// only.
+#define HUTCH_ENV_REQUEST "_HUTCH_REQUEST"
+
+// ---- Helpers started by Go (read by Go only) ----
+
+// Exec is the command hutch-exec runs in a running container (JSON, nsinit.ExecSpec).
+#define HUTCH_ENV_EXEC "_HUTCH_EXEC"
+// PortSpec is what the port forwarder hutch-port publishes (JSON).
+#define HUTCH_ENV_PORT_SPEC "_HUTCH_PORT_SPEC"
+
+// ---- A detached container's monitor (container/cmonitor/monitor.c) ----
+
+// Cmonitor asks the constructor to become the C half of a container's monitor.
+#define HUTCH_ENV_CMONITOR "_HUTCH_CMONITOR"
+// CmID is the container's ID.
+#define HUTCH_ENV_CM_ID "_HUTCH_CM_ID"
+// CmPID is the container's init.
+#define HUTCH_ENV_CM_PID "_HUTCH_CM_PID"
+// CmOut is the descriptor of the container's standard output (or its terminal).
+#define HUTCH_ENV_CM_OUT "_HUTCH_CM_OUT"
+// CmErr is the descriptor of the container's standard error.
+#define HUTCH_ENV_CM_ERR "_HUTCH_CM_ERR"
+// CmIn is the descriptor of the stdin FIFO, copied to the terminal.
+#define HUTCH_ENV_CM_IN "_HUTCH_CM_IN"
+// CmTerm is the descriptor of the terminal's master.
+#define HUTCH_ENV_CM_TERM "_HUTCH_CM_TERM"
+// CmLog is the descriptor of the container's log.
+#define HUTCH_ENV_CM_LOG "_HUTCH_CM_LOG"
+// CmNetFD is the descriptor whose closing ends the container's network helpers.
+#define HUTCH_ENV_CM_NETFD "_HUTCH_CM_NETFD"
+// CmSlirp is the pid of the container's slirp4netns.
+#define HUTCH_ENV_CM_SLIRP "_HUTCH_CM_SLIRP"
+// CmPorts is the pid of the container's port forwarder.
+#define HUTCH_ENV_CM_PORTS "_HUTCH_CM_PORTS"
+// NetPIDs hands the network helpers' pids ("SLIRP,PORTS") from the C half back to the
+// Go one, which waits for them to end before it records the exit.
+#define HUTCH_ENV_NET_PIDS "_HUTCH_NET_PIDS"
+
+#endif
