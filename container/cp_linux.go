@@ -50,7 +50,18 @@ type side struct {
 	display func(p string) string
 }
 
-func (s side) name(p string) string { return s.display(path.Clean("/" + p)) }
+// name names the path p in messages, cleaned; given names a path as the user gave it
+// (a trailing "/" or "/." kept).
+func (s side) name(p string) string  { return s.display(path.Clean("/" + p)) }
+func (s side) given(p string) string { return s.display(p) }
+
+// ctrPath makes a container path absolute, keeping a trailing "/" or "/.".
+func ctrPath(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	return "/" + p
+}
 
 func hostSide() (side, error) {
 	r, err := inroot.OpenRoot("/")
@@ -91,7 +102,7 @@ func CopyOut(rootfs, src, dst string) error {
 		return err
 	}
 	defer to.root.Close()
-	return copyPath(from, "/"+src, to, dst)
+	return copyPath(from, ctrPath(src), to, dst)
 }
 
 // CopyIn copies src on the host to dst in the container (whose root is mounted at rootfs).
@@ -110,7 +121,7 @@ func CopyIn(rootfs, src, dst string) error {
 		return err
 	}
 	defer to.root.Close()
-	return copyPath(from, src, to, "/"+dst)
+	return copyPath(from, src, to, ctrPath(dst))
 }
 
 // copyPath follows `docker cp`:
@@ -136,7 +147,7 @@ func copyPath(from side, src string, to side, dst string) error {
 	}
 	sdir, err := from.root.OpenFile(srcDirRel, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
-		return fmt.Errorf("copying from %s: %w", from.name(src), unwrapPath(err))
+		return fmt.Errorf("copying from %s: %w%s", from.given(src), unwrapPath(err), from.missingHint(err))
 	}
 	defer sdir.Close()
 	st, exists, err := inroot.Lstat(int(sdir.Fd()), srcName)
@@ -144,7 +155,7 @@ func copyPath(from side, src string, to side, dst string) error {
 		err = unix.ENOENT
 	}
 	if err != nil {
-		return fmt.Errorf("copying from %s: %w", from.name(src), err)
+		return fmt.Errorf("copying from %s: %w%s", from.given(src), err, from.missingHint(err))
 	}
 	srcIsDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 
@@ -152,10 +163,10 @@ func copyPath(from side, src string, to side, dst string) error {
 	dirOnly := strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, "/.")
 	leaf, err := to.root.FollowLeaf(inroot.Rel(dst))
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-		return fmt.Errorf("copying to %s: its parent directory does not exist or is not a directory", to.name(dst))
+		return fmt.Errorf("copying to %s: its parent directory does not exist or is not a directory%s", to.given(dst), to.missingHint(err))
 	}
 	if err != nil {
-		return fmt.Errorf("copying to %s: %w", to.name(dst), unwrapPath(err))
+		return fmt.Errorf("copying to %s: %w", to.given(dst), unwrapPath(err))
 	}
 	defer leaf.Close()
 
@@ -184,9 +195,9 @@ func copyPath(from side, src string, to side, dst string) error {
 	case leaf.Stat != nil && dirOnly:
 		return fmt.Errorf("copying to %s: it is a %s, not a directory", to.name(leaf.Rel), inroot.Kind(leaf.Stat.Mode))
 	case leaf.Stat != nil && srcIsDir:
-		return fmt.Errorf("cannot copy the directory %s onto the %s %s", from.name(src), inroot.Kind(leaf.Stat.Mode), to.name(leaf.Rel))
+		return fmt.Errorf("cannot copy the directory %s onto the %s %s", from.given(src), inroot.Kind(leaf.Stat.Mode), to.name(leaf.Rel))
 	case leaf.Stat == nil && dirOnly:
-		return fmt.Errorf("copying to %s: the destination directory does not exist", to.name(dst))
+		return fmt.Errorf("copying to %s: the destination directory does not exist", to.given(dst))
 	default: // a file to replace, or nothing there yet
 		parentRel := path.Dir("/" + leaf.Rel)
 		c.DstName = func(rel string) string { return to.name(path.Join(parentRel, rel)) }
@@ -195,13 +206,28 @@ func copyPath(from side, src string, to side, dst string) error {
 	if err != nil {
 		return err
 	}
-	return skippedError(c.Skipped, c.SrcName)
+	return skippedError(c.Skipped, srcName, c.SrcName)
 }
 
-// skippedError lists what a copy left out (sockets and device nodes).
-func skippedError(skipped []inroot.Skipped, name func(string) string) error {
+// missingHint explains a path that is not found in the container although it may be
+// on the host.
+func (s side) missingHint(err error) string {
+	if !s.inside || !errors.Is(err, unix.ENOENT) {
+		return ""
+	}
+	return " (symlinks in the container lead inside the container, never to the host)"
+}
+
+const cpKinds = "cp copies regular files, directories, symlinks and fifos: an unprivileged user cannot make sockets or device nodes"
+
+// skippedError lists what a copy left out (sockets and device nodes); top is the
+// source's own name in its directory.
+func skippedError(skipped []inroot.Skipped, top string, name func(string) string) error {
 	if len(skipped) == 0 {
 		return nil
+	}
+	if len(skipped) == 1 && skipped[0].Rel == top {
+		return fmt.Errorf("cannot copy %s: it is a %s (%s)", name(top), skipped[0].Kind, cpKinds)
 	}
 	var list []string
 	for i, s := range skipped {
@@ -211,5 +237,5 @@ func skippedError(skipped []inroot.Skipped, name func(string) string) error {
 		}
 		list = append(list, fmt.Sprintf("%s (a %s)", name(s.Rel), s.Kind))
 	}
-	return fmt.Errorf("not copied: %s; everything else was copied (cp copies regular files, directories, symlinks and fifos: an unprivileged user cannot make sockets or device nodes)", strings.Join(list, ", "))
+	return fmt.Errorf("not copied: %s; everything else was copied (%s)", strings.Join(list, ", "), cpKinds)
 }
