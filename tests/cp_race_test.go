@@ -169,8 +169,8 @@ func testCopyRaceIn(sb *sandbox) {
 		}
 	}
 	swaps := stop()
-	t.Logf("cp in: %d rounds (%d files, then an empty directory) against %d swaps: %d files written into the host directory, %d host files changed, %d chmods of the 0700 host directory, %d of %d copies failed",
-		cpRaceRounds, cpRaceFiles, swaps, added, changed, remoded, failed, 2*cpRaceRounds)
+	t.Logf("%s: cp in: %d rounds (%d files, then an empty directory) against %d swaps: %d files written into the host directory, %d host files changed, %d chmods of the 0700 host directory, %d of %d copies failed",
+		sb.driver, cpRaceRounds, cpRaceFiles, swaps, added, changed, remoded, failed, 2*cpRaceRounds)
 	if swaps < cpRaceRounds {
 		t.Fatalf("the container swapped only %d times: the race did not run", swaps)
 	}
@@ -221,8 +221,8 @@ func testCopyRaceOut(sb *sandbox) {
 		}
 	}
 	swaps := stop()
-	t.Logf("cp out: %d rounds of %d files against %d swaps: %d host files read into the copy (of %d files copied), %d copies failed",
-		cpRaceRounds, cpRaceFiles, swaps, read, copied, failed)
+	t.Logf("%s: cp out: %d rounds of %d files against %d swaps: %d host files read into the copy (of %d files copied), %d copies failed",
+		sb.driver, cpRaceRounds, cpRaceFiles, swaps, read, copied, failed)
 	if swaps < cpRaceRounds {
 		t.Fatalf("the container swapped only %d times: the race did not run", swaps)
 	}
