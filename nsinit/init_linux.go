@@ -99,6 +99,9 @@ func initMain() {
 	// with its mounts.
 	var pdeath int
 	_ = unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0)
+	if err := loadSeccomp(&spec, false); err != nil {
+		fail(ExitEngine, err)
+	}
 	if err := setupIdentity(&spec); err != nil {
 		fail(ExitEngine, err)
 	}
@@ -106,6 +109,9 @@ func initMain() {
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(pdeath), 0, 0, 0); err != nil {
 			fail(ExitEngine, fmt.Errorf("keeping the parent-death signal: %w", err))
 		}
+	}
+	if err := loadSeccomp(&spec, true); err != nil {
+		fail(ExitEngine, err)
 	}
 	if spec.Init {
 		os.Exit(reap(path, &spec, func(err error) { fail(execCode(err), fmt.Errorf("%s: %w", spec.Args[0], err)) }))
