@@ -19,10 +19,12 @@ import (
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/security"
 )
 
 type buildFlags struct {
 	tags, buildArgs, labels, secrets []string
+	securityOpt                      []string
 	file, target, pull, format       string
 	iidfile, network                 string
 	noCache, layers, quiet           bool
@@ -64,6 +66,7 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.StringVar(&f.network, "network", "", "network of RUN steps: slirp4netns[:OPTIONS] (default; [network] in config.toml), none or host")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option for RUN steps (repeatable): "+security.Accepted+" (docs/security.md)")
 	fl.Int64Var(&f.timestamp, "timestamp", 0, "set every time in the image to this Unix time, for reproducible images (default: $SOURCE_DATE_EPOCH when set)")
 	f.registry.register(c)
 	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
@@ -97,6 +100,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	nc := a.host.Config.Network
 	netCfg, err := network.Parse(f.network, network.Defaults{Mode: nc.Default, MTU: nc.MTU,
 		AllowHostLoopback: nc.AllowHostLoopback, EnableIPv6: nc.EnableIPv6})
+	if err != nil {
+		return err
+	}
+	sec, err := security.Parse(f.securityOpt)
 	if err != nil {
 		return err
 	}
@@ -207,7 +214,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		Target: f.target, NoCache: f.noCache, Layers: f.layers, Format: f.format, Labels: labels,
 		Network: netCfg, SlirpPath: nc.Slirp4netnsPath, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
 		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
-		CacheDir: a.host.Paths.CacheDir, SingleID: a.host.NS.SingleID,
+		CacheDir: a.host.Paths.CacheDir, SingleID: a.host.NS.SingleID, Security: sec, Seccomp: a.seccompCache(),
 		Resources: res, Cgroups: a.cgroupOptions(), Warn: warnBuildLimits(cmd.ErrOrStderr()),
 		Image: func(ctx context.Context, ref string) (*cstorage.Image, error) {
 			return a.buildBase(ctx, s.Store, ref, pull, &f.registry, f.quiet)
