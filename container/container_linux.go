@@ -51,8 +51,11 @@ type Options struct {
 	// SecurityOpt are the --security-opt values as given (Docker's HostConfig.SecurityOpt);
 	// Create parses them into Config.Security.
 	SecurityOpt []string `json:"SecurityOpt,omitempty"`
-	ReadOnly    bool     `json:"ReadonlyRootfs,omitempty"`
-	Network     string   `json:"NetworkMode,omitempty"`
+	// Security is SecurityOpt already parsed (security.Parse) by the caller, so that a
+	// bad option is refused before the image is pulled; nil: Create parses SecurityOpt.
+	Security *security.Options `json:"-"`
+	ReadOnly bool              `json:"ReadonlyRootfs,omitempty"`
+	Network  string            `json:"NetworkMode,omitempty"`
 	// NetworkOptions are the slirp4netns options (--network slirp4netns:…, config.toml).
 	NetworkOptions *network.Config       `json:"NetworkOptions,omitempty"`
 	Ports          []network.PortMapping `json:"PortBindings,omitempty"`    // -p
@@ -174,9 +177,11 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	sec, err := security.Parse(o.SecurityOpt)
-	if err != nil {
-		return nil, err
+	sec := o.Security
+	if sec == nil {
+		if sec, err = security.Parse(o.SecurityOpt); err != nil {
+			return nil, err
+		}
 	}
 	if err := m.checkLimits(o); err != nil {
 		return nil, err

@@ -338,6 +338,13 @@ func TestSecurityOptForms(t *testing.T) {
 			}
 		}
 	}
+	// Refused before the image is looked up or pulled.
+	for _, cmd := range []string{"run", "create"} {
+		r := sb.expect(125, cmd, "--security-opt", "bogus", "localhost/no-such-image:1", "true")
+		if !strings.Contains(r.stderr, "--security-opt \"bogus\"") || strings.Contains(r.stderr, "no-such-image") {
+			t.Errorf("%s: want the option refused before the image is looked for:\n%s", cmd, r)
+		}
+	}
 	if ps := sb.ok("ps", "-a", "-q").stdout; ps != "" {
 		t.Errorf("refused options left containers behind: %q", ps)
 	}

@@ -80,6 +80,11 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		Network: f.network, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
 		SecurityOpt: f.securityOpt,
 	}
+	sec, err := security.Parse(f.securityOpt)
+	if err != nil {
+		return o, err
+	}
+	o.Security = sec
 	if err := container.ValidRestart(f.restart); err != nil {
 		return o, err
 	}
