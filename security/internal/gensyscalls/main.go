@@ -1,4 +1,4 @@
-// Command gensyscalls writes security/zsyscalls.go: the syscall name → number tables
+// Command gensyscalls writes security/zsyscalls_linux.go: the syscall name → number tables
 // the seccomp compiler needs, taken from golang.org/x/sys/unix's own generated
 // zsysnum_linux_*.go (the kernel's unistd.h), for the architectures hutch compiles
 // filters for. The tables are plain arrays, laid out by the linker: no init-time cost
@@ -49,7 +49,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	if err := os.WriteFile("zsyscalls.go", src, 0o644); err != nil {
+	if err := os.WriteFile("zsyscalls_linux.go", src, 0o644); err != nil {
 		fail(err)
 	}
 }
