@@ -139,7 +139,12 @@ func TestSeccompDefault(t *testing.T) {
 		}
 		lcRunD(sb, "--name", "sc-exec-u", "--network", "none", "--security-opt", "seccomp=unconfined", probeImage, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
 		assertUnconfined(t, "exec in an unconfined container", sb.ok("exec", "sc-exec-u", "probe", "seccomp").stdout)
-		sb.ok("rm", "-f", "sc-exec", "sc-exec-u")
+		// In a container of its own user namespace, and with no_new_privs (the filter
+		// goes in after the identity switch there).
+		lcRunD(sb, "--name", "sc-exec-k", "--network", "none", "--userns", "keep-id", "--security-opt", "no-new-privileges", probeImage, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
+		assertConfined(t, "exec in a keep-id, no-new-privileges container", sb.ok("exec", "sc-exec-k", "probe", "seccomp").stdout)
+		assertConfined(t, "exec -u 0 in a keep-id container", sb.ok("exec", "-u", "0", "sc-exec-k", "probe", "seccomp").stdout)
+		sb.ok("rm", "-f", "sc-exec", "sc-exec-u", "sc-exec-k")
 	})
 
 	t.Run("build", func(t *testing.T) {
