@@ -134,6 +134,11 @@ func (c *Cache) Program(s Seccomp, caps []string) (*Program, error) {
 	if s.Mode == SeccompUnconfined {
 		return nil, nil
 	}
+	if !Supported() && s.Mode != SeccompFile {
+		// No compiler for this architecture: the default runs unconfined, and `info`
+		// warns; a profile asked for by name is an error (Compile says why).
+		return nil, nil
+	}
 	key, err := cacheKey(s, caps)
 	if err != nil {
 		return nil, err
