@@ -172,6 +172,12 @@ func Compile(p *specs.LinuxSeccomp) (*Program, error) {
 	if !ok {
 		return nil, fmt.Errorf("hutch compiles seccomp filters for amd64 and arm64, not %s", runtime.GOARCH)
 	}
+	return compileFor(p, arches)
+}
+
+// compileFor compiles for a native architecture and its compat one (the tests compile
+// for every architecture hutch supports, whatever the machine).
+func compileFor(p *specs.LinuxSeccomp, arches [2]*archInfo) (*Program, error) {
 	def, err := action(p.DefaultAction, p.DefaultErrnoRet)
 	if err != nil {
 		return nil, fmt.Errorf("defaultAction: %w", err)

@@ -79,9 +79,29 @@ const (
 	enosys = retErrno | uint32(unix.ENOSYS)
 )
 
+// TestDefaultProfileDecisions runs for each architecture hutch compiles for (the
+// profile is resolved for this machine's, which only changes arch-specific rules).
 func TestDefaultProfileDecisions(t *testing.T) {
-	a, audit := nativeAudit(t)
-	p, err := (&Cache{}).Program(Seccomp{Mode: SeccompBuiltin}, defaultCaps)
+	for goarch, arches := range nativeArches {
+		t.Run(goarch, func(t *testing.T) { defaultDecisions(t, arches) })
+	}
+}
+
+func defaultDecisions(t *testing.T, arches [2]*archInfo) {
+	a, audit := arches[0], arches[0].audit
+	r, err := resolve(Seccomp{Mode: SeccompBuiltin}, defaultCaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arches != nativeArches[runtime.GOARCH] {
+		// The compat architecture as the native profile names it.
+		for i, x := range r.Architectures {
+			if x == nativeArches[runtime.GOARCH][1].name {
+				r.Architectures[i] = arches[1].name
+			}
+		}
+	}
+	p, err := compileFor(r, arches)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +158,7 @@ func TestDefaultProfileDecisions(t *testing.T) {
 	if got := v.run(1000); got != enosys {
 		t.Errorf("syscall 1000: %#x, want ENOSYS", got)
 	}
-	if runtime.GOARCH == "amd64" {
+	if a.x32 {
 		if got := v.run(0x40000000 | 1); got != enosys {
 			t.Errorf("x32 write: %#x, want ENOSYS", got)
 		}
@@ -151,11 +171,18 @@ func TestDefaultProfileDecisions(t *testing.T) {
 }
 
 func TestDefaultProfileCompat(t *testing.T) {
-	arches, ok := nativeArches[runtime.GOARCH]
-	if !ok {
-		t.Skip()
+	for goarch, arches := range nativeArches {
+		t.Run(goarch, func(t *testing.T) { compatDecisions(t, arches) })
 	}
-	p, err := (&Cache{}).Program(Seccomp{Mode: SeccompBuiltin}, defaultCaps)
+}
+
+func compatDecisions(t *testing.T, arches [2]*archInfo) {
+	r, err := resolve(Seccomp{Mode: SeccompBuiltin}, defaultCaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Architectures = append(r.Architectures, arches[1].name)
+	p, err := compileFor(r, arches)
 	if err != nil {
 		t.Fatal(err)
 	}
