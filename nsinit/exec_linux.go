@@ -154,6 +154,8 @@ func execChild(spec *ExecSpec) (int, error) {
 	for _, g := range u.Sgids {
 		is.User.AdditionalGids = append(is.User.AdditionalGids, uint32(g))
 	}
+	// From here on the container's seccomp filter may be in force (loadSeccomp):
+	// whatever it blocks (keyctl, to join a new session keyring) must come before.
 	if err := loadSeccomp(is, false); err != nil {
 		return ExitEngine, err
 	}
