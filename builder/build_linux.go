@@ -20,6 +20,7 @@ import (
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/security"
 )
 
 // Options describe one `hutch build`.
@@ -61,6 +62,10 @@ type Options struct {
 	Resources *cgroups.Resources
 	Cgroups   cgroups.Options
 	Warn      func(error)
+	// Security is --security-opt for RUN steps (nil: the defaults, Docker's seccomp
+	// profile); Seccomp caches the compiled filter.
+	Security *security.Options
+	Seccomp  *security.Cache
 }
 
 // Result is a built image.

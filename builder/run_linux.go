@@ -195,6 +195,9 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 	for _, g := range u.Sgids {
 		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
 	}
+	if err := b.confine(spec); err != nil {
+		return err
+	}
 	hosts, resolv := networkSpec(net, spec)
 	for _, f := range []struct {
 		name string
@@ -407,4 +410,22 @@ func gidMapped(gid uint32) bool {
 		}
 	}
 	return false
+}
+
+// confine applies --security-opt to a RUN step: Docker's seccomp profile (or the one
+// asked) compiled for the step's capabilities, no_new_privs, masked paths.
+func (b *Builder) confine(spec *nsinit.Spec) error {
+	sec := b.o.Security
+	p, err := b.o.Seccomp.Program(sec.SeccompFor(false), spec.Caps)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		spec.Seccomp, spec.SeccompFlags = p.Bytes(), p.Flags
+	}
+	if sec != nil {
+		spec.NoNewPrivileges = sec.NoNewPrivileges
+		spec.Mask, spec.Unmask = sec.Mask, sec.Unmask
+	}
+	return nil
 }

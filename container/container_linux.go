@@ -25,6 +25,7 @@ import (
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/security"
 	"hutch.dev/hutch/volumes"
 )
 
@@ -33,20 +34,28 @@ var ErrNotFound = errors.New("no such container")
 
 // Options is what the user asked for on the command line.
 type Options struct {
-	Name            string    `json:"Name,omitempty"`
-	Image           string    `json:"Image"`
-	Entrypoint      *[]string `json:"Entrypoint,omitempty"` // nil: the image's
-	Cmd             []string  `json:"Cmd,omitempty"`        // empty: the image's
-	Env             []string  `json:"Env,omitempty"`
-	WorkingDir      string    `json:"WorkingDir,omitempty"`
-	User            string    `json:"User,omitempty"`
-	Hostname        string    `json:"Hostname,omitempty"`
-	CapAdd          []string  `json:"CapAdd,omitempty"`
-	CapDrop         []string  `json:"CapDrop,omitempty"`
-	Privileged      bool      `json:"Privileged,omitempty"`
-	NoNewPrivileges bool      `json:"NoNewPrivileges,omitempty"`
-	ReadOnly        bool      `json:"ReadonlyRootfs,omitempty"`
-	Network         string    `json:"NetworkMode,omitempty"`
+	Name       string    `json:"Name,omitempty"`
+	Image      string    `json:"Image"`
+	Entrypoint *[]string `json:"Entrypoint,omitempty"` // nil: the image's
+	Cmd        []string  `json:"Cmd,omitempty"`        // empty: the image's
+	Env        []string  `json:"Env,omitempty"`
+	WorkingDir string    `json:"WorkingDir,omitempty"`
+	User       string    `json:"User,omitempty"`
+	Hostname   string    `json:"Hostname,omitempty"`
+	CapAdd     []string  `json:"CapAdd,omitempty"`
+	CapDrop    []string  `json:"CapDrop,omitempty"`
+	Privileged bool      `json:"Privileged,omitempty"`
+	// NoNewPrivileges is kept for records written before --security-opt was parsed by
+	// package security; Config.Security holds it now.
+	NoNewPrivileges bool `json:"NoNewPrivileges,omitempty"`
+	// SecurityOpt are the --security-opt values as given (Docker's HostConfig.SecurityOpt);
+	// Create parses them into Config.Security.
+	SecurityOpt []string `json:"SecurityOpt,omitempty"`
+	// Security is SecurityOpt already parsed (security.Parse) by the caller, so that a
+	// bad option is refused before the image is pulled; nil: Create parses SecurityOpt.
+	Security *security.Options `json:"-"`
+	ReadOnly bool              `json:"ReadonlyRootfs,omitempty"`
+	Network  string            `json:"NetworkMode,omitempty"`
 	// NetworkOptions are the slirp4netns options (--network slirp4netns:…, config.toml).
 	NetworkOptions *network.Config       `json:"NetworkOptions,omitempty"`
 	Ports          []network.PortMapping `json:"PortBindings,omitempty"`    // -p
@@ -88,6 +97,28 @@ type Config struct {
 	// UIDMap and GIDMap are the container's own user namespace (keep-id), in hutch's ids.
 	UIDMap []nsinit.IDMap `json:"UIDMap,omitempty"`
 	GIDMap []nsinit.IDMap `json:"GIDMap,omitempty"`
+	// Security is --security-opt, checked (a seccomp profile file's content included);
+	// nil in records written before it existed: the defaults.
+	Security *security.Options `json:"Security,omitempty"`
+}
+
+// NoNewPrivileges says whether the container's processes run with no_new_privs.
+func (c *Config) NoNewPrivileges() bool {
+	return c.Options.NoNewPrivileges || c.Security != nil && c.Security.NoNewPrivileges
+}
+
+// SeccompProfile is the seccomp profile in effect (none with --privileged).
+func (c *Config) SeccompProfile() security.Seccomp {
+	return c.Security.SeccompFor(c.Options.Privileged)
+}
+
+// seccompProgram is the container's compiled filter, from the cache (nil: unconfined).
+func seccompProgram(cache *security.Cache, c *Config) ([]byte, uint32, error) {
+	p, err := cache.Program(c.SeccompProfile(), c.Caps)
+	if err != nil || p == nil {
+		return nil, 0, err
+	}
+	return p.Bytes(), p.Flags, nil
 }
 
 // Networks besides slirp4netns (network_linux.go).
@@ -119,6 +150,8 @@ type Manager struct {
 	// NetDir holds the state of the containers' networks (port forwarder sockets);
 	// SlirpPath is the configured slirp4netns ("" = found on $PATH).
 	NetDir, SlirpPath string
+	// Seccomp caches the containers' compiled seccomp filters.
+	Seccomp *security.Cache
 
 	delegOnce sync.Once // guards deleg: DiscoverCgroups finds it in the background
 }
@@ -143,6 +176,12 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	caps, err := capabilities(o)
 	if err != nil {
 		return nil, err
+	}
+	sec := o.Security
+	if sec == nil {
+		if sec, err = security.Parse(o.SecurityOpt); err != nil {
+			return nil, err
+		}
 	}
 	if err := m.checkLimits(o); err != nil {
 		return nil, err
@@ -187,7 +226,7 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	c := &Config{
 		ID: id, ImageID: img.ID, ImageName: o.Image, Created: time.Now().UTC(),
 		Args: args, Cwd: ic.WorkingDir, User: ic.User, Hostname: id[:12], Caps: caps,
-		Options: o, StopSignal: ic.StopSignal,
+		Options: o, StopSignal: ic.StopSignal, Security: sec,
 	}
 	if o.StopSignal != "" {
 		c.StopSignal = o.StopSignal

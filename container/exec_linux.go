@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/security"
 )
 
 // ExecOptions is `hutch exec`.
@@ -25,6 +26,8 @@ type ExecOptions struct {
 	TTY         bool
 	Detach      bool
 	Privileged  bool
+	// Seccomp caches compiled filters: the command runs under the container's.
+	Seccomp *security.Cache
 }
 
 // Exec runs a command in a running container, in all of its namespaces, with its
@@ -45,8 +48,13 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	}
 	spec := &nsinit.ExecSpec{
 		Args: o.Cmd, Env: MergeEnv(c.Env, o.Env), Cwd: c.Cwd, User: c.User, Terminal: o.TTY,
-		Caps: c.Caps, NoNewPrivileges: c.Options.NoNewPrivileges, Detach: o.Detach,
+		Caps: c.Caps, NoNewPrivileges: c.NoNewPrivileges(), Detach: o.Detach,
 		SessionKeyring: nsinit.SessionKeyring(c.ID),
+	}
+	// The container's filter, as compiled for its capabilities (also with --privileged,
+	// as in Docker: exec's privileges are capabilities).
+	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(o.Seccomp, c); err != nil {
+		return nsinit.ExitEngine, err
 	}
 	if o.User != "" {
 		spec.User = o.User

@@ -54,7 +54,7 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 		Rootfs: rootfs, Args: c.Args, Env: env, Cwd: c.Cwd, Hostname: c.Hostname,
 		User:            nsinit.User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
 		Caps:            c.Caps,
-		NoNewPrivileges: c.Options.NoNewPrivileges,
+		NoNewPrivileges: c.NoNewPrivileges(),
 		Privileged:      c.Options.Privileged,
 		ReadOnly:        c.Options.ReadOnly,
 		NewNetwork:      newNetns(c.Options),
@@ -67,6 +67,12 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 	}
 	for _, g := range u.Sgids {
 		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
+	}
+	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(m.Seccomp, c); err != nil {
+		return nil, err
+	}
+	if c.Security != nil {
+		spec.Mask, spec.Unmask = c.Security.Mask, c.Security.Unmask
 	}
 	etc, err := m.etcFiles(c)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"hutch.dev/hutch/internal/version"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/overlay"
+	"hutch.dev/hutch/security"
 	"hutch.dev/hutch/storage"
 	"hutch.dev/hutch/userns"
 )
@@ -19,17 +20,28 @@ import (
 // Info is `hutch info`: everything hutch found about the user and the machine, with
 // every warning and its fix.
 type Info struct {
-	Version  string              `json:"version"`
-	Go       string              `json:"go"`
-	Kernel   string              `json:"kernel"`
-	User     InfoUser            `json:"user"`
-	IDMaps   InfoIDMaps          `json:"idMappings"`
-	Config   []config.Source     `json:"configFiles"`
-	Paths    *config.Paths       `json:"paths"`
-	Store    InfoStore           `json:"store"`
-	Cgroups  *cgroups.Delegation `json:"cgroups"`
-	Network  *network.Info       `json:"network"`
-	Warnings []diag.Warning      `json:"warnings"`
+	Version string              `json:"version"`
+	Go      string              `json:"go"`
+	Kernel  string              `json:"kernel"`
+	User    InfoUser            `json:"user"`
+	IDMaps  InfoIDMaps          `json:"idMappings"`
+	Config  []config.Source     `json:"configFiles"`
+	Paths   *config.Paths       `json:"paths"`
+	Store   InfoStore           `json:"store"`
+	Cgroups *cgroups.Delegation `json:"cgroups"`
+	Network *network.Info       `json:"network"`
+	Seccomp InfoSeccomp         `json:"seccomp"`
+	// SecurityOptions is Docker's list: name=seccomp,profile=builtin, name=rootless, …
+	SecurityOptions []string       `json:"SecurityOptions"`
+	Warnings        []diag.Warning `json:"warnings"`
+}
+
+// InfoSeccomp is whether containers can be confined with seccomp, and by what.
+type InfoSeccomp struct {
+	Enabled bool   `json:"enabled"`
+	Profile string `json:"profile"`           // the default: builtin
+	Source  string `json:"source,omitempty"`  // Docker's default profile, as compiled in
+	Problem string `json:"problem,omitempty"` // why not, when not
 }
 
 // InfoUser is who hutch runs for.
@@ -75,6 +87,17 @@ func (h *Host) Info(store *storage.Store, openErr error) *Info {
 		Network:  network.Probe(h.Config.Network.Slirp4netnsPath, h.Config.Network.Default, h.Config.Network.AllowHostLoopback),
 		Warnings: h.Warnings(),
 	}
+	ok, why := security.KernelSupport()
+	in.Seccomp = InfoSeccomp{Enabled: ok, Profile: security.SeccompBuiltin, Source: security.BuiltinVersion(), Problem: why}
+	if ok {
+		in.SecurityOptions = append(in.SecurityOptions, "name=seccomp,profile="+security.SeccompBuiltin)
+	} else {
+		in.Warnings = append(in.Warnings, diag.Warning{ID: "seccomp", Text: "containers run without a seccomp filter: " + why})
+	}
+	if !h.NS.Root {
+		in.SecurityOptions = append(in.SecurityOptions, "name=rootless")
+	}
+	in.SecurityOptions = append(in.SecurityOptions, "name=cgroupns")
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		in.Kernel = unix.ByteSliceToString(u.Release[:])

@@ -13,6 +13,7 @@ import (
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/security"
 	"hutch.dev/hutch/storage"
 	"hutch.dev/hutch/volumes"
 )
@@ -120,10 +121,16 @@ func (s *Session) NetworkDefaults() network.Defaults {
 
 // manager is the one place a container manager is built; store is nil for the
 // commands that only touch records, processes and cgroups.
+// SeccompCache is where compiled seccomp filters are kept (security.Cache).
+func (s *Session) SeccompCache() *security.Cache {
+	return &security.Cache{Dir: filepath.Join(s.Host.Paths.CacheDir, "seccomp")}
+}
+
 func (s *Session) manager(store *storage.Store) *container.Manager {
 	m := &container.Manager{Records: s.Records(), Volumes: s.Volumes(), Cgroups: s.CgroupOptions(),
 		HostUID: s.Host.NS.UID, HostGID: s.Host.NS.GID, SlotDir: filepath.Join(s.Host.Paths.RuntimeDir, "rootfs"),
-		NetDir: filepath.Join(s.Host.Paths.RuntimeDir, "net"), SlirpPath: s.Host.Config.Network.Slirp4netnsPath}
+		NetDir: filepath.Join(s.Host.Paths.RuntimeDir, "net"), SlirpPath: s.Host.Config.Network.Slirp4netnsPath,
+		Seccomp: s.SeccompCache()}
 	if store != nil {
 		m.Store = store
 	}

@@ -19,10 +19,12 @@ import (
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/security"
 )
 
 type buildFlags struct {
 	tags, buildArgs, labels, secrets []string
+	securityOpt                      []string
 	file, target, pull, format       string
 	iidfile, network                 string
 	noCache, layers, quiet           bool
@@ -64,6 +66,7 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.StringVar(&f.network, "network", "", "network of RUN steps: slirp4netns[:OPTIONS] (default; [network] in config.toml), none or host")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option for RUN steps (repeatable): "+security.Accepted+" (docs/security.md)")
 	fl.Int64Var(&f.timestamp, "timestamp", 0, "set every time in the image to this Unix time, for reproducible images (default: $SOURCE_DATE_EPOCH when set)")
 	f.registry.register(c)
 	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
@@ -94,6 +97,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	}
 	// RUN steps' network: --network, else [network] of config.toml, as for run.
 	netCfg, err := network.Parse(f.network, a.sess.NetworkDefaults())
+	if err != nil {
+		return err
+	}
+	sec, err := security.Parse(f.securityOpt)
 	if err != nil {
 		return err
 	}
@@ -197,7 +204,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		Target: f.target, NoCache: f.noCache, Layers: f.layers, Format: f.format, Labels: labels,
 		Network: netCfg, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
 		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
-		Resources: res, Warn: warnBuildLimits(cmd.ErrOrStderr()),
+		Security: sec, Resources: res, Warn: warnBuildLimits(cmd.ErrOrStderr()),
 	}
 	b := a.sess.Builder(s, o, engine.ImageRequest{Policy: pull, SkipTLSVerify: f.registry.skipTLS(), Progress: progress(f.quiet)})
 	built, err := b.Build(context.Background())

@@ -190,6 +190,7 @@ func newExecCommand(a *app) *cobra.Command {
 			if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {
 				return fmt.Errorf("-w %q: the working directory must be an absolute path", o.Workdir)
 			}
+			o.Seccomp = a.sess.SeccompCache()
 			code, err := r.Exec(ct, o, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			return runResult(code, err)
 		},

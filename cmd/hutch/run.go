@@ -11,6 +11,7 @@ import (
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/security"
 )
 
 // createFlags are the flags `run` and `create` share.
@@ -40,7 +41,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "the container's hostname")
 	fs.StringArrayVar(&f.capAdd, "cap-add", nil, "add a capability (e.g. NET_ADMIN, or ALL)")
 	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop a capability (e.g. CHOWN, or ALL)")
-	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option: no-new-privileges")
+	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "security option (repeatable): "+security.Accepted+" (docs/security.md)")
 	fs.BoolVar(&f.privileged, "privileged", false, "give the container every capability of the user namespace and unmask /proc and /sys")
 	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount SRC:DST[:ro], named volume NAME:DST[:ro], or anonymous volume DST")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "mount type=bind|volume|tmpfs,source=…,target=…[,readonly]")
@@ -75,7 +76,13 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		Name: f.name, Image: image, Cmd: args, WorkingDir: f.workdir, User: f.user, Hostname: f.hostname,
 		CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged, ReadOnly: f.readOnly,
 		Network: f.network, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
+		SecurityOpt: f.securityOpt,
 	}
+	sec, err := security.Parse(f.securityOpt)
+	if err != nil {
+		return o, err
+	}
+	o.Security = sec
 	if err := container.ValidRestart(f.restart); err != nil {
 		return o, err
 	}
@@ -112,15 +119,6 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		u, g, _ := strings.Cut(f.user, ":")
 		if u == "" || strings.Contains(g, ":") || strings.ContainsAny(f.user, " \t") {
 			return o, fmt.Errorf("-u %q: expected USER[:GROUP], e.g. -u 1000:1000 or -u nobody", f.user)
-		}
-	}
-	for _, so := range f.securityOpt {
-		switch so {
-		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
-			o.NoNewPrivileges = true
-		case "no-new-privileges=false", "no-new-privileges:false":
-		default:
-			return o, fmt.Errorf("--security-opt %q: only no-new-privileges is supported", so)
 		}
 	}
 	switch f.userns {

@@ -153,6 +153,13 @@ func printInfo(w io.Writer, in *engine.Info) {
 		p("  port forwarder: %s", n.PortForwarder)
 		p("  lowest port you may publish: %d (net.ipv4.ip_unprivileged_port_start)", n.UnprivilegedPortStart)
 	}
+	p("security:")
+	if in.Seccomp.Enabled {
+		p("  seccomp: enabled, default profile %s (%s)", in.Seccomp.Profile, in.Seccomp.Source)
+	} else {
+		p("  seccomp: NOT AVAILABLE: %s", in.Seccomp.Problem)
+	}
+	p("  security options: %s", strings.Join(in.SecurityOptions, " "))
 	if len(in.Warnings) == 0 {
 		p("warnings: none")
 		return
