@@ -20,6 +20,8 @@ import (
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // Archive formats.
@@ -259,7 +261,11 @@ func readOCIIndex(path string) (*ociIndex, error) {
 		}
 		if strings.TrimPrefix(h.Name, "./") == "index.json" {
 			var idx ociIndex
-			if err := json.NewDecoder(tr).Decode(&idx); err != nil {
+			data, err := fsutil.ArchiveIndex.ReadFrom(tr, "in "+path)
+			if err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(data, &idx); err != nil {
 				return nil, fmt.Errorf("index.json: %w", err)
 			}
 			return &idx, nil

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // registryFlags are the flags every registry command shares.
@@ -162,7 +163,7 @@ func newLoginCommand(a *app) *cobra.Command {
 			}
 			switch {
 			case stdin:
-				b, err := io.ReadAll(in)
+				b, err := fsutil.Password.ReadFrom(in, "(standard input)")
 				if err != nil {
 					return err
 				}
