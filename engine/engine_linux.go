@@ -67,11 +67,20 @@ func Load() (*Host, error) {
 		return nil, err
 	}
 	h.Config, h.Sources = cfg, srcs
+	graphFrom := ""
 	if cfg.Storage.GraphRoot != "" {
 		if !filepath.IsAbs(cfg.Storage.GraphRoot) {
 			return nil, fmt.Errorf("config: [storage] graphroot = %q must be an absolute path", cfg.Storage.GraphRoot)
 		}
 		h.Paths.GraphRoot = cfg.Storage.GraphRoot
+		graphFrom = h.driverSource()
+	}
+	if os.Getenv(envPaths) == "" {
+		// As the plain user (the child trusts the parent's verdict): a store or config
+		// another user can change is refused before anything is read from it.
+		if err := h.Paths.Check(h.NS.UID, graphFrom); err != nil {
+			return nil, err
+		}
 	}
 	return h, nil
 }
