@@ -23,13 +23,7 @@ type Paths struct {
 	RunRoot    string `json:"runRoot"`    // RuntimeDir/storage
 	// RuntimeFallback says why RuntimeDir is not under $XDG_RUNTIME_DIR; empty when it is.
 	RuntimeFallback string `json:"runtimeFallback,omitempty"`
-
-	// from names where each XDG directory came from (XDG_DATA_HOME or HOME), for the
-	// fix of an error about it.
-	from xdgFrom
 }
-
-type xdgFrom struct{ config, data, cache string }
 
 // Env looks up an environment variable (os.Getenv in production, a map in tests).
 type Env func(string) string
@@ -38,20 +32,16 @@ type Env func(string) string
 // create anything except the runtime directory (and, when it falls back to the cache
 // directory, that directory), which it must check for ownership.
 func UserPaths(uid int, home string, env Env) (*Paths, error) {
-	var from xdgFrom
-	xdg := func(name, def string, src *string) string {
+	xdg := func(name, def string) string {
 		if v := env(name); v != "" && filepath.IsAbs(v) {
-			*src = name
 			return v
 		}
-		*src = "HOME"
 		return filepath.Join(home, def)
 	}
 	p := &Paths{
-		ConfigDir: filepath.Join(xdg("XDG_CONFIG_HOME", ".config", &from.config), "hutch"),
-		DataDir:   filepath.Join(xdg("XDG_DATA_HOME", ".local/share", &from.data), "hutch"),
-		CacheDir:  filepath.Join(xdg("XDG_CACHE_HOME", ".cache", &from.cache), "hutch"),
-		from:      from,
+		ConfigDir: filepath.Join(xdg("XDG_CONFIG_HOME", ".config"), "hutch"),
+		DataDir:   filepath.Join(xdg("XDG_DATA_HOME", ".local/share"), "hutch"),
+		CacheDir:  filepath.Join(xdg("XDG_CACHE_HOME", ".cache"), "hutch"),
 	}
 	p.UserConfig = filepath.Join(p.ConfigDir, "config.toml")
 	p.GraphRoot = filepath.Join(p.DataDir, "storage")
@@ -214,25 +204,26 @@ func clearAfterReboot(dir string) {
 // data directory (volumes), the store (graph root), the cache; and /etc/hutch/config.toml
 // when it is not root's alone. graphRootFile names the config file that set [storage]
 // graphroot ("" for the default). A store in another user's directory would be used
-// silently otherwise, and that user could delete or plant its records.
-func (p *Paths) Check(uid int, graphRootFile string) error {
+// silently otherwise, and that user could delete or plant its records. env is the
+// environment the paths came from (for the fix: which variable to set).
+func (p *Paths) Check(uid int, graphRootFile string, env Env) error {
 	t := newTrust(uid)
-	own := func(name, from string) string {
-		if from == name {
+	own := func(name string) string {
+		if v := env(name); v != "" && filepath.IsAbs(v) {
 			return "set " + name + " to a directory of your own (or unset it to use the one in your home)"
 		}
 		return "use a directory of your own: set " + name + " to one"
 	}
-	graphFix := own("XDG_DATA_HOME", p.from.data)
+	graphFix := own("XDG_DATA_HOME")
 	if graphRootFile != "" {
 		graphFix = fmt.Sprintf("set [storage] graphroot in %s to a directory of your own (or remove it to use %s)", graphRootFile, filepath.Join(p.DataDir, "storage"))
 	}
 	for _, c := range []struct{ what, path, fix string }{
-		{"the config directory", p.ConfigDir, own("XDG_CONFIG_HOME", p.from.config)},
-		{"the config file", p.UserConfig, own("XDG_CONFIG_HOME", p.from.config)},
-		{"the data directory", p.DataDir, own("XDG_DATA_HOME", p.from.data)},
+		{"the config directory", p.ConfigDir, own("XDG_CONFIG_HOME")},
+		{"the config file", p.UserConfig, own("XDG_CONFIG_HOME")},
+		{"the data directory", p.DataDir, own("XDG_DATA_HOME")},
 		{"the store (graph root)", p.GraphRoot, graphFix},
-		{"the cache directory", p.CacheDir, own("XDG_CACHE_HOME", p.from.cache)},
+		{"the cache directory", p.CacheDir, own("XDG_CACHE_HOME")},
 	} {
 		if err := t.check(c.path); err != nil {
 			return refusal(c.what, c.path, err, c.fix)

@@ -64,7 +64,6 @@ func TestUserPathsXDGHonoured(t *testing.T) {
 		RuntimeDir: filepath.Join(rt, "hutch"),
 		RunRoot:    filepath.Join(rt, "hutch", "storage"),
 	}
-	want.from = p.from
 	if *p != want {
 		t.Errorf("paths = %+v\nwant    %+v", *p, want)
 	}

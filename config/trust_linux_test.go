@@ -154,3 +154,42 @@ func TestSoleMember(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsCheck: Check names what it refuses, the directory at fault and the fix that
+// fits where the path came from.
+func TestPathsCheck(t *testing.T) {
+	requireRoot(t)
+	base := t.TempDir()
+	home := mkdirOwned(t, filepath.Join(base, "home"), 0o755, me)
+	bob := mkdirOwned(t, filepath.Join(base, "bob"), 0o777, otherUID)
+	p := &Paths{
+		ConfigDir: filepath.Join(home, ".config", "hutch"), UserConfig: filepath.Join(home, ".config", "hutch", "config.toml"),
+		DataDir: filepath.Join(home, ".local", "share", "hutch"), GraphRoot: filepath.Join(bob, "store"),
+		CacheDir: filepath.Join(home, ".cache", "hutch"),
+	}
+	err := p.Check(me, "/etc/x/config.toml", mapEnv(nil))
+	untrusted(t, err, bob, true, "refusing the store (graph root) "+p.GraphRoot, "set [storage] graphroot in /etc/x/config.toml")
+
+	p.GraphRoot = filepath.Join(p.DataDir, "storage")
+	p.CacheDir = filepath.Join(bob, "cache")
+	err = p.Check(me, "", mapEnv(map[string]string{"XDG_CACHE_HOME": bob}))
+	untrusted(t, err, bob, true, "refusing the cache directory", "set XDG_CACHE_HOME to a directory of your own")
+
+	p.CacheDir = filepath.Join(home, ".cache", "hutch")
+	if err := p.Check(me, "", mapEnv(nil)); err != nil {
+		t.Fatalf("the user's own paths: %v", err)
+	}
+	mkdirOwned(t, p.ConfigDir, 0o700, me)
+	cfg := filepath.Join(p.ConfigDir, "config.toml")
+	if err := os.WriteFile(cfg, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(cfg, me, me); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(cfg, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	err = p.Check(me, "", mapEnv(nil))
+	untrusted(t, err, cfg, false, "refusing the config file", "writable by everyone", "chmod go-w "+cfg)
+}

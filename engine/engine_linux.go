@@ -78,7 +78,7 @@ func Load() (*Host, error) {
 	if os.Getenv(envPaths) == "" {
 		// As the plain user (the child trusts the parent's verdict): a store or config
 		// another user can change is refused before anything is read from it.
-		if err := h.Paths.Check(h.NS.UID, graphFrom); err != nil {
+		if err := h.Paths.Check(h.NS.UID, graphFrom, os.Getenv); err != nil {
 			return nil, err
 		}
 	}
