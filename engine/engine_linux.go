@@ -122,9 +122,18 @@ func (h *Host) Join(pid int, args []string) (int, error) {
 	return 0, nil
 }
 
-// Warnings lists every finding about the host, each with its fix.
-func (h *Host) Warnings() []diag.Warning {
+// Warnings lists the findings about the host, each with its fix, for printing once.
+// The subordinate ranges are checked against other users' by the first command of a
+// login session only (info lists every finding: allWarnings).
+func (h *Host) Warnings() []diag.Warning { return h.warnings(false) }
+
+func (h *Host) allWarnings() []diag.Warning { return h.warnings(true) }
+
+func (h *Host) warnings(all bool) []diag.Warning {
 	ws := append([]diag.Warning{}, h.NS.Warnings...)
+	if all || diag.FirstInSession(h.Paths.RuntimeDir, "subid-ranges") {
+		ws = append(ws, h.NS.RangeWarnings()...)
+	}
 	if h.Paths.RuntimeFallback != "" {
 		ws = append(ws, diag.Warning{ID: "runtime-dir", Text: h.Paths.RuntimeFallback})
 	}

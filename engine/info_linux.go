@@ -73,7 +73,7 @@ func (h *Host) Info(store *storage.Store, openErr error) *Info {
 		Store:    InfoStore{GraphRoot: h.Paths.GraphRoot, RunRoot: h.Paths.RunRoot},
 		Cgroups:  cgroups.Discover(cgroups.Options{Parent: h.Config.Cgroups.Parent, OnUnavailable: h.Config.Cgroups.OnUnavailable}),
 		Network:  network.Probe(h.Config.Network.Slirp4netnsPath, h.Config.Network.Default, h.Config.Network.AllowHostLoopback),
-		Warnings: h.Warnings(),
+		Warnings: h.allWarnings(),
 	}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -232,22 +231,7 @@ func TestRuntimeDirPlantedInTmp(t *testing.T) {
 	sb.env = map[string]string{"XDG_RUNTIME_DIR": "", "TMPDIR": ""}
 	inTmp := func(args ...string) result {
 		t.Helper()
-		// As root: a private mount namespace with the fake /tmp, then the test user.
-		script := `tmp=$1 u=$2 g=$3; shift 3; mount --bind "$tmp" /tmp && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"`
-		argv := append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh",
-			fakeTmp, strconv.Itoa(sb.user.uid), strconv.Itoa(sb.user.gid), hutchBin}, args...)
-		cmd := sb.command(runOpts{bin: "/usr/bin/unshare"}, argv...)
-		cmd.SysProcAttr.Credential = nil
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		r := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return sb.runWithBinds(t, [][2]string{{fakeTmp, "/tmp"}}, args...)
 	}
 	r := inTmp("load", "-i", fix.docker.path)
 	if r.code != 0 {
