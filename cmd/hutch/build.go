@@ -254,7 +254,7 @@ func warnBuildLimits(w io.Writer) func(error) {
 // fsutil.Dockerfile.Limit is read; one found in the context must stay inside it.
 func readDockerfile(flag, contextArg, ctxDir string, stdin io.Reader) ([]byte, string, string, error) {
 	if flag == "-" {
-		data, err := fsutil.Dockerfile.ReadFrom(stdin, "(standard input)")
+		data, err := fsutil.Dockerfile.ReadStream(stdin, "(standard input)")
 		if err != nil {
 			return nil, "", "", err
 		}

@@ -163,7 +163,7 @@ func newLoginCommand(a *app) *cobra.Command {
 			}
 			switch {
 			case stdin:
-				b, err := fsutil.Password.ReadFrom(in, "(standard input)")
+				b, err := fsutil.Password.ReadStream(in, "(standard input)")
 				if err != nil {
 					return err
 				}

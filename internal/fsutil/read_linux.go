@@ -81,9 +81,9 @@ func (k Kind) ReadInRoot(root, rel string) ([]byte, error) {
 	return k.readAt(root, rel, unix.RESOLVE_IN_ROOT|unix.RESOLVE_NO_MAGICLINKS)
 }
 
-// ReadFrom reads at most k.Limit bytes from r (standard input); name is what messages
+// ReadStream reads at most k.Limit bytes from r (standard input); name is what messages
 // call it.
-func (k Kind) ReadFrom(r io.Reader, name string) ([]byte, error) {
+func (k Kind) ReadStream(r io.Reader, name string) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, k.Limit+1))
 	if err != nil {
 		return nil, &FileError{Kind: k, Path: name, Problem: err.Error(), Err: err}

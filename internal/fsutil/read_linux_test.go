@@ -177,8 +177,8 @@ func TestReadInRoot(t *testing.T) {
 	}
 }
 
-func TestReadFrom(t *testing.T) {
-	b, err := small.ReadFrom(strings.NewReader("short"), "standard input")
+func TestReadStream(t *testing.T) {
+	b, err := small.ReadStream(strings.NewReader("short"), "standard input")
 	if err != nil || string(b) != "short" {
 		t.Fatalf("ReadFrom = %q, %v", b, err)
 	}
@@ -187,7 +187,7 @@ func TestReadFrom(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	_, err = small.ReadFrom(f, "standard input")
+	_, err = small.ReadStream(f, "standard input")
 	wantErr(t, err, "test file standard input", "larger than 16 bytes")
 }
 
