@@ -239,9 +239,18 @@ func (s *Service) copyWithRetry(ctx context.Context, dst, src types.ImageReferen
 	opts := &copy.Options{SourceCtx: sys, DestinationCtx: sys, ReportWriter: progress}
 	delay := time.Second
 	for attempt := 0; ; attempt++ {
-		m, err := copy.Image(ctx, pc, dst, src, opts)
+		// What the layers unpack is bounded by the store's free space (layerGuard),
+		// measured afresh for each attempt.
+		g, err := s.newGuard()
+		if err != nil {
+			return nil, err
+		}
+		m, err := copy.Image(ctx, pc, dst, g.ref(src), opts)
+		if err != nil && g.refused() {
+			return nil, g.explain(err)
+		}
 		if err == nil || attempt >= retries || !transient(err) {
-			return m, err
+			return m, g.explain(err)
 		}
 		if progress != nil {
 			fmt.Fprintf(progress, "Retrying in %s after: %s\n", delay, oneLine(err))
