@@ -297,32 +297,34 @@ func TestSubIDConflicts(t *testing.T) {
 		"subgid": string(readFile(t, "/etc/subgid")),
 		"passwd": string(readFile(t, "/etc/passwd")) + fmt.Sprintf("ghost:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", ghostUID, ghostUID),
 	}
-	var binds [][2]string
+	ns := newMountNS(t)
 	for name, content := range files {
 		p := filepath.Join(etc, name)
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		binds = append(binds, [2]string{p, "/etc/" + name})
+		ns.bind(p, "/etc/"+name)
 	}
+	inNS := *sb
+	inNS.ns = ns
 	own := fmt.Sprintf("%d-%d", u.subUID.start, u.subUID.start+u.subUID.count-1)
-	r := sb.runWithBinds(t, binds, "load", "-i", fix.docker.path)
+	r := inNS.run(runOpts{}, "load", "-i", fix.docker.path)
 	if r.code != 0 {
 		t.Fatalf("load failed:\n%s", r)
 	}
 	for _, n := range []string{
-		"hutch: warning: your subordinate uid range " + own + " overlaps mallory's " + fmt.Sprintf("%d-%d", overlapStart, overlapStart+65535),
+		"hutch: warning: /etc/subuid: your subordinate uid range " + own + " overlaps mallory's " + fmt.Sprintf("%d-%d", overlapStart, overlapStart+65535),
 		fmt.Sprintf("contains the uid %d of ghost (/etc/passwd)", ghostUID),
 		"can signal, trace and write as the other",
 		"usermod --del-subuids " + own + " --add-subuids ",
 	} {
 		assertContains(t, r.stderr, n, "the first command's warning")
 	}
-	r = sb.runWithBinds(t, binds, "images")
+	r = inNS.run(runOpts{}, "images")
 	if r.code != 0 || strings.Contains(r.stderr, "warning") || !strings.Contains(r.stdout, "localhost/bb") {
 		t.Fatalf("the second command failed or warned again:\n%s", r)
 	}
-	r = sb.runWithBinds(t, binds, "info")
+	r = inNS.run(runOpts{}, "info")
 	assertContains(t, r.stdout, "overlaps mallory's", "info")
 	assertContains(t, r.stdout, "of ghost (/etc/passwd)", "info")
 	// The suggested range is free in the files hutch was shown.
