@@ -2,6 +2,7 @@ package images
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/klauspost/compress/gzip"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/pkg/compression"
 	"go.podman.io/image/v5/types"
@@ -128,18 +130,17 @@ func (s guardedSource) GetBlob(ctx context.Context, info types.BlobInfo, cache t
 	return s.g.watch(rc, info.Digest), n, nil
 }
 
-// watch tees rc into a scan of its content.
+// watch tees rc into a scan of its content. The copy reads on while the scan catches
+// up (up to queueLimit bytes behind), so the two decompressions overlap.
 func (g *layerGuard) watch(rc io.ReadCloser, d digest.Digest) io.ReadCloser {
-	pr, pw := io.Pipe()
-	t := &teeScan{rc: rc, pw: pw, done: make(chan error, 1)}
+	q := newChunkQueue()
+	t := &teeScan{rc: rc, q: q, done: make(chan error, 1)}
 	go func() {
-		err := g.scan(pr, d)
+		err := g.scan(q, d)
 		if err != nil {
 			err = g.refuse(err)
-			pr.CloseWithError(err)
-		} else {
-			pr.CloseWithError(errScanStopped)
 		}
+		q.stop(err)
 		t.done <- err
 	}()
 	return t
@@ -149,21 +150,17 @@ func (g *layerGuard) watch(rc io.ReadCloser, d digest.Digest) io.ReadCloser {
 // the scan's verdict, so a refused layer never reaches the store.
 type teeScan struct {
 	rc      io.ReadCloser
-	pw      *io.PipeWriter
+	q       *chunkQueue
 	done    chan error
-	stopped bool
 	verdict error
 	waited  bool
 }
 
 func (t *teeScan) Read(p []byte) (int, error) {
 	n, err := t.rc.Read(p)
-	if n > 0 && !t.stopped {
-		if _, werr := t.pw.Write(p[:n]); werr != nil {
-			if !errors.Is(werr, errScanStopped) {
-				return 0, werr
-			}
-			t.stopped = true
+	if n > 0 {
+		if qerr := t.q.push(p[:n]); qerr != nil {
+			return 0, qerr // the scan refused the layer
 		}
 	}
 	if errors.Is(err, io.EOF) {
@@ -176,7 +173,7 @@ func (t *teeScan) Read(p []byte) (int, error) {
 
 func (t *teeScan) wait() error {
 	if !t.waited {
-		t.pw.Close()
+		t.q.close()
 		t.verdict = <-t.done
 		t.waited = true
 	}
@@ -184,13 +181,94 @@ func (t *teeScan) wait() error {
 }
 
 func (t *teeScan) Close() error {
-	t.pw.CloseWithError(errScanStopped) // ends a scan still reading
+	t.q.stop(errScanStopped) // ends a scan still reading
 	return t.rc.Close()
+}
+
+// queueLimit is how far the scan may fall behind the copy.
+const queueLimit = 8 << 20
+
+// chunkQueue carries copies of the blob's bytes from the copy to the scan.
+type chunkQueue struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	chunks  [][]byte
+	size    int
+	closed  bool  // the blob has ended
+	stopped bool  // the scan has ended: nothing more is queued
+	err     error // why the scan ended, for push (nil: it has nothing to say)
+}
+
+func newChunkQueue() *chunkQueue {
+	q := &chunkQueue{}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// push queues a copy of p, waiting while the scan is queueLimit behind; it returns the
+// scan's refusal once there is one.
+func (q *chunkQueue) push(p []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.size >= queueLimit && !q.stopped {
+		q.cond.Wait()
+	}
+	if q.stopped {
+		if q.err != nil && !errors.Is(q.err, errScanStopped) {
+			return q.err
+		}
+		return nil
+	}
+	q.chunks = append(q.chunks, append([]byte(nil), p...))
+	q.size += len(p)
+	q.cond.Broadcast()
+	return nil
+}
+
+func (q *chunkQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+func (q *chunkQueue) stop(err error) {
+	q.mu.Lock()
+	if !q.stopped {
+		q.stopped, q.err = true, err
+		q.chunks, q.size = nil, 0
+	}
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// Read is the scan's side.
+func (q *chunkQueue) Read(p []byte) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.chunks) == 0 && !q.closed && !q.stopped {
+		q.cond.Wait()
+	}
+	if q.stopped {
+		return 0, errScanStopped
+	}
+	if len(q.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, q.chunks[0])
+	if n == len(q.chunks[0]) {
+		q.chunks = q.chunks[1:]
+	} else {
+		q.chunks[0] = q.chunks[0][n:]
+	}
+	q.size -= n
+	q.cond.Broadcast()
+	return n, nil
 }
 
 // scan reads one blob (compressed or not) as a tar.
 func (g *layerGuard) scan(r io.Reader, d digest.Digest) error {
-	dr, _, err := compression.AutoDecompress(r)
+	dr, err := decompress(r)
 	if err != nil {
 		return nil // not a blob hutch can read: the copy says what is wrong with it
 	}
@@ -406,4 +484,20 @@ func checkWhiteout(raw string) error {
 		}
 	}
 	return nil
+}
+
+// decompress is compression.AutoDecompress with a single-stream gzip decoder: the
+// library's parallel one (pgzip) runs ahead on several goroutines, which on a small
+// machine takes CPU from the copy the scan runs beside.
+func decompress(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if head, _ := br.Peek(3); len(head) == 3 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8 {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, err
+		}
+		return zr, nil
+	}
+	dr, _, err := compression.AutoDecompress(br)
+	return dr, err
 }
