@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
@@ -375,11 +376,7 @@ func removeCreated(rootfs string, paths []string) {
 
 // runUser resolves USER against the root's passwd and group files.
 func runUser(rootfs, spec string) (*user.ExecUser, error) {
-	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
-	if err != nil {
-		return nil, err
-	}
-	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
+	passwd, group, err := fsutil.ReadUserDB(rootfs)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +384,7 @@ func runUser(rootfs, spec string) (*user.ExecUser, error) {
 	if name, _, _ := strings.Cut(spec, ":"); name == "" || name == "0" || name == "root" {
 		home = "/root"
 	}
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
+	u, err := user.GetExecUser(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
 	if err != nil {
 		return nil, fmt.Errorf("USER %s: no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (USER 1000:1000)", spec)
 	}

@@ -136,11 +136,7 @@ func depth(p string) int {
 // resolveUser reads USER[:GROUP] (names or numbers) against the image's /etc/passwd
 // and /etc/group, both resolved inside the root so an image's symlinks cannot lead out.
 func resolveUser(rootfs, spec, image string) (*user.ExecUser, error) {
-	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
-	if err != nil {
-		return nil, err
-	}
-	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
+	passwd, group, err := fsutil.ReadUserDB(rootfs)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +145,7 @@ func resolveUser(rootfs, spec, image string) (*user.ExecUser, error) {
 	if name, _, _ := strings.Cut(spec, ":"); name == "" || name == "0" {
 		home = "/root"
 	}
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
+	u, err := user.GetExecUser(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
 	if err != nil {
 		name, _, _ := strings.Cut(spec, ":")
 		switch {

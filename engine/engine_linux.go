@@ -68,11 +68,20 @@ func Load() (*Host, error) {
 		return nil, err
 	}
 	h.Config, h.Sources = cfg, srcs
+	graphFrom := ""
 	if cfg.Storage.GraphRoot != "" {
 		if !filepath.IsAbs(cfg.Storage.GraphRoot) {
 			return nil, fmt.Errorf("config: [storage] graphroot = %q must be an absolute path", cfg.Storage.GraphRoot)
 		}
 		h.Paths.GraphRoot = cfg.Storage.GraphRoot
+		graphFrom = h.driverSource()
+	}
+	if os.Getenv(envPaths) == "" {
+		// As the plain user (the child trusts the parent's verdict): a store or config
+		// another user can change is refused before anything is read from it.
+		if err := h.Paths.Check(h.NS.UID, graphFrom, os.Getenv); err != nil {
+			return nil, err
+		}
 	}
 	return h, nil
 }
@@ -117,9 +126,18 @@ func (h *Host) Join(pid int, args []string, extra ...string) (int, error) {
 	return 0, nil
 }
 
-// Warnings lists every finding about the host, each with its fix.
-func (h *Host) Warnings() []diag.Warning {
+// Warnings lists the findings about the host, each with its fix, for printing once.
+// The subordinate ranges are checked against other users' by the first command of a
+// login session only (info lists every finding: allWarnings).
+func (h *Host) Warnings() []diag.Warning { return h.warnings(false) }
+
+func (h *Host) allWarnings() []diag.Warning { return h.warnings(true) }
+
+func (h *Host) warnings(all bool) []diag.Warning {
 	ws := append([]diag.Warning{}, h.NS.Warnings...)
+	if all || diag.FirstInSession(h.Paths.RuntimeDir, "subid-ranges") {
+		ws = append(ws, h.NS.RangeWarnings()...)
+	}
 	if h.Paths.RuntimeFallback != "" {
 		ws = append(ws, diag.Warning{ID: "runtime-dir", Text: h.Paths.RuntimeFallback})
 	}

@@ -85,7 +85,7 @@ func (h *Host) Info(store *storage.Store, openErr error) *Info {
 		Store:    InfoStore{GraphRoot: h.Paths.GraphRoot, RunRoot: h.Paths.RunRoot},
 		Cgroups:  cgroups.Discover(cgroups.Options{Parent: h.Config.Cgroups.Parent, OnUnavailable: h.Config.Cgroups.OnUnavailable}),
 		Network:  network.Probe(h.Config.Network.Slirp4netnsPath, h.Config.Network.Default, h.Config.Network.AllowHostLoopback),
-		Warnings: h.Warnings(),
+		Warnings: h.allWarnings(),
 	}
 	ok, why := security.KernelSupport()
 	in.Seccomp = InfoSeccomp{Enabled: ok, Profile: security.SeccompBuiltin, Source: security.BuiltinVersion(), Problem: why}

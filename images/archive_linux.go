@@ -20,6 +20,8 @@ import (
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // Archive formats.
@@ -115,21 +117,33 @@ func (s *Service) Load(ctx context.Context, path string) ([]Loaded, error) {
 	if err := s.ensureTmpDir(); err != nil {
 		return nil, err
 	}
+	// Everything the load unpacks is bounded by the store's free space (layerGuard).
+	g, err := s.newGuard()
+	if err != nil {
+		return nil, err
+	}
+	readPath, cleanup, err := g.expandArchive(path, format, s.Sys.BigFilesTemporaryDir)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
 	var srcs []archiveImage
 	switch format {
 	case FormatDocker:
-		srcs, err = dockerArchiveImages(s.Sys, path)
+		srcs, err = dockerArchiveImages(s.Sys, readPath)
 	default:
-		srcs, err = ociArchiveImages(path)
+		srcs, err = ociArchiveImages(readPath)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s is truncated or corrupt: %v", path, err)
+		return nil, fmt.Errorf("%s is truncated or corrupt: %v", path, strings.ReplaceAll(err.Error(), readPath, path))
 	}
 	var out []Loaded
 	for _, src := range srcs {
+		src.ref = g.ref(src.ref)
 		l, err := s.loadOne(ctx, src)
 		if err != nil {
-			return out, fmt.Errorf("loading %s: %w", path, oneLine(err))
+			msg := strings.ReplaceAll(oneLine(g.explain(err)).Error(), readPath, path)
+			return out, fmt.Errorf("loading %s: %s", path, msg)
 		}
 		out = append(out, l)
 	}
@@ -259,7 +273,11 @@ func readOCIIndex(path string) (*ociIndex, error) {
 		}
 		if strings.TrimPrefix(h.Name, "./") == "index.json" {
 			var idx ociIndex
-			if err := json.NewDecoder(tr).Decode(&idx); err != nil {
+			data, err := fsutil.ArchiveIndex.ReadStream(tr, "in "+path)
+			if err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(data, &idx); err != nil {
 				return nil, fmt.Errorf("index.json: %w", err)
 			}
 			return &idx, nil

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // imageRow is one line of `hutch images`, with the fields --format templates use.
@@ -280,7 +281,14 @@ func spool(r io.Reader, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	// Within the free space of the store's file system (fsutil.Budget).
+	budget, err := fsutil.NewBudget(dir)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if _, err := io.Copy(budget.Writer(f, "standard input"), r); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return "", fmt.Errorf("reading standard input: %w", err)

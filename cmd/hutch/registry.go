@@ -15,6 +15,7 @@ import (
 
 	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // registryFlags are the flags every registry command shares.
@@ -168,7 +169,7 @@ func newLoginCommand(a *app) *cobra.Command {
 			}
 			switch {
 			case stdin:
-				b, err := io.ReadAll(in)
+				b, err := fsutil.Password.ReadStream(in, "(standard input)")
 				if err != nil {
 					return err
 				}
