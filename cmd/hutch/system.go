@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"sort"
 	"strings"
 
@@ -19,24 +18,42 @@ func newVersionCommand() *cobra.Command {
 	var format string
 	c := &cobra.Command{
 		Use:   "version",
-		Short: "Show hutch's version",
-		Args:  cobra.NoArgs,
+		Short: "Show hutch's version, the commit it was built from, and its Go version",
+		Example: `  hutch version
+  hutch version --format json
+  hutch version --format '{{.Client.Version}} {{.Client.GitCommit}}'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := map[string]string{"Version": version.Version, "GoVersion": runtime.Version(),
-				"OsArch": runtime.GOOS + "/" + runtime.GOARCH}
+			// Docker's shape: the client's fields under "Client" (hutch has no server).
+			v := struct{ Client version.Info }{version.Get()}
 			switch format {
 			case "":
-				fmt.Fprintf(cmd.OutOrStdout(), "Version:    %s\nGo Version: %s\nOS/Arch:    %s\n", v["Version"], v["GoVersion"], v["OsArch"])
+				printVersion(cmd.OutOrStdout(), v.Client)
 				return nil
 			case "json":
 				return printJSON(cmd.OutOrStdout(), v)
 			default:
-				return printRows(cmd.OutOrStdout(), format, nil, []map[string]string{v})
+				return printRows(cmd.OutOrStdout(), format, nil, []any{v})
 			}
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", "Go template (fields .Version .GoVersion .OsArch) or json")
+	c.Flags().StringVarP(&format, "format", "f", "", "json, or a Go template on .Client: .Version .GitCommit .GitTreeState .GoVersion .Os .Arch .OsArch .BuildTime")
 	return c
+}
+
+func printVersion(w io.Writer, v version.Info) {
+	commit := v.GitCommit
+	switch {
+	case commit == "":
+		commit = "unknown"
+	case v.GitTreeState == "dirty":
+		commit += " (built from a tree with uncommitted changes)"
+	}
+	fmt.Fprintf(w, "Version:    %s\nGit Commit: %s\nGo Version: %s\n", v.Version, commit, v.GoVersion)
+	if v.BuildTime != "" {
+		fmt.Fprintf(w, "Built:      %s\n", v.BuildTime)
+	}
+	fmt.Fprintf(w, "OS/Arch:    %s\n", v.OsArch)
 }
 
 func newInfoCommand(a *app) *cobra.Command {
