@@ -2,6 +2,8 @@
 # Builds hutch into bin/hutch (or $1) with cgo and the build tags its libraries need
 # (hack/tags), checks that cgo really is on (without it the user-namespace re-exec loops
 # forever), and stamps `hutch version` with the commit it was built from. `make` runs this.
+# A second argument adds build tags: `hack/build.sh bin/hutch-docgen hutch_docgen` builds
+# the man page generator (cmd/hutch/docgen.go) with the same flags.
 #
 # The build is reproducible: -trimpath, and no build time unless SOURCE_DATE_EPOCH gives
 # one. Outside a git checkout (a release tarball) a packager may say what git would:
@@ -9,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
-TAGS="$(cat hack/tags)"
+TAGS="$(cat hack/tags)${2:+ $2}"
 out="${1:-bin/hutch}"
 
 pkg=hutch.dev/hutch/internal/version
