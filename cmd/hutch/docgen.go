@@ -157,4 +157,3 @@ func configPage(md []byte, date time.Time, ver string) ([]byte, error) {
 		date.Format("Jan 2006"), ver, b.String())
 	return md2man.Render([]byte(text)), nil
 }
-
