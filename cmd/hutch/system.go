@@ -37,7 +37,7 @@ func newVersionCommand() *cobra.Command {
 			}
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", "json, or a Go template on .Client: .Version .GitCommit .GitTreeState .GoVersion .Os .Arch .OsArch .BuildTime")
+	c.Flags().StringVarP(&format, "format", "f", "", "json, or a Go template (fields .Client.Version .Client.GitCommit .Client.GitTreeState .Client.GoVersion .Client.Os .Client.Arch .Client.OsArch .Client.BuildTime)")
 	return c
 }
 
