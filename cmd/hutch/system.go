@@ -188,7 +188,8 @@ func printInfo(w io.Writer, in *engine.Info) {
 }
 
 func newSystemCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info"}
+	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info",
+		Example: "  hutch system df\n  hutch system prune -a\n  hutch system reset"}
 	info := newInfoCommand(a)
 	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), info)
 	return c
@@ -197,9 +198,10 @@ func newSystemCommand(a *app) *cobra.Command {
 func newDfCommand(a *app) *cobra.Command {
 	var format string
 	c := &cobra.Command{
-		Use:   "df",
-		Short: "Show disk space used by images and containers",
-		Args:  cobra.NoArgs,
+		Use:     "df",
+		Short:   "Show disk space used by images and containers",
+		Example: "  hutch system df\n  hutch system df --format json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.sess.Store()
 			if err != nil {
@@ -260,9 +262,10 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 func newSystemPruneCommand(a *app) *cobra.Command {
 	var all, force bool
 	c := &cobra.Command{
-		Use:   "prune [OPTIONS]",
-		Short: "Remove unused data: dangling images (with -a, every image no container uses)",
-		Args:  cobra.NoArgs,
+		Use:     "prune [OPTIONS]",
+		Short:   "Remove unused data: dangling images (with -a, every image no container uses)",
+		Example: "  hutch system prune\n  hutch system prune -a -f",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			what := "all dangling images"
 			if all {
@@ -279,15 +282,17 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 func newImagePruneCommand(a *app) *cobra.Command {
 	c := newSystemPruneCommand(a)
 	c.Short = "Remove dangling images (with -a, every image no container uses)"
+	c.Example = "  hutch image prune\n  hutch image prune -a -f"
 	return c
 }
 
 func newResetCommand(a *app) *cobra.Command {
 	var force bool
 	c := &cobra.Command{
-		Use:   "reset [OPTIONS]",
-		Short: "Delete all images, containers and hutch state of this user; works even when the store is broken",
-		Args:  cobra.NoArgs,
+		Use:     "reset [OPTIONS]",
+		Short:   "Delete all images, containers and hutch state of this user; works even when the store is broken",
+		Example: "  hutch system reset        # asks first\n  hutch system reset -f",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ask func(graphRoot, runtimeDir string) bool
 			if !force {
