@@ -337,7 +337,7 @@ func newAttachCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "attach [OPTIONS] CONTAINER",
 		Short:   "Attach to a running container's output (and input, if it was started with -i)",
-		Example: "  hutch attach web                # its output, until it ends (Ctrl-C stops the container)\n  hutch attach --no-stdin web",
+		Example: "  hutch attach web                # its output from now on; Ctrl-C is sent to the container\n  hutch attach --no-stdin web",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := a.sess.Records()
