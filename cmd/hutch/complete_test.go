@@ -96,7 +96,8 @@ func TestCompletedValuesParse(t *testing.T) {
 // offered (without descriptions) and the directive line.
 func completeInProcess(t *testing.T, args ...string) ([]string, string) {
 	t.Helper()
-	root, _ := newRootCommand()
+	root, a := newRootCommand()
+	registerCompletions(root, a)
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&bytes.Buffer{})
@@ -165,7 +166,8 @@ func TestFlagCompletion(t *testing.T) {
 // TestNameCompletionRegistered: every command whose arguments name a container, an image
 // or a volume completes them, and the table of commands names only commands that exist.
 func TestNameCompletionRegistered(t *testing.T) {
-	root, _ := newRootCommand()
+	root, a := newRootCommand()
+	registerCompletions(root, a)
 	found := map[string]bool{}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {

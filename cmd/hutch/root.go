@@ -60,7 +60,6 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		groupCommand(c)
 	}
 	finishHelp(root)
-	registerCompletions(root, a)
 	return root, a
 }
 
