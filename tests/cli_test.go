@@ -91,6 +91,9 @@ func TestVersion(t *testing.T) {
 	if _, err := os.Stat(sb.graphRoot()); err == nil {
 		t.Fatal("version created the store")
 	}
+	// info names the commit too, for bug reports.
+	want := strings.TrimSpace(sb.ok("version", "--format", "{{.Client.Commit}}").stdout)
+	assertEqual(t, sb.ok("info", "--format", "{{.Commit}}").stdout, want+"\n", "info's commit")
 }
 
 // TestEngineErrors: hutch's own failures exit 125 with an `Error:` line.

@@ -84,7 +84,7 @@ func newInfoCommand(a *app) *cobra.Command {
 
 func printInfo(w io.Writer, in *engine.Info) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("hutch %s (%s), kernel %s", in.Version, in.Go, in.Kernel)
+	p("hutch %s (commit %s, %s), kernel %s", in.Version, in.Commit, in.Go, in.Kernel)
 	p("user: %s (uid %d, gid %d), home %s", in.User.Name, in.User.UID, in.User.GID, in.User.Home)
 	p("user namespace:")
 	p("  id source: %s", in.IDMaps.Source)
