@@ -21,6 +21,7 @@ import (
 // every warning and its fix.
 type Info struct {
 	Version string              `json:"version"`
+	Commit  string              `json:"commit"` // the git commit, HASH-dirty, or unknown
 	Go      string              `json:"go"`
 	Kernel  string              `json:"kernel"`
 	User    InfoUser            `json:"user"`
@@ -76,6 +77,7 @@ type InfoStore struct {
 func (h *Host) Info(store *storage.Store, openErr error) *Info {
 	in := &Info{
 		Version: version.Version,
+		Commit:  version.Get().Commit(),
 		Go:      runtime.Version(),
 		User:    InfoUser{Name: h.NS.User, UID: h.NS.UID, GID: h.NS.GID, Home: h.NS.Home},
 		IDMaps: InfoIDMaps{UIDMap: h.NS.UIDMap, GIDMap: h.NS.GIDMap, SingleID: h.NS.SingleID,

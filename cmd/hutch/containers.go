@@ -252,9 +252,10 @@ func newKillCommand(a *app) *cobra.Command {
 
 func newWaitCommand(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "wait CONTAINER [CONTAINER...]",
-		Short: "Wait for containers to stop and print their exit codes",
-		Args:  cobra.MinimumNArgs(1),
+		Use:     "wait CONTAINER [CONTAINER...]",
+		Short:   "Wait for containers to stop and print their exit codes",
+		Example: "  hutch wait web\n  status=$(hutch wait job) && echo \"job exited with $status\"",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := a.sess.Records()
 			for _, ref := range args {
@@ -315,9 +316,10 @@ func (r *containerReport) result() error {
 func newRestartCommand(a *app) *cobra.Command {
 	var timeout int
 	c := &cobra.Command{
-		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop and start containers again",
-		Args:  cobra.MinimumNArgs(1),
+		Use:     "restart [OPTIONS] CONTAINER [CONTAINER...]",
+		Short:   "Stop and start containers again",
+		Example: "  hutch restart web\n  hutch restart -t 0 web db",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep := reporter(cmd)
 			if err := a.sess.RestartContainers(args, time.Duration(timeout)*time.Second, rep.report); err != nil {
@@ -333,9 +335,10 @@ func newRestartCommand(a *app) *cobra.Command {
 func newAttachCommand(a *app) *cobra.Command {
 	var noStdin bool
 	c := &cobra.Command{
-		Use:   "attach [OPTIONS] CONTAINER",
-		Short: "Attach to a running container's output (and input, if it was started with -i)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "attach [OPTIONS] CONTAINER",
+		Short:   "Attach to a running container's output (and input, if it was started with -i)",
+		Example: "  hutch attach web                # its output from now on; Ctrl-C is sent to the container\n  hutch attach --no-stdin web",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := a.sess.Records()
 			ct, err := r.Get(args[0])
@@ -352,9 +355,10 @@ func newAttachCommand(a *app) *cobra.Command {
 
 func newTopCommand(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "top CONTAINER",
-		Short: "List a container's processes",
-		Args:  cobra.ExactArgs(1),
+		Use:     "top CONTAINER",
+		Short:   "List a container's processes",
+		Example: "  hutch top web",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := a.sess.Records()
 			ct, err := r.Get(args[0])
@@ -373,9 +377,10 @@ func newTopCommand(a *app) *cobra.Command {
 
 func newRenameCommand(a *app) *cobra.Command {
 	return onStore(&cobra.Command{
-		Use:   "rename CONTAINER NEW_NAME",
-		Short: "Rename a container",
-		Args:  cobra.ExactArgs(2),
+		Use:     "rename CONTAINER NEW_NAME",
+		Short:   "Rename a container",
+		Example: "  hutch rename web web-old",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := a.sess.Containers()
 			if err != nil {
@@ -393,9 +398,10 @@ func newRenameCommand(a *app) *cobra.Command {
 func newContainerPruneCommand(a *app) *cobra.Command {
 	var force bool
 	c := &cobra.Command{
-		Use:   "prune [OPTIONS]",
-		Short: "Remove all stopped containers",
-		Args:  cobra.NoArgs,
+		Use:     "prune [OPTIONS]",
+		Short:   "Remove all stopped containers",
+		Example: "  hutch container prune\n  hutch container prune -f",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?") {
 				return nil
@@ -439,7 +445,8 @@ func newCpCommand(a *app) *cobra.Command {
 
 // newContainerCommand is `hutch container …`, Docker's management command.
 func newContainerCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "container", Short: "Manage containers (container ls, rm, prune, inspect, …)"}
+	c := &cobra.Command{Use: "container", Short: "Manage containers (container ls, rm, prune, inspect, …)",
+		Example: "  hutch container ls -a\n  hutch container rm -f web\n  hutch container prune"}
 	ls := newPsCommand(a)
 	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list", "ps"}
 	ins := newInspectCommand(a)

@@ -465,7 +465,8 @@ func (a *app) inspect(cmd *cobra.Command, args []string, format, typ string) err
 
 // newImageCommand is `hutch image …`, Docker's management command for images.
 func newImageCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "image", Short: "Manage images (image ls, rm, tag, load, save, import, inspect, prune, build)"}
+	c := &cobra.Command{Use: "image", Short: "Manage images (image ls, rm, tag, load, save, import, inspect, prune, build)",
+		Example: "  hutch image ls\n  hutch image rm demo\n  hutch image prune -a"}
 	ls := newImagesCommand(a)
 	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
 	rm := newRmiCommand(a)

@@ -204,9 +204,10 @@ func newLoginCommand(a *app) *cobra.Command {
 func newLogoutCommand(a *app) *cobra.Command {
 	var all bool
 	c := &cobra.Command{
-		Use:   "logout [OPTIONS] [REGISTRY]",
-		Short: "Remove stored registry credentials",
-		Args:  cobra.MaximumNArgs(1),
+		Use:     "logout [OPTIONS] [REGISTRY]",
+		Short:   "Remove stored registry credentials",
+		Example: "  hutch logout registry.example.com\n  hutch logout -a",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) == 1) {
 				return errors.New("logout: name a registry, or use -a for all")

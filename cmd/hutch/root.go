@@ -59,6 +59,7 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 	for _, c := range root.Commands() {
 		groupCommand(c)
 	}
+	finishHelp(root)
 	return root, a
 }
 

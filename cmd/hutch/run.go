@@ -62,7 +62,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.BoolVar(&f.registry.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate when pulling")
 	fs.StringVar(&f.restart, "restart", "no", "restart policy while the monitor lives: no, always, unless-stopped, on-failure[:N]")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default: the image's, or SIGTERM)")
-	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds `hutch stop` waits before SIGKILL")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds to wait after the stop signal before SIGKILL (the default of stop and restart for this container)")
 	if run {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"sort"
 	"strings"
 
@@ -19,24 +18,42 @@ func newVersionCommand() *cobra.Command {
 	var format string
 	c := &cobra.Command{
 		Use:   "version",
-		Short: "Show hutch's version",
-		Args:  cobra.NoArgs,
+		Short: "Show hutch's version, the commit it was built from, and its Go version",
+		Example: `  hutch version
+  hutch version --format json
+  hutch version --format '{{.Client.Version}} {{.Client.GitCommit}}'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := map[string]string{"Version": version.Version, "GoVersion": runtime.Version(),
-				"OsArch": runtime.GOOS + "/" + runtime.GOARCH}
+			// Docker's shape: the client's fields under "Client" (hutch has no server).
+			v := struct{ Client version.Info }{version.Get()}
 			switch format {
 			case "":
-				fmt.Fprintf(cmd.OutOrStdout(), "Version:    %s\nGo Version: %s\nOS/Arch:    %s\n", v["Version"], v["GoVersion"], v["OsArch"])
+				printVersion(cmd.OutOrStdout(), v.Client)
 				return nil
 			case "json":
 				return printJSON(cmd.OutOrStdout(), v)
 			default:
-				return printRows(cmd.OutOrStdout(), format, nil, []map[string]string{v})
+				return printRows(cmd.OutOrStdout(), format, nil, []any{v})
 			}
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", "Go template (fields .Version .GoVersion .OsArch) or json")
+	c.Flags().StringVarP(&format, "format", "f", "", "json, or a Go template (fields .Client.Version .Client.GitCommit .Client.GitTreeState .Client.GoVersion .Client.Os .Client.Arch .Client.OsArch .Client.BuildTime)")
 	return c
+}
+
+func printVersion(w io.Writer, v version.Info) {
+	commit := v.GitCommit
+	switch {
+	case commit == "":
+		commit = "unknown"
+	case v.GitTreeState == "dirty":
+		commit += " (built from a tree with uncommitted changes)"
+	}
+	fmt.Fprintf(w, "Version:    %s\nGit Commit: %s\nGo Version: %s\n", v.Version, commit, v.GoVersion)
+	if v.BuildTime != "" {
+		fmt.Fprintf(w, "Built:      %s\n", v.BuildTime)
+	}
+	fmt.Fprintf(w, "OS/Arch:    %s\n", v.OsArch)
 }
 
 func newInfoCommand(a *app) *cobra.Command {
@@ -67,7 +84,7 @@ func newInfoCommand(a *app) *cobra.Command {
 
 func printInfo(w io.Writer, in *engine.Info) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("hutch %s (%s), kernel %s", in.Version, in.Go, in.Kernel)
+	p("hutch %s (commit %s, %s), kernel %s", in.Version, in.Commit, in.Go, in.Kernel)
 	p("user: %s (uid %d, gid %d), home %s", in.User.Name, in.User.UID, in.User.GID, in.User.Home)
 	p("user namespace:")
 	p("  id source: %s", in.IDMaps.Source)
@@ -171,7 +188,8 @@ func printInfo(w io.Writer, in *engine.Info) {
 }
 
 func newSystemCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info"}
+	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info",
+		Example: "  hutch system df\n  hutch system prune -a\n  hutch system reset"}
 	info := newInfoCommand(a)
 	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), info)
 	return c
@@ -180,9 +198,10 @@ func newSystemCommand(a *app) *cobra.Command {
 func newDfCommand(a *app) *cobra.Command {
 	var format string
 	c := &cobra.Command{
-		Use:   "df",
-		Short: "Show disk space used by images and containers",
-		Args:  cobra.NoArgs,
+		Use:     "df",
+		Short:   "Show disk space used by images and containers",
+		Example: "  hutch system df\n  hutch system df --format json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.sess.Store()
 			if err != nil {
@@ -243,9 +262,10 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 func newSystemPruneCommand(a *app) *cobra.Command {
 	var all, force bool
 	c := &cobra.Command{
-		Use:   "prune [OPTIONS]",
-		Short: "Remove unused data: dangling images (with -a, every image no container uses)",
-		Args:  cobra.NoArgs,
+		Use:     "prune [OPTIONS]",
+		Short:   "Remove unused data: dangling images (with -a, every image no container uses)",
+		Example: "  hutch system prune\n  hutch system prune -a -f",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			what := "all dangling images"
 			if all {
@@ -262,15 +282,17 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 func newImagePruneCommand(a *app) *cobra.Command {
 	c := newSystemPruneCommand(a)
 	c.Short = "Remove dangling images (with -a, every image no container uses)"
+	c.Example = "  hutch image prune\n  hutch image prune -a -f"
 	return c
 }
 
 func newResetCommand(a *app) *cobra.Command {
 	var force bool
 	c := &cobra.Command{
-		Use:   "reset [OPTIONS]",
-		Short: "Delete all images, containers and hutch state of this user; works even when the store is broken",
-		Args:  cobra.NoArgs,
+		Use:     "reset [OPTIONS]",
+		Short:   "Delete all images, containers and hutch state of this user; works even when the store is broken",
+		Example: "  hutch system reset        # asks first\n  hutch system reset -f",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ask func(graphRoot, runtimeDir string) bool
 			if !force {
