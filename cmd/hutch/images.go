@@ -170,7 +170,7 @@ func newRmiCommand(a *app) *cobra.Command {
 			defer unlock()
 			var failed []string
 			for _, ref := range args {
-				res, err := images.Remove(s, ref, force)
+				res, err := images.Remove(s, ref, images.RemoveOptions{Force: force})
 				if err != nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
 					failed = append(failed, ref)

@@ -245,7 +245,7 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 		return err
 	}
 	defer unlock()
-	removed, freed, err := images.Prune(s, all)
+	removed, freed, err := images.Prune(s, images.PruneOptions{All: all})
 	for _, id := range removed {
 		fmt.Fprintln(cmd.OutOrStdout(), "Deleted: sha256:"+id)
 	}
