@@ -73,9 +73,6 @@ steps whose inputs did not change come from the cache without running anything.`
 	return onStore(c)
 }
 
-// newImageBuildCommand is `hutch image build`.
-func newImageBuildCommand(a *app) *cobra.Command { return newBuildCommand(a) }
-
 func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	contextArg := "."
 	if len(args) == 1 {

@@ -64,7 +64,7 @@ var containerArgs = map[string]argSpec{
 	"pause": many(runningContainer), "stats": many(runningContainer), "exec": one(runningContainer),
 	"attach": one(runningContainer), "top": one(runningContainer), "start": many(stoppedContainer),
 	"unpause": many(pausedContainer), "run": one(anyImage), "create": one(anyImage),
-	"cp": one(copyPath, copyPath),
+	"cp": one(copyPath, copyPath), "export": one(anyContainer),
 }
 
 // argSpecs by the group a command is in ("" for the top level).
@@ -73,13 +73,17 @@ var argSpecs = map[string]map[string]argSpec{
 		"rmi": many(anyImage), "images": one(anyImage), "save": many(anyImage), "push": one(anyImage),
 		"tag": one(anyImage), "build": one(directory), "import": one(hostFile), "inspect": many(containerOrImage),
 		"load": one(), "pull": one(), "login": one(), "logout": one(), "info": one(), "version": one(), "ps": one(),
+		"diff": one(containerOrImage), "history": one(anyImage), "untag": one(anyImage),
 	}),
-	"container": merge(containerArgs, map[string]argSpec{"inspect": many(anyContainer), "ls": one(), "prune": one()}),
+	"container": merge(containerArgs, map[string]argSpec{"inspect": many(anyContainer), "ls": one(), "prune": one(),
+		"diff": one(anyContainer), "exists": one(anyContainer)}),
 	"image": {
 		"rm": many(anyImage), "ls": one(anyImage), "inspect": many(anyImage), "save": many(anyImage),
 		"tag": one(anyImage), "build": one(directory), "import": one(hostFile), "load": one(), "prune": one(),
+		"untag": one(anyImage), "history": one(anyImage), "diff": one(anyImage), "exists": one(anyImage),
+		"pull": one(), "push": one(anyImage),
 	},
-	"volume": {"rm": many(anyVolume), "inspect": many(anyVolume), "create": one(), "ls": one(), "prune": one()},
+	"volume": {"rm": many(anyVolume), "inspect": many(anyVolume), "create": one(), "ls": one(), "prune": one(), "exists": one(anyVolume)},
 	"system": {"df": one(), "prune": one(), "reset": one(), "info": one()},
 }
 

@@ -442,18 +442,3 @@ func newCpCommand(a *app) *cobra.Command {
 		},
 	}
 }
-
-// newContainerCommand is `hutch container …`, Docker's management command.
-func newContainerCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "container", Short: "Manage containers (container ls, rm, prune, inspect, …)",
-		Example: "  hutch container ls -a\n  hutch container rm -f web\n  hutch container prune"}
-	ls := newPsCommand(a)
-	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list", "ps"}
-	ins := newInspectCommand(a)
-	ins.Use = "inspect [OPTIONS] CONTAINER [CONTAINER...]"
-	c.AddCommand(ls, ins, newContainerPruneCommand(a), newRunCommand(a), newCreateCommand(a), newStartCommand(a),
-		newStopCommand(a), newKillCommand(a), newRmCommand(a), newLogsCommand(a), newExecCommand(a), newWaitCommand(a),
-		newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a), newPortCommand(a), newCpCommand(a),
-		newStatsCommand(a), newUpdateCommand(a), newPauseCommand(a), newUnpauseCommand(a))
-	return c
-}

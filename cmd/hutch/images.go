@@ -462,20 +462,3 @@ func (a *app) inspect(cmd *cobra.Command, args []string, format, typ string) err
 	}
 	return printRows(cmd.OutOrStdout(), format, nil, out)
 }
-
-// newImageCommand is `hutch image …`, Docker's management command for images.
-func newImageCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "image", Short: "Manage images (image ls, rm, tag, load, save, import, inspect, prune, build)",
-		Example: "  hutch image ls\n  hutch image rm demo\n  hutch image prune -a"}
-	ls := newImagesCommand(a)
-	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
-	rm := newRmiCommand(a)
-	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", nil
-	ins := newInspectCommand(a)
-	for _, sub := range []*cobra.Command{newTagCommand(a), newLoadCommand(a), newSaveCommand(a), newImportCommand(a)} {
-		sub.Aliases = nil
-		c.AddCommand(sub)
-	}
-	c.AddCommand(ls, rm, ins, newImagePruneCommand(a), newImageBuildCommand(a))
-	return c
-}

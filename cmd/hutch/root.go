@@ -44,18 +44,7 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%v\nSee '%s --help'", err, cmd.CommandPath())
 	})
-	root.AddCommand(
-		newImagesCommand(a), newRmiCommand(a), newTagCommand(a), newLoadCommand(a),
-		newSaveCommand(a), newImportCommand(a), newInspectCommand(a), newImageCommand(a),
-		newInfoCommand(a), newVersionCommand(), newSystemCommand(a), newUnshareCommand(a),
-		newRunCommand(a), newCreateCommand(a), newStartCommand(a), newRmCommand(a), newVolumeCommand(a),
-		newPsCommand(a), newLogsCommand(a), newExecCommand(a), newStopCommand(a), newKillCommand(a),
-		newWaitCommand(a), newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a),
-		newPortCommand(a), newCpCommand(a), newContainerCommand(a),
-		newPullCommand(a), newPushCommand(a), newLoginCommand(a), newLogoutCommand(a),
-		newBuildCommand(a),
-		newStatsCommand(a), newUpdateCommand(a), newPauseCommand(a), newUnpauseCommand(a),
-	)
+	addCommands(root, a)
 	for _, c := range root.Commands() {
 		groupCommand(c)
 	}

@@ -187,14 +187,6 @@ func printInfo(w io.Writer, in *engine.Info) {
 	}
 }
 
-func newSystemCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info",
-		Example: "  hutch system df\n  hutch system prune -a\n  hutch system reset"}
-	info := newInfoCommand(a)
-	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), info)
-	return c
-}
-
 func newDfCommand(a *app) *cobra.Command {
 	var format string
 	c := &cobra.Command{

@@ -7,13 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newVolumeCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "volume", Short: "Manage named volumes: create, ls, inspect, rm, prune",
-		Example: "  hutch volume create data\n  hutch volume ls\n  hutch volume rm data"}
-	c.AddCommand(newVolumeCreate(a), newVolumeLs(a), newVolumeInspect(a), newVolumeRm(a), newVolumePrune(a))
-	return onStore(c)
-}
-
 func newVolumeCreate(a *app) *cobra.Command {
 	var labels []string
 	c := &cobra.Command{
