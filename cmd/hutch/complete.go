@@ -25,6 +25,7 @@ import (
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/engine"
+	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/storage"
 )
 
@@ -131,6 +132,7 @@ var (
 	inspectTypes  = []string{"container", "image"}
 	enumFormats   = map[string][]string{"build": {"oci", "docker"}, "save": {"docker-archive", "oci-archive"}, "push": {"oci", "v2s2"}}
 	compressions  = []string{"gzip", "zstd"}
+	imageSortKeys = []string{"created", "id", "repository", "size", "tag"}
 	freeTextFlags = map[string]bool{
 		"name": true, "hostname": true, "user": true, "workdir": true, "entrypoint": true, "label": true,
 		"env": true, "publish": true, "tag": true, "build-arg": true, "target": true, "username": true,
@@ -300,14 +302,21 @@ func flagCompletions(a *app, c *cobra.Command, flags *pflag.FlagSet) map[string]
 			out[f.Name] = fixedFunc(mountForms)
 		case "type":
 			out[f.Name] = fixedFunc(inspectTypes)
+		case "sort":
+			out[f.Name] = fixedFunc(imageSortKeys)
 		case "compression-format":
 			out[f.Name] = fixedFunc(compressions)
 		case "platform":
 			out[f.Name] = fixedFunc([]string{runtime.GOOS + "/" + runtime.GOARCH})
 		case "filter":
-			if name == "ps" || name == "ls" && c.Parent().Name() == "container" {
+			switch {
+			case name == "ps" || name == "ls" && c.Parent().Name() == "container":
 				out[f.Name] = a.completePsFilter
-			} else {
+			case name == "images" || name == "ls" && c.Parent().Name() == "image":
+				out[f.Name] = fixedFunc(append(suffixed(images.ListFilterKeys, "="), "dangling=true", "dangling=false"))
+			case name == "prune" && (c.Parent().Name() == "image" || c.Parent().Name() == "system"):
+				out[f.Name] = fixedFunc(suffixed(images.PruneFilterKeys, "="))
+			default:
 				out[f.Name] = cobra.NoFileCompletions
 			}
 		case "format":

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -75,6 +76,16 @@ func TestCompletedValuesParse(t *testing.T) {
 	for _, v := range logLevels {
 		if _, err := logrus.ParseLevel(v); err != nil {
 			t.Errorf("--log-level %s: %v", v, err)
+		}
+	}
+	for _, v := range imageSortKeys {
+		if _, err := imageSorter(v); err != nil {
+			t.Errorf("images --sort %s: %v", v, err)
+		}
+	}
+	for _, v := range []string{"dangling=true", "dangling=false"} {
+		if _, err := images.ParseFilter([]string{v}, images.ListFilterKeys, time.Now()); err != nil {
+			t.Errorf("images --filter %s: %v", v, err)
 		}
 	}
 	for _, v := range statusValues {

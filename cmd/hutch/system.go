@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -228,7 +229,11 @@ func newDfCommand(a *app) *cobra.Command {
 	return onStore(c)
 }
 
-func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
+func (a *app) prune(cmd *cobra.Command, all, force bool, what string, filters []string) error {
+	filter, err := images.ParseFilter(filters, images.PruneFilterKeys, time.Now())
+	if err != nil {
+		return err
+	}
 	if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove "+what+".\nAre you sure you want to continue?") {
 		return nil
 	}
@@ -237,7 +242,7 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 		return err
 	}
 	defer unlock()
-	removed, freed, err := images.Prune(s, images.PruneOptions{All: all})
+	removed, freed, err := images.Prune(s, images.PruneOptions{All: all, Filter: filter})
 	for _, id := range removed {
 		fmt.Fprintln(cmd.OutOrStdout(), "Deleted: sha256:"+id)
 	}
@@ -253,6 +258,7 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 
 func newSystemPruneCommand(a *app) *cobra.Command {
 	var all, force bool
+	var filters []string
 	c := &cobra.Command{
 		Use:     "prune [OPTIONS]",
 		Short:   "Remove unused data: dangling images (with -a, every image no container uses)",
@@ -263,10 +269,11 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 			if all {
 				what = "all images without at least one container associated to them"
 			}
-			return a.prune(cmd, all, force, what)
+			return a.prune(cmd, all, force, what, filters)
 		},
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "remove only images created before until=TIME (a duration like 24h, a Unix time or RFC 3339), with label=KEY[=VALUE], or without label!=KEY[=VALUE] (repeatable; all must match)")
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	return onStore(c)
 }
