@@ -20,7 +20,10 @@ type Paths struct {
 	GraphRoot  string `json:"graphRoot"`  // DataDir/storage unless [storage] graphroot
 	CacheDir   string `json:"cacheDir"`   // $XDG_CACHE_HOME/hutch
 	RuntimeDir string `json:"runtimeDir"` // $XDG_RUNTIME_DIR/hutch, or the private fallback
-	RunRoot    string `json:"runRoot"`    // RuntimeDir/storage
+	RunRoot    string `json:"runRoot"`    // RuntimeDir/storage, or --runroot
+	// VolumeDir holds the named volumes: DataDir/volumes, or with --root ROOT/volumes
+	// (the store's own, as Podman keeps them).
+	VolumeDir string `json:"volumeDir"`
 	// RuntimeFallback says why RuntimeDir is not under $XDG_RUNTIME_DIR; empty when it is.
 	RuntimeFallback string `json:"runtimeFallback,omitempty"`
 }
@@ -45,6 +48,7 @@ func UserPaths(uid int, home string, env Env) (*Paths, error) {
 	}
 	p.UserConfig = filepath.Join(p.ConfigDir, "config.toml")
 	p.GraphRoot = filepath.Join(p.DataDir, "storage")
+	p.VolumeDir = filepath.Join(p.DataDir, "volumes")
 	dir, fallback, err := runtimeDir(uid, p.CacheDir, env)
 	if err != nil {
 		return nil, err
@@ -202,8 +206,9 @@ func clearAfterReboot(dir string) {
 // Check refuses the directories hutch keeps the user's data and settings in when they
 // are not the user's alone (CheckPrivate): the config directory and config.toml, the
 // data directory (volumes), the store (graph root), the cache; and /etc/hutch/config.toml
-// when it is not root's alone. graphRootFile names the config file that set [storage]
-// graphroot ("" for the default). A store in another user's directory would be used
+// when it is not root's alone; and the run root when --runroot moved it. graphRootFile
+// names the config file that set [storage] graphroot, or the flag that did (--root),
+// or "" for the default. A store in another user's directory would be used
 // silently otherwise, and that user could delete or plant its records. env is the
 // environment the paths came from (for the fix: which variable to set).
 func (p *Paths) Check(uid int, graphRootFile string, env Env) error {
@@ -215,16 +220,25 @@ func (p *Paths) Check(uid int, graphRootFile string, env Env) error {
 		return "use a directory of your own: set " + name + " to one"
 	}
 	graphFix := own("XDG_DATA_HOME")
-	if graphRootFile != "" {
+	switch {
+	case strings.HasPrefix(graphRootFile, "--"):
+		graphFix = fmt.Sprintf("give %s a directory of your own (or leave it out to use %s)", graphRootFile, filepath.Join(p.DataDir, "storage"))
+	case graphRootFile != "":
 		graphFix = fmt.Sprintf("set [storage] graphroot in %s to a directory of your own (or remove it to use %s)", graphRootFile, filepath.Join(p.DataDir, "storage"))
 	}
-	for _, c := range []struct{ what, path, fix string }{
+	checks := []struct{ what, path, fix string }{
 		{"the config directory", p.ConfigDir, own("XDG_CONFIG_HOME")},
 		{"the config file", p.UserConfig, own("XDG_CONFIG_HOME")},
 		{"the data directory", p.DataDir, own("XDG_DATA_HOME")},
 		{"the store (graph root)", p.GraphRoot, graphFix},
 		{"the cache directory", p.CacheDir, own("XDG_CACHE_HOME")},
-	} {
+	}
+	// --runroot: the runtime directory (checked when it was chosen) holds it otherwise.
+	if p.RunRoot != "" && p.RunRoot != filepath.Join(p.RuntimeDir, "storage") {
+		checks = append(checks, struct{ what, path, fix string }{"the run root", p.RunRoot,
+			fmt.Sprintf("give --runroot a directory of your own (or leave it out to use %s)", filepath.Join(p.RuntimeDir, "storage"))})
+	}
+	for _, c := range checks {
 		if err := t.check(c.path); err != nil {
 			return refusal(c.what, c.path, err, c.fix)
 		}

@@ -63,6 +63,7 @@ func TestUserPathsXDGHonoured(t *testing.T) {
 		CacheDir:   "/xdg/cache/hutch",
 		RuntimeDir: filepath.Join(rt, "hutch"),
 		RunRoot:    filepath.Join(rt, "hutch", "storage"),
+		VolumeDir:  "/xdg/data/hutch/volumes",
 	}
 	if *p != want {
 		t.Errorf("paths = %+v\nwant    %+v", *p, want)

@@ -170,7 +170,15 @@ func TestPathsCheck(t *testing.T) {
 	err := p.Check(me, "/etc/x/config.toml", mapEnv(nil))
 	untrusted(t, err, bob, true, "refusing the store (graph root) "+p.GraphRoot, "set [storage] graphroot in /etc/x/config.toml")
 
+	err = p.Check(me, "--root", mapEnv(nil))
+	untrusted(t, err, bob, true, "refusing the store (graph root) "+p.GraphRoot, "give --root a directory of your own")
+
 	p.GraphRoot = filepath.Join(p.DataDir, "storage")
+	p.RuntimeDir, p.RunRoot = filepath.Join(home, "rt"), filepath.Join(bob, "run")
+	err = p.Check(me, "", mapEnv(nil))
+	untrusted(t, err, bob, true, "refusing the run root "+p.RunRoot, "give --runroot a directory of your own")
+	p.RunRoot = filepath.Join(p.RuntimeDir, "storage")
+
 	p.CacheDir = filepath.Join(bob, "cache")
 	err = p.Check(me, "", mapEnv(map[string]string{"XDG_CACHE_HOME": bob}))
 	untrusted(t, err, bob, true, "refusing the cache directory", "set XDG_CACHE_HOME to a directory of your own")

@@ -105,13 +105,17 @@ func (s *Session) RestartContainers(refs []string, timeout time.Duration, report
 // every container is stopped and its cgroup removed (warn hears what could not be);
 // then the store, run root, runtime state and cache are deleted where files of
 // subordinate ids can be, without opening the store, so that it works when the store is
-// broken.
+// broken. Of a store chosen by --root or --runroot, only that store goes (Reset).
 func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn func(string)) error {
 	return RunSplit(s, Split[struct{}]{
 		Name: "system reset",
 		Outside: func() (struct{}, Place, error) {
 			p := s.Host.Paths
-			if confirm != nil && !confirm(p.GraphRoot, p.RuntimeDir) {
+			state := p.RuntimeDir
+			if s.Host.Store.Moved() {
+				state = p.RunRoot // the store's own run root, not the user's runtime state
+			}
+			if confirm != nil && !confirm(p.GraphRoot, state) {
 				return struct{}{}, Nowhere, nil
 			}
 			// Running containers are stopped first, from here, where they can be reached:
@@ -129,7 +133,7 @@ func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn
 			}
 			return struct{}{}, InStore, nil
 		},
-		Inside: func(struct{}) error { return Reset(s.Host.Paths) },
+		Inside: func(struct{}) error { return Reset(s.Host.Paths, s.Host.Store.Moved()) },
 	})
 }
 

@@ -82,6 +82,7 @@ func TestLoadAsRoot(t *testing.T) {
 		CacheDir:   filepath.Join(root, "cache", "hutch"),
 		RuntimeDir: filepath.Join(root, "run", "hutch"),
 		RunRoot:    filepath.Join(root, "run", "hutch", "storage"),
+		VolumeDir:  filepath.Join(root, "data", "hutch", "volumes"),
 	}
 	if *h.Paths != want {
 		t.Errorf("paths = %+v\nwant    %+v", *h.Paths, want)
@@ -318,7 +319,7 @@ func TestReset(t *testing.T) {
 	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 	os.WriteFile(filepath.Join(mnt, "in-tmpfs"), []byte("x"), 0o600)
 
-	if err := Reset(p); err != nil {
+	if err := Reset(p, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{p.GraphRoot, p.RunRoot, p.CacheDir} {
@@ -341,8 +342,39 @@ func TestReset(t *testing.T) {
 		t.Error("the mount under the store is still there")
 	}
 	// A second reset of nothing is fine.
-	if err := Reset(p); err != nil {
+	if err := Reset(p, false); err != nil {
 		t.Errorf("resetting again: %v", err)
+	}
+}
+
+// TestResetStoreOnly: the reset of a store --root chose leaves the user's cache and
+// runtime state alone.
+func TestResetStoreOnly(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	p := &config.Paths{
+		GraphRoot:  filepath.Join(root, "other", "storage"),
+		RunRoot:    filepath.Join(root, "other", "run"),
+		CacheDir:   filepath.Join(root, "cache"),
+		RuntimeDir: filepath.Join(root, "rt"),
+	}
+	for _, d := range []string{filepath.Join(p.GraphRoot, "vfs"), p.RunRoot, p.CacheDir, filepath.Join(p.RuntimeDir, "storage")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Reset(p, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{p.GraphRoot, p.RunRoot} {
+		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s survived the reset (%v)", d, err)
+		}
+	}
+	for _, d := range []string{p.CacheDir, filepath.Join(p.RuntimeDir, "storage")} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s went with the reset of another store: %v", d, err)
+		}
 	}
 }
 
@@ -368,5 +400,42 @@ func TestLingerWarning(t *testing.T) {
 	}
 	if w := lingerWarning("alice", systemd, linger); w != nil {
 		t.Errorf("lingering on: got %+v", w)
+	}
+}
+
+func TestParseStorageOpts(t *testing.T) {
+	opts, prog, err := parseStorageOpts([]string{"", "overlay.mountopt=nodev", "overlay.mount_program=/usr/bin/fuse-overlayfs", "vfs.ignore_chown_errors=true"})
+	if err != nil || prog != "/usr/bin/fuse-overlayfs" || len(opts) != 2 || opts[0] != "overlay.mountopt=nodev" || opts[1] != "vfs.ignore_chown_errors=true" {
+		t.Errorf("parseStorageOpts = %v %q %v", opts, prog, err)
+	}
+	if _, prog, err := parseStorageOpts([]string{"mount_program=/bin/fo"}); err != nil || prog != "/bin/fo" {
+		t.Errorf("mount_program=: %q %v", prog, err)
+	}
+	for in, want := range map[string]string{
+		"mountopt=nodev":                  "overlay.mountopt or vfs.mountopt",
+		"overlay.mountopt":                "DRIVER.OPTION=VALUE",
+		"=x":                              "DRIVER.OPTION=VALUE",
+		"overlay.mount_program=fuse-over": "absolute path",
+	} {
+		if _, _, err := parseStorageOpts([]string{in}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--storage-opt %s: %v, want %q", in, err, want)
+		}
+	}
+}
+
+func TestStoreFlagsLine(t *testing.T) {
+	for _, c := range []struct {
+		f    StoreFlags
+		want string
+	}{
+		{StoreFlags{}, ""},
+		{StoreFlags{Driver: "vfs"}, ""},
+		{StoreFlags{Root: "/a/b"}, "--root /a/b"},
+		{StoreFlags{Root: "/a b", RunRoot: "/r"}, "--root '/a b' --runroot /r"},
+		{StoreFlags{RunRoot: "/it's"}, `--runroot '/it'\''s'`},
+	} {
+		if got := c.f.flags(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.f, got, c.want)
+		}
 	}
 }

@@ -70,6 +70,7 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.Int64Var(&f.timestamp, "timestamp", 0, "set every time in the image to this Unix time, for reproducible images (default: $SOURCE_DATE_EPOCH when set)")
 	f.registry.register(c)
 	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
+	a.authFileFlag(c)
 	return onStore(c)
 }
 

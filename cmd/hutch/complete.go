@@ -423,7 +423,7 @@ func (a *app) argsCompletion(spec argSpec) cobra.CompletionFunc {
 // and the paths, nothing more (no store, no namespace).
 func (a *app) completionSession() *engine.Session {
 	if a.sess == nil {
-		s, err := engine.Open(a.logLevel)
+		s, err := engine.OpenWith(a.options())
 		if err != nil {
 			return nil
 		}

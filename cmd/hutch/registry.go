@@ -96,6 +96,7 @@ func newPullCommand(a *app) *cobra.Command {
 	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "pull every tag of the repository")
 	c.Flags().StringVar(&platform, "platform", "", "os/arch to pull (only this machine's)")
 	c.Flags().StringVar(&policy, "policy", string(images.PullAlways), "when to pull: always, missing (not when the store has it), never (only check the store) or newer (when the registry's differs)")
+	a.authFileFlag(c)
 	return onStore(c)
 }
 
@@ -141,6 +142,7 @@ func newPushCommand(a *app) *cobra.Command {
 	c.Flags().StringVar(&compression, "compression-format", "", "layer compression: gzip (default) or zstd")
 	c.Flags().StringVar(&digestFile, "digestfile", "", "write the pushed manifest's digest to this file")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print no progress")
+	a.authFileFlag(c)
 	return onStore(c)
 }
 
@@ -198,6 +200,7 @@ func newLoginCommand(a *app) *cobra.Command {
 	c.Flags().StringVarP(&user, "username", "u", "", "user name")
 	c.Flags().StringVarP(&password, "password", "p", "", "password (prefer --password-stdin)")
 	c.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from standard input")
+	a.authFileFlag(c)
 	return c
 }
 
@@ -228,6 +231,7 @@ func newLogoutCommand(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "remove the credentials of every registry")
+	a.authFileFlag(c)
 	return c
 }
 

@@ -213,6 +213,7 @@ func newRunCommand(a *app) *cobra.Command {
 		},
 	}
 	f.register(c.Flags(), true)
+	a.authFileFlag(c)
 	return onStore(c)
 }
 
@@ -283,6 +284,7 @@ func newCreateCommand(a *app) *cobra.Command {
 		},
 	}
 	f.register(c.Flags(), false)
+	a.authFileFlag(c)
 	return onStore(c)
 }
 

@@ -125,7 +125,10 @@ func printInfo(w io.Writer, in *engine.Info) {
 	p("storage:")
 	if d := in.Store.Driver; d != nil {
 		forced := ""
-		if d.Forced {
+		switch {
+		case d.Forced && strings.Contains(d.Reason, "--storage-driver"):
+			forced = " (forced by --storage-driver when the store was made)"
+		case d.Forced:
 			forced = " (forced in config.toml)"
 		}
 		p("  driver: %s%s", d.Name, forced)
