@@ -7,14 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"text/template"
 
 	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/config"
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/internal/lock"
+	"hutch.dev/hutch/overlay"
 	"hutch.dev/hutch/userns"
 )
 
@@ -437,5 +440,62 @@ func TestStoreFlagsLine(t *testing.T) {
 		if got := c.f.flags(); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.f, got, c.want)
 		}
+	}
+}
+
+// TestInfoView: `info --format` reaches Docker's names, Podman's and hutch's own, where
+// they share a name too.
+func TestInfoView(t *testing.T) {
+	in := &Info{
+		Version: "1.2.3", Commit: "abc", Kernel: "6.1.0",
+		Paths:    &config.Paths{GraphRoot: "/g", RunRoot: "/r", VolumeDir: "/g/volumes", UserConfig: "/c/config.toml"},
+		Store:    InfoStore{GraphRoot: "/g", RunRoot: "/r", Driver: &overlay.Choice{Name: overlay.Fuse, MountProgram: "/usr/bin/fuse-overlayfs"}, Images: 4, Status: map[string]string{"b": "2", "a": "1"}},
+		Cgroups:  &cgroups.Delegation{Layout: cgroups.Layout{Mode: "v2"}, Availability: []cgroups.Availability{{Controller: "memory", Available: true}, {Controller: "cpu"}}},
+		Seccomp:  InfoSeccomp{Enabled: true, Profile: "builtin"},
+		Rootless: true,
+		Host: InfoHost{Hostname: "box", OS: "linux", Arch: "amd64", Machine: "x86_64", CPUs: 2, MemTotal: 1 << 30,
+			Distribution: InfoDistribution{ID: "debian", Version: "12", Codename: "bookworm", PrettyName: "Debian GNU/Linux 12 (bookworm)"}},
+		Containers:      InfoContainers{Total: 3, Running: 1, Paused: 1, Stopped: 1},
+		Registries:      InfoRegistries{Search: []string{"docker.io"}},
+		SecurityOptions: []string{"name=seccomp,profile=builtin", "name=rootless"},
+		Warnings:        []diag.Warning{{ID: "x", Text: "first"}, {ID: "y", Text: "second"}},
+		IDMaps:          InfoIDMaps{UIDMap: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}},
+	}
+	for tmpl, want := range map[string]string{
+		"{{.ServerVersion}} {{.Driver}} {{.OperatingSystem}} {{.OSVersion}} {{.NCPU}} {{.MemTotal}}":                                        "1.2.3 overlay Debian GNU/Linux 12 (bookworm) 12 2 1073741824",
+		"{{.CgroupVersion}} {{.CgroupDriver}} {{.MemoryLimit}} {{.CpuCfsQuota}} {{.PidsLimit}}":                                             "2 cgroupfs true false false",
+		"{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}":                                               "3 1 1 1",
+		"{{.Images}} {{.DockerRootDir}} {{.KernelVersion}} {{.Architecture}} {{.Name}} {{.OSType}}":                                         "4 /g 6.1.0 x86_64 box linux",
+		"{{json .SecurityOptions}} {{json .DriverStatus}}":                                                                                  `["name=seccomp,profile=builtin","name=rootless"] [["a","1"],["b","2"]]`,
+		"{{range .Warnings}}{{.}};{{end}}":                                                                                                  "first;second;",
+		"{{.Host.Arch}} {{.Host.OCIRuntime.Name}} {{.Host.Kernel}} {{.Host.Rootless}} {{.Host.CgroupVersion}}":                              "amd64 hutch 6.1.0 true v2",
+		"{{.Host.Distribution.Distribution}} {{.Host.Distribution.Codename}} {{(index .Host.IDMappings.UIDMap 0).HostID}}":                  "debian bookworm 1000",
+		"{{.Store.GraphDriverName}} {{.Store.GraphRoot}} {{.Store.RunRoot}} {{.Store.ImageStore.Number}} {{.Store.ContainerStore.Running}}": "overlay /g /r 4 1",
+		"{{.Store.VolumePath}} {{.Store.ConfigFile}} {{index .Store.GraphOptions \"overlay.mount_program\"}}":                               "/g/volumes /c/config.toml map[Executable:/usr/bin/fuse-overlayfs]",
+		"{{.Version}} {{.Version.Version}} {{.Version.GitCommit}} {{index .Registries \"search\"}}":                                         "1.2.3 1.2.3 abc [docker.io]",
+		// hutch's own, shared names included.
+		"{{.Store.Driver.Name}} {{.Store.Images}} {{.Commit}} {{.Paths.GraphRoot}} {{.Info.Host.Machine}} {{.Info.Containers.Paused}}": "fuse-overlayfs 4 abc /g x86_64 1",
+	} {
+		tp, err := template.New("").Funcs(template.FuncMap{"json": func(v any) string { b, _ := json.Marshal(v); return string(b) }}).Parse(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := tp.Execute(&b, in.View()); err != nil {
+			t.Errorf("%s: %v", tmpl, err)
+			continue
+		}
+		if b.String() != want {
+			t.Errorf("%s:\n got %q\nwant %q", tmpl, b.String(), want)
+		}
+	}
+}
+
+func TestOSRelease(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "os-release")
+	os.WriteFile(p, []byte("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n"), 0o644)
+	d := osRelease(p)
+	if d != (InfoDistribution{ID: "debian", Version: "12", Codename: "bookworm", PrettyName: "Debian GNU/Linux 12 (bookworm)"}) {
+		t.Errorf("osRelease = %+v", d)
 	}
 }

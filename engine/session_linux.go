@@ -211,5 +211,19 @@ func (s *Session) Images(skipTLSVerify bool) (*images.Service, error) {
 // failing.
 func (s *Session) Info() *Info {
 	st, err := s.Store()
-	return s.Host.Info(st, err)
+	in := s.Host.Info(st, err)
+	if sums, err := s.Records().Summaries(); err == nil {
+		for _, c := range sums {
+			in.Containers.Total++
+			switch {
+			case c.State.Status == container.StatusRunning && container.Paused(c.State):
+				in.Containers.Paused++
+			case c.State.Status == container.StatusRunning:
+				in.Containers.Running++
+			default:
+				in.Containers.Stopped++
+			}
+		}
+	}
+	return in
 }

@@ -63,7 +63,9 @@ func newInfoCommand(a *app) *cobra.Command {
 		Use:   "info",
 		Short: "Show what hutch found on this machine: user namespace, storage, paths, cgroups, and every warning with its fix",
 		Example: `  hutch info
-  hutch info --format json
+  hutch info --format json                       # hutch's own structure, in full
+  hutch info --format '{{.ServerVersion}} {{.Driver}} {{.CgroupVersion}}'   # Docker's names
+  hutch info --format '{{.Host.OCIRuntime.Name}} {{.Store.GraphRoot}}'     # Podman's names
   hutch info --format '{{.Store.Driver.Name}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,11 +77,11 @@ func newInfoCommand(a *app) *cobra.Command {
 			case "json":
 				return printJSON(cmd.OutOrStdout(), in)
 			default:
-				return printRows(cmd.OutOrStdout(), format, nil, []*engine.Info{in})
+				return printRows(cmd.OutOrStdout(), format, nil, []*engine.InfoView{in.View()})
 			}
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", "Go template or json")
+	c.Flags().StringVarP(&format, "format", "f", "", "json (hutch's own structure), or a Go template of Docker's fields (.ServerVersion .Driver .OperatingSystem .NCPU .MemTotal .CgroupVersion .CgroupDriver .Containers .ContainersRunning .Images .DockerRootDir .KernelVersion .Architecture .SecurityOptions …), Podman's (.Host.Arch .Host.OCIRuntime.Name .Host.Kernel .Store.GraphDriverName .Store.GraphRoot .Store.RunRoot .Version.Version …) or hutch's (.Store.Driver.Name .Paths.GraphRoot .Commit .Warnings …)")
 	return onStore(c)
 }
 

@@ -18,6 +18,10 @@ type Warning struct {
 	Text string `json:"text"`
 }
 
+// String is the warning's text (as a template prints it: `info --format '{{range
+// .Warnings}}{{.}}{{end}}'` lists texts, as Docker's does).
+func (w Warning) String() string { return w.Text }
+
 // PrintOnce writes each warning to w the first time it is seen for this login session:
 // a marker file in dir (the runtime directory, a tmpfs cleared at logout) records it.
 func PrintOnce(w io.Writer, dir string, ws []Warning) {
