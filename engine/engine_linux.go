@@ -4,6 +4,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,7 +47,8 @@ type Host struct {
 type StoreFlags struct {
 	// Root and RunRoot move the store's graph root (and with it the containers' records
 	// and the named volumes) and its run root (--root, --runroot); "" keeps the
-	// configured ones.
+	// configured ones. A Root without a RunRoot gets a run root of its own in the
+	// runtime directory (storage-HASH).
 	Root, RunRoot string
 	// Driver forces a storage driver (--storage-driver), as [storage] driver does.
 	Driver string
@@ -137,6 +140,12 @@ func LoadWith(f StoreFlags) (*Host, error) {
 			return nil, fmt.Errorf("--root %s: %w", f.Root, err)
 		}
 		f.Root = abs
+		if abs != h.Paths.GraphRoot && f.RunRoot == "" {
+			// A run root of its own: two stores sharing one would overwrite each
+			// other's record of what is mounted.
+			sum := sha256.Sum256([]byte(abs))
+			h.Paths.RunRoot = filepath.Join(h.Paths.RuntimeDir, "storage-"+hex.EncodeToString(sum[:6]))
+		}
 		h.Paths.GraphRoot, h.Paths.VolumeDir, graphFrom = abs, filepath.Join(abs, "volumes"), "--root"
 	}
 	if f.RunRoot != "" && !fromParent {

@@ -499,3 +499,38 @@ func TestOSRelease(t *testing.T) {
 		t.Errorf("osRelease = %+v", d)
 	}
 }
+
+// TestRootGetsItsOwnRunRoot: --root alone gives the store a run root of its own, the
+// same one every time; --runroot, or --root naming the default store, keeps theirs.
+func TestRootGetsItsOwnRunRoot(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	for _, k := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"} {
+		t.Setenv(k, filepath.Join(root, strings.ToLower(k)))
+	}
+	os.MkdirAll(filepath.Join(root, "xdg_runtime_dir"), 0o700)
+	def, err := LoadWith(StoreFlags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(root, "other")
+	a, err := LoadWith(StoreFlags{Root: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := LoadWith(StoreFlags{Root: other})
+	if a.Paths.RunRoot == def.Paths.RunRoot || a.Paths.RunRoot != b.Paths.RunRoot || filepath.Dir(a.Paths.RunRoot) != def.Paths.RuntimeDir {
+		t.Errorf("--root alone: run root %s (default %s, again %s)", a.Paths.RunRoot, def.Paths.RunRoot, b.Paths.RunRoot)
+	}
+	if a.Paths.GraphRoot != other || a.Paths.VolumeDir != filepath.Join(other, "volumes") {
+		t.Errorf("--root: %+v", a.Paths)
+	}
+	c, _ := LoadWith(StoreFlags{Root: other, RunRoot: filepath.Join(root, "rr")})
+	if c.Paths.RunRoot != filepath.Join(root, "rr") {
+		t.Errorf("--root --runroot: run root %s", c.Paths.RunRoot)
+	}
+	d, _ := LoadWith(StoreFlags{Root: def.Paths.GraphRoot})
+	if d.Paths.RunRoot != def.Paths.RunRoot {
+		t.Errorf("--root of the default store: run root %s, want %s", d.Paths.RunRoot, def.Paths.RunRoot)
+	}
+}

@@ -367,6 +367,11 @@ func TestStoreFlags(t *testing.T) {
 	assertEqual(t, sb.ok("images", "--format", "{{.Repository}}").stdout, "localhost/lc\n", "images of the user's store")
 	assertEqual(t, sb.ok(at("info", "--format", "{{.Store.GraphRoot}} {{.Store.RunRoot}} {{.Store.Driver.Name}} {{.Store.VolumePath}}")...).stdout,
 		root+" "+run+" vfs "+filepath.Join(root, "volumes")+"\n", "info of the other store")
+	// --root alone: a run root of the store's own, not the user's store's.
+	alone := strings.TrimSpace(sb.ok("--root", sb.path("work", "third"), "info", "--format", "{{.Store.RunRoot}}").stdout)
+	if own := strings.TrimSpace(sb.ok("info", "--format", "{{.Store.RunRoot}}").stdout); alone == own || filepath.Dir(alone) != filepath.Dir(own) {
+		t.Fatalf("--root alone: run root %s; the user's store's %s", alone, own)
+	}
 	// The flags name the store; the driver is recorded with it.
 	assertEqual(t, sb.ok("--root", root, "--runroot", run, "info", "--format", "{{.Driver}}").stdout, "vfs\n", "the recorded driver")
 
