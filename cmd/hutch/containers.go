@@ -410,20 +410,11 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sums, err := m.Records.Summaries()
-			if err != nil {
-				return err
+			removed, err := m.Prune()
+			for _, id := range removed {
+				fmt.Fprintln(cmd.OutOrStdout(), id)
 			}
-			for _, s := range sums {
-				if s.State.Status == container.StatusRunning {
-					continue
-				}
-				if err := m.Remove(s.Config, false); err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), s.Config.ID)
-			}
-			return nil
+			return err
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")

@@ -384,11 +384,7 @@ func newRmCommand(a *app) *cobra.Command {
 			}
 			failed := false
 			for _, ref := range args {
-				cfg, err := m.Get(ref)
-				if err == nil {
-					err = m.Remove(cfg, vols)
-				}
-				if err != nil {
+				if err := m.RemoveRef(ref, vols); err != nil {
 					if force && errors.Is(err, container.ErrNotFound) {
 						continue
 					}
