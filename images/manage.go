@@ -7,6 +7,15 @@ import (
 
 	"go.podman.io/image/v5/docker/reference"
 	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/internal/diskspace"
+)
+
+// Prefixes of the scratch files and directories of save and load (made with
+// fsutil.MkdirTempOwned: the PID of their maker follows).
+const (
+	SaveTempPrefix  = ".hutch-save-"
+	SpoolTempPrefix = "stdin-"
 )
 
 // ErrInUse is returned when an image cannot be removed because containers use it.
@@ -44,6 +53,17 @@ type Removal struct {
 // image that containers use, it refuses unless force, which removes all names and the
 // containers (their names are reported).
 func Remove(store cstorage.Store, ref string, force bool) (*Removal, error) {
+	return RemoveWith(store, ref, force, nil)
+}
+
+// RemoveWith is Remove with removeContainer removing each container that uses the image
+// (with force): the caller's, which removes hutch's records of it too; nil deletes
+// only the store's entry.
+func RemoveWith(store cstorage.Store, ref string, force bool, removeContainer func(id string) error) (*Removal, error) {
+	if removeContainer == nil {
+		removeContainer = store.DeleteContainer
+	}
+	diskspace.ReleaseIfLow(store.GraphRoot())
 	img, kind, err := resolveStore(store, ref)
 	if err != nil {
 		return nil, err
@@ -84,7 +104,7 @@ func Remove(store cstorage.Store, ref string, force bool) (*Removal, error) {
 		return nil, fmt.Errorf("%w: image %s is used by container %s: remove the container first (`hutch rm %s`), or use `hutch rmi -f`", ErrInUse, ShortID(img.ID), strings.Join(desc, ", "), ShortID(users[0].ID))
 	}
 	for _, c := range users {
-		if err := store.DeleteContainer(c.ID); err != nil {
+		if err := removeContainer(c.ID); err != nil {
 			return nil, fmt.Errorf("removing container %s that uses the image: %w", ShortID(c.ID), err)
 		}
 	}
@@ -143,6 +163,7 @@ func matchingName(img *cstorage.Image, ref string) string {
 // every unused image. It repeats until nothing more goes, since removing an image can
 // leave its unnamed parent dangling. It returns the removed IDs and the bytes freed.
 func Prune(store cstorage.Store, all bool) ([]string, int64, error) {
+	diskspace.ReleaseIfLow(store.GraphRoot())
 	var removed []string
 	var freed int64
 	for {
@@ -175,6 +196,86 @@ func Prune(store cstorage.Store, all bool) ([]string, int64, error) {
 		}
 		if n == 0 {
 			return removed, freed, nil
+		}
+	}
+}
+
+// Unreferenced lists the store's layers that no image and no container uses (neither
+// as its top layer nor below one): what an image removal, a load or a build cut short
+// (kill -9) left. Only meaningful while hutch's store lock is held, when no image is
+// being written.
+func Unreferenced(store cstorage.Store) ([]cstorage.Layer, error) {
+	layers, err := store.Layers()
+	if err != nil {
+		return nil, err
+	}
+	parent := make(map[string]string, len(layers))
+	for _, l := range layers {
+		parent[l.ID] = l.Parent
+	}
+	used := map[string]bool{}
+	mark := func(id string) {
+		for ; id != "" && !used[id]; id = parent[id] {
+			used[id] = true
+		}
+	}
+	imgs, err := store.Images()
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		mark(img.TopLayer)
+		for _, t := range img.MappedTopLayers {
+			mark(t)
+		}
+	}
+	ctrs, err := store.Containers()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range ctrs {
+		mark(c.LayerID)
+	}
+	var out []cstorage.Layer
+	for _, l := range layers {
+		if !used[l.ID] {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// PruneLayers removes the unreferenced layers (children first) and returns how many
+// went and the bytes freed. The caller holds hutch's store lock.
+func PruneLayers(store cstorage.Store) (int, int64, error) {
+	diskspace.ReleaseIfLow(store.GraphRoot())
+	n, freed := 0, int64(0)
+	for {
+		un, err := Unreferenced(store)
+		if err != nil {
+			return n, freed, err
+		}
+		isParent := map[string]bool{}
+		for _, l := range un {
+			isParent[l.Parent] = true
+		}
+		removed := 0
+		for _, l := range un {
+			if isParent[l.ID] {
+				continue // after its children
+			}
+			_, _ = store.Unmount(l.ID, true)
+			if err := store.DeleteLayer(l.ID); err != nil && !errors.Is(err, cstorage.ErrLayerUnknown) {
+				return n, freed, fmt.Errorf("removing layer %s: %w", ShortID(l.ID), err)
+			}
+			if l.UncompressedSize > 0 {
+				freed += l.UncompressedSize
+			}
+			removed++
+		}
+		n += removed
+		if removed == 0 {
+			return n, freed, nil
 		}
 	}
 }

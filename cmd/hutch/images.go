@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // imageRow is one line of `hutch images`, with the fields --format templates use.
@@ -167,9 +168,14 @@ func newRmiCommand(a *app) *cobra.Command {
 				return err
 			}
 			defer unlock()
+			m, err := a.manager()
+			if err != nil {
+				return err
+			}
+			rmContainer := func(id string) error { return m.RemoveRef(id, false) }
 			var failed []string
 			for _, ref := range args {
-				res, err := images.Remove(s, ref, force)
+				res, err := images.RemoveWith(s, ref, force, rmContainer)
 				if err != nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
 					failed = append(failed, ref)
@@ -276,7 +282,7 @@ func spool(r io.Reader, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, "stdin-")
+	f, err := fsutil.CreateTempOwned(dir, images.SpoolTempPrefix)
 	if err != nil {
 		return "", err
 	}
@@ -320,7 +326,9 @@ func newSaveCommand(a *app) *cobra.Command {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return err
 			}
-			tmp, err := os.MkdirTemp(dir, ".hutch-save-")
+			// (What a killed save left there goes first.)
+			fsutil.RemoveDeadOwned(dir, images.SaveTempPrefix)
+			tmp, err := fsutil.MkdirTempOwned(dir, images.SaveTempPrefix)
 			if err != nil {
 				return fmt.Errorf("save: %w", err)
 			}

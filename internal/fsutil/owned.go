@@ -1,0 +1,63 @@
+package fsutil
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// MkdirTempOwned makes a new directory in dir named prefix, this process's PID, "-" and
+// a random part: who made it stays readable, so that what a killed process left can be
+// told from what a live one is using (RemoveDeadOwned).
+func MkdirTempOwned(dir, prefix string) (string, error) {
+	return os.MkdirTemp(dir, prefix+strconv.Itoa(os.Getpid())+"-")
+}
+
+// CreateTempOwned is MkdirTempOwned for a file.
+func CreateTempOwned(dir, prefix string) (*os.File, error) {
+	return os.CreateTemp(dir, prefix+strconv.Itoa(os.Getpid())+"-")
+}
+
+// OwnerPID reads the PID from a name MkdirTempOwned or CreateTempOwned made with prefix.
+func OwnerPID(name, prefix string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return 0, false
+	}
+	p, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(p)
+	return pid, err == nil && pid > 0
+}
+
+// OwnerGone tells whether the process that made name (with prefix) has ended.
+func OwnerGone(name, prefix string) bool {
+	pid, ok := OwnerPID(name, prefix)
+	if !ok {
+		return false
+	}
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return os.IsNotExist(err)
+}
+
+// RemoveDeadOwned removes the entries of dir made with prefix by processes that have
+// ended, and returns their paths.
+func RemoveDeadOwned(dir, prefix string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if OwnerGone(e.Name(), prefix) {
+			p := filepath.Join(dir, e.Name())
+			if os.RemoveAll(p) == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
