@@ -177,7 +177,7 @@ func newRmiCommand(a *app) *cobra.Command {
 			for _, ref := range args {
 				res, err := images.RemoveWith(s, ref, force, rmContainer)
 				if err != nil {
-					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+a.explain(err).Error())
 					failed = append(failed, ref)
 					continue
 				}

@@ -46,6 +46,7 @@ func run(args []string) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	err = a.explain(err)
 	fmt.Fprintln(os.Stderr, "Error: "+strings.TrimSpace(err.Error()))
 	return exitEngine
 }

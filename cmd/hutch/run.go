@@ -388,7 +388,7 @@ func newRmCommand(a *app) *cobra.Command {
 					if force && errors.Is(err, container.ErrNotFound) {
 						continue
 					}
-					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+a.explain(err).Error())
 					failed = true
 					continue
 				}

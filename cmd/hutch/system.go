@@ -168,9 +168,9 @@ func printInfo(w io.Writer, in *engine.Info) {
 }
 
 func newSystemCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info"}
+	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, check, reset, info"}
 	info := newInfoCommand(a)
-	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), info)
+	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), info, newSystemCheckCommand(a))
 	return c
 }
 
