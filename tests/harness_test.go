@@ -236,6 +236,9 @@ type sandbox struct {
 	// allowResetFailure: the test leaves hutch unable to start (a planted runtime dir …),
 	// so the final `system reset` is expected to fail.
 	allowResetFailure bool
+	// harnessMounts are mount points the test itself made in the sandbox (a small file
+	// system under the store): not hutch's leftovers.
+	harnessMounts []string
 }
 
 // newSandbox makes a sandbox for the user and schedules its cleanup: `hutch system

@@ -387,7 +387,7 @@ func lcProcs(sb *sandbox) []lcProc {
 		if !c.tied {
 			if mnt, err := os.Readlink(filepath.Join(dir, "ns", "mnt")); err == nil && mnt != myMntNS {
 				mi, _ := os.ReadFile(filepath.Join(dir, "mountinfo"))
-				c.tied = bytes.Contains(mi, mark)
+				c.tied = mountsName(sb, mi, mark)
 			}
 		}
 		all = append(all, c)
@@ -415,6 +415,24 @@ func lcProcs(sb *sandbox) []lcProc {
 	return out
 }
 
+// mountsName tells whether a mount table names the sandbox (mark), leaving out the
+// mounts the test itself made there (which every mount namespace made since holds).
+func mountsName(sb *sandbox, mi, mark []byte) bool {
+	if len(sb.harnessMounts) == 0 {
+		return bytes.Contains(mi, mark)
+	}
+	for _, l := range bytes.Split(mi, []byte{'\n'}) {
+		f := strings.Fields(string(l))
+		if len(f) > 4 && isHarnessMount(sb, f[4]) {
+			continue
+		}
+		if bytes.Contains(l, mark) {
+			return true
+		}
+	}
+	return false
+}
+
 func lcProcList(ps []lcProc) string {
 	var b strings.Builder
 	for _, p := range ps {
@@ -439,6 +457,9 @@ func lcMounts(sb *sandbox) []string {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			f := strings.Fields(l)
+			if len(f) > 4 && isHarnessMount(sb, f[4]) {
+				continue
+			}
 			// The mount point (field 5) or the source (after " - ") names the sandbox.
 			if len(f) > 4 && (strings.HasPrefix(f[4]+"/", mark) || strings.Contains(l, " - ") && strings.Contains(l[strings.Index(l, " - "):], mark)) {
 				k := who + ": " + l
@@ -473,6 +494,15 @@ func lcMounts(sb *sandbox) []string {
 		scan("pid "+strconv.Itoa(pid), filepath.Join("/proc", e.Name(), "mountinfo"))
 	}
 	return out
+}
+
+func isHarnessMount(sb *sandbox, mp string) bool {
+	for _, m := range sb.harnessMounts {
+		if mp == m {
+			return true
+		}
+	}
+	return false
 }
 
 // lcAssertNoProcsNoMounts checks (polling a few seconds: the monitor records the exit,
