@@ -36,11 +36,19 @@ func OwnerPID(name, prefix string) (int, bool) {
 // OwnerGone tells whether the process that made name (with prefix) has ended.
 func OwnerGone(name, prefix string) bool {
 	pid, ok := OwnerPID(name, prefix)
-	if !ok {
+	return ok && !ProcessAlive(pid)
+}
+
+// ProcessAlive tells whether process pid runs: it exists and is not a zombie (a killed
+// process stays one until its parent, or init, reaps it).
+func ProcessAlive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
 		return false
 	}
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return os.IsNotExist(err)
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
 
 // RemoveDeadOwned removes the entries of dir made with prefix by processes that have
