@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // stray is a mount program left serving a mount for a hutch that is gone.
@@ -42,8 +44,8 @@ func strayMountPrograms(graphRoot string) []stray {
 		}
 		dir := filepath.Join("/proc", e.Name())
 		mnt, err := os.Readlink(filepath.Join(dir, "ns", "mnt"))
-		if err != nil {
-			continue // not ours to read
+		if err != nil || !fsutil.ProcessAlive(pid) {
+			continue // not ours to read, or a zombie
 		}
 		p := proc{pid: pid, mnt: mnt}
 		if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
@@ -63,7 +65,7 @@ func strayMountPrograms(graphRoot string) []stray {
 	}
 	var out []stray
 	for _, p := range procs {
-		if p.fuse && !busy[p.mnt] {
+		if p.fuse && !busy[p.mnt] && fsutil.ProcessAlive(p.pid) && servesMount(p.pid, graphRoot) {
 			what := "a mount"
 			if p.layer != "" {
 				what = "layer " + short(p.layer)
@@ -116,11 +118,28 @@ func openUnder(dir string) map[string]bool {
 	return out
 }
 
-// processExists tells whether the process with the decimal PID pid exists.
+// processExists tells whether the process with the decimal PID pid runs.
 func processExists(pid string) bool {
-	if _, err := strconv.Atoi(pid); err != nil {
+	n, err := strconv.Atoi(pid)
+	return err == nil && fsutil.ProcessAlive(n)
+}
+
+// servesMount tells whether the mount program pid still has a FUSE mount under
+// graphRoot in its mount namespace: one that was unmounted is on its way out.
+func servesMount(pid int, graphRoot string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
+	if err != nil {
 		return false
 	}
-	_, err := os.Stat("/proc/" + pid)
-	return err == nil
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		_, rest, ok := strings.Cut(l, " - ")
+		if !ok || len(f) < 5 || !strings.HasPrefix(f[4], graphRoot+"/") {
+			continue
+		}
+		if rf := strings.Fields(rest); len(rf) > 0 && strings.HasPrefix(rf[0], "fuse") {
+			return true
+		}
+	}
+	return false
 }
