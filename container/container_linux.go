@@ -55,6 +55,9 @@ type Options struct {
 	Mounts         []MountSpec           `json:"Mounts,omitempty"`
 	Init           bool                  `json:"Init,omitempty"`
 	AutoRemove     bool                  `json:"AutoRemove,omitempty"`
+	// ByRun marks a container `hutch run` created to start at once: one that never
+	// started once its creator is gone was cut short, not made to be started later.
+	ByRun bool `json:"ByRun,omitempty"`
 	Interactive    bool                  `json:"OpenStdin,omitempty"`
 	TTY            bool                  `json:"Tty,omitempty"`
 	Labels         map[string]string     `json:"Labels,omitempty"`

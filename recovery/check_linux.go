@@ -226,6 +226,14 @@ func (c *Checker) containers(_ Options, add func(*Problem)) (string, error) {
 			p.Found = "its store entry is gone (its removal was cut short)"
 			p.Repair = "finishes removing it (its records)"
 			p.fix = func() error { return m.Remove(cfg, false) }
+		case cfg.Options.AutoRemove && st.Status == container.StatusExited:
+			p.Found = "it ran with --rm and ended, but the hutch that ran it is gone and did not remove it"
+			p.Repair = "removes it"
+			p.fix = func() error { return m.Remove(cfg, true) }
+		case cfg.Options.AutoRemove && cfg.Options.ByRun && st.Status == container.StatusCreated && !m.CreatorAlive(cfg.ID):
+			p.Found = "`hutch run --rm` created it, but was gone before it started it"
+			p.Repair = "removes it"
+			p.fix = func() error { return m.Remove(cfg, true) }
 		case st.Status == container.StatusRunning && !alive:
 			p.Found = fmt.Sprintf("it is recorded as running, but its monitor (PID %d) is gone", st.MonitorPid)
 			if cfg.Options.AutoRemove {

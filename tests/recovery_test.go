@@ -221,3 +221,33 @@ func TestRemoveFinishesHalfRemoved(t *testing.T) {
 	assertCheckClean(t, sb, "system prune")
 	lcAssertClean(t, sb, "removing everything")
 }
+
+// TestCheckRunRmCutShort: a container `run --rm` created but never started, because
+// the run was killed, is removed by the repair (its name is free again); one made by
+// `create --rm`, to be started later, is no problem.
+func TestCheckRunRmCutShort(t *testing.T) {
+	t.Parallel()
+	sb := lcSandbox(t)
+	sb.ok("create", "--rm", "--name", "later", lcImage, "true")
+	assertCheckClean(t, sb, "create --rm")
+	// What a run --rm killed between creating and starting its container leaves: the
+	// same record, marked as made by run, whose creator is gone.
+	id := strings.TrimSpace(sb.ok("create", "--rm", "--name", "cut", lcImage, "true").stdout)
+	p := filepath.Join(sb.recordsDir(), id, "config.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.userFile(p, strings.Replace(string(b), `"AutoRemove": true`, `"AutoRemove": true, "ByRun": true`, 1))
+	c, r := sb.check()
+	if r.code != 1 || !c.has("container", "cut") || c.has("container", "later") {
+		t.Fatalf("the check should list cut (and not later):\n%s", c)
+	}
+	if c, r := sb.check("--repair"); r.code != 0 {
+		t.Fatalf("the repair:\n%s", c)
+	}
+	sb.ok("run", "--rm", "--name", "cut", lcImage, "true")
+	assertEqual(t, strings.TrimSpace(sb.ok("ps", "-a", "--format", "{{.Names}}").stdout), "later", "ps -a after the repair")
+	assertEqual(t, sb.ok("start", "-a", "later").stdout, "", "start -a of the create --rm container")
+	lcAssertClean(t, sb, "start -a of a create --rm container")
+}

@@ -77,6 +77,7 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		Name: f.name, Image: image, Cmd: args, WorkingDir: f.workdir, User: f.user, Hostname: f.hostname,
 		CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged, ReadOnly: f.readOnly,
 		Network: f.network, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
+		ByRun: cmd.Name() == "run",
 	}
 	if err := container.ValidRestart(f.restart); err != nil {
 		return o, err
