@@ -350,6 +350,7 @@ func (c *Checker) store(o Options, add func(*Problem)) (string, error) {
 			Repair: "removes the image (pull, load or build it again)", fix: storeRepair.run(id)})
 	}
 	for id, errs := range rep.Layers {
+		c.handled[short(id)] = true // the store's repair unmounts it before removing it
 		p := &Problem{Kind: "layer", ID: id, Found: describe(errs), fix: storeRepair.run(id)}
 		p.Repair = "removes the layer"
 		if allUnreferenced(errs) {
@@ -481,11 +482,14 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 		}
 		// An image's layer is mounted only by a build, which holds the store lock: with
 		// the lock held here, nothing does.
+		if c.handled[short(l.ID)] {
+			continue
+		}
 		add(&Problem{Kind: "mount", ID: l.ID, Found: fmt.Sprintf("the store counts layer %s as mounted %d time(s), but no build runs", short(l.ID), l.MountCount),
 			Repair: "unmounts it",
 			fix: func() error {
 				_, err := c.Store.Unmount(l.ID, true)
-				if errors.Is(err, cstorage.ErrLayerNotMounted) {
+				if errors.Is(err, cstorage.ErrLayerNotMounted) || errors.Is(err, cstorage.ErrLayerUnknown) {
 					return nil
 				}
 				return err
