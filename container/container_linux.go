@@ -55,9 +55,6 @@ type Options struct {
 	Mounts         []MountSpec           `json:"Mounts,omitempty"`
 	Init           bool                  `json:"Init,omitempty"`
 	AutoRemove     bool                  `json:"AutoRemove,omitempty"`
-	// ByRun marks a container `hutch run` created to start at once: one that never
-	// started once its creator is gone was cut short, not made to be started later.
-	ByRun bool `json:"ByRun,omitempty"`
 	Interactive    bool                  `json:"OpenStdin,omitempty"`
 	TTY            bool                  `json:"Tty,omitempty"`
 	Labels         map[string]string     `json:"Labels,omitempty"`
@@ -69,6 +66,9 @@ type Options struct {
 	Userns string `json:"UsernsMode,omitempty"`
 	// Resources are the limits asked (--memory, --cpus …), in Docker's HostConfig names.
 	Resources *cgroups.Resources `json:"Resources,omitempty"`
+	// ByRun marks a container `hutch run` created to start at once: one that never
+	// started once its creator is gone was cut short, not made to be started later.
+	ByRun bool `json:"ByRun,omitempty"`
 }
 
 // Config is a created container: the options resolved against the image.

@@ -52,7 +52,7 @@ type crashRun struct {
 	dur    time.Duration // the command's measured duration
 
 	trials, killed, finished, repaired, clean, failed int
-	problems                                         map[string]int // kinds of problems the checks found
+	problems                                          map[string]int // kinds of problems the checks found
 }
 
 // at is the sandbox as the current trial sees it.
