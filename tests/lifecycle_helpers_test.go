@@ -155,8 +155,19 @@ func lcRunD(sb *sandbox, args ...string) string {
 }
 
 // lcSleeper is a container command that runs until stopped and ends at once on
-// SIGTERM with status 0 (a shell as pid 1 needs a trap to hear the signal).
-var lcSleeper = []string{"sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"}
+// SIGTERM with status 0 (a shell as pid 1 needs a trap to hear the signal). It prints
+// "ready" once the trap is set: a SIGTERM that comes before finds pid 1 without a
+// handler and is dropped, and `stop` then waits out its timeout (lcRunReady waits).
+var lcSleeper = []string{"sh", "-c", "trap 'exit 0' TERM; echo ready; sleep 1000 & wait"}
+
+// lcRunReady is lcRunD of a command that prints "ready" when it can be stopped (as
+// lcSleeper does), waiting until it has.
+func lcRunReady(sb *sandbox, args ...string) string {
+	sb.t.Helper()
+	id := lcRunD(sb, args...)
+	lcWaitLog(sb, id, "ready", 20*time.Second)
+	return id
+}
 
 // ---------------------------------------------------------------------------------
 // The JSON hutch prints about containers

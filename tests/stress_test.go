@@ -146,6 +146,15 @@ func loadCycles(sb *sandbox, prefix string, n int, force bool) []string {
 			}
 			return ""
 		}
+		// A stop is heard once the container's trap is set: it says "ready" then.
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(25 * time.Millisecond) {
+			if r := sb.run(runOpts{}, "logs", name); r.stdout == "ready\n" {
+				break
+			}
+			if time.Now().After(deadline) {
+				return name + ": never said ready"
+			}
+		}
 		if e, ok := step(name+"\n", "stop", name); !ok {
 			return e
 		}
