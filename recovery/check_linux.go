@@ -211,8 +211,15 @@ func (c *Checker) containers(_ Options, add func(*Problem)) (string, error) {
 		if err != nil {
 			p.Kind = "record"
 			p.Found = "its state record is damaged (" + err.Error() + ")"
-			p.Repair = "removes the container (its records and store entry)"
-			p.fix = func() error { return m.Remove(cfg, false) }
+			p.Repair = "records it as exited (its last exit code is lost), releasing its mount, network state and cgroup"
+			p.fix = func() error {
+				now := time.Now().UTC()
+				if err := m.Records.SaveState(cfg.ID, &container.State{Status: container.StatusExited, ExitCode: 137,
+					FinishedAt: now, Error: "its state record was damaged; hutch system check rewrote it"}); err != nil {
+					return err
+				}
+				return m.Reap(cfg)
+			}
 			add(p)
 			continue
 		}
