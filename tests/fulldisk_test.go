@@ -151,9 +151,10 @@ func TestFullDisk(t *testing.T) {
 			if strings.Contains(sb.ok("images").stdout, "more") {
 				t.Fatal("the failed import left an image")
 			}
-			// Freeing space on the full disk: rmi, volume rm, check --repair (after the
-			// filler's monitor is killed), container prune.
+			// Freeing space on the full disk: rmi, system prune, volume rm, check --repair
+			// (after the filler's monitor is killed), container prune.
 			sb.ok("rmi", "spare")
+			sb.ok("system", "prune", "-f")
 			assertEqual(t, sb.ok("volume", "rm", "data").stdout, "data\n", "volume rm on a full disk")
 			mon := lcMonitorOf(sb, lcInspect(sb, "filler").ID)
 			if err := syscall.Kill(mon.pid, syscall.SIGKILL); err != nil {
