@@ -284,6 +284,9 @@ func (c *Checker) containers(_ Options, add func(*Problem)) (string, error) {
 	}
 	for _, o := range orphans {
 		id := o.ID
+		if c.handled[short(id)] {
+			continue // a half-written record of it is listed: its repair removes this too
+		}
 		name := ""
 		if len(o.Names) > 0 {
 			name = o.Names[0]
@@ -291,7 +294,12 @@ func (c *Checker) containers(_ Options, add func(*Problem)) (string, error) {
 		add(&Problem{Kind: "container", ID: id, Name: name,
 			Found:  "a store entry without hutch's records (a creation or removal was cut short)",
 			Repair: "removes it from the store (which frees its name)",
-			fix:    func() error { return m.RemoveRef(id, false) }})
+			fix: func() error {
+				if err := m.RemoveRef(id, false); err != nil && !errors.Is(err, container.ErrNotFound) {
+					return err
+				}
+				return nil
+			}})
 	}
 	return fmt.Sprintf("containers: %d records, %d store entries", len(recs), len(stored)), nil
 }

@@ -72,6 +72,13 @@ func checkRepairs(t *testing.T, sb *sandbox) {
 	sb.ok("build", "-t", "layered", bdCtx(t, sb, "layered", map[string]string{"Dockerfile": "FROM " + lcImage + "\nRUN echo more > /more\n"}))
 	layered := sb.inspect("layered").ID
 	sb.dropImageRecord(sb.storeDriver(), strings.TrimPrefix(layered, "sha256:"))
+	// 9. A creation cut short while it wrote the record: the store entry and an empty
+	// record directory (found by the crash campaign: repaired twice over, the second
+	// time with an error).
+	halfMade := strings.TrimSpace(sb.ok("create", "--name", "halfmade", lcImage, "true").stdout)
+	if err := os.Remove(filepath.Join(sb.recordsDir(), halfMade, "config.json")); err != nil {
+		t.Fatal(err)
+	}
 	// 8. A damaged state record (a power cut after an unsynced write).
 	sb.userFile(filepath.Join(sb.recordsDir(), stopped, "state.json"), "")
 
@@ -83,7 +90,7 @@ func checkRepairs(t *testing.T, sb *sandbox) {
 	for _, want := range []struct{ kind, what string }{
 		{"container", "dead"}, {"container", "ghost"}, {"container", orphan}, {"record", halfID},
 		{"volume", ".removing-old-0a1b2c"}, {"scratch", "stdin-999999999-123456"}, {"scratch", ".hutch-save-999999999-654321"}, {"layer", "no image or container uses it"},
-		{"record", "stopped"},
+		{"record", "stopped"}, {"record", halfMade},
 	} {
 		if !c.has(want.kind, want.what) {
 			t.Errorf("the check does not list the %s %q:\n%s", want.kind, want.what, c)
@@ -140,7 +147,7 @@ func checkRepairs(t *testing.T, sb *sandbox) {
 	if _, err := os.Stat(filepath.Join(sb.recordsDir(), ghost)); !os.IsNotExist(err) {
 		t.Fatalf("the ghost's record is still there: %v", err)
 	}
-	for _, name := range []string{"ghost", "orphan"} {
+	for _, name := range []string{"ghost", "orphan", "halfmade"} {
 		sb.ok("run", "--rm", "--name", name, lcImage, "true")
 	}
 	sb.ok("start", "dead")
