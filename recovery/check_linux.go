@@ -79,13 +79,12 @@ func (r *Report) Clean() bool {
 	return r.Remaining == 0
 }
 
-// Checker checks one user's store and hutch's state around it.
+// Checker checks one user's store and hutch's state around it (the Manager's NetDir
+// and SlotDir, in the runtime directory, included).
 type Checker struct {
 	Store   cstorage.Store
 	Manager *container.Manager
 	Volumes *volumes.Store
-	// RuntimeDir holds the network state (net/) and the root file system slots (rootfs/).
-	RuntimeDir string
 
 	// handled are the containers (by short ID) whose repair releases their mount,
 	// network state and cgroup already: those are not listed again.

@@ -39,7 +39,7 @@ docs/recovery.md says what to do after a crash.`,
 			if err != nil {
 				return err
 			}
-			ck := &recovery.Checker{Store: s.Store, Manager: m, Volumes: m.Volumes, RuntimeDir: a.host.Paths.RuntimeDir}
+			ck := &recovery.Checker{Store: s.Store, Manager: m, Volumes: m.Volumes}
 			r, err := ck.Run(o)
 			if err != nil {
 				return err
