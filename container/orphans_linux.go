@@ -185,3 +185,11 @@ func (m *Manager) ReleaseMount(id string) { m.releaseMount(id) }
 
 // NetKey is the name of a container's network state directory under NetDir.
 func NetKey(id string) string { return shortID(id) }
+
+// OwnerBusy tells whether the process that owned the container's last run (its monitor,
+// or the `hutch run` it ran under) still lives, whatever the record says: right after
+// the container ends, its owner records the exit first, then unmounts and removes its
+// network state, and what it is about to release is no leftover.
+func OwnerBusy(st *State) bool {
+	return st.MonitorPid > 0 && !st.StartedAt.IsZero() && confirmDead(func() bool { return aliveOnce(st) })
+}

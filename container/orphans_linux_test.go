@@ -2,6 +2,7 @@ package container
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -36,5 +37,24 @@ func TestCreatorAlive(t *testing.T) {
 	}
 	if !creatorAlive(&cstorage.Container{Created: time.Now()}) || creatorAlive(&cstorage.Container{Created: time.Now().Add(-2 * orphanGrace)}) {
 		t.Fatal("an entry without a creator record")
+	}
+}
+
+// The owner of a container's last run is busy while that process lives (and is the
+// same process: one started after the run is a reused PID), whatever the status.
+func TestOwnerBusy(t *testing.T) {
+	me := &State{Status: StatusExited, MonitorPid: os.Getpid(), StartedAt: time.Now()}
+	if !OwnerBusy(me) {
+		t.Fatal("this process, which started before the run, is not busy")
+	}
+	if OwnerBusy(&State{Status: StatusExited, MonitorPid: os.Getpid(), StartedAt: time.Now().Add(-24 * time.Hour)}) {
+		t.Fatal("a process started after the run (a reused PID) counts as its owner")
+	}
+	cmd := exec.Command("/bin/true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if OwnerBusy(&State{MonitorPid: cmd.Process.Pid, StartedAt: time.Now()}) || OwnerBusy(&State{}) {
+		t.Fatal("an ended process, or none, counts as busy")
 	}
 }

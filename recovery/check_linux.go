@@ -483,8 +483,8 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 				continue
 			}
 			st, err := m.Records.State(id)
-			if err == nil && container.Alive(st) {
-				continue
+			if err == nil && (container.Alive(st) || container.OwnerBusy(st)) {
+				continue // running, or its owner is releasing it right now
 			}
 			if err == nil && st.Status != container.StatusRunning && m.CreatorAlive(id) {
 				continue // being created and started right now
@@ -560,7 +560,8 @@ func (c *Checker) network(_ Options, add func(*Problem)) (string, error) {
 	return fmt.Sprintf("network state: %d directories", n), nil
 }
 
-// runningKeys are the short IDs of the containers whose owner lives.
+// runningKeys are the short IDs of the containers whose owner lives (running, or
+// finishing a run that just ended).
 func (c *Checker) runningKeys() (map[string]bool, error) {
 	recs, err := c.Manager.Records.List()
 	if err != nil {
@@ -568,7 +569,7 @@ func (c *Checker) runningKeys() (map[string]bool, error) {
 	}
 	out := map[string]bool{}
 	for _, r := range recs {
-		if st, err := c.Manager.Records.State(r.ID); err == nil && container.Alive(st) {
+		if st, err := c.Manager.Records.State(r.ID); err == nil && (container.Alive(st) || container.OwnerBusy(st)) {
 			out[container.NetKey(r.ID)] = true
 		}
 	}
