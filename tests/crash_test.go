@@ -529,6 +529,10 @@ func (c *crashRun) trial(i int) {
 		if !killed && r.code != 0 {
 			t.Fatalf("the command, not killed, failed:\n%s", r)
 		}
+		if !killed && r.elapsed < c.dur {
+			// It ended before the kill: the kills to come are drawn over its real length.
+			c.dur = r.elapsed
+		}
 		crashGroupGone(t, pgid)
 	}
 	if killed {
