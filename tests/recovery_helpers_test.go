@@ -67,11 +67,11 @@ func (sb *sandbox) check(args ...string) (checkJSON, result) {
 	return c, r
 }
 
-// assertCheckClean fails unless `hutch system check` finds nothing.
-func assertCheckClean(t *testing.T, sb *sandbox, after string) {
+// assertCheckClean fails unless `hutch system check ARGS…` finds nothing.
+func assertCheckClean(t *testing.T, sb *sandbox, after string, args ...string) {
 	t.Helper()
-	if c, r := lcAt(sb, t).check(); r.code != 0 {
-		t.Fatalf("after %s, system check found problems:\n%s", after, c)
+	if c, r := lcAt(sb, t).check(args...); r.code != 0 {
+		t.Fatalf("after %s, system check %s found problems:\n%s", after, strings.Join(args, " "), c)
 	}
 }
 
