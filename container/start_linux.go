@@ -10,6 +10,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
+	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/internal/fsutil"
@@ -31,6 +32,9 @@ type prepared struct {
 func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) {
 	rootfs, err := m.Store.Mount(c.ID, "")
 	if err != nil {
+		if errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrLayerUnknown) {
+			return nil, fmt.Errorf("container %s has lost its store entry (a removal was cut short, or its image was removed with force): remove it with `hutch rm %s`, or repair the store with `hutch system check --repair`", c.Name, c.Name)
+		}
 		return nil, fmt.Errorf("mounting the container's root file system: %w", err)
 	}
 	defer func() {

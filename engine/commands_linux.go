@@ -54,10 +54,9 @@ func (s *Session) RemoveContainers(refs []string, force, volumes bool, report Re
 				return err
 			}
 			for _, ref := range refs {
-				ct, err := m.Get(ref)
-				if err == nil {
-					err = m.Remove(ct, volumes)
-				}
+				// RemoveRef also finishes a removal or creation cut short (a store
+				// entry left without records).
+				err := m.RemoveRef(ref, volumes)
 				if force && errors.Is(err, container.ErrNotFound) {
 					continue
 				}

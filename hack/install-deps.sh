@@ -18,10 +18,12 @@ build=(gcc libc6-dev git ca-certificates make)
 # the build tests compress archives with bzip2, xz, zstd; bench/build.sh runs buildah; the
 # security tests give the user's shell a session keyring with keyctl (keyutils) and a
 # terminal with script (bsdutils); hack/test-install.sh renders the man pages (man-db,
-# groff-base) and loads the completion scripts in bash (with bash-completion), zsh and fish.
+# groff-base) and loads the completion scripts in bash (with bash-completion), zsh and fish;
+# the full-disk tests put the store on a small ext4 file system (mkfs.ext4 from e2fsprogs,
+# mounted through a loop device by mount).
 tests=(busybox-static libgpgme-dev libbtrfs-dev util-linux bsdutils procps bzip2 xz-utils zstd
 	docker-registry apache2-utils skopeo podman buildah runc keyutils
-	man-db groff-base bash-completion zsh fish)
+	man-db groff-base bash-completion zsh fish e2fsprogs mount)
 missing=()
 for p in "${runtime[@]}" "${build[@]}" "${tests[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -173,7 +173,9 @@ func sanitizeTar(r io.Reader, w io.Writer, budget *fsutil.Budget) ([]string, err
 	}
 	defer dr.Close()
 	tr := tar.NewReader(dr)
-	tw := tar.NewWriter(w)
+	// Failures to write (a full disk) are told apart from failures to read the archive.
+	ow := &watchedWriter{w: w}
+	tw := tar.NewWriter(ow)
 	symlinks := map[string]bool{}
 	seen := map[string]bool{}
 	var skipped []string
@@ -211,9 +213,12 @@ func sanitizeTar(r io.Reader, w io.Writer, budget *fsutil.Budget) ([]string, err
 			symlinks[name] = true
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
+			return nil, ow.failed(err)
 		}
 		if _, err := io.Copy(tw, tr); err != nil {
+			if ow.err != nil {
+				return nil, ow.failed(err)
+			}
 			return nil, fmt.Errorf("the archive is truncated or corrupt in %s: %v", hdr.Name, err)
 		}
 	}
@@ -221,7 +226,33 @@ func sanitizeTar(r io.Reader, w io.Writer, budget *fsutil.Budget) ([]string, err
 		return nil, errors.New("the archive is empty")
 	}
 	sort.Strings(skipped)
-	return skipped, tw.Close()
+	if err := tw.Close(); err != nil {
+		return nil, ow.failed(err)
+	}
+	return skipped, nil
+}
+
+// watchedWriter remembers the first error its writer returned.
+type watchedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (w *watchedWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// failed is the error to report for err: the writer's own, when it failed (the
+// archive is fine; the layer could not be written).
+func (w *watchedWriter) failed(err error) error {
+	if w.err != nil {
+		return fmt.Errorf("writing the layer: %w", w.err)
+	}
+	return err
 }
 
 // CheckEntry validates one tar header against the root it will be unpacked in and

@@ -9,6 +9,15 @@ import (
 
 	"go.podman.io/image/v5/docker/reference"
 	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/internal/diskspace"
+)
+
+// Prefixes of the scratch files and directories of save and load (made with
+// fsutil.MkdirTempOwned: the PID of their maker follows).
+const (
+	SaveTempPrefix  = ".hutch-save-"
+	SpoolTempPrefix = "stdin-"
 )
 
 // ErrInUse is returned when an image cannot be removed because containers use it.
@@ -88,6 +97,17 @@ type RemoveOptions struct {
 	// Without it they are removed too, as Docker does, when no other image builds on
 	// them and no container uses them.
 	NoPrune bool
+	// RemoveContainer removes a container that uses the image (with Force): the
+	// caller's, which removes hutch's records of it too; nil deletes only the store's
+	// entry.
+	RemoveContainer func(id string) error
+}
+
+func (o RemoveOptions) removeContainer(store cstorage.Store, id string) error {
+	if o.RemoveContainer != nil {
+		return o.RemoveContainer(id)
+	}
+	return store.DeleteContainer(id)
 }
 
 // Remove removes the image ref names. Given a name of an image with several names, it
@@ -95,6 +115,7 @@ type RemoveOptions struct {
 // image that containers use, it refuses unless o.Force, which removes all names and the
 // containers (their names are reported).
 func Remove(store cstorage.Store, ref string, o RemoveOptions) (*Removal, error) {
+	diskspace.ReleaseIfLow(store.GraphRoot())
 	img, kind, err := resolveStore(store, ref)
 	if err != nil {
 		return nil, err
@@ -120,6 +141,7 @@ func Remove(store cstorage.Store, ref string, o RemoveOptions) (*Removal, error)
 // with o.Force (the containers go too). Each image that cannot be removed is an error
 // of its own, and the others are removed all the same.
 func RemoveAll(store cstorage.Store, o RemoveOptions) (*Removal, []error) {
+	diskspace.ReleaseIfLow(store.GraphRoot())
 	res := &Removal{}
 	all, err := store.Images()
 	if err != nil {
@@ -175,7 +197,7 @@ func removeImage(store cstorage.Store, img *cstorage.Image, o RemoveOptions, res
 		return fmt.Errorf("%w: image %s is used by container %s: remove the container first (`hutch rm %s`), or use `hutch rmi -f`", ErrInUse, ShortID(img.ID), strings.Join(desc, ", "), ShortID(users[0].ID))
 	}
 	for _, c := range users {
-		if err := store.DeleteContainer(c.ID); err != nil {
+		if err := o.removeContainer(store, c.ID); err != nil {
 			return fmt.Errorf("removing container %s that uses the image: %w", ShortID(c.ID), err)
 		}
 	}
@@ -311,6 +333,7 @@ type PruneOptions struct {
 // IDs and the bytes freed.
 func Prune(store cstorage.Store, o PruneOptions) ([]string, int64, error) {
 	all := o.All
+	diskspace.ReleaseIfLow(store.GraphRoot())
 	var removed []string
 	var freed int64
 	for {
@@ -352,6 +375,86 @@ func Prune(store cstorage.Store, o PruneOptions) ([]string, int64, error) {
 		}
 		if n == 0 {
 			return removed, freed, nil
+		}
+	}
+}
+
+// Unreferenced lists the store's layers that no image and no container uses (neither
+// as its top layer nor below one): what an image removal, a load or a build cut short
+// (kill -9) left. Only meaningful while hutch's store lock is held, when no image is
+// being written.
+func Unreferenced(store cstorage.Store) ([]cstorage.Layer, error) {
+	layers, err := store.Layers()
+	if err != nil {
+		return nil, err
+	}
+	parent := make(map[string]string, len(layers))
+	for _, l := range layers {
+		parent[l.ID] = l.Parent
+	}
+	used := map[string]bool{}
+	mark := func(id string) {
+		for ; id != "" && !used[id]; id = parent[id] {
+			used[id] = true
+		}
+	}
+	imgs, err := store.Images()
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		mark(img.TopLayer)
+		for _, t := range img.MappedTopLayers {
+			mark(t)
+		}
+	}
+	ctrs, err := store.Containers()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range ctrs {
+		mark(c.LayerID)
+	}
+	var out []cstorage.Layer
+	for _, l := range layers {
+		if !used[l.ID] {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// PruneLayers removes the unreferenced layers (children first) and returns how many
+// went and the bytes freed. The caller holds hutch's store lock.
+func PruneLayers(store cstorage.Store) (int, int64, error) {
+	diskspace.ReleaseIfLow(store.GraphRoot())
+	n, freed := 0, int64(0)
+	for {
+		un, err := Unreferenced(store)
+		if err != nil {
+			return n, freed, err
+		}
+		isParent := map[string]bool{}
+		for _, l := range un {
+			isParent[l.Parent] = true
+		}
+		removed := 0
+		for _, l := range un {
+			if isParent[l.ID] {
+				continue // after its children
+			}
+			_, _ = store.Unmount(l.ID, true)
+			if err := store.DeleteLayer(l.ID); err != nil && !errors.Is(err, cstorage.ErrLayerUnknown) {
+				return n, freed, fmt.Errorf("removing layer %s: %w", ShortID(l.ID), err)
+			}
+			if l.UncompressedSize > 0 {
+				freed += l.UncompressedSize
+			}
+			removed++
+		}
+		n += removed
+		if removed == 0 {
+			return n, freed, nil
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	storagetypes "go.podman.io/storage/types"
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/overlay"
 )
@@ -131,6 +132,9 @@ func Open(o Options) (*Store, error) {
 			return nil, fmt.Errorf("the store at %s was created for native overlay, but the kernel no longer allows it here: set driver = \"fuse-overlayfs\" in config.toml after `%s system reset`, or use another graphroot", o.GraphRoot, o.hutch())
 		}
 	}
+	// A few megabytes that commands freeing space give up on a full disk (package
+	// diskspace); made again here once there is room.
+	diskspace.EnsureReserve(o.GraphRoot)
 	return &Store{Store: s, Manifest: m, Options: o}, nil
 }
 

@@ -239,6 +239,9 @@ type sandbox struct {
 	// ns, when set, is a mount namespace of the test's own that every hutch command of
 	// the sandbox runs in (host_helpers_test.go).
 	ns *mountNS
+	// harnessMounts are mount points the test itself made in the sandbox (a small file
+	// system under the store): not hutch's leftovers.
+	harnessMounts []string
 }
 
 // newSandbox makes a sandbox for the user and schedules its cleanup: `hutch system

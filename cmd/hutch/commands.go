@@ -70,9 +70,9 @@ var groups = []group{
 			as("inspect", newContainerInspectCommand), as("exists", newContainerExistsCommand), v(newStatsCommand),
 			v(newUpdateCommand), v(newPauseCommand), v(newUnpauseCommand), as("prune", newContainerPruneCommand),
 		}},
-	{name: "system", short: "Manage hutch's storage and see what it found: df, info, prune, reset",
-		example: "  hutch system df\n  hutch system prune -a\n  hutch system reset",
-		verbs:   []verb{v(newDfCommand), v(newInfoCommand), v(newSystemPruneCommand), v(newResetCommand)}},
+	{name: "system", short: "Manage hutch's storage and see what it found: df, info, prune, check, reset",
+		example: "  hutch system df\n  hutch system prune -a\n  hutch system check --repair\n  hutch system reset",
+		verbs:   []verb{v(newDfCommand), v(newInfoCommand), v(newSystemPruneCommand), as("check", newSystemCheckCommand), v(newResetCommand)}},
 	{name: "volume", short: "Manage named volumes: create, ls, inspect, exists, rm, prune", store: true,
 		example: "  hutch volume create data\n  hutch volume ls\n  hutch volume rm data",
 		verbs: []verb{

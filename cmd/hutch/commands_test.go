@@ -85,7 +85,7 @@ var podmanVerbs = []verbRef{
 	{"container run", ""}, {"container runlabel", "no runlabel"}, {"container start", ""}, {"container stats", ""},
 	{"container stop", ""}, {"container top", ""}, {"container unmount", noMount}, {"container unpause", ""},
 	{"container update", ""}, {"container wait", ""},
-	{"system check", "not here: a later change (issue 14's crash safety)"}, {"system connection", noRemote},
+	{"system connection", noRemote},
 	{"system df", ""}, {"system events", later}, {"system info", ""}, {"system migrate", "nothing to migrate"},
 	{"system prune", ""}, {"system renumber", "no lock numbers to renumber"}, {"system reset", ""},
 	{"system service", "no API service: hutch has no daemon"},

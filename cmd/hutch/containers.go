@@ -277,7 +277,7 @@ func newWaitCommand(a *app) *cobra.Command {
 // eachContainer applies fn to every named container, printing each name on success and
 // each error on its own line, as Docker does; any failure makes the exit status 1.
 func eachContainer(a *app, cmd *cobra.Command, refs []string, fn func(*container.Config) error) error {
-	rep := reporter(cmd)
+	rep := a.reporter(cmd)
 	for _, ref := range refs {
 		ct, err := a.sess.Records().Get(ref)
 		if err == nil {
@@ -290,15 +290,18 @@ func eachContainer(a *app, cmd *cobra.Command, refs []string, fn func(*container
 
 // containerReport prints how each container of a multi-container command went.
 type containerReport struct {
-	cmd    *cobra.Command
-	failed bool
+	cmd     *cobra.Command
+	explain func(error) error // what to do about an error (full disk, damage)
+	failed  bool
 }
 
-func reporter(cmd *cobra.Command) *containerReport { return &containerReport{cmd: cmd} }
+func (a *app) reporter(cmd *cobra.Command) *containerReport {
+	return &containerReport{cmd: cmd, explain: a.explain}
+}
 
 func (r *containerReport) report(ref string, err error) {
 	if err != nil {
-		fmt.Fprintln(r.cmd.ErrOrStderr(), "Error: "+err.Error())
+		fmt.Fprintln(r.cmd.ErrOrStderr(), "Error: "+r.explain(err).Error())
 		r.failed = true
 		return
 	}
@@ -321,7 +324,7 @@ func newRestartCommand(a *app) *cobra.Command {
 		Example: "  hutch restart web\n  hutch restart -t 0 web db",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep := reporter(cmd)
+			rep := a.reporter(cmd)
 			if err := a.sess.RestartContainers(args, time.Duration(timeout)*time.Second, rep.report); err != nil {
 				return err
 			}
@@ -410,20 +413,11 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sums, err := m.Records.Summaries()
-			if err != nil {
-				return err
+			removed, err := m.Prune()
+			for _, id := range removed {
+				fmt.Fprintln(cmd.OutOrStdout(), id)
 			}
-			for _, s := range sums {
-				if s.State.Status == container.StatusRunning {
-					continue
-				}
-				if err := m.Remove(s.Config, false); err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), s.Config.ID)
-			}
-			return nil
+			return err
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")

@@ -243,6 +243,12 @@ func newRmiCommand(a *app) *cobra.Command {
 				return err
 			}
 			defer unlock()
+			m, err := a.sess.Containers()
+			if err != nil {
+				return err
+			}
+			// A container the image takes with it (-f) goes with its records too.
+			o.RemoveContainer = func(id string) error { return m.RemoveRef(id, false) }
 			report := func(res *images.Removal) {
 				for _, u := range res.Untagged {
 					fmt.Fprintln(cmd.OutOrStdout(), "Untagged: "+u)
@@ -256,14 +262,14 @@ func newRmiCommand(a *app) *cobra.Command {
 				res, errs := images.RemoveAll(s, o)
 				report(res)
 				for _, err := range errs {
-					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+a.explain(err).Error())
 					failed = true
 				}
 			}
 			for _, ref := range args {
 				res, err := images.Remove(s, ref, o)
 				if err != nil {
-					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+a.explain(err).Error())
 					failed = true
 					continue
 				}
@@ -365,7 +371,7 @@ func spool(r io.Reader, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, "stdin-")
+	f, err := fsutil.CreateTempOwned(dir, images.SpoolTempPrefix)
 	if err != nil {
 		return "", err
 	}
@@ -416,7 +422,9 @@ func newSaveCommand(a *app) *cobra.Command {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return err
 			}
-			tmp, err := os.MkdirTemp(dir, ".hutch-save-")
+			// (What a killed save left there goes first.)
+			fsutil.RemoveDeadOwned(dir, images.SaveTempPrefix)
+			tmp, err := fsutil.MkdirTempOwned(dir, images.SaveTempPrefix)
 			if err != nil {
 				return fmt.Errorf("save: %w", err)
 			}

@@ -50,6 +50,7 @@ func run(args []string) int {
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
+	err = a.explain(err)
 	fmt.Fprintln(os.Stderr, "Error: "+strings.TrimSpace(err.Error()))
 	return exitEngine
 }

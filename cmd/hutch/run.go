@@ -77,6 +77,7 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged, ReadOnly: f.readOnly,
 		Network: f.network, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
 		SecurityOpt: f.securityOpt,
+		ByRun:       cmd.Name() == "run",
 	}
 	sec, err := security.Parse(f.securityOpt)
 	if err != nil {
@@ -335,7 +336,7 @@ func newRmCommand(a *app) *cobra.Command {
 		Example: "  hutch rm hello\n  hutch rm -f web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep := reporter(cmd)
+			rep := a.reporter(cmd)
 			if err := a.sess.RemoveContainers(args, force, vols, rep.report); err != nil {
 				return err
 			}

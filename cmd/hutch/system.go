@@ -254,6 +254,18 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string, filters []
 	if err != nil {
 		return err
 	}
+	// What removals and loads cut short left: containers' half-removed records and store
+	// entries, then the layers nothing uses any more.
+	if m, err := a.sess.Containers(); err == nil {
+		if _, err := m.RemoveLeftovers(); err != nil {
+			return err
+		}
+	}
+	_, lfreed, err := images.PruneLayers(s)
+	freed += lfreed
+	if err != nil {
+		return err
+	}
 	if _, err := builder.PruneCache(s.Store); err != nil {
 		return fmt.Errorf("pruning the build cache: %w", err)
 	}

@@ -131,7 +131,7 @@ func newVolumeRm(a *app) *cobra.Command {
 			failed := false
 			for _, n := range args {
 				if err := m.Volumes.Remove(n, users[n], force); err != nil {
-					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+a.explain(err).Error())
 					failed = true
 					continue
 				}
