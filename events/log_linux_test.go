@@ -570,32 +570,48 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-// TestFirstAppendCost: the first append of a process (the directory and lock file made,
-// the encoder built), which every command pays, and the second, measured in a fresh
-// process.
+// TestFirstAppendCost: the first append of a process (the lock file opened, the line
+// encoded for the first time), which every command pays, and the second, each measured
+// in fresh processes appending to an existing log, after a use of encoding/json (every
+// command has used it for its records before its first event); the medians are compared.
 func TestFirstAppendCost(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), firstEnv+"="+filepath.Join(t.TempDir(), "events"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	dir := filepath.Join(t.TempDir(), "events")
+	var firsts, seconds []time.Duration
+	for i := 0; i < 7; i++ {
+		cmd := exec.Command(exe)
+		cmd.Env = append(os.Environ(), firstEnv+"="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		var first, second time.Duration
+		if _, err := fmt.Sscanf(string(out), "%d %d", &first, &second); err != nil {
+			t.Fatalf("child said %q: %v", out, err)
+		}
+		if i > 0 { // the first child made the directory
+			firsts, seconds = append(firsts, first), append(seconds, second)
+		}
 	}
-	var first, second time.Duration
-	if _, err := fmt.Sscanf(string(out), "%d %d", &first, &second); err != nil {
-		t.Fatalf("child said %q: %v", out, err)
-	}
-	t.Logf("first append of a process %s, second %s", first, second)
-	if first > time.Millisecond || second > 100*time.Microsecond {
-		t.Errorf("first append %s (want < 1 ms), second %s (want < 0.1 ms)", first, second)
+	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
+	sort.Slice(seconds, func(i, j int) bool { return seconds[i] < seconds[j] })
+	first, second := firsts[len(firsts)/2], seconds[len(seconds)/2]
+	t.Logf("append in a new process: first %s (all %v), second %s", first, firsts, second)
+	// The machine may be loaded: the first append (a few tens of microseconds when idle)
+	// is only held to what an fsync or a directory scan would break.
+	if first > 500*time.Microsecond || second > 100*time.Microsecond {
+		t.Errorf("median first append %s (want < 0.5 ms), second %s (want < 0.1 ms)", first, second)
 	}
 }
 
 // firstMain is the child of TestFirstAppendCost: two appends to a new log in DIR.
 func firstMain(dir string) int {
+	if _, err := json.Marshal(map[string]any{"Status": "running", "Pid": 1}); err != nil {
+		return 1
+	}
 	start := time.Now()
 	Use(At(dir))
 	Container(Start, strings.Repeat("a", 64), "web", "localhost/demo:latest", nil)
