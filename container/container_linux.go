@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
@@ -317,6 +318,7 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		_ = m.Store.DeleteContainer(id)
 		return nil, err
 	}
+	c.Emit(events.Create)
 	return c, nil
 }
 
@@ -417,6 +419,7 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 	if err := m.Records.Delete(c.ID); err != nil {
 		return err
 	}
+	c.Emit(events.Destroy)
 	m.removeNetDir(c.ID)
 	if removeVolumes || c.Options.AutoRemove {
 		for _, mt := range c.Mounts {
@@ -462,8 +465,13 @@ func (m *Manager) Rename(c *Config, name string) error {
 		}
 		return err
 	}
+	old := c.Name
 	c.Name, c.Options.Name = name, name
-	return m.Records.Save(c)
+	if err := m.Records.Save(c); err != nil {
+		return err
+	}
+	c.Emit(events.Rename, "oldName", old)
+	return nil
 }
 
 // VolumeUsers maps each volume name to the containers whose mounts name it.

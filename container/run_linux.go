@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -184,6 +185,8 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 		st.Ports = att.Ports
 	}
 	_ = m.Records.SaveState(c.ID, st)
+	c.Emit(events.Attach)
+	c.Emit(events.Start)
 	if !c.Options.AutoRemove { // a --rm container's records go right after
 		defer func() {
 			noteExit(st)
@@ -192,6 +195,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 		}()
 	}
 	code, err = fg.run(proc.Signal, proc.Wait)
+	c.died(st, code)
 	net.close() // its ports are free once the container is recorded as exited
 	return code, err
 }

@@ -10,6 +10,7 @@ import (
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/network"
@@ -56,6 +57,7 @@ func Open(logLevel string) (*Session, error) {
 	}
 	logrus.SetLevel(lv)
 	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true})
+	events.Use(host.EventLog())
 	return &Session{Host: host, request: req}, nil
 }
 
