@@ -7,6 +7,8 @@ import (
 
 	"go.podman.io/image/v5/docker/reference"
 	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/events"
 )
 
 // ErrInUse is returned when an image cannot be removed because containers use it.
@@ -29,6 +31,9 @@ func Tag(store cstorage.Store, src string, targets []string) (*cstorage.Image, e
 	}
 	if err := store.AddNames(img.ID, names); err != nil {
 		return nil, fmt.Errorf("tagging %s: %w", ShortID(img.ID), err)
+	}
+	for _, n := range names {
+		events.Image(events.Tag, img.ID, n)
 	}
 	return store.Image(img.ID)
 }
@@ -57,6 +62,7 @@ func Remove(store cstorage.Store, ref string, force bool) (*Removal, error) {
 			return nil, err
 		}
 		res.Untagged = append(res.Untagged, name)
+		events.Image(events.Untag, img.ID, name)
 		return res, nil
 	}
 	if byID && len(img.Names) > 1 && !force {
@@ -93,6 +99,10 @@ func Remove(store cstorage.Store, ref string, force bool) (*Removal, error) {
 	}
 	res.Untagged = append(res.Untagged, img.Names...)
 	res.Deleted = append(res.Deleted, "sha256:"+img.ID)
+	for _, n := range img.Names {
+		events.Image(events.Untag, img.ID, n)
+	}
+	events.Image(events.Delete, img.ID, "")
 	return res, nil
 }
 
@@ -167,6 +177,7 @@ func Prune(store cstorage.Store, all bool) ([]string, int64, error) {
 				return removed, freed, fmt.Errorf("removing image %s: %w", ShortID(s.ID), err)
 			}
 			removed = append(removed, s.ID)
+			events.Image(events.Delete, s.ID, "")
 			n++
 		}
 		after, err := ReadCatalog(store)

@@ -18,6 +18,7 @@ import (
 
 	"go.podman.io/storage/pkg/archive"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/fsutil"
 )
 
@@ -76,7 +77,11 @@ func (s *Store) Create(name string, labels map[string]string, anonymous bool) (*
 	}
 	v := &Volume{Name: name, Driver: "local", Mountpoint: filepath.Join(dir, "_data"), CreatedAt: time.Now().UTC(),
 		Labels: labels, Scope: "local", Options: map[string]string{}, Anonymous: anonymous}
-	return v, s.save(v)
+	if err := s.save(v); err != nil {
+		return v, err
+	}
+	events.Volume(events.Create, v.Name, v.Driver)
+	return v, nil
 }
 
 func (s *Store) save(v *Volume) error {
@@ -129,13 +134,18 @@ func (s *Store) List() ([]*Volume, error) {
 // Remove deletes a volume and its data. users names the containers that use it; a
 // volume in use is refused unless force.
 func (s *Store) Remove(name string, users []string, force bool) error {
-	if _, err := s.Get(name); err != nil {
+	v, err := s.Get(name)
+	if err != nil {
 		return err
 	}
 	if len(users) > 0 && !force {
 		return fmt.Errorf("%w: volume %s is used by container %v: remove the container first, or use -f", ErrInUse, name, users)
 	}
-	return os.RemoveAll(filepath.Join(s.Dir, name))
+	if err := os.RemoveAll(filepath.Join(s.Dir, name)); err != nil {
+		return err
+	}
+	events.Volume(events.Destroy, name, v.Driver)
+	return nil
 }
 
 // Populate fills an empty volume, once, with the content of src (the image's directory
