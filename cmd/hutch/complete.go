@@ -303,6 +303,8 @@ func flagCompletions(a *app, c *cobra.Command, flags *pflag.FlagSet) map[string]
 		case "filter":
 			if name == "ps" || name == "ls" && c.Parent().Name() == "container" {
 				out[f.Name] = a.completePsFilter
+			} else if name == "events" {
+				out[f.Name] = fixedFunc(eventFilterValues)
 			} else {
 				out[f.Name] = cobra.NoFileCompletions
 			}

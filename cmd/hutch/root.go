@@ -53,7 +53,7 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 		newWaitCommand(a), newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a),
 		newPortCommand(a), newCpCommand(a), newContainerCommand(a),
 		newPullCommand(a), newPushCommand(a), newLoginCommand(a), newLogoutCommand(a),
-		newBuildCommand(a),
+		newBuildCommand(a), newEventsCommand(a),
 		newStatsCommand(a), newUpdateCommand(a), newPauseCommand(a), newUnpauseCommand(a),
 	)
 	for _, c := range root.Commands() {

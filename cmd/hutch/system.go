@@ -188,10 +188,10 @@ func printInfo(w io.Writer, in *engine.Info) {
 }
 
 func newSystemCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info",
-		Example: "  hutch system df\n  hutch system prune -a\n  hutch system reset"}
+	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info, events",
+		Example: "  hutch system df\n  hutch system prune -a\n  hutch system reset\n  hutch system events --since 1h"}
 	info := newInfoCommand(a)
-	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), info)
+	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), info, newEventsCommand(a))
 	return c
 }
 
