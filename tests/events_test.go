@@ -163,8 +163,8 @@ func evHistory(sb *sandbox, args ...string) []evEvent {
 }
 
 // TestEvents: a follower started first sees exactly what a sequence of commands did, in
-// order, in Docker's JSON: a detached container's life (run -d, exec, stop, start, kill,
-// rm, with its monitor's die), an image tagged and untagged, a volume, a build, a
+// order, in Docker's JSON: a detached container's life (run -d, exec, stop, start,
+// attach, kill, rename, rm, with its monitor's die), an image tagged and untagged, a volume, a build, a
 // foreground run --rm. Then the same history is read back with --since/--until and
 // filters.
 func TestEvents(t *testing.T) {
@@ -194,9 +194,13 @@ func TestEvents(t *testing.T) {
 	sb.ok("stop", "ev")
 	sb.ok("start", "ev")
 	waitReady()
+	att := sb.startRun(runOpts{}, "attach", "--no-stdin", "ev")
+	f.until("attach", func(e evEvent) bool { return e.Action == "attach" })
 	sb.ok("kill", "ev")
+	assertEqual(t, att.wait().code, 137, "attach's status after kill")
 	assertEqual(t, sb.ok("wait", "ev").stdout, "137\n", "wait after kill")
-	sb.ok("rm", "ev")
+	sb.ok("rename", "ev", "ev2")
+	sb.ok("rm", "ev2")
 	sb.ok("tag", lcImage, lcImage+":v2")
 	sb.ok("rmi", lcImage+":v2")
 	sb.ok("volume", "create", "evvol")
@@ -223,9 +227,11 @@ func TestEvents(t *testing.T) {
 		"container die ev exitCode=0",
 		"container stop ev",
 		"container start ev",
+		"container attach ev",
 		"container kill ev signal=9",
 		"container die ev exitCode=137",
-		"container destroy ev",
+		"container rename ev2",
+		"container destroy ev2",
 		"image tag localhost/lc:v2",
 		"image untag localhost/lc:v2",
 		"volume create evvol",
@@ -252,8 +258,11 @@ func TestEvents(t *testing.T) {
 			if e.Status != e.Action || e.ID != e.Actor.ID || e.From != "localhost/lc:latest" || e.Actor.Attributes["image"] != "localhost/lc:latest" {
 				t.Errorf("%s: status %q, id %q, from %q, image %q", what, e.Status, e.ID, e.From, e.Actor.Attributes["image"])
 			}
-			if e.Actor.Attributes["name"] == "ev" && (e.Actor.ID != id || e.Actor.Attributes["tier"] != "front") {
+			if strings.HasPrefix(e.Actor.Attributes["name"], "ev") && (e.Actor.ID != id || e.Actor.Attributes["tier"] != "front") {
 				t.Errorf("%s: ID %s (want %s), label tier=%q", what, e.Actor.ID, id, e.Actor.Attributes["tier"])
+			}
+			if e.Action == "rename" && e.Actor.Attributes["oldName"] != "ev" {
+				t.Errorf("%s: oldName %q", what, e.Actor.Attributes["oldName"])
 			}
 			if strings.HasPrefix(e.Action, "exec_") && len(e.Actor.Attributes["execID"]) != 64 {
 				t.Errorf("%s: execID %q", what, e.Actor.Attributes["execID"])
@@ -287,8 +296,8 @@ func TestEvents(t *testing.T) {
 		// Both ends are inclusive, to the nanosecond.
 		h := evHistory(sb, "--since", at("stop", "ev"), "--until", at("untag", "localhost/lc:v2"))
 		assertEqual(t, evShorts(h), strings.Join([]string{
-			"container stop ev", "container start ev", "container kill ev signal=9", "container die ev exitCode=137",
-			"container destroy ev", "image tag localhost/lc:v2", "image untag localhost/lc:v2"}, "\n"), "--since STOP --until UNTAG")
+			"container stop ev", "container start ev", "container attach ev", "container kill ev signal=9", "container die ev exitCode=137",
+			"container rename ev2", "container destroy ev2", "image tag localhost/lc:v2", "image untag localhost/lc:v2"}, "\n"), "--since STOP --until UNTAG")
 		// An --until in the past prints the history and exits, even with streaming on.
 		r := sb.ok("events", "--since", at("build", "localhost/evbuilt:latest"), "--until", at("create", fg),
 			"--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
@@ -329,6 +338,8 @@ func TestEvents(t *testing.T) {
 		}
 		check("image tag localhost/lc:v2\nimage untag localhost/lc:v2\nimage build localhost/evbuilt:latest", "type=image")
 		check("container die ev exitCode=0\ncontainer die ev exitCode=137", "container=ev", "event=die")
+		check("container rename ev2\ncontainer destroy ev2", "container=ev2")
+		check("container create ev\ncontainer start ev\ncontainer start ev", "container="+id[:12], "event=create", "event=start")
 		check("container die ev exitCode=0\ncontainer die ev exitCode=137\ncontainer die "+fg+" exitCode=0", "event=die")
 		check("container create ev\ncontainer kill ev signal=15\ncontainer kill ev signal=9\nvolume create evvol\ncontainer create "+fg+"\nvolume create evend",
 			"event=kill", "event=create", "type=volume", "type=container") // ORed within a key, ANDed across
@@ -342,7 +353,8 @@ func TestEvents(t *testing.T) {
 		r := sb.expect(125, "events", "--filter", "status=running")
 		assertOneLineError(t, r, "status", "container, event, image, label, type, volume")
 		// system events is the same command.
-		assertEqual(t, sb.ok("system", "events", "--stream=false", "--since", begin.Format(time.RFC3339Nano), "--filter", "event=rename").stdout, "", "system events --filter event=rename")
+		assertEqual(t, sb.ok("system", "events", "--stream=false", "--since", begin.Format(time.RFC3339Nano), "--filter", "event=rename",
+			"--format", "{{.Actor.Attributes.oldName}} {{.Actor.Attributes.name}}").stdout, "ev ev2\n", "system events --filter event=rename")
 	})
 }
 
@@ -392,4 +404,53 @@ func TestEventsMonitor(t *testing.T) {
 		"container restart again", "container start again", "container die again exitCode=5",
 		"container restart again", "container start again", "container die again exitCode=5"}, "\n"), "a restart policy's events")
 	sb.ok("rm", "-f", "seven", "victim", "again")
+}
+
+// TestEventsImages: the image events of load, push, rmi, pull, save and import, each
+// named as Docker names them (the image's ID, the reference for pull and push).
+func TestEventsImages(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t, false)
+	sb := newSandbox(t, userWithRange)
+	begin := time.Now().Format(time.RFC3339Nano)
+	sb.ok("load", "-i", fix.layered.path)
+	dest := reg.host + "/ev/layered:1"
+	sb.pushed(fix.layered.name, dest)
+	sb.ok("rmi", fix.layered.name)
+	sb.ok("pull", "--tls-verify=false", dest)
+	sb.ok("save", "-o", sb.path("work", "saved.tar"), dest)
+	imported := strings.TrimPrefix(strings.TrimSpace(sb.ok("import", lcRootfs(t), "evimp").stdout), "sha256:")
+	r := sb.ok("events", "--stream=false", "--since", begin, "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}")
+	base, layered := "sha256:"+fix.base.id, "sha256:"+fix.layered.id
+	assertEqual(t, r.stdout, strings.Join([]string{
+		"image load " + base + " " + base,
+		"image load " + layered + " " + fix.layered.name,
+		"image push " + dest + " " + dest,
+		"image untag " + layered + " " + fix.layered.name,
+		"image delete " + layered + " " + layered,
+		"image pull " + dest + " " + dest,
+		"image save " + layered + " " + dest,
+		"image import sha256:" + imported + " localhost/evimp:latest",
+	}, "\n")+"\n", "the image events")
+	// image= matches an image's own events by ID or name, and not another image's.
+	r = sb.ok("events", "--stream=false", "--since", begin, "--filter", "image="+dest, "--format", "{{.Action}}")
+	assertEqual(t, r.stdout, "push\npull\nsave\n", "--filter image="+dest)
+	r = sb.ok("events", "--stream=false", "--since", begin, "--filter", "image="+fix.layered.id, "--format", "{{.Action}}")
+	assertEqual(t, r.stdout, "load\nuntag\ndelete\nsave\n", "--filter image=ID")
+}
+
+// TestEventsPause: pause and unpause, on a container in a delegated cgroup; rm -f of a
+// running container stops it first (kill, die, stop), then destroys it.
+func TestEventsPause(t *testing.T) {
+	t.Parallel()
+	sb := lcSandbox(t)
+	deleg := cgDelegate(t, sb)
+	begin := time.Now().Format(time.RFC3339Nano)
+	cgOKIn(sb, deleg, "run", "-d", "--name", "pz", "--network", "none", lcImage, "sleep", "1000")
+	sb.ok("pause", "pz")
+	sb.ok("unpause", "pz")
+	sb.ok("rm", "-f", "pz")
+	assertEqual(t, evShorts(evHistory(sb, "--since", begin)), strings.Join([]string{
+		"container create pz", "container start pz", "container pause pz", "container unpause pz",
+		"container kill pz signal=9", "container die pz exitCode=137", "container stop pz", "container destroy pz"}, "\n"), "pause, unpause, rm -f")
 }
