@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/network"
@@ -332,6 +333,7 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		_ = m.Store.DeleteContainer(id)
 		return nil, err
 	}
+	c.Emit(events.Create)
 	return c, nil
 }
 
@@ -435,6 +437,7 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 	if err := m.Records.Delete(c.ID); err != nil {
 		return err
 	}
+	c.Emit(events.Destroy)
 	if err := m.deleteStoreEntry(c.ID); err != nil {
 		return fmt.Errorf("removing container %s: %w; its records are gone: `hutch system check --repair` finishes the removal", c.Name, err)
 	}
@@ -537,6 +540,7 @@ func (m *Manager) Rename(c *Config, name string) error {
 		}
 		return err
 	}
+	c.Emit(events.Rename, "oldName", old.Name)
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/internal/diskspace"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -193,6 +194,8 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 		st.Ports = att.Ports
 	}
 	_ = m.Records.SaveState(c.ID, st)
+	c.Emit(events.Attach)
+	c.Emit(events.Start)
 	if !c.Options.AutoRemove { // a --rm container's records go right after
 		defer func() {
 			noteExit(st)
@@ -202,6 +205,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 	}
 	code, err = fg.run(proc.Signal, proc.Wait)
 	ran = err == nil
+	c.died(st, code)
 	net.close() // its ports are free once the container is recorded as exited
 	return code, err
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/contract"
 )
@@ -91,7 +92,9 @@ func (s *Session) RestartContainers(refs []string, timeout time.Duration, report
 			for _, ref := range refs {
 				ct, err := m.Get(ref)
 				if err == nil {
-					err = m.StartDetached(ct)
+					if err = m.StartDetached(ct); err == nil {
+						ct.Emit(events.Restart)
+					}
 				}
 				report(ref, err)
 			}

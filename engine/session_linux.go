@@ -10,6 +10,7 @@ import (
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/network"
@@ -78,6 +79,7 @@ func OpenWith(o Options) (*Session, error) {
 			return nil, fmt.Errorf("--authfile %s: %w", o.AuthFile, err)
 		}
 	}
+	events.Use(host.EventLog())
 	return &Session{Host: host, request: req, AuthFile: authFile}, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/fsutil"
 )
 
@@ -146,8 +147,17 @@ func (s *Service) Load(ctx context.Context, path string) ([]Loaded, error) {
 			return out, fmt.Errorf("loading %s: %s", path, msg)
 		}
 		out = append(out, l)
+		events.Image(events.Load, l.ID, firstName(l.Names))
 	}
 	return out, nil
+}
+
+// firstName is names[0], or "".
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
 }
 
 // archiveImage is one image inside an archive and the names it should get.
@@ -337,7 +347,7 @@ func configID(ctx context.Context, sys *types.SystemContext, ref types.ImageRefe
 
 // Save writes the images to path as a docker-archive (several images, with their tags)
 // or an oci-archive (one image). refs are resolved as Resolve does.
-func (s *Service) Save(ctx context.Context, path, format string, refs []string) error {
+func (s *Service) Save(ctx context.Context, path, format string, refs []string) (retErr error) {
 	type sel struct {
 		img  *cstorage.Image
 		name reference.NamedTagged
@@ -366,6 +376,17 @@ func (s *Service) Save(ctx context.Context, path, format string, refs []string) 
 		}
 		sels = append(sels, sel{img, nt})
 	}
+	defer func() {
+		for _, x := range sels {
+			if retErr == nil {
+				name := ""
+				if x.name != nil {
+					name = x.name.String()
+				}
+				events.Image(events.Save, x.img.ID, name)
+			}
+		}
+	}()
 	switch format {
 	case "", FormatDocker:
 		w, err := dockerarchive.NewWriter(s.Sys, path)

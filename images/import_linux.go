@@ -25,6 +25,7 @@ import (
 	"go.podman.io/image/v5/pkg/compression"
 	istorage "go.podman.io/image/v5/storage"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/fsutil"
 )
 
@@ -158,6 +159,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	if named != nil {
 		out.Name = named.String()
 	}
+	events.Image(events.Import, out.ID, out.Name)
 	return out, nil
 }
 

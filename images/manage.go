@@ -10,6 +10,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	cstorage "go.podman.io/storage"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/diskspace"
 )
 
@@ -40,6 +41,9 @@ func Tag(store cstorage.Store, src string, targets []string) (*cstorage.Image, e
 	}
 	if err := store.AddNames(img.ID, names); err != nil {
 		return nil, fmt.Errorf("tagging %s: %w", ShortID(img.ID), err)
+	}
+	for _, n := range names {
+		events.Image(events.Tag, img.ID, n)
 	}
 	return store.Image(img.ID)
 }
@@ -129,6 +133,7 @@ func Remove(store cstorage.Store, ref string, o RemoveOptions) (*Removal, error)
 			return nil, err
 		}
 		res.Untagged = append(res.Untagged, name)
+		events.Image(events.Untag, img.ID, name)
 		return res, nil
 	}
 	if byID && len(img.Names) > 1 && !o.Force {
@@ -206,12 +211,17 @@ func removeImage(store cstorage.Store, img *cstorage.Image, o RemoveOptions, res
 	}
 	res.Untagged = append(res.Untagged, img.Names...)
 	res.Deleted = append(res.Deleted, "sha256:"+img.ID)
+	for _, n := range img.Names {
+		events.Image(events.Untag, img.ID, n)
+	}
+	events.Image(events.Delete, img.ID, "")
 	if o.NoPrune {
 		return nil
 	}
 	parents, err := pruneParents(store, chain)
 	for _, id := range parents {
 		res.Deleted = append(res.Deleted, "sha256:"+id)
+		events.Image(events.Delete, id, "")
 	}
 	return err
 }
@@ -367,6 +377,7 @@ func Prune(store cstorage.Store, o PruneOptions) ([]string, int64, error) {
 				return removed, freed, fmt.Errorf("removing image %s: %w", ShortID(s.ID), err)
 			}
 			removed = append(removed, s.ID)
+			events.Image(events.Delete, s.ID, "")
 			n++
 		}
 		after, err := ReadCatalog(store)

@@ -24,6 +24,7 @@ import (
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/fsutil"
 )
 
@@ -223,6 +224,7 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, o PullOpti
 	if img, err := istorage.Transport.GetStoreImage(s.Store, dst); err == nil {
 		id = img.ID
 	}
+	events.Image(events.Pull, named.String(), named.String()) // Docker's: the reference, not the ID
 	return Pulled{Name: named.String(), ID: id}, nil
 }
 
@@ -447,6 +449,7 @@ func (s *Service) Push(ctx context.Context, image, dest string, o PushOptions) (
 	if err != nil {
 		return nil, "", err
 	}
+	events.Image(events.Push, named.String(), named.String())
 	return named, d, nil
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"go.podman.io/storage/pkg/archive"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/fsutil"
 )
 
@@ -99,6 +100,7 @@ func (s *Store) Create(name string, labels map[string]string, anonymous bool) (*
 		}
 		return nil, fmt.Errorf("creating volume %s: %w", name, err)
 	}
+	events.Volume(events.Create, v.Name, v.Driver)
 	return v, nil
 }
 
@@ -161,7 +163,10 @@ func (s *Store) List() ([]*Volume, error) {
 // volume in use is refused unless force.
 func (s *Store) Remove(name string, users []string, force bool) error {
 	dir := filepath.Join(s.Dir, name)
-	if _, err := s.Get(name); err != nil {
+	driver := "local"
+	if v, err := s.Get(name); err == nil {
+		driver = v.Driver
+	} else {
 		// A directory of that name without its record is what an older hutch's removal
 		// cut short left: finish it.
 		if fi, serr := os.Stat(dir); !errors.Is(err, ErrNotFound) || !ValidName(name) || serr != nil || !fi.IsDir() {
@@ -184,6 +189,7 @@ func (s *Store) Remove(name string, users []string, force bool) error {
 	if err := os.RemoveAll(gone); err != nil {
 		return fmt.Errorf("removing volume %s: %w", name, err)
 	}
+	events.Volume(events.Destroy, name, driver)
 	_, err := s.RemoveLeftovers(time.Minute)
 	return err
 }

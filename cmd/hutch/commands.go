@@ -47,7 +47,7 @@ var topVerbs = []verb{
 	v(newCpCommand), v(newDiffCommand), v(newExportCommand), v(newStatsCommand), v(newUpdateCommand),
 	v(newPauseCommand), v(newUnpauseCommand),
 	// either, and the host
-	v(newInspectCommand), v(newInfoCommand), v(func(*app) *cobra.Command { return newVersionCommand() }),
+	v(newInspectCommand), v(newInfoCommand), v(newEventsCommand), v(func(*app) *cobra.Command { return newVersionCommand() }),
 	v(newUnshareCommand),
 }
 
@@ -70,9 +70,10 @@ var groups = []group{
 			as("inspect", newContainerInspectCommand), as("exists", newContainerExistsCommand), v(newStatsCommand),
 			v(newUpdateCommand), v(newPauseCommand), v(newUnpauseCommand), as("prune", newContainerPruneCommand),
 		}},
-	{name: "system", short: "Manage hutch's storage and see what it found: df, info, prune, check, reset",
-		example: "  hutch system df\n  hutch system prune -a\n  hutch system check --repair\n  hutch system reset",
-		verbs:   []verb{v(newDfCommand), v(newInfoCommand), v(newSystemPruneCommand), as("check", newSystemCheckCommand), v(newResetCommand)}},
+	{name: "system", short: "Manage hutch's storage and see what it found: df, info, events, prune, check, reset",
+		example: "  hutch system df\n  hutch system prune -a\n  hutch system check --repair\n  hutch system events --since 1h\n  hutch system reset",
+		verbs: []verb{v(newDfCommand), v(newInfoCommand), v(newEventsCommand), v(newSystemPruneCommand),
+			as("check", newSystemCheckCommand), v(newResetCommand)}},
 	{name: "volume", short: "Manage named volumes: create, ls, inspect, exists, rm, prune", store: true,
 		example: "  hutch volume create data\n  hutch volume ls\n  hutch volume rm data",
 		verbs: []verb{

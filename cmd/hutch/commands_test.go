@@ -35,7 +35,7 @@ var dockerVerbs = []verbRef{
 	{"run", ""}, {"exec", ""}, {"ps", ""}, {"build", ""}, {"pull", ""}, {"push", ""}, {"images", ""},
 	{"login", ""}, {"logout", ""}, {"search", noSearch}, {"version", ""}, {"info", ""},
 	// Commands
-	{"attach", ""}, {"commit", later}, {"cp", ""}, {"create", ""}, {"diff", ""}, {"events", later},
+	{"attach", ""}, {"commit", later}, {"cp", ""}, {"create", ""}, {"diff", ""}, {"events", ""},
 	{"export", ""}, {"history", ""}, {"import", ""}, {"inspect", ""}, {"kill", ""}, {"load", ""},
 	{"logs", ""}, {"pause", ""}, {"port", ""}, {"rename", ""}, {"restart", ""}, {"rm", ""}, {"rmi", ""},
 	{"save", ""}, {"start", ""}, {"stats", ""}, {"stop", ""}, {"tag", ""}, {"top", ""}, {"unpause", ""},
@@ -53,7 +53,7 @@ var dockerVerbs = []verbRef{
 	{"image load", ""}, {"image ls", ""}, {"image list", ""}, {"image prune", ""}, {"image pull", ""},
 	{"image push", ""}, {"image rm", ""}, {"image remove", ""}, {"image save", ""}, {"image tag", ""},
 	// docker system
-	{"system df", ""}, {"system events", later}, {"system info", ""}, {"system prune", ""},
+	{"system df", ""}, {"system events", ""}, {"system info", ""}, {"system prune", ""},
 	// docker volume
 	{"volume create", ""}, {"volume inspect", ""}, {"volume ls", ""}, {"volume list", ""},
 	{"volume prune", ""}, {"volume rm", ""}, {"volume remove", ""}, {"volume update", noSwarm},
@@ -86,7 +86,7 @@ var podmanVerbs = []verbRef{
 	{"container stop", ""}, {"container top", ""}, {"container unmount", noMount}, {"container unpause", ""},
 	{"container update", ""}, {"container wait", ""},
 	{"system connection", noRemote},
-	{"system df", ""}, {"system events", later}, {"system info", ""}, {"system migrate", "nothing to migrate"},
+	{"system df", ""}, {"system events", ""}, {"system info", ""}, {"system migrate", "nothing to migrate"},
 	{"system prune", ""}, {"system renumber", "no lock numbers to renumber"}, {"system reset", ""},
 	{"system service", "no API service: hutch has no daemon"},
 	{"volume create", ""}, {"volume exists", ""}, {"volume export", "not yet"}, {"volume import", "not yet"},

@@ -316,6 +316,8 @@ func flagCompletions(a *app, c *cobra.Command, flags *pflag.FlagSet) map[string]
 				out[f.Name] = fixedFunc(append(suffixed(images.ListFilterKeys, "="), "dangling=true", "dangling=false"))
 			case name == "prune" && (c.Parent().Name() == "image" || c.Parent().Name() == "system"):
 				out[f.Name] = fixedFunc(suffixed(images.PruneFilterKeys, "="))
+			case name == "events":
+				out[f.Name] = fixedFunc(eventFilterValues)
 			default:
 				out[f.Name] = cobra.NoFileCompletions
 			}

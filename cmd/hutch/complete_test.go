@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/security"
@@ -91,6 +92,11 @@ func TestCompletedValuesParse(t *testing.T) {
 	for _, v := range statusValues {
 		if _, err := container.ParseFilter("status=" + v); err != nil {
 			t.Errorf("ps --filter status=%s: %v", v, err)
+		}
+	}
+	for _, v := range eventFilterValues {
+		if _, err := events.ParseFilters([]string{v + "x"}); err != nil {
+			t.Errorf("events --filter %sx: %v", v, err)
 		}
 	}
 	for _, k := range filterKeys {
