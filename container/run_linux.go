@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
-	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/events"
+	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/nsinit"
 )
 
