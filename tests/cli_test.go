@@ -140,7 +140,7 @@ func TestEngineErrors(t *testing.T) {
 func TestUnknownSubcommand(t *testing.T) {
 	t.Parallel()
 	sb := newSandbox(t, userWithRange)
-	for _, args := range [][]string{{"image", "frobnicate"}, {"system", "check"}, {"container", "nope", "x"}, {"volume", "lss"}} {
+	for _, args := range [][]string{{"image", "frobnicate"}, {"system", "frobnicate"}, {"container", "nope", "x"}, {"volume", "lss"}} {
 		r := sb.expect(125, args...)
 		assertOneLineError(t, r, fmt.Sprintf("unknown command %q for \"hutch %s\"", args[1], args[0]), "hutch "+args[0]+" --help")
 		assertEqual(t, r.stdout, "", "stdout of hutch "+strings.Join(args, " "))

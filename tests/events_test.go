@@ -428,6 +428,7 @@ func TestEventsImages(t *testing.T) {
 		"image push " + dest + " " + dest,
 		"image untag " + layered + " " + fix.layered.name,
 		"image delete " + layered + " " + layered,
+		"image delete " + base + " " + base, // its unnamed parent goes with it, as with Docker
 		"image pull " + dest + " " + dest,
 		"image save " + layered + " " + dest,
 		"image import sha256:" + imported + " localhost/evimp:latest",

@@ -91,6 +91,11 @@ func (b *Budget) Error(what, entry string, size int64) error {
 		left, files = b.bytes, b.files
 		b.mu.Unlock()
 	}
+	if b != nil && b.total == 0 {
+		// Nothing was free to begin with: not a bomb, a full disk. ENOSPC lets the
+		// caller name the file system and its free space (diskspace.Explain).
+		return fmt.Errorf("%s: unpacking into %s: %w", what, b.Dir, unix.ENOSPC)
+	}
 	if files == 0 {
 		return fmt.Errorf("%s: entry %q does not fit: the file system of %s has no more free inodes than hutch keeps in reserve for everyone else: free some, or set [storage] graphroot to a larger file system", what, entry, b.Dir)
 	}
