@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/idmap"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
@@ -190,7 +191,7 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 	spec := &nsinit.Spec{
 		Rootfs: rootfs, Args: args, Env: env, Cwd: cwd, Hostname: "hutch-build",
 		User: nsinit.User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
-		Caps: nsinit.DefaultCaps, TTYGroup: gidMapped(5),
+		Caps: nsinit.DefaultCaps, TTYGroup: idmap.SelfGIDMapped(5),
 	}
 	for _, g := range u.Sgids {
 		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
@@ -395,21 +396,6 @@ func runUser(rootfs, spec string) (*user.ExecUser, error) {
 		u.Home = home
 	}
 	return u, nil
-}
-
-// gidMapped reports whether gid exists in this user namespace.
-func gidMapped(gid uint32) bool {
-	b, err := os.ReadFile("/proc/self/gid_map")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var start, host, size uint64
-		if _, err := fmt.Sscanf(line, "%d %d %d", &start, &host, &size); err == nil && uint64(gid) >= start && uint64(gid) < start+size {
-			return true
-		}
-	}
-	return false
 }
 
 // confine applies --security-opt to a RUN step: Docker's seccomp profile (or the one

@@ -23,6 +23,7 @@ import (
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/idmap"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
@@ -487,7 +488,7 @@ func (m *Manager) VolumeUsers() (map[string][]string, error) {
 // in the container, the container's root and the ids below yours are your first
 // subordinate ids, and the rest keep their place. Files you own stay yours in bind mounts.
 func (c *Config) keepID(uid, gid int) error {
-	nu, ng := mappedIDs("/proc/self/uid_map"), mappedIDs("/proc/self/gid_map")
+	nu, ng := selfIDs(idmap.SelfUID), selfIDs(idmap.SelfGID)
 	if uid <= 0 || uid >= nu || gid <= 0 || gid >= ng {
 		return fmt.Errorf("--userns=keep-id needs a subordinate id range larger than your uid %d (this namespace maps %d uids): ask an admin to run `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`", uid, nu)
 	}
@@ -504,20 +505,13 @@ func keepIDMap(id, n int) []nsinit.IDMap {
 	return m
 }
 
-// mappedIDs counts the ids this user namespace maps.
-func mappedIDs(path string) int {
-	b, err := os.ReadFile(path)
+// selfIDs is how many ids this user namespace maps (0 when its map cannot be read).
+func selfIDs(path string) int {
+	m, err := idmap.Read(path)
 	if err != nil {
 		return 0
 	}
-	n := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		var a, h, size int
-		if _, err := fmt.Sscanf(line, "%d %d %d", &a, &h, &size); err == nil && a+size > n {
-			n = a + size
-		}
-	}
-	return n
+	return m.Len()
 }
 
 func toIDTools(m []nsinit.IDMap) []idtools.IDMap {

@@ -18,6 +18,7 @@ import (
 
 	_ "hutch.dev/hutch/container/cmonitor" // the C half the monitor hands over to
 	"hutch.dev/hutch/internal/contract"
+	"hutch.dev/hutch/internal/idmap"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
@@ -171,7 +172,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	if err != nil {
 		return fail(nsinit.ExitEngine, err)
 	}
-	p, err = m.prepare(c, gidMapped(5))
+	p, err = m.prepare(c, idmap.SelfGIDMapped(5))
 	if err != nil {
 		return fail(nsinit.ExitEngine, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"hutch.dev/hutch/internal/idmap"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -118,7 +118,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 			retErr = err
 		}
 	}()
-	p, err := m.prepare(c, gidMapped(5))
+	p, err := m.prepare(c, idmap.SelfGIDMapped(5))
 	if err != nil {
 		if early != nil {
 			early.Kill()
@@ -324,24 +324,4 @@ func resize(from, to *os.File) {
 		return
 	}
 	_ = unix.IoctlSetWinsize(int(to.Fd()), unix.TIOCSWINSZ, ws)
-}
-
-// gidMapped reports whether gid exists in this user namespace.
-func gidMapped(gid uint32) bool {
-	b, err := os.ReadFile("/proc/self/gid_map")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
-		}
-		start, _ := strconv.ParseUint(f[0], 10, 32)
-		size, _ := strconv.ParseUint(f[2], 10, 32)
-		if uint64(gid) >= start && uint64(gid) < start+size {
-			return true
-		}
-	}
-	return false
 }
