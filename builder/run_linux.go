@@ -13,7 +13,6 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/images"
@@ -167,9 +166,9 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 	if err != nil {
 		return err
 	}
-	u, err := runUser(rootfs, cfg.User)
+	u, err := nsinit.LookupUser(rootfs, cfg.User)
 	if err != nil {
-		return err
+		return fmt.Errorf("USER %s: no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (USER 1000:1000)", cfg.User)
 	}
 	if _, ok := (&envGetter{env: env}).Get("HOME"); !ok {
 		env = append(env, "HOME="+u.Home)
@@ -190,11 +189,8 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 	}
 	spec := &nsinit.Spec{
 		Rootfs: rootfs, Args: args, Env: env, Cwd: cwd, Hostname: "hutch-build",
-		User: nsinit.User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
+		User: u.User,
 		Caps: nsinit.DefaultCaps, TTYGroup: idmap.SelfGIDMapped(5),
-	}
-	for _, g := range u.Sgids {
-		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
 	}
 	if err := b.confine(spec); err != nil {
 		return err
@@ -372,30 +368,6 @@ func removeCreated(rootfs string, paths []string) {
 			}
 		}
 	}
-}
-
-// runUser resolves USER against the root's passwd and group files.
-func runUser(rootfs, spec string) (*user.ExecUser, error) {
-	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
-	if err != nil {
-		return nil, err
-	}
-	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
-	if err != nil {
-		return nil, err
-	}
-	home := "/"
-	if name, _, _ := strings.Cut(spec, ":"); name == "" || name == "0" || name == "root" {
-		home = "/root"
-	}
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
-	if err != nil {
-		return nil, fmt.Errorf("USER %s: no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (USER 1000:1000)", spec)
-	}
-	if u.Home == "" {
-		u.Home = home
-	}
-	return u, nil
 }
 
 // confine applies --security-opt to a RUN step: Docker's seccomp profile (or the one

@@ -9,13 +9,12 @@ import (
 	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-	"github.com/moby/sys/user"
 
 	"hutch.dev/hutch/buildfs"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/nsinit"
 )
 
 // prepared holds what keyExtra worked out for a COPY/ADD/RUN, for the step to use.
@@ -464,37 +463,15 @@ func modeBits(v uint64) fs.FileMode {
 }
 
 // resolveChown turns USER[:GROUP] (names or numbers) into ids, names looked up in the
-// root's /etc/passwd and /etc/group (resolved inside it).
+// root's /etc/passwd and /etc/group (nsinit.LookupUser).
 func resolveChown(rootfs, spec string) (*buildfs.IDPair, error) {
-	u, g, hasGroup := strings.Cut(spec, ":")
-	uid, uerr := strconv.Atoi(u)
-	gid := -1
-	if hasGroup {
-		if n, err := strconv.Atoi(g); err == nil {
-			gid = n
-		}
-	}
-	if uerr == nil && (gid >= 0 || !hasGroup) {
-		if !hasGroup {
-			gid = uid
-		}
-		return &buildfs.IDPair{UID: uid, GID: gid}, nil
-	}
-	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
-	if err != nil {
-		return nil, err
-	}
-	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
-	if err != nil {
-		return nil, err
-	}
-	eu, err := user.GetExecUserPath(spec, &user.ExecUser{}, passwd, group)
+	u, err := nsinit.LookupUser(rootfs, spec)
 	if err != nil {
 		return nil, fmt.Errorf("no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (--chown=1000:1000)")
 	}
-	if !hasGroup {
+	if _, _, hasGroup := strings.Cut(spec, ":"); !hasGroup {
 		// Docker: a user without a group gets the group of the same number.
-		return &buildfs.IDPair{UID: eu.Uid, GID: eu.Uid}, nil
+		return &buildfs.IDPair{UID: int(u.UID), GID: int(u.UID)}, nil
 	}
-	return &buildfs.IDPair{UID: eu.Uid, GID: eu.Gid}, nil
+	return &buildfs.IDPair{UID: int(u.UID), GID: int(u.GID)}, nil
 }

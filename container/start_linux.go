@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/moby/sys/user"
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/internal/fsutil"
@@ -44,15 +43,11 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 	}
 	env := c.Env
 	if !hasEnv(env, "HOME") {
-		home := u.Home
-		if home == "" {
-			home = "/"
-		}
-		env = append(append([]string{}, env...), "HOME="+home)
+		env = append(append([]string{}, env...), "HOME="+u.Home)
 	}
 	spec := &nsinit.Spec{
 		Rootfs: rootfs, Args: c.Args, Env: env, Cwd: c.Cwd, Hostname: c.Hostname,
-		User:            nsinit.User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
+		User:            u.User,
 		Caps:            c.Caps,
 		NoNewPrivileges: c.NoNewPrivileges(),
 		Privileged:      c.Options.Privileged,
@@ -64,9 +59,6 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 		UIDMap:          c.UIDMap,
 		GIDMap:          c.GIDMap,
 		SessionKeyring:  nsinit.SessionKeyring(c.ID),
-	}
-	for _, g := range u.Sgids {
-		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
 	}
 	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(m.Seccomp, c); err != nil {
 		return nil, err
@@ -134,33 +126,17 @@ func depth(p string) int {
 }
 
 // resolveUser reads USER[:GROUP] (names or numbers) against the image's /etc/passwd
-// and /etc/group, both resolved inside the root so an image's symlinks cannot lead out.
-func resolveUser(rootfs, spec, image string) (*user.ExecUser, error) {
-	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
-	if err != nil {
-		return nil, err
-	}
-	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
-	if err != nil {
-		return nil, err
-	}
-	// A uid the image's passwd does not know gets HOME=/ (as Docker gives it), not root's.
-	home := "/"
-	if name, _, _ := strings.Cut(spec, ":"); name == "" || name == "0" {
-		home = "/root"
-	}
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
-	if err != nil {
+// and /etc/group (nsinit.LookupUser).
+func resolveUser(rootfs, spec, image string) (nsinit.Identity, error) {
+	u, err := nsinit.LookupUser(rootfs, spec)
+	switch {
+	case errors.Is(err, nsinit.ErrUnknownUser):
+		return u, fmt.Errorf("-u %q: no such user or group in the image %s (its /etc/passwd and /etc/group): use a name from there or numeric ids (-u 1000:1000)", spec, image)
+	case errors.Is(err, nsinit.ErrIDRange):
+		return u, fmt.Errorf("-u %q: id out of range", spec)
+	case err != nil:
 		name, _, _ := strings.Cut(spec, ":")
-		switch {
-		case errors.Is(err, user.ErrNoPasswdEntries), errors.Is(err, user.ErrNoGroupEntries),
-			strings.Contains(err.Error(), "no matching entries"):
-			return nil, fmt.Errorf("-u %q: no such user or group in the image %s (its /etc/passwd and /etc/group): use a name from there or numeric ids (-u 1000:1000)", spec, image)
-		case errors.Is(err, user.ErrRange):
-			return nil, fmt.Errorf("-u %q: id out of range", spec)
-		default:
-			return nil, fmt.Errorf("-u %q (user %s): %w", spec, name, err)
-		}
+		return u, fmt.Errorf("-u %q (user %s): %w", spec, name, err)
 	}
 	return u, nil
 }
