@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +18,6 @@ import (
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/idtools"
 	storagetypes "go.podman.io/storage/types"
-	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/images"
@@ -27,6 +25,7 @@ import (
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
+	"hutch.dev/hutch/storage"
 	"hutch.dev/hutch/volumes"
 )
 
@@ -398,13 +397,13 @@ func (m *Manager) Get(ref string) (*Config, error) { return m.Records.Get(ref) }
 // Remove deletes a container that is not running: its mount, its store entry, and with
 // removeVolumes (or AutoRemove) its anonymous volumes.
 func (m *Manager) Remove(c *Config, removeVolumes bool) error {
-	if m.usesMountProgram() {
+	if storage.UsesMountProgram(m.Store.GraphOptions()) {
 		// A hutch or monitor killed outright leaves the fuse-overlayfs that served the
 		// container's root behind, holding the dead mount: end it. Only when the store
 		// still counts the root as mounted, as the scan reads every process's command line.
 		if n, err := m.Store.Mounted(c.ID); err == nil && n > 0 {
 			if ctr, err := m.Store.Container(c.ID); err == nil {
-				killStrayMountPrograms(ctr.LayerID)
+				storage.KillMountPrograms(ctr.LayerID)
 			}
 		}
 	}
@@ -520,34 +519,4 @@ func toIDTools(m []nsinit.IDMap) []idtools.IDMap {
 		out[i] = idtools.IDMap{ContainerID: x.ContainerID, HostID: x.HostID, Size: x.Size}
 	}
 	return out
-}
-
-// killStrayMountPrograms ends fuse-overlayfs processes serving the given layer: only
-// ours (same uid) and only those whose command line names that layer's directory.
-func killStrayMountPrograms(layerID string) {
-	if layerID == "" {
-		return
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), "fuse-overlayfs") || !strings.Contains(string(b), layerID) {
-			continue
-		}
-		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		if err == nil && pid != os.Getpid() {
-			_ = unix.Kill(pid, unix.SIGKILL)
-		}
-	}
-}
-
-// usesMountProgram reports whether the store mounts through a program (fuse-overlayfs)
-// whose process outlives a killed owner.
-func (m *Manager) usesMountProgram() bool {
-	for _, o := range m.Store.GraphOptions() {
-		if strings.HasPrefix(o, "overlay.mount_program=") {
-			return true
-		}
-	}
-	return false
 }
