@@ -17,6 +17,7 @@ import (
 
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/idmap"
+	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
@@ -31,29 +32,6 @@ func (b *Builder) runNetwork(c *instructions.RunCommand) network.Config {
 		return network.Config{Mode: network.ModeNone}
 	}
 	return b.o.Network
-}
-
-// networkSpec applies a network choice to the step's spec and gives its /etc/hosts and
-// /etc/resolv.conf: slirp4netns and none get a network namespace of their own (lo up),
-// host keeps the host's.
-func networkSpec(n network.Config, spec *nsinit.Spec) (hosts string, resolv []byte) {
-	resolv, _ = os.ReadFile("/etc/resolv.conf")
-	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	switch n.Mode {
-	case network.ModeHost:
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-			if !strings.HasSuffix(hosts, "\n") {
-				hosts += "\n"
-			}
-		}
-	case network.ModeSlirp:
-		spec.NewNetwork = true
-		resolv = network.ResolvConf(resolv, n)
-	default:
-		spec.NewNetwork = true
-	}
-	return hosts + network.Hosts(n, spec.Hostname), resolv
 }
 
 // attachNetwork connects a step started with a slirp4netns network (nil otherwise).
@@ -195,18 +173,14 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 	if err := b.confine(spec); err != nil {
 		return err
 	}
-	hosts, resolv := networkSpec(net, spec)
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{"hosts", []byte(hosts)}, {"resolv.conf", resolv}} {
-		fp := filepath.Join(dir, f.name)
-		if err := os.WriteFile(fp, f.data, 0o644); err != nil {
-			return err
-		}
-		spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: fp, Destination: "/etc/" + f.name, File: true})
+	// slirp4netns and none get a network namespace of their own (lo up), host keeps the
+	// host's.
+	spec.NewNetwork = net.Mode != network.ModeHost
+	etc, err := launch.Etc{Network: net, Hostname: spec.Hostname}.Write(filepath.Join(dir, "etc"))
+	if err != nil {
+		return err
 	}
-	spec.Mounts = append(spec.Mounts, extra...)
+	spec.Mounts = append(append(spec.Mounts, etc...), extra...)
 	mounts, release, err := b.runMounts(st, p.mounts, dir, &spec.Env)
 	defer release()
 	if err != nil {

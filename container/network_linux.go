@@ -206,12 +206,3 @@ func (m *Manager) removeNetDir(id string) {
 		_ = os.RemoveAll(m.netDir(id))
 	}
 }
-
-// etcNetwork is the network's part of /etc/hosts and /etc/resolv.conf for c.
-func etcNetwork(c *Config, names string, hostResolv []byte) (hosts string, resolv []byte) {
-	nc := netConfig(c.Options)
-	if nc.Mode != NetworkSlirp {
-		return network.Hosts(nc, names), hostResolv
-	}
-	return network.Hosts(nc, names), network.ResolvConf(hostResolv, nc)
-}

@@ -11,7 +11,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 
 	"hutch.dev/hutch/cgroups"
-	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -148,44 +148,9 @@ func (m *Manager) etcFiles(c *Config) ([]nsinit.Mount, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	if c.Options.Network == NetworkHost {
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-			if !strings.HasSuffix(hosts, "\n") {
-				hosts += "\n"
-			}
-		}
-	}
 	names := c.Hostname
 	if c.Options.Name != "" && c.Options.Name != c.Hostname {
 		names += " " + c.Options.Name
 	}
-	resolv, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		resolv = nil
-	}
-	netHosts, resolv := etcNetwork(c, names, resolv)
-	hosts += netHosts
-	files := []struct {
-		name string
-		data []byte
-	}{
-		{"hostname", []byte(c.Hostname + "\n")},
-		{"hosts", []byte(hosts)},
-		{"resolv.conf", resolv},
-	}
-	var out []nsinit.Mount
-	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		// Made anew at every start: replaced atomically, not flushed to disk.
-		if err := fsutil.ReplaceFile(p, f.data, 0o644); err != nil {
-			return nil, err
-		}
-		out = append(out, nsinit.Mount{Type: "bind", Source: p, Destination: "/etc/" + f.name, File: true})
-	}
-	return out, nil
+	return launch.Etc{Network: netConfig(c.Options), Hostname: c.Hostname, HostnameFile: true, Names: names}.Write(dir)
 }

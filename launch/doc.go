@@ -1,0 +1,3 @@
+// Package launch starts processes in containers: the /etc files every container gets
+// (Etc).
+package launch
