@@ -146,7 +146,6 @@ type Manager struct {
 	Cgroups cgroups.Options
 	deleg   *cgroups.Delegation
 	warned  bool
-	early   *earlyCgroup // a cgroup made before Create, for an init launched early
 	// NetDir holds the state of the containers' networks (port forwarder sockets);
 	// SlirpPath is the configured slirp4netns ("" = found on $PATH).
 	NetDir, SlirpPath string
@@ -167,6 +166,23 @@ func newID() (string, error) {
 // Create checks the options, resolves them against the image and records a new
 // container in the store. Nothing is mounted or started.
 func (m *Manager) Create(o Options) (*Config, error) {
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.newConfig(o, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.record(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newConfig checks the options and resolves them against the image: the container id
+// would be, not yet in the store.
+func (m *Manager) newConfig(o Options, id string) (*Config, error) {
 	if o.Network == "" {
 		o.Network = DefaultNetwork
 	}
@@ -219,10 +235,6 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	if len(args) == 0 {
 		return nil, fmt.Errorf("image %s has no command (no Cmd or Entrypoint): give one after the image name (`hutch run %s /bin/sh`), or set one with `hutch import --change 'CMD [\"/bin/sh\"]'`", o.Image, o.Image)
 	}
-	id, err := m.takeID()
-	if err != nil {
-		return nil, err
-	}
 	c := &Config{
 		ID: id, ImageID: img.ID, ImageName: o.Image, Created: time.Now().UTC(),
 		Args: args, Cwd: ic.WorkingDir, User: ic.User, Hostname: id[:12], Caps: caps,
@@ -269,29 +281,38 @@ func (m *Manager) Create(o Options) (*Config, error) {
 			c.Mounts = append(c.Mounts, MountSpec{Type: "volume", Destination: dst})
 		}
 	}
-	var copts *cstorage.ContainerOptions
 	switch o.Userns {
 	case "":
 	case "keep-id":
 		if err := c.keepID(m.HostUID, m.HostGID); err != nil {
 			return nil, err
 		}
-		copts = &cstorage.ContainerOptions{IDMappingOptions: storagetypes.IDMappingOptions{
-			UIDMap: toIDTools(c.UIDMap), GIDMap: toIDTools(c.GIDMap)}}
 		if o.User == "" {
 			c.User = fmt.Sprintf("%d:%d", m.HostUID, m.HostGID)
 		}
 	default:
 		return nil, fmt.Errorf("--userns %q: use keep-id, or leave it out", o.Userns)
 	}
-	var names []string
 	if o.Name != "" {
 		if err := validName(o.Name); err != nil {
 			return nil, err
 		}
-		names = []string{o.Name}
 	}
-	if o.AutoRemove {
+	c.Name = o.Name
+	if c.Name == "" {
+		c.Name = id[:12]
+	}
+	return c, nil
+}
+
+// record adds a new container to the store, under its name, and writes its record.
+func (m *Manager) record(c *Config) error {
+	var copts *cstorage.ContainerOptions
+	if len(c.UIDMap) > 0 {
+		copts = &cstorage.ContainerOptions{IDMappingOptions: storagetypes.IDMappingOptions{
+			UIDMap: toIDTools(c.UIDMap), GIDMap: toIDTools(c.GIDMap)}}
+	}
+	if c.Options.AutoRemove {
 		// A --rm container does not outlive its command: like Podman, keep its records
 		// and its layer out of the synced store files (no fsync, a volatile overlay).
 		if copts == nil {
@@ -299,25 +320,25 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		}
 		copts.Volatile = true
 	}
-	if _, err := m.Store.CreateContainer(id, names, img.ID, "", "", copts); err != nil {
+	var names []string
+	if c.Options.Name != "" {
+		names = []string{c.Options.Name}
+	}
+	if _, err := m.Store.CreateContainer(c.ID, names, c.ImageID, "", "", copts); err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			holder := "another container"
-			if other, err := m.Store.Container(o.Name); err == nil {
+			if other, err := m.Store.Container(c.Options.Name); err == nil {
 				holder = "container " + other.ID[:12]
 			}
-			return nil, fmt.Errorf("the name %q is already used by %s: choose another --name, or remove it with `hutch rm %s`", o.Name, holder, o.Name)
+			return fmt.Errorf("the name %q is already used by %s: choose another --name, or remove it with `hutch rm %s`", c.Options.Name, holder, c.Options.Name)
 		}
-		return nil, fmt.Errorf("creating the container: %w", err)
-	}
-	c.Name = o.Name
-	if c.Name == "" {
-		c.Name = id[:12]
+		return fmt.Errorf("creating the container: %w", err)
 	}
 	if err := m.Records.Save(c); err != nil {
-		_ = m.Store.DeleteContainer(id)
-		return nil, err
+		_ = m.Store.DeleteContainer(c.ID)
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 func hasEnv(env []string, key string) bool {

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
 )
@@ -82,18 +82,16 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		defer devnull.Close()
 		child = nsinit.Stdio{Stdin: devnull, Stdout: devnull, Stderr: devnull}
 	}
-	p, err := startExecInCgroup(c, st, flags, spec, child)
+	if Paused(st) {
+		return nsinit.ExitEngine, fmt.Errorf("container %s is paused: unpause it first (`hutch unpause %s`); a command started in its frozen cgroup would not run", c.Name, c.Name)
+	}
+	p, err := launch.Exec(st.Pid, flags, spec, child, st.Cgroup, func() {
+		fmt.Fprintf(os.Stderr, "Warning: the command runs outside the cgroup of container %s (its limits, stats and pause do not cover it): this hutch runs outside the delegated cgroup %s, and the kernel moves a process only between cgroups whose common ancestor you may write\n", c.Name, filepath.Dir(st.Cgroup))
+	})
 	if err != nil {
-		return nsinit.ExitEngine, err
+		return launch.ExitCode(err), err
 	}
 	fg.started()
-	if err := p.Started(); err != nil {
-		var ee *nsinit.ExecError
-		if errors.As(err, &ee) {
-			return ee.Code, ee
-		}
-		return nsinit.ExitEngine, err
-	}
 	return fg.run(p.Signal, p.Wait)
 }
 

@@ -7,10 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"golang.org/x/sys/unix"
-
 	"hutch.dev/hutch/cgroups"
-	"hutch.dev/hutch/nsinit"
 )
 
 // delegation is where containers' cgroups go, found once per command.
@@ -24,12 +21,6 @@ func (m *Manager) delegation() *cgroups.Delegation {
 // takes a few hundred microseconds, which then overlap the caller's own work instead of
 // delaying the container's init, cloned into its cgroup.
 func (m *Manager) DiscoverCgroups() { go m.delegation() }
-
-// wantsCgroup reports whether a container started now gets a cgroup of its own: always
-// where a delegated cgroup exists, and whenever limits are asked (to fail or warn).
-func (m *Manager) wantsCgroup(o Options) bool {
-	return m.delegation().Usable() || !o.Resources.Empty()
-}
 
 // CheckLimits refuses the limits o asks that cannot be applied here (exit 125), as
 // Create does, so that run and create fail before pulling an image; with
@@ -74,94 +65,22 @@ func (m *Manager) warnLimits(err error) {
 	fmt.Fprintln(os.Stderr, "Warning: "+ue.Warning("running"))
 }
 
-// attachCgroup makes the container's cgroup and writes its limits, for a start: the
-// init is cloned into it. Without a delegated cgroup, a container with no limits runs
-// without one, as does one whose limits are only warned about.
-func (m *Manager) attachCgroup(c *Config, p *prepared) error {
-	if e := m.early; e != nil && e.id == c.ID {
-		// Made before the container, for its init launched already (Run).
-		m.early = nil
-		p.limits, p.spec.Cgroup = e.limits, e.limits.File
-		return nil
-	}
-	l, err := m.delegation().Prepare(cgroups.Prefix+c.ID, c.Options.Resources, m.warnLimits)
-	if err != nil {
-		return err
-	}
-	p.limits, p.spec.Cgroup = l, l.File
-	return nil
+// cgroupFor makes the container's cgroup and writes its limits, for a start: the init
+// is cloned into it. Without a delegated cgroup, a container with no limits runs without
+// one, as does one whose limits are only warned about.
+func (m *Manager) cgroupFor(c *Config) (*cgroups.Limited, error) {
+	return m.delegation().Prepare(cgroups.Prefix+c.ID, c.Options.Resources, m.warnLimits)
 }
 
-// earlyCgroup is a container's cgroup made before the container itself, so that its
-// init can be launched into it while the container is created (Run).
-type earlyCgroup struct {
-	id     string
-	limits *cgroups.Limited
-}
-
-// earlyCgroup picks the ID of the container Run is about to create and, when it gets a
-// cgroup, makes it now and points spec at it: the init launched early is cloned into it.
-func (m *Manager) earlyCgroup(o Options, spec *nsinit.Spec) error {
-	if !m.wantsCgroup(o) {
-		return nil
-	}
-	if err := m.checkLimits(o); err != nil {
-		return err
-	}
-	id, err := newID()
-	if err != nil {
-		return err
-	}
-	l, err := m.delegation().Prepare(cgroups.Prefix+id, o.Resources, m.warnLimits)
-	if err != nil {
-		return err
-	}
-	m.early = &earlyCgroup{id: id, limits: l}
-	spec.Cgroup = l.File
-	return nil
-}
-
-// dropEarlyCgroup removes a cgroup made early for a container that was not created.
-func (m *Manager) dropEarlyCgroup() {
-	if m.early != nil {
-		m.early.limits.Abort()
-		m.early = nil
-	}
-}
-
-// takeID is the ID for a new container: the one an early cgroup was made for, or a new one.
-func (m *Manager) takeID() (string, error) {
-	if m.early != nil {
-		return m.early.id, nil
-	}
-	return newID()
-}
-
-// launched finishes a started init's cgroup side before it runs the command. On
-// failure the caller kills the init.
-func (p *prepared) launched(pid int) error {
-	p.spec.Cgroup = nil
-	if p.limits == nil {
-		return nil
-	}
-	return p.limits.Started(pid)
-}
-
-// dropCgroup removes a cgroup made for a start that failed.
-func (p *prepared) dropCgroup() {
-	p.spec.Cgroup = nil
-	p.limits.Abort()
-}
-
-// record notes the container's cgroup and what was applied in its state.
-func (p *prepared) record(st *State) {
-	if p.limits == nil {
+// recordCgroup notes the container's cgroup and what was applied in its state.
+func recordCgroup(st *State, l *cgroups.Limited) {
+	if l == nil {
 		return
 	}
-	if p.limits.Cgroup != nil {
-		st.Cgroup = p.limits.Cgroup.Dir
+	if l.Cgroup != nil {
+		st.Cgroup = l.Cgroup.Dir
 	}
-	st.Applied, st.NotApplied = p.limits.Applied, p.limits.NotApplied
+	st.Applied, st.NotApplied = l.Applied, l.NotApplied
 }
 
 // noteExit reads, before the cgroup goes, whether the OOM killer killed in it.
@@ -318,37 +237,4 @@ func mergeApplied(old, now []cgroups.Setting) []cgroups.Setting {
 		}
 	}
 	return append(out, now...)
-}
-
-// cgroupHint explains a failed clone into the container's cgroup.
-func cgroupHint(p *prepared) string {
-	if p.limits == nil || p.limits.Cgroup == nil {
-		return ""
-	}
-	return fmt.Sprintf(" (cloning into the cgroup %s: hutch must run inside the delegated cgroup, since the kernel moves a process only between cgroups whose common ancestor you may write)", p.limits.Cgroup.Dir)
-}
-
-// startExecInCgroup starts an exec'd command in the container's cgroup, under its
-// limits. The kernel moves a process only between cgroups whose common ancestor the user
-// may write: an exec from outside the delegated cgroup cannot enter it, and then runs
-// outside it with a warning (it never hides that the limits do not cover it).
-func startExecInCgroup(c *Config, st *State, flags int, spec *nsinit.ExecSpec, child nsinit.Stdio) (*nsinit.ExecProcess, error) {
-	if st.Cgroup == "" {
-		return nsinit.StartExec(st.Pid, flags, spec, child)
-	}
-	if Paused(st) {
-		return nil, fmt.Errorf("container %s is paused: unpause it first (`hutch unpause %s`); a command started in its frozen cgroup would not run", c.Name, c.Name)
-	}
-	f, err := cgroups.At(st.Cgroup).Open()
-	if err == nil {
-		spec.Cgroup = f
-		p, err := nsinit.StartExec(st.Pid, flags, spec, child)
-		f.Close()
-		spec.Cgroup = nil
-		if err == nil || !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
-			return p, err
-		}
-	}
-	fmt.Fprintf(os.Stderr, "Warning: the command runs outside the cgroup of container %s (its limits, stats and pause do not cover it): this hutch runs outside the delegated cgroup %s, and the kernel moves a process only between cgroups whose common ancestor you may write\n", c.Name, filepath.Dir(st.Cgroup))
-	return nsinit.StartExec(st.Pid, flags, spec, child)
 }

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
-	"hutch.dev/hutch/internal/idmap"
+	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -37,18 +36,18 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 func (m *Manager) RunAttached(c *Config, stdio IO) (int, error) {
 	fg, err := newForeground(stdio, c.Options.TTY, c.Options.Interactive)
 	if err != nil {
-		_, _ = m.Store.Unmount(c.ID, true)
 		return nsinit.ExitEngine, err
 	}
 	defer fg.close()
-	return m.runAttached(c, fg, nil, nil)
+	return m.runAttached(c, fg, nil)
 }
 
 // Run creates a container from o and runs it in the foreground, as RunAttached does. Its
 // init is launched first, before the container is even created, so that the init's
-// start-up overlaps creating and mounting it; the root file system reaches the init's
-// mount namespace through a shared mount (SlotDir). The Config is returned when the
-// container was created (to be removed if the command never ran).
+// start-up overlaps creating and mounting it, and slirp4netns comes up meanwhile; the
+// root file system reaches the init's mount namespace through a shared mount
+// (SlotDir). The Config is returned when the container was created (to be removed if
+// the command never ran).
 func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 	fg, err := newForeground(stdio, o.TTY, o.Interactive)
 	if err != nil {
@@ -60,55 +59,36 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 		// store's mount counts) is gone when it ends: no disk flush is worth its time.
 		ioutils.SetDefaultOptions(ioutils.AtomicFileWriterOptions{NoSync: true})
 	}
-	var early *nsinit.Process
-	var net *pendingNet
-	if o.Userns == "" && m.SlotDir != "" && m.sharedSlots() == nil {
-		spec := &nsinit.Spec{NewNetwork: newNetns(o), Terminal: o.TTY, Init: o.Init}
-		if err := m.earlyCgroup(o, spec); err != nil {
-			return nil, nsinit.ExitEngine, err
-		}
-		early, _ = nsinit.Launch(spec, fg.child, true)
-		if early == nil {
-			m.dropEarlyCgroup()
-		}
-		if early != nil && o.Network == NetworkSlirp && (o.NetworkOptions == nil || o.NetworkOptions.Mode == o.Network) {
-			// slirp4netns comes up while the container is created; its ports are
-			// published once Create has checked them.
-			net = m.attachNetwork(o, "p"+strconv.Itoa(early.Pid()), early.Pid(), nil, false, fg.stdio.Stderr)
-		}
-	}
-	c, err := m.Create(o)
+	id, err := newID()
 	if err != nil {
-		if early != nil {
-			early.Kill()
-		}
-		m.dropEarlyCgroup()
-		net.close()
 		return nil, nsinit.ExitEngine, err
 	}
-	code, err := m.runAttached(c, fg, early, net)
+	c, err := m.newConfig(o, id)
+	if err != nil {
+		return nil, nsinit.ExitEngine, err
+	}
+	var begun *launch.Start
+	if c.Options.Userns == "" && m.SlotDir != "" && launch.ShareSlots(m.SlotDir) == nil {
+		how := starting{stdio: fg.child, log: fg.stdio.Stderr}
+		if begun, err = m.begin(c, initShape(c), how, filepath.Join(m.SlotDir, c.ID)); err != nil {
+			begun = nil // started the ordinary way below, which says what fails
+		} else {
+			begun.AttachNetwork()
+		}
+	}
+	if err := m.record(c); err != nil {
+		if begun != nil {
+			begun.Abort()
+		}
+		return nil, nsinit.ExitEngine, err
+	}
+	code, err := m.runAttached(c, fg, begun)
 	return c, code, err
 }
 
-// sharedSlots makes SlotDir a shared mount in this mount namespace, so that a bind
-// mount made in it later appears in the mount namespace of an init cloned before.
-func (m *Manager) sharedSlots() error {
-	if err := os.MkdirAll(m.SlotDir, 0o700); err != nil {
-		return err
-	}
-	if err := unix.Mount(m.SlotDir, m.SlotDir, "", unix.MS_BIND, ""); err != nil {
-		return &os.PathError{Op: "bind mount", Path: m.SlotDir, Err: err}
-	}
-	if err := unix.Mount("", m.SlotDir, "", unix.MS_SHARED, ""); err != nil {
-		return &os.PathError{Op: "make shared", Path: m.SlotDir, Err: err}
-	}
-	return nil
-}
-
-// runAttached runs a created container in the foreground; early, when not nil, is its
+// runAttached runs a created container in the foreground; begun, when not nil, is its
 // init, launched already and waiting for its spec.
-func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, net *pendingNet) (code int, retErr error) {
-	defer func() { net.close() }()
+func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start) (code int, retErr error) {
 	defer func() {
 		if !c.Options.AutoRemove {
 			_, _ = m.Store.Unmount(c.ID, true)
@@ -118,72 +98,18 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 			retErr = err
 		}
 	}()
-	p, err := m.prepare(c, idmap.SelfGIDMapped(5))
+	r, st, err := m.start(c, starting{stdio: fg.child, begun: begun, log: fg.stdio.Stderr})
 	if err != nil {
-		if early != nil {
-			early.Kill()
+		return launch.ExitCode(err), err
+	}
+	closeNet := func() {
+		if r.Network != nil {
+			_ = r.Network.Close()
+			r.Network = nil
 		}
-		return nsinit.ExitEngine, err
 	}
-	attachedEarly := net != nil // then its ports are published below
-	rootfs := p.spec.Rootfs
-	var proc *nsinit.Process
-	if early != nil {
-		slot := filepath.Join(m.SlotDir, c.ID)
-		if err := os.Mkdir(slot, 0o700); err != nil {
-			early.Kill()
-			return nsinit.ExitEngine, err
-		}
-		defer os.Remove(slot)
-		if err := unix.Mount(rootfs, slot, "", unix.MS_BIND, ""); err != nil {
-			early.Kill()
-			return nsinit.ExitEngine, &os.PathError{Op: "bind mount", Path: slot, Err: err}
-		}
-		defer unix.Unmount(slot, unix.MNT_DETACH)
-		p.spec.Rootfs = slot
-		if err := early.Send(p.spec); err != nil {
-			return nsinit.ExitEngine, err
-		}
-		proc = early
-	} else if proc, err = nsinit.Start(p.spec, fg.child, true); err != nil {
-		p.dropCgroup()
-		return nsinit.ExitEngine, fmt.Errorf("%w%s", err, cgroupHint(p))
-	}
-	if err := p.launched(proc.Pid()); err != nil {
-		proc.Kill()
-		p.dropCgroup()
-		return nsinit.ExitEngine, err
-	}
-	if !attachedEarly {
-		net = m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, false, fg.stdio.Stderr)
-	}
-	att, err := net.wait()
-	if err == nil && attachedEarly {
-		err = m.publish(att, c)
-	}
-	if err != nil {
-		code, err := netFailed(proc, err)
-		p.dropCgroup()
-		return code, err
-	}
+	defer closeNet()
 	fg.started()
-	if err := proc.Release(); err != nil {
-		p.dropCgroup()
-		var ee *nsinit.ExecError
-		if errors.As(err, &ee) {
-			return ee.Code, ee
-		}
-		proc.Kill()
-		return nsinit.ExitEngine, err
-	}
-	// This process owns the container while it runs: `ps` shows it, `stop` and `kill`
-	// reach it.
-	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), Rootfs: rootfs}
-	p.record(st)
-	if att != nil {
-		st.Ports = att.Ports
-	}
-	_ = m.Records.SaveState(c.ID, st)
 	if !c.Options.AutoRemove { // a --rm container's records go right after
 		defer func() {
 			noteExit(st)
@@ -191,8 +117,8 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 			_ = m.Records.SaveState(c.ID, st)
 		}()
 	}
-	code, err = fg.run(proc.Signal, proc.Wait)
-	net.close() // its ports are free once the container is recorded as exited
+	code, err = fg.run(r.Signal, r.Wait)
+	closeNet() // its ports are free once the container is recorded as exited
 	return code, err
 }
 

@@ -3,31 +3,94 @@ package container
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
-	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/internal/idmap"
 	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 )
 
-// prepared is a container whose root is mounted and whose spec is ready.
-type prepared struct {
-	cfg  *Config
-	spec *nsinit.Spec
-	// limits is the container's cgroup and what was written into it (nil or without
-	// a cgroup when it has none).
-	limits *cgroups.Limited
+// initShape is what the clone of c's init depends on (launch.Begin).
+func initShape(c *Config) *nsinit.Spec {
+	return &nsinit.Spec{NewNetwork: newNetns(c.Options), Terminal: c.Options.TTY, Init: c.Options.Init,
+		UIDMap: c.UIDMap, GIDMap: c.GIDMap}
+}
+
+// starting says how a container is started.
+type starting struct {
+	stdio nsinit.Stdio
+	// begun is its init, launched already (Run), or nil.
+	begun *launch.Start
+	// handover: the network is for the monitor's C half (launch's Handover).
+	handover bool
+	// log hears when slirp4netns ends before the container (nil: nobody).
+	log      io.Writer
+	restarts int
+}
+
+// start is the one way a container's init is started — by run and start -a in the
+// foreground, and by the detached container's monitor: the root mounted and the spec
+// built (prepare), the init begun in its cgroup unless Run did it already, finished
+// (launch: the network attached, the command executed), the state recorded as
+// running. On failure nothing of the start is left, the root unmounted included; the
+// error maps to Docker's status with launch.ExitCode.
+func (m *Manager) start(c *Config, how starting) (*launch.Running, *State, error) {
+	spec, err := m.prepare(c)
+	if err != nil {
+		if how.begun != nil {
+			how.begun.Abort()
+		}
+		return nil, nil, err
+	}
+	s := how.begun
+	if s == nil {
+		if s, err = m.begin(c, spec, how, ""); err != nil {
+			_, _ = m.Store.Unmount(c.ID, true)
+			return nil, nil, err
+		}
+	}
+	r, err := s.Finish(spec)
+	if err != nil {
+		_, _ = m.Store.Unmount(c.ID, true)
+		return nil, nil, err
+	}
+	st := &State{Status: StatusRunning, Pid: r.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
+		Restarts: how.restarts, Rootfs: spec.Rootfs}
+	recordCgroup(st, r.Cgroup)
+	if r.Network != nil {
+		st.Ports = r.Network.Ports
+	}
+	// This process owns the container while it runs: `ps` shows it, `stop` and `kill`
+	// reach it.
+	if err := m.Records.SaveState(c.ID, st); err != nil {
+		r.Abort()
+		_, _ = m.Store.Unmount(c.ID, true)
+		return nil, nil, err
+	}
+	return r, st, nil
+}
+
+// begin makes the container's cgroup and clones its init into it (launch.Begin); slot
+// is where its root is handed over when it is mounted after (Run), "" otherwise.
+func (m *Manager) begin(c *Config, shape *nsinit.Spec, how starting, slot string) (*launch.Start, error) {
+	cg, err := m.cgroupFor(c)
+	if err != nil {
+		return nil, err
+	}
+	return launch.Begin(shape, launch.Options{Stdio: how.stdio, Cgroup: cg, Network: m.netOptions(c, how), Slot: slot})
 }
 
 // prepare mounts the container's root and builds its runtime spec: the user resolved
 // from the image's passwd and group files, volumes created and filled, /etc files
 // generated. On failure nothing stays mounted.
-func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) {
+func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 	rootfs, err := m.Store.Mount(c.ID, "")
 	if err != nil {
 		return nil, fmt.Errorf("mounting the container's root file system: %w", err)
@@ -45,21 +108,12 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 	if !hasEnv(env, "HOME") {
 		env = append(append([]string{}, env...), "HOME="+u.Home)
 	}
-	spec := &nsinit.Spec{
-		Rootfs: rootfs, Args: c.Args, Env: env, Cwd: c.Cwd, Hostname: c.Hostname,
-		User:            u.User,
-		Caps:            c.Caps,
-		NoNewPrivileges: c.NoNewPrivileges(),
-		Privileged:      c.Options.Privileged,
-		ReadOnly:        c.Options.ReadOnly,
-		NewNetwork:      newNetns(c.Options),
-		Terminal:        c.Options.TTY,
-		Init:            c.Options.Init,
-		TTYGroup:        ttyGroup || len(c.GIDMap) > 0,
-		UIDMap:          c.UIDMap,
-		GIDMap:          c.GIDMap,
-		SessionKeyring:  nsinit.SessionKeyring(c.ID),
-	}
+	spec := initShape(c)
+	spec.Rootfs, spec.Args, spec.Env, spec.Cwd, spec.Hostname = rootfs, c.Args, env, c.Cwd, c.Hostname
+	spec.User, spec.Caps, spec.NoNewPrivileges = u.User, c.Caps, c.NoNewPrivileges()
+	spec.Privileged, spec.ReadOnly = c.Options.Privileged, c.Options.ReadOnly
+	spec.TTYGroup = len(c.GIDMap) > 0 || idmap.SelfGIDMapped(5)
+	spec.SessionKeyring = nsinit.SessionKeyring(c.ID)
 	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(m.Seccomp, c); err != nil {
 		return nil, err
 	}
@@ -110,11 +164,7 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 	sort.SliceStable(spec.Mounts, func(i, j int) bool {
 		return depth(spec.Mounts[i].Destination) < depth(spec.Mounts[j].Destination)
 	})
-	p := &prepared{cfg: c, spec: spec}
-	if err := m.attachCgroup(c, p); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return spec, nil
 }
 
 func depth(p string) int {

@@ -57,6 +57,19 @@ type Running struct {
 	Network *network.Attachment
 	// Cgroup is Options.Cgroup, its set-up finished (what was applied).
 	Cgroup *cgroups.Limited
+	sys    *system
+}
+
+// Abort ends a process whose start the caller cannot complete (its state could not be
+// recorded): killed, its cgroup removed, its network closed.
+func (r *Running) Abort() {
+	r.Kill()
+	if r.Cgroup != nil {
+		r.sys.abort(r.Cgroup)
+	}
+	if r.Network != nil {
+		r.sys.closeNet(r.Network)
+	}
 }
 
 // attachTimeout bounds how long slirp4netns and the port forwarder may take to come up.
@@ -178,7 +191,7 @@ func (s *Start) Finish(spec *nsinit.Spec) (*Running, error) {
 		s.sys.closePending(s.net)
 		return nil, err
 	}
-	return &Running{Process: s.proc, Network: att, Cgroup: s.o.Cgroup}, nil
+	return &Running{Process: s.proc, Network: att, Cgroup: s.o.Cgroup, sys: s.sys}, nil
 }
 
 // Abort ends a start that is not to be finished (the caller failed after Begin): the

@@ -176,26 +176,6 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 	return a, nil
 }
 
-// Publish publishes the ports on an attachment made without them (once). On error,
-// none of them is published.
-func (a *Attachment) Publish(ctx context.Context, ports []PortMapping) error {
-	if a.helper != nil {
-		return errors.New("internal error: ports are published once per attachment")
-	}
-	if len(ports) == 0 {
-		return nil
-	}
-	ports, err := chooseFree(ports)
-	if err != nil {
-		return err
-	}
-	if err := a.startHelper(ctx, ports); err != nil {
-		return err
-	}
-	a.Ports = ports
-	return nil
-}
-
 // waitReady waits for slirp4netns to write on its ready descriptor; end of file means
 // it exited first.
 func waitReady(ctx context.Context, r *os.File) error {
@@ -242,24 +222,6 @@ func (a *Attachment) slirpFailed(bin string, err error) error {
 // and the processes to watch.
 func (a *Attachment) Handover() (exitFD *os.File, slirpPid, helperPid int) {
 	return a.exitW, a.SlirpPid, a.HelperPid
-}
-
-// Move renames the attachment's state directory to dir (replacing what a killed
-// attachment left there), before its ports are published: the port forwarder keeps its
-// socket there, slirp4netns nothing it still opens.
-func (a *Attachment) Move(dir string) error {
-	if a.helper != nil {
-		return errors.New("internal error: an attachment moves before its ports are published")
-	}
-	if dir == a.dir {
-		return nil
-	}
-	_ = os.RemoveAll(dir)
-	if err := os.Rename(a.dir, dir); err != nil {
-		return fmt.Errorf("moving the network's state directory: %w", err)
-	}
-	a.dir = dir
-	return nil
 }
 
 // Close stops publishing the ports (they are free when it returns), ends slirp4netns
