@@ -34,7 +34,9 @@ type Options struct {
 	Cgroup *cgroups.Limited
 	// Network connects its network namespace (slirp4netns and the published ports); nil:
 	// nothing to attach (--network none or host; a pod's member will join its pod's).
+	// Context, when set, ends an attach under way (a build's interrupt).
 	Network *network.AttachOptions
+	Context context.Context
 	// Slot, when set, says the root file system is mounted after Begin, while the init
 	// starts up: Finish hands it to the init's mount namespace through a bind mount at
 	// this path, in a directory ShareSlots made shared. Empty: the root is mounted
@@ -140,7 +142,7 @@ func (s *Start) Signal(sig os.Signal) error { return s.proc.Signal(sig) }
 // Without it, Finish attaches the network once the spec is sent.
 func (s *Start) AttachNetwork() {
 	if s.net == nil && s.o.Network != nil {
-		s.net = s.sys.startNet(s.proc.Pid(), *s.o.Network, !s.o.Network.Handover)
+		s.net = s.sys.startNet(s.o.Context, s.proc.Pid(), *s.o.Network, !s.o.Network.Handover)
 	}
 }
 
@@ -174,7 +176,7 @@ func (s *Start) Finish(spec *nsinit.Spec) (*Running, error) {
 		}
 	}
 	if s.net == nil && s.o.Network != nil {
-		s.net = s.sys.startNet(s.proc.Pid(), *s.o.Network, false)
+		s.net = s.sys.startNet(s.o.Context, s.proc.Pid(), *s.o.Network, false)
 	}
 	att, err := s.net.wait()
 	if err != nil {
@@ -246,11 +248,14 @@ type pendingNet struct {
 // startNet starts attaching the network namespace of pid, in the background or on this
 // thread (the parent-death signal of what it starts belongs to the thread: a monitor's
 // network is started by the thread that executes its C half).
-func (sys *system) startNet(pid int, o network.AttachOptions, background bool) *pendingNet {
+func (sys *system) startNet(parent context.Context, pid int, o network.AttachOptions, background bool) *pendingNet {
+	if parent == nil {
+		parent = context.Background()
+	}
 	p := &pendingNet{done: make(chan struct{})}
 	run := func() {
 		defer close(p.done)
-		ctx, cancel := context.WithTimeout(context.Background(), attachTimeout)
+		ctx, cancel := context.WithTimeout(parent, attachTimeout)
 		defer cancel()
 		p.att, p.err = sys.attach(ctx, pid, o)
 	}
