@@ -43,7 +43,7 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it first (`hutch start %s`)", ErrNotRunning, c.Name, st.Status, c.Name)
 	}
 	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
-	if newNetns(c.Options) {
+	if newNetns(c.Network) {
 		flags |= unix.CLONE_NEWNET
 	}
 	spec := &nsinit.ExecSpec{
@@ -107,19 +107,19 @@ func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it with `hutch start -a %s`", ErrNotRunning, c.Name, st.Status, c.Name)
 	}
 	var fifo *os.File
-	if withStdin && c.Options.Interactive {
+	if withStdin && c.Interactive {
 		fifo, err = os.OpenFile(filepath.Join(r.dir(c.ID), "stdin"), os.O_WRONLY, 0)
 		if err != nil {
 			return nsinit.ExitEngine, fmt.Errorf("attaching standard input: %w", err)
 		}
 		defer fifo.Close()
-		if c.Options.TTY && term.IsTerminal(int(stdio.Stdin.Fd())) {
+		if c.TTY && term.IsTerminal(int(stdio.Stdin.Fd())) {
 			if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
 				defer term.Restore(int(stdio.Stdin.Fd()), old)
 			}
 		}
 	}
-	if !c.Options.TTY {
+	if !c.TTY {
 		sigs := make(chan os.Signal, 8)
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(sigs)

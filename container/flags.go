@@ -153,6 +153,21 @@ func ParseTmpfs(v string) (MountSpec, error) {
 	return m, nil
 }
 
+// UsernsKeepID is --userns keep-id: the container runs as your own uid and gid.
+const UsernsKeepID = "keep-id"
+
+// ParseUserns reads --userns: "" or host (the container is root in hutch's namespace,
+// i.e. you), or keep-id.
+func ParseUserns(v string) (string, error) {
+	switch v {
+	case "", "host":
+		return "", nil
+	case UsernsKeepID:
+		return v, nil
+	}
+	return "", fmt.Errorf("--userns %q: use keep-id (your own uid and gid inside), or leave it out", v)
+}
+
 // ParseEnv reads -e values: KEY=VALUE, or KEY alone to take the host's value (skipped
 // when the host has none, as Docker does).
 func ParseEnv(values []string, lookup func(string) (string, bool)) ([]string, error) {

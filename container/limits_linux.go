@@ -22,41 +22,29 @@ func (m *Manager) delegation() *cgroups.Delegation {
 // delaying the container's init, cloned into its cgroup.
 func (m *Manager) DiscoverCgroups() { go m.delegation() }
 
-// CheckLimits refuses the limits o asks that cannot be applied here (exit 125), as
-// Create does, so that run and create fail before pulling an image; with
-// [cgroups] on_unavailable = "warn" it leaves the warning to Create.
-func (m *Manager) CheckLimits(o Options) error {
-	if m.Cgroups.Warn() || o.Resources.Empty() {
-		return nil
-	}
-	return m.checkLimits(o)
-}
-
 // checkLimits refuses (exit 125) limits that cannot be applied here, or, with
-// [cgroups] on_unavailable = "warn", says so once on stderr.
-func (m *Manager) checkLimits(o Options) error {
-	if o.Resources.Empty() {
+// [cgroups] on_unavailable = "warn", says so on stderr (Check, once per request).
+func (m *Manager) checkLimits(r *cgroups.Resources) error {
+	if r.Empty() {
 		return nil
 	}
-	if err := o.Resources.Validate(runtime.NumCPU()); err != nil {
+	if err := r.Validate(runtime.NumCPU()); err != nil {
 		return err
 	}
-	err := m.delegation().Check(o.Resources)
+	err := m.delegation().Check(r)
 	if err == nil {
 		return nil
 	}
 	if m.Cgroups.Warn() {
-		m.warnLimits(err)
+		warnLimits(err)
 		return nil
 	}
 	return err
 }
 
-func (m *Manager) warnLimits(err error) {
-	if m.warned {
-		return
-	}
-	m.warned = true
+// warnLimits says what a container runs without: limits left out (on_unavailable =
+// "warn"), or a cgroup of its own.
+func warnLimits(err error) {
 	var ue *cgroups.UnavailableError
 	if !errors.As(err, &ue) {
 		fmt.Fprintln(os.Stderr, "Warning: the container is "+err.Error())
@@ -68,8 +56,18 @@ func (m *Manager) warnLimits(err error) {
 // cgroupFor makes the container's cgroup and writes its limits, for a start: the init
 // is cloned into it. Without a delegated cgroup, a container with no limits runs without
 // one, as does one whose limits are only warned about.
-func (m *Manager) cgroupFor(c *Config) (*cgroups.Limited, error) {
-	return m.delegation().Prepare(cgroups.Prefix+c.ID, c.Options.Resources, m.warnLimits)
+// limitsSaid: the limits left out were said already, by the request's Check in this
+// process (run); only a cgroup that cannot be made is said then.
+func (m *Manager) cgroupFor(c *Config, limitsSaid bool) (*cgroups.Limited, error) {
+	warn := warnLimits
+	if limitsSaid {
+		warn = func(err error) {
+			if ue := (*cgroups.UnavailableError)(nil); !errors.As(err, &ue) {
+				warnLimits(err)
+			}
+		}
+	}
+	return m.delegation().Prepare(cgroups.Prefix+c.ID, c.Resources, warn)
 }
 
 // recordCgroup notes the container's cgroup and what was applied in its state.
@@ -180,10 +178,10 @@ func (m *Manager) Stats(c *Config) (cgroups.Stats, error) {
 // its cgroup now when it runs. Limits that cannot be applied are refused (exit 125).
 func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
 	merged := &cgroups.Resources{}
-	if c.Options.Resources != nil {
-		cp := *c.Options.Resources
+	if c.Resources != nil {
+		cp := *c.Resources
 		cp.Requested = map[string]string{}
-		for k, v := range c.Options.Resources.Requested {
+		for k, v := range c.Resources.Requested {
 			cp.Requested[k] = v
 		}
 		merged = &cp
@@ -221,7 +219,7 @@ func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
 			return err
 		}
 	}
-	c.Options.Resources = merged
+	c.Resources = merged
 	return m.Records.Save(c)
 }
 

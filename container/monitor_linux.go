@@ -144,7 +144,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 			break // a container that cannot start is not restarted from `run -d`
 		}
 	}
-	if c.Options.AutoRemove {
+	if c.AutoRemove {
 		_ = m.Remove(c, true)
 	}
 	return 0
@@ -216,7 +216,7 @@ func (m *Manager) monitorIO(c *Config) (*monitorIO, error) {
 	}
 	mio.keep, mio.handed = []*os.File{logf},
 		[]string{contract.Cmonitor + "=1", contract.CmID + "=" + c.ID, contract.CmLog + "=" + strconv.Itoa(int(logf.Fd()))}
-	if c.Options.TTY {
+	if c.TTY {
 		master, slave, err := openPTY()
 		if err != nil {
 			return mio, err
@@ -239,7 +239,7 @@ func (m *Manager) monitorIO(c *Config) (*monitorIO, error) {
 		mio.keep = append(mio.keep, outR, errR)
 		mio.handed = append(mio.handed, contract.CmOut+"="+strconv.Itoa(int(outR.Fd())), contract.CmErr+"="+strconv.Itoa(int(errR.Fd())))
 	}
-	if c.Options.Interactive {
+	if c.Interactive {
 		// Standard input comes from a FIFO that `hutch attach` writes to, opened
 		// read-write so that it never reaches end-of-file between writers.
 		fifo := filepath.Join(m.Records.dir(c.ID), "stdin")
@@ -249,7 +249,7 @@ func (m *Manager) monitorIO(c *Config) (*monitorIO, error) {
 			return mio, err
 		}
 		mio.keep = append(mio.keep, in)
-		if c.Options.TTY {
+		if c.TTY {
 			mio.handed = append(mio.handed, contract.CmIn+"="+strconv.Itoa(int(in.Fd())))
 		} else {
 			mio.child.Stdin = in
@@ -378,7 +378,7 @@ func (m *Manager) shouldRestart(c *Config, code, restarts int) bool {
 	if _, err := os.Stat(filepath.Join(m.Records.dir(c.ID), stopMarker)); err == nil {
 		return false // the user stopped it
 	}
-	policy, max := ParseRestart(c.Options.Restart)
+	policy, max := ParseRestart(c.Restart)
 	switch policy {
 	case "always", "unless-stopped":
 		return true

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,23 +18,18 @@ import (
 // namespace, with published ports forwarded by rootlesskit's builtin driver.
 const NetworkSlirp = network.ModeSlirp
 
-// newNetns says whether the container gets a network namespace of its own.
-func newNetns(o Options) bool { return o.Network != NetworkHost }
+// newNetns says whether a container on network n gets a network namespace of its own.
+func newNetns(n network.Config) bool { return n.Mode != NetworkHost }
 
-// checkNetwork validates the network options before a container is created: the mode,
-// slirp4netns and /dev/net/tun when it is used, and that every fixed host port is free
-// and allowed.
-func (m *Manager) checkNetwork(o *Options) error {
-	if o.NetworkOptions == nil || o.NetworkOptions.Mode != o.Network {
-		c, err := network.Parse(o.Network, network.Defaults{})
-		if err != nil {
-			return err
-		}
-		o.Network, o.NetworkOptions = c.Mode, &c
+// checkNetwork checks the network settings before a container is created: slirp4netns
+// and /dev/net/tun when it is used, and that every fixed host port is free and allowed.
+func (m *Manager) checkNetwork(s Settings) error {
+	if s.Network.Mode == "" {
+		return errors.New("internal error: the container's network was not chosen (network.Parse)")
 	}
-	if o.Network != NetworkSlirp {
-		if len(o.Ports) > 0 || o.PublishAll {
-			return &networkError{"-p/--publish and -P need --network slirp4netns (the default): with --network " + o.Network + " there is nothing to publish to"}
+	if s.Network.Mode != NetworkSlirp {
+		if len(s.Ports) > 0 || s.PublishAll {
+			return &networkError{"-p/--publish and -P need --network slirp4netns (the default): with --network " + s.Network.Mode + " there is nothing to publish to"}
 		}
 		return nil
 	}
@@ -43,7 +39,7 @@ func (m *Manager) checkNetwork(o *Options) error {
 	if err := network.CheckTun(); err != nil {
 		return err
 	}
-	return network.CheckPorts(o.Ports)
+	return network.CheckPorts(s.Ports)
 }
 
 type networkError struct{ msg string }
@@ -61,10 +57,10 @@ func (m *Manager) netDir(key string) string {
 // netOptions is how the container's network is attached as it starts (launch's
 // Options.Network); nil when it has none to attach.
 func (m *Manager) netOptions(c *Config, how starting) *network.AttachOptions {
-	if c.Options.Network != NetworkSlirp {
+	if c.Network.Mode != NetworkSlirp {
 		return nil
 	}
-	o := &network.AttachOptions{Config: netConfig(c.Options), Ports: c.Options.Ports, Slirp: m.SlirpPath,
+	o := &network.AttachOptions{Config: c.Network, Ports: c.Ports, Slirp: m.SlirpPath,
 		StateDir: m.netDir(c.ID), Handover: how.handover, Log: how.log}
 	if m.NetDir == "" {
 		o.StateDir = ""

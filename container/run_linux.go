@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -34,27 +35,28 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // command ran is an *nsinit.ExecError carrying 125, 126 or 127. The container's mount is
 // gone when it returns, and so is the container itself with --rm.
 func (m *Manager) RunAttached(c *Config, stdio IO) (int, error) {
-	fg, err := newForeground(stdio, c.Options.TTY, c.Options.Interactive)
+	fg, err := newForeground(stdio, c.TTY, c.Interactive)
 	if err != nil {
 		return nsinit.ExitEngine, err
 	}
 	defer fg.close()
-	return m.runAttached(c, fg, nil)
+	return m.runAttached(c, fg, nil, false)
 }
 
-// Run creates a container from o and runs it in the foreground, as RunAttached does. Its
+// Run creates a container from the checked request r and its image, and runs it in the
+// foreground, as RunAttached does. Its
 // init is launched first, before the container is even created, so that the init's
 // start-up overlaps creating and mounting it, and slirp4netns comes up meanwhile; the
 // root file system reaches the init's mount namespace through a shared mount
 // (SlotDir). The Config is returned when the container was created (to be removed if
 // the command never ran).
-func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
-	fg, err := newForeground(stdio, o.TTY, o.Interactive)
+func (m *Manager) Run(r *Request, img *cstorage.Image, stdio IO) (*Config, int, error) {
+	fg, err := newForeground(stdio, r.TTY, r.Interactive)
 	if err != nil {
 		return nil, nsinit.ExitEngine, err
 	}
 	defer fg.close()
-	if o.AutoRemove {
+	if r.AutoRemove {
 		// Everything a --rm run writes from here on (the volatile container record, the
 		// store's mount counts) is gone when it ends: no disk flush is worth its time.
 		ioutils.SetDefaultOptions(ioutils.AtomicFileWriterOptions{NoSync: true})
@@ -63,13 +65,13 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 	if err != nil {
 		return nil, nsinit.ExitEngine, err
 	}
-	c, err := m.newConfig(o, id)
+	c, err := m.newConfig(r, img, id)
 	if err != nil {
 		return nil, nsinit.ExitEngine, err
 	}
 	var begun *launch.Start
-	if c.Options.Userns == "" && m.SlotDir != "" && launch.ShareSlots(m.SlotDir) == nil {
-		how := starting{stdio: fg.child, log: fg.stdio.Stderr}
+	if c.Userns == "" && m.SlotDir != "" && launch.ShareSlots(m.SlotDir) == nil {
+		how := starting{stdio: fg.child, log: fg.stdio.Stderr, limitsSaid: true}
 		if begun, err = m.begin(c, initShape(c), how, filepath.Join(m.SlotDir, c.ID)); err != nil {
 			begun = nil // started the ordinary way below, which says what fails
 		} else {
@@ -82,15 +84,15 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 		}
 		return nil, nsinit.ExitEngine, err
 	}
-	code, err := m.runAttached(c, fg, begun)
+	code, err := m.runAttached(c, fg, begun, true)
 	return c, code, err
 }
 
 // runAttached runs a created container in the foreground; begun, when not nil, is its
-// init, launched already and waiting for its spec.
-func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start) (code int, retErr error) {
+// init, launched already and waiting for its spec; limitsSaid as in starting.
+func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, limitsSaid bool) (code int, retErr error) {
 	defer func() {
-		if !c.Options.AutoRemove {
+		if !c.AutoRemove {
 			_, _ = m.Store.Unmount(c.ID, true)
 			return
 		}
@@ -98,7 +100,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start) (c
 			retErr = err
 		}
 	}()
-	r, st, err := m.start(c, starting{stdio: fg.child, begun: begun, log: fg.stdio.Stderr})
+	r, st, err := m.start(c, starting{stdio: fg.child, begun: begun, log: fg.stdio.Stderr, limitsSaid: limitsSaid})
 	if err != nil {
 		return launch.ExitCode(err), err
 	}
@@ -110,7 +112,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start) (c
 	}
 	defer closeNet()
 	fg.started()
-	if !c.Options.AutoRemove { // a --rm container's records go right after
+	if !c.AutoRemove { // a --rm container's records go right after
 		defer func() {
 			noteExit(st)
 			st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()

@@ -19,7 +19,7 @@ import (
 
 // initShape is what the clone of c's init depends on (launch.Begin).
 func initShape(c *Config) *nsinit.Spec {
-	return &nsinit.Spec{NewNetwork: newNetns(c.Options), Terminal: c.Options.TTY, Init: c.Options.Init,
+	return &nsinit.Spec{NewNetwork: newNetns(c.Network), Terminal: c.TTY, Init: c.Init,
 		UIDMap: c.UIDMap, GIDMap: c.GIDMap}
 }
 
@@ -33,6 +33,8 @@ type starting struct {
 	// log hears when slirp4netns ends before the container (nil: nobody).
 	log      io.Writer
 	restarts int
+	// limitsSaid: the request's Check said already which limits are left out (run).
+	limitsSaid bool
 }
 
 // start is the one way a container's init is started — by run and start -a in the
@@ -80,7 +82,7 @@ func (m *Manager) start(c *Config, how starting) (*launch.Running, *State, error
 // begin makes the container's cgroup and clones its init into it (launch.Begin); slot
 // is where its root is handed over when it is mounted after (Run), "" otherwise.
 func (m *Manager) begin(c *Config, shape *nsinit.Spec, how starting, slot string) (*launch.Start, error) {
-	cg, err := m.cgroupFor(c)
+	cg, err := m.cgroupFor(c, how.limitsSaid)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +113,7 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 	spec := initShape(c)
 	spec.Rootfs, spec.Args, spec.Env, spec.Cwd, spec.Hostname = rootfs, c.Args, env, c.Cwd, c.Hostname
 	spec.User, spec.Caps, spec.NoNewPrivileges = u.User, c.Caps, c.NoNewPrivileges()
-	spec.Privileged, spec.ReadOnly = c.Options.Privileged, c.Options.ReadOnly
+	spec.Privileged, spec.ReadOnly = c.Privileged, c.ReadOnly
 	spec.TTYGroup = len(c.GIDMap) > 0 || idmap.SelfGIDMapped(5)
 	spec.SessionKeyring = nsinit.SessionKeyring(c.ID)
 	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(m.Seccomp, c); err != nil {
@@ -199,8 +201,8 @@ func (m *Manager) etcFiles(c *Config) ([]nsinit.Mount, error) {
 		return nil, err
 	}
 	names := c.Hostname
-	if c.Options.Name != "" && c.Options.Name != c.Hostname {
-		names += " " + c.Options.Name
+	if c.Named() && c.Name != c.Hostname {
+		names += " " + c.Name
 	}
-	return launch.Etc{Network: netConfig(c.Options), Hostname: c.Hostname, HostnameFile: true, Names: names}.Write(dir)
+	return launch.Etc{Network: c.Network, Hostname: c.Hostname, HostnameFile: true, Names: names}.Write(dir)
 }
