@@ -36,9 +36,9 @@ type Options struct {
 	Layers     bool   // keep a cache entry per step (default true)
 	Format     string // "oci" (default) or "docker"
 	Labels     map[string]string
-	// Network is RUN steps' network (network.Parse of --network; zero: slirp4netns),
-	// unless a RUN says --network=none|host; SlirpPath is the slirp4netns binary ("" =
-	// $PATH).
+	// Network is RUN steps' network (--network parsed with config.toml's defaults by
+	// network.Parse; required), unless a RUN says --network=none|host; SlirpPath is the
+	// slirp4netns binary ("" = $PATH).
 	Network   network.Config
 	SlirpPath string
 	Secrets   map[string]string // id → file on the host
@@ -132,9 +132,6 @@ func New(store cstorage.Store, o Options) *Builder {
 	if o.Format == "" {
 		o.Format = "oci"
 	}
-	if o.Network.Mode == "" {
-		o.Network, _ = network.Parse("", network.Defaults{})
-	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
@@ -201,6 +198,9 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 	}
 	if b.o.Format != "oci" && b.o.Format != "docker" {
 		return nil, fmt.Errorf("--format %q: use oci or docker", b.o.Format)
+	}
+	if b.o.Network.Mode == "" {
+		return nil, errors.New("internal error: the build's network was not chosen (network.Parse)")
 	}
 	args, err := newArgs(b.f, b.o.BuildArgs)
 	if err != nil {
