@@ -116,10 +116,8 @@ type Builder struct {
 	ctx     context.Context
 	sig     *interrupt
 	noted   map[string]bool
-	// prepared holds what keyExtra found for the step about to run.
-	prepared map[instructions.Command]*prepared
-	tmpDirs  []string
-	known    map[string]bool // layers seen to exist
+	tmpDirs []string
+	known   map[string]bool // layers seen to exist
 	// triggerLine is the FROM line while its image's ONBUILD triggers run.
 	triggerLine int
 	guard       *guard
@@ -157,7 +155,7 @@ func New(store cstorage.Store, o Options) *Builder {
 	root := filepath.Join(store.GraphRoot(), "hutch-build")
 	return &Builder{o: o, store: store, root: root, tmp: filepath.Join(store.GraphRoot(), "tmp"),
 		f: o.File, lex: shell.NewLex(o.File.Escape), results: map[int]*state{}, mounts: map[string]string{},
-		noted: map[string]bool{}, prepared: map[instructions.Command]*prepared{}, known: map[string]bool{}}
+		noted: map[string]bool{}, known: map[string]bool{}}
 }
 
 func (b *Builder) note(key, format string, a ...any) {
@@ -451,11 +449,11 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 			st.args.set(kv.Key, val)
 		}
 	}
-	extra, err := b.keyExtra(st, c)
+	p, err := b.planStep(st, c)
 	if err != nil {
 		return b.f.atLine(loc, err)
 	}
-	key := hashKey("step", st.key, text(c), strings.Join(argKeyPart(st.args), "\n"), extra)
+	key := hashKey("step", st.key, text(c), strings.Join(argKeyPart(st.args), "\n"), strings.Join(p.key, "\n"))
 	useCache := b.o.Layers && !b.o.NoCache
 	if useCache {
 		if hit := b.lookup(key); hit != nil {
@@ -466,7 +464,7 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 		}
 	}
 	parentLayer := st.Layer
-	if err := b.run(st, c); err != nil {
+	if err := b.run(st, c, p); err != nil {
 		var rf *ErrRunFailed
 		if errors.As(err, &rf) || errors.Is(err, ErrInterrupted) {
 			return err

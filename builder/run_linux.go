@@ -93,7 +93,7 @@ func runArgs(cfg *images.ContainerConfig, c *instructions.RunCommand, scriptDir 
 }
 
 // runStep runs a RUN in a new layer with hutch's own runtime.
-func (b *Builder) runStep(st *state, c *instructions.RunCommand, p *prepared) error {
+func (b *Builder) runStep(st *state, c *instructions.RunCommand, p *stepPlan) error {
 	cfg := &st.Config.Config
 	env := append([]string{}, cfg.Env...)
 	env = append(env, argEnv(st.args, cfg.Env)...)
@@ -133,7 +133,7 @@ func runCreatedBy(st *state, c *instructions.RunCommand) string {
 // runIn runs the command in the mounted root. Mount points the runtime had to create
 // (/proc, /etc/hosts, a secret's file …) are removed again, so that they do not land in
 // the layer.
-func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p *prepared, env []string, net network.Config) error {
+func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p *stepPlan, env []string, net network.Config) error {
 	dir, err := os.MkdirTemp(b.tmp, "build-run-")
 	if err != nil {
 		return err
@@ -174,7 +174,7 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 // stepSpec is the spec of a RUN step in the mounted root: its command, user and
 // environment, working directory (made), confinement, network, /etc files and mounts
 // (--mount); release undoes what the mounts needed (it is never nil).
-func (b *Builder) stepSpec(rootfs string, st *state, c *instructions.RunCommand, p *prepared, env []string, net network.Config, dir string) (*nsinit.Spec, func(), error) {
+func (b *Builder) stepSpec(rootfs string, st *state, c *instructions.RunCommand, p *stepPlan, env []string, net network.Config, dir string) (*nsinit.Spec, func(), error) {
 	release := func() {}
 	cfg := &st.Config.Config
 	args, extra, err := runArgs(cfg, c, dir)

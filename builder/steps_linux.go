@@ -13,199 +13,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"hutch.dev/hutch/buildfs"
-	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
-
-// prepared holds what keyExtra worked out for a COPY/ADD/RUN, for the step to use.
-type prepared struct {
-	srcs    []buildfs.Source // COPY/ADD sources (context or another stage)
-	fetched []fetchedFile    // ADD URLs
-	mounts  []*instructions.Mount
-	// noUnpack is ADD --unpack=false: archives are copied as files.
-	noUnpack bool
-}
-
-type fetchedFile struct{ path, name string }
-
-// keyExtra is what the cache key needs beyond the instruction text and the ARGs: the
-// content of COPY/ADD sources, the stages and images they come from, and RUN mounts.
-func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
-	exp := b.expander(st)
-	p := &prepared{}
-	b.prepared[c] = p
-	switch c := c.(type) {
-	case *instructions.CopyCommand:
-		var err error
-		if err = c.Expand(exp); err != nil {
-			return "", err
-		}
-		// --from takes ARGs too (COPY --from=$BUILDER); Expand leaves it alone.
-		if c.From, err = exp(c.From); err != nil {
-			return "", err
-		}
-		if c.Parents {
-			return "", fmt.Errorf("COPY --parents is not supported by hutch build: copy each directory to its destination")
-		}
-		if len(c.ExcludePatterns) > 0 {
-			return "", fmt.Errorf("COPY --exclude is not supported by hutch build: leave the files out with .dockerignore")
-		}
-		if err := b.expandHeredocs(st, &c.SourcesAndDest); err != nil {
-			return "", err
-		}
-		parts := []string{"chown=" + c.Chown, "chmod=" + c.Chmod, "dest=" + c.DestPath}
-		for _, sc := range c.SourceContents {
-			parts = append(parts, "heredoc="+sc.Path+"\x00"+sc.Data)
-		}
-		if c.From != "" {
-			// Another stage or an image: its identity is the key; its files are only
-			// looked at when the step runs.
-			from, err := b.fromKey(c.From, st.stage)
-			if err != nil {
-				return "", err
-			}
-			return strings.Join(append(parts, "from="+from), "\n"), nil
-		}
-		ctxDir, ign := b.o.Context, (*buildfs.Ignore)(nil)
-		if ign, err = b.ignore(); err != nil {
-			return "", err
-		}
-		parts = append(parts, "from=context")
-		if len(c.SourcePaths) > 0 {
-			srcs, err := buildfs.Sources(ctxDir, c.SourcePaths, ign)
-			if err != nil {
-				return "", err
-			}
-			p.srcs = srcs
-			if c.From == "" {
-				d, err := buildfs.Digest(srcs, ign)
-				if err != nil {
-					return "", err
-				}
-				parts = append(parts, "content="+d)
-			}
-		}
-		return strings.Join(parts, "\n"), nil
-	case *instructions.AddCommand:
-		if err := c.Expand(exp); err != nil {
-			return "", err
-		}
-		if len(c.ExcludePatterns) > 0 {
-			return "", fmt.Errorf("ADD --exclude is not supported by hutch build: leave the files out with .dockerignore")
-		}
-		p.noUnpack = c.Unpack != nil && !*c.Unpack
-		if err := b.expandHeredocs(st, &c.SourcesAndDest); err != nil {
-			return "", err
-		}
-		parts := []string{"chown=" + c.Chown, "chmod=" + c.Chmod, "dest=" + c.DestPath, "checksum=" + c.Checksum, fmt.Sprintf("unpack=%v", c.Unpack != nil && !*c.Unpack)}
-		for _, sc := range c.SourceContents {
-			parts = append(parts, "heredoc="+sc.Path+"\x00"+sc.Data)
-		}
-		ign, err := b.ignore()
-		if err != nil {
-			return "", err
-		}
-		var localPats []string
-		for _, s := range c.SourcePaths {
-			if isURL(s) {
-				if b.o.Network.Mode == network.ModeNone {
-					return "", fmt.Errorf("ADD %s: the build runs with --network none, so nothing is downloaded: build with --network slirp4netns (the default) or host, or put the file in the build context", s)
-				}
-				dir, err := os.MkdirTemp(b.tmp, "build-fetch-")
-				if err != nil {
-					return "", err
-				}
-				b.tmpDirs = append(b.tmpDirs, dir)
-				fp, name, err := buildfs.Fetch(b.ctx, s, c.Checksum, dir)
-				if err != nil {
-					return "", err
-				}
-				p.fetched = append(p.fetched, fetchedFile{fp, name})
-				d, err := fileDigest(fp)
-				if err != nil {
-					return "", err
-				}
-				parts = append(parts, "url="+s+"\x00"+name+"\x00"+d)
-				continue
-			}
-			if c.Checksum != "" {
-				return "", fmt.Errorf("ADD --checksum is only for URL sources, not %q", s)
-			}
-			localPats = append(localPats, s)
-		}
-		if len(localPats) > 0 {
-			srcs, err := buildfs.Sources(b.o.Context, localPats, ign)
-			if err != nil {
-				var nf *buildfs.NotFoundError
-				if errors.As(err, &nf) {
-					nf.Instruction = "ADD"
-				}
-				return "", err
-			}
-			p.srcs = srcs
-			d, err := buildfs.Digest(srcs, ign)
-			if err != nil {
-				return "", err
-			}
-			parts = append(parts, "content="+d)
-		}
-		return strings.Join(parts, "\n"), nil
-	case *instructions.RunCommand:
-		if err := c.Expand(exp); err != nil {
-			return "", err
-		}
-		if instructions.GetSecurity(c) == instructions.SecurityInsecure {
-			return "", fmt.Errorf("RUN --security=insecure is not supported: hutch build does not grant that entitlement (the step runs with Docker's default capabilities)")
-		}
-		if len(instructions.GetDevices(c)) > 0 {
-			return "", fmt.Errorf("RUN --device is not supported by hutch build")
-		}
-		mounts := instructions.GetMounts(c)
-		for _, m := range mounts {
-			if m.Type == instructions.MountTypeCache && m.From != "" {
-				return "", fmt.Errorf("RUN --mount=type=cache,from=%s: seeding a cache from a stage or image is not supported; drop from= (the cache starts empty)", m.From)
-			}
-		}
-		p.mounts = mounts
-		parts := []string{"network=" + b.runNetwork(c).Mode}
-		for _, f := range c.Files {
-			parts = append(parts, "heredoc="+f.Name+"\x00"+f.Data)
-		}
-		for _, m := range mounts {
-			parts = append(parts, fmt.Sprintf("mount=%s,%s,%s,%s,%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly))
-			if m.Type == instructions.MountTypeBind {
-				if m.From != "" {
-					from, err := b.fromKey(m.From, st.stage)
-					if err != nil {
-						return "", err
-					}
-					parts = append(parts, "from="+from)
-				} else {
-					ign, err := b.ignore()
-					if err != nil {
-						return "", err
-					}
-					ctxDir := b.o.Context
-					src := m.Source
-					if src == "" {
-						src = "."
-					}
-					srcs, err := buildfs.Sources(ctxDir, []string{src}, ign)
-					if err != nil {
-						return "", fmt.Errorf("RUN --mount=type=bind,source=%s: %w", src, err)
-					}
-					d, err := buildfs.Digest(srcs, ign)
-					if err != nil {
-						return "", err
-					}
-					parts = append(parts, "from=context", "content="+d)
-				}
-			}
-		}
-		return strings.Join(parts, "\n"), nil
-	}
-	return "", nil
-}
 
 // expandHeredocs expands COPY/ADD heredoc bodies that ask for it (<<EOF, not <<"EOF").
 func (b *Builder) expandHeredocs(st *state, sd *instructions.SourcesAndDest) error {
@@ -306,12 +115,8 @@ func (b *Builder) stageHint(name string, before int) string {
 	return ""
 }
 
-func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
-}
-
-// run executes an instruction that missed the cache.
-func (b *Builder) run(st *state, c instructions.Command) error {
+// run executes an instruction that missed the cache, with its plan.
+func (b *Builder) run(st *state, c instructions.Command, p *stepPlan) error {
 	if _, ok := c.(*instructions.ArgCommand); ok {
 		b.history(st, createdBy(c), true)
 		return nil
@@ -323,11 +128,6 @@ func (b *Builder) run(st *state, c instructions.Command) error {
 	if handled {
 		b.history(st, createdBy(c), true)
 		return nil
-	}
-	p := b.prepared[c]
-	delete(b.prepared, c)
-	if p == nil {
-		p = &prepared{}
 	}
 	switch c := c.(type) {
 	case *instructions.RunCommand:
@@ -356,7 +156,7 @@ func destPath(workdir, dest string) string {
 }
 
 // copyStep runs COPY or ADD in a new layer.
-func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesAndDest, chown, chmod string, p *prepared, text string) error {
+func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesAndDest, chown, chmod string, p *stepPlan, text string) error {
 	dest := destPath(st.Config.Config.WorkingDir, sd.DestPath)
 	var mode *fs.FileMode
 	if chmod != "" {
