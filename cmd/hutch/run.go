@@ -115,58 +115,20 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	if f.workdir != "" && !strings.HasPrefix(f.workdir, "/") {
 		return o, fmt.Errorf("-w %q: the working directory must be an absolute path", f.workdir)
 	}
-	if f.user != "" {
-		u, g, _ := strings.Cut(f.user, ":")
-		if u == "" || strings.Contains(g, ":") || strings.ContainsAny(f.user, " \t") {
-			return o, fmt.Errorf("-u %q: expected USER[:GROUP], e.g. -u 1000:1000 or -u nobody", f.user)
-		}
+	if err := container.CheckUser(f.user); err != nil {
+		return o, err
 	}
 	if o.Userns, err = container.ParseUserns(f.userns); err != nil {
 		return o, err
 	}
-	var env []string
-	for _, file := range f.envFiles {
-		e, err := container.ParseEnvFile(file, os.LookupEnv)
-		if err != nil {
-			return o, err
-		}
-		env = append(env, e...)
-	}
-	e, err := container.ParseEnv(f.env, os.LookupEnv)
-	if err != nil {
+	if o.Env, err = container.ParseEnvironment(f.envFiles, f.env, os.LookupEnv); err != nil {
 		return o, err
 	}
-	o.Env = container.MergeEnv(env, e)
-	for _, v := range f.volumes {
-		m, err := container.ParseVolume(v)
-		if err != nil {
-			return o, err
-		}
-		o.Mounts = append(o.Mounts, m)
+	if o.Mounts, err = container.ParseMounts(f.volumes, f.mounts, f.tmpfs); err != nil {
+		return o, err
 	}
-	for _, v := range f.mounts {
-		m, err := container.ParseMount(v)
-		if err != nil {
-			return o, err
-		}
-		o.Mounts = append(o.Mounts, m)
-	}
-	for _, v := range f.tmpfs {
-		m, err := container.ParseTmpfs(v)
-		if err != nil {
-			return o, err
-		}
-		o.Mounts = append(o.Mounts, m)
-	}
-	if len(f.labels) > 0 {
-		o.Labels = map[string]string{}
-		for _, l := range f.labels {
-			k, v, _ := strings.Cut(l, "=")
-			if k == "" {
-				return o, fmt.Errorf("--label %q: expected KEY=VALUE", l)
-			}
-			o.Labels[k] = v
-		}
+	if o.Labels, err = container.ParseLabels(f.labels); err != nil {
+		return o, err
 	}
 	return o, nil
 }
