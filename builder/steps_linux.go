@@ -158,31 +158,18 @@ func destPath(workdir, dest string) string {
 // copyStep runs COPY or ADD in a new layer.
 func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesAndDest, chown, chmod string, p *stepPlan, text string) error {
 	dest := destPath(st.Config.Config.WorkingDir, sd.DestPath)
-	var mode *fs.FileMode
-	if chmod != "" {
-		v, err := strconv.ParseUint(chmod, 8, 32)
-		if err != nil || v > 0o7777 {
-			return fmt.Errorf("%s --chmod=%s: give an octal mode such as 0755", ins, chmod)
-		}
-		m := fs.FileMode(v&0o777) | modeBits(v)
-		mode = &m
+	mode, err := parseChmod(ins, chmod)
+	if err != nil {
+		return err
 	}
 	if ins == "COPY" && from != "" && len(sd.SourcePaths) > 0 {
-		_, dir, _, err := b.copySource(from, st.stage)
-		if err != nil {
+		// Another stage's or an image's files: looked at only now, the step having
+		// missed the cache.
+		if p.srcs, err = b.fromSources(st, from, sd.SourcePaths); err != nil {
 			return err
 		}
-		srcs, err := buildfs.Sources(dir, sd.SourcePaths, nil)
-		if err != nil {
-			var nf *buildfs.NotFoundError
-			if errors.As(err, &nf) {
-				return fmt.Errorf("COPY --from=%s: %q not found in that %s", from, nf.Source, map[bool]string{true: "stage", false: "image"}[b.isStage(from, st.stage)])
-			}
-			return err
-		}
-		p.srcs = srcs
 	}
-	err := b.layerStep(st, func(rootfs string) error {
+	err = b.layerStep(st, func(rootfs string) error {
 		o := buildfs.CopyOptions{Chmod: mode, IgnoreChownErrors: b.o.SingleID}
 		if chown != "" {
 			pair, err := resolveChown(rootfs, chown)
@@ -194,36 +181,12 @@ func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesA
 		if ign, err := b.ignore(); err == nil {
 			o.Ignore = ign
 		}
-		var plain []buildfs.Source
+		plain := p.srcs
 		if ins == "ADD" {
-			for _, s := range p.srcs {
-				if s.Info.Mode().IsRegular() && !p.noUnpack {
-					arch, err := buildfs.IsArchive(s.Path)
-					if err != nil {
-						return err
-					}
-					if arch {
-						skipped, err := buildfs.ExtractArchive(rootfs, dest, s.Path, o)
-						if err != nil {
-							return err
-						}
-						if len(skipped) > 0 {
-							fmt.Fprintf(b.o.Stderr, "note: ADD %s: left out device nodes an unprivileged build cannot create: %s\n", s.Rel, strings.Join(skipped, ", "))
-						}
-						continue
-					}
-				}
-				plain = append(plain, s)
+			var err error
+			if plain, err = b.addArchives(rootfs, dest, p, o); err != nil {
+				return err
 			}
-			for _, f := range p.fetched {
-				fi, err := os.Lstat(f.path)
-				if err != nil {
-					return err
-				}
-				plain = append(plain, buildfs.Source{Rel: f.name, Path: f.path, Info: fi})
-			}
-		} else {
-			plain = p.srcs
 		}
 		if len(plain) > 0 {
 			co := o
@@ -246,6 +209,70 @@ func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesA
 	}
 	b.historyLayer(st, "/bin/sh -c #(nop) "+strings.TrimSpace(text))
 	return nil
+}
+
+// parseChmod reads COPY/ADD --chmod: an octal mode, with the set-id and sticky bits.
+func parseChmod(ins, chmod string) (*fs.FileMode, error) {
+	if chmod == "" {
+		return nil, nil
+	}
+	v, err := strconv.ParseUint(chmod, 8, 32)
+	if err != nil || v > 0o7777 {
+		return nil, fmt.Errorf("%s --chmod=%s: give an octal mode such as 0755", ins, chmod)
+	}
+	m := fs.FileMode(v&0o777) | modeBits(v)
+	return &m, nil
+}
+
+// fromSources are the files COPY --from=FROM copies: an earlier stage's or an image's,
+// its root mounted for reading.
+func (b *Builder) fromSources(st *state, from string, paths []string) ([]buildfs.Source, error) {
+	_, dir, _, err := b.copySource(from, st.stage)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := buildfs.Sources(dir, paths, nil)
+	if err != nil {
+		var nf *buildfs.NotFoundError
+		if errors.As(err, &nf) {
+			return nil, fmt.Errorf("COPY --from=%s: %q not found in that %s", from, nf.Source, map[bool]string{true: "stage", false: "image"}[b.isStage(from, st.stage)])
+		}
+		return nil, err
+	}
+	return srcs, nil
+}
+
+// addArchives unpacks the local archives an ADD names into dest (unless --unpack=false)
+// and returns what is left to copy as it is: the other sources, and the downloads.
+func (b *Builder) addArchives(rootfs, dest string, p *stepPlan, o buildfs.CopyOptions) ([]buildfs.Source, error) {
+	var plain []buildfs.Source
+	for _, s := range p.srcs {
+		if s.Info.Mode().IsRegular() && !p.noUnpack {
+			arch, err := buildfs.IsArchive(s.Path)
+			if err != nil {
+				return nil, err
+			}
+			if arch {
+				skipped, err := buildfs.ExtractArchive(rootfs, dest, s.Path, o)
+				if err != nil {
+					return nil, err
+				}
+				if len(skipped) > 0 {
+					fmt.Fprintf(b.o.Stderr, "note: ADD %s: left out device nodes an unprivileged build cannot create: %s\n", s.Rel, strings.Join(skipped, ", "))
+				}
+				continue
+			}
+		}
+		plain = append(plain, s)
+	}
+	for _, f := range p.fetched {
+		fi, err := os.Lstat(f.path)
+		if err != nil {
+			return nil, err
+		}
+		plain = append(plain, buildfs.Source{Rel: f.name, Path: f.path, Info: fi})
+	}
+	return plain, nil
 }
 
 func modeBits(v uint64) fs.FileMode {
