@@ -18,6 +18,7 @@ import (
 
 	"hutch.dev/hutch/buildfs"
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/security"
@@ -229,7 +230,15 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 		fmt.Fprintf(b.o.Stderr, "warning: --build-arg %s: no ARG in %s uses it\n", strings.Join(un, ", "), b.f.Name)
 	}
 	final := b.results[target]
-	return b.commit(final)
+	res, err := b.commit(final)
+	if err == nil {
+		name := ""
+		if len(res.Names) > 0 {
+			name = res.Names[0]
+		}
+		events.Image(events.Build, res.ID, name)
+	}
+	return res, err
 }
 
 // plan finds the stages the target needs (FROM, COPY --from, RUN --mount from=) and

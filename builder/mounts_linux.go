@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/buildfs"
+	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/internal/lock"
 	"hutch.dev/hutch/nsinit"
 )
@@ -244,9 +245,9 @@ func writableFor(p *mountPlan, src string, fi os.FileInfo, work string, r *mount
 // so that a secret never reaches the disk and vanishes with the build even when it is
 // killed outright.
 func secretMount(p *mountPlan, i int, env *[]string, r *mountsMade) (*nsinit.Mount, error) {
-	data, err := os.ReadFile(p.file)
+	data, err := fsutil.Secret.Read(p.file)
 	if err != nil {
-		return nil, fmt.Errorf("secret %s: %w", p.id, err)
+		return nil, fmt.Errorf("--secret id=%s: %w", p.id, err)
 	}
 	if p.Env != nil {
 		*env = append(*env, *p.Env+"="+string(data))

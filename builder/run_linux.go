@@ -183,7 +183,7 @@ func (b *Builder) stepSpec(rootfs string, st *state, c *instructions.RunCommand,
 	}
 	u, err := nsinit.LookupUser(rootfs, cfg.User)
 	if err != nil {
-		return nil, release, fmt.Errorf("USER %s: no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (USER 1000:1000)", cfg.User)
+		return nil, release, userError("USER "+cfg.User, "USER 1000:1000", err)
 	}
 	if _, ok := (&envGetter{env: env}).Get("HOME"); !ok {
 		env = append(env, "HOME="+u.Home)

@@ -292,13 +292,49 @@ func modeBits(v uint64) fs.FileMode {
 // resolveChown turns USER[:GROUP] (names or numbers) into ids, names looked up in the
 // root's /etc/passwd and /etc/group (nsinit.LookupUser).
 func resolveChown(rootfs, spec string) (*buildfs.IDPair, error) {
+	if uid, gid, ok := numericChown(spec); ok {
+		return &buildfs.IDPair{UID: uid, GID: gid}, nil // no need to read the image's files
+	}
 	u, err := nsinit.LookupUser(rootfs, spec)
 	if err != nil {
-		return nil, fmt.Errorf("no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (--chown=1000:1000)")
+		return nil, userError("", "--chown=1000:1000", err) // the caller names the instruction
 	}
 	if _, _, hasGroup := strings.Cut(spec, ":"); !hasGroup {
 		// Docker: a user without a group gets the group of the same number.
 		return &buildfs.IDPair{UID: int(u.UID), GID: int(u.UID)}, nil
 	}
 	return &buildfs.IDPair{UID: int(u.UID), GID: int(u.GID)}, nil
+}
+
+// numericChown is a --chown of numbers only (UID, UID:GID), a user without a group
+// getting the group of the same number (Docker's rule).
+func numericChown(spec string) (uid, gid int, ok bool) {
+	u, g, hasGroup := strings.Cut(spec, ":")
+	uid, err := strconv.Atoi(u)
+	if err != nil || uid < 0 {
+		return 0, 0, false
+	}
+	if !hasGroup {
+		return uid, uid, true
+	}
+	if gid, err = strconv.Atoi(g); err != nil || gid < 0 {
+		return 0, 0, false
+	}
+	return uid, gid, true
+}
+
+// userError says why USER or --chown did not resolve: no such name (use numeric ids:
+// numeric), or the image's /etc/passwd or /etc/group could not be read (the reader's
+// error names the file and the fix). what, when not "", leads the message.
+func userError(what, numeric string, err error) error {
+	switch {
+	case errors.Is(err, nsinit.ErrUnknownUser):
+		err = fmt.Errorf("no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (%s)", numeric)
+	case errors.Is(err, nsinit.ErrIDRange):
+		err = errors.New("id out of range")
+	}
+	if what == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/internal/inroot"
 )
 
@@ -47,6 +49,12 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 		return nil, err
 	}
 	top.Close()
+	// What the archive unpacks is bounded by the free space of the root's file system:
+	// a decompression bomb or a sparse file of a terabyte is refused at its header.
+	budget, err := fsutil.NewBudget(rootfs)
+	if err != nil {
+		return nil, err
+	}
 	x := &extractor{r: r, o: o, dest: destRel, archive: archivePath, buf: make([]byte, 256<<10)}
 	defer x.closeParent()
 	tr := tar.NewReader(dr)
@@ -66,6 +74,16 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 			return nil, fmt.Errorf("ADD %s: the archive is truncated or corrupt after %d entries: %w", archivePath, entries, err)
 		}
 		entries++
+		if err := fsutil.CheckEntryShape(hdr.Name); err != nil {
+			return nil, fmt.Errorf("ADD %s: %w", archivePath, err)
+		}
+		size := int64(0)
+		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA || hdr.Typeflag == tar.TypeGNUSparse {
+			size = hdr.Size
+		}
+		if !budget.Take(size+512, 1) {
+			return nil, budget.Error("ADD "+archivePath, hdr.Name, size)
+		}
 		sk, err := x.entry(hdr, tr)
 		if err != nil {
 			return nil, err

@@ -18,7 +18,9 @@ import (
 	storagetypes "go.podman.io/storage/types"
 
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/internal/idmap"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
@@ -165,7 +167,17 @@ func (m *Manager) record(c *Config) error {
 	if c.Named() {
 		names = []string{c.Name}
 	}
-	if _, err := m.Store.CreateContainer(c.ID, names, c.ImageID, "", "", copts); err != nil {
+	_, err := m.Store.CreateContainer(c.ID, names, c.ImageID, "", creatorMetadata(), copts)
+	if errors.Is(err, cstorage.ErrDuplicateName) && c.Named() {
+		// A name held by a store entry that a removal or a creation cut short left
+		// without records is free: finish removing that entry, then take the name.
+		if other, oerr := m.Store.Container(c.Name); oerr == nil && m.orphaned(other) {
+			if rerr := m.RemoveRef(other.ID, false); rerr == nil {
+				_, err = m.Store.CreateContainer(c.ID, names, c.ImageID, "", creatorMetadata(), copts)
+			}
+		}
+	}
+	if err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			holder := "another container"
 			if other, err := m.Store.Container(c.Name); err == nil {
@@ -176,9 +188,11 @@ func (m *Manager) record(c *Config) error {
 		return fmt.Errorf("creating the container: %w", err)
 	}
 	if err := m.Records.Save(c); err != nil {
+		_ = m.Records.Delete(c.ID)
 		_ = m.Store.DeleteContainer(c.ID)
 		return err
 	}
+	c.Emit(events.Create)
 	return nil
 }
 
@@ -256,30 +270,19 @@ func capabilities(o Settings) ([]string, error) {
 // Get finds a container by name, full ID or unique ID prefix.
 func (m *Manager) Get(ref string) (*Config, error) { return m.Records.Get(ref) }
 
-// Remove deletes a container that is not running: its mount, its store entry, and with
-// removeVolumes (or AutoRemove) its anonymous volumes.
+// Remove deletes a container that is not running: its mount, its cgroup, with
+// removeVolumes (or AutoRemove) its anonymous volumes, its records and its store entry.
+// It finishes what a removal cut short left (kill -9, a full disk): every step accepts
+// that its part is gone already. The records go before the store entry: a removal cut
+// in between leaves a store entry without records, which holds the name until the next
+// `hutch rm NAME`, a `hutch run --name NAME` or `hutch system check --repair` removes it
+// (never a record that reads as a container whose store entry is gone).
 func (m *Manager) Remove(c *Config, removeVolumes bool) error {
-	if storage.UsesMountProgram(m.Store.GraphOptions()) {
-		// A hutch or monitor killed outright leaves the fuse-overlayfs that served the
-		// container's root behind, holding the dead mount: end it. Only when the store
-		// still counts the root as mounted, as the scan reads every process's command line.
-		if n, err := m.Store.Mounted(c.ID); err == nil && n > 0 {
-			if ctr, err := m.Store.Container(c.ID); err == nil {
-				storage.KillMountPrograms(ctr.LayerID)
-			}
-		}
-	}
-	_, _ = m.Store.Unmount(c.ID, true)
-	if err := m.Store.DeleteContainer(c.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
-		return fmt.Errorf("removing container %s: %w", c.Name, err)
-	}
+	diskspace.ReleaseIfLow(m.Store.GraphRoot())
+	m.releaseMount(c.ID)
 	if err := m.removeCgroup(c.ID); err != nil {
 		return err
 	}
-	if err := m.Records.Delete(c.ID); err != nil {
-		return err
-	}
-	m.removeNetDir(c.ID)
 	if removeVolumes || c.AutoRemove {
 		for _, mt := range c.Mounts {
 			if mt.Type != "volume" || mt.Source == "" {
@@ -290,6 +293,67 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 			}
 		}
 	}
+	if err := m.Records.Delete(c.ID); err != nil {
+		return err
+	}
+	c.Emit(events.Destroy)
+	if err := m.deleteStoreEntry(c.ID); err != nil {
+		return fmt.Errorf("removing container %s: %w; its records are gone: `hutch system check --repair` finishes the removal", c.Name, err)
+	}
+	m.removeNetDir(c.ID)
+	return nil
+}
+
+// releaseMount undoes what a killed owner left mounted for container id: the store's
+// mount count and, with fuse-overlayfs, the mount program serving the dead mount.
+func (m *Manager) releaseMount(id string) {
+	if storage.UsesMountProgram(m.Store.GraphOptions()) {
+		// A hutch or monitor killed outright leaves the fuse-overlayfs that served the
+		// container's root behind, holding the dead mount: end it. Only when the store
+		// still counts the root as mounted, as the scan reads every process's command line.
+		if n, err := m.Store.Mounted(id); err == nil && n > 0 {
+			if ctr, err := m.Store.Container(id); err == nil {
+				storage.KillMountPrograms(ctr.LayerID)
+			}
+		}
+	}
+	_, _ = m.Store.Unmount(id, true)
+}
+
+// deleteStoreEntry deletes a container from the store; one already gone is fine.
+func (m *Manager) deleteStoreEntry(id string) error {
+	err := m.Store.DeleteContainer(id)
+	if err == nil || errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrNotAContainer) {
+		return nil
+	}
+	return err
+}
+
+// RemoveRef removes the container ref names (Remove), or, when no record has that name
+// or ID, a store entry of that name or ID left without records by a removal or creation
+// cut short. It returns ErrNotFound when there is neither.
+func (m *Manager) RemoveRef(ref string, removeVolumes bool) error {
+	c, err := m.Get(ref)
+	if err == nil {
+		return m.Remove(c, removeVolumes)
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	sc, serr := m.Store.Container(ref)
+	if serr != nil || !m.orphaned(sc) {
+		return err
+	}
+	diskspace.ReleaseIfLow(m.Store.GraphRoot())
+	m.releaseMount(sc.ID)
+	if err := m.removeCgroup(sc.ID); err != nil {
+		return err
+	}
+	if err := m.deleteStoreEntry(sc.ID); err != nil {
+		return fmt.Errorf("removing container %s: %w", ref, err)
+	}
+	_ = m.Records.Delete(sc.ID) // a half-deleted record directory, if any
+	m.removeNetDir(sc.ID)
 	return nil
 }
 
@@ -318,14 +382,25 @@ func (m *Manager) Rename(c *Config, name string) error {
 	if holder != "" {
 		return fmt.Errorf("the name %q is already used by container %s: choose another name, or remove it with `hutch rm %s`", name, shortID(holder), name)
 	}
+	// The record first: a rename cut short leaves the store's name behind, which keeps
+	// names unique (`hutch system check --repair` sets it right), never two records of
+	// one name.
+	old := *c
+	c.Name = name
+	if err := m.Records.Save(c); err != nil {
+		*c = old
+		return err
+	}
 	if err := m.Store.SetNames(c.ID, []string{name}); err != nil {
+		*c = old
+		_ = m.Records.Save(c)
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return fmt.Errorf("the name %q is already used by another container", name)
 		}
 		return err
 	}
-	c.Name = name
-	return m.Records.Save(c)
+	c.Emit(events.Rename, "oldName", old.Name)
+	return nil
 }
 
 // VolumeUsers maps each volume name to the containers whose mounts name it.

@@ -6,11 +6,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
@@ -85,6 +88,8 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	if Paused(st) {
 		return nsinit.ExitEngine, fmt.Errorf("container %s is paused: unpause it first (`hutch unpause %s`); a command started in its frozen cgroup would not run", c.Name, c.Name)
 	}
+	execID, command := newExecID(), strings.Join(o.Cmd, " ")
+	c.Emit(events.ExecCreate+": "+command, "execID", execID)
 	p, err := launch.Exec(st.Pid, flags, spec, child, st.Cgroup, func() {
 		fmt.Fprintf(os.Stderr, "Warning: the command runs outside the cgroup of container %s (its limits, stats and pause do not cover it): this hutch runs outside the delegated cgroup %s, and the kernel moves a process only between cgroups whose common ancestor you may write\n", c.Name, filepath.Dir(st.Cgroup))
 	})
@@ -92,7 +97,12 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		return launch.ExitCode(err), err
 	}
 	fg.started()
-	return fg.run(p.Signal, p.Wait)
+	c.Emit(events.ExecStart+": "+command, "execID", execID)
+	code, err := fg.run(p.Signal, p.Wait)
+	if err == nil && !o.Detach {
+		c.Emit(events.ExecDie, "execID", execID, "exitCode", strconv.Itoa(code))
+	}
+	return code, err
 }
 
 // Attach connects to a running container: its output from now on (followed from the
@@ -106,6 +116,7 @@ func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 	if st.Status != StatusRunning {
 		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it with `hutch start -a %s`", ErrNotRunning, c.Name, st.Status, c.Name)
 	}
+	c.Emit(events.Attach)
 	var fifo *os.File
 	if withStdin && c.Interactive {
 		fifo, err = os.OpenFile(filepath.Join(r.dir(c.ID), "stdin"), os.O_WRONLY, 0)

@@ -39,6 +39,7 @@ type optionsV1 struct {
 	StopTimeout     *int                  `json:"StopTimeout"`
 	Userns          string                `json:"UsernsMode"`
 	Resources       *cgroups.Resources    `json:"Resources"`
+	ByRun           bool                  `json:"ByRun"`
 }
 
 // decodeRecord reads a config.json of either layout into c.
@@ -68,7 +69,7 @@ func migrate(c *Config, o *optionsV1) {
 		Privileged: o.Privileged, ReadOnly: o.ReadOnly, Ports: o.Ports, PublishAll: o.PublishAll,
 		Init: o.Init, AutoRemove: o.AutoRemove, Interactive: o.Interactive, TTY: o.TTY,
 		Labels: o.Labels, Restart: o.Restart, StopTimeout: o.StopTimeout, Userns: o.Userns,
-		Resources: o.Resources,
+		Resources: o.Resources, ByRun: o.ByRun,
 	}
 	// The network: its options as parsed then, else (records older than those) the mode
 	// with slirp4netns's own defaults, as those containers were started.

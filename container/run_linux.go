@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"hutch.dev/hutch/events"
+	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 )
@@ -91,12 +93,20 @@ func (m *Manager) Run(r *Request, img *cstorage.Image, stdio IO) (*Config, int, 
 // runAttached runs a created container in the foreground; begun, when not nil, is its
 // init, launched already and waiting for its spec; limitsSaid as in starting.
 func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, limitsSaid bool) (code int, retErr error) {
+	ran := false // the command ran: its status is the one to report
 	defer func() {
 		if !c.AutoRemove {
 			_, _ = m.Store.Unmount(c.ID, true)
 			return
 		}
-		if err := m.Remove(c, true); err != nil && retErr == nil { // unmounts too
+		err := m.Remove(c, true) // unmounts too
+		switch {
+		case err == nil:
+		case ran && retErr == nil:
+			// The command's status stands; the failed removal is said on its own.
+			fmt.Fprintf(fg.stdio.Stderr, "Error: the container exited with status %d, but removing it (--rm) failed: %v; `hutch rm %s` or `hutch system check --repair` finishes it\n",
+				code, diskspace.Explain(err, m.Store.GraphRoot()), c.Name)
+		case retErr == nil:
 			retErr = err
 		}
 	}()
@@ -112,15 +122,18 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, li
 	}
 	defer closeNet()
 	fg.started()
+	c.Emit(events.Attach)
+	c.Emit(events.Start)
 	if !c.AutoRemove { // a --rm container's records go right after
 		defer func() {
-			noteExit(st)
 			st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
 			_ = m.Records.SaveState(c.ID, st)
 		}()
 	}
 	code, err = fg.run(r.Signal, r.Wait)
-	closeNet() // its ports are free once the container is recorded as exited
+	ran = err == nil
+	c.died(st, code) // the OOM kill read before the cgroup goes
+	closeNet()       // its ports are free once the container is recorded as exited
 	return code, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/internal/idmap"
 	"hutch.dev/hutch/launch"
@@ -95,6 +96,9 @@ func (m *Manager) begin(c *Config, shape *nsinit.Spec, how starting, slot string
 func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 	rootfs, err := m.Store.Mount(c.ID, "")
 	if err != nil {
+		if errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrLayerUnknown) {
+			return nil, fmt.Errorf("container %s has lost its store entry (a removal was cut short, or its image was removed with force): remove it with `hutch rm %s`, or repair the store with `hutch system check --repair`", c.Name, c.Name)
+		}
 		return nil, fmt.Errorf("mounting the container's root file system: %w", err)
 	}
 	defer func() {

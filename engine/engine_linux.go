@@ -4,6 +4,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,11 +37,58 @@ type Host struct {
 	Paths   *config.Paths
 	NS      *userns.State
 	Inside  bool // running in the user namespace (or as real root)
+	// Store is what the global flags asked of the store for this command.
+	Store StoreFlags
+	// driverOpts are Store.Opts for the driver (the mount program taken out).
+	driverOpts []string
 }
+
+// StoreFlags are the global flags that choose a store for one command, Podman's names.
+type StoreFlags struct {
+	// Root and RunRoot move the store's graph root (and with it the containers' records
+	// and the named volumes) and its run root (--root, --runroot); "" keeps the
+	// configured ones. A Root without a RunRoot gets a run root of its own in the
+	// runtime directory (storage-HASH).
+	Root, RunRoot string
+	// Driver forces a storage driver (--storage-driver), as [storage] driver does.
+	Driver string
+	// Opts are --storage-opt's: overlay.mount_program=PATH stands for [storage]
+	// mount_program; the others are the driver's own options (overlay.mountopt=…,
+	// vfs.ignore_chown_errors=…). An empty one is no option (Podman's way to clear them).
+	Opts []string
+}
+
+// flags are the --root and --runroot that chose the store, as a command line says them
+// ("" for the user's own store).
+func (f StoreFlags) flags() string {
+	var out []string
+	if f.Root != "" {
+		out = append(out, "--root "+shellQuote(f.Root))
+	}
+	if f.RunRoot != "" {
+		out = append(out, "--runroot "+shellQuote(f.RunRoot))
+	}
+	return strings.Join(out, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`;&|<>()*?[]{}~#!") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Moved reports whether --root or --runroot chose a store other than the user's own.
+func (f StoreFlags) Moved() bool { return f.Root != "" || f.RunRoot != "" }
 
 // Load reads the configuration and the user's paths, and learns how to enter (or, in
 // the re-executed child, how it entered) the user namespace.
-func Load() (*Host, error) {
+func Load() (*Host, error) { return LoadWith(StoreFlags{}) }
+
+// LoadWith is Load for a command given the global flags f. A process the parent
+// handed its paths to takes the parent's flags with them (a monitor has none of its
+// own): the store a command chose is the one every process it starts works on.
+func LoadWith(f StoreFlags) (*Host, error) {
 	h := &Host{}
 	if ns, ok := userns.Inside(); ok {
 		h.NS, h.Inside = ns, true
@@ -50,12 +99,17 @@ func Load() (*Host, error) {
 		}
 		h.NS, h.Inside = ns, ns.Root
 	}
-	if v := os.Getenv(envPaths); v != "" && h.Inside {
-		// The parent resolved (and checked the ownership of) the paths as the plain user.
-		h.Paths = &config.Paths{}
-		if err := json.Unmarshal([]byte(v), h.Paths); err != nil {
+	v := os.Getenv(envPaths)
+	fromParent := v != "" && h.Inside
+	if fromParent {
+		// The parent resolved (and checked the ownership of) the paths as the plain user,
+		// --root and --runroot applied (absolute: a process that joins a container's
+		// mount namespace starts in its root).
+		handed := handedPaths{Paths: &config.Paths{}}
+		if err := json.Unmarshal([]byte(v), &handed); err != nil {
 			return nil, fmt.Errorf("internal error: bad %s: %w", envPaths, err)
 		}
+		h.Paths, f = handed.Paths, handed.Store
 	} else {
 		paths, err := config.UserPaths(h.NS.UID, h.NS.Home, os.Getenv)
 		if err != nil {
@@ -63,24 +117,81 @@ func Load() (*Host, error) {
 		}
 		h.Paths = paths
 	}
+	driverOpts, mountProgram, err := parseStorageOpts(f.Opts)
+	if err != nil {
+		return nil, err
+	}
 	cfg, srcs, err := config.Load(config.SystemFile, h.Paths.UserConfig)
 	if err != nil {
 		return nil, err
 	}
 	h.Config, h.Sources = cfg, srcs
-	if cfg.Storage.GraphRoot != "" {
+	graphFrom := ""
+	if cfg.Storage.GraphRoot != "" && !fromParent {
 		if !filepath.IsAbs(cfg.Storage.GraphRoot) {
 			return nil, fmt.Errorf("config: [storage] graphroot = %q must be an absolute path", cfg.Storage.GraphRoot)
 		}
 		h.Paths.GraphRoot = cfg.Storage.GraphRoot
+		graphFrom = h.driverSource()
+	}
+	if f.Root != "" && !fromParent {
+		abs, err := filepath.Abs(f.Root)
+		if err != nil {
+			return nil, fmt.Errorf("--root %s: %w", f.Root, err)
+		}
+		f.Root = abs
+		if abs != h.Paths.GraphRoot && f.RunRoot == "" {
+			// A run root of its own: two stores sharing one would overwrite each
+			// other's record of what is mounted.
+			sum := sha256.Sum256([]byte(abs))
+			h.Paths.RunRoot = filepath.Join(h.Paths.RuntimeDir, "storage-"+hex.EncodeToString(sum[:6]))
+		}
+		h.Paths.GraphRoot, h.Paths.VolumeDir, graphFrom = abs, filepath.Join(abs, "volumes"), "--root"
+	}
+	if f.RunRoot != "" && !fromParent {
+		abs, err := filepath.Abs(f.RunRoot)
+		if err != nil {
+			return nil, fmt.Errorf("--runroot %s: %w", f.RunRoot, err)
+		}
+		f.RunRoot = abs
+		h.Paths.RunRoot = abs
+	}
+	switch f.Driver {
+	case "":
+	case config.DriverOverlay, config.DriverFuse, config.DriverVFS:
+		h.Config.Storage.Driver = f.Driver
+	default:
+		return nil, fmt.Errorf("--storage-driver %q is not a driver hutch knows: use overlay, fuse-overlayfs or vfs", f.Driver)
+	}
+	if mountProgram != "" {
+		h.Config.Storage.MountProgram = mountProgram
+	}
+	h.Store, h.driverOpts = f, driverOpts
+	if !fromParent && v == "" {
+		// As the plain user (the child trusts the parent's verdict): a store or config
+		// another user can change is refused before anything is read from it.
+		if err := h.Paths.Check(h.NS.UID, graphFrom, os.Getenv); err != nil {
+			return nil, err
+		}
 	}
 	return h, nil
+}
+
+// handedPaths is what a parent hands the processes it starts in contract.Paths: its
+// paths and its store flags.
+type handedPaths struct {
+	*config.Paths
+	Store StoreFlags `json:"store"`
+}
+
+func (h *Host) handedPaths() ([]byte, error) {
+	return json.Marshal(handedPaths{Paths: h.Paths, Store: h.Store})
 }
 
 // Enter re-executes hutch with args (and env added to the environment) inside the user
 // namespace and returns its exit status.
 func (h *Host) Enter(args []string, env ...string) (int, error) {
-	p, err := json.Marshal(h.Paths)
+	p, err := h.handedPaths()
 	if err != nil {
 		return 125, err
 	}
@@ -91,7 +202,7 @@ func (h *Host) Enter(args []string, env ...string) (int, error) {
 // mount namespaces of process pid (a container's monitor, which holds its mounts) and
 // returns its exit status.
 func (h *Host) Join(pid int, args []string, extra ...string) (int, error) {
-	p, err := json.Marshal(h.Paths)
+	p, err := h.handedPaths()
 	if err != nil {
 		return 125, err
 	}
@@ -117,9 +228,18 @@ func (h *Host) Join(pid int, args []string, extra ...string) (int, error) {
 	return 0, nil
 }
 
-// Warnings lists every finding about the host, each with its fix.
-func (h *Host) Warnings() []diag.Warning {
+// Warnings lists the findings about the host, each with its fix, for printing once.
+// The subordinate ranges are checked against other users' by the first command of a
+// login session only (info lists every finding: allWarnings).
+func (h *Host) Warnings() []diag.Warning { return h.warnings(false) }
+
+func (h *Host) allWarnings() []diag.Warning { return h.warnings(true) }
+
+func (h *Host) warnings(all bool) []diag.Warning {
 	ws := append([]diag.Warning{}, h.NS.Warnings...)
+	if all || diag.FirstInSession(h.Paths.RuntimeDir, "subid-ranges") {
+		ws = append(ws, h.NS.RangeWarnings()...)
+	}
 	if h.Paths.RuntimeFallback != "" {
 		ws = append(ws, diag.Warning{ID: "runtime-dir", Text: h.Paths.RuntimeFallback})
 	}
@@ -162,13 +282,42 @@ func (h *Host) OpenStore() (*storage.Store, error) {
 		return nil, fmt.Errorf("internal error: the store may only be opened inside the user namespace")
 	}
 	return storage.Open(storage.Options{
-		GraphRoot:    h.Paths.GraphRoot,
-		RunRoot:      h.Paths.RunRoot,
-		Driver:       h.Config.Storage.Driver,
-		DriverSource: h.driverSource(),
-		MountProgram: h.Config.Storage.MountProgram,
-		SingleID:     h.NS.SingleID,
+		GraphRoot:     h.Paths.GraphRoot,
+		RunRoot:       h.Paths.RunRoot,
+		Driver:        h.Config.Storage.Driver,
+		DriverSource:  h.driverSource(),
+		DriverFlag:    h.Store.Driver != "",
+		MountProgram:  h.Config.Storage.MountProgram,
+		SingleID:      h.NS.SingleID,
+		DriverOptions: h.driverOpts,
+		Flags:         h.Store.flags(),
 	})
+}
+
+// parseStorageOpts splits --storage-opt into the driver's options and the mount
+// program (overlay.mount_program=, or mount_program=); each driver option must name its
+// driver (overlay.… or vfs.…), as Podman's do.
+func parseStorageOpts(opts []string) (driverOpts []string, mountProgram string, err error) {
+	for _, o := range opts {
+		if o == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(o, "=")
+		switch {
+		case !ok || k == "":
+			return nil, "", fmt.Errorf("--storage-opt %q: use DRIVER.OPTION=VALUE (e.g. overlay.mountopt=nodev)", o)
+		case k == "mount_program" || k == "overlay.mount_program":
+			if !filepath.IsAbs(v) {
+				return nil, "", fmt.Errorf("--storage-opt %s: the mount program must be an absolute path", o)
+			}
+			mountProgram = v
+		case strings.HasPrefix(k, "overlay.") || strings.HasPrefix(k, "vfs."):
+			driverOpts = append(driverOpts, o)
+		default:
+			return nil, "", fmt.Errorf("--storage-opt %q: name the driver the option is for: overlay.%s or vfs.%s", o, k, k)
+		}
+	}
+	return driverOpts, mountProgram, nil
 }
 
 // SystemContext points every path go.podman.io/image would read or write at hutch's own

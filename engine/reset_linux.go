@@ -16,17 +16,23 @@ import (
 
 // Reset deletes the user's store, run root, runtime state and cache without opening the
 // store, so that it works when the store's metadata is damaged. It runs inside the user
-// namespace, where files of subordinate ids can be deleted.
-func Reset(p *config.Paths) error {
+// namespace, where files of subordinate ids can be deleted. With storeOnly (a store
+// that --root or --runroot chose) it deletes that store's graph root and run root
+// only: the cache and the runtime state serve the user's own store as well.
+func Reset(p *config.Paths, storeOnly bool) error {
 	var errs []error
-	for _, dir := range []string{p.GraphRoot, p.RunRoot, p.CacheDir} {
+	dirs := []string{p.GraphRoot, p.RunRoot, p.CacheDir}
+	if storeOnly {
+		dirs = dirs[:2]
+	}
+	for _, dir := range dirs {
 		unmountUnder(dir)
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	// The runtime dir itself stays (it may be XDG_RUNTIME_DIR/hutch); its content goes.
-	if entries, err := os.ReadDir(p.RuntimeDir); err == nil {
+	if entries, err := os.ReadDir(p.RuntimeDir); err == nil && !storeOnly {
 		for _, e := range entries {
 			if err := os.RemoveAll(filepath.Join(p.RuntimeDir, e.Name())); err != nil {
 				errs = append(errs, err)

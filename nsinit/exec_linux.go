@@ -153,8 +153,13 @@ func execChild(spec *ExecSpec) (int, error) {
 		return ExitEngine, err
 	}
 	u, err := LookupUser("/", spec.User)
-	if err != nil {
-		return ExitEngine, fmt.Errorf("-u %q: no such user or group in the container's /etc/passwd and /etc/group", spec.User)
+	switch {
+	case errors.Is(err, ErrUnknownUser):
+		return ExitEngine, fmt.Errorf("-u %q: no such user or group in the container's /etc/passwd and /etc/group: use a name from there or numeric ids (-u 1000:1000)", spec.User)
+	case errors.Is(err, ErrIDRange):
+		return ExitEngine, fmt.Errorf("-u %q: id out of range", spec.User)
+	case err != nil:
+		return ExitEngine, fmt.Errorf("-u %q: %w", spec.User, err)
 	}
 	env := spec.Env
 	if !hasKey(env, "HOME") {

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // Identity is a USER[:GROUP] resolved against a root's /etc/passwd and /etc/group.
@@ -26,27 +26,20 @@ var (
 )
 
 // LookupUser resolves spec (USER[:GROUP], names or numbers; "" is root) against the
-// passwd and group files of the tree at root ("/" inside a container), both resolved
-// inside it, so that an image's symlinks cannot lead out. A user named without a group
-// gets its passwd group and the groups that list it; numeric ids need no entry. Every
-// process hutch starts in a container (run, exec, a build's RUN and the --chown of
-// COPY and ADD) resolves its user here.
+// passwd and group files of the tree at root ("/" inside a container), both read inside
+// it through fsutil's bounded reader (UserDB: regular files only, at most 16 MiB,
+// symlinks resolved in the root), so that an image's symlinks cannot lead out and a
+// FIFO or a device in their place is refused, not waited on. A user named without a
+// group gets its passwd group and the groups that list it; numeric ids need no entry.
+// Every process hutch starts in a container (run, exec, a build's RUN and the --chown
+// of COPY and ADD) resolves its user here. A file that cannot be read is an
+// *fsutil.FileError (naming it and the fix), not ErrUnknownUser.
 func LookupUser(root, spec string) (Identity, error) {
-	passwd, err := openInRoot(root, "/etc/passwd")
+	passwd, group, err := fsutil.ReadUserDB(root)
 	if err != nil {
 		return Identity{}, err
 	}
-	if passwd != nil {
-		defer passwd.Close()
-	}
-	group, err := openInRoot(root, "/etc/group")
-	if err != nil {
-		return Identity{}, err
-	}
-	if group != nil {
-		defer group.Close()
-	}
-	return lookupUser(spec, readerOf(passwd), readerOf(group))
+	return lookupUser(spec, passwd, group)
 }
 
 // lookupUser resolves spec against passwd and group (nil: the file is missing, and
@@ -73,26 +66,4 @@ func lookupUser(spec string, passwd, group io.Reader) (Identity, error) {
 		}
 	}
 	return id, nil
-}
-
-// openInRoot opens a file of the tree at root, resolved inside it; nil when it does not
-// exist.
-func openInRoot(root, path string) (*os.File, error) {
-	p, err := securejoin.SecureJoin(root, path)
-	if err != nil {
-		return nil, fmt.Errorf("resolving %s in the container: %w", path, err)
-	}
-	f, err := os.Open(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	return f, err
-}
-
-// readerOf keeps a missing file a nil io.Reader (not a nil *os.File in an interface).
-func readerOf(f *os.File) io.Reader {
-	if f == nil {
-		return nil
-	}
-	return f
 }

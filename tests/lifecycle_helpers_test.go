@@ -155,8 +155,19 @@ func lcRunD(sb *sandbox, args ...string) string {
 }
 
 // lcSleeper is a container command that runs until stopped and ends at once on
-// SIGTERM with status 0 (a shell as pid 1 needs a trap to hear the signal).
-var lcSleeper = []string{"sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"}
+// SIGTERM with status 0 (a shell as pid 1 needs a trap to hear the signal). It prints
+// "ready" once the trap is set: a SIGTERM that comes before finds pid 1 without a
+// handler and is dropped, and `stop` then waits out its timeout (lcRunReady waits).
+var lcSleeper = []string{"sh", "-c", "trap 'exit 0' TERM; echo ready; sleep 1000 & wait"}
+
+// lcRunReady is lcRunD of a command that prints "ready" when it can be stopped (as
+// lcSleeper does), waiting until it has.
+func lcRunReady(sb *sandbox, args ...string) string {
+	sb.t.Helper()
+	id := lcRunD(sb, args...)
+	lcWaitLog(sb, id, "ready", 20*time.Second)
+	return id
+}
 
 // ---------------------------------------------------------------------------------
 // The JSON hutch prints about containers
@@ -387,7 +398,7 @@ func lcProcs(sb *sandbox) []lcProc {
 		if !c.tied {
 			if mnt, err := os.Readlink(filepath.Join(dir, "ns", "mnt")); err == nil && mnt != myMntNS {
 				mi, _ := os.ReadFile(filepath.Join(dir, "mountinfo"))
-				c.tied = bytes.Contains(mi, mark)
+				c.tied = mountsName(sb, mi, mark)
 			}
 		}
 		all = append(all, c)
@@ -415,6 +426,24 @@ func lcProcs(sb *sandbox) []lcProc {
 	return out
 }
 
+// mountsName tells whether a mount table names the sandbox (mark), leaving out the
+// mounts the test itself made there (which every mount namespace made since holds).
+func mountsName(sb *sandbox, mi, mark []byte) bool {
+	if len(sb.harnessMounts) == 0 {
+		return bytes.Contains(mi, mark)
+	}
+	for _, l := range bytes.Split(mi, []byte{'\n'}) {
+		f := strings.Fields(string(l))
+		if len(f) > 4 && isHarnessMount(sb, f[4]) {
+			continue
+		}
+		if bytes.Contains(l, mark) {
+			return true
+		}
+	}
+	return false
+}
+
 func lcProcList(ps []lcProc) string {
 	var b strings.Builder
 	for _, p := range ps {
@@ -439,6 +468,9 @@ func lcMounts(sb *sandbox) []string {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			f := strings.Fields(l)
+			if len(f) > 4 && isHarnessMount(sb, f[4]) {
+				continue
+			}
 			// The mount point (field 5) or the source (after " - ") names the sandbox.
 			if len(f) > 4 && (strings.HasPrefix(f[4]+"/", mark) || strings.Contains(l, " - ") && strings.Contains(l[strings.Index(l, " - "):], mark)) {
 				k := who + ": " + l
@@ -473,6 +505,15 @@ func lcMounts(sb *sandbox) []string {
 		scan("pid "+strconv.Itoa(pid), filepath.Join("/proc", e.Name(), "mountinfo"))
 	}
 	return out
+}
+
+func isHarnessMount(sb *sandbox, mp string) bool {
+	for _, m := range sb.harnessMounts {
+		if mp == m {
+			return true
+		}
+	}
+	return false
 }
 
 // lcAssertNoProcsNoMounts checks (polling a few seconds: the monitor records the exit,

@@ -63,7 +63,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.BoolVar(&f.registry.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate when pulling")
 	fs.StringVar(&f.restart, "restart", "no", "restart policy while the monitor lives: no, always, unless-stopped, on-failure[:N]")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default: the image's, or SIGTERM)")
-	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds `hutch stop` waits before SIGKILL")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds to wait after the stop signal before SIGKILL (the default of stop and restart for this container)")
 	if run {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
@@ -76,7 +76,8 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	o := container.Options{
 		Name: f.name, Image: image, WorkingDir: f.workdir, User: f.user, Hostname: f.hostname,
 		Settings: container.Settings{Cmd: args, CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged,
-			ReadOnly: f.readOnly, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty},
+			ReadOnly: f.readOnly, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
+			ByRun: cmd.Name() == "run"},
 	}
 	sec, err := security.Parse(f.securityOpt)
 	if err != nil {
@@ -171,6 +172,7 @@ func newRunCommand(a *app) *cobra.Command {
 		},
 	}
 	f.register(c.Flags(), true)
+	a.authFileFlag(c)
 	return onStore(c)
 }
 
@@ -243,6 +245,7 @@ func newCreateCommand(a *app) *cobra.Command {
 		},
 	}
 	f.register(c.Flags(), false)
+	a.authFileFlag(c)
 	return onStore(c)
 }
 
@@ -293,7 +296,7 @@ func newRmCommand(a *app) *cobra.Command {
 		Example: "  hutch rm hello\n  hutch rm -f web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep := reporter(cmd)
+			rep := a.reporter(cmd)
 			if err := a.sess.RemoveContainers(args, force, vols, rep.report); err != nil {
 				return err
 			}
