@@ -7,6 +7,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 const testPasswd = `root:x:0:0:root:/root:/bin/sh
@@ -106,5 +110,24 @@ func TestLookupUserStaysInRoot(t *testing.T) {
 	got, err := LookupUser(root, "mallory")
 	if err != nil || got.UID != 7 || got.Home != "/in" {
 		t.Fatalf("mallory inside the root = %+v, %v", got, err)
+	}
+}
+
+// An image's /etc/passwd that is a FIFO (or a device, or too large) is refused at once,
+// naming it, through fsutil's bounded reader: not waited on, and not "no such user".
+func TestLookupUserFIFO(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(root, "etc", "passwd"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []string{"nobody", "1000"} {
+		_, err := LookupUser(root, spec)
+		var fe *fsutil.FileError
+		if !errors.As(err, &fe) || errors.Is(err, ErrUnknownUser) || !strings.Contains(err.Error(), "/etc/passwd: is a named pipe (FIFO)") {
+			t.Fatalf("%q with a FIFO passwd: %v", spec, err)
+		}
 	}
 }
