@@ -37,9 +37,9 @@ type Options struct {
 	Layers     bool   // keep a cache entry per step (default true)
 	Format     string // "oci" (default) or "docker"
 	Labels     map[string]string
-	// Network is RUN steps' network (network.Parse of --network; zero: slirp4netns),
-	// unless a RUN says --network=none|host; SlirpPath is the slirp4netns binary ("" =
-	// $PATH).
+	// Network is RUN steps' network (--network parsed with config.toml's defaults by
+	// network.Parse; required), unless a RUN says --network=none|host; SlirpPath is the
+	// slirp4netns binary ("" = $PATH).
 	Network   network.Config
 	SlirpPath string
 	Secrets   map[string]string // id → file on the host
@@ -117,10 +117,8 @@ type Builder struct {
 	ctx     context.Context
 	sig     *interrupt
 	noted   map[string]bool
-	// prepared holds what keyExtra found for the step about to run.
-	prepared map[instructions.Command]*prepared
-	tmpDirs  []string
-	known    map[string]bool // layers seen to exist
+	tmpDirs []string
+	known   map[string]bool // layers seen to exist
 	// triggerLine is the FROM line while its image's ONBUILD triggers run.
 	triggerLine int
 	guard       *guard
@@ -132,9 +130,6 @@ type Builder struct {
 func New(store cstorage.Store, o Options) *Builder {
 	if o.Format == "" {
 		o.Format = "oci"
-	}
-	if o.Network.Mode == "" {
-		o.Network, _ = network.Parse("", network.Defaults{})
 	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
@@ -161,7 +156,7 @@ func New(store cstorage.Store, o Options) *Builder {
 	root := filepath.Join(store.GraphRoot(), "hutch-build")
 	return &Builder{o: o, store: store, root: root, tmp: filepath.Join(store.GraphRoot(), "tmp"),
 		f: o.File, lex: shell.NewLex(o.File.Escape), results: map[int]*state{}, mounts: map[string]string{},
-		noted: map[string]bool{}, prepared: map[instructions.Command]*prepared{}, known: map[string]bool{}}
+		noted: map[string]bool{}, known: map[string]bool{}}
 }
 
 func (b *Builder) note(key, format string, a ...any) {
@@ -202,6 +197,9 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 	}
 	if b.o.Format != "oci" && b.o.Format != "docker" {
 		return nil, fmt.Errorf("--format %q: use oci or docker", b.o.Format)
+	}
+	if b.o.Network.Mode == "" {
+		return nil, errors.New("internal error: the build's network was not chosen (network.Parse)")
 	}
 	args, err := newArgs(b.f, b.o.BuildArgs)
 	if err != nil {
@@ -460,11 +458,11 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 			st.args.set(kv.Key, val)
 		}
 	}
-	extra, err := b.keyExtra(st, c)
+	p, err := b.planStep(st, c)
 	if err != nil {
 		return b.f.atLine(loc, err)
 	}
-	key := hashKey("step", st.key, text(c), strings.Join(argKeyPart(st.args), "\n"), extra)
+	key := hashKey("step", st.key, text(c), strings.Join(argKeyPart(st.args), "\n"), strings.Join(p.key, "\n"))
 	useCache := b.o.Layers && !b.o.NoCache
 	if useCache {
 		if hit := b.lookup(key); hit != nil {
@@ -475,7 +473,7 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 		}
 	}
 	parentLayer := st.Layer
-	if err := b.run(st, c); err != nil {
+	if err := b.run(st, c, p); err != nil {
 		var rf *ErrRunFailed
 		if errors.As(err, &rf) || errors.Is(err, ErrInterrupted) {
 			return err

@@ -2,14 +2,14 @@ package builder
 
 import (
 	"bufio"
+	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"hutch.dev/hutch/storage"
 )
 
 // GuardName is the helper that outlives a build killed outright (SIGKILL) on a store
@@ -23,13 +23,7 @@ type guard struct{ w *os.File }
 
 // startGuard starts the guard when the store mounts through a program; nil otherwise.
 func startGuard(graphOptions []string) *guard {
-	uses := false
-	for _, o := range graphOptions {
-		if strings.HasPrefix(o, "overlay.mount_program=") {
-			uses = true
-		}
-	}
-	if !uses {
+	if !storage.UsesMountProgram(graphOptions) {
 		return nil
 	}
 	r, w, err := os.Pipe()
@@ -88,19 +82,6 @@ func GuardMain() {
 		}
 	}
 	// The build died: end the mount programs of what it had mounted.
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), "fuse-overlayfs") {
-			continue
-		}
-		for id := range ids {
-			if id != "" && strings.Contains(string(b), id) {
-				if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && pid != os.Getpid() {
-					_ = unix.Kill(pid, unix.SIGKILL)
-				}
-			}
-		}
-	}
+	storage.KillMountPrograms(slices.Collect(maps.Keys(ids))...)
 	os.Exit(0)
 }

@@ -3,6 +3,7 @@ package builder
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -17,11 +18,11 @@ func stepKeyPart(t *testing.T, ctx, df string, args map[string]string) string {
 		st.args.set(k, &v)
 	}
 	c := f.Stages[0].Commands[0]
-	extra, err := b.keyExtra(st, c)
+	p, err := b.planStep(st, c)
 	if err != nil {
 		t.Fatalf("%q: %v", df, err)
 	}
-	return text(c) + "\x00" + extra
+	return text(c) + "\x00" + strings.Join(p.key, "\n")
 }
 
 // Everything that changes a COPY's or a RUN's result changes its key.

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
 	"github.com/sirupsen/logrus"
 
 	cstorage "go.podman.io/storage"
@@ -74,45 +75,28 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 		return err
 	}
 	lap("unmounted")
-	unc := archive.Uncompressed
-	rc, err := b.store.Diff("", work.ID, &cstorage.DiffOptions{Compression: &unc})
-	if err != nil {
-		return fmt.Errorf("reading the step's changes: %w", err)
-	}
+	return b.storeLayer(st, work.ID, lap)
+}
+
+// storeLayer stores the changes of the working layer workID as the step's layer on
+// top of st (once: the same change on the same parent is found again) and records it
+// in st.
+func (b *Builder) storeLayer(st *state, workID string, lap func(string)) error {
 	// The store's lock is held while the diff is read: spool it, then add the layer.
 	f, err := os.CreateTemp(b.tmp, "build-layer-")
 	if err != nil {
-		rc.Close()
 		return err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	diffID, size, err := buildfs.NormalizeTar(rc, w, b.o.Timestamp)
-	cerr := rc.Close()
-	if err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = w.Flush()
-	}
+	diffID, size, err := b.writeDiff(workID, f)
 	if err != nil {
-		return fmt.Errorf("writing the step's layer: %w", err)
+		return err
 	}
 	lap("diffed")
-	// The same change on the same parent is stored once (a rebuild with --no-cache, or a
-	// reproducible build, finds its layers again).
-	layerID := ""
-	if same, err := b.store.LayersByUncompressedDigest(diffID); err == nil {
-		for _, l := range same {
-			if l.Parent == st.Layer && len(l.Names) == 0 {
-				layerID = l.ID
-				break
-			}
-		}
-	}
+	layerID := b.sameLayer(st.Layer, diffID)
 	if layerID == "" {
-		id, err := b.stagedLayer(work.ID, st.Layer, f.Name(), diffID, size)
+		id, err := b.stagedLayer(workID, st.Layer, f.Name(), diffID, size)
 		if err == nil {
 			layerID = id
 			b.created = append(b.created, id)
@@ -139,6 +123,44 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 	st.Config.RootFS.Type = "layers"
 	st.Config.RootFS.DiffIDs = append(st.Config.RootFS.DiffIDs, diffID)
 	return nil
+}
+
+// writeDiff writes the working layer's changes to f as a normalised tar (buildfs):
+// its digest and size.
+func (b *Builder) writeDiff(workID string, f *os.File) (digest.Digest, int64, error) {
+	unc := archive.Uncompressed
+	rc, err := b.store.Diff("", workID, &cstorage.DiffOptions{Compression: &unc})
+	if err != nil {
+		return "", 0, fmt.Errorf("reading the step's changes: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	diffID, size, err := buildfs.NormalizeTar(rc, w, b.o.Timestamp)
+	cerr := rc.Close()
+	if err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("writing the step's layer: %w", err)
+	}
+	return diffID, size, nil
+}
+
+// sameLayer is a layer already holding the change diffID on parent ("": none), so that
+// a rebuild with --no-cache, or a reproducible build, finds its layers again.
+func (b *Builder) sameLayer(parent string, diffID digest.Digest) string {
+	same, err := b.store.LayersByUncompressedDigest(diffID)
+	if err != nil {
+		return ""
+	}
+	for _, l := range same {
+		if l.Parent == parent && len(l.Names) == 0 {
+			return l.ID
+		}
+	}
+	return ""
 }
 
 // dropUnused removes the layers this build made that no image holds (with

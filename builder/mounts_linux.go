@@ -3,6 +3,7 @@ package builder
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,185 +35,248 @@ func (b *Builder) cacheDirFor(id string) string {
 	return filepath.Join(b.o.CacheDir, "build-cache", name+"-"+hex.EncodeToString(sum[:6]))
 }
 
-// runMounts turns a RUN's --mount flags into runtime mounts. release undoes what
-// they needed (locks, overlays, copies) and must be called after the step.
-func (b *Builder) runMounts(st *state, ms []*instructions.Mount, dir string, env *[]string) ([]nsinit.Mount, func(), error) {
-	var out []nsinit.Mount
-	var undo []func()
-	secrets := "" // the tmpfs holding the secrets' files, once one is needed
-	release := func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
+// mountPlan is one RUN --mount, checked, before anything is made for it.
+type mountPlan struct {
+	*instructions.Mount
+	// target is the absolute path in the container (relative ones are under WORKDIR).
+	target string
+	// id names a cache (default: the target) or a secret (default: its source, else the
+	// target's base name); file is the secret's file on the host.
+	id, file string
+}
+
+// planMount checks a RUN --mount and resolves its target and id; a secret that is not
+// given and not required is left out (nil, nil).
+func (b *Builder) planMount(m *instructions.Mount, workdir string) (*mountPlan, error) {
+	p := &mountPlan{Mount: m, target: m.Target}
+	if p.target != "" && !path.IsAbs(p.target) {
+		if workdir == "" {
+			workdir = "/"
+		}
+		p.target = path.Join(workdir, p.target)
+	}
+	switch m.Type {
+	case instructions.MountTypeCache, instructions.MountTypeTmpfs, instructions.MountTypeBind:
+		if p.target == "" {
+			return nil, fmt.Errorf("RUN --mount=type=%s needs a target", m.Type)
+		}
+		p.id = m.CacheID
+		if p.id == "" {
+			p.id = p.target
+		}
+	case instructions.MountTypeSecret:
+		p.id = firstOf(m.CacheID, m.Source, path.Base(m.Target))
+		file, ok := b.o.Secrets[p.id]
+		if !ok {
+			if m.Required {
+				return nil, fmt.Errorf("RUN --mount=type=secret,id=%s: no such secret: give it with `hutch build --secret id=%s,src=FILE`", p.id, p.id)
+			}
+			return nil, nil
+		}
+		p.file = file
+		if p.target == "" {
+			p.target = "/run/secrets/" + p.id
+		}
+	case instructions.MountTypeSSH:
+		return nil, fmt.Errorf("RUN --mount=type=ssh is not supported by hutch build: pass what the step needs with --secret")
+	default:
+		return nil, fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
+	}
+	return p, nil
+}
+
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
 		}
 	}
+	return ""
+}
+
+// runMounts turns a RUN's --mount flags into runtime mounts, made in dir (a directory
+// of the step's own). release undoes what they needed (locks, overlays, the secrets'
+// tmpfs) and must be called after the step, also on error.
+func (b *Builder) runMounts(st *state, ms []*instructions.Mount, dir string, env *[]string) ([]nsinit.Mount, func(), error) {
+	r := &mountsMade{dir: dir}
+	var out []nsinit.Mount
 	for i, m := range ms {
-		target := m.Target
-		if target != "" && !path.IsAbs(target) {
-			wd := st.Config.Config.WorkingDir
-			if wd == "" {
-				wd = "/"
-			}
-			target = path.Join(wd, target)
+		p, err := b.planMount(m, st.Config.Config.WorkingDir)
+		if err != nil {
+			return nil, r.release, err
 		}
+		if p == nil {
+			continue
+		}
+		var mt *nsinit.Mount
 		switch m.Type {
 		case instructions.MountTypeCache:
-			if target == "" {
-				return nil, release, fmt.Errorf("RUN --mount=type=cache needs a target")
-			}
-			id := m.CacheID
-			if id == "" {
-				id = target
-			}
-			d := b.cacheDirFor(id)
-			if _, err := os.Stat(d); os.IsNotExist(err) {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					return nil, release, err
-				}
-				if m.Mode != nil {
-					_ = os.Chmod(d, os.FileMode(*m.Mode))
-				}
-				if m.UID != nil || m.GID != nil {
-					uid, gid := 0, 0
-					if m.UID != nil {
-						uid = int(*m.UID)
-					}
-					if m.GID != nil {
-						gid = int(*m.GID)
-					}
-					_ = os.Lchown(d, uid, gid)
-				}
-			}
-			if m.CacheSharing == instructions.MountSharingLocked {
-				l, err := lock.Acquire(d+".lock", b.o.Stderr)
-				if err != nil {
-					return nil, release, err
-				}
-				undo = append(undo, l.Unlock)
-			}
-			out = append(out, nsinit.Mount{Type: "bind", Source: d, Destination: target, ReadOnly: m.ReadOnly})
+			mt, err = b.cacheMount(p, r)
 		case instructions.MountTypeTmpfs:
-			if target == "" {
-				return nil, release, fmt.Errorf("RUN --mount=type=tmpfs needs a target")
-			}
-			var opts []string
-			if m.SizeLimit > 0 {
-				opts = append(opts, fmt.Sprintf("size=%d", m.SizeLimit))
-			}
-			out = append(out, nsinit.Mount{Type: "tmpfs", Destination: target, Options: opts})
+			mt = tmpfsMount(p)
 		case instructions.MountTypeBind:
-			if target == "" {
-				return nil, release, fmt.Errorf("RUN --mount=type=bind needs a target")
-			}
-			_, root, ign, err := b.copySource(m.From, st.stage)
-			if err != nil {
-				return nil, release, err
-			}
-			src, err := securejoin.SecureJoin(root, m.Source)
-			if err != nil {
-				return nil, release, err
-			}
-			fi, err := os.Stat(src)
-			if err != nil {
-				return nil, release, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", m.Source, err)
-			}
-			copied := false
-			if m.From == "" && ign != nil && len(ign.Patterns) > 0 {
-				// What the ignore file leaves out of the context is not in the mount
-				// either (as Docker): the step sees a copy without it.
-				if src, err = b.ignoredOut(m.Source, ign, filepath.Join(dir, fmt.Sprintf("bindctx%d", i))); err != nil {
-					return nil, release, err
-				}
-				copied = true
-			}
-			if !m.ReadOnly && !copied {
-				// Writable, but what the step writes there is thrown away.
-				if fi.IsDir() {
-					upper := filepath.Join(dir, fmt.Sprintf("bind%d", i))
-					for _, d := range []string{upper + "/u", upper + "/w", upper + "/m"} {
-						if err := os.MkdirAll(d, 0o755); err != nil {
-							return nil, release, err
-						}
-					}
-					data := fmt.Sprintf("lowerdir=%s,upperdir=%s/u,workdir=%s/w,userxattr", src, upper, upper)
-					if err := unix.Mount("overlay", upper+"/m", "overlay", 0, data); err != nil {
-						return nil, release, fmt.Errorf("RUN --mount=type=bind,rw: an overlay over %s: %w", m.Source, err)
-					}
-					undo = append(undo, func() { _ = unix.Unmount(upper+"/m", unix.MNT_DETACH) })
-					src = upper + "/m"
-				} else {
-					cp := filepath.Join(dir, fmt.Sprintf("bind%d", i))
-					if err := copyFile(src, cp, fi.Mode().Perm()); err != nil {
-						return nil, release, err
-					}
-					src = cp
-				}
-			}
-			out = append(out, nsinit.Mount{Type: "bind", Source: src, Destination: target, ReadOnly: m.ReadOnly, File: !fi.IsDir()})
+			mt, err = b.bindMount(st, p, i, r)
 		case instructions.MountTypeSecret:
-			id := m.CacheID
-			if id == "" {
-				id = m.Source
-			}
-			if id == "" {
-				id = path.Base(m.Target)
-			}
-			srcFile, ok := b.o.Secrets[id]
-			if !ok {
-				if m.Required {
-					return nil, release, fmt.Errorf("RUN --mount=type=secret,id=%s: no such secret: give it with `hutch build --secret id=%s,src=FILE`", id, id)
-				}
-				continue
-			}
-			data, err := fsutil.Secret.Read(srcFile)
-			if err != nil {
-				return nil, release, fmt.Errorf("--secret id=%s: %w", id, err)
-			}
-			if m.Env != nil {
-				*env = append(*env, *m.Env+"="+string(data))
-				if m.Target == "" {
-					continue
-				}
-			}
-			if target == "" {
-				target = "/run/secrets/" + id
-			}
-			mode := os.FileMode(0o400)
-			if m.Mode != nil {
-				mode = os.FileMode(*m.Mode)
-			}
-			if secrets == "" {
-				// A tmpfs of the build's own mount namespace: a secret never reaches the
-				// disk, and vanishes with the build even when it is killed outright.
-				secrets = filepath.Join(dir, "secrets")
-				if err := os.Mkdir(secrets, 0o700); err != nil {
-					return nil, release, err
-				}
-				if err := unix.Mount("tmpfs", secrets, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700"); err != nil {
-					return nil, release, fmt.Errorf("RUN --mount=type=secret: mounting a tmpfs for the secrets on %s: %w", secrets, err)
-				}
-				undo = append(undo, func() { _ = unix.Unmount(secrets, unix.MNT_DETACH) })
-			}
-			cp := filepath.Join(secrets, "secret-"+fmt.Sprint(i))
-			if err := os.WriteFile(cp, data, 0o600); err != nil {
-				return nil, release, err
-			}
-			_ = os.Chmod(cp, mode)
-			uid, gid := 0, 0
-			if m.UID != nil {
-				uid = int(*m.UID)
-			}
-			if m.GID != nil {
-				gid = int(*m.GID)
-			}
-			_ = os.Lchown(cp, uid, gid)
-			out = append(out, nsinit.Mount{Type: "bind", Source: cp, Destination: target, ReadOnly: true, File: true})
-		case instructions.MountTypeSSH:
-			return nil, release, fmt.Errorf("RUN --mount=type=ssh is not supported by hutch build: pass what the step needs with --secret")
-		default:
-			return nil, release, fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
+			mt, err = secretMount(p, i, env, r)
+		}
+		if err != nil {
+			return nil, r.release, err
+		}
+		if mt != nil {
+			out = append(out, *mt)
 		}
 	}
-	return out, release, nil
+	return out, r.release, nil
+}
+
+// mountsMade is what a step's mounts made: undone by release, last first.
+type mountsMade struct {
+	dir     string
+	undo    []func()
+	secrets string // the tmpfs holding the secrets' files, once one is needed
+}
+
+func (r *mountsMade) release() {
+	for i := len(r.undo) - 1; i >= 0; i-- {
+		r.undo[i]()
+	}
+	r.undo = nil
+}
+
+// cacheMount is a RUN --mount=type=cache: a directory of the user's kept across builds
+// (made with the mount's mode and owner), locked for the step with sharing=locked.
+func (b *Builder) cacheMount(p *mountPlan, r *mountsMade) (*nsinit.Mount, error) {
+	d := b.cacheDirFor(p.id)
+	if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+		if p.Mode != nil {
+			_ = os.Chmod(d, os.FileMode(*p.Mode))
+		}
+		if p.UID != nil || p.GID != nil {
+			_ = os.Lchown(d, idOr0(p.UID), idOr0(p.GID))
+		}
+	}
+	if p.CacheSharing == instructions.MountSharingLocked {
+		l, err := lock.Acquire(d+".lock", b.o.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		r.undo = append(r.undo, l.Unlock)
+	}
+	return &nsinit.Mount{Type: "bind", Source: d, Destination: p.target, ReadOnly: p.ReadOnly}, nil
+}
+
+func idOr0(id *uint64) int {
+	if id == nil {
+		return 0
+	}
+	return int(*id)
+}
+
+// tmpfsMount is a RUN --mount=type=tmpfs.
+func tmpfsMount(p *mountPlan) *nsinit.Mount {
+	var opts []string
+	if p.SizeLimit > 0 {
+		opts = append(opts, fmt.Sprintf("size=%d", p.SizeLimit))
+	}
+	return &nsinit.Mount{Type: "tmpfs", Destination: p.target, Options: opts}
+}
+
+// bindMount is a RUN --mount=type=bind of the build context (what the ignore file
+// leaves out is left out of it too), an earlier stage or an image. A writable one is
+// writable for the step only: what it writes is thrown away (an overlay over a
+// directory, a copy of a file).
+func (b *Builder) bindMount(st *state, p *mountPlan, i int, r *mountsMade) (*nsinit.Mount, error) {
+	_, root, ign, err := b.copySource(p.From, st.stage)
+	if err != nil {
+		return nil, err
+	}
+	src, err := securejoin.SecureJoin(root, p.Source)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", p.Source, err)
+	}
+	copied := false
+	if p.From == "" && ign != nil && len(ign.Patterns) > 0 {
+		// What the ignore file leaves out of the context is not in the mount either (as
+		// Docker): the step sees a copy without it.
+		if src, err = b.ignoredOut(p.Source, ign, filepath.Join(r.dir, fmt.Sprintf("bindctx%d", i))); err != nil {
+			return nil, err
+		}
+		copied = true
+	}
+	if !p.ReadOnly && !copied {
+		if src, err = writableFor(p, src, fi, filepath.Join(r.dir, fmt.Sprintf("bind%d", i)), r); err != nil {
+			return nil, err
+		}
+	}
+	return &nsinit.Mount{Type: "bind", Source: src, Destination: p.target, ReadOnly: p.ReadOnly, File: !fi.IsDir()}, nil
+}
+
+// writableFor is src (fi) made writable for one step in work: an overlay over a
+// directory, a copy of a file.
+func writableFor(p *mountPlan, src string, fi os.FileInfo, work string, r *mountsMade) (string, error) {
+	if !fi.IsDir() {
+		if err := copyFile(src, work, fi.Mode().Perm()); err != nil {
+			return "", err
+		}
+		return work, nil
+	}
+	for _, d := range []string{work + "/u", work + "/w", work + "/m"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	data := fmt.Sprintf("lowerdir=%s,upperdir=%s/u,workdir=%s/w,userxattr", src, work, work)
+	if err := unix.Mount("overlay", work+"/m", "overlay", 0, data); err != nil {
+		return "", fmt.Errorf("RUN --mount=type=bind,rw: an overlay over %s: %w", p.Source, err)
+	}
+	r.undo = append(r.undo, func() { _ = unix.Unmount(work+"/m", unix.MNT_DETACH) })
+	return work + "/m", nil
+}
+
+// secretMount is a RUN --mount=type=secret: the secret's content as an environment
+// variable (env=) and/or a read-only file on a tmpfs of the build's own mount namespace,
+// so that a secret never reaches the disk and vanishes with the build even when it is
+// killed outright.
+func secretMount(p *mountPlan, i int, env *[]string, r *mountsMade) (*nsinit.Mount, error) {
+	data, err := fsutil.Secret.Read(p.file)
+	if err != nil {
+		return nil, fmt.Errorf("--secret id=%s: %w", p.id, err)
+	}
+	if p.Env != nil {
+		*env = append(*env, *p.Env+"="+string(data))
+		if p.Target == "" {
+			return nil, nil
+		}
+	}
+	if r.secrets == "" {
+		r.secrets = filepath.Join(r.dir, "secrets")
+		if err := os.Mkdir(r.secrets, 0o700); err != nil {
+			return nil, err
+		}
+		if err := unix.Mount("tmpfs", r.secrets, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700"); err != nil {
+			return nil, fmt.Errorf("RUN --mount=type=secret: mounting a tmpfs for the secrets on %s: %w", r.secrets, err)
+		}
+		dir := r.secrets
+		r.undo = append(r.undo, func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	}
+	cp := filepath.Join(r.secrets, "secret-"+fmt.Sprint(i))
+	if err := os.WriteFile(cp, data, 0o600); err != nil {
+		return nil, err
+	}
+	mode := os.FileMode(0o400)
+	if p.Mode != nil {
+		mode = os.FileMode(*p.Mode)
+	}
+	_ = os.Chmod(cp, mode)
+	_ = os.Lchown(cp, idOr0(p.UID), idOr0(p.GID))
+	return &nsinit.Mount{Type: "bind", Source: cp, Destination: p.target, ReadOnly: true, File: true}, nil
 }
 
 // ignoredOut copies the context's source (what a RUN --mount=type=bind without from=

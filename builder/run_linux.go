@@ -13,11 +13,11 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/images"
-	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/internal/idmap"
+	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
@@ -34,35 +34,12 @@ func (b *Builder) runNetwork(c *instructions.RunCommand) network.Config {
 	return b.o.Network
 }
 
-// networkSpec applies a network choice to the step's spec and gives its /etc/hosts and
-// /etc/resolv.conf: slirp4netns and none get a network namespace of their own (lo up),
-// host keeps the host's.
-func networkSpec(n network.Config, spec *nsinit.Spec) (hosts string, resolv []byte) {
-	resolv, _ = os.ReadFile("/etc/resolv.conf")
-	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	switch n.Mode {
-	case network.ModeHost:
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-			if !strings.HasSuffix(hosts, "\n") {
-				hosts += "\n"
-			}
-		}
-	case network.ModeSlirp:
-		spec.NewNetwork = true
-		resolv = network.ResolvConf(resolv, n)
-	default:
-		spec.NewNetwork = true
-	}
-	return hosts + network.Hosts(n, spec.Hostname), resolv
-}
-
-// attachNetwork connects a step started with a slirp4netns network (nil otherwise).
-func (b *Builder) attachNetwork(n network.Config, pid int) (*network.Attachment, error) {
+// netOptions is how a step's network is attached (nil: none to attach), once what it
+// needs is found: slirp4netns and /dev/net/tun (a missing one named with its fix).
+func (b *Builder) netOptions(n network.Config) (*network.AttachOptions, error) {
 	if n.Mode != network.ModeSlirp {
 		return nil, nil
 	}
-	// What is missing, with the fix (the package, the path in config.toml, the device).
 	bin, err := network.FindSlirp(b.o.SlirpPath)
 	if err != nil {
 		return nil, err
@@ -70,7 +47,7 @@ func (b *Builder) attachNetwork(n network.Config, pid int) (*network.Attachment,
 	if err := network.CheckTun(); err != nil {
 		return nil, err
 	}
-	return network.Attach(b.ctx, pid, network.AttachOptions{Config: n, Slirp: bin, Log: b.o.Stderr})
+	return &network.AttachOptions{Config: n, Slirp: bin, Log: b.o.Stderr}, nil
 }
 
 // runArgs is the command of a RUN: exec form as is; shell form through SHELL; a
@@ -116,7 +93,7 @@ func runArgs(cfg *images.ContainerConfig, c *instructions.RunCommand, scriptDir 
 }
 
 // runStep runs a RUN in a new layer with hutch's own runtime.
-func (b *Builder) runStep(st *state, c *instructions.RunCommand, p *prepared) error {
+func (b *Builder) runStep(st *state, c *instructions.RunCommand, p *stepPlan) error {
 	cfg := &st.Config.Config
 	env := append([]string{}, cfg.Env...)
 	env = append(env, argEnv(st.args, cfg.Env)...)
@@ -156,20 +133,57 @@ func runCreatedBy(st *state, c *instructions.RunCommand) string {
 // runIn runs the command in the mounted root. Mount points the runtime had to create
 // (/proc, /etc/hosts, a secret's file …) are removed again, so that they do not land in
 // the layer.
-func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p *prepared, env []string, net network.Config) error {
+func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p *stepPlan, env []string, net network.Config) error {
 	dir, err := os.MkdirTemp(b.tmp, "build-run-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfg := &st.Config.Config
-	args, extra, err := runArgs(cfg, c, dir)
+	spec, release, err := b.stepSpec(rootfs, st, c, p, env, net, dir)
+	defer release()
 	if err != nil {
 		return err
 	}
-	u, err := runUser(rootfs, cfg.User)
+	created := missingPaths(rootfs, mountPoints(spec))
+	defer removeCreated(rootfs, created)
+	out, errOut, closeIO, err := b.runIO()
 	if err != nil {
 		return err
+	}
+	defer closeIO()
+	code, oomKilled, err := b.runProcess(spec, net, nsinit.Stdio{Stdout: out, Stderr: errOut})
+	if b.sig.err() != nil {
+		return ErrInterrupted
+	}
+	var ee *nsinit.ExecError
+	switch {
+	case errors.As(err, &ee):
+		return &ErrRunFailed{Code: ee.Code, Msg: b.stepFailure(c, fmt.Sprintf("%s (exit status %d)", ee.Msg, ee.Code))}
+	case err != nil:
+		return err
+	case code != 0:
+		what := fmt.Sprintf("command exited with status %d", code)
+		if oomKilled {
+			what = b.oomFailure() + ": " + what
+		}
+		return &ErrRunFailed{Code: code, Msg: b.stepFailure(c, what)}
+	}
+	return nil
+}
+
+// stepSpec is the spec of a RUN step in the mounted root: its command, user and
+// environment, working directory (made), confinement, network, /etc files and mounts
+// (--mount); release undoes what the mounts needed (it is never nil).
+func (b *Builder) stepSpec(rootfs string, st *state, c *instructions.RunCommand, p *stepPlan, env []string, net network.Config, dir string) (*nsinit.Spec, func(), error) {
+	release := func() {}
+	cfg := &st.Config.Config
+	args, extra, err := runArgs(cfg, c, dir)
+	if err != nil {
+		return nil, release, err
+	}
+	u, err := nsinit.LookupUser(rootfs, cfg.User)
+	if err != nil {
+		return nil, release, userError("USER "+cfg.User, "USER 1000:1000", err)
 	}
 	if _, ok := (&envGetter{env: env}).Get("HOME"); !ok {
 		env = append(env, "HOME="+u.Home)
@@ -182,47 +196,40 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 		// WORKDIR makes the directory (Docker's rule), owned by root.
 		d, err := securejoin.SecureJoin(rootfs, cwd)
 		if err != nil {
-			return err
+			return nil, release, err
 		}
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("WORKDIR %s: %w", cwd, err)
+			return nil, release, fmt.Errorf("WORKDIR %s: %w", cwd, err)
 		}
 	}
 	spec := &nsinit.Spec{
 		Rootfs: rootfs, Args: args, Env: env, Cwd: cwd, Hostname: "hutch-build",
-		User: nsinit.User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
-		Caps: nsinit.DefaultCaps, TTYGroup: gidMapped(5),
-	}
-	for _, g := range u.Sgids {
-		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
+		User: u.User, Caps: nsinit.DefaultCaps, TTYGroup: idmap.SelfGIDMapped(5),
+		// slirp4netns and none get a network namespace of their own (lo up), host
+		// keeps the host's.
+		NewNetwork: net.Mode != network.ModeHost,
 	}
 	if err := b.confine(spec); err != nil {
-		return err
+		return nil, release, err
 	}
-	hosts, resolv := networkSpec(net, spec)
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{"hosts", []byte(hosts)}, {"resolv.conf", resolv}} {
-		fp := filepath.Join(dir, f.name)
-		if err := os.WriteFile(fp, f.data, 0o644); err != nil {
-			return err
-		}
-		spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: fp, Destination: "/etc/" + f.name, File: true})
-	}
-	spec.Mounts = append(spec.Mounts, extra...)
-	mounts, release, err := b.runMounts(st, p.mounts, dir, &spec.Env)
-	defer release()
+	etc, err := launch.Etc{Network: net, Hostname: spec.Hostname}.Write(filepath.Join(dir, "etc"))
 	if err != nil {
-		return err
+		return nil, release, err
+	}
+	spec.Mounts = append(append(spec.Mounts, etc...), extra...)
+	mounts, release, err := b.runMounts(st, p.mounts, dir, &spec.Env)
+	if err != nil {
+		return nil, release, err
 	}
 	spec.Mounts = append(spec.Mounts, mounts...)
+	return spec, release, nil
+}
 
-	// What the runtime creates as mount points, to remove afterwards.
-	var points []string
-	for _, m := range []string{"/proc", "/dev", "/sys"} {
-		points = append(points, m)
-	}
+// mountPoints are the paths the runtime creates in the root if they are missing: the
+// standard mounts' and each mount's destination with its parents (not under /dev, a
+// tmpfs of the step's own).
+func mountPoints(spec *nsinit.Spec) []string {
+	points := []string{"/proc", "/dev", "/sys"}
 	for _, m := range spec.Mounts {
 		if strings.HasPrefix(m.Destination, "/dev/") {
 			continue
@@ -231,73 +238,41 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 			points = append(points, d)
 		}
 	}
-	created := missingPaths(rootfs, points)
+	return points
+}
 
-	out, errOut, closeIO, err := b.runIO()
+// runProcess runs a step's process through launch's start sequence, in a cgroup of its
+// own with the build's limits, and waits for it: its exit status and whether the OOM
+// killer killed in its cgroup, or why it did not run (an *nsinit.ExecError when the
+// command could not be executed).
+func (b *Builder) runProcess(spec *nsinit.Spec, net network.Config, stdio nsinit.Stdio) (int, bool, error) {
+	netOpts, err := b.netOptions(net)
 	if err != nil {
-		return err
+		return 0, false, err
 	}
-	defer closeIO()
-	// The step's process tree runs in a cgroup of its own, with the build's limits.
 	lim, err := b.stepCgroup()
 	if err != nil {
-		return err
+		return 0, false, err
 	}
-	spec.Cgroup = lim.File
-	proc, err := nsinit.Start(spec, nsinit.Stdio{Stdin: nil, Stdout: out, Stderr: errOut}, true)
+	s, err := launch.Begin(spec, launch.Options{Stdio: stdio, Cgroup: lim, Network: netOpts, Context: b.ctx})
 	if err != nil {
-		lim.Abort()
-		return err
+		return 0, false, err
 	}
-	spec.Cgroup = nil
-	if err := lim.Started(proc.Pid()); err != nil {
-		proc.Kill()
-		lim.Abort()
-		return err
-	}
-	att, err := b.attachNetwork(net, proc.Pid())
-	if err != nil {
-		proc.Kill()
-		lim.Abort()
-		return err
-	}
-	if att != nil {
-		defer att.Close()
-	}
-	b.sig.setKill(func() { _ = proc.Signal(syscall.SIGKILL) })
+	b.sig.setKill(func() { _ = s.Signal(syscall.SIGKILL) })
 	defer b.sig.setKill(nil)
-	code := 0
-	if err := proc.Release(); err != nil {
-		var ee *nsinit.ExecError
-		if !errors.As(err, &ee) {
-			proc.Kill()
-			lim.Abort()
-			return err
-		}
-		_, _ = lim.Done()
-		if b.sig.err() != nil {
-			return ErrInterrupted
-		}
-		removeCreated(rootfs, created)
-		return &ErrRunFailed{Code: ee.Code, Msg: b.stepFailure(c, fmt.Sprintf("%s (exit status %d)", ee.Msg, ee.Code))}
-	}
-	code, err = proc.Wait()
-	oomKilled, cgErr := lim.Done()
-	removeCreated(rootfs, created)
-	if b.sig.err() != nil {
-		return ErrInterrupted
-	}
+	r, err := s.Finish(spec)
 	if err != nil {
-		return err
+		return 0, false, err
 	}
-	if code != 0 {
-		what := fmt.Sprintf("command exited with status %d", code)
-		if oomKilled {
-			what = b.oomFailure() + ": " + what
-		}
-		return &ErrRunFailed{Code: code, Msg: b.stepFailure(c, what)}
+	if r.Network != nil {
+		defer r.Network.Close()
 	}
-	return cgErr
+	code, err := r.Wait()
+	oomKilled, cgErr := lim.Done()
+	if err == nil {
+		err = cgErr
+	}
+	return code, oomKilled, err
 }
 
 // stepFailure is the message of a failed RUN: the step as written, the file and line.
@@ -372,41 +347,6 @@ func removeCreated(rootfs string, paths []string) {
 			}
 		}
 	}
-}
-
-// runUser resolves USER against the root's passwd and group files.
-func runUser(rootfs, spec string) (*user.ExecUser, error) {
-	passwd, group, err := fsutil.ReadUserDB(rootfs)
-	if err != nil {
-		return nil, err
-	}
-	home := "/"
-	if name, _, _ := strings.Cut(spec, ":"); name == "" || name == "0" || name == "root" {
-		home = "/root"
-	}
-	u, err := user.GetExecUser(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
-	if err != nil {
-		return nil, fmt.Errorf("USER %s: no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (USER 1000:1000)", spec)
-	}
-	if u.Home == "" {
-		u.Home = home
-	}
-	return u, nil
-}
-
-// gidMapped reports whether gid exists in this user namespace.
-func gidMapped(gid uint32) bool {
-	b, err := os.ReadFile("/proc/self/gid_map")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var start, host, size uint64
-		if _, err := fmt.Sscanf(line, "%d %d %d", &start, &host, &size); err == nil && uint64(gid) >= start && uint64(gid) < start+size {
-			return true
-		}
-	}
-	return false
 }
 
 // confine applies --security-opt to a RUN step: Docker's seccomp profile (or the one

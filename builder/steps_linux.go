@@ -11,202 +11,10 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-	"github.com/moby/sys/user"
 
 	"hutch.dev/hutch/buildfs"
-	"hutch.dev/hutch/internal/fsutil"
-	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/nsinit"
 )
-
-// prepared holds what keyExtra worked out for a COPY/ADD/RUN, for the step to use.
-type prepared struct {
-	srcs    []buildfs.Source // COPY/ADD sources (context or another stage)
-	fetched []fetchedFile    // ADD URLs
-	mounts  []*instructions.Mount
-	// noUnpack is ADD --unpack=false: archives are copied as files.
-	noUnpack bool
-}
-
-type fetchedFile struct{ path, name string }
-
-// keyExtra is what the cache key needs beyond the instruction text and the ARGs: the
-// content of COPY/ADD sources, the stages and images they come from, and RUN mounts.
-func (b *Builder) keyExtra(st *state, c instructions.Command) (string, error) {
-	exp := b.expander(st)
-	p := &prepared{}
-	b.prepared[c] = p
-	switch c := c.(type) {
-	case *instructions.CopyCommand:
-		var err error
-		if err = c.Expand(exp); err != nil {
-			return "", err
-		}
-		// --from takes ARGs too (COPY --from=$BUILDER); Expand leaves it alone.
-		if c.From, err = exp(c.From); err != nil {
-			return "", err
-		}
-		if c.Parents {
-			return "", fmt.Errorf("COPY --parents is not supported by hutch build: copy each directory to its destination")
-		}
-		if len(c.ExcludePatterns) > 0 {
-			return "", fmt.Errorf("COPY --exclude is not supported by hutch build: leave the files out with .dockerignore")
-		}
-		if err := b.expandHeredocs(st, &c.SourcesAndDest); err != nil {
-			return "", err
-		}
-		parts := []string{"chown=" + c.Chown, "chmod=" + c.Chmod, "dest=" + c.DestPath}
-		for _, sc := range c.SourceContents {
-			parts = append(parts, "heredoc="+sc.Path+"\x00"+sc.Data)
-		}
-		if c.From != "" {
-			// Another stage or an image: its identity is the key; its files are only
-			// looked at when the step runs.
-			from, err := b.fromKey(c.From, st.stage)
-			if err != nil {
-				return "", err
-			}
-			return strings.Join(append(parts, "from="+from), "\n"), nil
-		}
-		ctxDir, ign := b.o.Context, (*buildfs.Ignore)(nil)
-		if ign, err = b.ignore(); err != nil {
-			return "", err
-		}
-		parts = append(parts, "from=context")
-		if len(c.SourcePaths) > 0 {
-			srcs, err := buildfs.Sources(ctxDir, c.SourcePaths, ign)
-			if err != nil {
-				return "", err
-			}
-			p.srcs = srcs
-			if c.From == "" {
-				d, err := buildfs.Digest(srcs, ign)
-				if err != nil {
-					return "", err
-				}
-				parts = append(parts, "content="+d)
-			}
-		}
-		return strings.Join(parts, "\n"), nil
-	case *instructions.AddCommand:
-		if err := c.Expand(exp); err != nil {
-			return "", err
-		}
-		if len(c.ExcludePatterns) > 0 {
-			return "", fmt.Errorf("ADD --exclude is not supported by hutch build: leave the files out with .dockerignore")
-		}
-		p.noUnpack = c.Unpack != nil && !*c.Unpack
-		if err := b.expandHeredocs(st, &c.SourcesAndDest); err != nil {
-			return "", err
-		}
-		parts := []string{"chown=" + c.Chown, "chmod=" + c.Chmod, "dest=" + c.DestPath, "checksum=" + c.Checksum, fmt.Sprintf("unpack=%v", c.Unpack != nil && !*c.Unpack)}
-		for _, sc := range c.SourceContents {
-			parts = append(parts, "heredoc="+sc.Path+"\x00"+sc.Data)
-		}
-		ign, err := b.ignore()
-		if err != nil {
-			return "", err
-		}
-		var localPats []string
-		for _, s := range c.SourcePaths {
-			if isURL(s) {
-				if b.o.Network.Mode == network.ModeNone {
-					return "", fmt.Errorf("ADD %s: the build runs with --network none, so nothing is downloaded: build with --network slirp4netns (the default) or host, or put the file in the build context", s)
-				}
-				dir, err := os.MkdirTemp(b.tmp, "build-fetch-")
-				if err != nil {
-					return "", err
-				}
-				b.tmpDirs = append(b.tmpDirs, dir)
-				fp, name, err := buildfs.Fetch(b.ctx, s, c.Checksum, dir)
-				if err != nil {
-					return "", err
-				}
-				p.fetched = append(p.fetched, fetchedFile{fp, name})
-				d, err := fileDigest(fp)
-				if err != nil {
-					return "", err
-				}
-				parts = append(parts, "url="+s+"\x00"+name+"\x00"+d)
-				continue
-			}
-			if c.Checksum != "" {
-				return "", fmt.Errorf("ADD --checksum is only for URL sources, not %q", s)
-			}
-			localPats = append(localPats, s)
-		}
-		if len(localPats) > 0 {
-			srcs, err := buildfs.Sources(b.o.Context, localPats, ign)
-			if err != nil {
-				var nf *buildfs.NotFoundError
-				if errors.As(err, &nf) {
-					nf.Instruction = "ADD"
-				}
-				return "", err
-			}
-			p.srcs = srcs
-			d, err := buildfs.Digest(srcs, ign)
-			if err != nil {
-				return "", err
-			}
-			parts = append(parts, "content="+d)
-		}
-		return strings.Join(parts, "\n"), nil
-	case *instructions.RunCommand:
-		if err := c.Expand(exp); err != nil {
-			return "", err
-		}
-		if instructions.GetSecurity(c) == instructions.SecurityInsecure {
-			return "", fmt.Errorf("RUN --security=insecure is not supported: hutch build does not grant that entitlement (the step runs with Docker's default capabilities)")
-		}
-		if len(instructions.GetDevices(c)) > 0 {
-			return "", fmt.Errorf("RUN --device is not supported by hutch build")
-		}
-		mounts := instructions.GetMounts(c)
-		for _, m := range mounts {
-			if m.Type == instructions.MountTypeCache && m.From != "" {
-				return "", fmt.Errorf("RUN --mount=type=cache,from=%s: seeding a cache from a stage or image is not supported; drop from= (the cache starts empty)", m.From)
-			}
-		}
-		p.mounts = mounts
-		parts := []string{"network=" + b.runNetwork(c).Mode}
-		for _, f := range c.Files {
-			parts = append(parts, "heredoc="+f.Name+"\x00"+f.Data)
-		}
-		for _, m := range mounts {
-			parts = append(parts, fmt.Sprintf("mount=%s,%s,%s,%s,%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly))
-			if m.Type == instructions.MountTypeBind {
-				if m.From != "" {
-					from, err := b.fromKey(m.From, st.stage)
-					if err != nil {
-						return "", err
-					}
-					parts = append(parts, "from="+from)
-				} else {
-					ign, err := b.ignore()
-					if err != nil {
-						return "", err
-					}
-					ctxDir := b.o.Context
-					src := m.Source
-					if src == "" {
-						src = "."
-					}
-					srcs, err := buildfs.Sources(ctxDir, []string{src}, ign)
-					if err != nil {
-						return "", fmt.Errorf("RUN --mount=type=bind,source=%s: %w", src, err)
-					}
-					d, err := buildfs.Digest(srcs, ign)
-					if err != nil {
-						return "", err
-					}
-					parts = append(parts, "from=context", "content="+d)
-				}
-			}
-		}
-		return strings.Join(parts, "\n"), nil
-	}
-	return "", nil
-}
 
 // expandHeredocs expands COPY/ADD heredoc bodies that ask for it (<<EOF, not <<"EOF").
 func (b *Builder) expandHeredocs(st *state, sd *instructions.SourcesAndDest) error {
@@ -307,12 +115,8 @@ func (b *Builder) stageHint(name string, before int) string {
 	return ""
 }
 
-func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
-}
-
-// run executes an instruction that missed the cache.
-func (b *Builder) run(st *state, c instructions.Command) error {
+// run executes an instruction that missed the cache, with its plan.
+func (b *Builder) run(st *state, c instructions.Command, p *stepPlan) error {
 	if _, ok := c.(*instructions.ArgCommand); ok {
 		b.history(st, createdBy(c), true)
 		return nil
@@ -324,11 +128,6 @@ func (b *Builder) run(st *state, c instructions.Command) error {
 	if handled {
 		b.history(st, createdBy(c), true)
 		return nil
-	}
-	p := b.prepared[c]
-	delete(b.prepared, c)
-	if p == nil {
-		p = &prepared{}
 	}
 	switch c := c.(type) {
 	case *instructions.RunCommand:
@@ -357,33 +156,20 @@ func destPath(workdir, dest string) string {
 }
 
 // copyStep runs COPY or ADD in a new layer.
-func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesAndDest, chown, chmod string, p *prepared, text string) error {
+func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesAndDest, chown, chmod string, p *stepPlan, text string) error {
 	dest := destPath(st.Config.Config.WorkingDir, sd.DestPath)
-	var mode *fs.FileMode
-	if chmod != "" {
-		v, err := strconv.ParseUint(chmod, 8, 32)
-		if err != nil || v > 0o7777 {
-			return fmt.Errorf("%s --chmod=%s: give an octal mode such as 0755", ins, chmod)
-		}
-		m := fs.FileMode(v&0o777) | modeBits(v)
-		mode = &m
+	mode, err := parseChmod(ins, chmod)
+	if err != nil {
+		return err
 	}
 	if ins == "COPY" && from != "" && len(sd.SourcePaths) > 0 {
-		_, dir, _, err := b.copySource(from, st.stage)
-		if err != nil {
+		// Another stage's or an image's files: looked at only now, the step having
+		// missed the cache.
+		if p.srcs, err = b.fromSources(st, from, sd.SourcePaths); err != nil {
 			return err
 		}
-		srcs, err := buildfs.Sources(dir, sd.SourcePaths, nil)
-		if err != nil {
-			var nf *buildfs.NotFoundError
-			if errors.As(err, &nf) {
-				return fmt.Errorf("COPY --from=%s: %q not found in that %s", from, nf.Source, map[bool]string{true: "stage", false: "image"}[b.isStage(from, st.stage)])
-			}
-			return err
-		}
-		p.srcs = srcs
 	}
-	err := b.layerStep(st, func(rootfs string) error {
+	err = b.layerStep(st, func(rootfs string) error {
 		o := buildfs.CopyOptions{Chmod: mode, IgnoreChownErrors: b.o.SingleID}
 		if chown != "" {
 			pair, err := resolveChown(rootfs, chown)
@@ -395,36 +181,12 @@ func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesA
 		if ign, err := b.ignore(); err == nil {
 			o.Ignore = ign
 		}
-		var plain []buildfs.Source
+		plain := p.srcs
 		if ins == "ADD" {
-			for _, s := range p.srcs {
-				if s.Info.Mode().IsRegular() && !p.noUnpack {
-					arch, err := buildfs.IsArchive(s.Path)
-					if err != nil {
-						return err
-					}
-					if arch {
-						skipped, err := buildfs.ExtractArchive(rootfs, dest, s.Path, o)
-						if err != nil {
-							return err
-						}
-						if len(skipped) > 0 {
-							fmt.Fprintf(b.o.Stderr, "note: ADD %s: left out device nodes an unprivileged build cannot create: %s\n", s.Rel, strings.Join(skipped, ", "))
-						}
-						continue
-					}
-				}
-				plain = append(plain, s)
+			var err error
+			if plain, err = b.addArchives(rootfs, dest, p, o); err != nil {
+				return err
 			}
-			for _, f := range p.fetched {
-				fi, err := os.Lstat(f.path)
-				if err != nil {
-					return err
-				}
-				plain = append(plain, buildfs.Source{Rel: f.name, Path: f.path, Info: fi})
-			}
-		} else {
-			plain = p.srcs
 		}
 		if len(plain) > 0 {
 			co := o
@@ -449,6 +211,70 @@ func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesA
 	return nil
 }
 
+// parseChmod reads COPY/ADD --chmod: an octal mode, with the set-id and sticky bits.
+func parseChmod(ins, chmod string) (*fs.FileMode, error) {
+	if chmod == "" {
+		return nil, nil
+	}
+	v, err := strconv.ParseUint(chmod, 8, 32)
+	if err != nil || v > 0o7777 {
+		return nil, fmt.Errorf("%s --chmod=%s: give an octal mode such as 0755", ins, chmod)
+	}
+	m := fs.FileMode(v&0o777) | modeBits(v)
+	return &m, nil
+}
+
+// fromSources are the files COPY --from=FROM copies: an earlier stage's or an image's,
+// its root mounted for reading.
+func (b *Builder) fromSources(st *state, from string, paths []string) ([]buildfs.Source, error) {
+	_, dir, _, err := b.copySource(from, st.stage)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := buildfs.Sources(dir, paths, nil)
+	if err != nil {
+		var nf *buildfs.NotFoundError
+		if errors.As(err, &nf) {
+			return nil, fmt.Errorf("COPY --from=%s: %q not found in that %s", from, nf.Source, map[bool]string{true: "stage", false: "image"}[b.isStage(from, st.stage)])
+		}
+		return nil, err
+	}
+	return srcs, nil
+}
+
+// addArchives unpacks the local archives an ADD names into dest (unless --unpack=false)
+// and returns what is left to copy as it is: the other sources, and the downloads.
+func (b *Builder) addArchives(rootfs, dest string, p *stepPlan, o buildfs.CopyOptions) ([]buildfs.Source, error) {
+	var plain []buildfs.Source
+	for _, s := range p.srcs {
+		if s.Info.Mode().IsRegular() && !p.noUnpack {
+			arch, err := buildfs.IsArchive(s.Path)
+			if err != nil {
+				return nil, err
+			}
+			if arch {
+				skipped, err := buildfs.ExtractArchive(rootfs, dest, s.Path, o)
+				if err != nil {
+					return nil, err
+				}
+				if len(skipped) > 0 {
+					fmt.Fprintf(b.o.Stderr, "note: ADD %s: left out device nodes an unprivileged build cannot create: %s\n", s.Rel, strings.Join(skipped, ", "))
+				}
+				continue
+			}
+		}
+		plain = append(plain, s)
+	}
+	for _, f := range p.fetched {
+		fi, err := os.Lstat(f.path)
+		if err != nil {
+			return nil, err
+		}
+		plain = append(plain, buildfs.Source{Rel: f.name, Path: f.path, Info: fi})
+	}
+	return plain, nil
+}
+
 func modeBits(v uint64) fs.FileMode {
 	var m fs.FileMode
 	if v&0o4000 != 0 {
@@ -464,33 +290,51 @@ func modeBits(v uint64) fs.FileMode {
 }
 
 // resolveChown turns USER[:GROUP] (names or numbers) into ids, names looked up in the
-// root's /etc/passwd and /etc/group (resolved inside it).
+// root's /etc/passwd and /etc/group (nsinit.LookupUser).
 func resolveChown(rootfs, spec string) (*buildfs.IDPair, error) {
+	if uid, gid, ok := numericChown(spec); ok {
+		return &buildfs.IDPair{UID: uid, GID: gid}, nil // no need to read the image's files
+	}
+	u, err := nsinit.LookupUser(rootfs, spec)
+	if err != nil {
+		return nil, userError("", "--chown=1000:1000", err) // the caller names the instruction
+	}
+	if _, _, hasGroup := strings.Cut(spec, ":"); !hasGroup {
+		// Docker: a user without a group gets the group of the same number.
+		return &buildfs.IDPair{UID: int(u.UID), GID: int(u.UID)}, nil
+	}
+	return &buildfs.IDPair{UID: int(u.UID), GID: int(u.GID)}, nil
+}
+
+// numericChown is a --chown of numbers only (UID, UID:GID), a user without a group
+// getting the group of the same number (Docker's rule).
+func numericChown(spec string) (uid, gid int, ok bool) {
 	u, g, hasGroup := strings.Cut(spec, ":")
-	uid, uerr := strconv.Atoi(u)
-	gid := -1
-	if hasGroup {
-		if n, err := strconv.Atoi(g); err == nil {
-			gid = n
-		}
-	}
-	if uerr == nil && (gid >= 0 || !hasGroup) {
-		if !hasGroup {
-			gid = uid
-		}
-		return &buildfs.IDPair{UID: uid, GID: gid}, nil
-	}
-	passwd, group, err := fsutil.ReadUserDB(rootfs)
-	if err != nil {
-		return nil, err
-	}
-	eu, err := user.GetExecUser(spec, &user.ExecUser{}, passwd, group)
-	if err != nil {
-		return nil, fmt.Errorf("no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (--chown=1000:1000)")
+	uid, err := strconv.Atoi(u)
+	if err != nil || uid < 0 {
+		return 0, 0, false
 	}
 	if !hasGroup {
-		// Docker: a user without a group gets the group of the same number.
-		return &buildfs.IDPair{UID: eu.Uid, GID: eu.Uid}, nil
+		return uid, uid, true
 	}
-	return &buildfs.IDPair{UID: eu.Uid, GID: eu.Gid}, nil
+	if gid, err = strconv.Atoi(g); err != nil || gid < 0 {
+		return 0, 0, false
+	}
+	return uid, gid, true
+}
+
+// userError says why USER or --chown did not resolve: no such name (use numeric ids:
+// numeric), or the image's /etc/passwd or /etc/group could not be read (the reader's
+// error names the file and the fix). what, when not "", leads the message.
+func userError(what, numeric string, err error) error {
+	switch {
+	case errors.Is(err, nsinit.ErrUnknownUser):
+		err = fmt.Errorf("no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (%s)", numeric)
+	case errors.Is(err, nsinit.ErrIDRange):
+		err = errors.New("id out of range")
+	}
+	if what == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -179,105 +179,141 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 	if err != nil {
 		return "", &os.PathError{Op: "lstat", Path: x.r.Show(rel), Err: err}
 	}
-	if exists && !(st.Mode&unix.S_IFMT == unix.S_IFDIR && hdr.Typeflag == tar.TypeDir) {
+	isDir := exists && st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if exists && !(isDir && hdr.Typeflag == tar.TypeDir) {
 		if err := inroot.RemoveAll(pfd, base); err != nil {
 			return "", &os.PathError{Op: "remove", Path: x.r.Show(rel), Err: err}
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR || st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		if isDir || st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			// A cached parent handle may be below what was removed or replaced.
 			defer x.closeParent()
 		}
 	}
-	mode := hdr.FileInfo().Mode()
+	at := entryAt{pfd: pfd, base: base, rel: rel, hdr: hdr}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		var d *os.File
-		if !exists || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			d, err = inroot.MkdirOpen(pfd, base)
-		} else {
-			d, err = inroot.OpenDir(pfd, base)
-		}
-		if err != nil {
-			return "", &os.PathError{Op: "mkdir", Path: x.r.Show(rel), Err: err}
-		}
-		defer d.Close()
-		if err := x.meta(d, rel, hdr, mode); err != nil {
-			return "", err
-		}
-		if err := setXattrs(int(d.Fd()), xattrsFromPAX(hdr.PAXRecords), x.r.Show(rel)); err != nil {
-			return "", err
-		}
-		x.dirTimes = append(x.dirTimes, dirTime{rel, hdr.ModTime})
-		return "", nil
+		return "", x.dir(at, isDir)
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-		out, err := inroot.Create(pfd, base)
-		if err != nil {
-			return "", &os.PathError{Op: "create", Path: x.r.Show(rel), Err: err}
-		}
-		_, err = io.CopyBuffer(out, body, x.buf)
-		if err == nil {
-			err = x.meta(out, rel, hdr, mode)
-		}
-		if err == nil {
-			err = setXattrs(int(out.Fd()), xattrsFromPAX(hdr.PAXRecords), x.r.Show(rel))
-		}
-		if err == nil {
-			err = x.times(out, rel, hdr.ModTime)
-		}
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return "", fmt.Errorf("ADD %s: the archive is truncated or corrupt in the entry %q: %w", x.archive, hdr.Name, err)
-		}
-		if err != nil {
-			return "", fmt.Errorf("ADD %s: extracting %q to %s: %w", x.archive, hdr.Name, x.r.Show(rel), err)
-		}
-		return "", nil
+		return "", x.file(at, body)
 	case tar.TypeSymlink:
-		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
-			return "", &os.PathError{Op: "symlink", Path: x.r.Show(rel), Err: err}
-		}
-		if err := x.r.chown(pfd, base, rel, x.owner(hdr)); err != nil {
-			return "", fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, err)
-		}
-		if err := inroot.SetTimesAt(pfd, base, hdr.ModTime); err != nil {
-			return "", &os.PathError{Op: "set times of", Path: x.r.Show(rel), Err: err}
-		}
-		return "", nil
+		return "", x.symlink(at)
 	case tar.TypeLink:
-		target, err := x.entryName(hdr.Linkname, "hard link target of "+fmt.Sprintf("%q", hdr.Name)+":")
-		if err != nil {
-			return "", err
-		}
-		if target == "." {
-			return "", fmt.Errorf("ADD %s: hard link %q points to the destination directory itself", x.archive, hdr.Name)
-		}
-		trel := path.Join(x.dest, target)
-		tpRel, tbase := path.Split(trel)
-		tp, err := x.r.Open(tpRel)
-		if err != nil {
-			return "", fmt.Errorf("ADD %s: hard link %q: its target %q: %w", x.archive, hdr.Name, hdr.Linkname, err)
-		}
-		err = unix.Linkat(int(tp.Fd()), tbase, pfd, base, 0)
-		tp.Close()
-		if err != nil {
-			return "", fmt.Errorf("ADD %s: hard link %q to %q: %w", x.archive, hdr.Name, hdr.Linkname, &os.PathError{Op: "link", Path: x.r.Show(rel), Err: err})
-		}
-		return "", nil // the target's metadata is the link's
+		return "", x.hardLink(at)
 	case tar.TypeFifo:
-		f, err := inroot.Mkfifo(pfd, base)
-		if err != nil {
-			return "", &os.PathError{Op: "mkfifo", Path: x.r.Show(rel), Err: err}
-		}
-		defer f.Close()
-		if err := x.meta(f, rel, hdr, mode); err != nil {
-			return "", err
-		}
-		return "", x.times(f, rel, hdr.ModTime)
+		return "", x.fifo(at)
 	default:
 		return "", fmt.Errorf("ADD %s: entry %q has the unsupported tar type %q", x.archive, hdr.Name, string(hdr.Typeflag))
 	}
+}
+
+// entryAt is where an entry goes: base in the directory open as pfd, rel in the root.
+type entryAt struct {
+	pfd       int
+	base, rel string
+	hdr       *tar.Header
+}
+
+// dir makes a directory entry (or takes the existing one) with its metadata; its times
+// are set once everything in it is extracted.
+func (x *extractor) dir(at entryAt, exists bool) error {
+	var d *os.File
+	var err error
+	if exists {
+		d, err = inroot.OpenDir(at.pfd, at.base)
+	} else {
+		d, err = inroot.MkdirOpen(at.pfd, at.base)
+	}
+	if err != nil {
+		return &os.PathError{Op: "mkdir", Path: x.r.Show(at.rel), Err: err}
+	}
+	defer d.Close()
+	if err := x.meta(d, at.rel, at.hdr, at.hdr.FileInfo().Mode()); err != nil {
+		return err
+	}
+	if err := setXattrs(int(d.Fd()), xattrsFromPAX(at.hdr.PAXRecords), x.r.Show(at.rel)); err != nil {
+		return err
+	}
+	x.dirTimes = append(x.dirTimes, dirTime{at.rel, at.hdr.ModTime})
+	return nil
+}
+
+// file writes a regular file's content and metadata.
+func (x *extractor) file(at entryAt, body io.Reader) error {
+	out, err := inroot.Create(at.pfd, at.base)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: x.r.Show(at.rel), Err: err}
+	}
+	_, err = io.CopyBuffer(out, body, x.buf)
+	if err == nil {
+		err = x.meta(out, at.rel, at.hdr, at.hdr.FileInfo().Mode())
+	}
+	if err == nil {
+		err = setXattrs(int(out.Fd()), xattrsFromPAX(at.hdr.PAXRecords), x.r.Show(at.rel))
+	}
+	if err == nil {
+		err = x.times(out, at.rel, at.hdr.ModTime)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("ADD %s: the archive is truncated or corrupt in the entry %q: %w", x.archive, at.hdr.Name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("ADD %s: extracting %q to %s: %w", x.archive, at.hdr.Name, x.r.Show(at.rel), err)
+	}
+	return nil
+}
+
+// symlink makes a symbolic link as it is (its target is data, never followed).
+func (x *extractor) symlink(at entryAt) error {
+	if err := unix.Symlinkat(at.hdr.Linkname, at.pfd, at.base); err != nil {
+		return &os.PathError{Op: "symlink", Path: x.r.Show(at.rel), Err: err}
+	}
+	if err := x.r.chown(at.pfd, at.base, at.rel, x.owner(at.hdr)); err != nil {
+		return fmt.Errorf("ADD %s: entry %q: %w", x.archive, at.hdr.Name, err)
+	}
+	if err := inroot.SetTimesAt(at.pfd, at.base, at.hdr.ModTime); err != nil {
+		return &os.PathError{Op: "set times of", Path: x.r.Show(at.rel), Err: err}
+	}
+	return nil
+}
+
+// hardLink links to an entry extracted before (resolved inside the destination); the
+// target's metadata is the link's.
+func (x *extractor) hardLink(at entryAt) error {
+	hdr := at.hdr
+	target, err := x.entryName(hdr.Linkname, "hard link target of "+fmt.Sprintf("%q", hdr.Name)+":")
+	if err != nil {
+		return err
+	}
+	if target == "." {
+		return fmt.Errorf("ADD %s: hard link %q points to the destination directory itself", x.archive, hdr.Name)
+	}
+	tpRel, tbase := path.Split(path.Join(x.dest, target))
+	tp, err := x.r.Open(tpRel)
+	if err != nil {
+		return fmt.Errorf("ADD %s: hard link %q: its target %q: %w", x.archive, hdr.Name, hdr.Linkname, err)
+	}
+	err = unix.Linkat(int(tp.Fd()), tbase, at.pfd, at.base, 0)
+	tp.Close()
+	if err != nil {
+		return fmt.Errorf("ADD %s: hard link %q to %q: %w", x.archive, hdr.Name, hdr.Linkname, &os.PathError{Op: "link", Path: x.r.Show(at.rel), Err: err})
+	}
+	return nil
+}
+
+// fifo makes a named pipe with its metadata (opened without blocking, for them).
+func (x *extractor) fifo(at entryAt) error {
+	f, err := inroot.Mkfifo(at.pfd, at.base)
+	if err != nil {
+		return &os.PathError{Op: "mkfifo", Path: x.r.Show(at.rel), Err: err}
+	}
+	defer f.Close()
+	if err := x.meta(f, at.rel, at.hdr, at.hdr.FileInfo().Mode()); err != nil {
+		return err
+	}
+	return x.times(f, at.rel, at.hdr.ModTime)
 }
 
 // meta sets the owner and mode of the entry open as f (chown first: it clears setuid

@@ -10,112 +10,26 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/idtools"
 	storagetypes "go.podman.io/storage/types"
-	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/diskspace"
-	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/internal/idmap"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
+	"hutch.dev/hutch/storage"
 	"hutch.dev/hutch/volumes"
 )
 
 // ErrNotFound is returned for a container that does not exist.
 var ErrNotFound = errors.New("no such container")
-
-// Options is what the user asked for on the command line.
-type Options struct {
-	Name       string    `json:"Name,omitempty"`
-	Image      string    `json:"Image"`
-	Entrypoint *[]string `json:"Entrypoint,omitempty"` // nil: the image's
-	Cmd        []string  `json:"Cmd,omitempty"`        // empty: the image's
-	Env        []string  `json:"Env,omitempty"`
-	WorkingDir string    `json:"WorkingDir,omitempty"`
-	User       string    `json:"User,omitempty"`
-	Hostname   string    `json:"Hostname,omitempty"`
-	CapAdd     []string  `json:"CapAdd,omitempty"`
-	CapDrop    []string  `json:"CapDrop,omitempty"`
-	Privileged bool      `json:"Privileged,omitempty"`
-	// NoNewPrivileges is kept for records written before --security-opt was parsed by
-	// package security; Config.Security holds it now.
-	NoNewPrivileges bool `json:"NoNewPrivileges,omitempty"`
-	// SecurityOpt are the --security-opt values as given (Docker's HostConfig.SecurityOpt);
-	// Create parses them into Config.Security.
-	SecurityOpt []string `json:"SecurityOpt,omitempty"`
-	// Security is SecurityOpt already parsed (security.Parse) by the caller, so that a
-	// bad option is refused before the image is pulled; nil: Create parses SecurityOpt.
-	Security *security.Options `json:"-"`
-	ReadOnly bool              `json:"ReadonlyRootfs,omitempty"`
-	Network  string            `json:"NetworkMode,omitempty"`
-	// NetworkOptions are the slirp4netns options (--network slirp4netns:…, config.toml).
-	NetworkOptions *network.Config       `json:"NetworkOptions,omitempty"`
-	Ports          []network.PortMapping `json:"PortBindings,omitempty"`    // -p
-	PublishAll     bool                  `json:"PublishAllPorts,omitempty"` // -P (added to Ports at create)
-	Mounts         []MountSpec           `json:"Mounts,omitempty"`
-	Init           bool                  `json:"Init,omitempty"`
-	AutoRemove     bool                  `json:"AutoRemove,omitempty"`
-	Interactive    bool                  `json:"OpenStdin,omitempty"`
-	TTY            bool                  `json:"Tty,omitempty"`
-	Labels         map[string]string     `json:"Labels,omitempty"`
-	Restart        string                `json:"RestartPolicy,omitempty"` // no, always, unless-stopped, on-failure[:N]
-	StopSignal     string                `json:"StopSignal,omitempty"`    // overrides the image's
-	StopTimeout    *int                  `json:"StopTimeout,omitempty"`
-	// Userns is "" (the container is root in hutch's namespace, i.e. you) or
-	// "keep-id" (the container runs as your own uid and gid).
-	Userns string `json:"UsernsMode,omitempty"`
-	// Resources are the limits asked (--memory, --cpus …), in Docker's HostConfig names.
-	Resources *cgroups.Resources `json:"Resources,omitempty"`
-	// ByRun marks a container `hutch run` created to start at once: one that never
-	// started once its creator is gone was cut short, not made to be started later.
-	ByRun bool `json:"ByRun,omitempty"`
-}
-
-// Config is a created container: the options resolved against the image.
-type Config struct {
-	ID        string    `json:"Id"`
-	Name      string    `json:"Name"`
-	ImageID   string    `json:"ImageID"`
-	ImageName string    `json:"ImageName"`
-	Created   time.Time `json:"Created"`
-	Args      []string  `json:"Args"`
-	Env       []string  `json:"Env"`
-	Cwd       string    `json:"WorkingDir"`
-	User      string    `json:"User"`
-	Hostname  string    `json:"Hostname"`
-	Caps      []string  `json:"Capabilities"`
-	Options   Options   `json:"Options"`
-	// Mounts are the user's mounts plus an anonymous volume per image VOLUME, with
-	// anonymous volumes named once created.
-	Mounts     []MountSpec `json:"Mounts"`
-	StopSignal string      `json:"StopSignal,omitempty"`
-	// UIDMap and GIDMap are the container's own user namespace (keep-id), in hutch's ids.
-	UIDMap []nsinit.IDMap `json:"UIDMap,omitempty"`
-	GIDMap []nsinit.IDMap `json:"GIDMap,omitempty"`
-	// Security is --security-opt, checked (a seccomp profile file's content included);
-	// nil in records written before it existed: the defaults.
-	Security *security.Options `json:"Security,omitempty"`
-}
-
-// NoNewPrivileges says whether the container's processes run with no_new_privs.
-func (c *Config) NoNewPrivileges() bool {
-	return c.Options.NoNewPrivileges || c.Security != nil && c.Security.NoNewPrivileges
-}
-
-// SeccompProfile is the seccomp profile in effect (none with --privileged).
-func (c *Config) SeccompProfile() security.Seccomp {
-	return c.Security.SeccompFor(c.Options.Privileged)
-}
 
 // seccompProgram is the container's compiled filter, from the cache (nil: unconfined).
 func seccompProgram(cache *security.Cache, c *Config) ([]byte, uint32, error) {
@@ -132,9 +46,6 @@ const (
 	NetworkHost = "host"
 )
 
-// DefaultNetwork is used when --network is not given.
-const DefaultNetwork = NetworkSlirp
-
 // Manager does container work. Records is enough for commands that only read (ps,
 // inspect, logs); Store is needed to create, start and remove.
 type Manager struct {
@@ -150,8 +61,6 @@ type Manager struct {
 	// limit that cannot be applied fails or warns.
 	Cgroups cgroups.Options
 	deleg   *cgroups.Delegation
-	warned  bool
-	early   *earlyCgroup // a cgroup made before Create, for an init launched early
 	// NetDir holds the state of the containers' networks (port forwarder sockets);
 	// SlirpPath is the configured slirp4netns ("" = found on $PATH).
 	NetDir, SlirpPath string
@@ -169,26 +78,27 @@ func newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// Create checks the options, resolves them against the image and records a new
-// container in the store. Nothing is mounted or started.
-func (m *Manager) Create(o Options) (*Config, error) {
-	if o.Network == "" {
-		o.Network = DefaultNetwork
-	}
-	if err := m.checkNetwork(&o); err != nil {
-		return nil, err
-	}
-	caps, err := capabilities(o)
-	if err != nil {
-		return nil, err
-	}
-	sec := o.Security
-	if sec == nil {
-		if sec, err = security.Parse(o.SecurityOpt); err != nil {
+// Check checks o against this host, once, before an image is pulled or anything is
+// created: the name, the network (slirp4netns and /dev/net/tun present, the host ports
+// free and allowed), the capabilities, the limits (refused here; with [cgroups]
+// on_unavailable = "warn", said here, once), the bind mounts' sources, and, with
+// --userns keep-id, that your subordinate ranges are large enough.
+func (m *Manager) Check(o Options) (*Request, error) {
+	r := &Request{Options: o}
+	if o.Name != "" {
+		if err := validName(o.Name); err != nil {
 			return nil, err
 		}
 	}
-	if err := m.checkLimits(o); err != nil {
+	if err := m.checkNetwork(o.Settings); err != nil {
+		return nil, err
+	}
+	caps, err := capabilities(o.Settings)
+	if err != nil {
+		return nil, err
+	}
+	r.caps = caps
+	if err := m.checkLimits(o.Resources); err != nil {
 		return nil, err
 	}
 	for _, mt := range o.Mounts {
@@ -198,105 +108,54 @@ func (m *Manager) Create(o Options) (*Config, error) {
 			}
 		}
 	}
-	img, err := images.Resolve(m.Store, o.Image)
+	switch o.Userns {
+	case "":
+	case UsernsKeepID:
+		if r.uidMap, r.gidMap, err = keepIDMaps(m.HostUID, m.HostGID); err != nil {
+			return nil, err
+		}
+		r.keepIDUser = fmt.Sprintf("%d:%d", m.HostUID, m.HostGID)
+	default:
+		return nil, fmt.Errorf("internal error: --userns %q was not parsed (ParseUserns)", o.Userns)
+	}
+	return r, nil
+}
+
+// Create records a new container from the checked request and its image (found by the
+// caller, as the pull policy says). Nothing is mounted or started.
+func (m *Manager) Create(r *Request, img *cstorage.Image) (*Config, error) {
+	id, err := newID()
 	if err != nil {
 		return nil, err
 	}
+	c, err := m.newConfig(r, img, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.record(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newConfig merges the request with the image's configuration into the record of
+// container id, not yet in the store.
+func (m *Manager) newConfig(r *Request, img *cstorage.Image, id string) (*Config, error) {
 	icfg, _, err := images.ReadConfig(m.Store, img.ID)
 	if err != nil {
 		return nil, err
 	}
-	ic := icfg.Config
-	if o.PublishAll {
-		if o.Ports, err = network.PublishAll(o.Ports, ic.ExposedPorts); err != nil {
-			return nil, err
-		}
-	}
-	entry := ic.Entrypoint
-	cmd := ic.Cmd
-	if o.Entrypoint != nil {
-		entry, cmd = *o.Entrypoint, nil
-	}
-	if len(o.Cmd) > 0 {
-		cmd = o.Cmd
-	}
-	args := append(append([]string{}, entry...), cmd...)
-	if len(args) == 0 {
-		return nil, fmt.Errorf("image %s has no command (no Cmd or Entrypoint): give one after the image name (`hutch run %s /bin/sh`), or set one with `hutch import --change 'CMD [\"/bin/sh\"]'`", o.Image, o.Image)
-	}
-	id, err := m.takeID()
-	if err != nil {
-		return nil, err
-	}
-	c := &Config{
-		ID: id, ImageID: img.ID, ImageName: o.Image, Created: time.Now().UTC(),
-		Args: args, Cwd: ic.WorkingDir, User: ic.User, Hostname: id[:12], Caps: caps,
-		Options: o, StopSignal: ic.StopSignal, Security: sec,
-	}
-	if o.StopSignal != "" {
-		c.StopSignal = o.StopSignal
-	}
-	if len(img.Names) > 0 && !strings.Contains(o.Image, "/") && !strings.HasPrefix(img.ID, o.Image) {
-		c.ImageName = img.Names[0]
-	}
-	if o.WorkingDir != "" {
-		c.Cwd = o.WorkingDir
-	}
-	if c.Cwd == "" {
-		c.Cwd = "/"
-	}
-	if o.User != "" {
-		c.User = o.User
-	}
-	if o.Hostname != "" {
-		c.Hostname = o.Hostname
-	}
-	env := MergeEnv(ic.Env, o.Env)
-	if !hasEnv(env, "PATH") {
-		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
-	}
-	if o.TTY && !hasEnv(env, "TERM") {
-		env = append(env, "TERM=xterm")
-	}
-	c.Env = MergeEnv(env, []string{"HOSTNAME=" + c.Hostname})
-	if hasEnv(o.Env, "HOSTNAME") {
-		c.Env = MergeEnv(c.Env, o.Env)
-	}
-	c.Mounts = append(c.Mounts, o.Mounts...)
-	for dst := range ic.Volumes {
-		covered := false
-		for _, mt := range o.Mounts {
-			if filepath.Clean(mt.Destination) == filepath.Clean(dst) {
-				covered = true
-			}
-		}
-		if !covered {
-			c.Mounts = append(c.Mounts, MountSpec{Type: "volume", Destination: dst})
-		}
-	}
+	return merge(r, id, img.ID, img.Names, icfg.Config)
+}
+
+// record adds a new container to the store, under its name, and writes its record.
+func (m *Manager) record(c *Config) error {
 	var copts *cstorage.ContainerOptions
-	switch o.Userns {
-	case "":
-	case "keep-id":
-		if err := c.keepID(m.HostUID, m.HostGID); err != nil {
-			return nil, err
-		}
+	if len(c.UIDMap) > 0 {
 		copts = &cstorage.ContainerOptions{IDMappingOptions: storagetypes.IDMappingOptions{
 			UIDMap: toIDTools(c.UIDMap), GIDMap: toIDTools(c.GIDMap)}}
-		if o.User == "" {
-			c.User = fmt.Sprintf("%d:%d", m.HostUID, m.HostGID)
-		}
-	default:
-		return nil, fmt.Errorf("--userns %q: use keep-id, or leave it out", o.Userns)
 	}
-	var names []string
-	if o.Name != "" {
-		if err := validName(o.Name); err != nil {
-			return nil, err
-		}
-		names = []string{o.Name}
-	}
-	if o.AutoRemove {
+	if c.AutoRemove {
 		// A --rm container does not outlive its command: like Podman, keep its records
 		// and its layer out of the synced store files (no fsync, a volatile overlay).
 		if copts == nil {
@@ -304,37 +163,37 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		}
 		copts.Volatile = true
 	}
-	_, err = m.Store.CreateContainer(id, names, img.ID, "", creatorMetadata(), copts)
-	if errors.Is(err, cstorage.ErrDuplicateName) {
+	var names []string
+	if c.Named() {
+		names = []string{c.Name}
+	}
+	_, err := m.Store.CreateContainer(c.ID, names, c.ImageID, "", creatorMetadata(), copts)
+	if errors.Is(err, cstorage.ErrDuplicateName) && c.Named() {
 		// A name held by a store entry that a removal or a creation cut short left
 		// without records is free: finish removing that entry, then take the name.
-		if other, oerr := m.Store.Container(o.Name); oerr == nil && m.orphaned(other) {
+		if other, oerr := m.Store.Container(c.Name); oerr == nil && m.orphaned(other) {
 			if rerr := m.RemoveRef(other.ID, false); rerr == nil {
-				_, err = m.Store.CreateContainer(id, names, img.ID, "", creatorMetadata(), copts)
+				_, err = m.Store.CreateContainer(c.ID, names, c.ImageID, "", creatorMetadata(), copts)
 			}
 		}
 	}
 	if err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			holder := "another container"
-			if other, err := m.Store.Container(o.Name); err == nil {
+			if other, err := m.Store.Container(c.Name); err == nil {
 				holder = "container " + other.ID[:12]
 			}
-			return nil, fmt.Errorf("the name %q is already used by %s: choose another --name, or remove it with `hutch rm %s`", o.Name, holder, o.Name)
+			return fmt.Errorf("the name %q is already used by %s: choose another --name, or remove it with `hutch rm %s`", c.Name, holder, c.Name)
 		}
-		return nil, fmt.Errorf("creating the container: %w", err)
-	}
-	c.Name = o.Name
-	if c.Name == "" {
-		c.Name = id[:12]
+		return fmt.Errorf("creating the container: %w", err)
 	}
 	if err := m.Records.Save(c); err != nil {
-		_ = m.Records.Delete(id)
-		_ = m.Store.DeleteContainer(id)
-		return nil, err
+		_ = m.Records.Delete(c.ID)
+		_ = m.Store.DeleteContainer(c.ID)
+		return err
 	}
 	c.Emit(events.Create)
-	return c, nil
+	return nil
 }
 
 func hasEnv(env []string, key string) bool {
@@ -366,7 +225,7 @@ func unwrapPath(err error) error {
 
 // capabilities computes the kept set: Docker's default, or all with --privileged, then
 // --cap-add and --cap-drop (ALL allowed in both).
-func capabilities(o Options) ([]string, error) {
+func capabilities(o Settings) ([]string, error) {
 	all := nsinit.AllCaps()
 	known := map[string]bool{}
 	for _, c := range all {
@@ -424,7 +283,7 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 	if err := m.removeCgroup(c.ID); err != nil {
 		return err
 	}
-	if removeVolumes || c.Options.AutoRemove {
+	if removeVolumes || c.AutoRemove {
 		for _, mt := range c.Mounts {
 			if mt.Type != "volume" || mt.Source == "" {
 				continue
@@ -448,13 +307,13 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 // releaseMount undoes what a killed owner left mounted for container id: the store's
 // mount count and, with fuse-overlayfs, the mount program serving the dead mount.
 func (m *Manager) releaseMount(id string) {
-	if m.usesMountProgram() {
+	if storage.UsesMountProgram(m.Store.GraphOptions()) {
 		// A hutch or monitor killed outright leaves the fuse-overlayfs that served the
 		// container's root behind, holding the dead mount: end it. Only when the store
 		// still counts the root as mounted, as the scan reads every process's command line.
 		if n, err := m.Store.Mounted(id); err == nil && n > 0 {
 			if ctr, err := m.Store.Container(id); err == nil {
-				killStrayMountPrograms(ctr.LayerID)
+				storage.KillMountPrograms(ctr.LayerID)
 			}
 		}
 	}
@@ -527,7 +386,7 @@ func (m *Manager) Rename(c *Config, name string) error {
 	// names unique (`hutch system check --repair` sets it right), never two records of
 	// one name.
 	old := *c
-	c.Name, c.Options.Name = name, name
+	c.Name = name
 	if err := m.Records.Save(c); err != nil {
 		*c = old
 		return err
@@ -561,17 +420,15 @@ func (m *Manager) VolumeUsers() (map[string][]string, error) {
 	return users, nil
 }
 
-// keepID computes the maps of --userns=keep-id: your uid (hutch's 0) appears as itself
+// keepIDMaps are the maps of --userns=keep-id: your uid (hutch's 0) appears as itself
 // in the container, the container's root and the ids below yours are your first
 // subordinate ids, and the rest keep their place. Files you own stay yours in bind mounts.
-func (c *Config) keepID(uid, gid int) error {
-	nu, ng := mappedIDs("/proc/self/uid_map"), mappedIDs("/proc/self/gid_map")
+func keepIDMaps(uid, gid int) (uidMap, gidMap []nsinit.IDMap, err error) {
+	nu, ng := selfIDs(idmap.SelfUID), selfIDs(idmap.SelfGID)
 	if uid <= 0 || uid >= nu || gid <= 0 || gid >= ng {
-		return fmt.Errorf("--userns=keep-id needs a subordinate id range larger than your uid %d (this namespace maps %d uids): ask an admin to run `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`", uid, nu)
+		return nil, nil, fmt.Errorf("--userns=keep-id needs a subordinate id range larger than your uid %d (this namespace maps %d uids): ask an admin to run `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`", uid, nu)
 	}
-	c.UIDMap = keepIDMap(uid, nu)
-	c.GIDMap = keepIDMap(gid, ng)
-	return nil
+	return keepIDMap(uid, nu), keepIDMap(gid, ng), nil
 }
 
 func keepIDMap(id, n int) []nsinit.IDMap {
@@ -582,20 +439,13 @@ func keepIDMap(id, n int) []nsinit.IDMap {
 	return m
 }
 
-// mappedIDs counts the ids this user namespace maps.
-func mappedIDs(path string) int {
-	b, err := os.ReadFile(path)
+// selfIDs is how many ids this user namespace maps (0 when its map cannot be read).
+func selfIDs(path string) int {
+	m, err := idmap.Read(path)
 	if err != nil {
 		return 0
 	}
-	n := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		var a, h, size int
-		if _, err := fmt.Sscanf(line, "%d %d %d", &a, &h, &size); err == nil && a+size > n {
-			n = a + size
-		}
-	}
-	return n
+	return m.Len()
 }
 
 func toIDTools(m []nsinit.IDMap) []idtools.IDMap {
@@ -604,34 +454,4 @@ func toIDTools(m []nsinit.IDMap) []idtools.IDMap {
 		out[i] = idtools.IDMap{ContainerID: x.ContainerID, HostID: x.HostID, Size: x.Size}
 	}
 	return out
-}
-
-// killStrayMountPrograms ends fuse-overlayfs processes serving the given layer: only
-// ours (same uid) and only those whose command line names that layer's directory.
-func killStrayMountPrograms(layerID string) {
-	if layerID == "" {
-		return
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), "fuse-overlayfs") || !strings.Contains(string(b), layerID) {
-			continue
-		}
-		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		if err == nil && pid != os.Getpid() {
-			_ = unix.Kill(pid, unix.SIGKILL)
-		}
-	}
-}
-
-// usesMountProgram reports whether the store mounts through a program (fuse-overlayfs)
-// whose process outlives a killed owner.
-func (m *Manager) usesMountProgram() bool {
-	for _, o := range m.Store.GraphOptions() {
-		if strings.HasPrefix(o, "overlay.mount_program=") {
-			return true
-		}
-	}
-	return false
 }

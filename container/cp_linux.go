@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
 	"hutch.dev/hutch/internal/inroot"
 )
 

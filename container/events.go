@@ -13,7 +13,7 @@ import (
 // pairs. `commit` is one (Docker's is a container event):
 // ct.Emit(events.Commit, "imageID", id, "imageRef", ref, "comment", msg).
 func (c *Config) Emit(action string, kv ...string) {
-	events.Container(action, c.ID, c.Name, c.ImageName, c.Options.Labels, kv...)
+	events.Container(action, c.ID, c.Name, c.ImageName, c.Labels, kv...)
 }
 
 // died records the container's end, read before its cgroup goes: oom when the OOM

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/events"
+	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
 )
@@ -46,7 +46,7 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it first (`hutch start %s`)", ErrNotRunning, c.Name, st.Status, c.Name)
 	}
 	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
-	if newNetns(c.Options) {
+	if newNetns(c.Network) {
 		flags |= unix.CLONE_NEWNET
 	}
 	spec := &nsinit.ExecSpec{
@@ -85,20 +85,18 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		defer devnull.Close()
 		child = nsinit.Stdio{Stdin: devnull, Stdout: devnull, Stderr: devnull}
 	}
+	if Paused(st) {
+		return nsinit.ExitEngine, fmt.Errorf("container %s is paused: unpause it first (`hutch unpause %s`); a command started in its frozen cgroup would not run", c.Name, c.Name)
+	}
 	execID, command := newExecID(), strings.Join(o.Cmd, " ")
 	c.Emit(events.ExecCreate+": "+command, "execID", execID)
-	p, err := startExecInCgroup(c, st, flags, spec, child)
+	p, err := launch.Exec(st.Pid, flags, spec, child, st.Cgroup, func() {
+		fmt.Fprintf(os.Stderr, "Warning: the command runs outside the cgroup of container %s (its limits, stats and pause do not cover it): this hutch runs outside the delegated cgroup %s, and the kernel moves a process only between cgroups whose common ancestor you may write\n", c.Name, filepath.Dir(st.Cgroup))
+	})
 	if err != nil {
-		return nsinit.ExitEngine, err
+		return launch.ExitCode(err), err
 	}
 	fg.started()
-	if err := p.Started(); err != nil {
-		var ee *nsinit.ExecError
-		if errors.As(err, &ee) {
-			return ee.Code, ee
-		}
-		return nsinit.ExitEngine, err
-	}
 	c.Emit(events.ExecStart+": "+command, "execID", execID)
 	code, err := fg.run(p.Signal, p.Wait)
 	if err == nil && !o.Detach {
@@ -120,19 +118,19 @@ func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 	}
 	c.Emit(events.Attach)
 	var fifo *os.File
-	if withStdin && c.Options.Interactive {
+	if withStdin && c.Interactive {
 		fifo, err = os.OpenFile(filepath.Join(r.dir(c.ID), "stdin"), os.O_WRONLY, 0)
 		if err != nil {
 			return nsinit.ExitEngine, fmt.Errorf("attaching standard input: %w", err)
 		}
 		defer fifo.Close()
-		if c.Options.TTY && term.IsTerminal(int(stdio.Stdin.Fd())) {
+		if c.TTY && term.IsTerminal(int(stdio.Stdin.Fd())) {
 			if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
 				defer term.Restore(int(stdio.Stdin.Fd()), old)
 			}
 		}
 	}
-	if !c.Options.TTY {
+	if !c.TTY {
 		sigs := make(chan os.Signal, 8)
 		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(sigs)

@@ -154,6 +154,84 @@ func ParseTmpfs(v string) (MountSpec, error) {
 	return m, nil
 }
 
+// UsernsKeepID is --userns keep-id: the container runs as your own uid and gid.
+const UsernsKeepID = "keep-id"
+
+// ParseUserns reads --userns: "" or host (the container is root in hutch's namespace,
+// i.e. you), or keep-id.
+func ParseUserns(v string) (string, error) {
+	switch v {
+	case "", "host":
+		return "", nil
+	case UsernsKeepID:
+		return v, nil
+	}
+	return "", fmt.Errorf("--userns %q: use keep-id (your own uid and gid inside), or leave it out", v)
+}
+
+// ParseMounts reads -v/--volume, --mount and --tmpfs, in that order.
+func ParseMounts(volumes, mounts, tmpfs []string) ([]MountSpec, error) {
+	var out []MountSpec
+	for _, flag := range []struct {
+		values []string
+		parse  func(string) (MountSpec, error)
+	}{{volumes, ParseVolume}, {mounts, ParseMount}, {tmpfs, ParseTmpfs}} {
+		for _, v := range flag.values {
+			m, err := flag.parse(v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// ParseEnvironment reads --env-file files, then -e values over them.
+func ParseEnvironment(files, values []string, lookup func(string) (string, bool)) ([]string, error) {
+	var env []string
+	for _, file := range files {
+		e, err := ParseEnvFile(file, lookup)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, e...)
+	}
+	e, err := ParseEnv(values, lookup)
+	if err != nil {
+		return nil, err
+	}
+	return MergeEnv(env, e), nil
+}
+
+// ParseLabels reads --label KEY=VALUE (nil without any).
+func ParseLabels(values []string) (map[string]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	labels := map[string]string{}
+	for _, l := range values {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return nil, fmt.Errorf("--label %q: expected KEY=VALUE", l)
+		}
+		labels[k] = v
+	}
+	return labels, nil
+}
+
+// CheckUser checks -u USER[:GROUP] (names or numbers, resolved in the image at start).
+func CheckUser(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, g, _ := strings.Cut(v, ":")
+	if u == "" || strings.Contains(g, ":") || strings.ContainsAny(v, " \t") {
+		return fmt.Errorf("-u %q: expected USER[:GROUP], e.g. -u 1000:1000 or -u nobody", v)
+	}
+	return nil
+}
+
 // ParseEnv reads -e values: KEY=VALUE, or KEY alone to take the host's value (skipped
 // when the host has none, as Docker does).
 func ParseEnv(values []string, lookup func(string) (string, bool)) ([]string, error) {

@@ -7,11 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"golang.org/x/sys/unix"
-
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/events"
-	"hutch.dev/hutch/nsinit"
 )
 
 // delegation is where containers' cgroups go, found once per command.
@@ -26,47 +23,29 @@ func (m *Manager) delegation() *cgroups.Delegation {
 // delaying the container's init, cloned into its cgroup.
 func (m *Manager) DiscoverCgroups() { go m.delegation() }
 
-// wantsCgroup reports whether a container started now gets a cgroup of its own: always
-// where a delegated cgroup exists, and whenever limits are asked (to fail or warn).
-func (m *Manager) wantsCgroup(o Options) bool {
-	return m.delegation().Usable() || !o.Resources.Empty()
-}
-
-// CheckLimits refuses the limits o asks that cannot be applied here (exit 125), as
-// Create does, so that run and create fail before pulling an image; with
-// [cgroups] on_unavailable = "warn" it leaves the warning to Create.
-func (m *Manager) CheckLimits(o Options) error {
-	if m.Cgroups.Warn() || o.Resources.Empty() {
-		return nil
-	}
-	return m.checkLimits(o)
-}
-
 // checkLimits refuses (exit 125) limits that cannot be applied here, or, with
-// [cgroups] on_unavailable = "warn", says so once on stderr.
-func (m *Manager) checkLimits(o Options) error {
-	if o.Resources.Empty() {
+// [cgroups] on_unavailable = "warn", says so on stderr (Check, once per request).
+func (m *Manager) checkLimits(r *cgroups.Resources) error {
+	if r.Empty() {
 		return nil
 	}
-	if err := o.Resources.Validate(runtime.NumCPU()); err != nil {
+	if err := r.Validate(runtime.NumCPU()); err != nil {
 		return err
 	}
-	err := m.delegation().Check(o.Resources)
+	err := m.delegation().Check(r)
 	if err == nil {
 		return nil
 	}
 	if m.Cgroups.Warn() {
-		m.warnLimits(err)
+		warnLimits(err)
 		return nil
 	}
 	return err
 }
 
-func (m *Manager) warnLimits(err error) {
-	if m.warned {
-		return
-	}
-	m.warned = true
+// warnLimits says what a container runs without: limits left out (on_unavailable =
+// "warn"), or a cgroup of its own.
+func warnLimits(err error) {
 	var ue *cgroups.UnavailableError
 	if !errors.As(err, &ue) {
 		fmt.Fprintln(os.Stderr, "Warning: the container is "+err.Error())
@@ -75,94 +54,32 @@ func (m *Manager) warnLimits(err error) {
 	fmt.Fprintln(os.Stderr, "Warning: "+ue.Warning("running"))
 }
 
-// attachCgroup makes the container's cgroup and writes its limits, for a start: the
-// init is cloned into it. Without a delegated cgroup, a container with no limits runs
-// without one, as does one whose limits are only warned about.
-func (m *Manager) attachCgroup(c *Config, p *prepared) error {
-	if e := m.early; e != nil && e.id == c.ID {
-		// Made before the container, for its init launched already (Run).
-		m.early = nil
-		p.limits, p.spec.Cgroup = e.limits, e.limits.File
-		return nil
+// cgroupFor makes the container's cgroup and writes its limits, for a start: the init
+// is cloned into it. Without a delegated cgroup, a container with no limits runs without
+// one, as does one whose limits are only warned about.
+// limitsSaid: the limits left out were said already, by the request's Check in this
+// process (run); only a cgroup that cannot be made is said then.
+func (m *Manager) cgroupFor(c *Config, limitsSaid bool) (*cgroups.Limited, error) {
+	warn := warnLimits
+	if limitsSaid {
+		warn = func(err error) {
+			if ue := (*cgroups.UnavailableError)(nil); !errors.As(err, &ue) {
+				warnLimits(err)
+			}
+		}
 	}
-	l, err := m.delegation().Prepare(cgroups.Prefix+c.ID, c.Options.Resources, m.warnLimits)
-	if err != nil {
-		return err
-	}
-	p.limits, p.spec.Cgroup = l, l.File
-	return nil
+	return m.delegation().Prepare(cgroups.Prefix+c.ID, c.Resources, warn)
 }
 
-// earlyCgroup is a container's cgroup made before the container itself, so that its
-// init can be launched into it while the container is created (Run).
-type earlyCgroup struct {
-	id     string
-	limits *cgroups.Limited
-}
-
-// earlyCgroup picks the ID of the container Run is about to create and, when it gets a
-// cgroup, makes it now and points spec at it: the init launched early is cloned into it.
-func (m *Manager) earlyCgroup(o Options, spec *nsinit.Spec) error {
-	if !m.wantsCgroup(o) {
-		return nil
-	}
-	if err := m.checkLimits(o); err != nil {
-		return err
-	}
-	id, err := newID()
-	if err != nil {
-		return err
-	}
-	l, err := m.delegation().Prepare(cgroups.Prefix+id, o.Resources, m.warnLimits)
-	if err != nil {
-		return err
-	}
-	m.early = &earlyCgroup{id: id, limits: l}
-	spec.Cgroup = l.File
-	return nil
-}
-
-// dropEarlyCgroup removes a cgroup made early for a container that was not created.
-func (m *Manager) dropEarlyCgroup() {
-	if m.early != nil {
-		m.early.limits.Abort()
-		m.early = nil
-	}
-}
-
-// takeID is the ID for a new container: the one an early cgroup was made for, or a new one.
-func (m *Manager) takeID() (string, error) {
-	if m.early != nil {
-		return m.early.id, nil
-	}
-	return newID()
-}
-
-// launched finishes a started init's cgroup side before it runs the command. On
-// failure the caller kills the init.
-func (p *prepared) launched(pid int) error {
-	p.spec.Cgroup = nil
-	if p.limits == nil {
-		return nil
-	}
-	return p.limits.Started(pid)
-}
-
-// dropCgroup removes a cgroup made for a start that failed.
-func (p *prepared) dropCgroup() {
-	p.spec.Cgroup = nil
-	p.limits.Abort()
-}
-
-// record notes the container's cgroup and what was applied in its state.
-func (p *prepared) record(st *State) {
-	if p.limits == nil {
+// recordCgroup notes the container's cgroup and what was applied in its state.
+func recordCgroup(st *State, l *cgroups.Limited) {
+	if l == nil {
 		return
 	}
-	if p.limits.Cgroup != nil {
-		st.Cgroup = p.limits.Cgroup.Dir
+	if l.Cgroup != nil {
+		st.Cgroup = l.Cgroup.Dir
 	}
-	st.Applied, st.NotApplied = p.limits.Applied, p.limits.NotApplied
+	st.Applied, st.NotApplied = l.Applied, l.NotApplied
 }
 
 // noteExit reads, before the cgroup goes, whether the OOM killer killed in it.
@@ -270,10 +187,10 @@ func (m *Manager) Stats(c *Config) (cgroups.Stats, error) {
 // its cgroup now when it runs. Limits that cannot be applied are refused (exit 125).
 func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
 	merged := &cgroups.Resources{}
-	if c.Options.Resources != nil {
-		cp := *c.Options.Resources
+	if c.Resources != nil {
+		cp := *c.Resources
 		cp.Requested = map[string]string{}
-		for k, v := range c.Options.Resources.Requested {
+		for k, v := range c.Resources.Requested {
 			cp.Requested[k] = v
 		}
 		merged = &cp
@@ -311,7 +228,7 @@ func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
 			return err
 		}
 	}
-	c.Options.Resources = merged
+	c.Resources = merged
 	if err := m.Records.Save(c); err != nil {
 		return err
 	}
@@ -331,37 +248,4 @@ func mergeApplied(old, now []cgroups.Setting) []cgroups.Setting {
 		}
 	}
 	return append(out, now...)
-}
-
-// cgroupHint explains a failed clone into the container's cgroup.
-func cgroupHint(p *prepared) string {
-	if p.limits == nil || p.limits.Cgroup == nil {
-		return ""
-	}
-	return fmt.Sprintf(" (cloning into the cgroup %s: hutch must run inside the delegated cgroup, since the kernel moves a process only between cgroups whose common ancestor you may write)", p.limits.Cgroup.Dir)
-}
-
-// startExecInCgroup starts an exec'd command in the container's cgroup, under its
-// limits. The kernel moves a process only between cgroups whose common ancestor the user
-// may write: an exec from outside the delegated cgroup cannot enter it, and then runs
-// outside it with a warning (it never hides that the limits do not cover it).
-func startExecInCgroup(c *Config, st *State, flags int, spec *nsinit.ExecSpec, child nsinit.Stdio) (*nsinit.ExecProcess, error) {
-	if st.Cgroup == "" {
-		return nsinit.StartExec(st.Pid, flags, spec, child)
-	}
-	if Paused(st) {
-		return nil, fmt.Errorf("container %s is paused: unpause it first (`hutch unpause %s`); a command started in its frozen cgroup would not run", c.Name, c.Name)
-	}
-	f, err := cgroups.At(st.Cgroup).Open()
-	if err == nil {
-		spec.Cgroup = f
-		p, err := nsinit.StartExec(st.Pid, flags, spec, child)
-		f.Close()
-		spec.Cgroup = nil
-		if err == nil || !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
-			return p, err
-		}
-	}
-	fmt.Fprintf(os.Stderr, "Warning: the command runs outside the cgroup of container %s (its limits, stats and pause do not cover it): this hutch runs outside the delegated cgroup %s, and the kernel moves a process only between cgroups whose common ancestor you may write\n", c.Name, filepath.Dir(st.Cgroup))
-	return nsinit.StartExec(st.Pid, flags, spec, child)
 }

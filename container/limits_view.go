@@ -81,7 +81,7 @@ func inspectResources(c *Config, st *State) InspectResources {
 		out.Limits = append(out.Limits, l)
 		seen[flag] = true
 	}
-	r := c.Options.Resources
+	r := c.Resources
 	for _, flag := range r.RequestedFlags() {
 		add(flag, r.Requested[flag])
 	}

@@ -14,7 +14,7 @@ func TestInspectResourcesAskedAndApplied(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := &Config{Options: Options{Resources: r}}
+	c := &Config{Settings: Settings{Resources: r}}
 	// Created, never started.
 	got := inspectResources(c, &State{Status: StatusCreated})
 	for _, l := range got.Limits {

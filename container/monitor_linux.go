@@ -19,7 +19,7 @@ import (
 	_ "hutch.dev/hutch/container/cmonitor" // the C half the monitor hands over to
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/contract"
-	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -146,7 +146,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 			break // a container that cannot start is not restarted from `run -d`
 		}
 	}
-	if c.Options.AutoRemove {
+	if c.AutoRemove {
 		_ = m.Remove(c, true)
 	}
 	return 0
@@ -156,128 +156,126 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 // terminal), records it as running, calls started, and executes the C half of the
 // monitor, which inherits the pipes and the child. It returns only on failure.
 func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int, error) {
-	var p *prepared
-	var att *network.Attachment
 	fail := func(code int, err error) (int, error) {
-		if p != nil {
-			p.dropCgroup()
-		}
-		if att != nil {
-			att.Close() // its processes, and its state directory
-		}
-		_, _ = m.Store.Unmount(c.ID, true)
 		m.recordFailure(c.ID, code, err, restarts)
 		return code, err
 	}
-	logf, err := os.OpenFile(m.Records.LogPath(c.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	mio, err := m.monitorIO(c)
 	if err != nil {
+		mio.close()
 		return fail(nsinit.ExitEngine, err)
 	}
-	p, err = m.prepare(c, gidMapped(5))
+	// The init (and slirp4netns) must be forked by the thread that executes the C half:
+	// their parent-death signal belongs to that thread, which survives the exec.
+	runtime.LockOSThread()
+	r, _, err := m.start(c, starting{stdio: mio.child, handover: true, restarts: restarts})
+	mio.started()
 	if err != nil {
-		return fail(nsinit.ExitEngine, err)
+		mio.close()
+		return fail(launch.ExitCode(err), err)
 	}
-	handed := []string{contract.Cmonitor + "=1", contract.CmID + "=" + c.ID, contract.CmLog + "=" + strconv.Itoa(int(logf.Fd()))}
-	keep := []*os.File{logf}
-	var child nsinit.Stdio
-	var closeAfterStart []*os.File
-	if c.Options.TTY {
-		master, slave, err := openPTY()
-		if err != nil {
+	handed, keep := mio.handed, mio.keep
+	if r.Network != nil {
+		netFD, env := handoverEnv(r.Network)
+		keep, handed = append(keep, netFD), append(handed, env...)
+	}
+	c.Emit(events.Start)
+	started()
+	handed = append(handed, contract.CmPID+"="+strconv.Itoa(r.Pid()))
+	for _, f := range keep {
+		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
+			r.Abort()
+			_, _ = m.Store.Unmount(c.ID, true)
+			mio.close()
 			return fail(nsinit.ExitEngine, err)
 		}
-		child = nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
-		closeAfterStart = append(closeAfterStart, slave)
-		keep = append(keep, master)
-		handed = append(handed, contract.CmOut+"="+strconv.Itoa(int(master.Fd())), contract.CmTerm+"="+strconv.Itoa(int(master.Fd())))
+	}
+	m.Store.Shutdown(false)
+	err = unix.Exec("/proc/self/exe", []string{MonitorName, c.ID}, append(os.Environ(), handed...))
+	r.Abort()
+	_, _ = m.Store.Unmount(c.ID, true)
+	mio.close()
+	return fail(nsinit.ExitEngine, fmt.Errorf("handing the container over to its monitor: %w", err))
+}
+
+// monitorIO are a detached container's standard streams: its log, and a terminal or
+// pipes whose other ends the monitor's C half reads, with standard input from a FIFO
+// that `hutch attach` writes to (-i).
+type monitorIO struct {
+	child nsinit.Stdio
+	// keep are the descriptors the C half inherits; handed names them to it.
+	keep   []*os.File
+	handed []string
+	// afterStart are the container's ends, closed here once it holds them.
+	afterStart []*os.File
+}
+
+// On failure, what it opened is in the result, for close.
+func (m *Manager) monitorIO(c *Config) (*monitorIO, error) {
+	mio := &monitorIO{}
+	logf, err := os.OpenFile(m.Records.LogPath(c.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return mio, err
+	}
+	mio.keep, mio.handed = []*os.File{logf},
+		[]string{contract.Cmonitor + "=1", contract.CmID + "=" + c.ID, contract.CmLog + "=" + strconv.Itoa(int(logf.Fd()))}
+	if c.TTY {
+		master, slave, err := openPTY()
+		if err != nil {
+			return mio, err
+		}
+		mio.child = nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
+		mio.afterStart = append(mio.afterStart, slave)
+		mio.keep = append(mio.keep, master)
+		mio.handed = append(mio.handed, contract.CmOut+"="+strconv.Itoa(int(master.Fd())), contract.CmTerm+"="+strconv.Itoa(int(master.Fd())))
 	} else {
 		outR, outW, err := os.Pipe()
 		if err != nil {
-			return fail(nsinit.ExitEngine, err)
+			return mio, err
 		}
 		errR, errW, err := os.Pipe()
 		if err != nil {
-			return fail(nsinit.ExitEngine, err)
+			return mio, err
 		}
-		child = nsinit.Stdio{Stdout: outW, Stderr: errW}
-		closeAfterStart = append(closeAfterStart, outW, errW)
-		keep = append(keep, outR, errR)
-		handed = append(handed, contract.CmOut+"="+strconv.Itoa(int(outR.Fd())), contract.CmErr+"="+strconv.Itoa(int(errR.Fd())))
+		mio.child = nsinit.Stdio{Stdout: outW, Stderr: errW}
+		mio.afterStart = append(mio.afterStart, outW, errW)
+		mio.keep = append(mio.keep, outR, errR)
+		mio.handed = append(mio.handed, contract.CmOut+"="+strconv.Itoa(int(outR.Fd())), contract.CmErr+"="+strconv.Itoa(int(errR.Fd())))
 	}
-	if c.Options.Interactive {
+	if c.Interactive {
 		// Standard input comes from a FIFO that `hutch attach` writes to, opened
 		// read-write so that it never reaches end-of-file between writers.
 		fifo := filepath.Join(m.Records.dir(c.ID), "stdin")
 		_ = unix.Mkfifo(fifo, 0o600)
 		in, err := os.OpenFile(fifo, os.O_RDWR, 0)
 		if err != nil {
-			return fail(nsinit.ExitEngine, err)
+			return mio, err
 		}
-		keep = append(keep, in)
-		if c.Options.TTY {
-			handed = append(handed, contract.CmIn+"="+strconv.Itoa(int(in.Fd())))
+		mio.keep = append(mio.keep, in)
+		if c.TTY {
+			mio.handed = append(mio.handed, contract.CmIn+"="+strconv.Itoa(int(in.Fd())))
 		} else {
-			child.Stdin = in
+			mio.child.Stdin = in
 		}
 	}
-	// The init must be forked by the thread that executes the C half: its parent-death
-	// signal belongs to that thread, which survives the exec.
-	runtime.LockOSThread()
-	proc, err := nsinit.Start(p.spec, child, true)
-	for _, f := range closeAfterStart {
+	return mio, nil
+}
+
+// started closes the container's ends of its streams once it holds them.
+func (mio *monitorIO) started() {
+	for _, f := range mio.afterStart {
 		f.Close()
 	}
-	if err != nil {
-		p.dropCgroup()
-		return fail(nsinit.ExitEngine, fmt.Errorf("%w%s", err, cgroupHint(p)))
+	mio.afterStart = nil
+}
+
+// close closes every stream of a start that failed.
+func (mio *monitorIO) close() {
+	mio.started()
+	for _, f := range mio.keep {
+		f.Close()
 	}
-	if err := p.launched(proc.Pid()); err != nil {
-		proc.Kill()
-		p.dropCgroup()
-		return fail(nsinit.ExitEngine, err)
-	}
-	att, err = m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, true, nil).wait()
-	if err != nil {
-		code, err := netFailed(proc, err)
-		p.dropCgroup()
-		return fail(code, err)
-	}
-	if att != nil {
-		netFD, env := handoverEnv(att)
-		keep, handed = append(keep, netFD), append(handed, env...)
-	}
-	if err := proc.Release(); err != nil {
-		p.dropCgroup()
-		code := nsinit.ExitEngine
-		var ee *nsinit.ExecError
-		if errors.As(err, &ee) {
-			code = ee.Code
-		}
-		return fail(code, err)
-	}
-	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
-		Restarts: restarts, Rootfs: p.spec.Rootfs}
-	p.record(st)
-	if att != nil {
-		st.Ports = att.Ports
-	}
-	if err := m.Records.SaveState(c.ID, st); err != nil {
-		proc.Kill()
-		return fail(nsinit.ExitEngine, err)
-	}
-	c.Emit(events.Start)
-	started()
-	handed = append(handed, contract.CmPID+"="+strconv.Itoa(proc.Pid()))
-	for _, f := range keep {
-		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
-			proc.Kill()
-			return fail(nsinit.ExitEngine, err)
-		}
-	}
-	m.Store.Shutdown(false)
-	err = unix.Exec("/proc/self/exe", []string{MonitorName, c.ID}, append(os.Environ(), handed...))
-	proc.Kill()
-	return fail(nsinit.ExitEngine, fmt.Errorf("handing the container over to its monitor: %w", err))
+	mio.keep = nil
 }
 
 func (m *Manager) recordFailure(id string, code int, err error, restarts int) {
@@ -383,7 +381,7 @@ func (m *Manager) shouldRestart(c *Config, code, restarts int) bool {
 	if _, err := os.Stat(filepath.Join(m.Records.dir(c.ID), stopMarker)); err == nil {
 		return false // the user stopped it
 	}
-	policy, max := ParseRestart(c.Options.Restart)
+	policy, max := ParseRestart(c.Restart)
 	switch policy {
 	case "always", "unless-stopped":
 		return true

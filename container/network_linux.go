@@ -1,9 +1,7 @@
 package container
 
 import (
-	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,33 +12,24 @@ import (
 
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/network"
-	"hutch.dev/hutch/nsinit"
 )
 
 // NetworkSlirp is the default network: slirp4netns behind the container's own network
 // namespace, with published ports forwarded by rootlesskit's builtin driver.
 const NetworkSlirp = network.ModeSlirp
 
-// attachTimeout bounds how long slirp4netns and the port forwarder may take to come up.
-const attachTimeout = 20 * time.Second
+// newNetns says whether a container on network n gets a network namespace of its own.
+func newNetns(n network.Config) bool { return n.Mode != NetworkHost }
 
-// newNetns says whether the container gets a network namespace of its own.
-func newNetns(o Options) bool { return o.Network != NetworkHost }
-
-// checkNetwork validates the network options before a container is created: the mode,
-// slirp4netns and /dev/net/tun when it is used, and that every fixed host port is free
-// and allowed.
-func (m *Manager) checkNetwork(o *Options) error {
-	if o.NetworkOptions == nil || o.NetworkOptions.Mode != o.Network {
-		c, err := network.Parse(o.Network, network.Defaults{})
-		if err != nil {
-			return err
-		}
-		o.Network, o.NetworkOptions = c.Mode, &c
+// checkNetwork checks the network settings before a container is created: slirp4netns
+// and /dev/net/tun when it is used, and that every fixed host port is free and allowed.
+func (m *Manager) checkNetwork(s Settings) error {
+	if s.Network.Mode == "" {
+		return errors.New("internal error: the container's network was not chosen (network.Parse)")
 	}
-	if o.Network != NetworkSlirp {
-		if len(o.Ports) > 0 || o.PublishAll {
-			return &networkError{"-p/--publish and -P need --network slirp4netns (the default): with --network " + o.Network + " there is nothing to publish to"}
+	if s.Network.Mode != NetworkSlirp {
+		if len(s.Ports) > 0 || s.PublishAll {
+			return &networkError{"-p/--publish and -P need --network slirp4netns (the default): with --network " + s.Network.Mode + " there is nothing to publish to"}
 		}
 		return nil
 	}
@@ -50,7 +39,7 @@ func (m *Manager) checkNetwork(o *Options) error {
 	if err := network.CheckTun(); err != nil {
 		return err
 	}
-	return network.CheckPorts(o.Ports)
+	return network.CheckPorts(s.Ports)
 }
 
 type networkError struct{ msg string }
@@ -65,75 +54,18 @@ func (m *Manager) netDir(key string) string {
 	return filepath.Join(m.NetDir, key)
 }
 
-// pendingNet is a network being attached in the background, while the container is
-// set up.
-type pendingNet struct {
-	done chan struct{}
-	att  *network.Attachment
-	err  error
-}
-
-// attachNetwork starts connecting the network namespace of the init pid for a container
-// with options o; key names its state directory. It returns at once (nil for a
-// container without slirp4netns); wait gives the result.
-func (m *Manager) attachNetwork(o Options, key string, pid int, ports []network.PortMapping, handover bool, log io.Writer) *pendingNet {
-	if o.Network != NetworkSlirp {
+// netOptions is how the container's network is attached as it starts (launch's
+// Options.Network); nil when it has none to attach.
+func (m *Manager) netOptions(c *Config, how starting) *network.AttachOptions {
+	if c.Network.Mode != NetworkSlirp {
 		return nil
 	}
-	p := &pendingNet{done: make(chan struct{})}
-	opts := network.AttachOptions{Config: netConfig(o), Ports: ports, Slirp: m.SlirpPath,
-		StateDir: m.netDir(key), Handover: handover, Log: log}
+	o := &network.AttachOptions{Config: c.Network, Ports: c.Ports, Slirp: m.SlirpPath,
+		StateDir: m.netDir(c.ID), Handover: how.handover, Log: how.log}
 	if m.NetDir == "" {
-		opts.StateDir = ""
+		o.StateDir = ""
 	}
-	run := func() {
-		defer close(p.done)
-		ctx, cancel := context.WithTimeout(context.Background(), attachTimeout)
-		defer cancel()
-		p.att, p.err = network.Attach(ctx, pid, opts)
-	}
-	if handover {
-		run() // on this (locked) thread: the parent-death signal belongs to it
-	} else {
-		go run()
-	}
-	return p
-}
-
-// wait waits for the network; nil when the container has none to attach.
-func (p *pendingNet) wait() (*network.Attachment, error) {
-	if p == nil {
-		return nil, nil
-	}
-	<-p.done
-	return p.att, p.err
-}
-
-// close ends the network (when it came up).
-func (p *pendingNet) close() {
-	if att, err := p.wait(); err == nil && att != nil {
-		att.Close()
-	}
-}
-
-// publish publishes the container's ports on a network attached without them, before
-// the container had an id: its state directory takes the id's name now, so that `rm`
-// finds it when this process is killed outright.
-func (m *Manager) publish(att *network.Attachment, c *Config) error {
-	if att == nil {
-		return nil
-	}
-	if m.NetDir != "" {
-		if err := att.Move(m.netDir(c.ID)); err != nil {
-			return err
-		}
-	}
-	if len(c.Options.Ports) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), attachTimeout)
-	defer cancel()
-	return att.Publish(ctx, c.Options.Ports)
+	return o
 }
 
 // handoverEnv gives the C half of the monitor the network's descriptor and processes.
@@ -177,41 +109,10 @@ func reapNetwork() {
 	}
 }
 
-// netFailed handles a network that could not be attached to the init proc: when the
-// init died meanwhile (its own set-up failed, and its network namespace went with it),
-// its failure is the one to report; otherwise the init is killed and err reported.
-func netFailed(proc *nsinit.Process, err error) (int, error) {
-	// An init that failed may still be on its way out (its namespaces go before it is
-	// a zombie): give it a moment (only on this error path).
-	for i := 0; i < 20 && network.Alive(proc.Pid()); i++ {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if !network.Alive(proc.Pid()) {
-		// Dead, it cannot run the command: Release only reads why it ended.
-		if rerr := proc.Release(); rerr != nil {
-			var ee *nsinit.ExecError
-			if errors.As(rerr, &ee) {
-				return ee.Code, ee
-			}
-		}
-	}
-	proc.Kill()
-	return nsinit.ExitEngine, err
-}
-
 // removeNetDir removes what a container's network left behind (a monitor killed
 // outright cannot clean up).
 func (m *Manager) removeNetDir(id string) {
 	if m.NetDir != "" {
 		_ = os.RemoveAll(m.netDir(id))
 	}
-}
-
-// etcNetwork is the network's part of /etc/hosts and /etc/resolv.conf for c.
-func etcNetwork(c *Config, names string, hostResolv []byte) (hosts string, resolv []byte) {
-	nc := netConfig(c.Options)
-	if nc.Mode != NetworkSlirp {
-		return network.Hosts(nc, names), hostResolv
-	}
-	return network.Hosts(nc, names), network.ResolvConf(hostResolv, nc)
 }

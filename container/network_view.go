@@ -15,10 +15,10 @@ type InspectNetwork struct {
 
 func inspectNetwork(c *Config, st *State) InspectNetwork {
 	n := InspectNetwork{Ports: map[string][]network.Binding{}}
-	if c.Options.Network != NetworkSlirp {
+	if c.Network.Mode != NetworkSlirp {
 		return n
 	}
-	nc := netConfig(c.Options)
+	nc := c.Network
 	n.Slirp4netns = &nc
 	if st.Status == StatusRunning {
 		a := nc.Addrs()
@@ -26,13 +26,4 @@ func inspectNetwork(c *Config, st *State) InspectNetwork {
 		n.Ports = network.Bindings(st.Ports)
 	}
 	return n
-}
-
-// netConfig is the container's network configuration.
-func netConfig(o Options) network.Config {
-	if o.NetworkOptions != nil {
-		return *o.NetworkOptions
-	}
-	c, _ := network.Parse(o.Network, network.Defaults{})
-	return c
 }

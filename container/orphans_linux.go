@@ -160,7 +160,7 @@ func (m *Manager) Reap(c *Config) error {
 	if Alive(st) {
 		return fmt.Errorf("container %s is running", c.Name)
 	}
-	if c.Options.AutoRemove {
+	if c.AutoRemove {
 		return m.Remove(c, true)
 	}
 	m.releaseMount(c.ID)

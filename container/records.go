@@ -65,7 +65,7 @@ func (r *Records) Save(c *Config) error {
 		return err
 	}
 	write := fsutil.WriteFileAtomic
-	if c.Options.AutoRemove {
+	if c.AutoRemove {
 		write = fsutil.ReplaceFile // gone when its command ends: no need to flush it to disk
 	}
 	return write(filepath.Join(r.dir(c.ID), "config.json"), b, 0o600)
@@ -183,7 +183,7 @@ func (r *Records) load(id string) (*Config, error) {
 		return nil, err
 	}
 	var c Config
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := decodeRecord(b, &c); err != nil {
 		return nil, fmt.Errorf("container %s: damaged record: %w", shortID(id), err)
 	}
 	return &c, nil

@@ -1,24 +1,24 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/diskspace"
+	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -37,83 +37,65 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // command ran is an *nsinit.ExecError carrying 125, 126 or 127. The container's mount is
 // gone when it returns, and so is the container itself with --rm.
 func (m *Manager) RunAttached(c *Config, stdio IO) (int, error) {
-	fg, err := newForeground(stdio, c.Options.TTY, c.Options.Interactive)
+	fg, err := newForeground(stdio, c.TTY, c.Interactive)
 	if err != nil {
-		_, _ = m.Store.Unmount(c.ID, true)
 		return nsinit.ExitEngine, err
 	}
 	defer fg.close()
-	return m.runAttached(c, fg, nil, nil)
+	return m.runAttached(c, fg, nil, false)
 }
 
-// Run creates a container from o and runs it in the foreground, as RunAttached does. Its
+// Run creates a container from the checked request r and its image, and runs it in the
+// foreground, as RunAttached does. Its
 // init is launched first, before the container is even created, so that the init's
-// start-up overlaps creating and mounting it; the root file system reaches the init's
-// mount namespace through a shared mount (SlotDir). The Config is returned when the
-// container was created (to be removed if the command never ran).
-func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
-	fg, err := newForeground(stdio, o.TTY, o.Interactive)
+// start-up overlaps creating and mounting it, and slirp4netns comes up meanwhile; the
+// root file system reaches the init's mount namespace through a shared mount
+// (SlotDir). The Config is returned when the container was created (to be removed if
+// the command never ran).
+func (m *Manager) Run(r *Request, img *cstorage.Image, stdio IO) (*Config, int, error) {
+	fg, err := newForeground(stdio, r.TTY, r.Interactive)
 	if err != nil {
 		return nil, nsinit.ExitEngine, err
 	}
 	defer fg.close()
-	if o.AutoRemove {
+	if r.AutoRemove {
 		// Everything a --rm run writes from here on (the volatile container record, the
 		// store's mount counts) is gone when it ends: no disk flush is worth its time.
 		ioutils.SetDefaultOptions(ioutils.AtomicFileWriterOptions{NoSync: true})
 	}
-	var early *nsinit.Process
-	var net *pendingNet
-	if o.Userns == "" && m.SlotDir != "" && m.sharedSlots() == nil {
-		spec := &nsinit.Spec{NewNetwork: newNetns(o), Terminal: o.TTY, Init: o.Init}
-		if err := m.earlyCgroup(o, spec); err != nil {
-			return nil, nsinit.ExitEngine, err
-		}
-		early, _ = nsinit.Launch(spec, fg.child, true)
-		if early == nil {
-			m.dropEarlyCgroup()
-		}
-		if early != nil && o.Network == NetworkSlirp && (o.NetworkOptions == nil || o.NetworkOptions.Mode == o.Network) {
-			// slirp4netns comes up while the container is created; its ports are
-			// published once Create has checked them.
-			net = m.attachNetwork(o, "p"+strconv.Itoa(early.Pid()), early.Pid(), nil, false, fg.stdio.Stderr)
-		}
-	}
-	c, err := m.Create(o)
+	id, err := newID()
 	if err != nil {
-		if early != nil {
-			early.Kill()
-		}
-		m.dropEarlyCgroup()
-		net.close()
 		return nil, nsinit.ExitEngine, err
 	}
-	code, err := m.runAttached(c, fg, early, net)
+	c, err := m.newConfig(r, img, id)
+	if err != nil {
+		return nil, nsinit.ExitEngine, err
+	}
+	var begun *launch.Start
+	if c.Userns == "" && m.SlotDir != "" && launch.ShareSlots(m.SlotDir) == nil {
+		how := starting{stdio: fg.child, log: fg.stdio.Stderr, limitsSaid: true}
+		if begun, err = m.begin(c, initShape(c), how, filepath.Join(m.SlotDir, c.ID)); err != nil {
+			begun = nil // started the ordinary way below, which says what fails
+		} else {
+			begun.AttachNetwork()
+		}
+	}
+	if err := m.record(c); err != nil {
+		if begun != nil {
+			begun.Abort()
+		}
+		return nil, nsinit.ExitEngine, err
+	}
+	code, err := m.runAttached(c, fg, begun, true)
 	return c, code, err
 }
 
-// sharedSlots makes SlotDir a shared mount in this mount namespace, so that a bind
-// mount made in it later appears in the mount namespace of an init cloned before.
-func (m *Manager) sharedSlots() error {
-	if err := os.MkdirAll(m.SlotDir, 0o700); err != nil {
-		return err
-	}
-	if err := unix.Mount(m.SlotDir, m.SlotDir, "", unix.MS_BIND, ""); err != nil {
-		return &os.PathError{Op: "bind mount", Path: m.SlotDir, Err: err}
-	}
-	if err := unix.Mount("", m.SlotDir, "", unix.MS_SHARED, ""); err != nil {
-		return &os.PathError{Op: "make shared", Path: m.SlotDir, Err: err}
-	}
-	return nil
-}
-
-// runAttached runs a created container in the foreground; early, when not nil, is its
-// init, launched already and waiting for its spec.
-func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, net *pendingNet) (code int, retErr error) {
+// runAttached runs a created container in the foreground; begun, when not nil, is its
+// init, launched already and waiting for its spec; limitsSaid as in starting.
+func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, limitsSaid bool) (code int, retErr error) {
 	ran := false // the command ran: its status is the one to report
-	defer func() { net.close() }()
 	defer func() {
-		if !c.Options.AutoRemove {
+		if !c.AutoRemove {
 			_, _ = m.Store.Unmount(c.ID, true)
 			return
 		}
@@ -128,85 +110,30 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 			retErr = err
 		}
 	}()
-	p, err := m.prepare(c, gidMapped(5))
+	r, st, err := m.start(c, starting{stdio: fg.child, begun: begun, log: fg.stdio.Stderr, limitsSaid: limitsSaid})
 	if err != nil {
-		if early != nil {
-			early.Kill()
+		return launch.ExitCode(err), err
+	}
+	closeNet := func() {
+		if r.Network != nil {
+			_ = r.Network.Close()
+			r.Network = nil
 		}
-		return nsinit.ExitEngine, err
 	}
-	attachedEarly := net != nil // then its ports are published below
-	rootfs := p.spec.Rootfs
-	var proc *nsinit.Process
-	if early != nil {
-		slot := filepath.Join(m.SlotDir, c.ID)
-		if err := os.Mkdir(slot, 0o700); err != nil {
-			early.Kill()
-			return nsinit.ExitEngine, err
-		}
-		defer os.Remove(slot)
-		if err := unix.Mount(rootfs, slot, "", unix.MS_BIND, ""); err != nil {
-			early.Kill()
-			return nsinit.ExitEngine, &os.PathError{Op: "bind mount", Path: slot, Err: err}
-		}
-		defer unix.Unmount(slot, unix.MNT_DETACH)
-		p.spec.Rootfs = slot
-		if err := early.Send(p.spec); err != nil {
-			return nsinit.ExitEngine, err
-		}
-		proc = early
-	} else if proc, err = nsinit.Start(p.spec, fg.child, true); err != nil {
-		p.dropCgroup()
-		return nsinit.ExitEngine, fmt.Errorf("%w%s", err, cgroupHint(p))
-	}
-	if err := p.launched(proc.Pid()); err != nil {
-		proc.Kill()
-		p.dropCgroup()
-		return nsinit.ExitEngine, err
-	}
-	if !attachedEarly {
-		net = m.attachNetwork(c.Options, c.ID, proc.Pid(), c.Options.Ports, false, fg.stdio.Stderr)
-	}
-	att, err := net.wait()
-	if err == nil && attachedEarly {
-		err = m.publish(att, c)
-	}
-	if err != nil {
-		code, err := netFailed(proc, err)
-		p.dropCgroup()
-		return code, err
-	}
+	defer closeNet()
 	fg.started()
-	if err := proc.Release(); err != nil {
-		p.dropCgroup()
-		var ee *nsinit.ExecError
-		if errors.As(err, &ee) {
-			return ee.Code, ee
-		}
-		proc.Kill()
-		return nsinit.ExitEngine, err
-	}
-	// This process owns the container while it runs: `ps` shows it, `stop` and `kill`
-	// reach it.
-	st := &State{Status: StatusRunning, Pid: proc.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), Rootfs: rootfs}
-	p.record(st)
-	if att != nil {
-		st.Ports = att.Ports
-	}
-	_ = m.Records.SaveState(c.ID, st)
 	c.Emit(events.Attach)
 	c.Emit(events.Start)
-	if !c.Options.AutoRemove { // a --rm container's records go right after
+	if !c.AutoRemove { // a --rm container's records go right after
 		defer func() {
-			noteExit(st)
 			st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
 			_ = m.Records.SaveState(c.ID, st)
 		}()
 	}
-	code, err = fg.run(proc.Signal, proc.Wait)
+	code, err = fg.run(r.Signal, r.Wait)
 	ran = err == nil
-	c.died(st, code)
-	net.close() // its ports are free once the container is recorded as exited
+	c.died(st, code) // the OOM kill read before the cgroup goes
+	closeNet()       // its ports are free once the container is recorded as exited
 	return code, err
 }
 
@@ -338,24 +265,4 @@ func resize(from, to *os.File) {
 		return
 	}
 	_ = unix.IoctlSetWinsize(int(to.Fd()), unix.TIOCSWINSZ, ws)
-}
-
-// gidMapped reports whether gid exists in this user namespace.
-func gidMapped(gid uint32) bool {
-	b, err := os.ReadFile("/proc/self/gid_map")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
-		}
-		start, _ := strconv.ParseUint(f[0], 10, 32)
-		size, _ := strconv.ParseUint(f[2], 10, 32)
-		if uint64(gid) >= start && uint64(gid) < start+size {
-			return true
-		}
-	}
-	return false
 }

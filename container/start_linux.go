@@ -3,33 +3,97 @@ package container
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/moby/sys/user"
 	cstorage "go.podman.io/storage"
 
-	"hutch.dev/hutch/cgroups"
-	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/internal/idmap"
+	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 )
 
-// prepared is a container whose root is mounted and whose spec is ready.
-type prepared struct {
-	cfg  *Config
-	spec *nsinit.Spec
-	// limits is the container's cgroup and what was written into it (nil or without
-	// a cgroup when it has none).
-	limits *cgroups.Limited
+// initShape is what the clone of c's init depends on (launch.Begin).
+func initShape(c *Config) *nsinit.Spec {
+	return &nsinit.Spec{NewNetwork: newNetns(c.Network), Terminal: c.TTY, Init: c.Init,
+		UIDMap: c.UIDMap, GIDMap: c.GIDMap}
+}
+
+// starting says how a container is started.
+type starting struct {
+	stdio nsinit.Stdio
+	// begun is its init, launched already (Run), or nil.
+	begun *launch.Start
+	// handover: the network is for the monitor's C half (launch's Handover).
+	handover bool
+	// log hears when slirp4netns ends before the container (nil: nobody).
+	log      io.Writer
+	restarts int
+	// limitsSaid: the request's Check said already which limits are left out (run).
+	limitsSaid bool
+}
+
+// start is the one way a container's init is started — by run and start -a in the
+// foreground, and by the detached container's monitor: the root mounted and the spec
+// built (prepare), the init begun in its cgroup unless Run did it already, finished
+// (launch: the network attached, the command executed), the state recorded as
+// running. On failure nothing of the start is left, the root unmounted included; the
+// error maps to Docker's status with launch.ExitCode.
+func (m *Manager) start(c *Config, how starting) (*launch.Running, *State, error) {
+	spec, err := m.prepare(c)
+	if err != nil {
+		if how.begun != nil {
+			how.begun.Abort()
+		}
+		return nil, nil, err
+	}
+	s := how.begun
+	if s == nil {
+		if s, err = m.begin(c, spec, how, ""); err != nil {
+			_, _ = m.Store.Unmount(c.ID, true)
+			return nil, nil, err
+		}
+	}
+	r, err := s.Finish(spec)
+	if err != nil {
+		_, _ = m.Store.Unmount(c.ID, true)
+		return nil, nil, err
+	}
+	st := &State{Status: StatusRunning, Pid: r.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
+		Restarts: how.restarts, Rootfs: spec.Rootfs}
+	recordCgroup(st, r.Cgroup)
+	if r.Network != nil {
+		st.Ports = r.Network.Ports
+	}
+	// This process owns the container while it runs: `ps` shows it, `stop` and `kill`
+	// reach it.
+	if err := m.Records.SaveState(c.ID, st); err != nil {
+		r.Abort()
+		_, _ = m.Store.Unmount(c.ID, true)
+		return nil, nil, err
+	}
+	return r, st, nil
+}
+
+// begin makes the container's cgroup and clones its init into it (launch.Begin); slot
+// is where its root is handed over when it is mounted after (Run), "" otherwise.
+func (m *Manager) begin(c *Config, shape *nsinit.Spec, how starting, slot string) (*launch.Start, error) {
+	cg, err := m.cgroupFor(c, how.limitsSaid)
+	if err != nil {
+		return nil, err
+	}
+	return launch.Begin(shape, launch.Options{Stdio: how.stdio, Cgroup: cg, Network: m.netOptions(c, how), Slot: slot})
 }
 
 // prepare mounts the container's root and builds its runtime spec: the user resolved
 // from the image's passwd and group files, volumes created and filled, /etc files
 // generated. On failure nothing stays mounted.
-func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) {
+func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 	rootfs, err := m.Store.Mount(c.ID, "")
 	if err != nil {
 		if errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrLayerUnknown) {
@@ -48,30 +112,14 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 	}
 	env := c.Env
 	if !hasEnv(env, "HOME") {
-		home := u.Home
-		if home == "" {
-			home = "/"
-		}
-		env = append(append([]string{}, env...), "HOME="+home)
+		env = append(append([]string{}, env...), "HOME="+u.Home)
 	}
-	spec := &nsinit.Spec{
-		Rootfs: rootfs, Args: c.Args, Env: env, Cwd: c.Cwd, Hostname: c.Hostname,
-		User:            nsinit.User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
-		Caps:            c.Caps,
-		NoNewPrivileges: c.NoNewPrivileges(),
-		Privileged:      c.Options.Privileged,
-		ReadOnly:        c.Options.ReadOnly,
-		NewNetwork:      newNetns(c.Options),
-		Terminal:        c.Options.TTY,
-		Init:            c.Options.Init,
-		TTYGroup:        ttyGroup || len(c.GIDMap) > 0,
-		UIDMap:          c.UIDMap,
-		GIDMap:          c.GIDMap,
-		SessionKeyring:  nsinit.SessionKeyring(c.ID),
-	}
-	for _, g := range u.Sgids {
-		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
-	}
+	spec := initShape(c)
+	spec.Rootfs, spec.Args, spec.Env, spec.Cwd, spec.Hostname = rootfs, c.Args, env, c.Cwd, c.Hostname
+	spec.User, spec.Caps, spec.NoNewPrivileges = u.User, c.Caps, c.NoNewPrivileges()
+	spec.Privileged, spec.ReadOnly = c.Privileged, c.ReadOnly
+	spec.TTYGroup = len(c.GIDMap) > 0 || idmap.SelfGIDMapped(5)
+	spec.SessionKeyring = nsinit.SessionKeyring(c.ID)
 	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(m.Seccomp, c); err != nil {
 		return nil, err
 	}
@@ -122,11 +170,7 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 	sort.SliceStable(spec.Mounts, func(i, j int) bool {
 		return depth(spec.Mounts[i].Destination) < depth(spec.Mounts[j].Destination)
 	})
-	p := &prepared{cfg: c, spec: spec}
-	if err := m.attachCgroup(c, p); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return spec, nil
 }
 
 func depth(p string) int {
@@ -138,29 +182,17 @@ func depth(p string) int {
 }
 
 // resolveUser reads USER[:GROUP] (names or numbers) against the image's /etc/passwd
-// and /etc/group, both resolved inside the root so an image's symlinks cannot lead out.
-func resolveUser(rootfs, spec, image string) (*user.ExecUser, error) {
-	passwd, group, err := fsutil.ReadUserDB(rootfs)
-	if err != nil {
-		return nil, err
-	}
-	// A uid the image's passwd does not know gets HOME=/ (as Docker gives it), not root's.
-	home := "/"
-	if name, _, _ := strings.Cut(spec, ":"); name == "" || name == "0" {
-		home = "/root"
-	}
-	u, err := user.GetExecUser(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
-	if err != nil {
+// and /etc/group (nsinit.LookupUser).
+func resolveUser(rootfs, spec, image string) (nsinit.Identity, error) {
+	u, err := nsinit.LookupUser(rootfs, spec)
+	switch {
+	case errors.Is(err, nsinit.ErrUnknownUser):
+		return u, fmt.Errorf("-u %q: no such user or group in the image %s (its /etc/passwd and /etc/group): use a name from there or numeric ids (-u 1000:1000)", spec, image)
+	case errors.Is(err, nsinit.ErrIDRange):
+		return u, fmt.Errorf("-u %q: id out of range", spec)
+	case err != nil:
 		name, _, _ := strings.Cut(spec, ":")
-		switch {
-		case errors.Is(err, user.ErrNoPasswdEntries), errors.Is(err, user.ErrNoGroupEntries),
-			strings.Contains(err.Error(), "no matching entries"):
-			return nil, fmt.Errorf("-u %q: no such user or group in the image %s (its /etc/passwd and /etc/group): use a name from there or numeric ids (-u 1000:1000)", spec, image)
-		case errors.Is(err, user.ErrRange):
-			return nil, fmt.Errorf("-u %q: id out of range", spec)
-		default:
-			return nil, fmt.Errorf("-u %q (user %s): %w", spec, name, err)
-		}
+		return u, fmt.Errorf("-u %q (user %s): %w", spec, name, err)
 	}
 	return u, nil
 }
@@ -172,44 +204,9 @@ func (m *Manager) etcFiles(c *Config) ([]nsinit.Mount, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	if c.Options.Network == NetworkHost {
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-			if !strings.HasSuffix(hosts, "\n") {
-				hosts += "\n"
-			}
-		}
-	}
 	names := c.Hostname
-	if c.Options.Name != "" && c.Options.Name != c.Hostname {
-		names += " " + c.Options.Name
+	if c.Named() && c.Name != c.Hostname {
+		names += " " + c.Name
 	}
-	resolv, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		resolv = nil
-	}
-	netHosts, resolv := etcNetwork(c, names, resolv)
-	hosts += netHosts
-	files := []struct {
-		name string
-		data []byte
-	}{
-		{"hostname", []byte(c.Hostname + "\n")},
-		{"hosts", []byte(hosts)},
-		{"resolv.conf", resolv},
-	}
-	var out []nsinit.Mount
-	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		// Made anew at every start: replaced atomically, not flushed to disk.
-		if err := fsutil.ReplaceFile(p, f.data, 0o644); err != nil {
-			return nil, err
-		}
-		out = append(out, nsinit.Mount{Type: "bind", Source: p, Destination: "/etc/" + f.name, File: true})
-	}
-	return out, nil
+	return launch.Etc{Network: c.Network, Hostname: c.Hostname, HostnameFile: true, Names: names}.Write(dir)
 }

@@ -98,7 +98,7 @@ func (s Summary) Matches(filters []Filter, imageMatches func(ref string, c *Conf
 				ok = ok || strings.HasPrefix(s.Config.ID, v)
 			case "label":
 				lk, lv, hasV := strings.Cut(v, "=")
-				got, has := s.Config.Options.Labels[lk]
+				got, has := s.Config.Labels[lk]
 				ok = ok || (has && (!hasV || got == lv))
 			case "ancestor":
 				ok = ok || imageMatches(v, s.Config)
@@ -343,8 +343,8 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 		RestartCount: st.Restarts, LogPath: r.LogPath(c.ID), Mounts: []InspectMount{},
 		State: InspectState{Status: Summary{c, st}.StateText(), Running: st.Status == StatusRunning, Paused: Paused(st), OOMKilled: st.OOMKilled,
 			ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt)},
-		Config: InspectConfig{Hostname: c.Hostname, User: c.User, Tty: c.Options.TTY, OpenStdin: c.Options.Interactive,
-			Env: c.Env, Cmd: c.Options.Cmd, Image: c.ImageName, WorkingDir: c.Cwd, Labels: c.Options.Labels, StopSignal: c.StopSignal},
+		Config: InspectConfig{Hostname: c.Hostname, User: c.User, Tty: c.TTY, OpenStdin: c.Interactive,
+			Env: c.Env, Cmd: c.Cmd, Image: c.ImageName, WorkingDir: c.Cwd, Labels: c.Labels, StopSignal: c.StopSignal},
 	}
 	if len(c.Args) > 0 {
 		in.Path, in.Args = c.Args[0], c.Args[1:]
@@ -352,20 +352,20 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	if in.State.Running {
 		in.State.Pid = st.Pid
 	}
-	if c.Options.Entrypoint != nil {
-		in.Config.Entrypoint = *c.Options.Entrypoint
+	if c.Entrypoint != nil {
+		in.Config.Entrypoint = *c.Entrypoint
 	}
 	if in.Config.Labels == nil {
 		in.Config.Labels = map[string]string{}
 	}
 	h := &in.HostConfig
-	h.NetworkMode, h.Privileged, h.ReadonlyRootfs = c.Options.Network, c.Options.Privileged, c.Options.ReadOnly
-	h.AutoRemove, h.Init, h.CapAdd, h.CapDrop, h.UsernsMode = c.Options.AutoRemove, c.Options.Init, c.Options.CapAdd, c.Options.CapDrop, c.Options.Userns
-	h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = ParseRestart(c.Options.Restart)
+	h.NetworkMode, h.Privileged, h.ReadonlyRootfs = c.Network.Mode, c.Privileged, c.ReadOnly
+	h.AutoRemove, h.Init, h.CapAdd, h.CapDrop, h.UsernsMode = c.AutoRemove, c.Init, c.CapAdd, c.CapDrop, c.Userns
+	h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = ParseRestart(c.Restart)
 	h.Binds = []string{}
-	h.SecurityOpt = append([]string{}, c.Options.SecurityOpt...)
+	h.SecurityOpt = append([]string{}, c.SecurityOpt()...)
 	h.MaskedPaths, h.ReadonlyPaths = []string{}, []string{}
-	if !c.Options.Privileged {
+	if !c.Privileged {
 		var mask, unmask []string
 		if c.Security != nil {
 			mask, unmask = c.Security.Mask, c.Security.Unmask
@@ -374,7 +374,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 		h.MaskedPaths, h.ReadonlyPaths = append([]string{}, h.MaskedPaths...), append([]string{}, h.ReadonlyPaths...)
 	}
 	in.Seccomp = inspectSeccomp(c)
-	h.InspectLimits = inspectLimits(c.Options.Resources)
+	h.InspectLimits = inspectLimits(c.Resources)
 	in.Resources = inspectResources(c, st)
 	for _, m := range c.Mounts {
 		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly}
@@ -391,7 +391,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 		in.Mounts = append(in.Mounts, im)
 	}
 	in.NetworkSettings = inspectNetwork(c, st)
-	h.PortBindings, h.PublishAllPorts = network.Bindings(c.Options.Ports), c.Options.PublishAll
+	h.PortBindings, h.PublishAllPorts = network.Bindings(c.Ports), c.PublishAll
 	return in, nil
 }
 
@@ -402,7 +402,7 @@ func inspectSeccomp(c *Config) InspectSeccomp {
 	case security.SeccompBuiltin, "":
 		out.Profile, out.Digest, out.Source = security.SeccompBuiltin, security.BuiltinDigest(), security.BuiltinVersion()
 	case security.SeccompUnconfined:
-		if c.Options.Privileged {
+		if c.Privileged {
 			out.Reason = "--privileged"
 		}
 	}

@@ -109,24 +109,8 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 		readyW.Close()
 		return nil, err
 	}
-	mtu := o.MTU
-	if mtu == 0 {
-		mtu = DefaultMTU
-	}
-	args := []string{"slirp4netns", "--configure", "--mtu=" + strconv.Itoa(mtu),
-		"--ready-fd=3", "--exit-fd=4", "--enable-sandbox", "--enable-seccomp"}
-	if !o.AllowHostLoopback {
-		args = append(args, "--disable-host-loopback")
-	}
-	if o.CIDR != "" {
-		args = append(args, "--cidr="+o.CIDR)
-	}
-	if o.EnableIPv6 {
-		args = append(args, "--enable-ipv6")
-	}
-	args = append(args, "--netns-type=path", nsPath, "tap0")
 	a.slirp = &exec.Cmd{
-		Path: bin, Args: args, Stdout: logf, Stderr: logf,
+		Path: bin, Args: slirpArgs(o.Config, nsPath), Stdout: logf, Stderr: logf,
 		ExtraFiles: []*os.File{readyW, exitR},
 		// Its own session: a ^C meant for the container does not reach it; it dies with
 		// the process that started it. Its own mount namespace, every mount private
@@ -144,19 +128,7 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 	}
 	a.SlirpPid = a.slirp.Process.Pid
 	if !o.Handover {
-		a.waiting = true
-		go func() {
-			_ = a.slirp.Wait()
-			close(a.slirpEnd)
-			select {
-			case <-a.closing:
-			default:
-				// Not worth a word when the container is gone or going.
-				if o.Log != nil && keepsNetwork(pid) {
-					fmt.Fprintf(o.Log, "hutch: slirp4netns (pid %d) ended unexpectedly (%s): the container has no network any more\n", a.SlirpPid, a.slirp.ProcessState)
-				}
-			}
-		}()
+		a.watchSlirp(pid, o.Log)
 	}
 	// The ports are chosen while slirp4netns configures the interface.
 	ports, err := chooseFree(o.Ports)
@@ -176,24 +148,44 @@ func Attach(ctx context.Context, pid int, o AttachOptions) (_ *Attachment, retEr
 	return a, nil
 }
 
-// Publish publishes the ports on an attachment made without them (once). On error,
-// none of them is published.
-func (a *Attachment) Publish(ctx context.Context, ports []PortMapping) error {
-	if a.helper != nil {
-		return errors.New("internal error: ports are published once per attachment")
+// slirpArgs is slirp4netns's command line for network c in the namespace at nsPath:
+// it configures tap0 itself, reports on fd 3 when ready, ends when fd 4 closes, and
+// runs sandboxed under its own seccomp filter.
+func slirpArgs(c Config, nsPath string) []string {
+	mtu := c.MTU
+	if mtu == 0 {
+		mtu = DefaultMTU
 	}
-	if len(ports) == 0 {
-		return nil
+	args := []string{"slirp4netns", "--configure", "--mtu=" + strconv.Itoa(mtu),
+		"--ready-fd=3", "--exit-fd=4", "--enable-sandbox", "--enable-seccomp"}
+	if !c.AllowHostLoopback {
+		args = append(args, "--disable-host-loopback")
 	}
-	ports, err := chooseFree(ports)
-	if err != nil {
-		return err
+	if c.CIDR != "" {
+		args = append(args, "--cidr="+c.CIDR)
 	}
-	if err := a.startHelper(ctx, ports); err != nil {
-		return err
+	if c.EnableIPv6 {
+		args = append(args, "--enable-ipv6")
 	}
-	a.Ports = ports
-	return nil
+	return append(args, "--netns-type=path", nsPath, "tap0")
+}
+
+// watchSlirp reaps slirp4netns when it ends and, when that is before Close while the
+// container (the init pid) keeps its network, says so on log.
+func (a *Attachment) watchSlirp(pid int, log io.Writer) {
+	a.waiting = true
+	go func() {
+		_ = a.slirp.Wait()
+		close(a.slirpEnd)
+		select {
+		case <-a.closing:
+		default:
+			// Not worth a word when the container is gone or going.
+			if log != nil && keepsNetwork(pid) {
+				fmt.Fprintf(log, "hutch: slirp4netns (pid %d) ended unexpectedly (%s): the container has no network any more\n", a.SlirpPid, a.slirp.ProcessState)
+			}
+		}
+	}()
 }
 
 // waitReady waits for slirp4netns to write on its ready descriptor; end of file means
@@ -242,24 +234,6 @@ func (a *Attachment) slirpFailed(bin string, err error) error {
 // and the processes to watch.
 func (a *Attachment) Handover() (exitFD *os.File, slirpPid, helperPid int) {
 	return a.exitW, a.SlirpPid, a.HelperPid
-}
-
-// Move renames the attachment's state directory to dir (replacing what a killed
-// attachment left there), before its ports are published: the port forwarder keeps its
-// socket there, slirp4netns nothing it still opens.
-func (a *Attachment) Move(dir string) error {
-	if a.helper != nil {
-		return errors.New("internal error: an attachment moves before its ports are published")
-	}
-	if dir == a.dir {
-		return nil
-	}
-	_ = os.RemoveAll(dir)
-	if err := os.Rename(a.dir, dir); err != nil {
-		return fmt.Errorf("moving the network's state directory: %w", err)
-	}
-	a.dir = dir
-	return nil
 }
 
 // Close stops publishing the ports (they are free when it returns), ends slirp4netns

@@ -27,6 +27,32 @@ func ResolvConf(host []byte, c Config) []byte {
 	return []byte(b.String())
 }
 
+// localhost is how every /etc/hosts but the host network's begins.
+const localhost = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+// EtcHosts is a container's /etc/hosts on network c, naming the container names
+// ("HOSTNAME [NAME]"): localhost and its own names, and on the host's network the host's
+// file (hostHosts, when it could be read) before its names.
+func EtcHosts(c Config, names string, hostHosts []byte) []byte {
+	hosts := localhost
+	if c.Mode == ModeHost && hostHosts != nil {
+		hosts = string(hostHosts)
+		if !strings.HasSuffix(hosts, "\n") {
+			hosts += "\n"
+		}
+	}
+	return []byte(hosts + Hosts(c, names))
+}
+
+// EtcResolv is a container's /etc/resolv.conf on network c: the host's (hostResolv), or,
+// on slirp4netns, its DNS forwarder (ResolvConf).
+func EtcResolv(c Config, hostResolv []byte) []byte {
+	if c.Mode == ModeSlirp {
+		return ResolvConf(hostResolv, c)
+	}
+	return hostResolv
+}
+
 // HostNames are the names /etc/hosts gives the host on a slirp4netns network with host
 // loopback allowed (Podman's and Docker's).
 var HostNames = []string{"host.containers.internal", "host.docker.internal"}

@@ -180,3 +180,23 @@ func TestHosts(t *testing.T) {
 		t.Errorf("none: %q", got)
 	}
 }
+
+func TestSlirpArgs(t *testing.T) {
+	base := "slirp4netns --configure --mtu=65520 --ready-fd=3 --exit-fd=4 --enable-sandbox --enable-seccomp"
+	for _, c := range []struct {
+		n    string
+		want string
+	}{
+		{"slirp4netns", base + " --disable-host-loopback --netns-type=path /proc/7/ns/net tap0"},
+		{"slirp4netns:mtu=1500,allow_host_loopback=true,cidr=10.9.0.0/24,enable_ipv6=true",
+			"slirp4netns --configure --mtu=1500 --ready-fd=3 --exit-fd=4 --enable-sandbox --enable-seccomp --cidr=10.9.0.0/24 --enable-ipv6 --netns-type=path /proc/7/ns/net tap0"},
+	} {
+		cfg, err := Parse(c.n, Defaults{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(slirpArgs(cfg, "/proc/7/ns/net"), " "); got != c.want {
+			t.Errorf("%s:\n%s\nwant\n%s", c.n, got, c.want)
+		}
+	}
+}

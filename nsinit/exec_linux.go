@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/internal/contract"
@@ -153,9 +152,14 @@ func execChild(spec *ExecSpec) (int, error) {
 	if err := joinSessionKeyring(spec.SessionKeyring, false); err != nil {
 		return ExitEngine, err
 	}
-	u, err := user.GetExecUserPath(spec.User, &user.ExecUser{Uid: 0, Gid: 0, Home: "/root"}, "/etc/passwd", "/etc/group")
-	if err != nil {
-		return ExitEngine, fmt.Errorf("-u %q: no such user or group in the container's /etc/passwd and /etc/group", spec.User)
+	u, err := LookupUser("/", spec.User)
+	switch {
+	case errors.Is(err, ErrUnknownUser):
+		return ExitEngine, fmt.Errorf("-u %q: no such user or group in the container's /etc/passwd and /etc/group: use a name from there or numeric ids (-u 1000:1000)", spec.User)
+	case errors.Is(err, ErrIDRange):
+		return ExitEngine, fmt.Errorf("-u %q: id out of range", spec.User)
+	case err != nil:
+		return ExitEngine, fmt.Errorf("-u %q: %w", spec.User, err)
 	}
 	env := spec.Env
 	if !hasKey(env, "HOME") {
@@ -170,11 +174,8 @@ func execChild(spec *ExecSpec) (int, error) {
 	if err != nil {
 		return code, err
 	}
-	is := &Spec{Caps: spec.Caps, NoNewPrivileges: spec.NoNewPrivileges, User: User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
+	is := &Spec{Caps: spec.Caps, NoNewPrivileges: spec.NoNewPrivileges, User: u.User,
 		Seccomp: spec.Seccomp, SeccompFlags: spec.SeccompFlags}
-	for _, g := range u.Sgids {
-		is.User.AdditionalGids = append(is.User.AdditionalGids, uint32(g))
-	}
 	// From here on the container's seccomp filter may be in force (loadSeccomp):
 	// whatever it blocks (keyctl, to join a new session keyring) must come before.
 	if err := loadSeccomp(is, false); err != nil {

@@ -56,8 +56,21 @@ func InitMain() {
 	if err := json.Unmarshal(line, &spec); err != nil {
 		fail(ExitEngine, fmt.Errorf("reading the container spec: %w", err))
 	}
-	if err := joinSessionKeyring(spec.SessionKeyring, true); err != nil {
+	if err := setupContainer(&spec); err != nil {
 		fail(ExitEngine, err)
+	}
+	// Wait until the parent has done its part (it closes or writes "go").
+	if _, err := in.ReadString(10); err != nil && !errors.Is(err, io.EOF) {
+		fail(ExitEngine, fmt.Errorf("waiting for the parent: %w", err))
+	}
+	fail(execCommand(&spec, fail))
+}
+
+// setupContainer is the container's side of its set-up, before the parent releases it:
+// a session keyring of its own, the root file system, the hostname, the loopback.
+func setupContainer(spec *Spec) error {
+	if err := joinSessionKeyring(spec.SessionKeyring, true); err != nil {
+		return err
 	}
 	if spec.NewNetwork {
 		// As Docker does: in a network namespace of its own, any user of the container
@@ -65,33 +78,37 @@ func InitMain() {
 		// here, but its net/ entries are this namespace's.
 		_ = os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0"), 0)
 	}
-	if err := setupRootfs(&spec); err != nil {
-		fail(ExitEngine, err)
+	if err := setupRootfs(spec); err != nil {
+		return err
 	}
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-			fail(ExitEngine, fmt.Errorf("sethostname: %w", err))
+			return fmt.Errorf("sethostname: %w", err)
 		}
 	}
 	if spec.NewNetwork {
 		if err := loopbackUp(); err != nil {
-			fail(ExitEngine, fmt.Errorf("bringing up lo: %w", err))
+			return fmt.Errorf("bringing up lo: %w", err)
 		}
 	}
-	// Wait until the parent has done its part (it closes or writes "go").
-	if _, err := in.ReadString(10); err != nil && !errors.Is(err, io.EOF) {
-		fail(ExitEngine, fmt.Errorf("waiting for the parent: %w", err))
-	}
+	return nil
+}
+
+// execCommand becomes the container's command (or, with --init, the reaper that
+// starts it): found in the container's PATH, in its working directory, confined (the
+// seccomp filter, the capabilities and ids, fds 0-2 only), then executed. It returns
+// only on failure, with the status to report.
+func execCommand(spec *Spec, fail func(int, error)) (int, error) {
 	path, code, err := lookPath(spec.Args[0], spec.Env)
 	if err != nil {
-		fail(code, err)
+		return code, err
 	}
 	if spec.Cwd != "" {
 		if err := os.MkdirAll(spec.Cwd, 0o755); err != nil {
-			fail(ExitEngine, fmt.Errorf("working directory %s: %w", spec.Cwd, err))
+			return ExitEngine, fmt.Errorf("working directory %s: %w", spec.Cwd, err)
 		}
 		if err := unix.Chdir(spec.Cwd); err != nil {
-			fail(ExitEngine, fmt.Errorf("working directory %s: %w", spec.Cwd, err))
+			return ExitEngine, fmt.Errorf("working directory %s: %w", spec.Cwd, err)
 		}
 	}
 	// The kernel clears the parent-death signal when the ids change (setresuid to a
@@ -101,34 +118,34 @@ func InitMain() {
 	_ = unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0)
 	// From here on the container's seccomp filter may be in force (loadSeccomp):
 	// whatever it blocks (keyctl, to join a new session keyring) must come before.
-	if err := loadSeccomp(&spec, false); err != nil {
-		fail(ExitEngine, err)
+	if err := loadSeccomp(spec, false); err != nil {
+		return ExitEngine, err
 	}
-	if err := setupIdentity(&spec); err != nil {
-		fail(ExitEngine, err)
+	if err := setupIdentity(spec); err != nil {
+		return ExitEngine, err
 	}
 	if pdeath != 0 {
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(pdeath), 0, 0, 0); err != nil {
-			fail(ExitEngine, fmt.Errorf("keeping the parent-death signal: %w", err))
+			return ExitEngine, fmt.Errorf("keeping the parent-death signal: %w", err)
 		}
 	}
 	if err := closeExtraFiles(); err != nil {
-		fail(ExitEngine, err)
+		return ExitEngine, err
 	}
-	if err := loadSeccomp(&spec, true); err != nil {
-		fail(ExitEngine, err)
+	if err := loadSeccomp(spec, true); err != nil {
+		return ExitEngine, err
 	}
 	if spec.Init {
 		// The reaper stays in the container as pid 1 for its whole life, with the
 		// command's ids and capabilities: not dumpable, no process in the container can
 		// ptrace it or open its /proc files (its fds, its executable: the host's hutch).
 		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-			fail(ExitEngine, fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err))
+			return ExitEngine, fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err)
 		}
-		os.Exit(reap(path, &spec, func(err error) { fail(execCode(err), fmt.Errorf("%s: %w", spec.Args[0], err)) }))
+		os.Exit(reap(path, spec, func(err error) { fail(execCode(err), fmt.Errorf("%s: %w", spec.Args[0], err)) }))
 	}
 	err = unix.Exec(path, spec.Args, spec.Env)
-	fail(execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err))
+	return execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err)
 }
 
 func execCode(err error) int {

@@ -10,8 +10,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mount wraps mount(2) with an error that names the target (and the source of a bind).
-func mount(source, target, fstype string, flags uintptr, data string) error {
+// What setupRootfs asks of the kernel, replaced by the unit tests, which record the
+// mounts a spec turns into (rootfs_linux_test.go).
+var (
+	mount    = sysMount
+	readOnly = sysReadOnly
+	pivot    = sysPivot
+)
+
+// sysMount wraps mount(2) with an error that names the target (and the source of a bind).
+func sysMount(source, target, fstype string, flags uintptr, data string) error {
 	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
 		what := fstype
 		if flags&unix.MS_BIND != 0 {
@@ -22,9 +30,9 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 	return nil
 }
 
-// readOnly makes the mount at path (and, when recursive, everything below it)
+// sysReadOnly makes the mount at path (and, when recursive, everything below it)
 // read-only with mount_setattr, which keeps the flags the kernel locked in place.
-func readOnly(path string, recursive bool) error {
+func sysReadOnly(path string, recursive bool) error {
 	flags := uint(unix.AT_EMPTY_PATH)
 	if recursive {
 		flags |= unix.AT_RECURSIVE
@@ -217,7 +225,7 @@ func mountSys(spec *Spec) error {
 		cg := filepath.Join(sys, "fs", "cgroup")
 		if fi, err := os.Stat(cg); err == nil && fi.IsDir() {
 			// Best effort: a cgroup namespace shows the container's own cgroup as root.
-			_ = unix.Mount("cgroup2", cg, "cgroup2", flags, "")
+			_ = mount("cgroup2", cg, "cgroup2", flags, "")
 		}
 		return nil
 	}
@@ -305,8 +313,8 @@ func maskPaths(root string, spec *Spec) error {
 	return nil
 }
 
-// pivot makes root the new "/" and detaches the old root entirely.
-func pivot(root string) error {
+// sysPivot makes root the new "/" and detaches the old root entirely.
+func sysPivot(root string) error {
 	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: "/", Err: err}

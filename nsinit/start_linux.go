@@ -63,6 +63,23 @@ func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 		specW.Close()
 		return nil, err
 	}
+	cmd := initCmd(spec, stdio, dieWithParent, specR, statusW)
+	if err := cmd.Start(); err != nil {
+		specR.Close()
+		specW.Close()
+		statusR.Close()
+		statusW.Close()
+		return nil, fmt.Errorf("starting the container: %w", err)
+	}
+	specR.Close()
+	statusW.Close()
+	return &Process{cmd: cmd, spec: specW, status: statusR}, nil
+}
+
+// initCmd is how the init is cloned for spec: the namespaces, a session of its own, the
+// user namespace's maps (keep-id), the controlling terminal, the parent-death signal,
+// the cgroup; specR and statusW become its fds 3 and 4.
+func initCmd(spec *Spec, stdio Stdio, dieWithParent bool, specR, statusW *os.File) *exec.Cmd {
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
 	if spec.NewNetwork {
 		flags |= unix.CLONE_NEWNET
@@ -112,16 +129,7 @@ func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = int(spec.Cgroup.Fd())
 	}
-	if err := cmd.Start(); err != nil {
-		specR.Close()
-		specW.Close()
-		statusR.Close()
-		statusW.Close()
-		return nil, fmt.Errorf("starting the container: %w", err)
-	}
-	specR.Close()
-	statusW.Close()
-	return &Process{cmd: cmd, spec: specW, status: statusR}, nil
+	return cmd
 }
 
 // Send gives a launched init its spec, which must agree with the one it was launched

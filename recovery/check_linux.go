@@ -232,17 +232,17 @@ func (c *Checker) containers(_ Options, add func(*Problem)) (string, error) {
 			p.Found = "its store entry is gone (its removal was cut short)"
 			p.Repair = "finishes removing it (its records)"
 			p.fix = func() error { return m.Remove(cfg, false) }
-		case cfg.Options.AutoRemove && st.Status == container.StatusExited:
+		case cfg.AutoRemove && st.Status == container.StatusExited:
 			p.Found = "it ran with --rm and ended, but the hutch that ran it is gone and did not remove it"
 			p.Repair = "removes it"
 			p.fix = func() error { return m.Remove(cfg, true) }
-		case cfg.Options.AutoRemove && cfg.Options.ByRun && st.Status == container.StatusCreated && !m.CreatorAlive(cfg.ID):
+		case cfg.AutoRemove && cfg.ByRun && st.Status == container.StatusCreated && !m.CreatorAlive(cfg.ID):
 			p.Found = "`hutch run --rm` created it, but was gone before it started it"
 			p.Repair = "removes it"
 			p.fix = func() error { return m.Remove(cfg, true) }
 		case st.Status == container.StatusRunning && !alive:
 			p.Found = fmt.Sprintf("it is recorded as running, but its monitor (PID %d) is gone", st.MonitorPid)
-			if cfg.Options.AutoRemove {
+			if cfg.AutoRemove {
 				p.Repair = "removes it (it was started with --rm)"
 			} else {
 				p.Repair = "records its end (exit 137) and releases its mount, network state and cgroup"
@@ -305,10 +305,10 @@ func (c *Checker) containers(_ Options, add func(*Problem)) (string, error) {
 
 // storeNames are the names the store should hold for a container.
 func storeNames(c *container.Config) []string {
-	if c.Options.Name == "" {
+	if !c.Named() {
 		return nil
 	}
-	return []string{c.Options.Name}
+	return []string{c.Name}
 }
 
 func sameNames(a, b []string) bool {

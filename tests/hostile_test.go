@@ -539,7 +539,7 @@ func TestHostileContexts(t *testing.T) {
 // TestHostileFiles: the other files hutch parses, made devices or FIFOs (as a mistake or
 // a trap would make them), are refused at once naming them: config.toml, --env-file,
 // auth.json, a build secret, standard input for -f - and --password-stdin, and an
-// image's /etc/passwd (run -u).
+// image's /etc/passwd (run -u) or a running container's (exec -u).
 func TestHostileFiles(t *testing.T) {
 	t.Parallel()
 	sb := bdSandbox(t)
@@ -604,4 +604,13 @@ func TestHostileFiles(t *testing.T) {
 	quick("run -u with a FIFO as the image's /etc/passwd", runOpts{}, "user database", "run", "--rm", "-u", "nobody", "fifo-passwd", "true")
 	r := sb.run(runOpts{}, "run", "--rm", "-u", "nobody", "fifo-passwd", "true")
 	assertContains(t, r.stderr, "/etc/passwd: is a named pipe (FIFO)", "run -u with a FIFO passwd")
+	// exec -u reads the running container's /etc/passwd inside it, through the same
+	// reader: a FIFO put there by the container's own processes is refused, not waited on.
+	id := lcRunReady(sb, append([]string{bdBase}, lcSleeper...)...)
+	r = sb.expect(125, "exec", "-u", "mallory", id, "true")
+	assertContains(t, r.stderr, `-u "mallory": no such user or group in the container's /etc/passwd and /etc/group`, "exec -u of an unknown name")
+	sb.ok("exec", id, "sh", "-c", "rm /etc/passwd && mkfifo /etc/passwd")
+	for _, u := range []string{"nobody", "1000", "0:0"} {
+		quick("exec -u "+u+" with a FIFO as the container's /etc/passwd", runOpts{}, "user database /etc/passwd: is a named pipe (FIFO)", "exec", "-u", u, id, "true")
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/internal/diag"
+	"hutch.dev/hutch/internal/idmap"
 	_ "hutch.dev/hutch/internal/nsenter" // the C constructor that enters the namespace
 )
 
@@ -180,14 +181,14 @@ func Inside() (*State, bool) {
 		return nil, false
 	}
 	// The kernel's map is the truth: if newuidmap failed, we got a single mapping.
-	if m, err := readMap("/proc/self/uid_map"); err == nil && !s.Root {
+	if m, err := readMap(idmap.SelfUID); err == nil && !s.Root {
 		if len(m) == 1 && m[0].Size == 1 && !s.SingleID {
 			s.SingleID = true
 			s.Warnings = append(s.Warnings, diag.Warning{ID: "newuidmap-failed",
 				Text: "newuidmap/newgidmap did not apply your subordinate ranges, so only your own uid is mapped: check the ranges in /etc/subuid and /etc/subgid with `getsubids " + s.User + "`"})
 		}
 		s.UIDMap = m
-		if g, err := readMap("/proc/self/gid_map"); err == nil {
+		if g, err := readMap(idmap.SelfGID); err == nil {
 			s.GIDMap = g
 		}
 	}
@@ -195,20 +196,13 @@ func Inside() (*State, bool) {
 }
 
 func readMap(path string) ([]IDMap, error) {
-	b, err := os.ReadFile(path)
+	r, err := idmap.Read(path)
 	if err != nil {
 		return nil, err
 	}
-	var m []IDMap
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
-		}
-		a, _ := strconv.ParseUint(f[0], 10, 32)
-		h, _ := strconv.ParseUint(f[1], 10, 32)
-		n, _ := strconv.ParseUint(f[2], 10, 32)
-		m = append(m, IDMap{uint32(a), uint32(h), uint32(n)})
+	m := make([]IDMap, len(r))
+	for i, x := range r {
+		m[i] = IDMap{x.Inside, x.Outside, x.Size}
 	}
 	return m, nil
 }

@@ -7,9 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -79,131 +76,23 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	if len(args) == 1 {
 		contextArg = args[0]
 	}
-	if strings.Contains(contextArg, "://") || strings.HasPrefix(contextArg, "git@") {
-		return fmt.Errorf("build context %q: only a local directory can be a build context", contextArg)
-	}
-	ctxDir, err := filepath.Abs(contextArg)
+	ctxDir, err := builder.ContextDir(contextArg)
 	if err != nil {
 		return err
-	}
-	if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("build context %s: not a directory (give the directory holding the files COPY uses, e.g. `hutch build .`)", contextArg)
 	}
 	pull, err := images.ParseBuildPullPolicy(f.pull)
 	if err != nil {
 		return err
 	}
-	// RUN steps' network: --network, else [network] of config.toml, as for run.
-	netCfg, err := network.Parse(f.network, a.sess.NetworkDefaults())
+	o, err := a.buildOptions(cmd, f, contextArg, ctxDir)
 	if err != nil {
 		return err
 	}
-	sec, err := security.Parse(f.securityOpt)
-	if err != nil {
-		return err
-	}
-	res, err := f.limits.resources(cmd.Flags())
-	if err != nil {
-		return err
-	}
-	if err := builder.CheckLimits(a.sess.CgroupOptions(), res); err != nil {
-		return err // exit 125, naming the limit and the fix
-	}
-	data, name, hostPath, err := readDockerfile(f.file, contextArg, ctxDir, cmd.InOrStdin())
-	if err != nil {
-		return err
-	}
-	file, err := builder.Parse(name, data)
-	if err != nil {
-		return err
-	}
-	buildArgs := map[string]string{}
-	for _, ba := range f.buildArgs {
-		k, v, ok := strings.Cut(ba, "=")
-		if !ok {
-			ev, found := os.LookupEnv(k)
-			if !found {
-				continue
-			}
-			v = ev
-		}
-		buildArgs[k] = v
-	}
-	labels := map[string]string{}
-	for _, l := range f.labels {
-		k, v, _ := strings.Cut(l, "=")
-		if k == "" {
-			return fmt.Errorf("--label %q: use KEY=VALUE", l)
-		}
-		labels[k] = v
-	}
-	secrets := map[string]string{}
-	for _, s := range f.secrets {
-		id, src := "", ""
-		for _, kv := range strings.Split(s, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			switch k {
-			case "id":
-				id = v
-			case "src", "source":
-				src = v
-			case "type":
-				if v != "file" {
-					return fmt.Errorf("--secret %q: only file secrets (type=file) are supported", s)
-				}
-			default:
-				return fmt.Errorf("--secret %q: use id=ID,src=FILE", s)
-			}
-		}
-		if id == "" {
-			return fmt.Errorf("--secret %q: use id=ID,src=FILE", s)
-		}
-		if src == "" {
-			src = id
-		}
-		if _, err := os.Stat(src); err != nil {
-			return fmt.Errorf("--secret id=%s: %w", id, err)
-		}
-		abs, _ := filepath.Abs(src)
-		secrets[id] = abs
-	}
-	var ts *time.Time
-	if cmd.Flags().Changed("timestamp") {
-		if f.timestamp < 0 {
-			return fmt.Errorf("--timestamp %d: give a Unix time in seconds (0 or more)", f.timestamp)
-		}
-		t := time.Unix(f.timestamp, 0).UTC()
-		ts = &t
-	} else if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("SOURCE_DATE_EPOCH=%q: must be a Unix time in seconds", v)
-		}
-		t := time.Unix(n, 0).UTC()
-		ts = &t
-	}
-	for _, t := range f.tags {
-		if _, err := images.NormalizeLocal(t); err != nil {
-			return fmt.Errorf("-t %s: %w", t, err)
-		}
-	}
-
 	s, unlock, err := a.sess.LockedStore()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	out := cmd.OutOrStdout()
-	if f.quiet {
-		out = io.Discard
-	}
-	o := builder.Options{
-		Context: ctxDir, File: file, IgnoreFile: hostPath, Tags: f.tags, BuildArgs: buildArgs,
-		Target: f.target, NoCache: f.noCache, Layers: f.layers, Format: f.format, Labels: labels,
-		Network: netCfg, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
-		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
-		Security: sec, Resources: res, Warn: warnBuildLimits(cmd.ErrOrStderr()),
-	}
 	b := a.sess.Builder(s, o, engine.ImageRequest{Policy: pull, SkipTLSVerify: f.registry.skipTLS(), Progress: progress(f.quiet)})
 	built, err := b.Build(context.Background())
 	if err != nil {
@@ -225,6 +114,57 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), built.ID)
 	return nil
+}
+
+// buildOptions are the build's flags, each parsed and checked: RUN steps' network
+// (with config.toml's [network], as for run), security options and limits (refused
+// here when they cannot be applied), the Dockerfile, build args, labels, secrets, the
+// timestamp, the tags.
+func (a *app) buildOptions(cmd *cobra.Command, f *buildFlags, contextArg, ctxDir string) (builder.Options, error) {
+	var o builder.Options
+	var err error
+	if o.Network, err = network.Parse(f.network, a.sess.NetworkDefaults()); err != nil {
+		return o, err
+	}
+	if o.Security, err = security.Parse(f.securityOpt); err != nil {
+		return o, err
+	}
+	if o.Resources, err = f.limits.resources(cmd.Flags()); err != nil {
+		return o, err
+	}
+	if err := builder.CheckLimits(a.sess.CgroupOptions(), o.Resources); err != nil {
+		return o, err // exit 125, naming the limit and the fix
+	}
+	data, name, hostPath, err := readDockerfile(f.file, contextArg, ctxDir, cmd.InOrStdin())
+	if err != nil {
+		return o, err
+	}
+	if o.File, err = builder.Parse(name, data); err != nil {
+		return o, err
+	}
+	if o.Labels, err = builder.ParseLabels(f.labels); err != nil {
+		return o, err
+	}
+	if o.Secrets, err = builder.ParseSecrets(f.secrets); err != nil {
+		return o, err
+	}
+	if o.Timestamp, err = builder.ParseTimestamp(f.timestamp, cmd.Flags().Changed("timestamp"), os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
+		return o, err
+	}
+	for _, t := range f.tags {
+		if _, err := images.NormalizeLocal(t); err != nil {
+			return o, fmt.Errorf("-t %s: %w", t, err)
+		}
+	}
+	out := cmd.OutOrStdout()
+	if f.quiet {
+		out = io.Discard
+	}
+	o.Context, o.IgnoreFile, o.Tags, o.BuildArgs = ctxDir, hostPath, f.tags, builder.ParseBuildArgs(f.buildArgs, os.LookupEnv)
+	o.Target, o.NoCache, o.Layers, o.Format = f.target, f.noCache, f.layers, f.format
+	o.Stdout, o.Stderr, o.Quiet, o.RunStdout, o.RunStderr = out, cmd.ErrOrStderr(), f.quiet, os.Stdout, os.Stderr
+	o.Warn = warnBuildLimits(cmd.ErrOrStderr())
+	return o, nil
 }
 
 // warnBuildLimits says, with [cgroups] on_unavailable = "warn", which limits the RUN

@@ -62,6 +62,19 @@ func TestCompletedValuesParse(t *testing.T) {
 	if err := container.ValidRestart("on-failure:3"); err != nil {
 		t.Errorf("--restart on-failure:3 (what on-failure: leads to): %v", err)
 	}
+	for _, v := range usernsValues {
+		if _, err := container.ParseUserns(v); err != nil {
+			t.Errorf("--userns %s: %v", v, err)
+		}
+	}
+	for _, v := range mountForms {
+		// A form to go on from: completed (a path, a volume's name), the parser takes it.
+		rest := map[string]string{"bind": "/x,target=/y", "volume": "v,target=/y", "tmpfs": "/t"}
+		typ, _, _ := strings.Cut(strings.TrimPrefix(v, "type="), ",")
+		if _, err := container.ParseMounts(nil, []string{v + rest[typ]}, nil); err != nil {
+			t.Errorf("--mount %s: %v", v+rest[typ], err)
+		}
+	}
 	for _, v := range whole(securityValues) {
 		if _, err := security.Parse([]string{v}); err != nil {
 			t.Errorf("--security-opt %s: %v", v, err)

@@ -218,8 +218,8 @@ func newStopCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(a, cmd, args, func(ct *container.Config) error {
 				t := timeout
-				if !cmd.Flags().Changed("time") && ct.Options.StopTimeout != nil {
-					t = *ct.Options.StopTimeout
+				if !cmd.Flags().Changed("time") && ct.StopTimeout != nil {
+					t = *ct.StopTimeout
 				}
 				return a.sess.Records().Stop(ct, time.Duration(t)*time.Second)
 			})

@@ -16,7 +16,7 @@ func (a *app) networkOptions(f *createFlags, o *container.Options) error {
 	if err != nil {
 		return err
 	}
-	o.Network, o.NetworkOptions = c.Mode, &c
+	o.Network = c
 	for _, p := range f.publish {
 		ms, err := network.ParsePublish(p)
 		if err != nil {

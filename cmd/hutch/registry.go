@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	cstorage "go.podman.io/storage"
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/engine"
@@ -237,16 +238,16 @@ func newLogoutCommand(a *app) *cobra.Command {
 
 func goarch() string { return runtime.GOARCH }
 
-// ensureImage applies run's and create's --pull.
-func (a *app) ensureImage(ref, policy string, rf *registryFlags) error {
+// ensureImage applies run's and create's --pull: the image, found or pulled.
+func (a *app) ensureImage(ref, policy string, rf *registryFlags) (*cstorage.Image, error) {
 	p, err := images.ParsePullPolicy(policy)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, pulled, err := a.sess.EnsureImage(context.Background(), engine.ImageRequest{
+	img, pulled, err := a.sess.EnsureImage(context.Background(), engine.ImageRequest{
 		Ref: ref, Policy: p, SkipTLSVerify: rf.skipTLS(), Progress: os.Stderr})
 	for _, pl := range pulled {
 		fmt.Fprintf(os.Stderr, "Pulled %s\n", pl.Name)
 	}
-	return err
+	return img, err
 }

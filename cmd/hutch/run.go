@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/nsinit"
@@ -73,11 +74,10 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 // naming it.
 func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (container.Options, error) {
 	o := container.Options{
-		Name: f.name, Image: image, Cmd: args, WorkingDir: f.workdir, User: f.user, Hostname: f.hostname,
-		CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged, ReadOnly: f.readOnly,
-		Network: f.network, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
-		SecurityOpt: f.securityOpt,
-		ByRun:       cmd.Name() == "run",
+		Name: f.name, Image: image, WorkingDir: f.workdir, User: f.user, Hostname: f.hostname,
+		Settings: container.Settings{Cmd: args, CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged,
+			ReadOnly: f.readOnly, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
+			ByRun: cmd.Name() == "run"},
 	}
 	sec, err := security.Parse(f.securityOpt)
 	if err != nil {
@@ -116,62 +116,20 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	if f.workdir != "" && !strings.HasPrefix(f.workdir, "/") {
 		return o, fmt.Errorf("-w %q: the working directory must be an absolute path", f.workdir)
 	}
-	if f.user != "" {
-		u, g, _ := strings.Cut(f.user, ":")
-		if u == "" || strings.Contains(g, ":") || strings.ContainsAny(f.user, " \t") {
-			return o, fmt.Errorf("-u %q: expected USER[:GROUP], e.g. -u 1000:1000 or -u nobody", f.user)
-		}
-	}
-	switch f.userns {
-	case "", "host":
-	case "keep-id":
-		o.Userns = f.userns
-	default:
-		return o, fmt.Errorf("--userns %q: use keep-id (your own uid and gid inside), or leave it out", f.userns)
-	}
-	var env []string
-	for _, file := range f.envFiles {
-		e, err := container.ParseEnvFile(file, os.LookupEnv)
-		if err != nil {
-			return o, err
-		}
-		env = append(env, e...)
-	}
-	e, err := container.ParseEnv(f.env, os.LookupEnv)
-	if err != nil {
+	if err := container.CheckUser(f.user); err != nil {
 		return o, err
 	}
-	o.Env = container.MergeEnv(env, e)
-	for _, v := range f.volumes {
-		m, err := container.ParseVolume(v)
-		if err != nil {
-			return o, err
-		}
-		o.Mounts = append(o.Mounts, m)
+	if o.Userns, err = container.ParseUserns(f.userns); err != nil {
+		return o, err
 	}
-	for _, v := range f.mounts {
-		m, err := container.ParseMount(v)
-		if err != nil {
-			return o, err
-		}
-		o.Mounts = append(o.Mounts, m)
+	if o.Env, err = container.ParseEnvironment(f.envFiles, f.env, os.LookupEnv); err != nil {
+		return o, err
 	}
-	for _, v := range f.tmpfs {
-		m, err := container.ParseTmpfs(v)
-		if err != nil {
-			return o, err
-		}
-		o.Mounts = append(o.Mounts, m)
+	if o.Mounts, err = container.ParseMounts(f.volumes, f.mounts, f.tmpfs); err != nil {
+		return o, err
 	}
-	if len(f.labels) > 0 {
-		o.Labels = map[string]string{}
-		for _, l := range f.labels {
-			k, v, _ := strings.Cut(l, "=")
-			if k == "" {
-				return o, fmt.Errorf("--label %q: expected KEY=VALUE", l)
-			}
-			o.Labels[k] = v
-		}
+	if o.Labels, err = container.ParseLabels(f.labels); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -188,12 +146,12 @@ func newRunCommand(a *app) *cobra.Command {
   hutch run -d -p 127.0.0.1:8080:80 demo httpd -f -p 80`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, m, err := a.runOptions(cmd, f, args)
+			req, img, m, err := a.runRequest(cmd, f, args)
 			if err != nil {
 				return err
 			}
 			if f.detach {
-				cfg, err := m.Create(o)
+				cfg, err := m.Create(req, img)
 				if err != nil {
 					return err
 				}
@@ -204,7 +162,7 @@ func newRunCommand(a *app) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), cfg.ID)
 				return nil
 			}
-			cfg, code, err := m.Run(o, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			cfg, code, err := m.Run(req, img, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			if err != nil && cfg != nil {
 				// The command never ran: leave nothing behind (Docker would keep a
 				// "Created" container around).
@@ -218,32 +176,34 @@ func newRunCommand(a *app) *cobra.Command {
 	return onStore(c)
 }
 
-// runOptions is what `run` and `create` share: the flags checked and the image pulled
-// if the --pull policy says so.
-func (a *app) runOptions(cmd *cobra.Command, f *createFlags, args []string) (container.Options, *container.Manager, error) {
+// runRequest is what `run` and `create` share: the flags parsed, checked against the
+// host, and the image found or pulled as the --pull policy says (each once).
+func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*container.Request, *cstorage.Image, *container.Manager, error) {
 	o, err := f.options(cmd, args[0], args[1:])
 	if err != nil {
-		return o, nil, err
+		return nil, nil, nil, err
 	}
 	if err := a.networkOptions(f, &o); err != nil {
-		return o, nil, err
+		return nil, nil, nil, err
 	}
 	// The run's own manager checks the limits: the cgroup delegation it discovers
-	// is the one Create and the start use (found once per command).
+	// is the one the start uses (found once per command).
 	m, err := a.sess.Containers()
 	if err != nil {
-		return o, nil, err
+		return nil, nil, nil, err
 	}
 	if cmd.Name() == "run" {
 		m.DiscoverCgroups() // while the image is resolved
 	}
-	if err := m.CheckLimits(o); err != nil {
-		return o, nil, err
+	req, err := m.Check(o)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if err := a.ensureImage(o.Image, f.pull, &f.registry); err != nil {
-		return o, nil, err
+	img, err := a.ensureImage(o.Image, f.pull, &f.registry)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return o, m, nil
+	return req, img, m, nil
 }
 
 // runResult turns a container's end into hutch's exit: its own status, or the
@@ -272,11 +232,11 @@ func newCreateCommand(a *app) *cobra.Command {
   hutch start -a hello`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, m, err := a.runOptions(cmd, f, args)
+			req, img, m, err := a.runRequest(cmd, f, args)
 			if err != nil {
 				return err
 			}
-			cfg, err := m.Create(o)
+			cfg, err := m.Create(req, img)
 			if err != nil {
 				return err
 			}
@@ -317,7 +277,7 @@ func newStartCommand(a *app) *cobra.Command {
 				return nil
 			}
 			if interactive {
-				cfg.Options.Interactive = true
+				cfg.Interactive = true
 			}
 			code, err := m.RunAttached(cfg, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			return runResult(code, err)

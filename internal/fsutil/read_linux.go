@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -110,9 +111,13 @@ func (k Kind) readAt(dir, rel string, resolve uint64) ([]byte, error) {
 		return nil, k.openErr(dir, err)
 	}
 	defer unix.Close(dfd)
-	show := dir + "/" + rel
+	base := strings.TrimSuffix(dir, "/") // "/" + "/etc/passwd" is not "//etc/passwd"
+	show := base + "/" + rel
 	if rel == "" || rel[0] == '/' {
-		show = dir + rel
+		show = base + rel
+	}
+	if show == "" {
+		show = "/"
 	}
 	fd, err := unix.Openat2(dfd, rel, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolve})
 	if errors.Is(err, unix.EXDEV) || (errors.Is(err, unix.ELOOP) && resolve&unix.RESOLVE_NO_MAGICLINKS != 0 && isMagic(show)) {

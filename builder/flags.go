@@ -1,0 +1,114 @@
+package builder
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The flags of `hutch build` that need more than cobra reads, each checked here once.
+
+// ContextDir is the build context's directory for the CONTEXT argument: a local
+// directory, made absolute.
+func ContextDir(arg string) (string, error) {
+	if strings.Contains(arg, "://") || strings.HasPrefix(arg, "git@") {
+		return "", fmt.Errorf("build context %q: only a local directory can be a build context", arg)
+	}
+	dir, err := filepath.Abs(arg)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("build context %s: not a directory (give the directory holding the files COPY uses, e.g. `hutch build .`)", arg)
+	}
+	return dir, nil
+}
+
+// ParseBuildArgs reads --build-arg KEY=VALUE, or KEY to take it from the environment
+// (lookup; left out when it is not set there).
+func ParseBuildArgs(values []string, lookup func(string) (string, bool)) map[string]string {
+	args := map[string]string{}
+	for _, ba := range values {
+		k, v, ok := strings.Cut(ba, "=")
+		if !ok {
+			if v, ok = lookup(k); !ok {
+				continue
+			}
+		}
+		args[k] = v
+	}
+	return args
+}
+
+// ParseLabels reads --label KEY=VALUE.
+func ParseLabels(values []string) (map[string]string, error) {
+	labels := map[string]string{}
+	for _, l := range values {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return nil, fmt.Errorf("--label %q: use KEY=VALUE", l)
+		}
+		labels[k] = v
+	}
+	return labels, nil
+}
+
+// ParseSecrets reads --secret id=ID,src=FILE (type=file; src defaults to the id): the
+// secret's absolute path by id, each file checked.
+func ParseSecrets(values []string) (map[string]string, error) {
+	secrets := map[string]string{}
+	for _, s := range values {
+		id, src := "", ""
+		for _, kv := range strings.Split(s, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "id":
+				id = v
+			case "src", "source":
+				src = v
+			case "type":
+				if v != "file" {
+					return nil, fmt.Errorf("--secret %q: only file secrets (type=file) are supported", s)
+				}
+			default:
+				return nil, fmt.Errorf("--secret %q: use id=ID,src=FILE", s)
+			}
+		}
+		if id == "" {
+			return nil, fmt.Errorf("--secret %q: use id=ID,src=FILE", s)
+		}
+		if src == "" {
+			src = id
+		}
+		if _, err := os.Stat(src); err != nil {
+			return nil, fmt.Errorf("--secret id=%s: %w", id, err)
+		}
+		abs, _ := filepath.Abs(src)
+		secrets[id] = abs
+	}
+	return secrets, nil
+}
+
+// ParseTimestamp is the time a reproducible build sets everywhere: --timestamp when
+// given (set), else $SOURCE_DATE_EPOCH (epoch) when set, else none.
+func ParseTimestamp(flag int64, set bool, epoch string) (*time.Time, error) {
+	if set {
+		if flag < 0 {
+			return nil, fmt.Errorf("--timestamp %d: give a Unix time in seconds (0 or more)", flag)
+		}
+		t := time.Unix(flag, 0).UTC()
+		return &t, nil
+	}
+	if epoch == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(epoch, 10, 64)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q: must be a Unix time in seconds", epoch)
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t, nil
+}

@@ -1,0 +1,69 @@
+package builder
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBuildFlags(t *testing.T) {
+	env := map[string]string{"FROMENV": "e"}
+	got := ParseBuildArgs([]string{"A=1", "B=", "FROMENV", "UNSET"}, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if want := map[string]string{"A": "1", "B": "", "FROMENV": "e"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("build args %v", got)
+	}
+	if l, err := ParseLabels([]string{"a=1", "b"}); err != nil || !reflect.DeepEqual(l, map[string]string{"a": "1", "b": ""}) {
+		t.Errorf("labels %v, %v", l, err)
+	}
+	if _, err := ParseLabels([]string{"=x"}); err == nil || !strings.Contains(err.Error(), `--label "=x": use KEY=VALUE`) {
+		t.Errorf("a label without a key: %v", err)
+	}
+
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "tok")
+	if err := os.WriteFile(tok, []byte("s"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSecrets([]string{"id=tok,src=" + tok, "type=file,id=b,source=" + tok})
+	if err != nil || s["tok"] != tok || s["b"] != tok {
+		t.Errorf("secrets %v, %v", s, err)
+	}
+	for v, msg := range map[string]string{
+		"src=" + tok:              "use id=ID,src=FILE",
+		"id=x,type=env":           "only file secrets",
+		"id=x,src=" + dir + "/no": "--secret id=x: stat " + dir + "/no: no such file",
+		"id=x,mode=0400":          "use id=ID,src=FILE",
+	} {
+		if _, err := ParseSecrets([]string{v}); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("--secret %s: %v, want %q", v, err, msg)
+		}
+	}
+
+	if ts, err := ParseTimestamp(0, true, "99"); err != nil || !ts.Equal(time.Unix(0, 0)) {
+		t.Errorf("--timestamp 0 (over SOURCE_DATE_EPOCH): %v, %v", ts, err)
+	}
+	if ts, err := ParseTimestamp(0, false, "99"); err != nil || !ts.Equal(time.Unix(99, 0)) {
+		t.Errorf("SOURCE_DATE_EPOCH=99: %v, %v", ts, err)
+	}
+	if ts, err := ParseTimestamp(0, false, ""); err != nil || ts != nil {
+		t.Errorf("neither: %v, %v", ts, err)
+	}
+	if _, err := ParseTimestamp(-1, true, ""); err == nil {
+		t.Error("--timestamp -1 accepted")
+	}
+	if _, err := ParseTimestamp(0, false, "yesterday"); err == nil || !strings.Contains(err.Error(), "SOURCE_DATE_EPOCH") {
+		t.Errorf("a bad SOURCE_DATE_EPOCH: %v", err)
+	}
+
+	if d, err := ContextDir(dir); err != nil || d != dir {
+		t.Errorf("context %s: %s, %v", dir, d, err)
+	}
+	for _, arg := range []string{"https://example.org/repo.git", "git@example.org:repo", tok, dir + "/no"} {
+		if _, err := ContextDir(arg); err == nil {
+			t.Errorf("context %s accepted", arg)
+		}
+	}
+}
