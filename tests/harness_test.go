@@ -173,9 +173,11 @@ func prepareBinary(dir string) (string, error) {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	start := time.Now()
-	cmd := exec.Command(gobin, "build", "-tags", buildTags, "-o", out, "./cmd/hutch")
+	// hack/build.sh, as make and CI build it: the same tags, and `hutch version` stamped with
+	// the checkout's commit (TestVersion asserts it).
+	cmd := exec.Command("bash", "hack/build.sh", out)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "PATH="+filepath.Dir(gobin)+":"+os.Getenv("PATH"))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building hutch (%s): %v\n%s", strings.Join(cmd.Args, " "), err, b)
 	}
