@@ -1,0 +1,62 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"hutch.dev/hutch/internal/nsenter"
+)
+
+// TestKeptWantsMatchesCommands: the C constructor joins the kept user namespace for
+// exactly the commands that run whole in it (annotated onStore, and unshare), found
+// in the command line as cobra finds them, and gives build a mount namespace of its
+// own; every other command (the plain user's, and the split ones, whose first half
+// must run as the plain user) is left alone.
+func TestKeptWantsMatchesCommands(t *testing.T) {
+	root, _ := newRootCommand()
+	n := 0
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		for _, s := range c.Commands() {
+			for _, name := range append([]string{s.Name()}, s.Aliases...) {
+				p := append(append([]string{}, path...), name)
+				want := 0
+				if (needsStore(s) && !standalone(s)) || s.Name() == "unshare" {
+					want = 1
+					if s.Name() == "build" {
+						want = 2
+					}
+				}
+				for _, args := range [][]string{
+					append([]string{"hutch"}, p...),
+					append(append([]string{"hutch", "--log-level", "debug"}, p...), "--help"),
+					append([]string{"hutch", "--log-level=info"}, p...),
+				} {
+					if got := nsenter.KeptWants(args); got != want {
+						t.Errorf("KeptWants(%q) = %d, want %d", strings.Join(args, " "), got, want)
+					}
+					n++
+				}
+				walk(s, p)
+			}
+		}
+	}
+	walk(root, nil)
+	if n < 100 {
+		t.Fatalf("checked only %d command lines", n)
+	}
+	for _, args := range [][]string{
+		{"hutch"}, {"hutch", "--help"}, {"hutch", "image"}, {"hutch", "--log-level", "run", "ps"},
+		{"hutch-monitor", "0123abcd"}, {"hutch", "--", "run"}, {"hutch", "help", "run"},
+	} {
+		if got := nsenter.KeptWants(args); got != 0 {
+			t.Errorf("KeptWants(%q) = %d, want 0", strings.Join(args, " "), got)
+		}
+	}
+	// Flags of the command itself come after its name: the words are found first.
+	if got := nsenter.KeptWants([]string{"hutch", "run", "--rm", "-it", "bb", "ps"}); got != 1 {
+		t.Errorf("run --rm -it bb ps: %d, want 1", got)
+	}
+}

@@ -1,0 +1,458 @@
+// The kept user namespace (docs/development.md, "How a command enters the namespace").
+//
+// The first command that needs hutch's user namespace starts a holder: hutch executed
+// as `hutch-holder RUNTIME_DIR` with HUTCH_ENV_HOLD set. Its constructor (hold below)
+// unshares a user and a mount namespace (or joins those of a running container's
+// monitor, when an earlier holder is gone), waits while the command writes the id maps
+// and the holder's file RUNTIME_DIR/holder, and then sleeps in C, the Go runtime never
+// started, for as long as that file names it.
+//
+// Every later command that works on the store joins the holder's namespaces here,
+// before the Go runtime starts (setns is refused to a multithreaded process): no
+// newuidmap, no second process. It joins when
+//   - its command line names a command that runs whole in the namespace (kept_wants;
+//     a unit test in cmd/hutch checks the table against the commands' annotations),
+//   - the holder's file is in the runtime directory Go would use (config.UserPaths),
+//     a private directory of the user's,
+//   - the holder is the process the file describes: the same pid, start time (pid
+//     reuse), command name and namespaces,
+//   - and the files the id maps were planned from are unchanged (the stamps: a
+//     changed /etc/subuid may mean other maps).
+// Otherwise it does not join, and Go finds out why (userns.EnsureKept), starts a
+// holder if needed, and executes the command again with HUTCH_ENV_KEPT_JOIN, which
+// makes this constructor join whatever the command line (and say on that descriptor
+// whether it could).
+//
+// The file's format (written by userns/kept_linux.go; both sides are tested together):
+//   hutch-holder 1
+//   pid PID start TICKS userns INODE mntns INODE
+//   stamp TOKEN PATH        (one per file the maps were planned from; see stamp())
+//   state
+//   JSON of userns.State, to the end
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "contract.h"
+
+#define KEPT_FILE "holder"
+#define KEPT_MAGIC "hutch-holder 1\n"
+#define KEPT_COMM "hutch-holder"
+#define KEPT_MAX (64 * 1024)
+
+// What the constructor did, for Go (nsenter_linux.go).
+static int kept_joined;		   // 1: joined the kept namespace
+static char *kept_state;	   // the holder's state (JSON) from its file
+static char kept_dir[4096];	   // the runtime directory the file was found in
+static char kept_err[512];	   // why a forced join failed
+static long kept_pid;		   // the holder joined
+static unsigned long long kept_start; // its start time, in clock ticks after boot
+
+int hutch_kept_joined(void) { return kept_joined; }
+const char *hutch_kept_state(void) { return kept_state ? kept_state : ""; }
+const char *hutch_kept_dir(void) { return kept_dir; }
+const char *hutch_kept_error(void) { return kept_err; }
+long hutch_kept_pid(void) { return kept_pid; }
+unsigned long long hutch_kept_start(void) { return kept_start; }
+
+// The commands that run whole in the namespace: 1 joins, 2 also gets a mount namespace
+// of its own below the kept one (a build: its mounts, secrets and fuse-overlayfs
+// daemons end with it, even when it is killed outright).
+static const struct {
+	const char *group, *name;
+	int how;
+} kept_cmds[] = {
+	{"", "build", 2}, {"", "create", 1}, {"", "images", 1}, {"", "import", 1}, {"", "info", 1},
+	{"", "load", 1}, {"", "pull", 1}, {"", "push", 1}, {"", "rename", 1}, {"", "rmi", 1},
+	{"", "run", 1}, {"", "save", 1}, {"", "start", 1}, {"", "tag", 1}, {"", "unshare", 1},
+	{"container", "create", 1}, {"container", "prune", 1}, {"container", "rename", 1},
+	{"container", "run", 1}, {"container", "start", 1},
+	{"image", "build", 2}, {"image", "import", 1}, {"image", "load", 1}, {"image", "ls", 1},
+	{"image", "list", 1}, {"image", "prune", 1}, {"image", "rm", 1}, {"image", "save", 1},
+	{"image", "tag", 1},
+	{"system", "df", 1}, {"system", "info", 1}, {"system", "prune", 1},
+	{"volume", "create", 1}, {"volume", "inspect", 1}, {"volume", "ls", 1}, {"volume", "list", 1},
+	{"volume", "prune", 1}, {"volume", "rm", 1}, {"volume", "remove", 1},
+};
+
+static int is_group(const char *w)
+{
+	return strcmp(w, "container") == 0 || strcmp(w, "image") == 0 || strcmp(w, "system") == 0 ||
+	       strcmp(w, "volume") == 0;
+}
+
+// hutch_kept_wants says how the command line argv wants the kept namespace: 0 not at
+// all, 1 joined, 2 joined with a mount namespace of its own. The words are found as
+// cobra finds them: flags are skipped, and --log-level takes the next argument.
+int hutch_kept_wants(int argc, char **argv)
+{
+	const char *w[2] = {NULL, NULL};
+	int n = 0;
+	for (int i = 1; i < argc && n < 2; i++) {
+		const char *a = argv[i];
+		if (a == NULL || strcmp(a, "--") == 0)
+			break;
+		if (a[0] == '-') {
+			if (strcmp(a, "--log-level") == 0)
+				i++;
+			continue;
+		}
+		w[n++] = a;
+		if (n == 1 && !is_group(a))
+			break;
+	}
+	if (n == 0)
+		return 0;
+	const char *group = "", *name = w[0];
+	if (is_group(w[0])) {
+		if (n < 2)
+			return 0;
+		group = w[0];
+		name = w[1];
+	}
+	for (size_t i = 0; i < sizeof(kept_cmds) / sizeof(kept_cmds[0]); i++) {
+		if (strcmp(kept_cmds[i].group, group) == 0 && strcmp(kept_cmds[i].name, name) == 0)
+			return kept_cmds[i].how;
+	}
+	return 0;
+}
+
+// hutch_kept_runtime_dir writes the runtime directory config.UserPaths resolves for uid:
+// $XDG_RUNTIME_DIR/hutch when XDG_RUNTIME_DIR is an absolute path to a directory of
+// uid's (not a symlink), else $TMPDIR/hutch-UID (/tmp when TMPDIR is empty), as Go's
+// os.TempDir. Returns 0, or -1 when it does not fit.
+int hutch_kept_runtime_dir(unsigned uid, char *out, size_t size)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	int n;
+	if (rt != NULL && rt[0] == '/' && lstat(rt, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid) {
+		n = snprintf(out, size, "%s/hutch", rt);
+	} else {
+		const char *tmp = getenv("TMPDIR");
+		if (tmp == NULL || tmp[0] == '\0')
+			tmp = "/tmp";
+		n = snprintf(out, size, "%s/hutch-%u", tmp, uid);
+	}
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+// hutch_kept_stamp writes what a file the maps were planned from looks like now:
+// "DEV:INO:SIZE:MTIME:CTIME" (times as SEC.NSEC), or "-" when it does not exist.
+// userns.stamp writes the same.
+void hutch_kept_stamp(const char *path, char *out, size_t size)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		snprintf(out, size, "-");
+		return;
+	}
+	snprintf(out, size, "%llu:%llu:%lld:%lld.%09ld:%lld.%09ld", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+		 st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+}
+
+// read_small reads a small file (at most size-1 bytes) and ends it with a NUL.
+static ssize_t read_small(int dirfd, const char *path, char *buf, size_t size)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got < size - 1) {
+		ssize_t n = read(fd, buf + got, size - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+// hutch_kept_proc_start reads the start time of process pid (field 22 of its stat),
+// 0 when it is gone.
+unsigned long long hutch_kept_proc_start(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (read_small(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
+		return 0;
+	char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return 0;
+	p++;
+	// Fields after the command name start at 3 (the state); the start time is 22.
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (p == NULL)
+			return 0;
+	}
+	return strtoull(p + 1, NULL, 10);
+}
+
+static unsigned long long ns_inode(long pid, const char *ns)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%ld/ns/%s", pid, ns);
+	return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+// The holder's record: the file's first lines.
+struct kept_rec {
+	long pid;
+	unsigned long long start, userns, mntns;
+	char *state;
+};
+
+// parse_rec reads buf (the file, NUL-ended) into r and checks every stamp; it returns
+// NULL or what is wrong.
+static const char *parse_rec(char *buf, struct kept_rec *r)
+{
+	if (strncmp(buf, KEPT_MAGIC, strlen(KEPT_MAGIC)) != 0)
+		return "not a holder file of this hutch";
+	char *line = buf + strlen(KEPT_MAGIC);
+	if (sscanf(line, "pid %ld start %llu userns %llu mntns %llu\n", &r->pid, &r->start, &r->userns, &r->mntns) != 4 ||
+	    r->pid <= 0)
+		return "no holder line";
+	for (;;) {
+		char *nl = strchr(line, '\n');
+		if (nl == NULL)
+			return "no state";
+		line = nl + 1;
+		if (strncmp(line, "state\n", 6) == 0) {
+			r->state = line + 6;
+			return NULL;
+		}
+		if (strncmp(line, "stamp ", 6) != 0)
+			return "unknown line";
+		char *tok = line + 6, *sp = strchr(tok, ' ');
+		nl = strchr(tok, '\n');
+		if (sp == NULL || nl == NULL || sp > nl)
+			return "bad stamp line";
+		*nl = '\0';
+		char now[160];
+		hutch_kept_stamp(sp + 1, now, sizeof(now));
+		int same = (size_t)(sp - tok) == strlen(now) && strncmp(tok, now, (size_t)(sp - tok)) == 0;
+		*nl = '\n';
+		if (!same)
+			return "a file the id maps were planned from changed";
+	}
+}
+
+// kept_join joins the kept namespace of the user running this process: NULL when it
+// did, or why not.
+static const char *kept_join(int how)
+{
+	static char buf[KEPT_MAX];
+	uid_t uid = getuid();
+	if (hutch_kept_runtime_dir(uid, kept_dir, sizeof(kept_dir)) < 0)
+		return "the runtime directory's path is too long";
+	int dfd = open(kept_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0)
+		return "no runtime directory";
+	struct stat st;
+	if (fstat(dfd, &st) < 0 || st.st_uid != uid || (st.st_mode & 077) != 0) {
+		close(dfd);
+		return "the runtime directory is not private to the user";
+	}
+	ssize_t n = read_small(dfd, KEPT_FILE, buf, sizeof(buf));
+	close(dfd);
+	if (n <= 0)
+		return "no holder";
+	struct kept_rec r = {0};
+	const char *why = parse_rec(buf, &r);
+	if (why != NULL)
+		return why;
+
+	int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)r.pid, 0);
+	if (pidfd < 0)
+		return "the holder is gone";
+	// Checked with the pidfd open: if the pid was reused before, the start time
+	// differs; after, the pidfd still names the process checked.
+	char path[64], comm_path[64], comm[64];
+	snprintf(path, sizeof(path), "/proc/%ld", r.pid);
+	snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", r.pid);
+	if (hutch_kept_proc_start(r.pid) != r.start || stat(path, &st) < 0 || st.st_uid != uid ||
+	    read_small(AT_FDCWD, comm_path, comm, sizeof(comm)) <= 0 || strcmp(comm, KEPT_COMM "\n") != 0 ||
+	    ns_inode(r.pid, "user") != r.userns || ns_inode(r.pid, "mnt") != r.mntns) {
+		close(pidfd);
+		return "the holder's pid names another process";
+	}
+	// Joining the mount namespace moves the working directory to its root: it is
+	// found again by its path (the namespace is a copy of the user's), or by the
+	// descriptor when the path is not there.
+	char cwd[4096];
+	int cwdfd = open(".", O_PATH | O_CLOEXEC);
+	int have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
+	if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+		snprintf(kept_err, sizeof(kept_err), "joining the holder's namespaces: %s", strerror(errno));
+		close(pidfd);
+		if (cwdfd >= 0)
+			close(cwdfd);
+		return kept_err;
+	}
+	close(pidfd);
+	if (!(have_cwd && chdir(cwd) == 0) && cwdfd >= 0) {
+		if (fchdir(cwdfd) < 0) {
+			/* the working directory stays the namespace's root */
+		}
+	}
+	if (cwdfd >= 0)
+		close(cwdfd);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		// Joined, but not root in it: nothing sensible can run.
+		fprintf(stderr, "Error: joining hutch's user namespace: becoming its root: %s\n", strerror(errno));
+		_exit(125);
+	}
+	if (how == 2) {
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+			fprintf(stderr, "Error: a mount namespace for the build: %s\n", strerror(errno));
+			_exit(125);
+		}
+	}
+	kept_joined = 1;
+	kept_state = r.state;
+	kept_pid = r.pid;
+	kept_start = r.start;
+	return NULL;
+}
+
+// hold is the holder (hutch-holder): see the top of this file.
+static void hold(const char *mode)
+{
+	const char *r = getenv(HUTCH_ENV_HOLD_READY), *g = getenv(HUTCH_ENV_HOLD_GO);
+	const char *file = getenv(HUTCH_ENV_HOLD_FILE), *adopt = getenv(HUTCH_ENV_HOLD_ADOPT);
+	int ready = r ? atoi(r) : -1, go = g ? atoi(g) : -1;
+	char msg[600];
+	if (ready < 3 || go < 3 || file == NULL)
+		_exit(125);
+	file = strdup(file);
+	prctl(PR_SET_NAME, KEPT_COMM, 0, 0, 0);
+#define HOLD_FAIL(what)                                                                        \
+	do {                                                                                   \
+		int m_ = snprintf(msg, sizeof(msg), "E%s: %s", what, strerror(errno));         \
+		if (write(ready, msg, (size_t)m_) < 0) { /* the parent reports the failure */ \
+		}                                                                              \
+		_exit(125);                                                                    \
+	} while (0)
+	if (strcmp(mode, "adopt") == 0) {
+		int pidfd = adopt ? (int)syscall(SYS_pidfd_open, (pid_t)atol(adopt), 0) : -1;
+		if (pidfd < 0)
+			HOLD_FAIL("pidfd_open");
+		if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
+			HOLD_FAIL("setns");
+		close(pidfd);
+	} else if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+		HOLD_FAIL("unshare");
+	}
+	if (write(ready, "1", 1) != 1)
+		_exit(125);
+	char c = 0;
+	if (read(go, &c, 1) != 1 || c != 'g')
+		_exit(125);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		HOLD_FAIL("becoming root in the namespace");
+	if (chdir("/") < 0)
+		HOLD_FAIL("chdir /");
+
+	// The file is watched first, then checked: a replacement in between is seen.
+	int in = inotify_init1(IN_CLOEXEC);
+	if (in < 0)
+		HOLD_FAIL("inotify_init1");
+	unsigned long long me = hutch_kept_proc_start(getpid());
+	static char buf[KEPT_MAX];
+	for (int first = 1;; first = 0) {
+		int wd = inotify_add_watch(in, file, IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+		struct kept_rec rec = {0};
+		if (wd < 0 || read_small(AT_FDCWD, file, buf, sizeof(buf)) <= 0 ||
+		    strncmp(buf, KEPT_MAGIC, strlen(KEPT_MAGIC)) != 0 ||
+		    sscanf(buf + strlen(KEPT_MAGIC), "pid %ld start %llu", &rec.pid, &rec.start) != 2 ||
+		    rec.pid != getpid() || rec.start != me) {
+			if (first) {
+				errno = ESTALE;
+				HOLD_FAIL("the holder's file does not name it");
+			}
+			_exit(0);
+		}
+		if (first) {
+			if (write(ready, "2", 1) != 1)
+				_exit(125);
+			int keep = in;
+			if (in != 3) {
+				keep = dup2(in, 3);
+				if (keep < 0)
+					_exit(125);
+			}
+			in = keep;
+			syscall(SYS_close_range, 4, ~0U, 0);
+			int ignored[] = {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2};
+			for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+				signal(ignored[i], SIG_IGN);
+		}
+		// Wait for the file to change; a rewrite that still names this holder (new
+		// stamps) is watched again, anything else ends it.
+		char ev[4096];
+		for (;;) {
+			ssize_t n = read(in, ev, sizeof(ev));
+			if (n > 0)
+				break;
+			if (n < 0 && errno != EINTR)
+				_exit(1);
+		}
+		inotify_rm_watch(in, wd);
+	}
+}
+
+// The constructor: a holder becomes one; a process another protocol is for, or one
+// running as root (real root, or already in a namespace), is left alone; a forced
+// join reports on its descriptor; otherwise a command line that wants the namespace
+// joins it if it can.
+__attribute__((constructor)) static void hutch_kept(int argc, char **argv)
+{
+	const char *mode = getenv(HUTCH_ENV_HOLD);
+	if (mode != NULL) {
+		hold(mode);
+		_exit(125);
+	}
+	if (getenv(HUTCH_ENV_NSENTER_PID) != NULL || getenv(HUTCH_ENV_USERNS_NEW) != NULL ||
+	    getenv(HUTCH_ENV_CMONITOR) != NULL || getuid() == 0)
+		return;
+	const char *forced = getenv(HUTCH_ENV_KEPT_JOIN);
+	if (forced != NULL) {
+		int fd = atoi(forced);
+		unsetenv(HUTCH_ENV_KEPT_JOIN);
+		const char *why = kept_join(hutch_kept_wants(argc, argv) == 2 ? 2 : 1);
+		if (fd < 3)
+			_exit(125);
+		if (why != NULL) {
+			char msg[600];
+			int m = snprintf(msg, sizeof(msg), "E%s", why);
+			if (write(fd, msg, (size_t)m) < 0) {
+				/* the parent reports the failure either way */
+			}
+			_exit(125);
+		}
+		if (write(fd, "1", 1) != 1)
+			_exit(125);
+		close(fd);
+		return;
+	}
+	int how = hutch_kept_wants(argc, argv);
+	if (how > 0)
+		kept_join(how);
+}

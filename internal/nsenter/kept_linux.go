@@ -1,0 +1,84 @@
+package nsenter
+
+// #cgo CFLAGS: -Wall -I${SRCDIR}/../contract
+// #include <stdlib.h>
+// int hutch_kept_joined(void);
+// const char *hutch_kept_state(void);
+// const char *hutch_kept_dir(void);
+// long hutch_kept_pid(void);
+// unsigned long long hutch_kept_start(void);
+// int hutch_kept_wants(int argc, char **argv);
+// int hutch_kept_runtime_dir(unsigned uid, char *out, size_t size);
+// void hutch_kept_stamp(const char *path, char *out, size_t size);
+// unsigned long long hutch_kept_proc_start(long pid);
+import "C"
+
+import (
+	"os"
+	"unsafe"
+
+	"hutch.dev/hutch/internal/contract"
+)
+
+// Kept is what the constructor did about the kept user namespace (kept.c).
+type Kept struct {
+	Joined bool
+	// State is the holder's state (userns.State, JSON) as its file holds it.
+	State []byte
+	// Dir is the runtime directory the holder's file was found in.
+	Dir string
+	// PID and Start (clock ticks after boot) are the holder joined.
+	PID   int
+	Start uint64
+}
+
+// KeptOutcome reads what the constructor did (nothing, unless this process joined the
+// kept namespace before its Go runtime started), and removes the forced-join request
+// from Go's copy of the environment so that nothing this process starts inherits it.
+func KeptOutcome() Kept {
+	os.Unsetenv(contract.KeptJoin)
+	if C.hutch_kept_joined() == 0 {
+		return Kept{}
+	}
+	return Kept{Joined: true, State: []byte(C.GoString(C.hutch_kept_state())), Dir: C.GoString(C.hutch_kept_dir()),
+		PID: int(C.hutch_kept_pid()), Start: uint64(C.hutch_kept_start())}
+}
+
+// KeptWants says how the command line args (args[0] the program) wants the kept
+// namespace: 0 not at all, 1 joined, 2 joined with a mount namespace of its own.
+func KeptWants(args []string) int {
+	argv := make([]*C.char, len(args)+1)
+	for i, a := range args {
+		argv[i] = C.CString(a)
+	}
+	defer func() {
+		for _, p := range argv {
+			if p != nil {
+				C.free(unsafe.Pointer(p))
+			}
+		}
+	}()
+	return int(C.hutch_kept_wants(C.int(len(args)), &argv[0]))
+}
+
+// KeptRuntimeDir is the runtime directory in which the constructor looks for the
+// holder's file, for uid, from this process's environment.
+func KeptRuntimeDir(uid int) string {
+	buf := make([]byte, 4096)
+	if C.hutch_kept_runtime_dir(C.uint(uid), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))) < 0 {
+		return ""
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
+}
+
+// KeptStamp is the constructor's stamp of path (see userns: the two must agree).
+func KeptStamp(path string) string {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	buf := make([]byte, 160)
+	C.hutch_kept_stamp(cp, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
+}
+
+// ProcStart is the constructor's reading of a process's start time (0: gone).
+func ProcStart(pid int) uint64 { return uint64(C.hutch_kept_proc_start(C.long(pid))) }
