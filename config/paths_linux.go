@@ -28,6 +28,12 @@ type Env func(string) string
 // UserPaths resolves the XDG locations for uid with home directory home. It does not
 // create anything except the runtime directory, which it must check for ownership.
 func UserPaths(uid int, home string, env Env) (*Paths, error) {
+	return UserPathsAs(uid, uid, home, env)
+}
+
+// UserPathsAs is UserPaths in a process where uid's own files show as owned by owner:
+// 0 in hutch's user namespace, which a command joins before it resolves its paths.
+func UserPathsAs(uid, owner int, home string, env Env) (*Paths, error) {
 	xdg := func(name, def string) string {
 		if v := env(name); v != "" && filepath.IsAbs(v) {
 			return v
@@ -49,20 +55,20 @@ func UserPaths(uid int, home string, env Env) (*Paths, error) {
 	case !filepath.IsAbs(rt):
 		why = fmt.Sprintf("XDG_RUNTIME_DIR=%s is not an absolute path", rt)
 	default:
-		if err := checkOwnedDir(rt, uid); err != nil {
+		if err := checkOwnedDir(rt, owner); err != nil {
 			why = fmt.Sprintf("XDG_RUNTIME_DIR=%s cannot be used: %v", rt, err)
 		}
 	}
 	if why == "" {
 		p.RuntimeDir = filepath.Join(rt, "hutch")
-		if err := ensurePrivateDir(p.RuntimeDir, uid); err != nil {
+		if err := ensurePrivateDir(p.RuntimeDir, owner); err != nil {
 			return nil, err
 		}
 	} else {
 		p.RuntimeDir = filepath.Join(os.TempDir(), "hutch-"+strconv.Itoa(uid))
 		p.RuntimeFallback = why + "; using the private directory " + p.RuntimeDir +
 			" instead (it is not cleaned at logout; log in with `ssh` or `machinectl shell USER@` for a real session)"
-		if err := ensurePrivateDir(p.RuntimeDir, uid); err != nil {
+		if err := ensurePrivateDir(p.RuntimeDir, owner); err != nil {
 			return nil, err
 		}
 	}
