@@ -13,6 +13,7 @@ import (
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/contract"
+	"hutch.dev/hutch/userns"
 )
 
 // The commands whose work is split between the plain user and hutch's user namespace
@@ -107,12 +108,18 @@ func (s *Session) RestartContainers(refs []string, timeout time.Duration, report
 // subordinate ids can be, without opening the store, so that it works when the store is
 // broken.
 func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn func(string)) error {
-	return RunSplit(s, Split[struct{}]{
+	var holder *userns.Holder
+	err := RunSplit(s, Split[struct{}]{
 		Name: "system reset",
 		Outside: func() (struct{}, Place, error) {
 			p := s.Host.Paths
 			if confirm != nil && !confirm(p.GraphRoot, p.RuntimeDir) {
 				return struct{}{}, Nowhere, nil
+			}
+			// The kept namespace ends too: the reset deletes the holder's file, and
+			// the holder is told once the reset is done.
+			if h, err := userns.ReadHolder(p.RuntimeDir); err == nil && h.Check(os.Getuid()) == nil {
+				holder = h
 			}
 			// Running containers are stopped first, from here, where they can be reached:
 			// their monitors would otherwise outlive the files they write. (Stopping a
@@ -131,6 +138,39 @@ func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn
 		},
 		Inside: func(struct{}) error { return Reset(s.Host.Paths) },
 	})
+	holder.End()
+	return err
+}
+
+// Migrate is `system migrate`: every running container is stopped (as the plain user,
+// who can reach them; timeout, then SIGKILL) and the kept user namespace ended, so that
+// the next command makes it again from the current subordinate ranges. report hears
+// each container stopped. It returns the holder it ended (0: there was none).
+func (s *Session) Migrate(timeout time.Duration, report Report) (int, error) {
+	if s.Host.NS.Root {
+		return 0, nil // no user namespace to end
+	}
+	r := s.Records()
+	cs, err := r.List()
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, c := range cs {
+		st, err := r.Current(c.ID)
+		if err != nil || st.Status != container.StatusRunning {
+			continue
+		}
+		err = r.Stop(c, timeout)
+		report(c.Name, err)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return 0, fmt.Errorf("the kept user namespace is left as it was, as running containers use it: %w", err)
+	}
+	return userns.EndKept(s.Host.Paths.RuntimeDir)
 }
 
 // Inspect is `inspect`: containers are described from their records (as the plain

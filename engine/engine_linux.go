@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/config"
+	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/internal/fsutil"
@@ -35,13 +36,28 @@ type Host struct {
 	Paths   *config.Paths
 	NS      *userns.State
 	Inside  bool // running in the user namespace (or as real root)
+	// Kept is the kept namespace's holder this process joined in its constructor
+	// (nil: it did not).
+	Kept *nsenter.Kept
 }
 
 // Load reads the configuration and the user's paths, and learns how to enter (or, in
 // the re-executed child, how it entered) the user namespace.
 func Load() (*Host, error) {
 	h := &Host{}
+	kept := nsenter.KeptOutcome()
+	if kept.Joined {
+		h.Kept = &kept
+	}
+	handed := false
 	if ns, ok := userns.Inside(); ok {
+		h.NS, h.Inside, handed = ns, true, true
+	} else if kept.Joined {
+		// Joined by the constructor, with no parent: the plan is the holder's.
+		ns, err := userns.Joined(kept)
+		if err != nil {
+			return nil, err
+		}
 		h.NS, h.Inside = ns, true
 	} else {
 		ns, err := userns.Plan()
@@ -55,6 +71,23 @@ func Load() (*Host, error) {
 		h.Paths = &config.Paths{}
 		if err := json.Unmarshal([]byte(v), h.Paths); err != nil {
 			return nil, fmt.Errorf("internal error: bad %s: %w", envPaths, err)
+		}
+	} else if kept.Joined {
+		// In the namespace, the user's own files show as root's.
+		paths, err := config.UserPathsAs(h.NS.UID, os.Getuid(), h.NS.Home, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		h.Paths = paths
+		if !sameDir(paths.RuntimeDir, kept.Dir) {
+			return nil, fmt.Errorf("internal error: joined the kept namespace of %s, but the runtime directory is %s", kept.Dir, paths.RuntimeDir)
+		}
+		if !handed {
+			// What a parent hands a re-executed hutch, for the processes this one
+			// starts (a container's monitor reads them as a re-executed hutch does).
+			if err := h.handDown(); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		paths, err := config.UserPaths(h.NS.UID, h.NS.Home, os.Getenv)
@@ -77,14 +110,54 @@ func Load() (*Host, error) {
 	return h, nil
 }
 
-// Enter re-executes hutch with args (and env added to the environment) inside the user
-// namespace and returns its exit status.
+// Enter executes hutch with args (and env added to the environment) in the user's kept
+// namespace (made first if needed) and returns its exit status.
 func (h *Host) Enter(args []string, env ...string) (int, error) {
 	p, err := json.Marshal(h.Paths)
 	if err != nil {
 		return 125, err
 	}
-	return userns.Reexec(h.NS, args, append([]string{envPaths + "=" + string(p)}, env...)...)
+	return userns.EnterKept(h.Paths.RuntimeDir, h.NS, h.runningMonitors, args, append([]string{envPaths + "=" + string(p)}, env...)...)
+}
+
+// runningMonitors lists the owners of the containers recorded as running (their
+// monitors, or the hutch running one in the foreground): processes that may still be
+// in a kept namespace whose holder is gone.
+func (h *Host) runningMonitors() []int {
+	r := &container.Records{Dir: filepath.Join(h.Paths.GraphRoot, "hutch-containers")}
+	cs, err := r.List()
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, c := range cs {
+		if st, err := r.State(c.ID); err == nil && st.Status == container.StatusRunning && st.MonitorPid > 0 {
+			pids = append(pids, st.MonitorPid)
+		}
+	}
+	return pids
+}
+
+// handDown sets, for the processes this one starts, what a parent hands a re-executed
+// hutch: the state and the paths.
+func (h *Host) handDown() error {
+	st, err := json.Marshal(h.NS)
+	if err != nil {
+		return err
+	}
+	p, err := json.Marshal(h.Paths)
+	if err != nil {
+		return err
+	}
+	os.Setenv(userns.EnvState, string(st))
+	os.Setenv(envPaths, string(p))
+	return nil
+}
+
+func sameDir(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
 // Join runs hutch with args (and env added to the environment) inside the user and

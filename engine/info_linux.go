@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -24,6 +26,7 @@ type Info struct {
 	Kernel   string              `json:"kernel"`
 	User     InfoUser            `json:"user"`
 	IDMaps   InfoIDMaps          `json:"idMappings"`
+	Kept     InfoKept            `json:"keptNamespace"`
 	Config   []config.Source     `json:"configFiles"`
 	Paths    *config.Paths       `json:"paths"`
 	Store    InfoStore           `json:"store"`
@@ -50,6 +53,17 @@ type InfoIDMaps struct {
 	Helpers           []userns.Helper `json:"helpers"`
 }
 
+// InfoKept is the kept user namespace this command joined: its holder process, since
+// when it runs, and its file (the maps are IDMaps).
+type InfoKept struct {
+	Kept      bool      `json:"kept"`
+	HolderPID int       `json:"holderPid,omitempty"`
+	Since     time.Time `json:"since,omitempty"`
+	File      string    `json:"file,omitempty"`
+	// Note says why there is none.
+	Note string `json:"note,omitempty"`
+}
+
 // InfoStore is the store and its driver.
 type InfoStore struct {
 	GraphRoot string            `json:"graphRoot"`
@@ -74,6 +88,15 @@ func (h *Host) Info(store *storage.Store, openErr error) *Info {
 		Cgroups:  cgroups.Discover(cgroups.Options{Parent: h.Config.Cgroups.Parent, OnUnavailable: h.Config.Cgroups.OnUnavailable}),
 		Network:  network.Probe(h.Config.Network.Slirp4netnsPath, h.Config.Network.Default, h.Config.Network.AllowHostLoopback),
 		Warnings: h.Warnings(),
+	}
+	switch {
+	case h.Kept != nil:
+		in.Kept = InfoKept{Kept: true, HolderPID: h.Kept.PID, Since: userns.StartTime(h.Kept.Start),
+			File: filepath.Join(h.Kept.Dir, userns.HolderFile)}
+	case h.NS.Root:
+		in.Kept.Note = "none: running as root, without a user namespace"
+	default:
+		in.Kept.Note = "none: this command made a namespace of its own (see the warnings)"
 	}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {

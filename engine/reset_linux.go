@@ -16,16 +16,20 @@ import (
 
 // Reset deletes the user's store, run root, runtime state and cache without opening the
 // store, so that it works when the store's metadata is damaged. It runs inside the user
-// namespace, where files of subordinate ids can be deleted.
+// namespace, where files of subordinate ids can be deleted; what is mounted there
+// under them (the kept namespace keeps the mounts of commands killed outright) is
+// unmounted first.
 func Reset(p *config.Paths) error {
 	var errs []error
+	unmountUnder(p.RuntimeDir)
 	for _, dir := range []string{p.GraphRoot, p.RunRoot, p.CacheDir} {
 		unmountUnder(dir)
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	// The runtime dir itself stays (it may be XDG_RUNTIME_DIR/hutch); its content goes.
+	// The runtime dir itself stays (it may be XDG_RUNTIME_DIR/hutch); its content goes,
+	// the holder's file with it, which ends the holder.
 	if entries, err := os.ReadDir(p.RuntimeDir); err == nil {
 		for _, e := range entries {
 			if err := os.RemoveAll(filepath.Join(p.RuntimeDir, e.Name())); err != nil {

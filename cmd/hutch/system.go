@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -79,6 +80,11 @@ func printInfo(w io.Writer, in *engine.Info) {
 	}
 	if in.IDMaps.SingleID {
 		p("  single-id namespace: yes (ignore_chown_errors: files of other owners are stored as yours)")
+	}
+	if in.Kept.Kept {
+		p("  kept by: %s pid %d, since %s (%s)", "hutch-holder", in.Kept.HolderPID, in.Kept.Since.Local().Format("2006-01-02 15:04:05"), in.Kept.File)
+	} else {
+		p("  kept by: %s", in.Kept.Note)
 	}
 	for _, h := range in.IDMaps.Helpers {
 		if h.OK {
@@ -164,9 +170,38 @@ func printInfo(w io.Writer, in *engine.Info) {
 }
 
 func newSystemCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, info"}
+	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, migrate, info"}
 	info := newInfoCommand(a)
-	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), info)
+	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), newMigrateCommand(a), info)
+	return c
+}
+
+func newMigrateCommand(a *app) *cobra.Command {
+	var timeout int
+	c := &cobra.Command{
+		Use:   "migrate [OPTIONS]",
+		Short: "Stop every running container and end hutch's kept user namespace, so that the next command makes it from your current subordinate id ranges",
+		Long: `After an admin changed your subordinate id ranges (/etc/subuid, /etc/subgid), hutch
+keeps the user namespace its running containers use until they stop. migrate stops them
+(the stop signal, then SIGKILL after the timeout) and ends the namespace's holder; the
+next command makes a new namespace with the new ranges. Start the containers again with
+` + "`hutch start`" + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pid, err := a.sess.Migrate(time.Duration(timeout)*time.Second, func(name string, err error) {
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Error: stopping %s: %v\n", name, err)
+					return
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "stopped %s\n", name)
+			})
+			if pid > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "ended the kept user namespace (hutch-holder pid %d)\n", pid)
+			}
+			return err
+		},
+	}
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait for each container before SIGKILL")
 	return c
 }
 
