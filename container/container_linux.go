@@ -358,6 +358,7 @@ func (m *Manager) Get(ref string) (*Config, error) { return m.Records.Get(ref) }
 // Remove deletes a container that is not running: its mount, its store entry, and with
 // removeVolumes (or AutoRemove) its anonymous volumes.
 func (m *Manager) Remove(c *Config, removeVolumes bool) error {
+	m.dropSlot(c.ID)
 	if m.usesMountProgram() {
 		// A hutch or monitor killed outright leaves the fuse-overlayfs that served the
 		// container's root behind, holding the dead mount: end it. Only when the store

@@ -91,13 +91,17 @@ func (m *Manager) Run(o Options, stdio IO) (*Config, int, error) {
 }
 
 // sharedSlots makes SlotDir a shared mount in this mount namespace, so that a bind
-// mount made in it later appears in the mount namespace of an init cloned before.
+// mount made in it later appears in the mount namespace of an init cloned before. The
+// kept namespace outlives the command: SlotDir is bound onto itself once, by the first
+// run (or again when the runtime directory was wiped).
 func (m *Manager) sharedSlots() error {
 	if err := os.MkdirAll(m.SlotDir, 0o700); err != nil {
 		return err
 	}
-	if err := unix.Mount(m.SlotDir, m.SlotDir, "", unix.MS_BIND, ""); err != nil {
-		return &os.PathError{Op: "bind mount", Path: m.SlotDir, Err: err}
+	if !isMountPoint(m.SlotDir) {
+		if err := unix.Mount(m.SlotDir, m.SlotDir, "", unix.MS_BIND, ""); err != nil {
+			return &os.PathError{Op: "bind mount", Path: m.SlotDir, Err: err}
+		}
 	}
 	if err := unix.Mount("", m.SlotDir, "", unix.MS_SHARED, ""); err != nil {
 		return &os.PathError{Op: "make shared", Path: m.SlotDir, Err: err}

@@ -1,0 +1,35 @@
+package container
+
+import (
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// isMountPoint reports whether path is the root of a mount (its mount differs from its
+// parent's).
+func isMountPoint(path string) bool {
+	var st, parent unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &st) != nil ||
+		unix.Statx(unix.AT_FDCWD, filepath.Dir(path), unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &parent) != nil {
+		return false
+	}
+	return st.Mnt_id != parent.Mnt_id
+}
+
+// dropSlot removes what a foreground run killed outright left of the container's slot
+// (SlotDir/ID): its bind mount of the root lives on in the kept mount namespace, and
+// would keep the root's file system (and a fuse-overlayfs serving it) alive after the
+// root is unmounted.
+func (m *Manager) dropSlot(id string) {
+	if m.SlotDir == "" {
+		return
+	}
+	slot := filepath.Join(m.SlotDir, id)
+	if _, err := os.Lstat(slot); err != nil {
+		return
+	}
+	_ = unix.Unmount(slot, unix.MNT_DETACH)
+	_ = os.Remove(slot)
+}
