@@ -348,9 +348,10 @@ func lcProcs(sb *sandbox) []lcProc {
 	}
 	var all []cand
 	entries, _ := os.ReadDir("/proc")
+	holders := sb.holderPids() // the kept namespace's holder stays
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+		if err != nil || pid == os.Getpid() || holders[pid] {
 			continue
 		}
 		dir := filepath.Join("/proc", e.Name())
@@ -432,6 +433,9 @@ func lcMounts(sb *sandbox) []string {
 	mark := sb.dir + "/"
 	var out []string
 	seen := map[string]bool{}
+	// The kept mount namespace keeps one mount of the sandbox's between commands: the
+	// runtime directory's rootfs, bound onto itself and shared once.
+	slots := sb.runtimeDir() + "/rootfs"
 	scan := func(who, file string) {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -439,6 +443,9 @@ func lcMounts(sb *sandbox) []string {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			f := strings.Fields(l)
+			if len(f) > 4 && f[4] == slots {
+				continue
+			}
 			// The mount point (field 5) or the source (after " - ") names the sandbox.
 			if len(f) > 4 && (strings.HasPrefix(f[4]+"/", mark) || strings.Contains(l, " - ") && strings.Contains(l[strings.Index(l, " - "):], mark)) {
 				k := who + ": " + l

@@ -90,6 +90,13 @@ func (h *Holder) marshal() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(holderHead)
 	fmt.Fprintf(&b, "pid %d start %d userns %d mntns %d\n", h.PID, h.Start, h.Userns, h.Mntns)
+	for _, hp := range h.State.Helpers {
+		p := hp.Path
+		if p == "" {
+			p = "-"
+		}
+		fmt.Fprintf(&b, "helper %s %s\n", hp.Name, p)
+	}
 	for _, s := range h.stamps {
 		fmt.Fprintf(&b, "stamp %s %s\n", s.token, s.path)
 	}
@@ -119,6 +126,8 @@ func parseHolder(b []byte, file string) (*Holder, error) {
 			h.Start, _ = strconv.ParseUint(f[3], 10, 64)
 			h.Userns, _ = strconv.ParseUint(f[5], 10, 64)
 			h.Mntns, _ = strconv.ParseUint(f[7], 10, 64)
+		case len(f) >= 3 && f[0] == "helper":
+			// Checked by the constructor; the state has the helpers.
 		case len(f) >= 3 && f[0] == "stamp":
 			tok, path, _ := strings.Cut(strings.TrimPrefix(string(line), "stamp "), " ")
 			h.stamps = append(h.stamps, stampLine{tok, path})
@@ -218,6 +227,19 @@ func sameMaps(a, b *State) bool {
 	return reflect.DeepEqual(a.UIDMap, b.UIDMap) && reflect.DeepEqual(a.GIDMap, b.GIDMap)
 }
 
+// sameHelpers reports whether two plans found the helpers in the same places.
+func sameHelpers(a, b *State) bool {
+	if len(a.Helpers) != len(b.Helpers) {
+		return false
+	}
+	for i := range a.Helpers {
+		if a.Helpers[i].Name != b.Helpers[i].Name || a.Helpers[i].Path != b.Helpers[i].Path {
+			return false
+		}
+	}
+	return true
+}
+
 // signalHolder sends sig to the holder through a pidfd, once it is sure the pid is
 // still the holder's (never to a process that took over its pid).
 func (h *Holder) signal(sig unix.Signal) {
@@ -275,9 +297,10 @@ func EnsureKept(runtimeDir string, s *State, candidates func() []int) (*Holder, 
 	old, err := ReadHolder(runtimeDir)
 	if err == nil && old.Check(uid) == nil {
 		if sameMaps(old.State, s) {
-			if !old.stampsCurrent() {
-				// Other files, the same maps: the holder stays, with new stamps (it
-				// watches its file, and keeps living when it still names it).
+			if !old.stampsCurrent() || !sameHelpers(old.State, s) {
+				// Other files (or helpers found elsewhere), the same maps: the holder
+				// stays, with new stamps (it watches its file, and keeps living when it
+				// still names it).
 				old.State = s
 				old.stamps = stampsOf(s)
 				if err := old.write(); err != nil {
@@ -487,7 +510,7 @@ func EnterKept(runtimeDir string, s *State, candidates func() []int, args []stri
 				Text: "hutch could not keep its user namespace (" + err.Error() + "), so every command makes its own, which is slower: run `hutch info` for the host checks"})
 			return Reexec(s, args, extraEnv...)
 		}
-		code, err := joinKept(s, args, extraEnv...)
+		code, err := joinKept(runtimeDir, s, args, extraEnv...)
 		var gone *keptGone
 		if errors.As(err, &gone) && attempt < 2 {
 			continue
@@ -505,7 +528,7 @@ func (e *keptGone) Error() string {
 
 // joinKept starts hutch with args, joining the kept namespace in its constructor, and
 // follows it as Reexec does.
-func joinKept(s *State, args []string, extraEnv ...string) (int, error) {
+func joinKept(runtimeDir string, s *State, args []string, extraEnv ...string) (int, error) {
 	st, err := json.Marshal(s)
 	if err != nil {
 		return 125, err
@@ -523,7 +546,7 @@ func joinKept(s *State, args []string, extraEnv ...string) (int, error) {
 	defer doneR.Close()
 	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Args[0] = os.Args[0]
-	cmd.Env = append(os.Environ(), EnvState+"="+string(st), contract.KeptJoin+"=3", EnvDone+"=4",
+	cmd.Env = append(os.Environ(), EnvState+"="+string(st), contract.KeptJoin+"=3", contract.KeptDir+"="+runtimeDir, EnvDone+"=4",
 		"_CONTAINERS_USERNS_CONFIGURED=done", "_CONTAINERS_ROOTLESS_UID="+strconv.Itoa(s.UID),
 		"_CONTAINERS_ROOTLESS_GID="+strconv.Itoa(s.GID))
 	cmd.Env = append(cmd.Env, extraEnv...)

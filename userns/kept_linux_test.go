@@ -39,7 +39,8 @@ func TestStampAgreesWithConstructor(t *testing.T) {
 
 // TestRuntimeDirAgreesWithConfig: the constructor looks for the holder's file in the
 // runtime directory config.UserPaths resolves: XDG_RUNTIME_DIR/hutch when usable, the
-// private fallback under TMPDIR (or /tmp) otherwise.
+// private fallback under TMPDIR (or /tmp) when it is not set. When it is set but not
+// usable, the constructor does not look at all (Go says why, in the user's ids).
 func TestRuntimeDirAgreesWithConfig(t *testing.T) {
 	uid := os.Getuid()
 	base := t.TempDir()
@@ -66,7 +67,11 @@ func TestRuntimeDirAgreesWithConfig(t *testing.T) {
 			t.Fatalf("%+v: %v", c, err)
 		}
 		got := nsenter.KeptRuntimeDir(uid)
-		if filepath.Clean(got) != p.RuntimeDir {
+		if p.RuntimeFallback != "" && c.xdg != "" {
+			if got != "" {
+				t.Errorf("XDG_RUNTIME_DIR=%q is not usable (%s), but the constructor looks in %q", c.xdg, p.RuntimeFallback, got)
+			}
+		} else if filepath.Clean(got) != p.RuntimeDir {
 			t.Errorf("XDG_RUNTIME_DIR=%q TMPDIR=%q: the constructor looks in %q, config.UserPaths resolves %q", c.xdg, c.tmpdir, got, p.RuntimeDir)
 		}
 		if strings.HasPrefix(p.RuntimeDir, "/tmp/") {
@@ -150,5 +155,38 @@ func TestSameMaps(t *testing.T) {
 	b.UIDMap = []IDMap{{0, 1000, 1}, {1, 200000, 65536}}
 	if sameMaps(a, b) {
 		t.Errorf("a moved range reads as the same maps")
+	}
+}
+
+// TestLookPathAgreesWithCheckHelper: the constructor finds the helpers where the plan
+// did (CheckHelper), for the PATH of each command, or it would join a namespace whose
+// maps were planned with other helpers.
+func TestLookPathAgreesWithCheckHelper(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "bin")
+	if err := os.Mkdir(fake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fake, "newuidmap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fake, "newgidmap"), []byte("not executable"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "newuidmap"), 0o755); err != nil { // a directory is no helper
+		t.Fatal(err)
+	}
+	t.Chdir(fake)
+	for _, path := range []string{"/usr/bin:/bin", fake + ":/usr/bin", fake + "/:/usr/bin", dir + ":" + fake, "", ".:/usr/bin", ":/usr/bin", "/nonexistent"} {
+		t.Setenv("PATH", path)
+		for _, name := range []string{"newuidmap", "newgidmap"} {
+			want := CheckHelper(name).Path
+			if want == "" {
+				want = "-"
+			}
+			if got := nsenter.KeptLookPath(name); got != want {
+				t.Errorf("PATH=%q: the constructor finds %s at %q, CheckHelper at %q", path, name, got, want)
+			}
+		}
 	}
 }

@@ -64,6 +64,10 @@ const (
 	// why it could not ("E" and the reason; the process then exits with 125).
 	KeptJoin = "_HUTCH_KEPT_JOIN"
 
+	// KeptDir is the runtime directory holding the holder's file, for a forced join: the
+	// parent resolved it as the plain user.
+	KeptDir = "_HUTCH_KEPT_DIR"
+
 	// Hold asks the constructor to become the holder of a kept namespace (hutch-holder):
 	// "new" unshares a user and a mount namespace, "adopt" joins those of HoldAdopt.
 	Hold = "_HUTCH_HOLD"

@@ -59,6 +59,9 @@
 // join): its value is the descriptor on which the constructor says it joined ("1"), or
 // why it could not ("E" and the reason; the process then exits with 125).
 #define HUTCH_ENV_KEPT_JOIN "_HUTCH_KEPT_JOIN"
+// KeptDir is the runtime directory holding the holder's file, for a forced join: the
+// parent resolved it as the plain user.
+#define HUTCH_ENV_KEPT_DIR "_HUTCH_KEPT_DIR"
 // Hold asks the constructor to become the holder of a kept namespace (hutch-holder):
 // "new" unshares a user and a mount namespace, "adopt" joins those of HoldAdopt.
 #define HUTCH_ENV_HOLD "_HUTCH_HOLD"

@@ -16,8 +16,10 @@
 //     a private directory of the user's,
 //   - the holder is the process the file describes: the same pid, start time (pid
 //     reuse), command name and namespaces,
-//   - and the files the id maps were planned from are unchanged (the stamps: a
-//     changed /etc/subuid may mean other maps).
+//   - the files the id maps were planned from are unchanged (the stamps: a changed
+//     /etc/subuid may mean other maps), and the helpers are found where they were,
+//   - and XDG_RUNTIME_DIR, when set, is usable (when it is not, Go explains why in
+//     the user's ids, which it cannot do from inside the namespace).
 // Otherwise it does not join, and Go finds out why (userns.EnsureKept), starts a
 // holder if needed, and executes the command again with HUTCH_ENV_KEPT_JOIN, which
 // makes this constructor join whatever the command line (and say on that descriptor
@@ -26,6 +28,8 @@
 // The file's format (written by userns/kept_linux.go; both sides are tested together):
 //   hutch-holder 1
 //   pid PID start TICKS userns INODE mntns INODE
+//   helper NAME PATH        (where newuidmap and newgidmap are found: on PATH, which
+//                            may differ between commands; "-" when nowhere)
 //   stamp TOKEN PATH        (one per file the maps were planned from; see stamp())
 //   state
 //   JSON of userns.State, to the end
@@ -130,14 +134,17 @@ int hutch_kept_wants(int argc, char **argv)
 
 // hutch_kept_runtime_dir writes the runtime directory config.UserPaths resolves for uid:
 // $XDG_RUNTIME_DIR/hutch when XDG_RUNTIME_DIR is an absolute path to a directory of
-// uid's (not a symlink), else $TMPDIR/hutch-UID (/tmp when TMPDIR is empty), as Go's
-// os.TempDir. Returns 0, or -1 when it does not fit.
+// uid's (not a symlink), $TMPDIR/hutch-UID (/tmp when TMPDIR is empty, as Go's
+// os.TempDir) when it is not set. Returns 0, or -1 when XDG_RUNTIME_DIR is set but not
+// usable (Go says why, as the plain user), or the path does not fit.
 int hutch_kept_runtime_dir(unsigned uid, char *out, size_t size)
 {
 	const char *rt = getenv("XDG_RUNTIME_DIR");
 	struct stat st;
 	int n;
-	if (rt != NULL && rt[0] == '/' && lstat(rt, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid) {
+	if (rt != NULL && rt[0] != '\0') {
+		if (rt[0] != '/' || lstat(rt, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid)
+			return -1;
 		n = snprintf(out, size, "%s/hutch", rt);
 	} else {
 		const char *tmp = getenv("TMPDIR");
@@ -161,6 +168,44 @@ void hutch_kept_stamp(const char *path, char *out, size_t size)
 	snprintf(out, size, "%llu:%llu:%lld:%lld.%09ld:%lld.%09ld", (unsigned long long)st.st_dev,
 		 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
 		 st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+}
+
+// hutch_kept_lookpath writes where userns.CheckHelper finds helper name: the first
+// executable regular file on $PATH (exec.LookPath; a relative one does not count), else
+// the first of /usr/bin, /usr/sbin and /bin that has it, else "-".
+void hutch_kept_lookpath(const char *name, char *out, size_t size)
+{
+	const char *path = getenv("PATH");
+	char cand[4096];
+	struct stat st;
+	while (path != NULL) {
+		const char *end = strchr(path, ':');
+		size_t len = end ? (size_t)(end - path) : strlen(path);
+		while (len > 1 && path[len - 1] == '/')
+			len--;
+		if (len == 0) {
+			snprintf(cand, sizeof(cand), "./%s", name);
+		} else {
+			snprintf(cand, sizeof(cand), "%.*s/%s", (int)len, path, name);
+		}
+		if (stat(cand, &st) == 0 && !S_ISDIR(st.st_mode) && faccessat(AT_FDCWD, cand, X_OK, AT_EACCESS) == 0) {
+			if (cand[0] == '/') {
+				snprintf(out, size, "%s", cand);
+				return;
+			}
+			break; // exec.LookPath refuses it (ErrDot): the fixed places follow
+		}
+		path = end ? end + 1 : NULL;
+	}
+	const char *dirs[] = {"/usr/bin/", "/usr/sbin/", "/bin/"};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(cand, sizeof(cand), "%s%s", dirs[i], name);
+		if (stat(cand, &st) == 0) {
+			snprintf(out, size, "%s", cand);
+			return;
+		}
+	}
+	snprintf(out, size, "-");
 }
 
 // read_small reads a small file (at most size-1 bytes) and ends it with a NUL.
@@ -238,6 +283,23 @@ static const char *parse_rec(char *buf, struct kept_rec *r)
 			r->state = line + 6;
 			return NULL;
 		}
+		if (strncmp(line, "helper ", 7) == 0) {
+			// "helper NAME PATH": where the helper is found on this command's PATH.
+			char *name = line + 7, *sp = strchr(name, ' ');
+			nl = strchr(name, '\n');
+			if (sp == NULL || nl == NULL || sp > nl)
+				return "bad helper line";
+			*sp = '\0';
+			*nl = '\0';
+			char found[4096];
+			hutch_kept_lookpath(name, found, sizeof(found));
+			int same = strcmp(found, sp + 1) == 0;
+			*sp = ' ';
+			*nl = '\n';
+			if (!same)
+				return "the id-mapping helpers are found elsewhere";
+			continue;
+		}
 		if (strncmp(line, "stamp ", 6) != 0)
 			return "unknown line";
 		char *tok = line + 6, *sp = strchr(tok, ' ');
@@ -256,12 +318,16 @@ static const char *parse_rec(char *buf, struct kept_rec *r)
 
 // kept_join joins the kept namespace of the user running this process: NULL when it
 // did, or why not.
-static const char *kept_join(int how)
+static const char *kept_join(int how, const char *dir)
 {
 	static char buf[KEPT_MAX];
 	uid_t uid = getuid();
-	if (hutch_kept_runtime_dir(uid, kept_dir, sizeof(kept_dir)) < 0)
-		return "the runtime directory's path is too long";
+	if (dir != NULL) {
+		if (snprintf(kept_dir, sizeof(kept_dir), "%s", dir) >= (int)sizeof(kept_dir))
+			return "the runtime directory's path is too long";
+	} else if (hutch_kept_runtime_dir(uid, kept_dir, sizeof(kept_dir)) < 0) {
+		return "XDG_RUNTIME_DIR is not usable";
+	}
 	int dfd = open(kept_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
 		return "no runtime directory";
@@ -435,8 +501,9 @@ __attribute__((constructor)) static void hutch_kept(int argc, char **argv)
 	const char *forced = getenv(HUTCH_ENV_KEPT_JOIN);
 	if (forced != NULL) {
 		int fd = atoi(forced);
-		unsetenv(HUTCH_ENV_KEPT_JOIN);
-		const char *why = kept_join(hutch_kept_wants(argc, argv) == 2 ? 2 : 1);
+		const char *dir = getenv(HUTCH_ENV_KEPT_DIR);
+		const char *why = dir == NULL ? "no runtime directory given"
+					      : kept_join(hutch_kept_wants(argc, argv) == 2 ? 2 : 1, dir);
 		if (fd < 3)
 			_exit(125);
 		if (why != NULL) {
@@ -454,5 +521,5 @@ __attribute__((constructor)) static void hutch_kept(int argc, char **argv)
 	}
 	int how = hutch_kept_wants(argc, argv);
 	if (how > 0)
-		kept_join(how);
+		kept_join(how, NULL);
 }

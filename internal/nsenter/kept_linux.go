@@ -11,6 +11,7 @@ package nsenter
 // int hutch_kept_runtime_dir(unsigned uid, char *out, size_t size);
 // void hutch_kept_stamp(const char *path, char *out, size_t size);
 // unsigned long long hutch_kept_proc_start(long pid);
+// void hutch_kept_lookpath(const char *name, char *out, size_t size);
 import "C"
 
 import (
@@ -37,6 +38,7 @@ type Kept struct {
 // from Go's copy of the environment so that nothing this process starts inherits it.
 func KeptOutcome() Kept {
 	os.Unsetenv(contract.KeptJoin)
+	os.Unsetenv(contract.KeptDir)
 	if C.hutch_kept_joined() == 0 {
 		return Kept{}
 	}
@@ -77,6 +79,15 @@ func KeptStamp(path string) string {
 	defer C.free(unsafe.Pointer(cp))
 	buf := make([]byte, 160)
 	C.hutch_kept_stamp(cp, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
+}
+
+// KeptLookPath is where the constructor finds an id-mapping helper ("-": nowhere).
+func KeptLookPath(name string) string {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	buf := make([]byte, 4096)
+	C.hutch_kept_lookpath(cn, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
 	return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
 }
 
