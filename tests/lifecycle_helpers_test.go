@@ -433,9 +433,11 @@ func lcMounts(sb *sandbox) []string {
 	mark := sb.dir + "/"
 	var out []string
 	seen := map[string]bool{}
-	// The kept mount namespace keeps one mount of the sandbox's between commands: the
-	// runtime directory's rootfs, bound onto itself and shared once.
-	slots := sb.runtimeDir() + "/rootfs"
+	// The kept mount namespace keeps the store's own mounts of the sandbox between
+	// commands: the runtime directory's rootfs, bound onto itself and shared once, and
+	// the overlay driver's home, which go.podman.io/storage binds onto itself (private)
+	// and unbinds when a command ends with no layer mounted.
+	kept := map[string]bool{sb.runtimeDir() + "/rootfs": true, sb.graphRoot() + "/overlay": true}
 	scan := func(who, file string) {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -443,7 +445,7 @@ func lcMounts(sb *sandbox) []string {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			f := strings.Fields(l)
-			if len(f) > 4 && f[4] == slots {
+			if len(f) > 4 && kept[f[4]] {
 				continue
 			}
 			// The mount point (field 5) or the source (after " - ") names the sandbox.

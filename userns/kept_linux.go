@@ -46,6 +46,9 @@ type Holder struct {
 	Start  uint64 `json:"-"`
 	Userns uint64 `json:"usernsInode"`
 	Mntns  uint64 `json:"mntnsInode"`
+	// Origin is the mount namespace the kept one was copied from: commands from
+	// another get a mount namespace of their own (kept.c).
+	Origin uint64 `json:"originInode"`
 	// Since is when it started.
 	Since time.Time `json:"since"`
 	// File is the holder's file.
@@ -89,7 +92,7 @@ func (h *Holder) marshal() ([]byte, error) {
 	}
 	var b bytes.Buffer
 	b.WriteString(holderHead)
-	fmt.Fprintf(&b, "pid %d start %d userns %d mntns %d\n", h.PID, h.Start, h.Userns, h.Mntns)
+	fmt.Fprintf(&b, "pid %d start %d userns %d mntns %d origin %d\n", h.PID, h.Start, h.Userns, h.Mntns, h.Origin)
 	for _, hp := range h.State.Helpers {
 		p := hp.Path
 		if p == "" {
@@ -121,11 +124,12 @@ func parseHolder(b []byte, file string) (*Holder, error) {
 		rest = after
 		f := strings.Fields(string(line))
 		switch {
-		case len(f) == 8 && f[0] == "pid":
+		case len(f) == 10 && f[0] == "pid":
 			h.PID, _ = strconv.Atoi(f[1])
 			h.Start, _ = strconv.ParseUint(f[3], 10, 64)
 			h.Userns, _ = strconv.ParseUint(f[5], 10, 64)
 			h.Mntns, _ = strconv.ParseUint(f[7], 10, 64)
+			h.Origin, _ = strconv.ParseUint(f[9], 10, 64)
 		case len(f) >= 3 && f[0] == "helper":
 			// Checked by the constructor; the state has the helpers.
 		case len(f) >= 3 && f[0] == "stamp":
@@ -477,7 +481,7 @@ func startHolder(runtimeDir string, s *State, adopt int) (*Holder, error) {
 		}
 	}
 	h := &Holder{PID: pid, Start: nsenter.ProcStart(pid), Userns: nsInode(pid, "user"), Mntns: nsInode(pid, "mnt"),
-		File: file, stamps: stamps, State: s}
+		Origin: nsInode(os.Getpid(), "mnt"), File: file, stamps: stamps, State: s}
 	if h.Start == 0 || h.Userns == 0 || h.Mntns == 0 {
 		return fail(fmt.Errorf("%s %d: cannot read its start time and namespaces in /proc", HolderName, pid))
 	}
@@ -500,31 +504,33 @@ func startHolder(runtimeDir string, s *State, adopt int) (*Holder, error) {
 // user's kept namespace, started first if there is none that fits s (EnsureKept), and
 // returns its exit status, as Reexec does. The child joins the holder's namespaces in
 // its constructor (contract.KeptJoin); if the holder ended in between, the namespace
-// is made again and the child started again. When no holder can be kept (a runtime
-// directory it cannot use, say), the command gets a namespace of its own through
-// Reexec, with a warning.
+// is made again and the child started again (three times). When no holder can be kept
+// (a runtime directory it cannot use, a holder killed again and again), the command
+// gets a namespace of its own through Reexec, as before the kept namespace, with a
+// warning.
 func EnterKept(runtimeDir string, s *State, candidates func() []int, args []string, extraEnv ...string) (int, error) {
-	for attempt := 0; ; attempt++ {
+	var why error
+	for attempt := 0; attempt < 3; attempt++ {
 		if _, err := EnsureKept(runtimeDir, s, candidates); err != nil {
-			s.Warnings = append(s.Warnings, diag.Warning{ID: "kept-ns",
-				Text: "hutch could not keep its user namespace (" + err.Error() + "), so every command makes its own, which is slower: run `hutch info` for the host checks"})
-			return Reexec(s, args, extraEnv...)
+			why = err
+			break
 		}
 		code, err := joinKept(runtimeDir, s, args, extraEnv...)
 		var gone *keptGone
-		if errors.As(err, &gone) && attempt < 2 {
-			continue
+		if !errors.As(err, &gone) {
+			return code, err
 		}
-		return code, err
+		why = err
 	}
+	s.Warnings = append(s.Warnings, diag.Warning{ID: "kept-ns",
+		Text: "hutch could not keep its user namespace (" + why.Error() + "), so this command made one of its own, which is slower: run `hutch info` for the host checks"})
+	return Reexec(s, args, extraEnv...)
 }
 
 // keptGone: the child could not join the holder (it ended after EnsureKept found it).
 type keptGone struct{ why string }
 
-func (e *keptGone) Error() string {
-	return "joining hutch's kept user namespace: " + e.why + " (run the command again)"
-}
+func (e *keptGone) Error() string { return "joining the kept user namespace: " + e.why }
 
 // joinKept starts hutch with args, joining the kept namespace in its constructor, and
 // follows it as Reexec does.

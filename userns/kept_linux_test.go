@@ -88,7 +88,7 @@ func TestHolderFileRoundTrip(t *testing.T) {
 		UIDMap: []IDMap{{0, 1000, 1}, {1, 100000, 65536}}, GIDMap: []IDMap{{0, 1000, 1}, {1, 100000, 65536}},
 		Helpers: []Helper{{Name: "newuidmap", Path: "/usr/bin/newuidmap"}, {Name: "newgidmap"}}}
 	h := &Holder{PID: os.Getpid(), Start: nsenter.ProcStart(os.Getpid()), Userns: nsInode(os.Getpid(), "user"),
-		Mntns: nsInode(os.Getpid(), "mnt"), File: filepath.Join(dir, HolderFile), stamps: stampsOf(s), State: s}
+		Mntns: nsInode(os.Getpid(), "mnt"), Origin: 7, File: filepath.Join(dir, HolderFile), stamps: stampsOf(s), State: s}
 	if h.Start == 0 || h.Userns == 0 {
 		t.Fatalf("no start time or namespace for this process: %+v", h)
 	}
@@ -99,7 +99,7 @@ func TestHolderFileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.PID != h.PID || got.Start != h.Start || got.Userns != h.Userns || got.Mntns != h.Mntns ||
+	if got.PID != h.PID || got.Start != h.Start || got.Userns != h.Userns || got.Mntns != h.Mntns || got.Origin != 7 ||
 		!reflect.DeepEqual(got.stamps, h.stamps) || !reflect.DeepEqual(got.State, h.State) {
 		t.Fatalf("read back %+v, wrote %+v", got, h)
 	}

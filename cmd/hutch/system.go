@@ -185,7 +185,8 @@ func newMigrateCommand(a *app) *cobra.Command {
 keeps the user namespace its running containers use until they stop. migrate stops them
 (the stop signal, then SIGKILL after the timeout) and ends the namespace's holder; the
 next command makes a new namespace with the new ranges. Start the containers again with
-` + "`hutch start`" + `.`,
+` + "`hutch start`" + `. Files already in the store keep the host ids of the old ranges: when
+the ranges moved (not just grew), ` + "`hutch system reset`" + ` starts the store afresh.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pid, err := a.sess.Migrate(time.Duration(timeout)*time.Second, func(name string, err error) {

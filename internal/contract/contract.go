@@ -68,12 +68,19 @@ const (
 	// parent resolved it as the plain user.
 	KeptDir = "_HUTCH_KEPT_DIR"
 
+	// OwnMounts, "1": the constructor gives the process a mount namespace of its own below
+	// the one it runs in (its mounts slaves of those), before the Go runtime starts: a
+	// detached container's monitor, whose mounts of the container are then gone with it
+	// even when it is killed outright.
+	OwnMounts = "_HUTCH_OWN_MOUNTS"
+
 	// Hold asks the constructor to become the holder of a kept namespace (hutch-holder):
-	// "new" unshares a user and a mount namespace, "adopt" joins those of HoldAdopt.
+	// "new" unshares a user and a mount namespace, "adopt" joins the user namespace of
+	// HoldAdopt and unshares a mount namespace in it.
 	Hold = "_HUTCH_HOLD"
 
-	// HoldAdopt is the process whose user and mount namespaces an adopting holder joins (a
-	// running container's monitor, when the previous holder is gone).
+	// HoldAdopt is the process whose user namespace an adopting holder joins (a running
+	// container's monitor, when the previous holder is gone).
 	HoldAdopt = "_HUTCH_HOLD_ADOPT"
 
 	// HoldReady is the descriptor on which the holder says it is in its namespace ("1"),

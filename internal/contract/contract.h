@@ -62,11 +62,17 @@
 // KeptDir is the runtime directory holding the holder's file, for a forced join: the
 // parent resolved it as the plain user.
 #define HUTCH_ENV_KEPT_DIR "_HUTCH_KEPT_DIR"
+// OwnMounts, "1": the constructor gives the process a mount namespace of its own below
+// the one it runs in (its mounts slaves of those), before the Go runtime starts: a
+// detached container's monitor, whose mounts of the container are then gone with it
+// even when it is killed outright.
+#define HUTCH_ENV_OWN_MOUNTS "_HUTCH_OWN_MOUNTS"
 // Hold asks the constructor to become the holder of a kept namespace (hutch-holder):
-// "new" unshares a user and a mount namespace, "adopt" joins those of HoldAdopt.
+// "new" unshares a user and a mount namespace, "adopt" joins the user namespace of
+// HoldAdopt and unshares a mount namespace in it.
 #define HUTCH_ENV_HOLD "_HUTCH_HOLD"
-// HoldAdopt is the process whose user and mount namespaces an adopting holder joins (a
-// running container's monitor, when the previous holder is gone).
+// HoldAdopt is the process whose user namespace an adopting holder joins (a running
+// container's monitor, when the previous holder is gone).
 #define HUTCH_ENV_HOLD_ADOPT "_HUTCH_HOLD_ADOPT"
 // HoldReady is the descriptor on which the holder says it is in its namespace ("1"),
 // then that it watches its file ("2"), or why it could not ("E" and the error).

@@ -27,7 +27,8 @@
 //
 // The file's format (written by userns/kept_linux.go; both sides are tested together):
 //   hutch-holder 1
-//   pid PID start TICKS userns INODE mntns INODE
+//   pid PID start TICKS userns INODE mntns INODE origin INODE
+//                            (origin: the mount namespace the kept one was copied from)
 //   helper NAME PATH        (where newuidmap and newgidmap are found: on PATH, which
 //                            may differ between commands; "-" when nowhere)
 //   stamp TOKEN PATH        (one per file the maps were planned from; see stamp())
@@ -57,6 +58,7 @@
 
 // What the constructor did, for Go (nsenter_linux.go).
 static int kept_joined;		   // 1: joined the kept namespace
+static int kept_own_mounts;	   // 1: in a mount namespace of its own below it
 static char *kept_state;	   // the holder's state (JSON) from its file
 static char kept_dir[4096];	   // the runtime directory the file was found in
 static char kept_err[512];	   // why a forced join failed
@@ -64,6 +66,7 @@ static long kept_pid;		   // the holder joined
 static unsigned long long kept_start; // its start time, in clock ticks after boot
 
 int hutch_kept_joined(void) { return kept_joined; }
+int hutch_kept_own_mounts(void) { return kept_own_mounts; }
 const char *hutch_kept_state(void) { return kept_state ? kept_state : ""; }
 const char *hutch_kept_dir(void) { return kept_dir; }
 const char *hutch_kept_error(void) { return kept_err; }
@@ -260,18 +263,19 @@ static unsigned long long ns_inode(long pid, const char *ns)
 // The holder's record: the file's first lines.
 struct kept_rec {
 	long pid;
-	unsigned long long start, userns, mntns;
+	unsigned long long start, userns, mntns, origin;
 	char *state;
 };
 
-// parse_rec reads buf (the file, NUL-ended) into r and checks every stamp; it returns
-// NULL or what is wrong.
-static const char *parse_rec(char *buf, struct kept_rec *r)
+// parse_rec reads buf (the file, NUL-ended) into r and, with check, checks every stamp
+// and helper; it returns NULL or what is wrong.
+static const char *parse_rec(char *buf, struct kept_rec *r, int check)
 {
 	if (strncmp(buf, KEPT_MAGIC, strlen(KEPT_MAGIC)) != 0)
 		return "not a holder file of this hutch";
 	char *line = buf + strlen(KEPT_MAGIC);
-	if (sscanf(line, "pid %ld start %llu userns %llu mntns %llu\n", &r->pid, &r->start, &r->userns, &r->mntns) != 4 ||
+	if (sscanf(line, "pid %ld start %llu userns %llu mntns %llu origin %llu\n", &r->pid, &r->start, &r->userns,
+		   &r->mntns, &r->origin) != 5 ||
 	    r->pid <= 0)
 		return "no holder line";
 	for (;;) {
@@ -283,6 +287,8 @@ static const char *parse_rec(char *buf, struct kept_rec *r)
 			r->state = line + 6;
 			return NULL;
 		}
+		if (!check && (strncmp(line, "helper ", 7) == 0 || strncmp(line, "stamp ", 6) == 0))
+			continue;
 		if (strncmp(line, "helper ", 7) == 0) {
 			// "helper NAME PATH": where the helper is found on this command's PATH.
 			char *name = line + 7, *sp = strchr(name, ' ');
@@ -317,7 +323,9 @@ static const char *parse_rec(char *buf, struct kept_rec *r)
 }
 
 // kept_join joins the kept namespace of the user running this process: NULL when it
-// did, or why not.
+// did, or why not. dir is the runtime directory a forced join was given: the parent
+// chose the holder (it may keep one whose stamps are old: ranges changed under
+// running containers), so only the holder itself is checked then.
 static const char *kept_join(int how, const char *dir)
 {
 	static char buf[KEPT_MAX];
@@ -341,7 +349,7 @@ static const char *kept_join(int how, const char *dir)
 	if (n <= 0)
 		return "no holder";
 	struct kept_rec r = {0};
-	const char *why = parse_rec(buf, &r);
+	const char *why = parse_rec(buf, &r, dir == NULL);
 	if (why != NULL)
 		return why;
 
@@ -359,13 +367,19 @@ static const char *kept_join(int how, const char *dir)
 		close(pidfd);
 		return "the holder's pid names another process";
 	}
+	// The kept mount namespace is a copy of the one the holder was made from (origin):
+	// a command from another (a service with a private /tmp, `unshare -m`) would find
+	// other files at the same paths there, so it joins the user namespace only and gets
+	// a mount namespace of its own, a copy of its own view.
+	if (ns_inode(getpid(), "mnt") != r.origin)
+		how = 2;
 	// Joining the mount namespace moves the working directory to its root: it is
 	// found again by its path (the namespace is a copy of the user's), or by the
 	// descriptor when the path is not there.
 	char cwd[4096];
 	int cwdfd = open(".", O_PATH | O_CLOEXEC);
 	int have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
-	if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+	if (setns(pidfd, how == 2 ? CLONE_NEWUSER : CLONE_NEWUSER | CLONE_NEWNS) < 0) {
 		snprintf(kept_err, sizeof(kept_err), "joining the holder's namespaces: %s", strerror(errno));
 		close(pidfd);
 		if (cwdfd >= 0)
@@ -387,9 +401,10 @@ static const char *kept_join(int how, const char *dir)
 	}
 	if (how == 2) {
 		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
-			fprintf(stderr, "Error: a mount namespace for the build: %s\n", strerror(errno));
+			fprintf(stderr, "Error: a mount namespace of its own in hutch's user namespace: %s\n", strerror(errno));
 			_exit(125);
 		}
+		kept_own_mounts = 1;
 	}
 	kept_joined = 1;
 	kept_state = r.state;
@@ -420,9 +435,12 @@ static void hold(const char *mode)
 		int pidfd = adopt ? (int)syscall(SYS_pidfd_open, (pid_t)atol(adopt), 0) : -1;
 		if (pidfd < 0)
 			HOLD_FAIL("pidfd_open");
-		if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		// The user namespace only: the monitor's mount namespace is its own.
+		if (setns(pidfd, CLONE_NEWUSER) < 0)
 			HOLD_FAIL("setns");
 		close(pidfd);
+		if (unshare(CLONE_NEWNS) < 0)
+			HOLD_FAIL("unshare");
 	} else if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
 		HOLD_FAIL("unshare");
 	}
@@ -494,6 +512,14 @@ __attribute__((constructor)) static void hutch_kept(int argc, char **argv)
 	if (mode != NULL) {
 		hold(mode);
 		_exit(125);
+	}
+	if (getenv(HUTCH_ENV_OWN_MOUNTS) != NULL) {
+		unsetenv(HUTCH_ENV_OWN_MOUNTS);
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+			fprintf(stderr, "Error: a mount namespace of its own: %s\n", strerror(errno));
+			_exit(125);
+		}
+		return;
 	}
 	if (getenv(HUTCH_ENV_NSENTER_PID) != NULL || getenv(HUTCH_ENV_USERNS_NEW) != NULL ||
 	    getenv(HUTCH_ENV_CMONITOR) != NULL || getuid() == 0)

@@ -3,6 +3,7 @@ package nsenter
 // #cgo CFLAGS: -Wall -I${SRCDIR}/../contract
 // #include <stdlib.h>
 // int hutch_kept_joined(void);
+// int hutch_kept_own_mounts(void);
 // const char *hutch_kept_state(void);
 // const char *hutch_kept_dir(void);
 // long hutch_kept_pid(void);
@@ -31,6 +32,10 @@ type Kept struct {
 	// PID and Start (clock ticks after boot) are the holder joined.
 	PID   int
 	Start uint64
+	// OwnMounts: this process joined the user namespace only and has a mount
+	// namespace of its own (a build, or a command from a mount namespace other than
+	// the one the kept one was copied from).
+	OwnMounts bool
 }
 
 // KeptOutcome reads what the constructor did (nothing, unless this process joined the
@@ -39,11 +44,12 @@ type Kept struct {
 func KeptOutcome() Kept {
 	os.Unsetenv(contract.KeptJoin)
 	os.Unsetenv(contract.KeptDir)
+	os.Unsetenv(contract.OwnMounts)
 	if C.hutch_kept_joined() == 0 {
 		return Kept{}
 	}
 	return Kept{Joined: true, State: []byte(C.GoString(C.hutch_kept_state())), Dir: C.GoString(C.hutch_kept_dir()),
-		PID: int(C.hutch_kept_pid()), Start: uint64(C.hutch_kept_start())}
+		PID: int(C.hutch_kept_pid()), Start: uint64(C.hutch_kept_start()), OwnMounts: C.hutch_kept_own_mounts() != 0}
 }
 
 // KeptWants says how the command line args (args[0] the program) wants the kept
