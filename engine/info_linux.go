@@ -60,6 +60,9 @@ type InfoKept struct {
 	HolderPID int       `json:"holderPid,omitempty"`
 	Since     time.Time `json:"since,omitempty"`
 	File      string    `json:"file,omitempty"`
+	// OwnMounts: this command joined the user namespace only, with a mount namespace
+	// of its own (it runs in another mount namespace than the kept one's origin).
+	OwnMounts bool `json:"ownMounts,omitempty"`
 	// Note says why there is none.
 	Note string `json:"note,omitempty"`
 }
@@ -92,7 +95,7 @@ func (h *Host) Info(store *storage.Store, openErr error) *Info {
 	switch {
 	case h.Kept != nil:
 		in.Kept = InfoKept{Kept: true, HolderPID: h.Kept.PID, Since: userns.StartTime(h.Kept.Start),
-			File: filepath.Join(h.Kept.Dir, userns.HolderFile)}
+			File: filepath.Join(h.Kept.Dir, userns.HolderFile), OwnMounts: h.Kept.OwnMounts}
 	case h.NS.Root:
 		in.Kept.Note = "none: running as root, without a user namespace"
 	default:

@@ -83,6 +83,9 @@ func printInfo(w io.Writer, in *engine.Info) {
 	}
 	if in.Kept.Kept {
 		p("  kept by: %s pid %d, since %s (%s)", "hutch-holder", in.Kept.HolderPID, in.Kept.Since.Local().Format("2006-01-02 15:04:05"), in.Kept.File)
+		if in.Kept.OwnMounts {
+			p("  mount namespace: this command's own (it runs in another mount namespace than the one the kept one was made from)")
+		}
 	} else {
 		p("  kept by: %s", in.Kept.Note)
 	}
