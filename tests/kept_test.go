@@ -502,3 +502,30 @@ func TestKeptRangesChanged(t *testing.T) {
 	setRanges(t, u, rangeB)
 	assertEqual(t, uidMapStart(), rangeB, "the range moved back")
 }
+
+// TestKeptOtherMountNamespace: a command from another mount namespace than the one the
+// kept namespace was made from (here root's `unshare -m`, with a tmpfs only it has) joins
+// the user namespace only and works on its own view of the files: a bind mount of a
+// path only it sees holds what it sees there. Commands from the usual namespace still
+// join the kept one.
+func TestKeptOtherMountNamespace(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	importRunImages(t, sb, imgRun)
+	ns := userNS(sb)
+	priv := sb.path("work", "priv")
+	sb.writeUserFile(filepath.Join(priv, "f"), "host-view\n")
+	setup := "mount -t tmpfs tmpfs " + priv + " && echo private-view > " + priv + "/f && chmod 0644 " + priv + "/f"
+	r := runInPrivateDev(t, sb, setup, "run", "--rm", "-v", priv+":/p", imgRun, "cat", "/p/f")
+	if r.code != 0 || r.stdout != "private-view\n" {
+		t.Fatalf("a run from a private mount namespace should see its own files:\n%s", r)
+	}
+	r = runInPrivateDev(t, sb, setup, "info", "--format", "{{.Kept.HolderPID}} {{.Kept.OwnMounts}}")
+	if r.code != 0 || r.stdout != fmt.Sprintf("%d true\n", sb.holder(t)) {
+		t.Fatalf("info from a private mount namespace: want the holder and ownMounts:\n%s", r)
+	}
+	r = runInPrivateDev(t, sb, setup, "unshare", "readlink", "/proc/self/ns/user")
+	assertEqual(t, strings.TrimSpace(r.stdout), ns, "the user namespace of a command from a private mount namespace")
+	assertEqual(t, sb.ok("run", "--rm", "-v", priv+":/p", imgRun, "cat", "/p/f").stdout, "host-view\n", "a run from the usual namespace")
+	assertEqual(t, sb.ok("info", "--format", "{{.Kept.OwnMounts}}").stdout, "false\n", "info from the usual namespace")
+}
