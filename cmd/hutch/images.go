@@ -414,7 +414,7 @@ func newImportCommand(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR")
+	stringArrayVarP(c.Flags(), &changes, "change", "c", "apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR")
 	c.Flags().StringVarP(&message, "message", "m", "", "commit message for the image's history")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
 	return onStore(c)
