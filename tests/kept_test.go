@@ -488,10 +488,21 @@ func TestKeptRangesChanged(t *testing.T) {
 	assertEqual(t, sb.holder(t), second, "the holder kept while a container runs")
 	assertEqual(t, sb.ok("exec", "r", "echo", "kept").stdout, "kept\n", "exec into the container of the old ranges")
 
+	// Its holder killed: the next one adopts the container's namespace, old maps and
+	// all, and still says so.
+	syscall.Kill(second, syscall.SIGKILL)
+	waitGone(t, second, 10*time.Second, "the killed holder")
+	assertEqual(t, uidMapStart(), rangeB, "the range after the holder of the old ranges was killed")
+	third := sb.holder(t)
+	in := sb.info()
+	if len(in.IDMappings.UIDMap) != 2 || in.IDMappings.UIDMap[1].HostID != rangeB {
+		t.Fatalf("info shows the maps %+v, want the adopted namespace's (range %d)", in.IDMappings.UIDMap, rangeB)
+	}
+
 	r = sb.ok("system", "migrate", "-t", "0")
 	assertContains(t, r.stdout, "stopped r", "migrate's report")
-	assertContains(t, r.stdout, fmt.Sprintf("ended the kept user namespace (hutch-holder pid %d)", second), "migrate's report")
-	waitGone(t, second, 10*time.Second, "the holder ended by migrate")
+	assertContains(t, r.stdout, fmt.Sprintf("ended the kept user namespace (hutch-holder pid %d)", third), "migrate's report")
+	waitGone(t, third, 10*time.Second, "the holder ended by migrate")
 	assertEqual(t, lcPS(sb, "-a")[0].State.Status, "exited", "the container after migrate")
 	assertEqual(t, uidMapStart(), rangeC, "the range after migrate")
 	sb.ok("rm", "r")

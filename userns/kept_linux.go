@@ -479,6 +479,21 @@ func startHolder(runtimeDir string, s *State, adopt int) (*Holder, error) {
 		if err := writeMaps(pid, s); err != nil {
 			return fail(err)
 		}
+	} else {
+		// The adopted namespace has the maps it was made with, which may not be the
+		// plan's (the ranges changed since): the file says which, so that the next
+		// command sees the difference.
+		proc := "/proc/" + strconv.Itoa(pid)
+		um, err1 := readMap(proc + "/uid_map")
+		gm, err2 := readMap(proc + "/gid_map")
+		if err1 != nil || err2 != nil {
+			return fail(fmt.Errorf("%s %d: reading the adopted namespace's maps: %v", HolderName, pid, errors.Join(err1, err2)))
+		}
+		if !reflect.DeepEqual(um, s.UIDMap) || !reflect.DeepEqual(gm, s.GIDMap) {
+			was := *s
+			was.UIDMap, was.GIDMap = um, gm
+			s = &was
+		}
 	}
 	h := &Holder{PID: pid, Start: nsenter.ProcStart(pid), Userns: nsInode(pid, "user"), Mntns: nsInode(pid, "mnt"),
 		Origin: nsInode(os.Getpid(), "mnt"), File: file, stamps: stamps, State: s}
