@@ -10,10 +10,11 @@ import (
 )
 
 // TestKeptWantsMatchesCommands: the C constructor joins the kept user namespace for
-// exactly the commands that run whole in it (annotated onStore, and unshare), found
+// exactly the commands that run whole in it (annotated onStore, and unshare), and the
+// split commands whose first half only reads records (inspect; rm without -f), found
 // in the command line as cobra finds them, and gives build a mount namespace of its
-// own; every other command (the plain user's, and the split ones, whose first half
-// must run as the plain user) is left alone.
+// own; every other command (the plain user's, and the split ones whose first half must
+// run as the plain user) is left alone.
 func TestKeptWantsMatchesCommands(t *testing.T) {
 	root, _ := newRootCommand()
 	n := 0
@@ -23,7 +24,7 @@ func TestKeptWantsMatchesCommands(t *testing.T) {
 			for _, name := range append([]string{s.Name()}, s.Aliases...) {
 				p := append(append([]string{}, path...), name)
 				want := 0
-				if (needsStore(s) && !standalone(s)) || s.Name() == "unshare" {
+				if (needsStore(s) && !standalone(s)) || s.Name() == "unshare" || s.Name() == "inspect" || s.Name() == "rm" && s.Parent().Name() != "image" && s.Parent().Name() != "volume" {
 					want = 1
 					if s.Name() == "build" {
 						want = 2
@@ -34,8 +35,12 @@ func TestKeptWantsMatchesCommands(t *testing.T) {
 					append(append([]string{"hutch", "--log-level", "debug"}, p...), "--help"),
 					append([]string{"hutch", "--log-level=info"}, p...),
 				} {
-					if got := nsenter.KeptWants(args); got != want {
-						t.Errorf("KeptWants(%q) = %d, want %d", strings.Join(args, " "), got, want)
+					w := want
+					if s.Name() == "rm" && !needsStore(s) && args[len(args)-1] == "--help" {
+						w = 0 // any flag but -v may be -f: rm --help stays outside
+					}
+					if got := nsenter.KeptWants(args); got != w {
+						t.Errorf("KeptWants(%q) = %d, want %d", strings.Join(args, " "), got, w)
 					}
 					n++
 				}
@@ -58,5 +63,16 @@ func TestKeptWantsMatchesCommands(t *testing.T) {
 	// Flags of the command itself come after its name: the words are found first.
 	if got := nsenter.KeptWants([]string{"hutch", "run", "--rm", "-it", "bb", "ps"}); got != 1 {
 		t.Errorf("run --rm -it bb ps: %d, want 1", got)
+	}
+	// rm joins unless it may be forced: with -f its first half stops containers as the
+	// plain user.
+	for args, want := range map[string]int{
+		"rm a b": 1, "rm -v a": 1, "rm --volumes a": 1, "--log-level debug rm a": 1, "rm a --log-level=info": 1,
+		"rm -f a": 0, "rm --force a": 0, "rm -fv a": 0, "rm -vf a": 0, "rm a -f": 0, "rm --force=true a": 0,
+		"container rm a": 1, "container rm -f a": 0, "image rm a": 1, "volume rm a": 1,
+	} {
+		if got := nsenter.KeptWants(append([]string{"hutch"}, strings.Fields(args)...)); got != want {
+			t.Errorf("KeptWants(%q) = %d, want %d", args, got, want)
+		}
 	}
 }

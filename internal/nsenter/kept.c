@@ -75,7 +75,12 @@ unsigned long long hutch_kept_start(void) { return kept_start; }
 
 // The commands that run whole in the namespace: 1 joins, 2 also gets a mount namespace
 // of its own below the kept one (a build: its mounts, secrets and fuse-overlayfs
-// daemons end with it, even when it is killed outright).
+// daemons end with it, even when it is killed outright). Two split commands whose
+// plain-user half only reads records join too, and run both halves here: inspect, and
+// rm without -f (KEEP_UNLESS_FORCE; with -f its first half stops containers, which only
+// the plain user can reach in every user namespace they may run in).
+#define KEEP_UNLESS_FORCE 3
+
 static const struct {
 	const char *group, *name;
 	int how;
@@ -83,9 +88,11 @@ static const struct {
 	{"", "build", 2}, {"", "create", 1}, {"", "images", 1}, {"", "import", 1}, {"", "info", 1},
 	{"", "load", 1}, {"", "pull", 1}, {"", "push", 1}, {"", "rename", 1}, {"", "rmi", 1},
 	{"", "run", 1}, {"", "save", 1}, {"", "start", 1}, {"", "tag", 1}, {"", "unshare", 1},
+	{"", "inspect", 1}, {"", "rm", KEEP_UNLESS_FORCE},
 	{"container", "create", 1}, {"container", "prune", 1}, {"container", "rename", 1},
-	{"container", "run", 1}, {"container", "start", 1},
-	{"image", "build", 2}, {"image", "import", 1}, {"image", "load", 1}, {"image", "ls", 1},
+	{"container", "run", 1}, {"container", "start", 1}, {"container", "inspect", 1},
+	{"container", "rm", KEEP_UNLESS_FORCE},
+	{"image", "build", 2}, {"image", "import", 1}, {"image", "inspect", 1}, {"image", "load", 1}, {"image", "ls", 1},
 	{"image", "list", 1}, {"image", "prune", 1}, {"image", "rm", 1}, {"image", "save", 1},
 	{"image", "tag", 1},
 	{"system", "df", 1}, {"system", "info", 1}, {"system", "prune", 1},
@@ -105,8 +112,8 @@ static int is_group(const char *w)
 int hutch_kept_wants(int argc, char **argv)
 {
 	const char *w[2] = {NULL, NULL};
-	int n = 0;
-	for (int i = 1; i < argc && n < 2; i++) {
+	int n = 0, i;
+	for (i = 1; i < argc && n < 2; i++) {
 		const char *a = argv[i];
 		if (a == NULL || strcmp(a, "--") == 0)
 			break;
@@ -128,9 +135,25 @@ int hutch_kept_wants(int argc, char **argv)
 		group = w[0];
 		name = w[1];
 	}
-	for (size_t i = 0; i < sizeof(kept_cmds) / sizeof(kept_cmds[0]); i++) {
-		if (strcmp(kept_cmds[i].group, group) == 0 && strcmp(kept_cmds[i].name, name) == 0)
-			return kept_cmds[i].how;
+	for (size_t k = 0; k < sizeof(kept_cmds) / sizeof(kept_cmds[0]); k++) {
+		if (strcmp(kept_cmds[k].group, group) != 0 || strcmp(kept_cmds[k].name, name) != 0)
+			continue;
+		if (kept_cmds[k].how != KEEP_UNLESS_FORCE)
+			return kept_cmds[k].how;
+		// Any flag but -v/--volumes (and --log-level's) may be -f in some spelling.
+		for (; i < argc && argv[i] != NULL; i++) {
+			const char *a = argv[i];
+			if (strcmp(a, "--") == 0)
+				break;
+			if (strcmp(a, "--log-level") == 0) {
+				i++;
+				continue;
+			}
+			if (a[0] == '-' && strcmp(a, "-v") != 0 && strcmp(a, "--volumes") != 0 &&
+			    strncmp(a, "--log-level=", 12) != 0)
+				return 0;
+		}
+		return 1;
 	}
 	return 0;
 }
