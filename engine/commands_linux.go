@@ -126,12 +126,21 @@ func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn
 			// stopped one only marks it, so that a monitor waiting to restart it gives up.)
 			if cs, err := s.Records().List(); err == nil {
 				cm := s.ContainerControl()
+				monitors := map[string]int{}
 				for _, c := range cs {
+					if st, err := cm.Records.State(c.ID); err == nil && st.MonitorPid > 0 {
+						monitors[c.ID] = st.MonitorPid
+					}
 					_ = cm.Records.Stop(c, 0)
 					// In the delegated cgroup, not the store: the reset does not remove it.
 					if err := cm.RemoveCgroup(c.ID); err != nil {
 						warn(fmt.Sprintf("container %s: %v", c.Name, err))
 					}
+				}
+				// A monitor still unmounts and writes the store a moment after its
+				// container's exit is recorded: the deletion must not race it.
+				for id, pid := range monitors {
+					container.MonitorGone(pid, id, 10*time.Second)
 				}
 			}
 			return struct{}{}, InStore, nil
