@@ -67,6 +67,14 @@ func TestKeptNamespace(t *testing.T) {
 		t.Fatalf("the holder changed from %d to %d without being killed", holder, got)
 	}
 
+	// What the user mounts in `hutch unshare` goes with it (a mount namespace of its
+	// own below the kept one), as before the namespace was kept.
+	m := sb.path("work", "m")
+	sb.writeUserFile(filepath.Join(m, "under"), "")
+	r = sb.ok("unshare", "sh", "-c", "mount -t tmpfs none "+m+" && touch "+m+"/over && ls "+m)
+	assertEqual(t, r.stdout, "over\n", "ls in the unshare that mounted")
+	assertEqual(t, sb.ok("unshare", "ls", m).stdout, "under\n", "ls in the next unshare")
+
 	assertEqual(t, procStatus(holder, "Threads"), "1", "the holder's threads (a C loop, no Go runtime)")
 	sid, _ := unix.Getsid(holder)
 	assertEqual(t, sid, holder, "the holder's session (its own)")

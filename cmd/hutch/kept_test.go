@@ -12,8 +12,8 @@ import (
 // TestKeptWantsMatchesCommands: the C constructor joins the kept user namespace for
 // exactly the commands that run whole in it (annotated onStore, and unshare), and the
 // split commands whose first half only reads records (inspect; rm without -f), found
-// in the command line as cobra finds them, and gives build a mount namespace of its
-// own; every other command (the plain user's, and the split ones whose first half must
+// in the command line as cobra finds them, and gives build and unshare a mount namespace
+// of its own; every other command (the plain user's, and the split ones whose first half must
 // run as the plain user) is left alone.
 func TestKeptWantsMatchesCommands(t *testing.T) {
 	root, _ := newRootCommand()
@@ -26,7 +26,7 @@ func TestKeptWantsMatchesCommands(t *testing.T) {
 				want := 0
 				if (needsStore(s) && !standalone(s)) || s.Name() == "unshare" || s.Name() == "inspect" || s.Name() == "rm" && s.Parent().Name() != "image" && s.Parent().Name() != "volume" {
 					want = 1
-					if s.Name() == "build" {
+					if s.Name() == "build" || s.Name() == "unshare" {
 						want = 2
 					}
 				}

@@ -75,7 +75,8 @@ unsigned long long hutch_kept_start(void) { return kept_start; }
 
 // The commands that run whole in the namespace: 1 joins, 2 also gets a mount namespace
 // of its own below the kept one (a build: its mounts, secrets and fuse-overlayfs
-// daemons end with it, even when it is killed outright). Two split commands whose
+// daemons end with it, even when it is killed outright; unshare: what the user mounts
+// in that shell goes with it, as it did before the namespace was kept). Two split commands whose
 // plain-user half only reads records join too, and run both halves here: inspect, and
 // rm without -f (KEEP_UNLESS_FORCE; with -f its first half stops containers, which only
 // the plain user can reach in every user namespace they may run in).
@@ -87,7 +88,7 @@ static const struct {
 } kept_cmds[] = {
 	{"", "build", 2}, {"", "create", 1}, {"", "images", 1}, {"", "import", 1}, {"", "info", 1},
 	{"", "load", 1}, {"", "pull", 1}, {"", "push", 1}, {"", "rename", 1}, {"", "rmi", 1},
-	{"", "run", 1}, {"", "save", 1}, {"", "start", 1}, {"", "tag", 1}, {"", "unshare", 1},
+	{"", "run", 1}, {"", "save", 1}, {"", "start", 1}, {"", "tag", 1}, {"", "unshare", 2},
 	{"", "inspect", 1}, {"", "rm", KEEP_UNLESS_FORCE},
 	{"container", "create", 1}, {"container", "prune", 1}, {"container", "rename", 1},
 	{"container", "run", 1}, {"container", "start", 1}, {"container", "inspect", 1},
