@@ -12,6 +12,8 @@
 # Scenarios (each engine has its own scratch store; the same busybox archive is loaded
 # into both):
 #   run --rm      `ENGINE run --rm --network none localhost/bb-run true` (the target)
+#   run --rm, seccomp=unconfined   the same without a seccomp filter (both engines):
+#                 the difference to `run --rm` is what the filter costs (docs/security.md)
 #   breakdown, each on its own, interleaved the same way:
 #     version       `hutch version` / `podman --version`: the CLI's start, no store
 #     unshare true  `ENGINE unshare true`: start + entering the user namespace (both join
@@ -33,6 +35,8 @@ bench_setup_image "$IMAGE" run
 
 t_hutch_run() { hutch_timed run --rm --network none "$IMAGE" true; }
 t_podman_run() { podman_timed run --rm --network=none "$IMAGE" true; }
+t_hutch_run_unconfined() { hutch_timed run --rm --network none --security-opt seccomp=unconfined "$IMAGE" true; }
+t_podman_run_unconfined() { podman_timed run --rm --network=none --security-opt seccomp=unconfined "$IMAGE" true; }
 t_hutch_version() { hutch_timed version; }
 t_podman_version() { podman_timed --version; }
 t_hutch_unshare() { hutch_timed unshare true; }
@@ -46,6 +50,7 @@ t_podman_rm() { podman_timed rm bench-rs; }
 
 RUN_ROW="run --rm --network none bb true"
 bench_ab "$RUN_ROW" "$RUNS" t_hutch_run "" t_podman_run ""
+bench_ab "run --rm, seccomp=unconfined" "$RUNS" t_hutch_run_unconfined "" t_podman_run_unconfined ""
 bench_ab "version / --version (CLI start, no store)" "$RUNS" t_hutch_version "" t_podman_version ""
 bench_ab "unshare true (start + user namespace)" "$RUNS" t_hutch_unshare "" t_podman_unshare ""
 bench_ab_cycle "$RUNS" "create + start -a + rm (sum of each round)" \

@@ -18,8 +18,10 @@ import (
 
 	"hutch.dev/hutch/buildfs"
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/security"
 )
 
 // Options describe one `hutch build`.
@@ -61,6 +63,10 @@ type Options struct {
 	Resources *cgroups.Resources
 	Cgroups   cgroups.Options
 	Warn      func(error)
+	// Security is --security-opt for RUN steps (nil: the defaults, Docker's seccomp
+	// profile); Seccomp caches the compiled filter.
+	Security *security.Options
+	Seccomp  *security.Cache
 }
 
 // Result is a built image.
@@ -226,7 +232,15 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 		fmt.Fprintf(b.o.Stderr, "warning: --build-arg %s: no ARG in %s uses it\n", strings.Join(un, ", "), b.f.Name)
 	}
 	final := b.results[target]
-	return b.commit(final)
+	res, err := b.commit(final)
+	if err == nil {
+		name := ""
+		if len(res.Names) > 0 {
+			name = res.Names[0]
+		}
+		events.Image(events.Build, res.ID, name)
+	}
+	return res, err
 }
 
 // plan finds the stages the target needs (FROM, COPY --from, RUN --mount from=) and

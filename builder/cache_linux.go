@@ -67,23 +67,36 @@ func (b *Builder) save(key string, st *state) {
 // `hutch image prune` removed the intermediate images that held them) and returns how
 // many it removed. The caller holds the store lock.
 func PruneCache(store cstorage.Store) (int, error) {
+	stale, err := StaleCache(store)
+	n := 0
+	for _, p := range stale {
+		if os.Remove(p) == nil {
+			n++
+		}
+	}
+	return n, err
+}
+
+// StaleCache lists the step-cache entries that no longer lead anywhere: damaged ones,
+// and those whose layer is gone from the store. The caller holds the store lock.
+func StaleCache(store cstorage.Store) ([]string, error) {
 	dir := filepath.Join(store.GraphRoot(), "hutch-build", "cache")
 	subs, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	layers, err := store.Layers()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	have := make(map[string]bool, len(layers))
 	for _, l := range layers {
 		have[l.ID] = true
 	}
-	n := 0
+	var out []string
 	for _, sub := range subs {
 		entries, err := os.ReadDir(filepath.Join(dir, sub.Name()))
 		if err != nil {
@@ -97,11 +110,9 @@ func PruneCache(store cstorage.Store) (int, error) {
 			}
 			var st state
 			if json.Unmarshal(data, &st) != nil || (st.Layer != "" && !have[st.Layer]) {
-				if os.Remove(p) == nil {
-					n++
-				}
+				out = append(out, p)
 			}
 		}
 	}
-	return n, nil
+	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/buildfs"
+	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/internal/lock"
 	"hutch.dev/hutch/nsinit"
 )
@@ -164,9 +165,9 @@ func (b *Builder) runMounts(st *state, ms []*instructions.Mount, dir string, env
 				}
 				continue
 			}
-			data, err := os.ReadFile(srcFile)
+			data, err := fsutil.Secret.Read(srcFile)
 			if err != nil {
-				return nil, release, fmt.Errorf("secret %s: %w", id, err)
+				return nil, release, fmt.Errorf("--secret id=%s: %w", id, err)
 			}
 			if m.Env != nil {
 				*env = append(*env, *m.Env+"="+string(data))

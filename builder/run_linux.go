@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
@@ -195,6 +196,9 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 	for _, g := range u.Sgids {
 		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
 	}
+	if err := b.confine(spec); err != nil {
+		return err
+	}
 	hosts, resolv := networkSpec(net, spec)
 	for _, f := range []struct {
 		name string
@@ -372,11 +376,7 @@ func removeCreated(rootfs string, paths []string) {
 
 // runUser resolves USER against the root's passwd and group files.
 func runUser(rootfs, spec string) (*user.ExecUser, error) {
-	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
-	if err != nil {
-		return nil, err
-	}
-	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
+	passwd, group, err := fsutil.ReadUserDB(rootfs)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +384,7 @@ func runUser(rootfs, spec string) (*user.ExecUser, error) {
 	if name, _, _ := strings.Cut(spec, ":"); name == "" || name == "0" || name == "root" {
 		home = "/root"
 	}
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
+	u, err := user.GetExecUser(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
 	if err != nil {
 		return nil, fmt.Errorf("USER %s: no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (USER 1000:1000)", spec)
 	}
@@ -407,4 +407,22 @@ func gidMapped(gid uint32) bool {
 		}
 	}
 	return false
+}
+
+// confine applies --security-opt to a RUN step: Docker's seccomp profile (or the one
+// asked) compiled for the step's capabilities, no_new_privs, masked paths.
+func (b *Builder) confine(spec *nsinit.Spec) error {
+	sec := b.o.Security
+	p, err := b.o.Seccomp.Program(sec.SeccompFor(false), spec.Caps)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		spec.Seccomp, spec.SeccompFlags = p.Bytes(), p.Flags
+	}
+	if sec != nil {
+		spec.NoNewPrivileges = sec.NoNewPrivileges
+		spec.Mask, spec.Unmask = sec.Mask, sec.Unmask
+	}
+	return nil
 }

@@ -9,12 +9,12 @@ import (
 	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/sys/user"
 
 	"hutch.dev/hutch/buildfs"
+	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/network"
 )
 
@@ -480,15 +480,11 @@ func resolveChown(rootfs, spec string) (*buildfs.IDPair, error) {
 		}
 		return &buildfs.IDPair{UID: uid, GID: gid}, nil
 	}
-	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
+	passwd, group, err := fsutil.ReadUserDB(rootfs)
 	if err != nil {
 		return nil, err
 	}
-	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
-	if err != nil {
-		return nil, err
-	}
-	eu, err := user.GetExecUserPath(spec, &user.ExecUser{}, passwd, group)
+	eu, err := user.GetExecUser(spec, &user.ExecUser{}, passwd, group)
 	if err != nil {
 		return nil, fmt.Errorf("no such user or group in the image's /etc/passwd and /etc/group: use numeric ids (--chown=1000:1000)")
 	}

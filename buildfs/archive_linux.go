@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/internal/inroot"
 )
 
 // ExtractArchive extracts the tar archive at path (plain or gz/bz2/xz/zst) into the
@@ -35,18 +38,23 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 		return nil, fmt.Errorf("ADD %s: not a readable %s archive: %w", archivePath, comp, err)
 	}
 	defer done()
-	r, err := openRoot(rootfs)
+	r, err := openRoot(rootfs, o)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	r.ignoreUnmapped = o.IgnoreChownErrors
 	destRel := cleanRel(dest)
 	top, err := r.mkdirAll(destRel, o.owner())
 	if err != nil {
 		return nil, err
 	}
 	top.Close()
+	// What the archive unpacks is bounded by the free space of the root's file system:
+	// a decompression bomb or a sparse file of a terabyte is refused at its header.
+	budget, err := fsutil.NewBudget(rootfs)
+	if err != nil {
+		return nil, err
+	}
 	x := &extractor{r: r, o: o, dest: destRel, archive: archivePath, buf: make([]byte, 256<<10)}
 	defer x.closeParent()
 	tr := tar.NewReader(dr)
@@ -66,6 +74,16 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 			return nil, fmt.Errorf("ADD %s: the archive is truncated or corrupt after %d entries: %w", archivePath, entries, err)
 		}
 		entries++
+		if err := fsutil.CheckEntryShape(hdr.Name); err != nil {
+			return nil, fmt.Errorf("ADD %s: %w", archivePath, err)
+		}
+		size := int64(0)
+		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA || hdr.Typeflag == tar.TypeGNUSparse {
+			size = hdr.Size
+		}
+		if !budget.Take(size+512, 1) {
+			return nil, budget.Error("ADD "+archivePath, hdr.Name, size)
+		}
 		sk, err := x.entry(hdr, tr)
 		if err != nil {
 			return nil, err
@@ -108,7 +126,7 @@ func (x *extractor) entryName(raw, what string) (string, error) {
 	name := strings.TrimLeft(raw, "/")
 	for _, part := range strings.Split(name, "/") {
 		if part == ".." {
-			return "", fmt.Errorf("ADD %s: %s %q has a `..` component, which could write outside the destination %s: refusing to extract the archive", x.archive, what, raw, x.r.show(x.dest))
+			return "", fmt.Errorf("ADD %s: %s %q has a `..` component, which could write outside the destination %s: refusing to extract the archive", x.archive, what, raw, x.r.Show(x.dest))
 		}
 	}
 	return cleanRel(name), nil
@@ -157,13 +175,13 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 		return "", fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, err)
 	}
 	pfd := int(pf.Fd())
-	st, exists, err := lstatAt(pfd, base)
+	st, exists, err := inroot.Lstat(pfd, base)
 	if err != nil {
-		return "", &os.PathError{Op: "lstat", Path: x.r.show(rel), Err: err}
+		return "", &os.PathError{Op: "lstat", Path: x.r.Show(rel), Err: err}
 	}
 	if exists && !(st.Mode&unix.S_IFMT == unix.S_IFDIR && hdr.Typeflag == tar.TypeDir) {
-		if err := removeAllAt(pfd, base); err != nil {
-			return "", &os.PathError{Op: "remove", Path: x.r.show(rel), Err: err}
+		if err := inroot.RemoveAll(pfd, base); err != nil {
+			return "", &os.PathError{Op: "remove", Path: x.r.Show(rel), Err: err}
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR || st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			// A cached parent handle may be below what was removed or replaced.
@@ -173,39 +191,38 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 	mode := hdr.FileInfo().Mode()
 	switch hdr.Typeflag {
 	case tar.TypeDir:
+		var d *os.File
 		if !exists || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
-				return "", &os.PathError{Op: "mkdir", Path: x.r.show(rel), Err: err}
-			}
+			d, err = inroot.MkdirOpen(pfd, base)
+		} else {
+			d, err = inroot.OpenDir(pfd, base)
 		}
-		if err := x.meta(pfd, base, rel, hdr, mode, false); err != nil {
+		if err != nil {
+			return "", &os.PathError{Op: "mkdir", Path: x.r.Show(rel), Err: err}
+		}
+		defer d.Close()
+		if err := x.meta(d, rel, hdr, mode); err != nil {
 			return "", err
 		}
-		if attrs := xattrsFromPAX(hdr.PAXRecords); len(attrs) > 0 {
-			dfd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return "", &os.PathError{Op: "open", Path: x.r.show(rel), Err: err}
-			}
-			err = setXattrs(dfd, attrs, x.r.show(rel))
-			unix.Close(dfd)
-			if err != nil {
-				return "", err
-			}
+		if err := setXattrs(int(d.Fd()), xattrsFromPAX(hdr.PAXRecords), x.r.Show(rel)); err != nil {
+			return "", err
 		}
 		x.dirTimes = append(x.dirTimes, dirTime{rel, hdr.ModTime})
 		return "", nil
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-		fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		out, err := inroot.Create(pfd, base)
 		if err != nil {
-			return "", &os.PathError{Op: "create", Path: x.r.show(rel), Err: err}
+			return "", &os.PathError{Op: "create", Path: x.r.Show(rel), Err: err}
 		}
-		out := os.NewFile(uintptr(fd), rel)
 		_, err = io.CopyBuffer(out, body, x.buf)
 		if err == nil {
-			err = x.meta(pfd, base, rel, hdr, mode, false)
+			err = x.meta(out, rel, hdr, mode)
 		}
 		if err == nil {
-			err = setXattrs(fd, xattrsFromPAX(hdr.PAXRecords), x.r.show(rel))
+			err = setXattrs(int(out.Fd()), xattrsFromPAX(hdr.PAXRecords), x.r.Show(rel))
+		}
+		if err == nil {
+			err = x.times(out, rel, hdr.ModTime)
 		}
 		if cerr := out.Close(); err == nil {
 			err = cerr
@@ -214,17 +231,20 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 			return "", fmt.Errorf("ADD %s: the archive is truncated or corrupt in the entry %q: %w", x.archive, hdr.Name, err)
 		}
 		if err != nil {
-			return "", fmt.Errorf("ADD %s: extracting %q to %s: %w", x.archive, hdr.Name, x.r.show(rel), err)
+			return "", fmt.Errorf("ADD %s: extracting %q to %s: %w", x.archive, hdr.Name, x.r.Show(rel), err)
 		}
-		return "", x.times(pfd, base, rel, hdr.ModTime)
+		return "", nil
 	case tar.TypeSymlink:
 		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
-			return "", &os.PathError{Op: "symlink", Path: x.r.show(rel), Err: err}
+			return "", &os.PathError{Op: "symlink", Path: x.r.Show(rel), Err: err}
 		}
-		if err := x.meta(pfd, base, rel, hdr, mode, true); err != nil {
-			return "", err
+		if err := x.r.chown(pfd, base, rel, x.owner(hdr)); err != nil {
+			return "", fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, err)
 		}
-		return "", x.times(pfd, base, rel, hdr.ModTime)
+		if err := inroot.SetTimesAt(pfd, base, hdr.ModTime); err != nil {
+			return "", &os.PathError{Op: "set times of", Path: x.r.Show(rel), Err: err}
+		}
+		return "", nil
 	case tar.TypeLink:
 		target, err := x.entryName(hdr.Linkname, "hard link target of "+fmt.Sprintf("%q", hdr.Name)+":")
 		if err != nil {
@@ -235,43 +255,43 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 		}
 		trel := path.Join(x.dest, target)
 		tpRel, tbase := path.Split(trel)
-		tp, err := x.r.open(tpRel)
+		tp, err := x.r.Open(tpRel)
 		if err != nil {
 			return "", fmt.Errorf("ADD %s: hard link %q: its target %q: %w", x.archive, hdr.Name, hdr.Linkname, err)
 		}
 		err = unix.Linkat(int(tp.Fd()), tbase, pfd, base, 0)
 		tp.Close()
 		if err != nil {
-			return "", fmt.Errorf("ADD %s: hard link %q to %q: %w", x.archive, hdr.Name, hdr.Linkname, &os.PathError{Op: "link", Path: x.r.show(rel), Err: err})
+			return "", fmt.Errorf("ADD %s: hard link %q to %q: %w", x.archive, hdr.Name, hdr.Linkname, &os.PathError{Op: "link", Path: x.r.Show(rel), Err: err})
 		}
 		return "", nil // the target's metadata is the link's
 	case tar.TypeFifo:
-		if err := unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0); err != nil {
-			return "", &os.PathError{Op: "mkfifo", Path: x.r.show(rel), Err: err}
+		f, err := inroot.Mkfifo(pfd, base)
+		if err != nil {
+			return "", &os.PathError{Op: "mkfifo", Path: x.r.Show(rel), Err: err}
 		}
+		defer f.Close()
+		if err := x.meta(f, rel, hdr, mode); err != nil {
+			return "", err
+		}
+		return "", x.times(f, rel, hdr.ModTime)
 	default:
 		return "", fmt.Errorf("ADD %s: entry %q has the unsupported tar type %q", x.archive, hdr.Name, string(hdr.Typeflag))
 	}
-	if err := x.meta(pfd, base, rel, hdr, mode, false); err != nil {
-		return "", err
-	}
-	return "", x.times(pfd, base, rel, hdr.ModTime)
 }
 
-func (x *extractor) meta(pfd int, base, rel string, hdr *tar.Header, mode fs.FileMode, symlink bool) error {
-	if err := x.r.chown(pfd, base, rel, x.owner(hdr)); err != nil {
+// meta sets the owner and mode of the entry open as f (chown first: it clears setuid
+// bits).
+func (x *extractor) meta(f *os.File, rel string, hdr *tar.Header, mode fs.FileMode) error {
+	if err := x.r.fchown(f, rel, x.owner(hdr)); err != nil {
 		return fmt.Errorf("ADD %s: entry %q: %w", x.archive, hdr.Name, err)
 	}
-	if symlink {
-		return nil
-	}
-	if err := unix.Fchmodat(pfd, base, unixPerm(mode), 0); err != nil {
-		return &os.PathError{Op: "chmod", Path: x.r.show(rel), Err: err}
-	}
-	return nil
+	return x.r.fchmod(f, rel, unixPerm(mode))
 }
 
-func (x *extractor) times(pfd int, base, rel string, mtime time.Time) error {
-	c := &copier{r: x.r}
-	return c.setTimesAt(pfd, base, rel, mtime)
+func (x *extractor) times(f *os.File, rel string, mtime time.Time) error {
+	if err := inroot.SetTimes(f, mtime); err != nil {
+		return &os.PathError{Op: "set times of", Path: x.r.Show(rel), Err: err}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"hutch.dev/hutch/internal/inroot"
 )
 
 // CopyInto copies srcs to dest inside rootfs with Docker's COPY semantics: a directory
@@ -25,19 +26,18 @@ func CopyInto(rootfs, dest string, srcs []Source, o CopyOptions) error {
 	if len(srcs) == 0 {
 		return errors.New("COPY: no source to copy")
 	}
-	r, err := openRoot(rootfs)
+	r, err := openRoot(rootfs, o)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	r.ignoreUnmapped = o.IgnoreChownErrors
 	c := &copier{r: r, o: o, buf: make([]byte, 256<<10)}
 	destRel := cleanRel(dest)
 	dirDest := len(srcs) > 1 || strings.HasSuffix(dest, "/") || strings.HasSuffix(dest, "/.") || dest == "."
 	if !dirDest && !srcs[0].Info.IsDir() {
 		// A single file: into dest if that is an existing directory, else as dest.
-		if f, err := r.open(destRel); err == nil {
-			isDir, _ := isDirHandle(f)
+		if f, err := r.Open(destRel); err == nil {
+			isDir, _ := inroot.IsDir(f)
 			f.Close()
 			dirDest = isDir
 		}
@@ -158,14 +158,14 @@ func isPrefixDir(dir, anc string) bool {
 // ensureDir opens the directory rel in the root, creating it (and its parents) when
 // missing; a created one gets the source directory's mode and the copy's owner.
 func (c *copier) ensureDir(rel string, info fs.FileInfo, src string) (*os.File, bool, error) {
-	if f, err := c.r.open(rel); err == nil {
-		ok, err := isDirHandle(f)
+	if f, err := c.r.Open(rel); err == nil {
+		ok, err := inroot.IsDir(f)
 		if err == nil && ok {
 			return f, false, nil
 		}
 		f.Close()
 		if err == nil {
-			err = fmt.Errorf("COPY: %s exists and is not a directory: cannot copy the directory contents into it", c.r.show(rel))
+			err = fmt.Errorf("COPY: %s exists and is not a directory: cannot copy the directory contents into it", c.r.Show(rel))
 		}
 		return nil, false, err
 	}
@@ -176,7 +176,7 @@ func (c *copier) ensureDir(rel string, info fs.FileInfo, src string) (*os.File, 
 	}
 	defer parent.Close()
 	if name == "" { // the root itself always exists
-		return nil, false, fmt.Errorf("COPY: cannot open %s", c.r.show(rel))
+		return nil, false, fmt.Errorf("COPY: cannot open %s", c.r.Show(rel))
 	}
 	return c.subDir(int(parent.Fd()), name, rel, info, src)
 }
@@ -187,16 +187,16 @@ func (c *copier) ensureDir(rel string, info fs.FileInfo, src string) (*os.File, 
 // followed inside the root when it leads to a directory (an image's /bin -> usr/bin);
 // anything else there is an error.
 func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo, src string) (*os.File, bool, error) {
-	st, exists, err := lstatAt(pfd, name)
+	st, exists, err := inroot.Lstat(pfd, name)
 	if err != nil {
-		return nil, false, &os.PathError{Op: "lstat", Path: c.r.show(rel), Err: err}
+		return nil, false, &os.PathError{Op: "lstat", Path: c.r.Show(rel), Err: err}
 	}
 	if exists {
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
 			fd, err := unix.Openat(pfd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			if err != nil {
-				return nil, false, &os.PathError{Op: "open", Path: c.r.show(rel), Err: err}
+				return nil, false, &os.PathError{Op: "open", Path: c.r.Show(rel), Err: err}
 			}
 			return os.NewFile(uintptr(fd), rel), false, nil
 		case unix.S_IFLNK:
@@ -205,20 +205,17 @@ func (c *copier) subDir(pfd int, name, rel string, info fs.FileInfo, src string)
 				return f, false, nil
 			}
 		}
-		return nil, false, fmt.Errorf("COPY: cannot copy the directory %s over %s, which is not a directory", info.Name(), c.r.show(rel))
+		return nil, false, fmt.Errorf("COPY: cannot copy the directory %s over %s, which is not a directory", info.Name(), c.r.Show(rel))
 	}
-	if err := unix.Mkdirat(pfd, name, 0o700); err != nil {
-		return nil, false, &os.PathError{Op: "mkdir", Path: c.r.show(rel), Err: err}
+	f, err := inroot.MkdirOpen(pfd, name)
+	if err != nil {
+		return nil, false, &os.PathError{Op: "mkdir", Path: c.r.Show(rel), Err: err}
 	}
-	if err := c.setMeta(pfd, name, rel, info.Mode(), false); err != nil {
+	if err := c.setMeta(f, rel, info.Mode()); err != nil {
+		f.Close()
 		return nil, false, err
 	}
-	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, false, &os.PathError{Op: "open", Path: c.r.show(rel), Err: err}
-	}
-	f := os.NewFile(uintptr(fd), rel)
-	if err := c.copyXattrs(src, fd, rel); err != nil {
+	if err := c.copyXattrs(src, int(f.Fd()), rel); err != nil {
 		f.Close()
 		return nil, false, err
 	}
@@ -234,37 +231,31 @@ func (c *copier) copyXattrs(src string, fd int, rel string) error {
 	if err != nil || len(attrs) == 0 {
 		return err
 	}
-	return setXattrs(fd, attrs, c.r.show(rel))
+	return setXattrs(fd, attrs, c.r.Show(rel))
 }
 
-// setMeta sets owner and mode of name in pfd (chown first: it clears setuid bits).
-func (c *copier) setMeta(pfd int, name, rel string, mode fs.FileMode, symlink bool) error {
-	if err := c.r.chown(pfd, name, rel, c.o.owner()); err != nil {
+// setMeta sets owner and mode of the open file f (chown first: it clears setuid bits).
+func (c *copier) setMeta(f *os.File, rel string, mode fs.FileMode) error {
+	if err := c.r.fchown(f, rel, c.o.owner()); err != nil {
 		return err
 	}
-	if symlink {
-		return nil
-	}
-	if err := unix.Fchmodat(pfd, name, c.o.modeFor(mode), 0); err != nil {
-		return &os.PathError{Op: "chmod", Path: c.r.show(rel), Err: err}
-	}
-	return nil
+	return c.r.fchmod(f, rel, c.o.modeFor(mode))
 }
 
 // replaceable removes a non-directory at name so that a new file can be made there.
 func (c *copier) replaceable(pfd int, name, rel, what string) error {
-	st, exists, err := lstatAt(pfd, name)
+	st, exists, err := inroot.Lstat(pfd, name)
 	if err != nil {
-		return &os.PathError{Op: "lstat", Path: c.r.show(rel), Err: err}
+		return &os.PathError{Op: "lstat", Path: c.r.Show(rel), Err: err}
 	}
 	if !exists {
 		return nil
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return fmt.Errorf("COPY: cannot replace the directory %s with the %s %s", c.r.show(rel), fileKind(st.Mode), what)
+		return fmt.Errorf("COPY: cannot replace the directory %s with the %s %s", c.r.Show(rel), fileKind(st.Mode), what)
 	}
 	if err := unix.Unlinkat(pfd, name, 0); err != nil {
-		return &os.PathError{Op: "remove", Path: c.r.show(rel), Err: err}
+		return &os.PathError{Op: "remove", Path: c.r.Show(rel), Err: err}
 	}
 	return nil
 }
@@ -292,22 +283,24 @@ func (c *copier) copyEntry(e entry, pfd int, rel, name string) error {
 			return err
 		}
 		defer in.Close()
-		fd, err := unix.Openat(pfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		out, err := inroot.Create(pfd, name)
 		if err != nil {
-			return &os.PathError{Op: "create", Path: c.r.show(rel), Err: err}
+			return &os.PathError{Op: "create", Path: c.r.Show(rel), Err: err}
 		}
-		out := os.NewFile(uintptr(fd), rel)
 		defer out.Close()
 		if _, err := io.CopyBuffer(out, in, c.buf); err != nil {
-			return fmt.Errorf("copying %s to %s: %w", e.path, c.r.show(rel), err)
+			return fmt.Errorf("copying %s to %s: %w", e.path, c.r.Show(rel), err)
 		}
-		if err := c.setMeta(pfd, name, rel, mode, false); err != nil {
+		if err := c.setMeta(out, rel, mode); err != nil {
 			return err
 		}
-		if err := c.copyXattrs(e.path, fd, rel); err != nil {
+		if err := c.copyXattrs(e.path, int(out.Fd()), rel); err != nil {
 			return err
 		}
-		return c.setTimesAt(pfd, name, rel, e.info.ModTime())
+		if err := inroot.SetTimes(out, e.info.ModTime()); err != nil {
+			return &os.PathError{Op: "set times of", Path: c.r.Show(rel), Err: err}
+		}
+		return nil
 	case mode&fs.ModeSymlink != 0:
 		target, err := os.Readlink(e.path)
 		if err != nil {
@@ -317,9 +310,9 @@ func (c *copier) copyEntry(e entry, pfd int, rel, name string) error {
 			return err
 		}
 		if err := unix.Symlinkat(target, pfd, name); err != nil {
-			return &os.PathError{Op: "symlink", Path: c.r.show(rel), Err: err}
+			return &os.PathError{Op: "symlink", Path: c.r.Show(rel), Err: err}
 		}
-		if err := c.setMeta(pfd, name, rel, mode, true); err != nil {
+		if err := c.r.chown(pfd, name, rel, c.o.owner()); err != nil {
 			return err
 		}
 		return c.setTimesAt(pfd, name, rel, e.info.ModTime())
@@ -343,20 +336,22 @@ func specialKind(m fs.FileMode) string {
 	return "special file"
 }
 
+// setTimesAt sets the times of name in pfd itself (a symlink is not followed).
 func (c *copier) setTimesAt(pfd int, name, rel string, mtime time.Time) error {
-	ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-	if err := unix.UtimesNanoAt(pfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "set times of", Path: c.r.show(rel), Err: err}
+	if err := inroot.SetTimesAt(pfd, name, mtime); err != nil {
+		return &os.PathError{Op: "set times of", Path: c.r.Show(rel), Err: err}
 	}
 	return nil
 }
 
+// setTimes sets the times of the entry rel (resolved inside the root up to its parent;
+// the entry itself is not followed).
 func (c *copier) setTimes(rel string, mtime time.Time) error {
 	parentRel, name := path.Split(cleanRel(rel))
 	if name == "" || cleanRel(rel) == "." {
 		return nil
 	}
-	parent, err := c.r.open(parentRel)
+	parent, err := c.r.Open(parentRel)
 	if err != nil {
 		return err
 	}
@@ -368,17 +363,16 @@ func (c *copier) setTimes(rel string, mtime time.Time) error {
 // "/" or is an existing directory, else as dest; mode 0644 (or o.Chmod), owner o.Chown
 // (0:0 without), parents created like CopyInto.
 func WriteFile(rootfs, dest, name string, data []byte, o CopyOptions) error {
-	r, err := openRoot(rootfs)
+	r, err := openRoot(rootfs, o)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	r.ignoreUnmapped = o.IgnoreChownErrors
 	destRel := cleanRel(dest)
 	dirDest := strings.HasSuffix(dest, "/") || destRel == "."
 	if !dirDest {
-		if f, err := r.open(destRel); err == nil {
-			dirDest, _ = isDirHandle(f)
+		if f, err := r.Open(destRel); err == nil {
+			dirDest, _ = inroot.IsDir(f)
 			f.Close()
 		}
 	}
@@ -402,17 +396,20 @@ func WriteFile(rootfs, dest, name string, data []byte, o CopyOptions) error {
 	if err := c.replaceable(pfd, name, rel, "heredoc file"); err != nil {
 		return err
 	}
-	fd, err := unix.Openat(pfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	out, err := inroot.Create(pfd, name)
 	if err != nil {
-		return &os.PathError{Op: "create", Path: r.show(rel), Err: err}
+		return &os.PathError{Op: "create", Path: r.Show(rel), Err: err}
 	}
-	out := os.NewFile(uintptr(fd), rel)
 	if _, err := out.Write(data); err != nil {
 		out.Close()
-		return fmt.Errorf("writing %s: %w", r.show(rel), err)
+		return fmt.Errorf("writing %s: %w", r.Show(rel), err)
+	}
+	if err := c.setMeta(out, rel, 0o644); err != nil {
+		out.Close()
+		return err
 	}
 	if err := out.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", r.show(rel), err)
+		return fmt.Errorf("writing %s: %w", r.Show(rel), err)
 	}
-	return c.setMeta(pfd, name, rel, 0o644, false)
+	return nil
 }

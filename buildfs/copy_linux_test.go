@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"hutch.dev/hutch/internal/inroot"
 )
 
 func lstat(t *testing.T, p string) (fs.FileInfo, *syscall.Stat_t) {
@@ -193,8 +194,7 @@ func TestCopyIntoMetadata(t *testing.T) {
 func bothResolvers(t *testing.T, f func(t *testing.T)) {
 	t.Run("openat2", f)
 	t.Run("fallback", func(t *testing.T) {
-		withoutOpenat2 = true
-		defer func() { withoutOpenat2 = false }()
+		defer inroot.UseFallback()()
 		f(t)
 	})
 }

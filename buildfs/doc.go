@@ -11,11 +11,12 @@
 //     CONTEXT/x) and `..` stops at the context root, so no source reaches a host file
 //     outside the context.
 //   - Paths in an image root file system are resolved by the kernel (openat2 with
-//     RESOLVE_IN_ROOT, falling back to filepath-securejoin's pathrs-lite): symlinks in the
-//     image such as /bin -> usr/bin are followed as if the root file system were /, and can
-//     never leave it. The last component of a path that is written is never followed
-//     (O_NOFOLLOW / AT_SYMLINK_NOFOLLOW): an existing symlink there is replaced, like
-//     Docker does, not written through.
+//     RESOLVE_IN_ROOT, falling back to filepath-securejoin's pathrs-lite; the resolver is
+//     internal/inroot, which `hutch cp` shares): symlinks in the image such as
+//     /bin -> usr/bin are followed as if the root file system were /, and can never leave
+//     it. The last component of a path that is written is never followed (O_NOFOLLOW /
+//     AT_SYMLINK_NOFOLLOW): an existing symlink there is replaced, like Docker does, not
+//     written through. Owners, modes and times are set on the new file's own descriptor.
 //   - Archive entries with a `..` component and hard links with one are refused with an
 //     error naming the entry; absolute names are taken relative to the destination
 //     (Docker); every entry is created through a parent resolved inside the root, so a

@@ -1,16 +1,18 @@
 package buildfs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // Ignore is a parsed .dockerignore. The nil *Ignore excludes nothing.
@@ -25,7 +27,9 @@ type Ignore struct {
 // LoadIgnore reads the ignore file of a build: <dockerfile>.dockerignore next to the
 // Dockerfile (dockerfile is the path the builder opened; skipped when "" or "-"), else
 // CONTEXT/.dockerignore, else CONTEXT/.containerignore. With none of them the returned
-// Ignore excludes nothing.
+// Ignore excludes nothing. Only a regular file of at most fsutil.IgnoreFile.Limit is
+// read, and one inside the context is read without leaving it (a symlink out of the
+// context, to a device or to the user's files, is refused).
 func LoadIgnore(contextDir, dockerfile string) (*Ignore, error) {
 	var candidates []string
 	if dockerfile != "" && dockerfile != "-" {
@@ -35,15 +39,20 @@ func LoadIgnore(contextDir, dockerfile string) (*Ignore, error) {
 		filepath.Join(contextDir, ".dockerignore"),
 		filepath.Join(contextDir, ".containerignore"))
 	for _, name := range candidates {
-		f, err := os.Open(name)
+		var data []byte
+		var err error
+		if rel, rerr := filepath.Rel(contextDir, name); rerr == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			data, err = fsutil.IgnoreFile.ReadBeneath(contextDir, rel)
+		} else {
+			data, err = fsutil.IgnoreFile.Read(name)
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading the ignore file: %w", err)
+			return nil, err
 		}
-		patterns, err := ignorefile.ReadAll(f)
-		f.Close()
+		patterns, err := ignorefile.ReadAll(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("reading the ignore file %s: %w", name, err)
 		}

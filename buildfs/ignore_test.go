@@ -3,8 +3,53 @@ package buildfs
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
+
+// TestLoadIgnoreHostile: an ignore file in the context that is a device, a FIFO, a
+// symlink to one, or a symlink out of the context is refused with its name, at once;
+// a symlink that stays in the context is read.
+func TestLoadIgnoreHostile(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "patterns")
+	if err := os.WriteFile(outside, []byte("secret-pattern\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		plant func(p string) error
+		want  string
+	}{
+		{"symlink to /dev/zero", func(p string) error { return os.Symlink("/dev/zero", p) }, "leads out of"},
+		{"symlink out", func(p string) error { return os.Symlink(outside, p) }, "leads out of"},
+		{"relative symlink out", func(p string) error { return os.Symlink("../../../../../../../.."+outside, p) }, "leads out of"},
+		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o644) }, "a named pipe (FIFO)"},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o755) }, "a directory"},
+		{"too big", func(p string) error { return os.WriteFile(p, []byte(strings.Repeat("#\n", 3<<20)), 0o644) }, "larger than 4 MiB"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := t.TempDir()
+			p := filepath.Join(ctx, ".dockerignore")
+			if err := c.plant(p); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadIgnore(ctx, filepath.Join(ctx, "Dockerfile"))
+			if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q naming %s", err, c.want, p)
+			}
+		})
+	}
+	ctx := t.TempDir()
+	tree(t, ctx, map[string]string{"ignore/patterns": "*.log\n"})
+	if err := os.Symlink("ignore/patterns", filepath.Join(ctx, ".dockerignore")); err != nil {
+		t.Fatal(err)
+	}
+	ign, err := LoadIgnore(ctx, "")
+	if err != nil || len(ign.Patterns) != 1 || ign.Patterns[0] != "*.log" {
+		t.Fatalf("a symlink inside the context: %+v, %v", ign, err)
+	}
+}
 
 func TestLoadIgnoreOrder(t *testing.T) {
 	tests := []struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/bits"
 	"os"
 	"sort"
 	"strconv"
@@ -474,12 +475,17 @@ func BlkioToIOWeight(w uint16) uint64 {
 	return uint64(1 + (int(w)-10)*9999/990)
 }
 
-// ParseList reads a cpuset list such as 0-3,5 into its members.
+// maxListID bounds the CPU and memory node numbers a cpuset list may name: far above
+// what any kernel has (NR_CPUS is at most 8192), and low enough that a list is read in a
+// fixed amount of memory (a range like 0-444444447 once took minutes and gigabytes).
+const maxListID = 1 << 16
+
+// ParseList reads a cpuset list such as 0-3,5 into its members, in order, each once.
 func ParseList(s string) ([]int, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, fmt.Errorf("empty list (expected e.g. 0-3 or 0,1)")
 	}
-	var out []int
+	var set [maxListID / 64]uint64
 	for _, part := range strings.Split(s, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
@@ -492,8 +498,23 @@ func ParseList(s string) ([]int, error) {
 				return nil, fmt.Errorf("%q is not a list of numbers and ranges (e.g. 0-3 or 0,1)", s)
 			}
 		}
-		for i := a; i <= b; i++ {
-			out = append(out, i)
+		if b >= maxListID {
+			return nil, fmt.Errorf("%q names %d: CPU and memory node numbers go up to %d", s, b, maxListID-1)
+		}
+		for i := a; i <= b; {
+			if i%64 == 0 && b-i >= 63 {
+				set[i/64] = ^uint64(0) // a whole word at once
+				i += 64
+				continue
+			}
+			set[i/64] |= 1 << (i % 64)
+			i++
+		}
+	}
+	var out []int
+	for w, word := range set {
+		for ; word != 0; word &= word - 1 {
+			out = append(out, w*64+bits.TrailingZeros64(word))
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func parsed(t *testing.T, kv ...string) *Resources {
@@ -96,6 +97,18 @@ func TestConversions(t *testing.T) {
 	got, err := ParseList("0-2,5,7-8")
 	if err != nil || !reflect.DeepEqual(got, []int{0, 1, 2, 5, 7, 8}) {
 		t.Errorf("ParseList = %v, %v", got, err)
+	}
+	got, err = ParseList("70,3,1-2,1,0-130")
+	if err != nil || len(got) != 131 || got[0] != 0 || got[130] != 130 {
+		t.Errorf("ParseList of overlapping ranges = %v, %v (want 0…130, each once)", got, err)
+	}
+	// Found by FuzzLimitFlags: a huge range took minutes and gigabytes.
+	began := time.Now()
+	if _, err := ParseList("0-444444447"); err == nil || !strings.Contains(err.Error(), "65535") {
+		t.Errorf("ParseList of a range beyond any CPU number: %v", err)
+	}
+	if _, err := ParseList(strings.Repeat("0-65535,", 20000) + "1"); err != nil || time.Since(began) > 10*time.Second {
+		t.Errorf("a long list of whole ranges: %v after %s", err, time.Since(began))
 	}
 }
 

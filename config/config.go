@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // SystemFile is the administrator's configuration, read before the user's.
@@ -111,13 +113,13 @@ func Load(files ...string) (*Config, []Source, error) {
 	cfg := &Config{}
 	var sources []Source
 	for _, path := range files {
-		data, err := os.ReadFile(path)
+		data, err := fsutil.ConfigFile.Read(path)
 		if errors.Is(err, os.ErrNotExist) {
 			sources = append(sources, Source{Path: path})
 			continue
 		}
 		if err != nil {
-			return nil, sources, fmt.Errorf("reading config: %w", err)
+			return nil, sources, &Error{Msg: err.Error()}
 		}
 		if err := decode(path, data, cfg); err != nil {
 			return nil, sources, err

@@ -201,8 +201,27 @@ func TestLoadUnreadableFileIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := Load(p)
-	if err == nil || !strings.Contains(err.Error(), "reading config") {
-		t.Fatalf("err = %v, want a reading error", err)
+	if err == nil || !strings.Contains(err.Error(), "config file "+p+": is a directory, not a regular file") {
+		t.Fatalf("err = %v, want a reading error naming the file", err)
+	}
+}
+
+// TestLoadRefusesDevicesAndHugeFiles: a config.toml that is a symlink to /dev/zero, or
+// larger than 1 MiB, is refused naming the file, not read until memory runs out.
+func TestLoadRefusesDevicesAndHugeFiles(t *testing.T) {
+	dir := t.TempDir()
+	zero := filepath.Join(dir, "zero.toml")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Load(zero)
+	if err == nil || !strings.Contains(err.Error(), zero) || !strings.Contains(err.Error(), "a character device") {
+		t.Fatalf("err = %v, want /dev/zero refused naming %s", err, zero)
+	}
+	big := writeFile(t, dir, "big.toml", "# "+strings.Repeat("x", 1<<20)+"\n")
+	_, _, err = Load(big)
+	if err == nil || !strings.Contains(err.Error(), big) || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Fatalf("err = %v, want a file over 1 MiB refused naming %s", err, big)
 	}
 }
 

@@ -63,6 +63,7 @@ func TestUserPathsXDGHonoured(t *testing.T) {
 		CacheDir:   "/xdg/cache/hutch",
 		RuntimeDir: filepath.Join(rt, "hutch"),
 		RunRoot:    filepath.Join(rt, "hutch", "storage"),
+		VolumeDir:  "/xdg/data/hutch/volumes",
 	}
 	if *p != want {
 		t.Errorf("paths = %+v\nwant    %+v", *p, want)
@@ -183,7 +184,7 @@ func TestUserPathsRuntimeFallbackOtherOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkFallback(t, p, tmp, os.Getuid(), "belongs to uid 65534, not to uid 0")
+	checkFallback(t, p, tmp, os.Getuid(), "belongs to nobody (uid 65534), not to uid 0")
 	if _, err := os.Lstat(filepath.Join(rt, "hutch")); err == nil {
 		t.Error("hutch created its runtime directory in another user's directory")
 	}
@@ -209,25 +210,52 @@ func TestUserPathsRuntimeFallbackNotADirOrMissing(t *testing.T) {
 	checkFallback(t, p, tmp, os.Getuid(), "XDG_RUNTIME_DIR="+missing+" cannot be used")
 }
 
-func TestUserPathsFallbackRefusedWhenSymlink(t *testing.T) {
+// checkHomeFallback asserts that p uses the fallback under the cache directory of home,
+// created 0700, and that the reason names the planted directory and why.
+func checkHomeFallback(t *testing.T, p *Paths, home string, uid int, planted, why string) {
+	t.Helper()
+	host, _ := os.Hostname()
+	want := filepath.Join(home, ".cache", "hutch", "run-"+host)
+	if p.RuntimeDir != want || p.RunRoot != filepath.Join(want, "storage") {
+		t.Fatalf("RuntimeDir = %q, RunRoot = %q, want the home fallback %q", p.RuntimeDir, p.RunRoot, want)
+	}
+	for _, n := range []string{planted, why, want} {
+		if !strings.Contains(p.RuntimeFallback, n) {
+			t.Errorf("RuntimeFallback = %q, want it to contain %q", p.RuntimeFallback, n)
+		}
+	}
+	mode, owner := statMode(t, want)
+	if !mode.IsDir() || mode.Perm() != 0o700 || owner != uid {
+		t.Errorf("fallback %s: mode %v owner %d, want a 0700 directory of uid %d", want, mode, owner, uid)
+	}
+}
+
+// TestUserPathsFallbackPlantedSymlink: a symlink planted where the /tmp fallback goes is
+// passed over (nothing is created through it) for the directory in the home.
+func TestUserPathsFallbackPlantedSymlink(t *testing.T) {
 	tmp := isolateTmp(t)
+	home := t.TempDir()
 	target := t.TempDir()
 	fallback := filepath.Join(tmp, "hutch-"+strconv.Itoa(os.Getuid()))
 	if err := os.Symlink(target, fallback); err != nil {
 		t.Fatal(err)
 	}
-	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(nil))
-	if err == nil {
-		t.Fatalf("a symlinked fallback was accepted: %+v", p)
+	p, err := UserPaths(os.Getuid(), home, mapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(err.Error(), "refusing runtime directory") || !strings.Contains(err.Error(), "symbolic link") {
-		t.Errorf("error %q does not say the fallback is refused as a symlink", err)
+	checkHomeFallback(t, p, home, os.Getuid(), fallback, "is a symbolic link")
+	if entries, _ := os.ReadDir(target); len(entries) != 0 {
+		t.Errorf("hutch wrote through the planted symlink: %v", entries)
 	}
 }
 
-func TestUserPathsFallbackRefusedWhenOtherOwner(t *testing.T) {
+// TestUserPathsFallbackPlantedByOtherUser: /tmp/hutch-UID made by another user (as under
+// su or cron, where XDG_RUNTIME_DIR is unset) no longer stops hutch.
+func TestUserPathsFallbackPlantedByOtherUser(t *testing.T) {
 	requireRoot(t)
 	tmp := isolateTmp(t)
+	home := t.TempDir()
 	fallback := filepath.Join(tmp, "hutch-"+strconv.Itoa(os.Getuid()))
 	if err := os.Mkdir(fallback, 0o777); err != nil {
 		t.Fatal(err)
@@ -235,12 +263,96 @@ func TestUserPathsFallbackRefusedWhenOtherOwner(t *testing.T) {
 	if err := os.Chown(fallback, otherUID, otherUID); err != nil {
 		t.Fatal(err)
 	}
-	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(nil))
-	if err == nil {
-		t.Fatalf("a fallback of another owner was accepted: %+v", p)
+	p, err := UserPaths(os.Getuid(), home, mapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(err.Error(), "refusing runtime directory") || !strings.Contains(err.Error(), "belongs to uid 65534") {
-		t.Errorf("error %q does not name the other owner", err)
+	checkHomeFallback(t, p, home, os.Getuid(), fallback, "belongs to nobody (uid 65534)")
+	if entries, _ := os.ReadDir(fallback); len(entries) != 0 {
+		t.Errorf("hutch wrote into the other user's directory: %v", entries)
+	}
+}
+
+// TestUserPathsNoPrivateDir: when the home is not the user's either, the error names
+// every directory tried and a TMPDIR the user can set.
+func TestUserPathsNoPrivateDir(t *testing.T) {
+	requireRoot(t)
+	tmp := isolateTmp(t)
+	home := t.TempDir()
+	if err := os.Chown(home, otherUID, otherUID); err != nil {
+		t.Fatal(err)
+	}
+	fallback := filepath.Join(tmp, "hutch-"+strconv.Itoa(os.Getuid()))
+	if err := os.Symlink("/", fallback); err != nil {
+		t.Fatal(err)
+	}
+	_, err := UserPaths(os.Getuid(), home, mapEnv(nil))
+	if err == nil {
+		t.Fatal("no error although no directory is private")
+	}
+	for _, n := range []string{fallback, home, "belongs to nobody", "export TMPDIR="} {
+		if !strings.Contains(err.Error(), n) {
+			t.Errorf("error %q does not mention %q", err, n)
+		}
+	}
+}
+
+// TestUserPathsParentNotPrivate: a TMPDIR that others may write (without the sticky
+// bit) is passed over: they could rename hutch's directory away and plant their own.
+func TestUserPathsParentNotPrivate(t *testing.T) {
+	tmp := isolateTmp(t)
+	home := t.TempDir()
+	if err := os.Chmod(tmp, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	p, err := UserPaths(os.Getuid(), home, mapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHomeFallback(t, p, home, os.Getuid(), tmp, "without the sticky bit")
+	if _, err := os.Lstat(filepath.Join(tmp, "hutch-"+strconv.Itoa(os.Getuid()))); err == nil {
+		t.Error("hutch made its directory in a TMPDIR everyone may write")
+	}
+	// With the sticky bit (as /tmp) it is fine.
+	if err := os.Chmod(tmp, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	p, err = UserPaths(os.Getuid(), home, mapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFallback(t, p, tmp, os.Getuid(), "XDG_RUNTIME_DIR is not set")
+}
+
+// TestUserPathsClearedAfterReboot: a fallback directory that records another boot is
+// emptied (but not one of this boot).
+func TestUserPathsClearedAfterReboot(t *testing.T) {
+	tmp := isolateTmp(t)
+	dir := filepath.Join(tmp, "hutch-"+strconv.Itoa(os.Getuid()))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "warned-linger")
+	if err := os.WriteFile(filepath.Join(dir, "boot-id"), []byte("an-earlier-boot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UserPaths(os.Getuid(), t.TempDir(), mapEnv(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Fatal("the state of an earlier boot was kept")
+	}
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UserPaths(os.Getuid(), t.TempDir(), mapEnv(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatal("the state of this boot was removed")
 	}
 }
 
@@ -260,15 +372,20 @@ func TestUserPathsFallbackModeTightened(t *testing.T) {
 	checkFallback(t, p, tmp, os.Getuid(), "XDG_RUNTIME_DIR is not set")
 }
 
-func TestUserPathsRuntimeSubdirRefusedWhenSymlink(t *testing.T) {
-	isolateTmp(t)
+func TestUserPathsRuntimeSubdirSymlinkPassedOver(t *testing.T) {
+	tmp := isolateTmp(t)
 	rt := t.TempDir()
-	if err := os.Symlink(t.TempDir(), filepath.Join(rt, "hutch")); err != nil {
+	target := t.TempDir()
+	if err := os.Symlink(target, filepath.Join(rt, "hutch")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": rt}))
-	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
-		t.Fatalf("err = %v, want $XDG_RUNTIME_DIR/hutch refused as a symlink", err)
+	p, err := UserPaths(os.Getuid(), "/home/u", mapEnv(map[string]string{"XDG_RUNTIME_DIR": rt}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFallback(t, p, tmp, os.Getuid(), filepath.Join(rt, "hutch")+" is a symbolic link")
+	if entries, _ := os.ReadDir(target); len(entries) != 0 {
+		t.Errorf("hutch wrote through the symlink: %v", entries)
 	}
 }
 

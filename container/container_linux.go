@@ -22,9 +22,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/security"
 	"hutch.dev/hutch/volumes"
 )
 
@@ -33,20 +36,28 @@ var ErrNotFound = errors.New("no such container")
 
 // Options is what the user asked for on the command line.
 type Options struct {
-	Name            string    `json:"Name,omitempty"`
-	Image           string    `json:"Image"`
-	Entrypoint      *[]string `json:"Entrypoint,omitempty"` // nil: the image's
-	Cmd             []string  `json:"Cmd,omitempty"`        // empty: the image's
-	Env             []string  `json:"Env,omitempty"`
-	WorkingDir      string    `json:"WorkingDir,omitempty"`
-	User            string    `json:"User,omitempty"`
-	Hostname        string    `json:"Hostname,omitempty"`
-	CapAdd          []string  `json:"CapAdd,omitempty"`
-	CapDrop         []string  `json:"CapDrop,omitempty"`
-	Privileged      bool      `json:"Privileged,omitempty"`
-	NoNewPrivileges bool      `json:"NoNewPrivileges,omitempty"`
-	ReadOnly        bool      `json:"ReadonlyRootfs,omitempty"`
-	Network         string    `json:"NetworkMode,omitempty"`
+	Name       string    `json:"Name,omitempty"`
+	Image      string    `json:"Image"`
+	Entrypoint *[]string `json:"Entrypoint,omitempty"` // nil: the image's
+	Cmd        []string  `json:"Cmd,omitempty"`        // empty: the image's
+	Env        []string  `json:"Env,omitempty"`
+	WorkingDir string    `json:"WorkingDir,omitempty"`
+	User       string    `json:"User,omitempty"`
+	Hostname   string    `json:"Hostname,omitempty"`
+	CapAdd     []string  `json:"CapAdd,omitempty"`
+	CapDrop    []string  `json:"CapDrop,omitempty"`
+	Privileged bool      `json:"Privileged,omitempty"`
+	// NoNewPrivileges is kept for records written before --security-opt was parsed by
+	// package security; Config.Security holds it now.
+	NoNewPrivileges bool `json:"NoNewPrivileges,omitempty"`
+	// SecurityOpt are the --security-opt values as given (Docker's HostConfig.SecurityOpt);
+	// Create parses them into Config.Security.
+	SecurityOpt []string `json:"SecurityOpt,omitempty"`
+	// Security is SecurityOpt already parsed (security.Parse) by the caller, so that a
+	// bad option is refused before the image is pulled; nil: Create parses SecurityOpt.
+	Security *security.Options `json:"-"`
+	ReadOnly bool              `json:"ReadonlyRootfs,omitempty"`
+	Network  string            `json:"NetworkMode,omitempty"`
 	// NetworkOptions are the slirp4netns options (--network slirp4netns:…, config.toml).
 	NetworkOptions *network.Config       `json:"NetworkOptions,omitempty"`
 	Ports          []network.PortMapping `json:"PortBindings,omitempty"`    // -p
@@ -65,6 +76,9 @@ type Options struct {
 	Userns string `json:"UsernsMode,omitempty"`
 	// Resources are the limits asked (--memory, --cpus …), in Docker's HostConfig names.
 	Resources *cgroups.Resources `json:"Resources,omitempty"`
+	// ByRun marks a container `hutch run` created to start at once: one that never
+	// started once its creator is gone was cut short, not made to be started later.
+	ByRun bool `json:"ByRun,omitempty"`
 }
 
 // Config is a created container: the options resolved against the image.
@@ -88,6 +102,28 @@ type Config struct {
 	// UIDMap and GIDMap are the container's own user namespace (keep-id), in hutch's ids.
 	UIDMap []nsinit.IDMap `json:"UIDMap,omitempty"`
 	GIDMap []nsinit.IDMap `json:"GIDMap,omitempty"`
+	// Security is --security-opt, checked (a seccomp profile file's content included);
+	// nil in records written before it existed: the defaults.
+	Security *security.Options `json:"Security,omitempty"`
+}
+
+// NoNewPrivileges says whether the container's processes run with no_new_privs.
+func (c *Config) NoNewPrivileges() bool {
+	return c.Options.NoNewPrivileges || c.Security != nil && c.Security.NoNewPrivileges
+}
+
+// SeccompProfile is the seccomp profile in effect (none with --privileged).
+func (c *Config) SeccompProfile() security.Seccomp {
+	return c.Security.SeccompFor(c.Options.Privileged)
+}
+
+// seccompProgram is the container's compiled filter, from the cache (nil: unconfined).
+func seccompProgram(cache *security.Cache, c *Config) ([]byte, uint32, error) {
+	p, err := cache.Program(c.SeccompProfile(), c.Caps)
+	if err != nil || p == nil {
+		return nil, 0, err
+	}
+	return p.Bytes(), p.Flags, nil
 }
 
 // Networks besides slirp4netns (network_linux.go).
@@ -119,6 +155,8 @@ type Manager struct {
 	// NetDir holds the state of the containers' networks (port forwarder sockets);
 	// SlirpPath is the configured slirp4netns ("" = found on $PATH).
 	NetDir, SlirpPath string
+	// Seccomp caches the containers' compiled seccomp filters.
+	Seccomp *security.Cache
 
 	delegOnce sync.Once // guards deleg: DiscoverCgroups finds it in the background
 }
@@ -143,6 +181,12 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	caps, err := capabilities(o)
 	if err != nil {
 		return nil, err
+	}
+	sec := o.Security
+	if sec == nil {
+		if sec, err = security.Parse(o.SecurityOpt); err != nil {
+			return nil, err
+		}
 	}
 	if err := m.checkLimits(o); err != nil {
 		return nil, err
@@ -187,7 +231,7 @@ func (m *Manager) Create(o Options) (*Config, error) {
 	c := &Config{
 		ID: id, ImageID: img.ID, ImageName: o.Image, Created: time.Now().UTC(),
 		Args: args, Cwd: ic.WorkingDir, User: ic.User, Hostname: id[:12], Caps: caps,
-		Options: o, StopSignal: ic.StopSignal,
+		Options: o, StopSignal: ic.StopSignal, Security: sec,
 	}
 	if o.StopSignal != "" {
 		c.StopSignal = o.StopSignal
@@ -260,7 +304,17 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		}
 		copts.Volatile = true
 	}
-	if _, err := m.Store.CreateContainer(id, names, img.ID, "", "", copts); err != nil {
+	_, err = m.Store.CreateContainer(id, names, img.ID, "", creatorMetadata(), copts)
+	if errors.Is(err, cstorage.ErrDuplicateName) {
+		// A name held by a store entry that a removal or a creation cut short left
+		// without records is free: finish removing that entry, then take the name.
+		if other, oerr := m.Store.Container(o.Name); oerr == nil && m.orphaned(other) {
+			if rerr := m.RemoveRef(other.ID, false); rerr == nil {
+				_, err = m.Store.CreateContainer(id, names, img.ID, "", creatorMetadata(), copts)
+			}
+		}
+	}
+	if err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			holder := "another container"
 			if other, err := m.Store.Container(o.Name); err == nil {
@@ -275,9 +329,11 @@ func (m *Manager) Create(o Options) (*Config, error) {
 		c.Name = id[:12]
 	}
 	if err := m.Records.Save(c); err != nil {
+		_ = m.Records.Delete(id)
 		_ = m.Store.DeleteContainer(id)
 		return nil, err
 	}
+	c.Emit(events.Create)
 	return c, nil
 }
 
@@ -355,31 +411,19 @@ func capabilities(o Options) ([]string, error) {
 // Get finds a container by name, full ID or unique ID prefix.
 func (m *Manager) Get(ref string) (*Config, error) { return m.Records.Get(ref) }
 
-// Remove deletes a container that is not running: its mount, its store entry, and with
-// removeVolumes (or AutoRemove) its anonymous volumes.
+// Remove deletes a container that is not running: its mount, its cgroup, with
+// removeVolumes (or AutoRemove) its anonymous volumes, its records and its store entry.
+// It finishes what a removal cut short left (kill -9, a full disk): every step accepts
+// that its part is gone already. The records go before the store entry: a removal cut
+// in between leaves a store entry without records, which holds the name until the next
+// `hutch rm NAME`, a `hutch run --name NAME` or `hutch system check --repair` removes it
+// (never a record that reads as a container whose store entry is gone).
 func (m *Manager) Remove(c *Config, removeVolumes bool) error {
-	m.dropSlot(c.ID)
-	if m.usesMountProgram() {
-		// A hutch or monitor killed outright leaves the fuse-overlayfs that served the
-		// container's root behind, holding the dead mount: end it. Only when the store
-		// still counts the root as mounted, as the scan reads every process's command line.
-		if n, err := m.Store.Mounted(c.ID); err == nil && n > 0 {
-			if ctr, err := m.Store.Container(c.ID); err == nil {
-				killStrayMountPrograms(ctr.LayerID)
-			}
-		}
-	}
-	_, _ = m.Store.Unmount(c.ID, true)
-	if err := m.Store.DeleteContainer(c.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
-		return fmt.Errorf("removing container %s: %w", c.Name, err)
-	}
+	diskspace.ReleaseIfLow(m.Store.GraphRoot())
+	m.releaseMount(c.ID)
 	if err := m.removeCgroup(c.ID); err != nil {
 		return err
 	}
-	if err := m.Records.Delete(c.ID); err != nil {
-		return err
-	}
-	m.removeNetDir(c.ID)
 	if removeVolumes || c.Options.AutoRemove {
 		for _, mt := range c.Mounts {
 			if mt.Type != "volume" || mt.Source == "" {
@@ -390,6 +434,69 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 			}
 		}
 	}
+	if err := m.Records.Delete(c.ID); err != nil {
+		return err
+	}
+	c.Emit(events.Destroy)
+	if err := m.deleteStoreEntry(c.ID); err != nil {
+		return fmt.Errorf("removing container %s: %w; its records are gone: `hutch system check --repair` finishes the removal", c.Name, err)
+	}
+	m.removeNetDir(c.ID)
+	return nil
+}
+
+// releaseMount undoes what a killed owner left mounted for container id: a foreground
+// run's slot bind mount (in the kept mount namespace), the store's mount count and, with
+// fuse-overlayfs, the mount program serving the dead mount.
+func (m *Manager) releaseMount(id string) {
+	m.dropSlot(id)
+	if m.usesMountProgram() {
+		// A hutch or monitor killed outright leaves the fuse-overlayfs that served the
+		// container's root behind, holding the dead mount: end it. Only when the store
+		// still counts the root as mounted, as the scan reads every process's command line.
+		if n, err := m.Store.Mounted(id); err == nil && n > 0 {
+			if ctr, err := m.Store.Container(id); err == nil {
+				killStrayMountPrograms(ctr.LayerID)
+			}
+		}
+	}
+	_, _ = m.Store.Unmount(id, true)
+}
+
+// deleteStoreEntry deletes a container from the store; one already gone is fine.
+func (m *Manager) deleteStoreEntry(id string) error {
+	err := m.Store.DeleteContainer(id)
+	if err == nil || errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrNotAContainer) {
+		return nil
+	}
+	return err
+}
+
+// RemoveRef removes the container ref names (Remove), or, when no record has that name
+// or ID, a store entry of that name or ID left without records by a removal or creation
+// cut short. It returns ErrNotFound when there is neither.
+func (m *Manager) RemoveRef(ref string, removeVolumes bool) error {
+	c, err := m.Get(ref)
+	if err == nil {
+		return m.Remove(c, removeVolumes)
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	sc, serr := m.Store.Container(ref)
+	if serr != nil || !m.orphaned(sc) {
+		return err
+	}
+	diskspace.ReleaseIfLow(m.Store.GraphRoot())
+	m.releaseMount(sc.ID)
+	if err := m.removeCgroup(sc.ID); err != nil {
+		return err
+	}
+	if err := m.deleteStoreEntry(sc.ID); err != nil {
+		return fmt.Errorf("removing container %s: %w", ref, err)
+	}
+	_ = m.Records.Delete(sc.ID) // a half-deleted record directory, if any
+	m.removeNetDir(sc.ID)
 	return nil
 }
 
@@ -418,14 +525,25 @@ func (m *Manager) Rename(c *Config, name string) error {
 	if holder != "" {
 		return fmt.Errorf("the name %q is already used by container %s: choose another name, or remove it with `hutch rm %s`", name, shortID(holder), name)
 	}
+	// The record first: a rename cut short leaves the store's name behind, which keeps
+	// names unique (`hutch system check --repair` sets it right), never two records of
+	// one name.
+	old := *c
+	c.Name, c.Options.Name = name, name
+	if err := m.Records.Save(c); err != nil {
+		*c = old
+		return err
+	}
 	if err := m.Store.SetNames(c.ID, []string{name}); err != nil {
+		*c = old
+		_ = m.Records.Save(c)
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return fmt.Errorf("the name %q is already used by another container", name)
 		}
 		return err
 	}
-	c.Name, c.Options.Name = name, name
-	return m.Records.Save(c)
+	c.Emit(events.Rename, "oldName", old.Name)
+	return nil
 }
 
 // VolumeUsers maps each volume name to the containers whose mounts name it.

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/nsenter"
 )
 
@@ -83,6 +84,7 @@ func (r *Records) Signal(c *Config, sig unix.Signal) error {
 	if st.Status != StatusRunning {
 		return fmt.Errorf("%w: %s is %s", ErrNotRunning, c.Name, st.Status)
 	}
+	c.Emit(events.Kill, "signal", strconv.Itoa(int(sig))) // before the die it may cause
 	err = unix.Kill(st.Pid, sig)
 	if err == nil || errors.Is(err, unix.ESRCH) {
 		if sig != unix.SIGKILL {
@@ -143,7 +145,7 @@ func (r *Records) WaitExit(id string, timeout time.Duration) (*State, error) {
 
 // Stop sends the container's stop signal and, if it still runs after timeout, SIGKILL;
 // it returns once the container has exited. Stopping a stopped container does nothing.
-func (r *Records) Stop(c *Config, timeout time.Duration) error {
+func (r *Records) Stop(c *Config, timeout time.Duration) (err error) {
 	st, err := r.Current(c.ID)
 	if err != nil {
 		return err
@@ -154,6 +156,11 @@ func (r *Records) Stop(c *Config, timeout time.Duration) error {
 	if st.Status != StatusRunning {
 		return nil
 	}
+	defer func() {
+		if err == nil {
+			c.Emit(events.Stop)
+		}
+	}()
 	sig, err := ParseSignal(c.StopSignal)
 	if err != nil {
 		return err

@@ -3,14 +3,12 @@ package container
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
+	"hutch.dev/hutch/internal/inroot"
 )
 
 // CopyTarget is one side of `hutch cp`.
@@ -31,147 +29,213 @@ func ParseCopyArg(s string) CopyTarget {
 	return CopyTarget{Path: s}
 }
 
-// resolver maps paths of one side to paths this process can open: the host side as is,
-// the container side inside its root, with every symlink resolved as if the root were
-// "/" so that nothing in the container can point a copy outside it.
-type resolver func(p string) (string, error)
+// A copy is done by file descriptor on both sides (internal/inroot), so that a
+// container that swaps a directory and a symlink while `hutch cp` runs — the
+// CVE-2018-15664 race — can change what is copied inside it but not make hutch read,
+// write, chmod or even look at anything outside it:
+//
+//   - The container's side is a tree rooted at its root file system: every path there
+//     is resolved by the kernel as if that root were "/" (openat2 RESOLVE_IN_ROOT), once;
+//     its symlinks, absolute or `..`, lead inside it whatever they name on the host, and
+//     the host path a symlink names is never looked at.
+//   - The host's side is a tree rooted at the host's "/": the path the user gave is
+//     resolved once, as usual (the user's own symlinks are followed).
+//   - From those two starting points on, every entry is read, made, moded and timed
+//     through descriptors (inroot.Copy).
 
-func hostSide(p string) (string, error) { return filepath.Abs(p) }
+// side is one end of a copy: a tree and how its paths are named in messages.
+type side struct {
+	root    *inroot.Root
+	inside  bool // the container's root: setuid bits may be kept there
+	display func(p string) string
+}
 
-func containerSide(rootfs string) resolver {
-	return func(p string) (string, error) {
-		if !strings.HasPrefix(p, "/") {
-			p = "/" + p
-		}
-		// The last component itself is not followed (a symlink is copied as a symlink).
-		dir, base := path.Split(path.Clean(p))
-		d, err := securejoin.SecureJoin(rootfs, dir)
-		if err != nil {
-			return "", err
-		}
-		if base == "" {
-			return d, nil
-		}
-		return filepath.Join(d, base), nil
+// name names the path p in messages, cleaned; given names a path as the user gave it
+// (a trailing "/" or "/." kept).
+func (s side) name(p string) string  { return s.display(path.Clean("/" + p)) }
+func (s side) given(p string) string { return s.display(p) }
+
+// ctrPath makes a container path absolute, keeping a trailing "/" or "/.".
+func ctrPath(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
 	}
+	return "/" + p
+}
+
+func hostSide() (side, error) {
+	r, err := inroot.OpenRoot("/")
+	return side{root: r, display: func(p string) string { return p }}, err
+}
+
+func containerSide(rootfs string) (side, error) {
+	r, err := inroot.OpenRoot(rootfs)
+	return side{root: r, inside: true, display: func(p string) string { return p + " (in the container)" }}, err
+}
+
+// hostPath makes a host path absolute from the working directory, keeping a trailing
+// "/" or "/." (which mean something to cp).
+func hostPath(p string) (string, error) {
+	if strings.HasPrefix(p, "/") {
+		return p, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("making %s absolute: %w", p, err)
+	}
+	return strings.TrimSuffix(wd, "/") + "/" + p, nil
 }
 
 // CopyOut copies src in the container (whose root is mounted at rootfs) to dst on the host.
 func CopyOut(rootfs, src, dst string) error {
-	return copyPath(containerSide(rootfs), src, hostSide, dst)
+	dst, err := hostPath(dst)
+	if err != nil {
+		return err
+	}
+	from, err := containerSide(rootfs)
+	if err != nil {
+		return err
+	}
+	defer from.root.Close()
+	to, err := hostSide()
+	if err != nil {
+		return err
+	}
+	defer to.root.Close()
+	return copyPath(from, ctrPath(src), to, dst)
 }
 
 // CopyIn copies src on the host to dst in the container (whose root is mounted at rootfs).
 func CopyIn(rootfs, src, dst string) error {
-	return copyPath(hostSide, src, containerSide(rootfs), dst)
+	src, err := hostPath(src)
+	if err != nil {
+		return err
+	}
+	from, err := hostSide()
+	if err != nil {
+		return err
+	}
+	defer from.root.Close()
+	to, err := containerSide(rootfs)
+	if err != nil {
+		return err
+	}
+	defer to.root.Close()
+	return copyPath(from, src, to, ctrPath(dst))
 }
 
-// copyPath follows `docker cp`: a file lands at dst, or in dst when dst is a directory;
-// a directory is copied as dst when dst does not exist, into dst/NAME when it does, and
-// only its contents when src ends in "/.".
-func copyPath(from resolver, src string, to resolver, dst string) error {
+// copyPath follows `docker cp`:
+//   - SRC is a file: it is written as DST, or into DST when DST is a directory; DST
+//     ending in "/" must be an existing directory.
+//   - SRC is a directory: it is copied as DST when DST does not exist, into DST/NAME
+//     when it does, and only its contents into DST when SRC ends in "/.".
+//   - SRC that is a symlink is copied as the symlink (SRC ending in "/" or "/."
+//     follows it); DST that is a symlink is followed — inside the container, for the
+//     container's side.
+func copyPath(from side, src string, to side, dst string) error {
 	contentsOnly := strings.HasSuffix(src, "/.")
-	s, err := from(strings.TrimSuffix(src, "/."))
-	if err != nil {
-		return err
+	srcRel := inroot.Rel(src)
+	follow := contentsOnly || strings.HasSuffix(src, "/") || srcRel == "."
+	if srcRel == "." {
+		contentsOnly = true // the root's own name means nothing in the destination
 	}
-	sfi, err := os.Lstat(s)
-	if err != nil {
-		return fmt.Errorf("copying from %s: %w", src, unwrapPath(err))
+	// The source: a directory and a name in it, read by descriptor from here on.
+	srcDirRel, srcName := srcRel, "."
+	if !follow {
+		srcDirRel, srcName = path.Split(srcRel)
+		srcDirRel = inroot.Rel(srcDirRel)
 	}
-	d, err := to(dst)
+	sdir, err := from.root.OpenFile(srcDirRel, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
-		return err
+		return fmt.Errorf("copying from %s: %w%s", from.given(src), unwrapPath(err), from.missingHint(err))
 	}
-	dfi, derr := os.Stat(d)
+	defer sdir.Close()
+	st, exists, err := inroot.Lstat(int(sdir.Fd()), srcName)
+	if err == nil && !exists {
+		err = unix.ENOENT
+	}
+	if err != nil {
+		return fmt.Errorf("copying from %s: %w%s", from.given(src), err, from.missingHint(err))
+	}
+	srcIsDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+
+	// The destination, after the symlinks at its end, resolved inside its tree.
+	dirOnly := strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, "/.")
+	leaf, err := to.root.FollowLeaf(inroot.Rel(dst))
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return fmt.Errorf("copying to %s: its parent directory does not exist or is not a directory%s", to.given(dst), to.missingHint(err))
+	}
+	if err != nil {
+		return fmt.Errorf("copying to %s: %w", to.given(dst), unwrapPath(err))
+	}
+	defer leaf.Close()
+
+	c := &inroot.Copy{
+		SrcName:         func(rel string) string { return from.name(path.Join(srcDirRel, rel)) },
+		KeepSpecialBits: to.inside,
+	}
+	defer c.Close()
 	switch {
-	case derr == nil && dfi.IsDir():
-		if !sfi.IsDir() || !contentsOnly {
-			dst = path.Join(dst, filepath.Base(s))
+	case leaf.Stat != nil && leaf.Stat.Mode&unix.S_IFMT == unix.S_IFDIR:
+		into := leaf.Dir
+		if leaf.Name != "." {
+			fd, err := unix.Openat(int(leaf.Dir.Fd()), leaf.Name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("copying to %s: %w (it changed while being copied to)", to.name(leaf.Rel), err)
+			}
+			into = os.NewFile(uintptr(fd), leaf.Rel)
+			defer into.Close()
 		}
-	case derr == nil && sfi.IsDir():
-		return fmt.Errorf("cannot copy directory %s onto the file %s", src, dst)
-	case derr == nil:
-		// A file onto an existing file: it is replaced.
-	case errors.Is(derr, os.ErrNotExist):
-		if strings.HasSuffix(dst, "/") {
-			return fmt.Errorf("destination directory %s does not exist", dst)
+		c.DstName = func(rel string) string { return to.name(path.Join(leaf.Rel, rel)) }
+		if srcIsDir && contentsOnly {
+			err = c.Contents(sdir, into)
+		} else {
+			err = c.Entry(sdir, srcName, into, path.Base("/"+srcRel))
 		}
-		parent, err := to(path.Dir(strings.TrimSuffix(dst, "/")))
-		if err != nil {
-			return err
-		}
-		if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
-			return fmt.Errorf("the parent of %s does not exist or is not a directory", dst)
-		}
-	default:
-		return fmt.Errorf("copying to %s: %w", dst, unwrapPath(derr))
+	case leaf.Stat != nil && dirOnly:
+		return fmt.Errorf("copying to %s: it is a %s, not a directory", to.name(leaf.Rel), inroot.Kind(leaf.Stat.Mode))
+	case leaf.Stat != nil && srcIsDir:
+		return fmt.Errorf("cannot copy the directory %s onto the %s %s", from.given(src), inroot.Kind(leaf.Stat.Mode), to.name(leaf.Rel))
+	case leaf.Stat == nil && dirOnly:
+		return fmt.Errorf("copying to %s: the destination directory does not exist", to.given(dst))
+	default: // a file to replace, or nothing there yet
+		parentRel := path.Dir("/" + leaf.Rel)
+		c.DstName = func(rel string) string { return to.name(path.Join(parentRel, rel)) }
+		err = c.Entry(sdir, srcName, leaf.Dir, leaf.Name)
 	}
-	return copyTree(s, to, dst)
+	if err != nil {
+		return err
+	}
+	return skippedError(c.Skipped, srcName, c.SrcName)
 }
 
-// copyTree copies the tree at the resolved path s to dst (resolved by to, one entry at
-// a time, so a symlink already in the destination is resolved safely too).
-func copyTree(s string, to resolver, dst string) error {
-	fi, err := os.Lstat(s)
-	if err != nil {
-		return err
+// missingHint explains a path that is not found in the container although it may be
+// on the host.
+func (s side) missingHint(err error) string {
+	if !s.inside || !errors.Is(err, unix.ENOENT) {
+		return ""
 	}
-	d, err := to(dst)
-	if err != nil {
-		return err
-	}
-	switch {
-	case fi.IsDir():
-		if err := os.Mkdir(d, fi.Mode().Perm()); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-		entries, err := os.ReadDir(s)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := copyTree(filepath.Join(s, e.Name()), to, path.Join(dst, e.Name())); err != nil {
-				return err
-			}
-		}
-		_ = os.Chmod(d, fi.Mode().Perm())
-	case fi.Mode()&os.ModeSymlink != 0:
-		target, err := os.Readlink(s)
-		if err != nil {
-			return err
-		}
-		_ = os.Remove(d)
-		if err := os.Symlink(target, d); err != nil {
-			return err
-		}
+	return " (symlinks in the container lead inside the container, never to the host)"
+}
+
+const cpKinds = "cp copies regular files, directories, symlinks and fifos: an unprivileged user cannot make sockets or device nodes"
+
+// skippedError lists what a copy left out (sockets and device nodes); top is the
+// source's own name in its directory.
+func skippedError(skipped []inroot.Skipped, top string, name func(string) string) error {
+	if len(skipped) == 0 {
 		return nil
-	case fi.Mode().IsRegular():
-		in, err := os.Open(s)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		// O_NOFOLLOW: never write through a symlink that sits at the destination.
-		fd, err := unix.Open(d, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(fi.Mode().Perm()))
-		if errors.Is(err, unix.ELOOP) {
-			_ = os.Remove(d)
-			fd, err = unix.Open(d, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(fi.Mode().Perm()))
-		}
-		if err != nil {
-			return &os.PathError{Op: "create", Path: dst, Err: err}
-		}
-		out := os.NewFile(uintptr(fd), d)
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		_ = out.Chmod(fi.Mode().Perm())
-		if err := out.Close(); err != nil {
-			return err
-		}
-	default:
-		return nil // devices, sockets and FIFOs are not copied
 	}
-	return os.Chtimes(d, fi.ModTime(), fi.ModTime())
+	if len(skipped) == 1 && skipped[0].Rel == top {
+		return fmt.Errorf("cannot copy %s: it is a %s (%s)", name(top), skipped[0].Kind, cpKinds)
+	}
+	var list []string
+	for i, s := range skipped {
+		if i == 10 {
+			list = append(list, fmt.Sprintf("and %d more", len(skipped)-i))
+			break
+		}
+		list = append(list, fmt.Sprintf("%s (a %s)", name(s.Rel), s.Kind))
+	}
+	return fmt.Errorf("not copied: %s; everything else was copied (%s)", strings.Join(list, ", "), cpKinds)
 }

@@ -7,12 +7,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/security"
 )
 
 // ExecOptions is `hutch exec`.
@@ -25,6 +29,8 @@ type ExecOptions struct {
 	TTY         bool
 	Detach      bool
 	Privileged  bool
+	// Seccomp caches compiled filters: the command runs under the container's.
+	Seccomp *security.Cache
 }
 
 // Exec runs a command in a running container, in all of its namespaces, with its
@@ -45,8 +51,13 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	}
 	spec := &nsinit.ExecSpec{
 		Args: o.Cmd, Env: MergeEnv(c.Env, o.Env), Cwd: c.Cwd, User: c.User, Terminal: o.TTY,
-		Caps: c.Caps, NoNewPrivileges: c.Options.NoNewPrivileges, Detach: o.Detach,
+		Caps: c.Caps, NoNewPrivileges: c.NoNewPrivileges(), Detach: o.Detach,
 		SessionKeyring: nsinit.SessionKeyring(c.ID),
+	}
+	// The container's filter, as compiled for its capabilities (also with --privileged,
+	// as in Docker: exec's privileges are capabilities).
+	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(o.Seccomp, c); err != nil {
+		return nsinit.ExitEngine, err
 	}
 	if o.User != "" {
 		spec.User = o.User
@@ -74,6 +85,8 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		defer devnull.Close()
 		child = nsinit.Stdio{Stdin: devnull, Stdout: devnull, Stderr: devnull}
 	}
+	execID, command := newExecID(), strings.Join(o.Cmd, " ")
+	c.Emit(events.ExecCreate+": "+command, "execID", execID)
 	p, err := startExecInCgroup(c, st, flags, spec, child)
 	if err != nil {
 		return nsinit.ExitEngine, err
@@ -86,7 +99,12 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		}
 		return nsinit.ExitEngine, err
 	}
-	return fg.run(p.Signal, p.Wait)
+	c.Emit(events.ExecStart+": "+command, "execID", execID)
+	code, err := fg.run(p.Signal, p.Wait)
+	if err == nil && !o.Detach {
+		c.Emit(events.ExecDie, "execID", execID, "exitCode", strconv.Itoa(code))
+	}
+	return code, err
 }
 
 // Attach connects to a running container: its output from now on (followed from the
@@ -100,6 +118,7 @@ func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 	if st.Status != StatusRunning {
 		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it with `hutch start -a %s`", ErrNotRunning, c.Name, st.Status, c.Name)
 	}
+	c.Emit(events.Attach)
 	var fifo *os.File
 	if withStdin && c.Options.Interactive {
 		fifo, err = os.OpenFile(filepath.Join(r.dir(c.ID), "stdin"), os.O_WRONLY, 0)

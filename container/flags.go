@@ -2,12 +2,13 @@ package container
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/volumes"
 )
 
@@ -173,13 +174,12 @@ func ParseEnv(values []string, lookup func(string) (string, bool)) ([]string, er
 
 // ParseEnvFile reads an --env-file: KEY=VALUE lines, KEY alone (host value), # comments.
 func ParseEnvFile(path string, lookup func(string) (string, bool)) ([]string, error) {
-	f, err := os.Open(path)
+	data, err := fsutil.EnvFile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("--env-file: %w", err)
 	}
-	defer f.Close()
 	var lines []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	n := 0
 	for sc.Scan() {
 		n++

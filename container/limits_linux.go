@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -220,7 +221,11 @@ func (m *Manager) Pause(c *Config) error {
 	if cg.Frozen() {
 		return fmt.Errorf("container %s is already paused", c.Name)
 	}
-	return cg.Freeze()
+	if err := cg.Freeze(); err != nil {
+		return err
+	}
+	c.Emit(events.Pause)
+	return nil
 }
 
 // Unpause lets a paused container run again.
@@ -232,7 +237,11 @@ func (m *Manager) Unpause(c *Config) error {
 	if !cg.Frozen() {
 		return fmt.Errorf("container %s is not paused", c.Name)
 	}
-	return cg.Thaw()
+	if err := cg.Thaw(); err != nil {
+		return err
+	}
+	c.Emit(events.Unpause)
+	return nil
 }
 
 // Paused reports whether a running container is frozen.
@@ -303,7 +312,11 @@ func (m *Manager) Update(c *Config, u *cgroups.Resources) error {
 		}
 	}
 	c.Options.Resources = merged
-	return m.Records.Save(c)
+	if err := m.Records.Save(c); err != nil {
+		return err
+	}
+	c.Emit(events.Update)
+	return nil
 }
 
 func mergeApplied(old, now []cgroups.Setting) []cgroups.Setting {

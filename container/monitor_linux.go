@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	_ "hutch.dev/hutch/container/cmonitor" // the C half the monitor hands over to
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
@@ -121,7 +122,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 	}
 	restarts := st.Restarts
 	if exited != nil {
-		noteExit(st)
+		c.died(st, *exited) // before the exit is recorded: `stop` and `wait` see it after
 		reapNetwork()
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
 		_ = m.Records.SaveState(id, st)
@@ -137,6 +138,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 			if !m.waitRestart(c, restartDelay(restarts)) {
 				break
 			}
+			c.Emit(events.Restart)
 		}
 		code, err := m.startAndHandOver(c, restarts, func() { report(startReport{}) })
 		// Only a failure returns here.
@@ -265,6 +267,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		proc.Kill()
 		return fail(nsinit.ExitEngine, err)
 	}
+	c.Emit(events.Start)
 	started()
 	handed = append(handed, contract.CmPID+"="+strconv.Itoa(proc.Pid()))
 	for _, f := range keep {

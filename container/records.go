@@ -96,12 +96,61 @@ func (r *Records) State(id string) (*State, error) {
 	return &st, nil
 }
 
-// Delete removes a container's records.
+// removingPrefix names a record directory being deleted: renamed out of the way first,
+// so that a deletion cut short (kill -9, a full disk) leaves no half record that reads
+// as a container, only a directory that the next removal or `hutch system check`
+// finishes.
+const removingPrefix = ".removing-"
+
+// Delete removes a container's records: at once from every reader's view (an atomic
+// rename), then from the disk. A record already gone is no error, and whatever an
+// earlier deletion left half done is removed too.
 func (r *Records) Delete(id string) error {
-	if id == "" {
+	if id == "" || strings.ContainsAny(id, "/.") {
 		return nil
 	}
-	return os.RemoveAll(r.dir(id))
+	gone := filepath.Join(r.Dir, removingPrefix+id)
+	if err := os.Rename(r.dir(id), gone); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing the records of container %s: %w", shortID(id), err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("removing the records of container %s: %w", shortID(id), err)
+	}
+	return nil
+}
+
+// Leftover is a directory under the records that is no container's record: one a
+// deletion cut short left (Removing), or one without a readable config.json.
+type Leftover struct {
+	Path, ID string
+	Removing bool
+	Problem  string
+}
+
+// Leftovers lists what Delete or a creation cut short left in the records directory.
+func (r *Records) Leftovers() ([]Leftover, error) {
+	entries, err := os.ReadDir(r.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Leftover
+	for _, e := range entries {
+		p := filepath.Join(r.Dir, e.Name())
+		if id, ok := strings.CutPrefix(e.Name(), removingPrefix); ok {
+			out = append(out, Leftover{Path: p, ID: id, Removing: true, Problem: "a removal cut short"})
+			continue
+		}
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if _, err := r.load(e.Name()); err != nil {
+			out = append(out, Leftover{Path: p, ID: e.Name(), Problem: unwrapPath(err).Error()})
+		}
+	}
+	return out, nil
 }
 
 // List reads every container's Config, newest first.
@@ -115,6 +164,9 @@ func (r *Records) List() ([]*Config, error) {
 	}
 	var out []*Config
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // a record being removed
+		}
 		c, err := r.load(e.Name())
 		if err != nil {
 			continue // a record being created or removed right now

@@ -17,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"hutch.dev/hutch/events"
+	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/nsinit"
 )
 
@@ -112,13 +114,21 @@ func (m *Manager) sharedSlots() error {
 // runAttached runs a created container in the foreground; early, when not nil, is its
 // init, launched already and waiting for its spec.
 func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, net *pendingNet) (code int, retErr error) {
+	ran := false // the command ran: its status is the one to report
 	defer func() { net.close() }()
 	defer func() {
 		if !c.Options.AutoRemove {
 			_, _ = m.Store.Unmount(c.ID, true)
 			return
 		}
-		if err := m.Remove(c, true); err != nil && retErr == nil { // unmounts too
+		err := m.Remove(c, true) // unmounts too
+		switch {
+		case err == nil:
+		case ran && retErr == nil:
+			// The command's status stands; the failed removal is said on its own.
+			fmt.Fprintf(fg.stdio.Stderr, "Error: the container exited with status %d, but removing it (--rm) failed: %v; `hutch rm %s` or `hutch system check --repair` finishes it\n",
+				code, diskspace.Explain(err, m.Store.GraphRoot()), c.Name)
+		case retErr == nil:
 			retErr = err
 		}
 	}()
@@ -188,6 +198,8 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 		st.Ports = att.Ports
 	}
 	_ = m.Records.SaveState(c.ID, st)
+	c.Emit(events.Attach)
+	c.Emit(events.Start)
 	if !c.Options.AutoRemove { // a --rm container's records go right after
 		defer func() {
 			noteExit(st)
@@ -196,6 +208,8 @@ func (m *Manager) runAttached(c *Config, fg *foreground, early *nsinit.Process, 
 		}()
 	}
 	code, err = fg.run(proc.Signal, proc.Wait)
+	ran = err == nil
+	c.died(st, code)
 	net.close() // its ports are free once the container is recorded as exited
 	return code, err
 }

@@ -10,6 +10,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
+	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/internal/fsutil"
@@ -31,6 +32,9 @@ type prepared struct {
 func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) {
 	rootfs, err := m.Store.Mount(c.ID, "")
 	if err != nil {
+		if errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrLayerUnknown) {
+			return nil, fmt.Errorf("container %s has lost its store entry (a removal was cut short, or its image was removed with force): remove it with `hutch rm %s`, or repair the store with `hutch system check --repair`", c.Name, c.Name)
+		}
 		return nil, fmt.Errorf("mounting the container's root file system: %w", err)
 	}
 	defer func() {
@@ -54,7 +58,7 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 		Rootfs: rootfs, Args: c.Args, Env: env, Cwd: c.Cwd, Hostname: c.Hostname,
 		User:            nsinit.User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
 		Caps:            c.Caps,
-		NoNewPrivileges: c.Options.NoNewPrivileges,
+		NoNewPrivileges: c.NoNewPrivileges(),
 		Privileged:      c.Options.Privileged,
 		ReadOnly:        c.Options.ReadOnly,
 		NewNetwork:      newNetns(c.Options),
@@ -67,6 +71,12 @@ func (m *Manager) prepare(c *Config, ttyGroup bool) (_ *prepared, retErr error) 
 	}
 	for _, g := range u.Sgids {
 		spec.User.AdditionalGids = append(spec.User.AdditionalGids, uint32(g))
+	}
+	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(m.Seccomp, c); err != nil {
+		return nil, err
+	}
+	if c.Security != nil {
+		spec.Mask, spec.Unmask = c.Security.Mask, c.Security.Unmask
 	}
 	etc, err := m.etcFiles(c)
 	if err != nil {
@@ -130,11 +140,7 @@ func depth(p string) int {
 // resolveUser reads USER[:GROUP] (names or numbers) against the image's /etc/passwd
 // and /etc/group, both resolved inside the root so an image's symlinks cannot lead out.
 func resolveUser(rootfs, spec, image string) (*user.ExecUser, error) {
-	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
-	if err != nil {
-		return nil, err
-	}
-	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
+	passwd, group, err := fsutil.ReadUserDB(rootfs)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +149,7 @@ func resolveUser(rootfs, spec, image string) (*user.ExecUser, error) {
 	if name, _, _ := strings.Cut(spec, ":"); name == "" || name == "0" {
 		home = "/root"
 	}
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
+	u, err := user.GetExecUser(spec, &user.ExecUser{Uid: 0, Gid: 0, Home: home}, passwd, group)
 	if err != nil {
 		name, _, _ := strings.Cut(spec, ":")
 		switch {

@@ -13,6 +13,8 @@ import (
 	units "github.com/docker/go-units"
 
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/security"
 )
 
 // Summary is one container as `hutch ps` sees it.
@@ -243,6 +245,19 @@ type Inspect struct {
 	LogPath         string         `json:"LogPath"`
 	// Resources is, for every limit, what was asked and what was applied (hutch's own).
 	Resources InspectResources `json:"Resources"`
+	// Seccomp is the seccomp profile in effect (hutch's own; Docker only shows
+	// HostConfig.SecurityOpt).
+	Seccomp InspectSeccomp `json:"Seccomp"`
+}
+
+// InspectSeccomp names the profile a container runs under.
+type InspectSeccomp struct {
+	Profile string `json:"Profile"`          // builtin, unconfined or file
+	Path    string `json:"Path,omitempty"`   // the file (file)
+	Digest  string `json:"Digest,omitempty"` // sha256 of the profile (builtin: of its JSON form)
+	Source  string `json:"Source,omitempty"` // builtin: the module it comes from
+	// Reason says why a container is unconfined without asking (--privileged).
+	Reason string `json:"Reason,omitempty"`
 }
 
 // InspectState is Docker's State block.
@@ -290,6 +305,11 @@ type InspectHost struct {
 		MaximumRetryCount int    `json:"MaximumRetryCount"`
 	} `json:"RestartPolicy"`
 	Binds []string `json:"Binds"`
+	// SecurityOpt are the --security-opt values as given; MaskedPaths and
+	// ReadonlyPaths are the paths hidden and made read-only (none with --privileged).
+	SecurityOpt   []string `json:"SecurityOpt"`
+	MaskedPaths   []string `json:"MaskedPaths"`
+	ReadonlyPaths []string `json:"ReadonlyPaths"`
 	InspectLimits
 	// PortBindings are the -p requests ({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}).
 	PortBindings    map[string][]network.Binding `json:"PortBindings"`
@@ -343,6 +363,17 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	h.AutoRemove, h.Init, h.CapAdd, h.CapDrop, h.UsernsMode = c.Options.AutoRemove, c.Options.Init, c.Options.CapAdd, c.Options.CapDrop, c.Options.Userns
 	h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = ParseRestart(c.Options.Restart)
 	h.Binds = []string{}
+	h.SecurityOpt = append([]string{}, c.Options.SecurityOpt...)
+	h.MaskedPaths, h.ReadonlyPaths = []string{}, []string{}
+	if !c.Options.Privileged {
+		var mask, unmask []string
+		if c.Security != nil {
+			mask, unmask = c.Security.Mask, c.Security.Unmask
+		}
+		h.MaskedPaths, h.ReadonlyPaths = nsinit.Masks(mask, unmask)
+		h.MaskedPaths, h.ReadonlyPaths = append([]string{}, h.MaskedPaths...), append([]string{}, h.ReadonlyPaths...)
+	}
+	in.Seccomp = inspectSeccomp(c)
 	h.InspectLimits = inspectLimits(c.Options.Resources)
 	in.Resources = inspectResources(c, st)
 	for _, m := range c.Mounts {
@@ -362,4 +393,18 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	in.NetworkSettings = inspectNetwork(c, st)
 	h.PortBindings, h.PublishAllPorts = network.Bindings(c.Options.Ports), c.Options.PublishAll
 	return in, nil
+}
+
+func inspectSeccomp(c *Config) InspectSeccomp {
+	s := c.SeccompProfile()
+	out := InspectSeccomp{Profile: s.Mode, Path: s.Path, Digest: s.Digest}
+	switch s.Mode {
+	case security.SeccompBuiltin, "":
+		out.Profile, out.Digest, out.Source = security.SeccompBuiltin, security.BuiltinDigest(), security.BuiltinVersion()
+	case security.SeccompUnconfined:
+		if c.Options.Privileged {
+			out.Reason = "--privileged"
+		}
+	}
+	return out
 }

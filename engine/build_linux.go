@@ -11,11 +11,12 @@ import (
 
 // Builder is a build on the store (whose lock the caller holds): o is what the command
 // asked; the session adds the host's part (the cache, the id mapping, slirp4netns,
-// [cgroups]) and finds FROM and --from images as base says (its Policy, TLS choice and
+// [cgroups], the seccomp filters' cache) and finds FROM and --from images as base says (its Policy, TLS choice and
 // Progress; Ref and Locked are the builder's).
 func (s *Session) Builder(st *storage.Store, o builder.Options, base ImageRequest) *builder.Builder {
 	o.CacheDir, o.SingleID = s.Host.Paths.CacheDir, s.Host.NS.SingleID
 	o.SlirpPath, o.Cgroups = s.Host.Config.Network.Slirp4netnsPath, s.CgroupOptions()
+	o.Seccomp = s.SeccompCache()
 	o.Image = func(ctx context.Context, ref string) (*cstorage.Image, error) {
 		r := base
 		r.Ref, r.Locked = ref, true

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/userns"
@@ -55,10 +56,9 @@ func (s *Session) RemoveContainers(refs []string, force, volumes bool, report Re
 				return err
 			}
 			for _, ref := range refs {
-				ct, err := m.Get(ref)
-				if err == nil {
-					err = m.Remove(ct, volumes)
-				}
+				// RemoveRef also finishes a removal or creation cut short (a store
+				// entry left without records).
+				err := m.RemoveRef(ref, volumes)
 				if force && errors.Is(err, container.ErrNotFound) {
 					continue
 				}
@@ -93,7 +93,9 @@ func (s *Session) RestartContainers(refs []string, timeout time.Duration, report
 			for _, ref := range refs {
 				ct, err := m.Get(ref)
 				if err == nil {
-					err = m.StartDetached(ct)
+					if err = m.StartDetached(ct); err == nil {
+						ct.Emit(events.Restart)
+					}
 				}
 				report(ref, err)
 			}
@@ -106,19 +108,24 @@ func (s *Session) RestartContainers(refs []string, timeout time.Duration, report
 // every container is stopped and its cgroup removed (warn hears what could not be);
 // then the store, run root, runtime state and cache are deleted where files of
 // subordinate ids can be, without opening the store, so that it works when the store is
-// broken.
+// broken. Of a store chosen by --root or --runroot, only that store goes (Reset).
 func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn func(string)) error {
 	var holder *userns.Holder
 	err := RunSplit(s, Split[struct{}]{
 		Name: "system reset",
 		Outside: func() (struct{}, Place, error) {
 			p := s.Host.Paths
-			if confirm != nil && !confirm(p.GraphRoot, p.RuntimeDir) {
+			state := p.RuntimeDir
+			if s.Host.Store.Moved() {
+				state = p.RunRoot // the store's own run root, not the user's runtime state
+			}
+			if confirm != nil && !confirm(p.GraphRoot, state) {
 				return struct{}{}, Nowhere, nil
 			}
-			// The kept namespace ends too: the reset deletes the holder's file, and
-			// the holder is told once the reset is done.
-			if h, err := userns.ReadHolder(p.RuntimeDir); err == nil && h.Check(os.Getuid()) == nil {
+			// The kept namespace ends too (not with a store of --root's, which leaves
+			// the runtime state alone): the reset deletes the holder's file, and the
+			// holder is told once the reset is done.
+			if h, err := userns.ReadHolder(p.RuntimeDir); err == nil && !s.Host.Store.Moved() && h.Check(os.Getuid()) == nil {
 				holder = h
 			}
 			// Running containers are stopped first, from here, where they can be reached:
@@ -145,7 +152,7 @@ func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn
 			}
 			return struct{}{}, InStore, nil
 		},
-		Inside: func(struct{}) error { return Reset(s.Host.Paths) },
+		Inside: func(struct{}) error { return Reset(s.Host.Paths, s.Host.Store.Moved()) },
 	})
 	holder.End()
 	return err

@@ -7,14 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"text/template"
 
 	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/config"
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/internal/lock"
+	"hutch.dev/hutch/overlay"
 	"hutch.dev/hutch/userns"
 )
 
@@ -82,6 +85,7 @@ func TestLoadAsRoot(t *testing.T) {
 		CacheDir:   filepath.Join(root, "cache", "hutch"),
 		RuntimeDir: filepath.Join(root, "run", "hutch"),
 		RunRoot:    filepath.Join(root, "run", "hutch", "storage"),
+		VolumeDir:  filepath.Join(root, "data", "hutch", "volumes"),
 	}
 	if *h.Paths != want {
 		t.Errorf("paths = %+v\nwant    %+v", *h.Paths, want)
@@ -318,7 +322,7 @@ func TestReset(t *testing.T) {
 	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 	os.WriteFile(filepath.Join(mnt, "in-tmpfs"), []byte("x"), 0o600)
 
-	if err := Reset(p); err != nil {
+	if err := Reset(p, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{p.GraphRoot, p.RunRoot, p.CacheDir} {
@@ -341,8 +345,39 @@ func TestReset(t *testing.T) {
 		t.Error("the mount under the store is still there")
 	}
 	// A second reset of nothing is fine.
-	if err := Reset(p); err != nil {
+	if err := Reset(p, false); err != nil {
 		t.Errorf("resetting again: %v", err)
+	}
+}
+
+// TestResetStoreOnly: the reset of a store --root chose leaves the user's cache and
+// runtime state alone.
+func TestResetStoreOnly(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	p := &config.Paths{
+		GraphRoot:  filepath.Join(root, "other", "storage"),
+		RunRoot:    filepath.Join(root, "other", "run"),
+		CacheDir:   filepath.Join(root, "cache"),
+		RuntimeDir: filepath.Join(root, "rt"),
+	}
+	for _, d := range []string{filepath.Join(p.GraphRoot, "vfs"), p.RunRoot, p.CacheDir, filepath.Join(p.RuntimeDir, "storage")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Reset(p, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{p.GraphRoot, p.RunRoot} {
+		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s survived the reset (%v)", d, err)
+		}
+	}
+	for _, d := range []string{p.CacheDir, filepath.Join(p.RuntimeDir, "storage")} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s went with the reset of another store: %v", d, err)
+		}
 	}
 }
 
@@ -368,5 +403,134 @@ func TestLingerWarning(t *testing.T) {
 	}
 	if w := lingerWarning("alice", systemd, linger); w != nil {
 		t.Errorf("lingering on: got %+v", w)
+	}
+}
+
+func TestParseStorageOpts(t *testing.T) {
+	opts, prog, err := parseStorageOpts([]string{"", "overlay.mountopt=nodev", "overlay.mount_program=/usr/bin/fuse-overlayfs", "vfs.ignore_chown_errors=true"})
+	if err != nil || prog != "/usr/bin/fuse-overlayfs" || len(opts) != 2 || opts[0] != "overlay.mountopt=nodev" || opts[1] != "vfs.ignore_chown_errors=true" {
+		t.Errorf("parseStorageOpts = %v %q %v", opts, prog, err)
+	}
+	if _, prog, err := parseStorageOpts([]string{"mount_program=/bin/fo"}); err != nil || prog != "/bin/fo" {
+		t.Errorf("mount_program=: %q %v", prog, err)
+	}
+	for in, want := range map[string]string{
+		"mountopt=nodev":                  "overlay.mountopt or vfs.mountopt",
+		"overlay.mountopt":                "DRIVER.OPTION=VALUE",
+		"=x":                              "DRIVER.OPTION=VALUE",
+		"overlay.mount_program=fuse-over": "absolute path",
+	} {
+		if _, _, err := parseStorageOpts([]string{in}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--storage-opt %s: %v, want %q", in, err, want)
+		}
+	}
+}
+
+func TestStoreFlagsLine(t *testing.T) {
+	for _, c := range []struct {
+		f    StoreFlags
+		want string
+	}{
+		{StoreFlags{}, ""},
+		{StoreFlags{Driver: "vfs"}, ""},
+		{StoreFlags{Root: "/a/b"}, "--root /a/b"},
+		{StoreFlags{Root: "/a b", RunRoot: "/r"}, "--root '/a b' --runroot /r"},
+		{StoreFlags{RunRoot: "/it's"}, `--runroot '/it'\''s'`},
+	} {
+		if got := c.f.flags(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.f, got, c.want)
+		}
+	}
+}
+
+// TestInfoView: `info --format` reaches Docker's names, Podman's and hutch's own, where
+// they share a name too.
+func TestInfoView(t *testing.T) {
+	in := &Info{
+		Version: "1.2.3", Commit: "abc", Kernel: "6.1.0",
+		Paths:    &config.Paths{GraphRoot: "/g", RunRoot: "/r", VolumeDir: "/g/volumes", UserConfig: "/c/config.toml"},
+		Store:    InfoStore{GraphRoot: "/g", RunRoot: "/r", Driver: &overlay.Choice{Name: overlay.Fuse, MountProgram: "/usr/bin/fuse-overlayfs"}, Images: 4, Status: map[string]string{"b": "2", "a": "1"}},
+		Cgroups:  &cgroups.Delegation{Layout: cgroups.Layout{Mode: "v2"}, Availability: []cgroups.Availability{{Controller: "memory", Available: true}, {Controller: "cpu"}}},
+		Seccomp:  InfoSeccomp{Enabled: true, Profile: "builtin"},
+		Rootless: true,
+		Host: InfoHost{Hostname: "box", OS: "linux", Arch: "amd64", Machine: "x86_64", CPUs: 2, MemTotal: 1 << 30,
+			Distribution: InfoDistribution{ID: "debian", Version: "12", Codename: "bookworm", PrettyName: "Debian GNU/Linux 12 (bookworm)"}},
+		Containers:      InfoContainers{Total: 3, Running: 1, Paused: 1, Stopped: 1},
+		Registries:      InfoRegistries{Search: []string{"docker.io"}},
+		SecurityOptions: []string{"name=seccomp,profile=builtin", "name=rootless"},
+		Warnings:        []diag.Warning{{ID: "x", Text: "first"}, {ID: "y", Text: "second"}},
+		IDMaps:          InfoIDMaps{UIDMap: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}},
+	}
+	for tmpl, want := range map[string]string{
+		"{{.ServerVersion}} {{.Driver}} {{.OperatingSystem}} {{.OSVersion}} {{.NCPU}} {{.MemTotal}}":                                        "1.2.3 overlay Debian GNU/Linux 12 (bookworm) 12 2 1073741824",
+		"{{.CgroupVersion}} {{.CgroupDriver}} {{.MemoryLimit}} {{.CpuCfsQuota}} {{.PidsLimit}}":                                             "2 cgroupfs true false false",
+		"{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}":                                               "3 1 1 1",
+		"{{.Images}} {{.DockerRootDir}} {{.KernelVersion}} {{.Architecture}} {{.Name}} {{.OSType}}":                                         "4 /g 6.1.0 x86_64 box linux",
+		"{{json .SecurityOptions}} {{json .DriverStatus}}":                                                                                  `["name=seccomp,profile=builtin","name=rootless"] [["a","1"],["b","2"]]`,
+		"{{range .Warnings}}{{.}};{{end}}":                                                                                                  "first;second;",
+		"{{.Host.Arch}} {{.Host.OCIRuntime.Name}} {{.Host.Kernel}} {{.Host.Rootless}} {{.Host.CgroupVersion}}":                              "amd64 hutch 6.1.0 true v2",
+		"{{.Host.Distribution.Distribution}} {{.Host.Distribution.Codename}} {{(index .Host.IDMappings.UIDMap 0).HostID}}":                  "debian bookworm 1000",
+		"{{.Store.GraphDriverName}} {{.Store.GraphRoot}} {{.Store.RunRoot}} {{.Store.ImageStore.Number}} {{.Store.ContainerStore.Running}}": "overlay /g /r 4 1",
+		"{{.Store.VolumePath}} {{.Store.ConfigFile}} {{index .Store.GraphOptions \"overlay.mount_program\"}}":                               "/g/volumes /c/config.toml map[Executable:/usr/bin/fuse-overlayfs]",
+		"{{.Version}} {{.Version.Version}} {{.Version.GitCommit}} {{index .Registries \"search\"}}":                                         "1.2.3 1.2.3 abc [docker.io]",
+		// hutch's own, shared names included.
+		"{{.Store.Driver.Name}} {{.Store.Images}} {{.Commit}} {{.Paths.GraphRoot}} {{.Info.Host.Machine}} {{.Info.Containers.Paused}}": "fuse-overlayfs 4 abc /g x86_64 1",
+	} {
+		tp, err := template.New("").Funcs(template.FuncMap{"json": func(v any) string { b, _ := json.Marshal(v); return string(b) }}).Parse(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := tp.Execute(&b, in.View()); err != nil {
+			t.Errorf("%s: %v", tmpl, err)
+			continue
+		}
+		if b.String() != want {
+			t.Errorf("%s:\n got %q\nwant %q", tmpl, b.String(), want)
+		}
+	}
+}
+
+func TestOSRelease(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "os-release")
+	os.WriteFile(p, []byte("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n"), 0o644)
+	d := osRelease(p)
+	if d != (InfoDistribution{ID: "debian", Version: "12", Codename: "bookworm", PrettyName: "Debian GNU/Linux 12 (bookworm)"}) {
+		t.Errorf("osRelease = %+v", d)
+	}
+}
+
+// TestRootGetsItsOwnRunRoot: --root alone gives the store a run root of its own, the
+// same one every time; --runroot, or --root naming the default store, keeps theirs.
+func TestRootGetsItsOwnRunRoot(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	for _, k := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"} {
+		t.Setenv(k, filepath.Join(root, strings.ToLower(k)))
+	}
+	os.MkdirAll(filepath.Join(root, "xdg_runtime_dir"), 0o700)
+	def, err := LoadWith(StoreFlags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(root, "other")
+	a, err := LoadWith(StoreFlags{Root: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := LoadWith(StoreFlags{Root: other})
+	if a.Paths.RunRoot == def.Paths.RunRoot || a.Paths.RunRoot != b.Paths.RunRoot || filepath.Dir(a.Paths.RunRoot) != def.Paths.RuntimeDir {
+		t.Errorf("--root alone: run root %s (default %s, again %s)", a.Paths.RunRoot, def.Paths.RunRoot, b.Paths.RunRoot)
+	}
+	if a.Paths.GraphRoot != other || a.Paths.VolumeDir != filepath.Join(other, "volumes") {
+		t.Errorf("--root: %+v", a.Paths)
+	}
+	c, _ := LoadWith(StoreFlags{Root: other, RunRoot: filepath.Join(root, "rr")})
+	if c.Paths.RunRoot != filepath.Join(root, "rr") {
+		t.Errorf("--root --runroot: run root %s", c.Paths.RunRoot)
+	}
+	d, _ := LoadWith(StoreFlags{Root: def.Paths.GraphRoot})
+	if d.Paths.RunRoot != def.Paths.RunRoot {
+		t.Errorf("--root of the default store: run root %s, want %s", d.Paths.RunRoot, def.Paths.RunRoot)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/events"
 )
 
 // monitorMain is a detached container's monitor (the hutch-monitor role): started by
@@ -37,6 +39,7 @@ func monitorMain() {
 	if err != nil {
 		fail(err)
 	}
+	events.Use(host.EventLog())
 	// The store is opened without the host's warnings: they are the user's commands' to
 	// print, on a terminal, not a monitor's.
 	st, err := host.OpenStore()

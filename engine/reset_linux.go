@@ -18,11 +18,18 @@ import (
 // store, so that it works when the store's metadata is damaged. It runs inside the user
 // namespace, where files of subordinate ids can be deleted; what is mounted there
 // under them (the kept namespace keeps the mounts of commands killed outright) is
-// unmounted first.
-func Reset(p *config.Paths) error {
+// unmounted first. With storeOnly (a store that --root or --runroot chose) it deletes
+// that store's graph root and run root only: the cache and the runtime state (the kept
+// namespace's holder file among it) serve the user's own store as well.
+func Reset(p *config.Paths, storeOnly bool) error {
 	var errs []error
-	unmountUnder(p.RuntimeDir)
-	for _, dir := range []string{p.GraphRoot, p.RunRoot, p.CacheDir} {
+	dirs := []string{p.GraphRoot, p.RunRoot, p.CacheDir}
+	if storeOnly {
+		dirs = dirs[:2]
+	} else {
+		unmountUnder(p.RuntimeDir)
+	}
+	for _, dir := range dirs {
 		unmountUnder(dir)
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, err)
@@ -30,7 +37,7 @@ func Reset(p *config.Paths) error {
 	}
 	// The runtime dir itself stays (it may be XDG_RUNTIME_DIR/hutch); its content goes,
 	// the holder's file with it, which ends the holder.
-	if entries, err := os.ReadDir(p.RuntimeDir); err == nil {
+	if entries, err := os.ReadDir(p.RuntimeDir); err == nil && !storeOnly {
 		for _, e := range entries {
 			if err := os.RemoveAll(filepath.Join(p.RuntimeDir, e.Name())); err != nil {
 				errs = append(errs, err)

@@ -10,9 +10,11 @@ import (
 
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/security"
 	"hutch.dev/hutch/storage"
 	"hutch.dev/hutch/volumes"
 )
@@ -23,8 +25,12 @@ import (
 // namespace, where the store can be opened: a command either runs there whole
 // (UseStore) or declares its two halves (Split, RunSplit).
 type Session struct {
-	Host  *Host
-	store *storage.Store
+	Host *Host
+	// AuthFile is where registry credentials are read and written for this command:
+	// --authfile, else $REGISTRY_AUTH_FILE, else ~/.config/hutch/auth.json (""). A
+	// command that has the flag sets it before using the registries.
+	AuthFile string
+	store    *storage.Store
 	// request is what the plain-user half of a split command handed to this process
 	// (nil when it was not started as such a half).
 	request *handedRequest
@@ -32,14 +38,26 @@ type Session struct {
 	startAt func(p Place, env ...string) (int, error)
 }
 
+// Options are a command's global flags.
+type Options struct {
+	LogLevel string // --log-level
+	Store    StoreFlags
+	// AuthFile is --authfile ("": $REGISTRY_AUTH_FILE, else the user's auth.json).
+	AuthFile string
+}
+
 // Open loads the host (configuration, paths, the user namespace's plan or state) and
 // sets the log level: logLevel (--log-level), else config.toml's, else warn.
-func Open(logLevel string) (*Session, error) {
+func Open(logLevel string) (*Session, error) { return OpenWith(Options{LogLevel: logLevel}) }
+
+// OpenWith is Open with the command's global flags.
+func OpenWith(o Options) (*Session, error) {
+	logLevel := o.LogLevel
 	req, err := takeRequest()
 	if err != nil {
 		return nil, err
 	}
-	host, err := Load()
+	host, err := LoadWith(o.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +73,17 @@ func Open(logLevel string) (*Session, error) {
 	}
 	logrus.SetLevel(lv)
 	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true})
-	return &Session{Host: host, request: req}, nil
+	if host.KeptMiss != "" {
+		logrus.Debugf("not joined to the kept user namespace before start-up (%s): checking the paths as the plain user", host.KeptMiss)
+	}
+	authFile := o.AuthFile
+	if authFile != "" {
+		if authFile, err = filepath.Abs(authFile); err != nil {
+			return nil, fmt.Errorf("--authfile %s: %w", o.AuthFile, err)
+		}
+	}
+	events.Use(host.EventLog())
+	return &Session{Host: host, request: req, AuthFile: authFile}, nil
 }
 
 // Close releases the store, if it was opened.
@@ -103,7 +131,11 @@ func (s *Session) Records() *container.Records {
 
 // Volumes are the named volumes.
 func (s *Session) Volumes() *volumes.Store {
-	return &volumes.Store{Dir: filepath.Join(s.Host.Paths.DataDir, "volumes")}
+	dir := s.Host.Paths.VolumeDir
+	if dir == "" {
+		dir = filepath.Join(s.Host.Paths.DataDir, "volumes")
+	}
+	return &volumes.Store{Dir: dir}
 }
 
 // CgroupOptions is config.toml's [cgroups].
@@ -120,10 +152,16 @@ func (s *Session) NetworkDefaults() network.Defaults {
 
 // manager is the one place a container manager is built; store is nil for the
 // commands that only touch records, processes and cgroups.
+// SeccompCache is where compiled seccomp filters are kept (security.Cache).
+func (s *Session) SeccompCache() *security.Cache {
+	return &security.Cache{Dir: filepath.Join(s.Host.Paths.CacheDir, "seccomp")}
+}
+
 func (s *Session) manager(store *storage.Store) *container.Manager {
 	m := &container.Manager{Records: s.Records(), Volumes: s.Volumes(), Cgroups: s.CgroupOptions(),
 		HostUID: s.Host.NS.UID, HostGID: s.Host.NS.GID, SlotDir: filepath.Join(s.Host.Paths.RuntimeDir, "rootfs"),
-		NetDir: filepath.Join(s.Host.Paths.RuntimeDir, "net"), SlirpPath: s.Host.Config.Network.Slirp4netnsPath}
+		NetDir: filepath.Join(s.Host.Paths.RuntimeDir, "net"), SlirpPath: s.Host.Config.Network.Slirp4netnsPath,
+		Seccomp: s.SeccompCache()}
 	if store != nil {
 		m.Store = store
 	}
@@ -147,6 +185,12 @@ func (s *Session) ContainerControl() *container.Manager { return s.manager(nil) 
 // SystemContext is hutch's go.podman.io/image context; skipTLSVerify is --tls-verify=false.
 func (s *Session) SystemContext(skipTLSVerify bool) *types.SystemContext {
 	sys := s.Host.SystemContext()
+	switch {
+	case s.AuthFile != "":
+		sys.AuthFilePath = s.AuthFile
+	case os.Getenv("REGISTRY_AUTH_FILE") != "":
+		sys.AuthFilePath = os.Getenv("REGISTRY_AUTH_FILE")
+	}
 	if skipTLSVerify {
 		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 	}
@@ -172,5 +216,19 @@ func (s *Session) Images(skipTLSVerify bool) (*images.Service, error) {
 // failing.
 func (s *Session) Info() *Info {
 	st, err := s.Store()
-	return s.Host.Info(st, err)
+	in := s.Host.Info(st, err)
+	if sums, err := s.Records().Summaries(); err == nil {
+		for _, c := range sums {
+			in.Containers.Total++
+			switch {
+			case c.State.Status == container.StatusRunning && container.Paused(c.State):
+				in.Containers.Paused++
+			case c.State.Status == container.StatusRunning:
+				in.Containers.Running++
+			default:
+				in.Containers.Stopped++
+			}
+		}
+	}
+	return in
 }

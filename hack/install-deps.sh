@@ -10,16 +10,20 @@ export DEBIAN_FRONTEND=noninteractive
 apt_opts=(-y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends)
 # What a user of hutch needs (the same as Podman: an admin installs these once) …
 runtime=(uidmap fuse-overlayfs slirp4netns)
-# … what building it needs (cgo is mandatory) …
-build=(gcc libc6-dev git ca-certificates)
+# … what building it needs (cgo is mandatory; make for the Makefile) …
+build=(gcc libc6-dev git ca-certificates make)
 # … and what the tests, the demo and plain `go vet ./...` (no build tags) need: the
 # registry tests run against Debian's docker-registry (with htpasswd from apache2-utils)
 # and check interoperability with skopeo and podman (which needs runc on hybrid hosts);
 # the build tests compress archives with bzip2, xz, zstd; bench/build.sh runs buildah; the
 # security tests give the user's shell a session keyring with keyctl (keyutils) and a
-# terminal with script (bsdutils).
+# terminal with script (bsdutils); hack/test-install.sh renders the man pages (man-db,
+# groff-base) and loads the completion scripts in bash (with bash-completion), zsh and fish;
+# the full-disk tests put the store on a small ext4 file system (mkfs.ext4 from e2fsprogs,
+# mounted through a loop device by mount).
 tests=(busybox-static libgpgme-dev libbtrfs-dev util-linux bsdutils procps bzip2 xz-utils zstd
-	docker-registry apache2-utils skopeo podman buildah runc keyutils)
+	docker-registry apache2-utils skopeo podman buildah runc keyutils
+	man-db groff-base bash-completion zsh fish e2fsprogs mount)
 missing=()
 for p in "${runtime[@]}" "${build[@]}" "${tests[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "test: run as root (sudo $0): the system tests create unprivileged test users" >&2
 	exit 1
 fi
-TAGS="containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_zfs"
+TAGS="$(cat hack/tags)"
 start=$(date +%s)
 
 hack/build.sh bin/hutch
@@ -22,6 +22,10 @@ chmod 0755 "$bindir"
 
 echo "== go vet"
 go vet -tags "$TAGS" ./...
+
+echo "== NOTICE is current, make install (man pages, completions)"
+hack/notice.sh --check
+hack/test-install.sh
 
 echo "== unit tests"
 go test -tags "$TAGS" -count=1 $(go list -tags "$TAGS" ./... | grep -v '/tests$')

@@ -20,6 +20,9 @@ import (
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/events"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // Archive formats.
@@ -115,25 +118,46 @@ func (s *Service) Load(ctx context.Context, path string) ([]Loaded, error) {
 	if err := s.ensureTmpDir(); err != nil {
 		return nil, err
 	}
+	// Everything the load unpacks is bounded by the store's free space (layerGuard).
+	g, err := s.newGuard()
+	if err != nil {
+		return nil, err
+	}
+	readPath, cleanup, err := g.expandArchive(path, format, s.Sys.BigFilesTemporaryDir)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
 	var srcs []archiveImage
 	switch format {
 	case FormatDocker:
-		srcs, err = dockerArchiveImages(s.Sys, path)
+		srcs, err = dockerArchiveImages(s.Sys, readPath)
 	default:
-		srcs, err = ociArchiveImages(path)
+		srcs, err = ociArchiveImages(readPath)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s is truncated or corrupt: %v", path, err)
+		return nil, fmt.Errorf("%s is truncated or corrupt: %v", path, strings.ReplaceAll(err.Error(), readPath, path))
 	}
 	var out []Loaded
 	for _, src := range srcs {
+		src.ref = g.ref(src.ref)
 		l, err := s.loadOne(ctx, src)
 		if err != nil {
-			return out, fmt.Errorf("loading %s: %w", path, oneLine(err))
+			msg := strings.ReplaceAll(oneLine(g.explain(err)).Error(), readPath, path)
+			return out, fmt.Errorf("loading %s: %s", path, msg)
 		}
 		out = append(out, l)
+		events.Image(events.Load, l.ID, firstName(l.Names))
 	}
 	return out, nil
+}
+
+// firstName is names[0], or "".
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
 }
 
 // archiveImage is one image inside an archive and the names it should get.
@@ -259,7 +283,11 @@ func readOCIIndex(path string) (*ociIndex, error) {
 		}
 		if strings.TrimPrefix(h.Name, "./") == "index.json" {
 			var idx ociIndex
-			if err := json.NewDecoder(tr).Decode(&idx); err != nil {
+			data, err := fsutil.ArchiveIndex.ReadStream(tr, "in "+path)
+			if err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(data, &idx); err != nil {
 				return nil, fmt.Errorf("index.json: %w", err)
 			}
 			return &idx, nil
@@ -319,7 +347,7 @@ func configID(ctx context.Context, sys *types.SystemContext, ref types.ImageRefe
 
 // Save writes the images to path as a docker-archive (several images, with their tags)
 // or an oci-archive (one image). refs are resolved as Resolve does.
-func (s *Service) Save(ctx context.Context, path, format string, refs []string) error {
+func (s *Service) Save(ctx context.Context, path, format string, refs []string) (retErr error) {
 	type sel struct {
 		img  *cstorage.Image
 		name reference.NamedTagged
@@ -348,6 +376,17 @@ func (s *Service) Save(ctx context.Context, path, format string, refs []string) 
 		}
 		sels = append(sels, sel{img, nt})
 	}
+	defer func() {
+		for _, x := range sels {
+			if retErr == nil {
+				name := ""
+				if x.name != nil {
+					name = x.name.String()
+				}
+				events.Image(events.Save, x.img.ID, name)
+			}
+		}
+	}()
 	switch format {
 	case "", FormatDocker:
 		w, err := dockerarchive.NewWriter(s.Sys, path)

@@ -24,6 +24,9 @@ import (
 	ocilayout "go.podman.io/image/v5/oci/layout"
 	"go.podman.io/image/v5/pkg/compression"
 	istorage "go.podman.io/image/v5/storage"
+
+	"hutch.dev/hutch/events"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // ImportOptions describe `hutch import`.
@@ -81,7 +84,14 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 		return nil, err
 	}
 	h := sha256.New()
-	skipped, err := sanitizeTar(r, io.MultiWriter(lf, h))
+	// What the import unpacks is bounded by the store's free space: the layer is
+	// written twice (here, then into the store), so each entry counts twice.
+	budget, err := fsutil.NewBudget(s.Store.GraphRoot())
+	if err != nil {
+		lf.Close()
+		return nil, err
+	}
+	skipped, err := sanitizeTar(r, io.MultiWriter(lf, h), budget)
 	if cerr := lf.Close(); err == nil {
 		err = cerr
 	}
@@ -149,21 +159,27 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 	if named != nil {
 		out.Name = named.String()
 	}
+	events.Image(events.Import, out.ID, out.Name)
 	return out, nil
 }
 
 // sanitizeTar copies the (possibly compressed) tar stream r to w as a plain tar,
-// refusing entries that could write outside the root file system and leaving out device
-// nodes, which an unprivileged user cannot create (their names are returned).
-func sanitizeTar(r io.Reader, w io.Writer) ([]string, error) {
+// refusing entries that could write outside the root file system, names too long or
+// too deep to unpack (fsutil.CheckEntryShape), and entries that do not fit the budget
+// (twice: the layer is written twice), and leaving out device nodes, which an
+// unprivileged user cannot create (their names are returned).
+func sanitizeTar(r io.Reader, w io.Writer, budget *fsutil.Budget) ([]string, error) {
 	dr, _, err := compression.AutoDecompress(r)
 	if err != nil {
 		return nil, fmt.Errorf("not a tar archive: %v", err)
 	}
 	defer dr.Close()
 	tr := tar.NewReader(dr)
-	tw := tar.NewWriter(w)
+	// Failures to write (a full disk) are told apart from failures to read the archive.
+	ow := &watchedWriter{w: w}
+	tw := tar.NewWriter(ow)
 	symlinks := map[string]bool{}
+	seen := map[string]bool{}
 	var skipped []string
 	entries := 0
 	for {
@@ -178,8 +194,17 @@ func sanitizeTar(r io.Reader, w io.Writer) ([]string, error) {
 			return nil, fmt.Errorf("the archive is truncated or corrupt after %d entries: %v", entries, err)
 		}
 		entries++
+		if err := fsutil.CheckEntryShape(hdr.Name); err != nil {
+			return nil, err
+		}
+		if size := entrySize(hdr); !budget.Take(2*(size+512), 2) {
+			return nil, budget.Error("the archive", hdr.Name, size)
+		}
 		name, err := CheckEntry(hdr, symlinks)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkDuplicate(seen, name); err != nil {
 			return nil, err
 		}
 		if hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock {
@@ -190,9 +215,12 @@ func sanitizeTar(r io.Reader, w io.Writer) ([]string, error) {
 			symlinks[name] = true
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
+			return nil, ow.failed(err)
 		}
 		if _, err := io.Copy(tw, tr); err != nil {
+			if ow.err != nil {
+				return nil, ow.failed(err)
+			}
 			return nil, fmt.Errorf("the archive is truncated or corrupt in %s: %v", hdr.Name, err)
 		}
 	}
@@ -200,7 +228,33 @@ func sanitizeTar(r io.Reader, w io.Writer) ([]string, error) {
 		return nil, errors.New("the archive is empty")
 	}
 	sort.Strings(skipped)
-	return skipped, tw.Close()
+	if err := tw.Close(); err != nil {
+		return nil, ow.failed(err)
+	}
+	return skipped, nil
+}
+
+// watchedWriter remembers the first error its writer returned.
+type watchedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (w *watchedWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// failed is the error to report for err: the writer's own, when it failed (the
+// archive is fine; the layer could not be written).
+func (w *watchedWriter) failed(err error) error {
+	if w.err != nil {
+		return fmt.Errorf("writing the layer: %w", w.err)
+	}
+	return err
 }
 
 // CheckEntry validates one tar header against the root it will be unpacked in and
@@ -216,6 +270,9 @@ func CheckEntry(hdr *tar.Header, symlinks map[string]bool) (string, error) {
 	name := path.Clean(raw)
 	if name == "." {
 		return name, nil
+	}
+	if err := checkWhiteout(raw); err != nil {
+		return "", err
 	}
 	// An entry reached through a symlink the archive itself made could land anywhere.
 	for dir := path.Dir(name); dir != "." && dir != "/"; dir = path.Dir(dir) {
@@ -266,4 +323,15 @@ func hasDotDot(p string) bool {
 		}
 	}
 	return false
+}
+
+// checkDuplicate refuses a second entry for the same path: the store keeps one entry
+// per path of a layer (and refuses the layer otherwise, without naming it); a symlink
+// then a file of the same name is a way to write through the link.
+func checkDuplicate(seen map[string]bool, name string) error {
+	if seen[name] {
+		return fmt.Errorf("entry %q appears twice in the archive: a layer holds one entry per path", name)
+	}
+	seen[name] = true
+	return nil
 }

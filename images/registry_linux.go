@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,6 +23,9 @@ import (
 	istorage "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
+
+	"hutch.dev/hutch/events"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // Registries is what config.toml says about registries.
@@ -104,6 +108,10 @@ func withCredentials(sys *types.SystemContext, ref reference.Named) *types.Syste
 	if home, err := os.UserHomeDir(); err == nil {
 		d := c
 		d.AuthFilePath = filepath.Join(home, ".docker", "config.json")
+		// Docker's file is only a fallback: one that is not a sane file is passed over.
+		if fsutil.RegistryFile.Check(d.AuthFilePath) != nil {
+			return &c
+		}
 		if auth, err := dockerconfig.GetCredentialsForRef(&d, ref); err == nil && (auth.Username != "" || auth.IdentityToken != "") {
 			c.DockerAuthConfig = &auth
 		}
@@ -111,8 +119,44 @@ func withCredentials(sys *types.SystemContext, ref reference.Named) *types.Syste
 	return &c
 }
 
+// CheckRegistryFiles refuses the registry configuration files go.podman.io/image would
+// read whole (auth.json, certs.d/*/*.{crt,cert,key}, registries.conf.d/*.conf,
+// registries.d/*.{yaml,yml}) when one is not a regular file or is over
+// fsutil.RegistryFile's limit: a symlink to /dev/zero there must not be read until
+// memory runs out.
+func CheckRegistryFiles(sys *types.SystemContext) error {
+	if sys == nil {
+		return nil
+	}
+	files := []string{sys.AuthFilePath}
+	for _, pattern := range []string{
+		filepath.Join(sys.DockerPerHostCertDirPath, "*", "*.crt"),
+		filepath.Join(sys.DockerPerHostCertDirPath, "*", "*.cert"),
+		filepath.Join(sys.DockerPerHostCertDirPath, "*", "*.key"),
+		filepath.Join(sys.SystemRegistriesConfDirPath, "*.conf"),
+		filepath.Join(sys.RegistriesDirPath, "*.yaml"),
+		filepath.Join(sys.RegistriesDirPath, "*.yml"),
+	} {
+		if m, err := filepath.Glob(pattern); err == nil && filepath.IsAbs(pattern) {
+			files = append(files, m...)
+		}
+	}
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		if err := fsutil.RegistryFile.Check(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // Pull copies an image (or every tag of a repository) from a registry into the store.
 func (s *Service) Pull(ctx context.Context, ref string, o PullOptions) ([]Pulled, error) {
+	if err := CheckRegistryFiles(s.Sys); err != nil {
+		return nil, err
+	}
 	cands, err := o.Registries.Candidates(ref)
 	if err != nil {
 		return nil, err
@@ -180,6 +224,7 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, o PullOpti
 	if img, err := istorage.Transport.GetStoreImage(s.Store, dst); err == nil {
 		id = img.ID
 	}
+	events.Image(events.Pull, named.String(), named.String()) // Docker's: the reference, not the ID
 	return Pulled{Name: named.String(), ID: id}, nil
 }
 
@@ -234,9 +279,18 @@ func (s *Service) copyWithRetry(ctx context.Context, dst, src types.ImageReferen
 	opts := &copy.Options{SourceCtx: sys, DestinationCtx: sys, ReportWriter: progress}
 	delay := time.Second
 	for attempt := 0; ; attempt++ {
-		m, err := copy.Image(ctx, pc, dst, src, opts)
+		// What the layers unpack is bounded by the store's free space (layerGuard),
+		// measured afresh for each attempt.
+		g, err := s.newGuard()
+		if err != nil {
+			return nil, err
+		}
+		m, err := copy.Image(ctx, pc, dst, g.ref(src), opts)
+		if err != nil && g.refused() {
+			return nil, g.explain(err)
+		}
 		if err == nil || attempt >= retries || !transient(err) {
-			return m, err
+			return m, g.explain(err)
 		}
 		if progress != nil {
 			fmt.Fprintf(progress, "Retrying in %s after: %s\n", delay, oneLine(err))
@@ -305,6 +359,9 @@ type PushOptions struct {
 
 // Push copies a local image to a registry and returns the manifest digest pushed.
 func (s *Service) Push(ctx context.Context, image, dest string, o PushOptions) (reference.Named, digest.Digest, error) {
+	if err := CheckRegistryFiles(s.Sys); err != nil {
+		return nil, "", err
+	}
 	img, err := Resolve(s.Store, image)
 	if err != nil {
 		return nil, "", err
@@ -392,6 +449,7 @@ func (s *Service) Push(ctx context.Context, image, dest string, o PushOptions) (
 	if err != nil {
 		return nil, "", err
 	}
+	events.Image(events.Push, named.String(), named.String())
 	return named, d, nil
 }
 
@@ -399,6 +457,9 @@ func (s *Service) Push(ctx context.Context, image, dest string, o PushOptions) (
 func Login(ctx context.Context, sys *types.SystemContext, registry, user, password string) error {
 	if registry == "" {
 		return errors.New("login: name the registry, e.g. `hutch login 127.0.0.1:5000`")
+	}
+	if err := CheckRegistryFiles(sys); err != nil {
+		return err
 	}
 	if strings.Contains(registry, "/") && !strings.Contains(strings.SplitN(registry, "/", 2)[0], ".") && !strings.Contains(strings.SplitN(registry, "/", 2)[0], ":") {
 		return fmt.Errorf("login: %q is not a registry host", registry)
@@ -420,6 +481,9 @@ func Login(ctx context.Context, sys *types.SystemContext, registry, user, passwo
 
 // Logout removes stored credentials for one registry, or all with registry "".
 func Logout(sys *types.SystemContext, registry string) error {
+	if err := CheckRegistryFiles(sys); err != nil {
+		return err
+	}
 	if registry == "" {
 		return dockerconfig.RemoveAllAuthentication(sys)
 	}

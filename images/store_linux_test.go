@@ -293,7 +293,7 @@ func TestRemoveUntagsByName(t *testing.T) {
 	if _, err := Tag(e.store, "foo", []string{"bar:1", "quay.io/me/baz"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Remove(e.store, "bar:1", false)
+	res, err := Remove(e.store, "bar:1", RemoveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestRemoveUntagsByName(t *testing.T) {
 		t.Errorf("removal = %+v", res)
 	}
 	// A short name of a name with a registry.
-	res, err = Remove(e.store, "baz", false)
+	res, err = Remove(e.store, "baz", RemoveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestRemoveUntagsByName(t *testing.T) {
 		t.Errorf("names left = %v", got)
 	}
 	// The last name deletes the image.
-	res, err = Remove(e.store, "foo", false)
+	res, err = Remove(e.store, "foo", RemoveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestRemoveByIDWithSeveralNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ref := range []string{a.ID[:12], "sha256:" + a.ID[:12], a.ID, "sha256:" + a.ID} {
-		_, err := Remove(e.store, ref, false)
+		_, err := Remove(e.store, ref, RemoveOptions{})
 		if err == nil {
 			t.Fatalf("remove %s: an image with several names was removed by ID without -f", ref)
 		}
@@ -342,7 +342,7 @@ func TestRemoveByIDWithSeveralNames(t *testing.T) {
 		}
 	}
 	e.image(t, a.ID)
-	res, err := Remove(e.store, a.ID[:12], true)
+	res, err := Remove(e.store, a.ID[:12], RemoveOptions{Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestRemoveByIDWithSeveralNames(t *testing.T) {
 func TestRemoveByFullID(t *testing.T) {
 	e := newEnv(t)
 	a := e.importImage(t, "foo", "a")
-	res, err := Remove(e.store, a.ID, false)
+	res, err := Remove(e.store, a.ID, RemoveOptions{})
 	if err != nil {
 		t.Fatalf("remove by the full ID: %v", err)
 	}
@@ -373,7 +373,7 @@ func TestRemoveRefusesImageInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ref := range []string{"foo", a.ID[:12]} {
-		_, err = Remove(e.store, ref, false)
+		_, err = Remove(e.store, ref, RemoveOptions{})
 		if !errors.Is(err, ErrInUse) {
 			t.Fatalf("remove %s: err = %v, want ErrInUse", ref, err)
 		}
@@ -389,11 +389,11 @@ func TestRemoveRefusesImageInUse(t *testing.T) {
 	}
 
 	// Prune leaves it alone too, even with all.
-	if removed, _, err := Prune(e.store, true); err != nil || len(removed) != 0 {
+	if removed, _, err := Prune(e.store, PruneOptions{All: true}); err != nil || len(removed) != 0 {
 		t.Errorf("prune -a removed %v (%v) though a container uses the image", removed, err)
 	}
 
-	res, err := Remove(e.store, "foo", true)
+	res, err := Remove(e.store, "foo", RemoveOptions{Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestRemoveUntagWhileInUse(t *testing.T) {
 	if _, err := e.store.CreateContainer("", []string{"c1"}, a.ID, "", "", nil); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Remove(e.store, "bar", false)
+	res, err := Remove(e.store, "bar", RemoveOptions{})
 	if err != nil || !slices.Equal(res.Untagged, []string{"localhost/bar:latest"}) {
 		t.Errorf("untag while in use: %+v %v", res, err)
 	}
@@ -422,7 +422,7 @@ func TestRemoveUntagWhileInUse(t *testing.T) {
 
 func TestRemoveNotFound(t *testing.T) {
 	e := newEnv(t)
-	if _, err := Remove(e.store, "nothere", false); !errors.Is(err, ErrNotFound) {
+	if _, err := Remove(e.store, "nothere", RemoveOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -448,7 +448,7 @@ func TestRemoveNameThatLooksLikeItsID(t *testing.T) {
 	id := "abc" + strings.Repeat("1", 61)
 	e.bareImage(t, id, []string{"localhost/abc:latest", "localhost/other:latest"}, "")
 	// "abc" is a name of the image: it untags that name, although the ID starts with abc.
-	res, err := Remove(e.store, "abc", false)
+	res, err := Remove(e.store, "abc", RemoveOptions{})
 	if err != nil {
 		t.Fatalf("remove abc: %v", err)
 	}
@@ -467,14 +467,14 @@ func TestRemoveByDigest(t *testing.T) {
 	e.bareImage(t, id, []string{"localhost/foo:latest", "localhost/foo:1", "quay.io/x/bar:latest"}, d)
 
 	// name@digest stands for that repository's name: it is untagged, without a panic.
-	res, err := Remove(e.store, "quay.io/x/bar@"+d.String(), false)
+	res, err := Remove(e.store, "quay.io/x/bar@"+d.String(), RemoveOptions{})
 	if err != nil {
 		t.Fatalf("remove name@digest: %v", err)
 	}
 	if !slices.Equal(res.Untagged, []string{"quay.io/x/bar:latest"}) {
 		t.Errorf("removal = %+v", res)
 	}
-	res, err = Remove(e.store, "foo@"+d.String(), false)
+	res, err = Remove(e.store, "foo@"+d.String(), RemoveOptions{})
 	if err != nil {
 		t.Fatalf("remove short name@digest: %v", err)
 	}
@@ -484,7 +484,7 @@ func TestRemoveByDigest(t *testing.T) {
 
 	// A bare digest names the image, not one of its names: like an ID, it needs -f.
 	e.bareImage(t, strings.Repeat("6", 64), []string{"localhost/p:latest", "localhost/q:latest"}, digest.Digest("sha256:"+strings.Repeat("e", 64)))
-	_, err = Remove(e.store, "sha256:"+strings.Repeat("e", 64), false)
+	_, err = Remove(e.store, "sha256:"+strings.Repeat("e", 64), RemoveOptions{})
 	if err == nil || !strings.Contains(err.Error(), "has several names") {
 		t.Errorf("remove by a bare digest: %v", err)
 	}
@@ -593,7 +593,7 @@ func TestSummariesAndUsage(t *testing.T) {
 func TestPruneDanglingOnly(t *testing.T) {
 	e := newEnv(t)
 	tp := buildTopology(t, e)
-	removed, freed, err := Prune(e.store, false)
+	removed, freed, err := Prune(e.store, PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,18 +605,19 @@ func TestPruneDanglingOnly(t *testing.T) {
 	e.image(t, tp.D)
 	e.gone(t, tp.C)
 
-	// Once B goes, A is a plain dangling image and the next prune takes it.
-	if _, err := Remove(e.store, "b", false); err != nil {
+	// Once B goes (rmi --no-prune keeps its unnamed parent A), A is a plain dangling
+	// image and the next prune takes it.
+	if _, err := Remove(e.store, "b", RemoveOptions{NoPrune: true}); err != nil {
 		t.Fatal(err)
 	}
-	removed, _, err = Prune(e.store, false)
+	removed, _, err = Prune(e.store, PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(removed, []string{tp.A}) {
 		t.Errorf("second prune removed %v, want [A]", removed)
 	}
-	removed, freed, err = Prune(e.store, false)
+	removed, freed, err = Prune(e.store, PruneOptions{})
 	if err != nil || len(removed) != 0 || freed != 0 {
 		t.Errorf("a prune with nothing to do: %v %d %v", removed, freed, err)
 	}
@@ -625,7 +626,7 @@ func TestPruneDanglingOnly(t *testing.T) {
 func TestPruneAll(t *testing.T) {
 	e := newEnv(t)
 	tp := buildTopology(t, e)
-	removed, freed, err := Prune(e.store, true)
+	removed, freed, err := Prune(e.store, PruneOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -665,7 +666,7 @@ func TestSaveLoadDockerArchive(t *testing.T) {
 		t.Fatalf("DetectArchive = %q, %v", f, err)
 	}
 	for _, id := range []string{a.ID, b.ID} {
-		if _, err := Remove(e.store, id, true); err != nil {
+		if _, err := Remove(e.store, id, RemoveOptions{Force: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -725,7 +726,7 @@ func TestSaveLoadOCIArchive(t *testing.T) {
 	if f, err := DetectArchive(path); err != nil || f != FormatOCI {
 		t.Fatalf("DetectArchive = %q, %v", f, err)
 	}
-	if _, err := Remove(e.store, "foo:3", false); err != nil {
+	if _, err := Remove(e.store, "foo:3", RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.gone(t, a.ID)
@@ -746,7 +747,7 @@ func TestSaveOCIUnnamed(t *testing.T) {
 	if err := e.svc.Save(ctx, path, FormatOCI, []string{a.ID[:12]}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Remove(e.store, a.ID, false); err != nil {
+	if _, err := Remove(e.store, a.ID, RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	loaded, err := e.svc.Load(ctx, path)

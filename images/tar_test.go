@@ -165,7 +165,7 @@ func TestSanitizeTarKeepsGoodEntries(t *testing.T) {
 		dirE("./"), dirE("bin/"), fileE("bin/busybox", "BUSYBOX"), symE("bin/sh", "busybox"),
 		linkE("bin/ls", "bin/busybox"), symE("bin/abs", "/bin/busybox"), dirE("etc/"), fileE("etc/hostname", "h\n"))
 	var out bytes.Buffer
-	skipped, err := sanitizeTar(bytes.NewReader(in), &out)
+	skipped, err := sanitizeTar(bytes.NewReader(in), &out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestSanitizeTarSkipsDevices(t *testing.T) {
 	in := makeTar(t, dirE("dev/"), devE("dev/null", tar.TypeChar), devE("dev/sda", tar.TypeBlock),
 		devE("dev/console", tar.TypeChar), entry{name: "dev/fifo", typ: tar.TypeFifo, mode: 0o600}, fileE("ok", "x"))
 	var out bytes.Buffer
-	skipped, err := sanitizeTar(bytes.NewReader(in), &out)
+	skipped, err := sanitizeTar(bytes.NewReader(in), &out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestSanitizeTarRefusals(t *testing.T) {
 		{"hard link through a symlink", []entry{symE("l", "/etc"), linkE("h", "./l/shadow")}, `hard link "h" points to "./l/shadow", through the symlink "l"`},
 	} {
 		var out bytes.Buffer
-		_, err := sanitizeTar(bytes.NewReader(makeTar(t, tc.entries...)), &out)
+		_, err := sanitizeTar(bytes.NewReader(makeTar(t, tc.entries...)), &out, nil)
 		if err == nil {
 			t.Errorf("%s: accepted", tc.name)
 			continue
@@ -237,7 +237,7 @@ func TestSanitizeTarTruncated(t *testing.T) {
 	// Cut in the middle of b's content.
 	cut := full[:512+2048+512+1000]
 	var out bytes.Buffer
-	_, err := sanitizeTar(bytes.NewReader(cut), &out)
+	_, err := sanitizeTar(bytes.NewReader(cut), &out, nil)
 	if err == nil {
 		t.Fatal("a truncated archive was accepted")
 	}
@@ -245,7 +245,7 @@ func TestSanitizeTarTruncated(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 	// Cut inside the second header.
-	_, err = sanitizeTar(bytes.NewReader(full[:512+2048+100]), &out)
+	_, err = sanitizeTar(bytes.NewReader(full[:512+2048+100]), &out, nil)
 	if err == nil || !strings.Contains(err.Error(), "truncated or corrupt after 1 entries") {
 		t.Errorf("cut in a header: %v", err)
 	}
@@ -254,17 +254,17 @@ func TestSanitizeTarTruncated(t *testing.T) {
 func TestSanitizeTarEmptyAndJunk(t *testing.T) {
 	var out bytes.Buffer
 	// An archive with no entry (just the end blocks).
-	_, err := sanitizeTar(bytes.NewReader(makeTar(t)), &out)
+	_, err := sanitizeTar(bytes.NewReader(makeTar(t)), &out, nil)
 	if err == nil || err.Error() != "the archive is empty" {
 		t.Errorf("empty archive: %v", err)
 	}
 	// No bytes at all.
-	if _, err := sanitizeTar(bytes.NewReader(nil), &out); err == nil {
+	if _, err := sanitizeTar(bytes.NewReader(nil), &out, nil); err == nil {
 		t.Error("an empty stream was accepted")
 	}
 	// Junk.
 	junk := bytes.Repeat([]byte("this is not a tar file\n"), 100)
-	_, err = sanitizeTar(bytes.NewReader(junk), &out)
+	_, err = sanitizeTar(bytes.NewReader(junk), &out, nil)
 	if err == nil || !strings.Contains(err.Error(), "not a tar archive") {
 		t.Errorf("junk: %v", err)
 	}
@@ -273,7 +273,7 @@ func TestSanitizeTarEmptyAndJunk(t *testing.T) {
 func TestSanitizeTarCompressed(t *testing.T) {
 	in := gz(t, makeTar(t, dirE("bin/"), fileE("bin/x", "hello"), devE("dev/null", tar.TypeChar)))
 	var out bytes.Buffer
-	skipped, err := sanitizeTar(bytes.NewReader(in), &out)
+	skipped, err := sanitizeTar(bytes.NewReader(in), &out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestSanitizeTarCompressed(t *testing.T) {
 		t.Errorf("output = %v (want it decompressed, as a plain tar)", got)
 	}
 	// A bad entry inside a compressed archive is still refused.
-	_, err = sanitizeTar(bytes.NewReader(gz(t, makeTar(t, fileE("/abs", "")))), &out)
+	_, err = sanitizeTar(bytes.NewReader(gz(t, makeTar(t, fileE("/abs", "")))), &out, nil)
 	if err == nil || !strings.Contains(err.Error(), "absolute path") {
 		t.Errorf("compressed bad entry: %v", err)
 	}

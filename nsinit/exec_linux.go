@@ -38,6 +38,9 @@ type ExecSpec struct {
 	// SessionKeyring is the container's session keyring (Spec.SessionKeyring), which
 	// the command joins.
 	SessionKeyring string `json:"sessionKeyring,omitempty"`
+	// Seccomp is the container's filter (Spec.Seccomp).
+	Seccomp      []byte `json:"seccomp,omitempty"`
+	SeccompFlags uint32 `json:"seccompFlags,omitempty"`
 	// Cgroup, when set, is the container's cgroup directory: the command starts in it
 	// (CLONE_INTO_CGROUP), under the container's limits.
 	Cgroup *os.File `json:"-"`
@@ -167,14 +170,23 @@ func execChild(spec *ExecSpec) (int, error) {
 	if err != nil {
 		return code, err
 	}
-	is := &Spec{Caps: spec.Caps, NoNewPrivileges: spec.NoNewPrivileges, User: User{UID: uint32(u.Uid), GID: uint32(u.Gid)}}
+	is := &Spec{Caps: spec.Caps, NoNewPrivileges: spec.NoNewPrivileges, User: User{UID: uint32(u.Uid), GID: uint32(u.Gid)},
+		Seccomp: spec.Seccomp, SeccompFlags: spec.SeccompFlags}
 	for _, g := range u.Sgids {
 		is.User.AdditionalGids = append(is.User.AdditionalGids, uint32(g))
+	}
+	// From here on the container's seccomp filter may be in force (loadSeccomp):
+	// whatever it blocks (keyctl, to join a new session keyring) must come before.
+	if err := loadSeccomp(is, false); err != nil {
+		return ExitEngine, err
 	}
 	if err := setupIdentity(is); err != nil {
 		return ExitEngine, err
 	}
 	if err := closeExtraFiles(); err != nil {
+		return ExitEngine, err
+	}
+	if err := loadSeccomp(is, true); err != nil {
 		return ExitEngine, err
 	}
 	err = unix.Exec(path, spec.Args, env)

@@ -99,6 +99,11 @@ func InitMain() {
 	// with its mounts.
 	var pdeath int
 	_ = unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0)
+	// From here on the container's seccomp filter may be in force (loadSeccomp):
+	// whatever it blocks (keyctl, to join a new session keyring) must come before.
+	if err := loadSeccomp(&spec, false); err != nil {
+		fail(ExitEngine, err)
+	}
 	if err := setupIdentity(&spec); err != nil {
 		fail(ExitEngine, err)
 	}
@@ -108,6 +113,9 @@ func InitMain() {
 		}
 	}
 	if err := closeExtraFiles(); err != nil {
+		fail(ExitEngine, err)
+	}
+	if err := loadSeccomp(&spec, true); err != nil {
 		fail(ExitEngine, err)
 	}
 	if spec.Init {

@@ -90,7 +90,7 @@ func setupRootfs(spec *Spec) error {
 		}
 	}
 	if !spec.Privileged {
-		if err := maskPaths(root); err != nil {
+		if err := maskPaths(root, spec); err != nil {
 			return err
 		}
 	}
@@ -267,8 +267,9 @@ func userMount(root string, m Mount) error {
 
 // maskPaths hides what Docker hides (a /dev/null bind over files, an empty read-only
 // tmpfs over directories) and makes the kernel's tunables read-only.
-func maskPaths(root string) error {
-	for _, p := range MaskedPaths {
+func maskPaths(root string, spec *Spec) error {
+	masked, readonly := Masks(spec.Mask, spec.Unmask)
+	for _, p := range masked {
 		t, err := inRoot(root, p)
 		if err != nil {
 			return err
@@ -286,7 +287,7 @@ func maskPaths(root string) error {
 			return err
 		}
 	}
-	for _, p := range ReadonlyPaths {
+	for _, p := range readonly {
 		t, err := inRoot(root, p)
 		if err != nil {
 			return err

@@ -6,7 +6,11 @@
 // when hutch is re-executed as "hutch-init".
 package nsinit
 
-import "os"
+import (
+	"os"
+	"path"
+	"slices"
+)
 
 // Spec is everything the init needs to set up one container; it travels as JSON over a pipe.
 type Spec struct {
@@ -20,6 +24,14 @@ type Spec struct {
 	// other capability is dropped.
 	Caps            []string `json:"caps"`
 	NoNewPrivileges bool     `json:"noNewPrivileges"`
+	// Seccomp is the compiled filter (security.Program.Bytes), none when empty: it is
+	// installed just before the command runs (loadSeccomp).
+	Seccomp      []byte `json:"seccomp,omitempty"`
+	SeccompFlags uint32 `json:"seccompFlags,omitempty"`
+	// Mask adds paths to MaskedPaths; Unmask takes paths (or patterns) out of
+	// MaskedPaths and ReadonlyPaths, "ALL" all of them (--security-opt mask=, unmask=).
+	Mask   []string `json:"mask,omitempty"`
+	Unmask []string `json:"unmask,omitempty"`
 	// Privileged keeps /proc and /sys unmasked.
 	Privileged bool    `json:"privileged"`
 	ReadOnly   bool    `json:"readOnly"`
@@ -93,4 +105,31 @@ var MaskedPaths = []string{
 // ReadonlyPaths are visible but read-only (unless privileged).
 var ReadonlyPaths = []string{
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+}
+
+// Masks are the masked and read-only paths once mask and unmask (--security-opt) are
+// applied to the defaults.
+func Masks(mask, unmask []string) (masked, readonly []string) {
+	keep := func(p string) bool {
+		for _, u := range unmask {
+			if u == "ALL" || u == p {
+				return false
+			}
+			if ok, _ := path.Match(u, p); ok {
+				return false
+			}
+		}
+		return true
+	}
+	for _, p := range append(append([]string{}, MaskedPaths...), mask...) {
+		if keep(p) && !slices.Contains(masked, p) {
+			masked = append(masked, p)
+		}
+	}
+	for _, p := range ReadonlyPaths {
+		if keep(p) {
+			readonly = append(readonly, p)
+		}
+	}
+	return masked, readonly
 }

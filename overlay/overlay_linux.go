@@ -43,6 +43,16 @@ func (c Choice) StorageDriver() string {
 // inside the user namespace). forced names a driver from config.toml ("" = probe);
 // mountProgram overrides the fuse-overlayfs path.
 func Choose(scratch, forced, mountProgram string) (Choice, error) {
+	return ChooseFrom(scratch, forced, "config.toml", mountProgram)
+}
+
+// ChooseFrom is Choose for a driver forced by source: "config.toml", or
+// "--storage-driver" (the flag, for one command).
+func ChooseFrom(scratch, forced, source, mountProgram string) (Choice, error) {
+	fix := "remove the `driver` line to let hutch fall back, or set driver = \"fuse-overlayfs\""
+	if source != "config.toml" {
+		fix = "leave out " + source + " to let hutch fall back, or give " + source + " fuse-overlayfs"
+	}
 	c := Choice{Forced: forced != ""}
 	var nativeErr, fuseErr error
 	var fuseProg string
@@ -61,16 +71,16 @@ func Choose(scratch, forced, mountProgram string) (Choice, error) {
 	switch forced {
 	case Native:
 		if nativeErr != nil {
-			return c, fmt.Errorf("config.toml forces storage driver %q, but the kernel refuses overlay mounts in a user namespace here: %v; remove the `driver` line to let hutch fall back, or set driver = \"fuse-overlayfs\"", Native, nativeErr)
+			return c, fmt.Errorf("%s forces storage driver %q, but the kernel refuses overlay mounts in a user namespace here: %v; %s", source, Native, nativeErr, fix)
 		}
-		c.Name, c.Reason = Native, "forced by config.toml"
+		c.Name, c.Reason = Native, "forced by "+source
 	case Fuse:
 		if fuseErr != nil {
-			return c, fmt.Errorf("config.toml forces storage driver %q, but it cannot be used: %v", Fuse, fuseErr)
+			return c, fmt.Errorf("%s forces storage driver %q, but it cannot be used: %v", source, Fuse, fuseErr)
 		}
-		c.Name, c.MountProgram, c.Reason = Fuse, fuseProg, "forced by config.toml"
+		c.Name, c.MountProgram, c.Reason = Fuse, fuseProg, "forced by "+source
 	case VFS:
-		c.Name, c.Reason = VFS, "forced by config.toml"
+		c.Name, c.Reason = VFS, "forced by "+source
 	case "":
 		switch {
 		case nativeErr == nil:

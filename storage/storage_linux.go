@@ -16,6 +16,7 @@ import (
 	storagetypes "go.podman.io/storage/types"
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/overlay"
 )
@@ -39,8 +40,26 @@ type Options struct {
 	RunRoot      string
 	Driver       string // forced driver from config ("" = probe on first use)
 	DriverSource string // where Driver was set, for error messages
+	// DriverFlag: Driver comes from --storage-driver (for this command), not from
+	// DriverSource.
+	DriverFlag   bool
 	MountProgram string
 	SingleID     bool // only one id is mapped: store every owner as root
+	// DriverOptions are --storage-opt's options of the driver (overlay.mountopt=…,
+	// vfs.ignore_chown_errors=…), for this command, after hutch's own.
+	DriverOptions []string
+	// Flags are the global flags that chose this store ("--root DIR …"; "" for the
+	// user's own), for the commands that messages give.
+	Flags string
+}
+
+// hutch is the command line that works on this store, for messages: "hutch", or with
+// the flags that chose it.
+func (o Options) hutch() string {
+	if o.Flags == "" {
+		return "hutch"
+	}
+	return "hutch " + o.Flags
 }
 
 // Store is an open store and how it was opened.
@@ -82,6 +101,12 @@ func Open(o Options) (*Store, error) {
 	if o.SingleID {
 		driverOpts = append(driverOpts, prefix+"ignore_chown_errors=true")
 	}
+	for _, opt := range o.DriverOptions {
+		if !strings.HasPrefix(opt, prefix) {
+			return nil, fmt.Errorf("--storage-opt %s: the store at %s uses the %s driver, whose options start with %q", opt, o.GraphRoot, m.Driver.Name, prefix)
+		}
+		driverOpts = append(driverOpts, opt)
+	}
 	// go.podman.io/storage computes its own defaults before it looks at ours: keep it
 	// from reading Podman's storage.conf and from judging $XDG_RUNTIME_DIR (which may be
 	// unset, relative or someone else's; hutch has resolved RunRoot already).
@@ -95,15 +120,21 @@ func Open(o Options) (*Store, error) {
 	})
 	if err != nil {
 		msg := strings.Join(strings.Fields(err.Error()), " ")
-		return nil, fmt.Errorf("opening the store at %s: %s; if its records are damaged, `hutch system reset` starts over (it deletes all images and containers)", o.GraphRoot, msg)
+		if len(o.DriverOptions) > 0 {
+			return nil, fmt.Errorf("opening the store at %s with --storage-opt %s: %s; check those options (or leave them out)", o.GraphRoot, strings.Join(o.DriverOptions, " --storage-opt "), msg)
+		}
+		return nil, fmt.Errorf("opening the store at %s: %s; if its records are damaged, `%s system reset` starts over (it deletes all images and containers)", o.GraphRoot, msg, o.hutch())
 	}
 	if m.Driver.Name == overlay.Native {
 		flag := filepath.Join(o.GraphRoot, "overlay", ".has-mount-program")
 		if b, err := os.ReadFile(flag); err == nil && strings.TrimSpace(string(b)) == "true" {
 			s.Shutdown(true)
-			return nil, fmt.Errorf("the store at %s was created for native overlay, but the kernel no longer allows it here: set driver = \"fuse-overlayfs\" in config.toml after `hutch system reset`, or use another graphroot", o.GraphRoot)
+			return nil, fmt.Errorf("the store at %s was created for native overlay, but the kernel no longer allows it here: set driver = \"fuse-overlayfs\" in config.toml after `%s system reset`, or use another graphroot", o.GraphRoot, o.hutch())
 		}
 	}
+	// A few megabytes that commands freeing space give up on a full disk (package
+	// diskspace); made again here once there is room.
+	diskspace.EnsureReserve(o.GraphRoot)
 	return &Store{Store: s, Manifest: m, Options: o}, nil
 }
 
@@ -116,12 +147,17 @@ func manifest(o Options) (Manifest, error) {
 	if err == nil {
 		var m Manifest
 		if err := json.Unmarshal(b, &m); err != nil {
-			return m, fmt.Errorf("store record %s is damaged (%v): run `hutch system reset` to start over", path, err)
+			return m, fmt.Errorf("store record %s is damaged (%v): run `%s system reset` to start over", path, err, o.hutch())
+		}
+		if o.Driver != "" && o.Driver != m.Driver.Name && o.DriverFlag {
+			return m, fmt.Errorf("the store at %s was created with the %s driver, but --storage-driver asks for %s; hutch does not switch silently (the images would disappear): "+
+				"keep %s by leaving out --storage-driver (or giving --storage-driver %s), use another store for %s with --root DIR, or start over with %s by running `%s --storage-driver %s system reset` (deletes all images and containers)",
+				o.GraphRoot, m.Driver.Name, o.Driver, m.Driver.Name, m.Driver.Name, o.Driver, o.Driver, o.hutch(), o.Driver)
 		}
 		if o.Driver != "" && o.Driver != m.Driver.Name {
 			return m, fmt.Errorf("the store at %s was created with the %s driver, but %s asks for %s; hutch does not switch silently (the images would disappear): "+
-				"keep %s by removing the `driver` line from %s, or start over with %s by running `hutch system reset` (deletes all images and containers)",
-				o.GraphRoot, m.Driver.Name, o.DriverSource, o.Driver, m.Driver.Name, o.DriverSource, o.Driver)
+				"keep %s by removing the `driver` line from %s, or start over with %s by running `%s system reset` (deletes all images and containers)",
+				o.GraphRoot, m.Driver.Name, o.DriverSource, o.Driver, m.Driver.Name, o.DriverSource, o.Driver, o.hutch())
 		}
 		if o.SingleID && !m.SingleID {
 			return m, fmt.Errorf("the store at %s holds files of your subordinate ids, but this time only your own uid is mapped (newuidmap/newgidmap did not apply your ranges; `hutch info` says why): "+
@@ -141,7 +177,11 @@ func manifest(o Options) (Manifest, error) {
 	if forced == "" {
 		forced = existingDriver(o.GraphRoot)
 	}
-	c, err := overlay.Choose(filepath.Join(o.GraphRoot, "probe"), forced, o.MountProgram)
+	source := "config.toml"
+	if o.DriverFlag {
+		source = "--storage-driver"
+	}
+	c, err := overlay.ChooseFrom(filepath.Join(o.GraphRoot, "probe"), forced, source, o.MountProgram)
 	os.RemoveAll(filepath.Join(o.GraphRoot, "probe"))
 	if err != nil {
 		return Manifest{}, err

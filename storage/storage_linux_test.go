@@ -153,6 +153,54 @@ func TestOpenRefusesADifferentForcedDriver(t *testing.T) {
 	}
 }
 
+// TestDriverFlag: --storage-driver forces a new store's driver (and says so), and is
+// refused for a store recorded with another, with the fix in the flag's terms; the
+// driver options it is given must be the store's driver's.
+func TestDriverFlag(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	o := Options{GraphRoot: filepath.Join(root, "graph"), RunRoot: filepath.Join(root, "run"), Driver: overlay.VFS, DriverFlag: true,
+		DriverSource: "/home/u/.config/hutch/config.toml"}
+	s, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown(true)
+	if m := readManifest(t, o.GraphRoot); m.Driver.Reason != "forced by --storage-driver" || !m.Driver.Forced {
+		t.Errorf("manifest = %+v", m)
+	}
+	o.Driver, o.Flags = overlay.Native, "--root /else"
+	_, err = Open(o)
+	if err == nil {
+		t.Fatal("a store made with vfs was opened with --storage-driver overlay")
+	}
+	for _, want := range []string{"created with the vfs driver", "--storage-driver asks for overlay", "leaving out --storage-driver", "--root DIR", "`hutch --root /else --storage-driver overlay system reset`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "config.toml") {
+		t.Errorf("the flag's refusal speaks of config.toml: %v", err)
+	}
+	o.Driver, o.DriverOptions = "", []string{"overlay.mountopt=nodev"}
+	if _, err := Open(o); err == nil || !strings.Contains(err.Error(), `uses the vfs driver, whose options start with "vfs."`) {
+		t.Errorf("an overlay option on a vfs store: %v", err)
+	}
+	// A store of its own: go.podman.io/storage keeps one store per root in a process.
+	o = Options{Flags: "--root /else", GraphRoot: filepath.Join(root, "graph2"), RunRoot: filepath.Join(root, "run2"), Driver: overlay.VFS, DriverFlag: true}
+	o.DriverOptions = []string{"vfs.mountopt=nodev"}
+	if _, err := Open(o); err == nil || !strings.Contains(err.Error(), "with --storage-opt vfs.mountopt=nodev") || strings.Contains(err.Error(), "system reset") {
+		t.Errorf("an option vfs refuses: %v", err)
+	}
+	o.GraphRoot, o.RunRoot = filepath.Join(root, "graph3"), filepath.Join(root, "run3")
+	o.DriverOptions = []string{"vfs.ignore_chown_errors=true"}
+	s, err = Open(o)
+	if err != nil {
+		t.Fatalf("a vfs option: %v", err)
+	}
+	s.Shutdown(true)
+}
+
 func TestOpenWithoutForcedDriverKeepsRecorded(t *testing.T) {
 	requireRoot(t)
 	root := t.TempDir()

@@ -73,15 +73,27 @@ func TestVersion(t *testing.T) {
 	r := sb.ok("version")
 	assertContains(t, r.stdout, "Version:", "version")
 	assertContains(t, r.stdout, "OS/Arch:    linux/"+runtimeArch(), "version")
-	var v map[string]string
+	var v struct{ Client map[string]string }
 	mustJSON(t, sb.ok("version", "--format", "json"), &v)
-	if v["Version"] == "" || !strings.HasPrefix(v["GoVersion"], "go") {
+	if v.Client["Version"] == "" || !strings.HasPrefix(v.Client["GoVersion"], "go") ||
+		v.Client["Os"] != "linux" || v.Client["Arch"] != runtimeArch() {
 		t.Fatalf("version --format json: %v", v)
 	}
-	assertEqual(t, sb.ok("version", "--format", "{{.OsArch}}").stdout, "linux/"+runtimeArch()+"\n", "version --format")
+	assertEqual(t, sb.ok("version", "--format", "{{.Client.OsArch}}").stdout, "linux/"+runtimeArch()+"\n", "version --format")
+	// hack/build.sh stamps the commit of the checkout it builds (CI builds a clean clone).
+	if head, err := exec.Command("git", "-C", "..", "rev-parse", "HEAD").Output(); err == nil {
+		want := strings.TrimSpace(string(head))
+		assertEqual(t, sb.ok("version", "--format", "{{.Client.GitCommit}}").stdout, want+"\n", "version's commit")
+		assertContains(t, r.stdout, "Git Commit: "+want, "version")
+	} else {
+		t.Fatalf("git rev-parse HEAD in the checkout: %v", err)
+	}
 	if _, err := os.Stat(sb.graphRoot()); err == nil {
 		t.Fatal("version created the store")
 	}
+	// info names the commit too, for bug reports.
+	want := strings.TrimSpace(sb.ok("version", "--format", "{{.Client.Commit}}").stdout)
+	assertEqual(t, sb.ok("info", "--format", "{{.Commit}}").stdout, want+"\n", "info's commit")
 }
 
 // TestEngineErrors: hutch's own failures exit 125 with an `Error:` line.
@@ -128,7 +140,7 @@ func TestEngineErrors(t *testing.T) {
 func TestUnknownSubcommand(t *testing.T) {
 	t.Parallel()
 	sb := newSandbox(t, userWithRange)
-	for _, args := range [][]string{{"image", "frobnicate"}, {"system", "check"}, {"container", "nope", "x"}, {"volume", "lss"}} {
+	for _, args := range [][]string{{"image", "frobnicate"}, {"system", "frobnicate"}, {"container", "nope", "x"}, {"volume", "lss"}} {
 		r := sb.expect(125, args...)
 		assertOneLineError(t, r, fmt.Sprintf("unknown command %q for \"hutch %s\"", args[1], args[0]), "hutch "+args[0]+" --help")
 		assertEqual(t, r.stdout, "", "stdout of hutch "+strings.Join(args, " "))

@@ -236,6 +236,12 @@ type sandbox struct {
 	// allowResetFailure: the test leaves hutch unable to start (a planted runtime dir …),
 	// so the final `system reset` is expected to fail.
 	allowResetFailure bool
+	// ns, when set, is a mount namespace of the test's own that every hutch command of
+	// the sandbox runs in (host_helpers_test.go).
+	ns *mountNS
+	// harnessMounts are mount points the test itself made in the sandbox (a small file
+	// system under the store): not hutch's leftovers.
+	harnessMounts []string
 }
 
 // newSandbox makes a sandbox for the user and schedules its cleanup: `hutch system
@@ -450,6 +456,9 @@ func (sb *sandbox) command(o runOpts, args ...string) *exec.Cmd {
 	if o.bin != "" {
 		bin = o.bin
 	}
+	if sb.ns != nil && o.bin == "" {
+		bin, argv = "/usr/bin/nsenter", sb.ns.args(sb, args)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	sb.t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, argv...)
@@ -462,6 +471,9 @@ func (sb *sandbox) command(o runOpts, args ...string) *exec.Cmd {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: uint32(sb.user.uid), Gid: uint32(sb.user.gid), Groups: []uint32{uint32(sb.user.gid)}},
 		Setpgid:    true,
+	}
+	if sb.ns != nil && o.bin == "" {
+		cmd.SysProcAttr.Credential = nil // nsenter enters as root, setpriv becomes the user
 	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
@@ -727,6 +739,7 @@ type infoJSON struct {
 		Since     time.Time `json:"since"`
 		File      string    `json:"file"`
 		Note      string    `json:"note"`
+		JoinedBy  string    `json:"joinedBy"`
 	} `json:"keptNamespace"`
 	Paths struct {
 		GraphRoot       string `json:"graphRoot"`

@@ -452,10 +452,17 @@ func TestTagAndRmi(t *testing.T) {
 		if len(list) != 2 || findImage(list, fix.layered.name) == nil || findImageID(list, fix.base.id) == nil {
 			t.Fatalf("after removing three images: %+v", list)
 		}
-		// Removing the child leaves the unnamed base, now simply dangling.
-		sb.ok("rmi", fix.layered.name)
+		// Removing the child with --no-prune leaves the unnamed base, now simply dangling.
+		sb.ok("rmi", "--no-prune", fix.layered.name)
 		if base := findImageID(sb.images(false), fix.base.id); base == nil || !base.Dangling || base.Intermediate {
 			t.Fatalf("after removing its child the base image should be listed as dangling: %+v", base)
+		}
+		// Without it, as Docker, the unnamed parent goes with its child.
+		sb.ok("load", "-i", fix.layered.path)
+		r = sb.ok("rmi", fix.layered.name)
+		assertContains(t, r.stdout, "Deleted: sha256:"+fix.layered.id+"\nDeleted: sha256:"+fix.base.id+"\n", "rmi of an image with an unnamed parent")
+		if len(sb.images(true)) != 0 {
+			t.Fatalf("rmi left images: %+v", sb.images(true))
 		}
 		// A missing image among others: the rest are removed, the status is 1.
 		sb.ok("load", "-i", fix.docker.path)

@@ -548,3 +548,107 @@ func TestKeptOtherMountNamespace(t *testing.T) {
 	assertEqual(t, sb.ok("run", "--rm", "-v", priv+":/p", imgRun, "cat", "/p/f").stdout, "host-view\n", "a run from the usual namespace")
 	assertEqual(t, sb.ok("info", "--format", "{{.Kept.OwnMounts}}").stdout, "false\n", "info from the usual namespace")
 }
+
+// treeState lists every path under dir with its size and modification time, to show that
+// nothing was written there.
+func treeState(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestKeptVerdict: a command that joins the kept namespace before its Go runtime starts
+// cannot check the paths there (inside, the user's directories and root's both show as
+// the overflow uid); it joins only while the verdict that a plain-user hutch wrote after
+// checking them still holds (config/verdict_linux.go). Here root changes what was checked
+// after the verdict was written: the store's parent made writable by everyone, given to
+// another user, and a config file, absent when the verdict was written, that names a
+// store in another user's directory. Each time, the commands that would have joined
+// (images, run, info) refuse the store as the check does (issue 12, hole 6: a store in
+// another user's directory used silently), and write nothing there; undone, the verdict
+// holds again.
+func TestKeptVerdict(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	other := users[userNoRange]
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	stores := sb.path("work", "stores")
+	sb.userDir(stores)
+	must(os.Chmod(stores, 0o755))
+	store := filepath.Join(stores, "s")
+	sb.writeConfig("[storage]\ngraphroot = \"" + store + "\"\n")
+	importRunImages(t, sb, imgRun)
+	// The first command's verdict stamped the store as absent, and it made it: the next
+	// command checks again and writes the verdict that holds from then on.
+	sb.ok("images")
+	joined := func(when string) {
+		t.Helper()
+		if got := sb.info().KeptNamespace.JoinedBy; got != "constructor" {
+			r := sb.ok("--log-level", "debug", "info")
+			t.Fatalf("%s: info joined the kept namespace through its %q, not in its constructor: the verdict does not hold:\n%s", when, got, r.stderr)
+		}
+	}
+	// The commands below would take the fast path: the attacks are on it.
+	joined("with the verdict written")
+
+	for _, a := range []struct {
+		name         string
+		attack, undo func() error
+		needles      []string
+	}{
+		{"writable by everyone", func() error { return os.Chmod(stores, 0o777) }, func() error { return os.Chmod(stores, 0o755) },
+			[]string{"refusing the store (graph root) " + store, stores + " is writable by everyone (mode 0777) without the sticky bit"}},
+		{"another user's", func() error { return os.Chown(stores, other.uid, other.gid) },
+			func() error { return os.Chown(stores, sb.user.uid, sb.user.gid) },
+			[]string{"refusing the store (graph root) " + store, stores + " belongs to " + userNoRange}},
+	} {
+		before := treeState(t, stores)
+		must(a.attack())
+		for _, args := range [][]string{{"images"}, {"run", "--rm", imgRun, "true"}, {"info"}} {
+			r := sb.expect(125, args...)
+			assertOneLineError(t, r, a.needles...)
+		}
+		if after := treeState(t, stores); after != before {
+			t.Fatalf("%s: something was written in the store:\nbefore:\n%s\nafter:\n%s", a.name, before, after)
+		}
+		must(a.undo())
+		joined("undone " + a.name)
+		sb.ok("run", "--rm", imgRun, "true")
+	}
+
+	// A config file that was absent when the verdict was written appears, naming a store
+	// in another user's directory.
+	theirs := sb.path("theirs")
+	must(os.Mkdir(theirs, 0o777))
+	must(os.Chmod(theirs, 0o777))
+	must(os.Chown(theirs, other.uid, other.gid))
+	must(os.Remove(sb.configFile()))
+	sb.ok("images") // checks again, and makes the default store
+	sb.ok("images") // checks the store it made
+	joined("without a config file")
+	sb.writeConfig("[storage]\ngraphroot = \"" + filepath.Join(theirs, "store") + "\"\n")
+	for _, args := range [][]string{{"images"}, {"run", "--rm", imgRun, "true"}} {
+		r := sb.expect(125, args...)
+		assertOneLineError(t, r, "refusing the store (graph root) "+filepath.Join(theirs, "store"), theirs+" belongs to "+userNoRange)
+	}
+	if entries, _ := os.ReadDir(theirs); len(entries) != 0 {
+		t.Fatalf("hutch wrote into the other user's directory: %v", entries)
+	}
+	must(os.Remove(sb.configFile()))
+	joined("the config file removed again")
+}

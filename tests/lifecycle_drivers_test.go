@@ -37,7 +37,7 @@ func TestLifecycleCopy(t *testing.T) {
 			"mkdir -p /data", "echo from-ct > /data/in", "mkdir -p /data/tree/sub", "echo leaf > /data/tree/sub/leaf",
 			"ln -s / /etc/evil", "ln -s " + outside + " /x", "ln -s ../../../../../../../../../.." + outside + " /rel",
 			"ln -s " + outside + "/target /data/link", "ln -s " + outside + "/secret /data/secret",
-			"echo ready > /tmp/ready", "trap 'exit 0' TERM", "sleep 1000 & wait"}, "; "))
+			"trap 'exit 0' TERM", "echo ready > /tmp/ready", "sleep 1000 & wait"}, "; "))
 		lcEventually(t, 10*time.Second, "the container is ready", func() (bool, string) {
 			r := sb.run(runOpts{}, "exec", "cp", "cat", "/tmp/ready")
 			return r.stdout == "ready\n", r.String()
@@ -298,7 +298,7 @@ func TestLifecycleRestartPolicy(t *testing.T) {
 		// always: the first run exits 0 by itself, the second sees the file the first
 		// left (the same container) and runs until killed, the third until stopped.
 		al := lcRunD(sb, "--name", "al", "--restart", "always", lcImage, "sh", "-c",
-			"echo started; if [ ! -f /run-before ]; then touch /run-before; exit 0; fi; trap 'exit 0' TERM; sleep 1000 & wait")
+			"trap 'exit 0' TERM; echo started; if [ ! -f /run-before ]; then touch /run-before; exit 0; fi; sleep 1000 & wait")
 		var mon lcProc
 		lcEventually(t, 20*time.Second, "always: restarted after exit 0", func() (bool, string) {
 			in := lcInspect(sb, al)
@@ -317,6 +317,8 @@ func TestLifecycleRestartPolicy(t *testing.T) {
 			ms := lcMonitors(sb)
 			return len(ms) == 1 && ms[al].pid == mon.pid, fmt.Sprintf("want pid %d only:\n%s", mon.pid, lcProcList(lcProcs(sb)))
 		})
+		// The third run has set its trap once it said "started": the stop is heard.
+		lcWaitLog(sb, "al", "started\nstarted\nstarted\n", 10*time.Second)
 		sb.ok("stop", "al")
 		// It stays stopped: longer than the next restart would take.
 		deadline := time.Now().Add(1500 * time.Millisecond)

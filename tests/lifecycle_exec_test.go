@@ -20,7 +20,7 @@ func TestLifecycleExec(t *testing.T) {
 	t.Parallel()
 	sb := lcSandbox(t)
 	lcRunD(sb, "--name", "ex", "--hostname", "ex-host", "--network", "none", "--tmpfs", "/scratch", "-e", "CVAR=from-run",
-		lcImage, "sh", "-c", "echo in-the-container > /scratch/marker; sleep 1001 & echo ready > /tmp/ready; trap 'exit 0' TERM; wait")
+		lcImage, "sh", "-c", "trap 'exit 0' TERM; echo in-the-container > /scratch/marker; sleep 1001 & echo ready > /tmp/ready; wait")
 	lcEventually(t, 10*time.Second, "the container is ready", func() (bool, string) {
 		r := sb.run(runOpts{}, "exec", "ex", "cat", "/tmp/ready")
 		return r.code == 0 && r.stdout == "ready\n", r.String()

@@ -155,8 +155,19 @@ func lcRunD(sb *sandbox, args ...string) string {
 }
 
 // lcSleeper is a container command that runs until stopped and ends at once on
-// SIGTERM with status 0 (a shell as pid 1 needs a trap to hear the signal).
-var lcSleeper = []string{"sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"}
+// SIGTERM with status 0 (a shell as pid 1 needs a trap to hear the signal). It prints
+// "ready" once the trap is set: a SIGTERM that comes before finds pid 1 without a
+// handler and is dropped, and `stop` then waits out its timeout (lcRunReady waits).
+var lcSleeper = []string{"sh", "-c", "trap 'exit 0' TERM; echo ready; sleep 1000 & wait"}
+
+// lcRunReady is lcRunD of a command that prints "ready" when it can be stopped (as
+// lcSleeper does), waiting until it has.
+func lcRunReady(sb *sandbox, args ...string) string {
+	sb.t.Helper()
+	id := lcRunD(sb, args...)
+	lcWaitLog(sb, id, "ready", 20*time.Second)
+	return id
+}
 
 // ---------------------------------------------------------------------------------
 // The JSON hutch prints about containers
@@ -388,7 +399,7 @@ func lcProcs(sb *sandbox) []lcProc {
 		if !c.tied {
 			if mnt, err := os.Readlink(filepath.Join(dir, "ns", "mnt")); err == nil && mnt != myMntNS {
 				mi, _ := os.ReadFile(filepath.Join(dir, "mountinfo"))
-				c.tied = bytes.Contains(mi, mark)
+				c.tied = mountsName(sb, mi, mark)
 			}
 		}
 		all = append(all, c)
@@ -416,6 +427,24 @@ func lcProcs(sb *sandbox) []lcProc {
 	return out
 }
 
+// mountsName tells whether a mount table names the sandbox (mark), leaving out the
+// mounts the test itself made there (which every mount namespace made since holds).
+func mountsName(sb *sandbox, mi, mark []byte) bool {
+	if len(sb.harnessMounts) == 0 {
+		return bytes.Contains(mi, mark)
+	}
+	for _, l := range bytes.Split(mi, []byte{'\n'}) {
+		f := strings.Fields(string(l))
+		if len(f) > 4 && isHarnessMount(sb, f[4]) {
+			continue
+		}
+		if bytes.Contains(l, mark) {
+			return true
+		}
+	}
+	return false
+}
+
 func lcProcList(ps []lcProc) string {
 	var b strings.Builder
 	for _, p := range ps {
@@ -433,11 +462,6 @@ func lcMounts(sb *sandbox) []string {
 	mark := sb.dir + "/"
 	var out []string
 	seen := map[string]bool{}
-	// The kept mount namespace keeps the store's own mounts of the sandbox between
-	// commands: the runtime directory's rootfs, bound onto itself and shared once, and
-	// the overlay driver's home, which go.podman.io/storage binds onto itself (private)
-	// and unbinds when a command ends with no layer mounted.
-	kept := map[string]bool{sb.runtimeDir() + "/rootfs": true, sb.graphRoot() + "/overlay": true}
 	scan := func(who, file string) {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -445,7 +469,7 @@ func lcMounts(sb *sandbox) []string {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			f := strings.Fields(l)
-			if len(f) > 4 && kept[f[4]] {
+			if len(f) > 4 && ignoredMount(sb, f[4]) {
 				continue
 			}
 			// The mount point (field 5) or the source (after " - ") names the sandbox.
@@ -482,6 +506,24 @@ func lcMounts(sb *sandbox) []string {
 		scan("pid "+strconv.Itoa(pid), filepath.Join("/proc", e.Name(), "mountinfo"))
 	}
 	return out
+}
+
+// ignoredMount tells whether mount point mp is one that may stay: the test's own
+// (isHarnessMount), or one of the store's own mounts of the sandbox that the kept mount
+// namespace keeps between commands: the runtime directory's rootfs, bound onto itself and
+// shared once, and the overlay driver's home, which go.podman.io/storage binds onto
+// itself (private) and unbinds when a command ends with no layer mounted.
+func ignoredMount(sb *sandbox, mp string) bool {
+	return isHarnessMount(sb, mp) || mp == sb.runtimeDir()+"/rootfs" || mp == sb.graphRoot()+"/overlay"
+}
+
+func isHarnessMount(sb *sandbox, mp string) bool {
+	for _, m := range sb.harnessMounts {
+		if mp == m {
+			return true
+		}
+	}
+	return false
 }
 
 // lcAssertNoProcsNoMounts checks (polling a few seconds: the monitor records the exit,

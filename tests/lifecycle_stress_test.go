@@ -1,64 +1,34 @@
 package tests
 
-// Twenty detached containers, each run, exec'd into, stopped and removed, all at once.
+// Detached containers, each run, exec'd into, and stopped and removed (or removed with
+// rm -f), all at once: 20 in CI, 50 with LOAD_FULL=1 (stress_test.go).
 
 import (
-	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// TestLifecycleParallelCycles: twenty `run -d` + `exec` + `stop` + `rm` cycles in
-// parallel all succeed and leave no process, no mount and no record behind.
+// TestLifecycleParallelCycles: parallel `run -d` + `exec` + `stop` + `rm` cycles and,
+// as many at the same time, `run -d` + `exec` + `rm -f` cycles all succeed and leave no
+// process, no mount, no record and nothing for `system check` behind.
 func TestLifecycleParallelCycles(t *testing.T) {
 	t.Parallel()
 	sb := lcSandbox(t)
-	const n = 20
+	n := loadCount(20, 50)
 	began := time.Now()
 	var wg sync.WaitGroup
-	errs := make(chan string, n)
-	for i := 0; i < n; i++ {
+	var failed [2][]string
+	for k, force := range []bool{false, true} {
 		wg.Add(1)
-		go func(i int) {
+		go func(k int, force bool) {
 			defer wg.Done()
-			name := fmt.Sprintf("cyc%02d", i)
-			step := func(want string, args ...string) (string, bool) {
-				r := sb.run(runOpts{}, args...)
-				if r.code != 0 || (want != "" && r.stdout != want) {
-					errs <- fmt.Sprintf("%s: want exit 0 and %q:\n%s", name, want, r)
-					return "", false
-				}
-				return r.stdout, true
-			}
-			id, ok := step("", "run", "-d", "--name", name, lcImage, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
-			if !ok {
-				return
-			}
-			if !lcHexID.MatchString(strings.TrimSpace(id)) {
-				errs <- name + ": run -d printed " + id
-				return
-			}
-			// The exec runs in this container: its hostname is the container's short ID.
-			if _, ok := step(id[:12]+" "+name+"\n", "exec", name, "sh", "-c", "echo $(hostname) "+name); !ok {
-				return
-			}
-			if _, ok := step(name+"\n", "stop", name); !ok {
-				return
-			}
-			step(name+"\n", "rm", name)
-		}(i)
+			failed[k] = loadCycles(sb, map[bool]string{false: "stop", true: "rmf"}[force], n/2, force)
+		}(k, force)
 	}
 	wg.Wait()
-	close(errs)
-	var failed []string
-	for e := range errs {
-		failed = append(failed, e)
-	}
-	if len(failed) > 0 {
-		t.Fatalf("%d of %d cycles failed:\n%s", len(failed), n, strings.Join(failed, "\n"))
-	}
+	loadFailed(t, "parallel cycles", n, append(failed[0], failed[1]...))
 	t.Logf("%d parallel cycles in %s", n, time.Since(began).Round(time.Millisecond))
-	lcAssertClean(t, sb, "twenty parallel cycles")
+	lcAssertClean(t, sb, "parallel cycles")
+	assertCheckClean(t, sb, "parallel cycles")
 }

@@ -28,7 +28,7 @@ func TestLifecycleDetached(t *testing.T) {
 		lcImport(t, sb)
 
 		began := time.Now()
-		a := lcRunD(sb, "--name", "a", lcImage, "sh", "-c", "echo a-out; echo a-err >&2; trap 'exit 0' TERM; sleep 1000 & wait")
+		a := lcRunD(sb, "--name", "a", lcImage, "sh", "-c", "trap 'exit 0' TERM; echo a-out; echo a-err >&2; sleep 1000 & wait")
 		if el := time.Since(began); el > 20*time.Second {
 			t.Fatalf("run -d took %s to return", el)
 		}
@@ -139,7 +139,9 @@ func TestLifecycleDetached(t *testing.T) {
 		sort.Strings(streams)
 		assertEqual(t, strings.Join(streams, ","), "stderr:a-err\n,stdout:a-out\n", "the log file's entries")
 
-		// It records the exit and its time, unmounts and ends.
+		// It records the exit and its time, unmounts and ends. (Its output, there now,
+		// comes after its trap: the stop signal is heard.)
+		lcWaitLog(sb, "a", "a-out", 10*time.Second)
 		sb.ok("stop", "a")
 		ina = lcInspect(sb, "a")
 		if ina.State.Status != "exited" || ina.State.Running || ina.State.ExitCode != 0 || ina.State.Pid != 0 {
@@ -230,7 +232,7 @@ func TestLifecycleCreateStart(t *testing.T) {
 	assertEqual(t, r.stdout, "got-\n", "start -a without -i reads nothing")
 
 	// start in the background; again while it runs: the same process, no second one.
-	sb.ok("create", "--name", "bg", lcImage, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
+	sb.ok(append([]string{"create", "--name", "bg", lcImage}, lcSleeper...)...)
 	assertEqual(t, sb.ok("start", "bg").stdout, "bg\n", "start prints the name")
 	first := lcWaitStatus(sb, "bg", "running", 10*time.Second)
 	assertEqual(t, sb.ok("start", "bg").stdout, "bg\n", "start of a running container")
@@ -240,6 +242,7 @@ func TestLifecycleCreateStart(t *testing.T) {
 	lcWaitMonitorCount(sb, 1)
 
 	// An exited container starts again: a new process, a new start time.
+	lcWaitLog(sb, "bg", "ready", 10*time.Second)
 	sb.ok("stop", "bg")
 	sb.ok("start", "bg")
 	second := lcWaitStatus(sb, "bg", "running", 10*time.Second)
@@ -354,7 +357,7 @@ func TestLifecycleNamesAndIDs(t *testing.T) {
 	t.Parallel()
 	sb := lcSandbox(t)
 
-	held := lcRunD(sb, "--name", "held", lcImage, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
+	held := lcRunReady(sb, append([]string{"--name", "held", lcImage}, lcSleeper...)...)
 	for _, cmd := range [][]string{{"run", "-d"}, {"run", "--rm"}, {"create"}} {
 		r := sb.expect(125, append(cmd, "--name", "held", lcImage, "true")...)
 		assertOneLineError(t, r, `"held"`, held[:12])

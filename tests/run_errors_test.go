@@ -47,7 +47,7 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"-w", "relative", imgRun}, []string{"-w", "relative"}},
 		{[]string{"--cap-add", "NOT_A_CAP", imgRun}, []string{"--cap-add", "NOT_A_CAP"}},
 		{[]string{"--cap-drop", "NOT_A_CAP", imgRun}, []string{"--cap-drop", "NOT_A_CAP"}},
-		{[]string{"--security-opt", "seccomp=unconfined", imgRun}, []string{"--security-opt", "seccomp=unconfined"}},
+		{[]string{"--security-opt", "seccomp-unconfined", imgRun}, []string{"--security-opt", "seccomp-unconfined"}},
 		{[]string{"--userns", "bogus", imgRun}, []string{"--userns", "bogus"}},
 		{[]string{"--network", "bogus", imgRun}, []string{"--network", "bogus"}},
 		{[]string{"--name", "bad/name", imgRun}, []string{"--name", "bad/name"}},

@@ -166,7 +166,15 @@ echo ready; while :; do sleep 0.05; done`
 	// With --init a command without a handler dies of the forwarded signal: 128+15.
 	b := sb.startRun(runOpts{}, "run", "--rm", "--init", imgRun, "sh", "-c", "echo ready; exec sleep 1000")
 	b.waitOutput("ready\n", 30*time.Second)
-	time.Sleep(100 * time.Millisecond) // let the shell become sleep
+	// The shell has become sleep (exec) once the container runs a `sleep 1000`.
+	lcEventually(t, 10*time.Second, "the shell became sleep", func() (bool, string) {
+		for _, p := range lcProcs(sb) {
+			if p.inContainer && p.args == "sleep 1000" {
+				return true, ""
+			}
+		}
+		return false, lcProcList(lcProcs(sb))
+	})
 	b.signal(syscall.SIGTERM)
 	r := b.wait()
 	assertEqual(t, r.code, 128+15, "exit status of a command killed by a forwarded SIGTERM\n"+r.String())

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -134,8 +135,9 @@ func TestNoSubIDUser(t *testing.T) {
 		assertContains(t, r.stderr, "hutch: warning: ", "first command's stderr")
 		assertContains(t, r.stderr, "single-id", "first command's stderr")
 		assertContains(t, r.stderr, "usermod --add-subuids", "first command's stderr")
-		assertContains(t, r.stderr, "usermod --add-subgids", "first command's stderr")
+		assertContains(t, r.stderr, "--add-subgids", "first command's stderr")
 		assertContains(t, r.stderr, sb.user.name, "first command's stderr")
+		assertFreeRangeAdvice(t, r.stderr)
 		r = sb.ok("images")
 		assertNotContains(t, r.stderr, "warning", "second command's stderr (the warning is shown once)")
 
@@ -241,5 +243,105 @@ func TestUnusableHelperFallsBack(t *testing.T) {
 				t.Fatalf("with /usr/bin/newuidmap the map should have the range again: %v", got)
 			}
 		})
+	}
+}
+
+// assertFreeRangeAdvice checks the range hutch advises for a user without one: the same
+// for uids and gids, of 65536 ids, and free in /etc/subuid and /etc/subgid (not the
+// fixed 100000-165535 it used to advise, which is taken on a machine with a user).
+func assertFreeRangeAdvice(t *testing.T, text string) {
+	t.Helper()
+	m := regexp.MustCompile("usermod --add-subuids ([0-9]+)-([0-9]+) --add-subgids ([0-9]+)-([0-9]+) ").FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no `usermod --add-subuids A-B --add-subgids A-B USER` in:\n%s", text)
+	}
+	start, _ := strconv.Atoi(m[1])
+	end, _ := strconv.Atoi(m[2])
+	if m[1] != m[3] || m[2] != m[4] || end-start+1 != 65536 {
+		t.Fatalf("advised ranges %s-%s and %s-%s: want one range of 65536 ids for both", m[1], m[2], m[3], m[4])
+	}
+	for _, file := range []string{"/etc/subuid", "/etc/subgid"} {
+		for _, line := range strings.Split(string(readFile(t, file)), "\n") {
+			f := strings.Split(strings.TrimSpace(line), ":")
+			if len(f) != 3 {
+				continue
+			}
+			s, _ := strconv.Atoi(f[1])
+			c, _ := strconv.Atoi(f[2])
+			if start < s+c && s < end+1 {
+				t.Fatalf("the advised range %d-%d overlaps %s's %d-%d in %s", start, end, f[0], s, s+c-1, file)
+			}
+		}
+	}
+}
+
+// TestSubIDConflicts: a user whose subordinate range overlaps another user's, or holds
+// a real user's uid, is warned once by the first command and by every `info`, naming
+// the other user and the admin's fix (a free range); the commands still work. The
+// host's files are test copies bind-mounted over /etc/subuid, /etc/subgid and
+// /etc/passwd in a mount namespace of the commands' own. (Before: nothing was said; a
+// user given another's range could kill that user's container processes.)
+func TestSubIDConflicts(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	u := sb.user
+	etc := sb.path("etc")
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// mallory's uid range overlaps the test user's; ghost is a user whose uid lies in it.
+	overlapStart := u.subUID.start + u.subUID.count/2
+	ghostUID := u.subUID.start + 10
+	files := map[string]string{
+		"subuid": string(readFile(t, "/etc/subuid")) + fmt.Sprintf("mallory:%d:65536\n", overlapStart),
+		"subgid": string(readFile(t, "/etc/subgid")),
+		"passwd": string(readFile(t, "/etc/passwd")) + fmt.Sprintf("ghost:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", ghostUID, ghostUID),
+	}
+	ns := newMountNS(t)
+	for name, content := range files {
+		p := filepath.Join(etc, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ns.bind(p, "/etc/"+name)
+	}
+	inNS := *sb
+	inNS.ns = ns
+	own := fmt.Sprintf("%d-%d", u.subUID.start, u.subUID.start+u.subUID.count-1)
+	r := inNS.run(runOpts{}, "load", "-i", fix.docker.path)
+	if r.code != 0 {
+		t.Fatalf("load failed:\n%s", r)
+	}
+	for _, n := range []string{
+		"hutch: warning: /etc/subuid: your subordinate uid range " + own + " overlaps mallory's " + fmt.Sprintf("%d-%d", overlapStart, overlapStart+65535),
+		fmt.Sprintf("contains the uid %d of ghost (/etc/passwd)", ghostUID),
+		"can signal, trace and write as the other",
+		"usermod --del-subuids " + own + " --add-subuids ",
+	} {
+		assertContains(t, r.stderr, n, "the first command's warning")
+	}
+	r = inNS.run(runOpts{}, "images")
+	if r.code != 0 || strings.Contains(r.stderr, "warning") || !strings.Contains(r.stdout, "localhost/bb") {
+		t.Fatalf("the second command failed or warned again:\n%s", r)
+	}
+	r = inNS.run(runOpts{}, "info")
+	assertContains(t, r.stdout, "overlaps mallory's", "info")
+	assertContains(t, r.stdout, "of ghost (/etc/passwd)", "info")
+	// The suggested range is free in the files hutch was shown.
+	m := regexp.MustCompile(`--add-subuids ([0-9]+)-([0-9]+) hutch-test`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no free range in:\n%s", r.stdout)
+	}
+	start, _ := strconv.Atoi(m[1])
+	for _, e := range [][2]int{{u.subUID.start, u.subUID.count}, {overlapStart, 65536}} {
+		if start < e[0]+e[1] && e[0] < start+65536 {
+			t.Fatalf("the advised range %s-%s is not free: it overlaps %d-%d", m[1], m[2], e[0], e[0]+e[1]-1)
+		}
+	}
+	// Without the conflicts (the machine's own files), no such warning.
+	for _, w := range sb.info().Warnings {
+		if strings.HasSuffix(w.ID, "-conflict") {
+			t.Fatalf("a warning about ranges on the real files: %s", w.Text)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"hutch.dev/hutch/config"
 	"hutch.dev/hutch/internal/nsenter"
 )
 
@@ -34,49 +33,6 @@ func TestStampAgreesWithConstructor(t *testing.T) {
 	}
 	if stamp(p) == before {
 		t.Errorf("rewriting %s left its stamp %q", p, before)
-	}
-}
-
-// TestRuntimeDirAgreesWithConfig: the constructor looks for the holder's file in the
-// runtime directory config.UserPaths resolves: XDG_RUNTIME_DIR/hutch when usable, the
-// private fallback under TMPDIR (or /tmp) when it is not set. When it is set but not
-// usable, the constructor does not look at all (Go says why, in the user's ids).
-func TestRuntimeDirAgreesWithConfig(t *testing.T) {
-	uid := os.Getuid()
-	base := t.TempDir()
-	owned := filepath.Join(base, "run")
-	if err := os.Mkdir(owned, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(base, "link")
-	if err := os.Symlink(owned, link); err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(base, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct{ xdg, tmpdir string }{
-		{owned, tmp}, {owned, ""}, {"", tmp}, {"relative/dir", tmp}, {link, tmp}, {filepath.Join(base, "none"), tmp},
-		{owned + "/", tmp + "/"},
-	} {
-		t.Setenv("XDG_RUNTIME_DIR", c.xdg)
-		t.Setenv("TMPDIR", c.tmpdir)
-		p, err := config.UserPaths(uid, base, os.Getenv)
-		if err != nil {
-			t.Fatalf("%+v: %v", c, err)
-		}
-		got := nsenter.KeptRuntimeDir(uid)
-		if p.RuntimeFallback != "" && c.xdg != "" {
-			if got != "" {
-				t.Errorf("XDG_RUNTIME_DIR=%q is not usable (%s), but the constructor looks in %q", c.xdg, p.RuntimeFallback, got)
-			}
-		} else if filepath.Clean(got) != p.RuntimeDir {
-			t.Errorf("XDG_RUNTIME_DIR=%q TMPDIR=%q: the constructor looks in %q, config.UserPaths resolves %q", c.xdg, c.tmpdir, got, p.RuntimeDir)
-		}
-		if strings.HasPrefix(p.RuntimeDir, "/tmp/") {
-			os.Remove(p.RuntimeDir)
-		}
 	}
 }
 

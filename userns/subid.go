@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // Range is one subordinate id range from /etc/subuid, /etc/subgid or getsubids.
@@ -83,12 +85,21 @@ type SubIDs struct {
 	UIDs   []Range `json:"uids"`
 	GIDs   []Range `json:"gids"`
 	Source string  `json:"source"` // "/etc/subuid and /etc/subgid" or "getsubids (nsswitch: sss)"
+
+	// Every user's lines of /etc/subuid and /etc/subgid (nil when the ranges come from
+	// getsubids), for checking the user's ranges against the others'.
+	uidEntries, gidEntries []Entry
+	files                  bool
 }
+
+// fromFiles reports whether the ranges were read from the files (also after the
+// hand-over to the child, which loses the unexported fields).
+func (s *SubIDs) fromFiles() bool { return s.files || strings.HasPrefix(s.Source, "/etc/subuid") }
 
 // LookupSubIDs finds the user's ranges: through getsubids when nsswitch.conf sends
 // subid lookups somewhere other than the files (LDAP/SSSD users), else from the files.
 func LookupSubIDs(name string, uid, gid int) (*SubIDs, error) {
-	ns, _ := os.ReadFile("/etc/nsswitch.conf")
+	ns, _ := fsutil.HostDB.Read("/etc/nsswitch.conf")
 	if src := subidSource(ns); src != "files" {
 		if path, err := exec.LookPath("getsubids"); err == nil {
 			u, err1 := exec.Command(path, name).Output()
@@ -99,25 +110,38 @@ func LookupSubIDs(name string, uid, gid int) (*SubIDs, error) {
 			}
 		}
 	}
-	s := &SubIDs{Source: "/etc/subuid and /etc/subgid"}
+	s := &SubIDs{Source: "/etc/subuid and /etc/subgid", files: true}
 	for _, f := range []struct {
-		path string
-		id   int
-		dst  *[]Range
-	}{{"/etc/subuid", uid, &s.UIDs}, {"/etc/subgid", gid, &s.GIDs}} {
-		fh, err := os.Open(f.path)
+		path    string
+		id      int
+		dst     *[]Range
+		entries *[]Entry
+	}{{"/etc/subuid", uid, &s.UIDs, &s.uidEntries}, {"/etc/subgid", gid, &s.GIDs, &s.gidEntries}} {
+		data, err := fsutil.HostDB.Read(f.path)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading subordinate ids: %w", err)
 		}
-		rs, err := ParseSubIDFile(fh, name, f.id)
-		fh.Close()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", f.path, err)
+		*f.entries = ParseEntries(data)
+		for _, e := range *f.entries {
+			if mine(e.Owner, name, f.id) {
+				*f.dst = append(*f.dst, e.Range)
+			}
 		}
-		*f.dst = rs
 	}
 	return s, nil
+}
+
+// hostRanges reads what checking the user's ranges needs besides the subid files:
+// /etc/passwd, /etc/group and /etc/login.defs (each may be missing).
+func (s *SubIDs) hostRanges() (uids, gids Ranges, defs LoginDefs) {
+	read := func(p string) []byte {
+		b, _ := fsutil.HostDB.Read(p)
+		return b
+	}
+	uids = Ranges{Kind: "uid", File: "/etc/subuid", DB: "/etc/passwd", Entries: s.uidEntries, IDs: ParseIDNames(read("/etc/passwd"))}
+	gids = Ranges{Kind: "gid", File: "/etc/subgid", DB: "/etc/group", Entries: s.gidEntries, IDs: ParseIDNames(read("/etc/group"))}
+	return uids, gids, ParseLoginDefs(read("/etc/login.defs"))
 }

@@ -83,11 +83,20 @@ func Plan() (*State, error) {
 	s.Helpers = []Helper{CheckHelper("newuidmap"), CheckHelper("newgidmap")}
 
 	var why []string
-	if len(s.SubIDs.UIDs) == 0 {
-		why = append(why, fmt.Sprintf("no subordinate uid range for %s in /etc/subuid: ask an admin to run `usermod --add-subuids 100000-165535 %s`", s.User, s.User))
-	}
-	if len(s.SubIDs.GIDs) == 0 {
-		why = append(why, fmt.Sprintf("no subordinate gid range for %s in /etc/subgid: ask an admin to run `usermod --add-subgids 100000-165535 %s`", s.User, s.User))
+	if len(s.SubIDs.UIDs) == 0 || len(s.SubIDs.GIDs) == 0 {
+		missing := "no subordinate uid range for " + s.User + " in /etc/subuid"
+		switch {
+		case len(s.SubIDs.UIDs) != 0:
+			missing = "no subordinate gid range for " + s.User + " in /etc/subgid"
+		case len(s.SubIDs.GIDs) == 0:
+			missing = "no subordinate uid and gid ranges for " + s.User + " in /etc/subuid and /etc/subgid"
+		}
+		advice := "ask an admin to give you ranges (your system looks them up through " + s.SubIDs.Source + ")"
+		if s.SubIDs.files {
+			uids, gids, defs := s.SubIDs.hostRanges()
+			advice = NoRangeAdvice(s.User, uids, gids, defs)
+		}
+		why = append(why, missing+": "+advice)
 	}
 	for _, h := range s.Helpers {
 		if !h.OK {
@@ -105,17 +114,39 @@ func Plan() (*State, error) {
 	}
 	s.UIDMap = stack(uint32(s.UID), s.SubIDs.UIDs)
 	s.GIDMap = stack(uint32(s.GID), s.SubIDs.GIDs)
-	for _, r := range s.SubIDs.UIDs {
-		if uint32(s.UID) >= r.Start && uint32(s.UID) < r.Start+r.Count {
-			s.Warnings = append(s.Warnings, diag.Warning{ID: "subuid-overlap",
-				Text: fmt.Sprintf("your own uid %d lies inside your subordinate range %d-%d in /etc/subuid: ask an admin to move the range (`usermod --del-subuids %d-%d --add-subuids 100000-165535 %s`)", s.UID, r.Start, r.Start+r.Count-1, r.Start, r.Start+r.Count-1, s.User)})
-		}
-	}
 	if n := total(s.SubIDs.UIDs); n < MinRange {
+		advice := "ask an admin to give you a larger one"
+		if s.SubIDs.files {
+			uids, gids, defs := s.SubIDs.hostRanges()
+			if free, ok := FreeRange(defs.SubUIDMin, defs.SubUIDCount, uids, gids); ok {
+				advice = fmt.Sprintf("ask an admin to run `usermod --add-subuids %s --add-subgids %s %s`", free, free, s.User)
+			}
+		}
 		s.Warnings = append(s.Warnings, diag.Warning{ID: "subuid-small",
-			Text: fmt.Sprintf("your subordinate uid range has %d ids, fewer than %d: images with files owned by uid %d or above will not load; ask an admin to run `usermod --add-subuids 100000-165535 %s`", n, MinRange, n, s.User)})
+			Text: fmt.Sprintf("your subordinate uid range has %d ids, fewer than %d: images with files owned by uid %d or above will not load; %s", n, MinRange, n, advice)})
 	}
 	return s, nil
+}
+
+// RangeWarnings checks the user's subordinate ranges against the host's: a range that
+// overlaps another user's, or holds the id of a real user or group (the user's own
+// included), lets containers act as that user on the host. It reads /etc/subuid,
+// /etc/subgid, /etc/passwd, /etc/group and /etc/login.defs afresh (it runs once per
+// login session, and for `hutch info`, not on every command). With getsubids as the
+// source, other users' ranges are unknown: only the ids are checked.
+func (s *State) RangeWarnings() []diag.Warning {
+	if s.Root || s.SubIDs == nil || (len(s.SubIDs.UIDs) == 0 && len(s.SubIDs.GIDs) == 0) {
+		return nil
+	}
+	sub := s.SubIDs
+	if sub.fromFiles() && sub.uidEntries == nil && sub.gidEntries == nil {
+		// Handed over from the parent (the entries are not): read the files again.
+		if fresh, err := LookupSubIDs(s.User, s.UID, s.GID); err == nil {
+			sub = fresh
+		}
+	}
+	uids, gids, defs := sub.hostRanges()
+	return RangeWarnings(s.User, s.UID, s.GID, sub.UIDs, sub.GIDs, uids, gids, defs)
 }
 
 // stack maps 0 to the user's own id and 1..N to the subordinate ranges, in order.

@@ -13,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"go.podman.io/storage/pkg/archive"
 
+	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/fsutil"
 )
 
@@ -74,24 +76,55 @@ func (s *Store) Create(name string, labels map[string]string, anonymous bool) (*
 	if v, err := s.Get(name); err == nil {
 		return v, nil
 	}
-	dir := filepath.Join(s.Dir, name)
-	if err := os.MkdirAll(filepath.Join(dir, "_data"), 0o755); err != nil {
+	// Made whole under a temporary name, then renamed into place: a creation cut short
+	// leaves no directory that looks like a volume without its record.
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating volume %s: %w", name, err)
+	}
+	tmp, err := os.MkdirTemp(s.Dir, creatingPrefix+name+"-")
+	if err != nil {
+		return nil, fmt.Errorf("creating volume %s: %w", name, err)
+	}
+	defer os.RemoveAll(tmp) // nothing once renamed
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("creating volume %s: %w", name, err)
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "_data"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating volume %s: %w", name, err)
 	}
 	if labels == nil {
 		labels = map[string]string{}
 	}
+	dir := filepath.Join(s.Dir, name)
 	v := &Volume{Name: name, Driver: "local", Mountpoint: filepath.Join(dir, "_data"), CreatedAt: time.Now().UTC(),
 		Labels: labels, Scope: "local", Options: map[string]string{}, Anonymous: anonymous}
-	return v, s.save(v)
+	if err := s.write(filepath.Join(tmp, "volume.json"), v); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if v, gerr := s.Get(name); gerr == nil {
+			return v, nil // made by someone else meanwhile
+		}
+		return nil, fmt.Errorf("creating volume %s: %w", name, err)
+	}
+	events.Volume(events.Create, v.Name, v.Driver)
+	return v, nil
 }
 
-func (s *Store) save(v *Volume) error {
+// Prefixes of the directories a creation or a removal works in.
+const (
+	creatingPrefix = ".creating-"
+	removingPrefix = ".removing-"
+)
+
+func (s *Store) save(v *Volume) error { return s.write(s.record(v.Name), v) }
+
+func (s *Store) write(path string, v *Volume) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(s.record(v.Name), b, 0o600)
+	return fsutil.WriteFileAtomic(path, b, 0o600)
 }
 
 // Get reads a volume's record.
@@ -136,13 +169,96 @@ func (s *Store) List() ([]*Volume, error) {
 // Remove deletes a volume and its data. users names the containers that use it; a
 // volume in use is refused unless force.
 func (s *Store) Remove(name string, users []string, force bool) error {
-	if _, err := s.Get(name); err != nil {
-		return err
+	dir := filepath.Join(s.Dir, name)
+	driver := "local"
+	if v, err := s.Get(name); err == nil {
+		driver = v.Driver
+	} else {
+		// A directory of that name without its record is what an older hutch's removal
+		// cut short left: finish it.
+		if fi, serr := os.Stat(dir); !errors.Is(err, ErrNotFound) || !ValidName(name) || serr != nil || !fi.IsDir() {
+			return err
+		}
 	}
 	if len(users) > 0 && !force {
 		return fmt.Errorf("%w: volume %s is used by container %v: remove the container first, or use -f", ErrInUse, name, users)
 	}
-	return os.RemoveAll(filepath.Join(s.Dir, name))
+	// Out of sight at once (an atomic rename: the name is free), then deleted; a
+	// removal cut short leaves only a directory that the next one, or `hutch system
+	// check --repair`, deletes.
+	// (A rename creates nothing: it works on a full disk.)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	gone := filepath.Join(s.Dir, removingPrefix+name+"-"+hex.EncodeToString(b))
+	if err := os.Rename(dir, gone); err != nil {
+		return fmt.Errorf("removing volume %s: %w", name, err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("removing volume %s: %w", name, err)
+	}
+	events.Volume(events.Destroy, name, driver)
+	_, err := s.RemoveLeftovers(time.Minute)
+	return err
+}
+
+// Leftover is a directory in the volumes folder that is no volume: one a removal or a
+// creation cut short left.
+type Leftover struct {
+	Path, Name, Problem string
+	ModTime             time.Time
+}
+
+// Leftovers lists what removals and creations cut short left: directories being
+// removed, and those being created or without a record for longer than minAge.
+func (s *Store) Leftovers(minAge time.Duration) ([]Leftover, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Leftover
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !e.IsDir() {
+			continue
+		}
+		l := Leftover{Path: filepath.Join(s.Dir, e.Name()), Name: e.Name(), ModTime: fi.ModTime()}
+		young := time.Since(fi.ModTime()) < minAge
+		switch {
+		case strings.HasPrefix(e.Name(), removingPrefix):
+			l.Problem = "a volume removal cut short"
+		case strings.HasPrefix(e.Name(), creatingPrefix):
+			if young {
+				continue
+			}
+			l.Problem = "a volume creation cut short"
+		case ValidName(e.Name()):
+			if _, err := os.Stat(s.record(e.Name())); err == nil || young {
+				continue
+			}
+			l.Problem = "a volume directory without its record (volume.json)"
+		default:
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// RemoveLeftovers deletes what Leftovers(minAge) lists and returns it.
+func (s *Store) RemoveLeftovers(minAge time.Duration) ([]Leftover, error) {
+	left, err := s.Leftovers(minAge)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range left {
+		if err := os.RemoveAll(l.Path); err != nil {
+			return left, fmt.Errorf("removing %s: %w", l.Path, err)
+		}
+	}
+	return left, nil
 }
 
 // Populate fills an empty volume, once, with the content of src (the image's directory

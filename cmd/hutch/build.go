@@ -19,10 +19,12 @@ import (
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/security"
 )
 
 type buildFlags struct {
 	tags, buildArgs, labels, secrets []string
+	securityOpt                      []string
 	file, target, pull, format       string
 	iidfile, network                 string
 	noCache, layers, quiet           bool
@@ -64,14 +66,13 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.StringVar(&f.network, "network", "", "network of RUN steps: slirp4netns[:OPTIONS] (default; [network] in config.toml), none or host")
 	stringArrayVar(fl, &f.secrets, "secret", "a secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	stringArrayVar(fl, &f.securityOpt, "security-opt", "security option for RUN steps (repeatable): "+security.Accepted+" (docs/security.md)")
 	fl.Int64Var(&f.timestamp, "timestamp", 0, "set every time in the image to this Unix time, for reproducible images (default: $SOURCE_DATE_EPOCH when set)")
 	f.registry.register(c)
 	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
+	a.authFileFlag(c)
 	return onStore(c)
 }
-
-// newImageBuildCommand is `hutch image build`.
-func newImageBuildCommand(a *app) *cobra.Command { return newBuildCommand(a) }
 
 func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	contextArg := "."
@@ -94,6 +95,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	}
 	// RUN steps' network: --network, else [network] of config.toml, as for run.
 	netCfg, err := network.Parse(f.network, a.sess.NetworkDefaults())
+	if err != nil {
+		return err
+	}
+	sec, err := security.Parse(f.securityOpt)
 	if err != nil {
 		return err
 	}
@@ -197,7 +202,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		Target: f.target, NoCache: f.noCache, Layers: f.layers, Format: f.format, Labels: labels,
 		Network: netCfg, Secrets: secrets, Timestamp: ts, Stdout: out, Stderr: cmd.ErrOrStderr(),
 		Quiet: f.quiet, RunStdout: os.Stdout, RunStderr: os.Stderr,
-		Resources: res, Warn: warnBuildLimits(cmd.ErrOrStderr()),
+		Security: sec, Resources: res, Warn: warnBuildLimits(cmd.ErrOrStderr()),
 	}
 	b := a.sess.Builder(s, o, engine.ImageRequest{Policy: pull, SkipTLSVerify: f.registry.skipTLS(), Progress: progress(f.quiet)})
 	built, err := b.Build(context.Background())
@@ -237,31 +242,31 @@ func warnBuildLimits(w io.Writer) func(error) {
 
 // readDockerfile finds and reads the Dockerfile: -f FILE, -f - (stdin), or
 // CONTEXT/Dockerfile, else CONTEXT/Containerfile. It returns the data, the name errors
-// use, and the path on the host ("" for stdin).
+// use, and the path on the host ("" for stdin). Only a regular file of at most
+// fsutil.Dockerfile.Limit is read; one found in the context must stay inside it.
 func readDockerfile(flag, contextArg, ctxDir string, stdin io.Reader) ([]byte, string, string, error) {
 	if flag == "-" {
-		data, err := io.ReadAll(stdin)
+		data, err := fsutil.Dockerfile.ReadStream(stdin, "(standard input)")
 		if err != nil {
-			return nil, "", "", fmt.Errorf("reading the Dockerfile from standard input: %w", err)
+			return nil, "", "", err
 		}
 		return data, "Dockerfile (stdin)", "", nil
 	}
 	if flag != "" {
-		data, err := os.ReadFile(flag)
+		data, err := fsutil.Dockerfile.Read(flag)
 		if err != nil {
-			return nil, "", "", fmt.Errorf("reading the Dockerfile: %w", err)
+			return nil, "", "", err
 		}
 		abs, _ := filepath.Abs(flag)
 		return data, flag, abs, nil
 	}
 	for _, n := range []string{"Dockerfile", "Containerfile"} {
-		p := filepath.Join(ctxDir, n)
-		data, err := os.ReadFile(p)
+		data, err := fsutil.Dockerfile.ReadBeneath(ctxDir, n)
 		if err == nil {
-			return data, filepath.Join(contextArg, n), p, nil
+			return data, filepath.Join(contextArg, n), filepath.Join(ctxDir, n), nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {
-			return nil, "", "", fmt.Errorf("reading the Dockerfile: %w", err)
+			return nil, "", "", err
 		}
 	}
 	return nil, "", "", fmt.Errorf("no Dockerfile or Containerfile in the build context %s: write one there, or name it with -f FILE", contextArg)

@@ -190,6 +190,7 @@ func newExecCommand(a *app) *cobra.Command {
 			if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {
 				return fmt.Errorf("-w %q: the working directory must be an absolute path", o.Workdir)
 			}
+			o.Seccomp = a.sess.SeccompCache()
 			code, err := r.Exec(ct, o, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			return runResult(code, err)
 		},
@@ -251,9 +252,10 @@ func newKillCommand(a *app) *cobra.Command {
 
 func newWaitCommand(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "wait CONTAINER [CONTAINER...]",
-		Short: "Wait for containers to stop and print their exit codes",
-		Args:  cobra.MinimumNArgs(1),
+		Use:     "wait CONTAINER [CONTAINER...]",
+		Short:   "Wait for containers to stop and print their exit codes",
+		Example: "  hutch wait web\n  status=$(hutch wait job) && echo \"job exited with $status\"",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := a.sess.Records()
 			for _, ref := range args {
@@ -275,7 +277,7 @@ func newWaitCommand(a *app) *cobra.Command {
 // eachContainer applies fn to every named container, printing each name on success and
 // each error on its own line, as Docker does; any failure makes the exit status 1.
 func eachContainer(a *app, cmd *cobra.Command, refs []string, fn func(*container.Config) error) error {
-	rep := reporter(cmd)
+	rep := a.reporter(cmd)
 	for _, ref := range refs {
 		ct, err := a.sess.Records().Get(ref)
 		if err == nil {
@@ -288,15 +290,18 @@ func eachContainer(a *app, cmd *cobra.Command, refs []string, fn func(*container
 
 // containerReport prints how each container of a multi-container command went.
 type containerReport struct {
-	cmd    *cobra.Command
-	failed bool
+	cmd     *cobra.Command
+	explain func(error) error // what to do about an error (full disk, damage)
+	failed  bool
 }
 
-func reporter(cmd *cobra.Command) *containerReport { return &containerReport{cmd: cmd} }
+func (a *app) reporter(cmd *cobra.Command) *containerReport {
+	return &containerReport{cmd: cmd, explain: a.explain}
+}
 
 func (r *containerReport) report(ref string, err error) {
 	if err != nil {
-		fmt.Fprintln(r.cmd.ErrOrStderr(), "Error: "+err.Error())
+		fmt.Fprintln(r.cmd.ErrOrStderr(), "Error: "+r.explain(err).Error())
 		r.failed = true
 		return
 	}
@@ -314,11 +319,12 @@ func (r *containerReport) result() error {
 func newRestartCommand(a *app) *cobra.Command {
 	var timeout int
 	c := &cobra.Command{
-		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop and start containers again",
-		Args:  cobra.MinimumNArgs(1),
+		Use:     "restart [OPTIONS] CONTAINER [CONTAINER...]",
+		Short:   "Stop and start containers again",
+		Example: "  hutch restart web\n  hutch restart -t 0 web db",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep := reporter(cmd)
+			rep := a.reporter(cmd)
 			if err := a.sess.RestartContainers(args, time.Duration(timeout)*time.Second, rep.report); err != nil {
 				return err
 			}
@@ -332,9 +338,10 @@ func newRestartCommand(a *app) *cobra.Command {
 func newAttachCommand(a *app) *cobra.Command {
 	var noStdin bool
 	c := &cobra.Command{
-		Use:   "attach [OPTIONS] CONTAINER",
-		Short: "Attach to a running container's output (and input, if it was started with -i)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "attach [OPTIONS] CONTAINER",
+		Short:   "Attach to a running container's output (and input, if it was started with -i)",
+		Example: "  hutch attach web                # its output from now on; Ctrl-C is sent to the container\n  hutch attach --no-stdin web",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := a.sess.Records()
 			ct, err := r.Get(args[0])
@@ -351,9 +358,10 @@ func newAttachCommand(a *app) *cobra.Command {
 
 func newTopCommand(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "top CONTAINER",
-		Short: "List a container's processes",
-		Args:  cobra.ExactArgs(1),
+		Use:     "top CONTAINER",
+		Short:   "List a container's processes",
+		Example: "  hutch top web",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := a.sess.Records()
 			ct, err := r.Get(args[0])
@@ -372,9 +380,10 @@ func newTopCommand(a *app) *cobra.Command {
 
 func newRenameCommand(a *app) *cobra.Command {
 	return onStore(&cobra.Command{
-		Use:   "rename CONTAINER NEW_NAME",
-		Short: "Rename a container",
-		Args:  cobra.ExactArgs(2),
+		Use:     "rename CONTAINER NEW_NAME",
+		Short:   "Rename a container",
+		Example: "  hutch rename web web-old",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := a.sess.Containers()
 			if err != nil {
@@ -392,9 +401,10 @@ func newRenameCommand(a *app) *cobra.Command {
 func newContainerPruneCommand(a *app) *cobra.Command {
 	var force bool
 	c := &cobra.Command{
-		Use:   "prune [OPTIONS]",
-		Short: "Remove all stopped containers",
-		Args:  cobra.NoArgs,
+		Use:     "prune [OPTIONS]",
+		Short:   "Remove all stopped containers",
+		Example: "  hutch container prune\n  hutch container prune -f",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?") {
 				return nil
@@ -403,20 +413,11 @@ func newContainerPruneCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sums, err := m.Records.Summaries()
-			if err != nil {
-				return err
+			removed, err := m.Prune()
+			for _, id := range removed {
+				fmt.Fprintln(cmd.OutOrStdout(), id)
 			}
-			for _, s := range sums {
-				if s.State.Status == container.StatusRunning {
-					continue
-				}
-				if err := m.Remove(s.Config, false); err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), s.Config.ID)
-			}
-			return nil
+			return err
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
@@ -434,18 +435,4 @@ func newCpCommand(a *app) *cobra.Command {
 			return a.sess.Copy(args[0], args[1])
 		},
 	}
-}
-
-// newContainerCommand is `hutch container …`, Docker's management command.
-func newContainerCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "container", Short: "Manage containers (container ls, rm, prune, inspect, …)"}
-	ls := newPsCommand(a)
-	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list", "ps"}
-	ins := newInspectCommand(a)
-	ins.Use = "inspect [OPTIONS] CONTAINER [CONTAINER...]"
-	c.AddCommand(ls, ins, newContainerPruneCommand(a), newRunCommand(a), newCreateCommand(a), newStartCommand(a),
-		newStopCommand(a), newKillCommand(a), newRmCommand(a), newLogsCommand(a), newExecCommand(a), newWaitCommand(a),
-		newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a), newPortCommand(a), newCpCommand(a),
-		newStatsCommand(a), newUpdateCommand(a), newPauseCommand(a), newUnpauseCommand(a))
-	return c
 }

@@ -7,13 +7,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/docker/reference"
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // imageRow is one line of `hutch images`, with the fields --format templates use.
@@ -25,23 +28,38 @@ type imageRow struct {
 	CreatedSince string
 	CreatedAt    string
 	Size         string
+
+	created time.Time // for --sort
+	size    int64
+	fullID  string
 }
 
 var imagesHeader = map[string]string{"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG",
 	"Digest": "DIGEST", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"}
 
 func newImagesCommand(a *app) *cobra.Command {
-	var all, quiet, digests, noTrunc bool
-	var format string
+	var all, quiet, digests, noTrunc, noHeading bool
+	var format, sortBy string
+	var filters []string
 	c := &cobra.Command{
 		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "List images in the local store",
 		Example: `  hutch images
   hutch images -q
+  hutch images --filter dangling=true -q
+  hutch images --filter reference='me/*' --filter label=team=web --sort size
   hutch images --format '{{.Repository}}:{{.Tag}} {{.Size}}'
   hutch images --format json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			less, err := imageSorter(sortBy)
+			if err != nil {
+				return err
+			}
+			filter, err := images.ParseFilter(filters, images.ListFilterKeys, time.Now())
+			if err != nil {
+				return err
+			}
 			s, err := a.sess.Store()
 			if err != nil {
 				return err
@@ -50,8 +68,12 @@ func newImagesCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			selected, err := images.Select(s, cat, filter)
+			if err != nil {
+				return err
+			}
 			var list []images.Summary
-			for _, sum := range cat.Summaries() {
+			for _, sum := range selected {
 				if sum.Intermediate && !all {
 					continue
 				}
@@ -65,21 +87,11 @@ func newImagesCommand(a *app) *cobra.Command {
 				if list == nil {
 					list = []images.Summary{}
 				}
-				return printJSON(out, list)
-			}
-			if quiet {
-				seen := map[string]bool{}
-				for _, sum := range list {
-					id := images.ShortID(sum.ID)
-					if noTrunc {
-						id = "sha256:" + sum.ID
-					}
-					if !seen[id] {
-						seen[id] = true
-						fmt.Fprintln(out, id)
-					}
+				for i := range list {
+					list[i].Names = filter.Names(list[i].Names)
 				}
-				return nil
+				sort.SliceStable(list, func(i, j int) bool { return less(summaryRow(list[i]), summaryRow(list[j])) })
+				return printJSON(out, list)
 			}
 			var rows []imageRow
 			for _, sum := range list {
@@ -88,12 +100,13 @@ func newImagesCommand(a *app) *cobra.Command {
 					id = "sha256:" + sum.ID
 				}
 				base := imageRow{ID: id, Digest: orNone(sum.Digest), CreatedSince: since(sum.Created),
-					CreatedAt: sum.Created.Format("2006-01-02 15:04:05 -0700 MST"), Size: humanSize(sum.Size)}
+					CreatedAt: sum.Created.Format("2006-01-02 15:04:05 -0700 MST"), Size: humanSize(sum.Size),
+					created: sum.Created, size: sum.Size, fullID: sum.ID}
 				if len(sum.Names) == 0 {
 					base.Repository, base.Tag = "<none>", "<none>"
 					rows = append(rows, base)
 				}
-				for _, n := range sum.Names {
+				for _, n := range filter.Names(sum.Names) {
 					if len(args) == 1 && !matchesRepo([]string{n}, args[0]) {
 						continue
 					}
@@ -102,11 +115,25 @@ func newImagesCommand(a *app) *cobra.Command {
 					rows = append(rows, r)
 				}
 			}
+			sort.SliceStable(rows, func(i, j int) bool { return less(rows[i], rows[j]) })
+			if quiet {
+				seen := map[string]bool{}
+				for _, r := range rows {
+					if !seen[r.ID] {
+						seen[r.ID] = true
+						fmt.Fprintln(out, r.ID)
+					}
+				}
+				return nil
+			}
 			if format == "" {
 				format = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 				if digests {
 					format = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 				}
+			}
+			if noHeading {
+				format = withoutHeading(format)
 			}
 			return printRows(out, format, imagesHeader, rows)
 		},
@@ -116,8 +143,46 @@ func newImagesCommand(a *app) *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&digests, "digests", false, "show manifest digests")
 	f.BoolVar(&noTrunc, "no-trunc", false, "show full image IDs")
+	stringArrayVarP(f, &filters, "filter", "f", "filter (repeatable; different keys must all match): dangling=true|false, reference=PATTERN, label=KEY[=VALUE], label!=KEY[=VALUE], before=IMAGE, since=IMAGE, id=ID, until=TIME")
+	f.StringVar(&sortBy, "sort", "created", "sort by created (newest first), id, repository, size or tag")
+	f.BoolVarP(&noHeading, "noheading", "n", false, "print no header line")
 	f.StringVar(&format, "format", "", "Go template for each image (fields: .ID .Repository .Tag .Digest .CreatedSince .CreatedAt .Size), 'table TEMPLATE', or json")
 	return onStore(c)
+}
+
+// imageSorter is --sort's order of rows (Podman's keys); the sort is stable, so rows
+// equal by the key stay newest first.
+func imageSorter(key string) (func(a, b imageRow) bool, error) {
+	switch key {
+	case "created", "":
+		return func(a, b imageRow) bool { return a.created.After(b.created) }, nil
+	case "id":
+		return func(a, b imageRow) bool { return a.fullID < b.fullID }, nil
+	case "repository":
+		return func(a, b imageRow) bool { return a.Repository < b.Repository }, nil
+	case "tag":
+		return func(a, b imageRow) bool { return a.Tag < b.Tag }, nil
+	case "size":
+		return func(a, b imageRow) bool { return a.size < b.size }, nil
+	}
+	return nil, fmt.Errorf("--sort %q: sort by created, id, repository, size or tag", key)
+}
+
+// summaryRow is what --sort compares of an image listed as JSON: its first name.
+func summaryRow(s images.Summary) imageRow {
+	r := imageRow{created: s.Created, size: s.Size, fullID: s.ID, Repository: "<none>", Tag: "<none>"}
+	if len(s.Names) > 0 {
+		r.Repository, r.Tag = splitName(s.Names[0])
+	}
+	return r
+}
+
+// withoutHeading drops the header line of a table format (--noheading).
+func withoutHeading(format string) string {
+	if rest, ok := strings.CutPrefix(format, "table"); ok {
+		return strings.TrimSpace(rest)
+	}
+	return format
 }
 
 func orNone(s string) string {
@@ -154,27 +219,37 @@ func matchesRepo(names []string, want string) bool {
 }
 
 func newRmiCommand(a *app) *cobra.Command {
-	var force bool
+	var o images.RemoveOptions
+	var all bool
 	c := &cobra.Command{
 		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
-		Short: "Remove images",
+		Short: "Remove images (and their unnamed parents)",
 		Example: `  hutch rmi localhost/demo:latest
-  hutch rmi -f 3f2a1b`,
-		Args: cobra.MinimumNArgs(1),
+  hutch rmi -f 3f2a1b
+  hutch rmi --no-prune demo        # keep the unnamed images it was built on
+  hutch rmi -a                     # every image no container uses`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if all && len(args) > 0 {
+				return fmt.Errorf("rmi -a removes every image: name none (or leave out -a)")
+			}
+			if !all && len(args) == 0 {
+				return fmt.Errorf("rmi: name an image (or use -a for all of them)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, unlock, err := a.sess.LockedStore()
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			var failed []string
-			for _, ref := range args {
-				res, err := images.Remove(s, ref, force)
-				if err != nil {
-					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
-					failed = append(failed, ref)
-					continue
-				}
+			m, err := a.sess.Containers()
+			if err != nil {
+				return err
+			}
+			// A container the image takes with it (-f) goes with its records too.
+			o.RemoveContainer = func(id string) error { return m.RemoveRef(id, false) }
+			report := func(res *images.Removal) {
 				for _, u := range res.Untagged {
 					fmt.Fprintln(cmd.OutOrStdout(), "Untagged: "+u)
 				}
@@ -182,13 +257,33 @@ func newRmiCommand(a *app) *cobra.Command {
 					fmt.Fprintln(cmd.OutOrStdout(), "Deleted: "+d)
 				}
 			}
-			if len(failed) > 0 {
+			failed := false
+			if all {
+				res, errs := images.RemoveAll(s, o)
+				report(res)
+				for _, err := range errs {
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+a.explain(err).Error())
+					failed = true
+				}
+			}
+			for _, ref := range args {
+				res, err := images.Remove(s, ref, o)
+				if err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+a.explain(err).Error())
+					failed = true
+					continue
+				}
+				report(res)
+			}
+			if failed {
 				return exitCode(1)
 			}
 			return nil
 		},
 	}
-	c.Flags().BoolVarP(&force, "force", "f", false, "remove the image even when it has several names or containers use it (the containers are removed too)")
+	c.Flags().BoolVarP(&o.Force, "force", "f", false, "remove the image even when it has several names or containers use it (the containers are removed too)")
+	c.Flags().BoolVarP(&all, "all", "a", false, "remove every image (those containers use only with -f)")
+	c.Flags().BoolVar(&o.NoPrune, "no-prune", false, "keep the unnamed parent images")
 	return onStore(c)
 }
 
@@ -276,11 +371,18 @@ func spool(r io.Reader, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, "stdin-")
+	f, err := fsutil.CreateTempOwned(dir, images.SpoolTempPrefix)
 	if err != nil {
 		return "", err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	// Within the free space of the store's file system (fsutil.Budget).
+	budget, err := fsutil.NewBudget(dir)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if _, err := io.Copy(budget.Writer(f, "standard input"), r); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return "", fmt.Errorf("reading standard input: %w", err)
@@ -320,7 +422,9 @@ func newSaveCommand(a *app) *cobra.Command {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return err
 			}
-			tmp, err := os.MkdirTemp(dir, ".hutch-save-")
+			// (What a killed save left there goes first.)
+			fsutil.RemoveDeadOwned(dir, images.SaveTempPrefix)
+			tmp, err := fsutil.MkdirTempOwned(dir, images.SaveTempPrefix)
 			if err != nil {
 				return fmt.Errorf("save: %w", err)
 			}
@@ -453,20 +557,4 @@ func (a *app) inspect(cmd *cobra.Command, args []string, format, typ string) err
 		return printJSON(cmd.OutOrStdout(), out)
 	}
 	return printRows(cmd.OutOrStdout(), format, nil, out)
-}
-
-// newImageCommand is `hutch image …`, Docker's management command for images.
-func newImageCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "image", Short: "Manage images (image ls, rm, tag, load, save, import, inspect, prune, build)"}
-	ls := newImagesCommand(a)
-	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
-	rm := newRmiCommand(a)
-	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", nil
-	ins := newInspectCommand(a)
-	for _, sub := range []*cobra.Command{newTagCommand(a), newLoadCommand(a), newSaveCommand(a), newImportCommand(a)} {
-		sub.Aliases = nil
-		c.AddCommand(sub)
-	}
-	c.AddCommand(ls, rm, ins, newImagePruneCommand(a), newImageBuildCommand(a))
-	return c
 }

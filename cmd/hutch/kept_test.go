@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"hutch.dev/hutch/internal/nsenter"
 )
@@ -73,6 +74,39 @@ func TestKeptWantsMatchesCommands(t *testing.T) {
 	} {
 		if got := nsenter.KeptWants(append([]string{"hutch"}, strings.Fields(args)...)); got != want {
 			t.Errorf("KeptWants(%q) = %d, want %d", args, got, want)
+		}
+	}
+}
+
+// TestKeptStoreFlags: a command given a global flag that moves the store is not joined
+// in the constructor (its paths are checked as the plain user, and handed on): every
+// global flag but --log-level is one, in every spelling, wherever it stands.
+func TestKeptStoreFlags(t *testing.T) {
+	root, _ := newRootCommand()
+	n := 0
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if f.Name == "log-level" {
+			return
+		}
+		n++
+		for _, args := range [][]string{
+			{"hutch", "--" + f.Name, "/x", "images"}, {"hutch", "--" + f.Name + "=/x", "images"},
+			{"hutch", "images", "--" + f.Name, "/x"}, {"hutch", "run", "--rm", "bb", "--" + f.Name + "=x"},
+		} {
+			if !nsenter.KeptStoreFlags(args) {
+				t.Errorf("KeptStoreFlags(%q) = false: the constructor would join", strings.Join(args, " "))
+			}
+		}
+	})
+	if n != 4 {
+		t.Errorf("%d global store flags, want 4 (--root, --runroot, --storage-driver, --storage-opt)", n)
+	}
+	for _, args := range [][]string{
+		{"hutch", "images"}, {"hutch", "--log-level", "debug", "run", "--rm", "bb"}, {"hutch", "run", "--rootfs", "x"},
+		{"hutch", "run", "bb", "ls", "/root"}, {"hutch", "--rooted"},
+	} {
+		if nsenter.KeptStoreFlags(args) {
+			t.Errorf("KeptStoreFlags(%q) = true", strings.Join(args, " "))
 		}
 	}
 }

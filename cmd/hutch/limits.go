@@ -81,9 +81,10 @@ func newPauseCommand(a *app) *cobra.Command {
 
 func newUnpauseCommand(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "unpause CONTAINER [CONTAINER...]",
-		Short: "Let paused containers run again",
-		Args:  cobra.MinimumNArgs(1),
+		Use:     "unpause CONTAINER [CONTAINER...]",
+		Short:   "Let paused containers run again",
+		Example: "  hutch pause web\n  hutch unpause web",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m := a.sess.ContainerControl()
 			return eachContainer(a, cmd, args, m.Unpause)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"go.podman.io/storage/pkg/reexec"
 
 	"hutch.dev/hutch/engine"
@@ -36,6 +37,10 @@ func main() {
 func run(args []string) int {
 	root, a := newRootCommand()
 	defer a.close()
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		// Only when a shell asks: attaching them costs every other command about 1 ms.
+		registerCompletions(root, a)
+	}
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -45,6 +50,7 @@ func run(args []string) int {
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
+	err = a.explain(err)
 	fmt.Fprintln(os.Stderr, "Error: "+strings.TrimSpace(err.Error()))
 	return exitEngine
 }

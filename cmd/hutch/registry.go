@@ -15,6 +15,7 @@ import (
 
 	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // registryFlags are the flags every registry command shares.
@@ -95,6 +96,7 @@ func newPullCommand(a *app) *cobra.Command {
 	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "pull every tag of the repository")
 	c.Flags().StringVar(&platform, "platform", "", "os/arch to pull (only this machine's)")
 	c.Flags().StringVar(&policy, "policy", string(images.PullAlways), "when to pull: always, missing (not when the store has it), never (only check the store) or newer (when the registry's differs)")
+	a.authFileFlag(c)
 	return onStore(c)
 }
 
@@ -140,6 +142,7 @@ func newPushCommand(a *app) *cobra.Command {
 	c.Flags().StringVar(&compression, "compression-format", "", "layer compression: gzip (default) or zstd")
 	c.Flags().StringVar(&digestFile, "digestfile", "", "write the pushed manifest's digest to this file")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print no progress")
+	a.authFileFlag(c)
 	return onStore(c)
 }
 
@@ -168,7 +171,7 @@ func newLoginCommand(a *app) *cobra.Command {
 			}
 			switch {
 			case stdin:
-				b, err := io.ReadAll(in)
+				b, err := fsutil.Password.ReadStream(in, "(standard input)")
 				if err != nil {
 					return err
 				}
@@ -197,15 +200,17 @@ func newLoginCommand(a *app) *cobra.Command {
 	c.Flags().StringVarP(&user, "username", "u", "", "user name")
 	c.Flags().StringVarP(&password, "password", "p", "", "password (prefer --password-stdin)")
 	c.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from standard input")
+	a.authFileFlag(c)
 	return c
 }
 
 func newLogoutCommand(a *app) *cobra.Command {
 	var all bool
 	c := &cobra.Command{
-		Use:   "logout [OPTIONS] [REGISTRY]",
-		Short: "Remove stored registry credentials",
-		Args:  cobra.MaximumNArgs(1),
+		Use:     "logout [OPTIONS] [REGISTRY]",
+		Short:   "Remove stored registry credentials",
+		Example: "  hutch logout registry.example.com\n  hutch logout -a",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) == 1) {
 				return errors.New("logout: name a registry, or use -a for all")
@@ -226,6 +231,7 @@ func newLogoutCommand(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "remove the credentials of every registry")
+	a.authFileFlag(c)
 	return c
 }
 

@@ -17,6 +17,8 @@ const usesStore = "hutch.store"
 // app is the state one command invocation shares between its steps.
 type app struct {
 	logLevel string
+	store    engine.StoreFlags // --root, --runroot, --storage-driver, --storage-opt
+	authFile string            // --authfile of the registry commands
 	sess     *engine.Session
 }
 
@@ -40,25 +42,20 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 			return a.prepare(cmd)
 		},
 	}
-	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "", "log messages at or above this level: debug, info, warn, error (default warn, or [engine] log_level)")
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.logLevel, "log-level", "", "log messages at or above this level: debug, info, warn, error (default warn, or [engine] log_level)")
+	pf.StringVar(&a.store.Root, "root", "", "use the store in this directory for this command: images, containers and volumes (default ~/.local/share/hutch/storage, or [storage] graphroot)")
+	pf.StringVar(&a.store.RunRoot, "runroot", "", "the store's run-time directory for this command (default: storage in hutch's runtime directory)")
+	pf.StringVar(&a.store.Driver, "storage-driver", "", "storage driver for this command: overlay, fuse-overlayfs or vfs; a store keeps the driver it was made with")
+	stringArrayVar(pf, &a.store.Opts, "storage-opt", "a storage driver option for this command: overlay.mount_program=PATH, overlay.mountopt=OPTIONS, vfs.ignore_chown_errors=true, … (repeatable)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%v\nSee '%s --help'", err, cmd.CommandPath())
 	})
-	root.AddCommand(
-		newImagesCommand(a), newRmiCommand(a), newTagCommand(a), newLoadCommand(a),
-		newSaveCommand(a), newImportCommand(a), newInspectCommand(a), newImageCommand(a),
-		newInfoCommand(a), newVersionCommand(), newSystemCommand(a), newUnshareCommand(a),
-		newRunCommand(a), newCreateCommand(a), newStartCommand(a), newRmCommand(a), newVolumeCommand(a),
-		newPsCommand(a), newLogsCommand(a), newExecCommand(a), newStopCommand(a), newKillCommand(a),
-		newWaitCommand(a), newRestartCommand(a), newAttachCommand(a), newTopCommand(a), newRenameCommand(a),
-		newPortCommand(a), newCpCommand(a), newContainerCommand(a),
-		newPullCommand(a), newPushCommand(a), newLoginCommand(a), newLogoutCommand(a),
-		newBuildCommand(a),
-		newStatsCommand(a), newUpdateCommand(a), newPauseCommand(a), newUnpauseCommand(a),
-	)
+	addCommands(root, a)
 	for _, c := range root.Commands() {
 		groupCommand(c)
 	}
+	finishHelp(root)
 	return root, a
 }
 
@@ -91,7 +88,7 @@ func (a *app) prepare(cmd *cobra.Command) error {
 	if standalone(cmd) {
 		return nil
 	}
-	sess, err := engine.Open(a.logLevel)
+	sess, err := engine.OpenWith(a.options())
 	if err != nil {
 		return err
 	}
@@ -127,6 +124,16 @@ func needsStore(cmd *cobra.Command) bool {
 }
 
 func (a *app) close() { a.sess.Close() }
+
+// options are the global flags (and --authfile) for the engine.
+func (a *app) options() engine.Options {
+	return engine.Options{LogLevel: a.logLevel, Store: a.store, AuthFile: a.authFile}
+}
+
+// authFileFlag adds --authfile to a command that reaches registries.
+func (a *app) authFileFlag(c *cobra.Command) {
+	c.Flags().StringVar(&a.authFile, "authfile", "", "registry credentials file (default $REGISTRY_AUTH_FILE, else ~/.config/hutch/auth.json)")
+}
 
 // onStore marks a command as working on the store.
 func onStore(c *cobra.Command) *cobra.Command {

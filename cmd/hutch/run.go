@@ -11,6 +11,7 @@ import (
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/security"
 )
 
 // createFlags are the flags `run` and `create` share.
@@ -40,7 +41,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "the container's hostname")
 	stringArrayVar(fs, &f.capAdd, "cap-add", "add a capability (e.g. NET_ADMIN, or ALL)")
 	stringArrayVar(fs, &f.capDrop, "cap-drop", "drop a capability (e.g. CHOWN, or ALL)")
-	stringArrayVar(fs, &f.securityOpt, "security-opt", "security option: no-new-privileges")
+	stringArrayVar(fs, &f.securityOpt, "security-opt", "security option (repeatable): "+security.Accepted+" (docs/security.md)")
 	fs.BoolVar(&f.privileged, "privileged", false, "give the container every capability of the user namespace and unmask /proc and /sys")
 	stringArrayVarP(fs, &f.volumes, "volume", "v", "bind mount SRC:DST[:ro], named volume NAME:DST[:ro], or anonymous volume DST")
 	stringArrayVar(fs, &f.mounts, "mount", "mount type=bind|volume|tmpfs,source=…,target=…[,readonly]")
@@ -61,7 +62,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.BoolVar(&f.registry.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate when pulling")
 	fs.StringVar(&f.restart, "restart", "no", "restart policy while the monitor lives: no, always, unless-stopped, on-failure[:N]")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default: the image's, or SIGTERM)")
-	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds `hutch stop` waits before SIGKILL")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds to wait after the stop signal before SIGKILL (the default of stop and restart for this container)")
 	if run {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
@@ -75,7 +76,14 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		Name: f.name, Image: image, Cmd: args, WorkingDir: f.workdir, User: f.user, Hostname: f.hostname,
 		CapAdd: f.capAdd, CapDrop: f.capDrop, Privileged: f.privileged, ReadOnly: f.readOnly,
 		Network: f.network, Init: f.init, AutoRemove: f.rm, Interactive: f.interactive, TTY: f.tty,
+		SecurityOpt: f.securityOpt,
+		ByRun:       cmd.Name() == "run",
 	}
+	sec, err := security.Parse(f.securityOpt)
+	if err != nil {
+		return o, err
+	}
+	o.Security = sec
 	if err := container.ValidRestart(f.restart); err != nil {
 		return o, err
 	}
@@ -112,15 +120,6 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		u, g, _ := strings.Cut(f.user, ":")
 		if u == "" || strings.Contains(g, ":") || strings.ContainsAny(f.user, " \t") {
 			return o, fmt.Errorf("-u %q: expected USER[:GROUP], e.g. -u 1000:1000 or -u nobody", f.user)
-		}
-	}
-	for _, so := range f.securityOpt {
-		switch so {
-		case "no-new-privileges", "no-new-privileges=true", "no-new-privileges:true":
-			o.NoNewPrivileges = true
-		case "no-new-privileges=false", "no-new-privileges:false":
-		default:
-			return o, fmt.Errorf("--security-opt %q: only no-new-privileges is supported", so)
 		}
 	}
 	switch f.userns {
@@ -215,6 +214,7 @@ func newRunCommand(a *app) *cobra.Command {
 		},
 	}
 	f.register(c.Flags(), true)
+	a.authFileFlag(c)
 	return onStore(c)
 }
 
@@ -285,6 +285,7 @@ func newCreateCommand(a *app) *cobra.Command {
 		},
 	}
 	f.register(c.Flags(), false)
+	a.authFileFlag(c)
 	return onStore(c)
 }
 
@@ -335,7 +336,7 @@ func newRmCommand(a *app) *cobra.Command {
 		Example: "  hutch rm hello\n  hutch rm -f web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep := reporter(cmd)
+			rep := a.reporter(cmd)
 			if err := a.sess.RemoveContainers(args, force, vols, rep.report); err != nil {
 				return err
 			}

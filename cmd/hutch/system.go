@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -20,24 +19,42 @@ func newVersionCommand() *cobra.Command {
 	var format string
 	c := &cobra.Command{
 		Use:   "version",
-		Short: "Show hutch's version",
-		Args:  cobra.NoArgs,
+		Short: "Show hutch's version, the commit it was built from, and its Go version",
+		Example: `  hutch version
+  hutch version --format json
+  hutch version --format '{{.Client.Version}} {{.Client.GitCommit}}'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := map[string]string{"Version": version.Version, "GoVersion": runtime.Version(),
-				"OsArch": runtime.GOOS + "/" + runtime.GOARCH}
+			// Docker's shape: the client's fields under "Client" (hutch has no server).
+			v := struct{ Client version.Info }{version.Get()}
 			switch format {
 			case "":
-				fmt.Fprintf(cmd.OutOrStdout(), "Version:    %s\nGo Version: %s\nOS/Arch:    %s\n", v["Version"], v["GoVersion"], v["OsArch"])
+				printVersion(cmd.OutOrStdout(), v.Client)
 				return nil
 			case "json":
 				return printJSON(cmd.OutOrStdout(), v)
 			default:
-				return printRows(cmd.OutOrStdout(), format, nil, []map[string]string{v})
+				return printRows(cmd.OutOrStdout(), format, nil, []any{v})
 			}
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", "Go template (fields .Version .GoVersion .OsArch) or json")
+	c.Flags().StringVarP(&format, "format", "f", "", "json, or a Go template (fields .Client.Version .Client.GitCommit .Client.GitTreeState .Client.GoVersion .Client.Os .Client.Arch .Client.OsArch .Client.BuildTime)")
 	return c
+}
+
+func printVersion(w io.Writer, v version.Info) {
+	commit := v.GitCommit
+	switch {
+	case commit == "":
+		commit = "unknown"
+	case v.GitTreeState == "dirty":
+		commit += " (built from a tree with uncommitted changes)"
+	}
+	fmt.Fprintf(w, "Version:    %s\nGit Commit: %s\nGo Version: %s\n", v.Version, commit, v.GoVersion)
+	if v.BuildTime != "" {
+		fmt.Fprintf(w, "Built:      %s\n", v.BuildTime)
+	}
+	fmt.Fprintf(w, "OS/Arch:    %s\n", v.OsArch)
 }
 
 func newInfoCommand(a *app) *cobra.Command {
@@ -46,7 +63,9 @@ func newInfoCommand(a *app) *cobra.Command {
 		Use:   "info",
 		Short: "Show what hutch found on this machine: user namespace, storage, paths, cgroups, and every warning with its fix",
 		Example: `  hutch info
-  hutch info --format json
+  hutch info --format json                       # hutch's own structure, in full
+  hutch info --format '{{.ServerVersion}} {{.Driver}} {{.CgroupVersion}}'   # Docker's names
+  hutch info --format '{{.Host.OCIRuntime.Name}} {{.Store.GraphRoot}}'     # Podman's names
   hutch info --format '{{.Store.Driver.Name}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,17 +77,17 @@ func newInfoCommand(a *app) *cobra.Command {
 			case "json":
 				return printJSON(cmd.OutOrStdout(), in)
 			default:
-				return printRows(cmd.OutOrStdout(), format, nil, []*engine.Info{in})
+				return printRows(cmd.OutOrStdout(), format, nil, []*engine.InfoView{in.View()})
 			}
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", "Go template or json")
+	c.Flags().StringVarP(&format, "format", "f", "", "json (hutch's own structure), or a Go template of Docker's fields (.ServerVersion .Driver .OperatingSystem .NCPU .MemTotal .CgroupVersion .CgroupDriver .Containers .ContainersRunning .Images .DockerRootDir .KernelVersion .Architecture .SecurityOptions …), Podman's (.Host.Arch .Host.OCIRuntime.Name .Host.Kernel .Store.GraphDriverName .Store.GraphRoot .Store.RunRoot .Version.Version …) or hutch's (.Store.Driver.Name .Paths.GraphRoot .Commit .Warnings …)")
 	return onStore(c)
 }
 
 func printInfo(w io.Writer, in *engine.Info) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	p("hutch %s (%s), kernel %s", in.Version, in.Go, in.Kernel)
+	p("hutch %s (commit %s, %s), kernel %s", in.Version, in.Commit, in.Go, in.Kernel)
 	p("user: %s (uid %d, gid %d), home %s", in.User.Name, in.User.UID, in.User.GID, in.User.Home)
 	p("user namespace:")
 	p("  id source: %s", in.IDMaps.Source)
@@ -83,6 +102,11 @@ func printInfo(w io.Writer, in *engine.Info) {
 	}
 	if in.Kept.Kept {
 		p("  kept by: %s pid %d, since %s (%s)", "hutch-holder", in.Kept.HolderPID, in.Kept.Since.Local().Format("2006-01-02 15:04:05"), in.Kept.File)
+		if in.Kept.JoinedBy == "constructor" {
+			p("  joined: before start-up, the verdict on the paths holding")
+		} else {
+			p("  joined: through a plain-user hutch, which checked the paths")
+		}
 		if in.Kept.OwnMounts {
 			p("  mount namespace: this command's own (it runs in another mount namespace than the one the kept one was made from)")
 		}
@@ -116,7 +140,10 @@ func printInfo(w io.Writer, in *engine.Info) {
 	p("storage:")
 	if d := in.Store.Driver; d != nil {
 		forced := ""
-		if d.Forced {
+		switch {
+		case d.Forced && strings.Contains(d.Reason, "--storage-driver"):
+			forced = " (forced by --storage-driver when the store was made)"
+		case d.Forced:
 			forced = " (forced in config.toml)"
 		}
 		p("  driver: %s%s", d.Name, forced)
@@ -162,6 +189,13 @@ func printInfo(w io.Writer, in *engine.Info) {
 		p("  port forwarder: %s", n.PortForwarder)
 		p("  lowest port you may publish: %d (net.ipv4.ip_unprivileged_port_start)", n.UnprivilegedPortStart)
 	}
+	p("security:")
+	if in.Seccomp.Enabled {
+		p("  seccomp: enabled, default profile %s (%s)", in.Seccomp.Profile, in.Seccomp.Source)
+	} else {
+		p("  seccomp: NOT AVAILABLE: %s", in.Seccomp.Problem)
+	}
+	p("  security options: %s", strings.Join(in.SecurityOptions, " "))
 	if len(in.Warnings) == 0 {
 		p("warnings: none")
 		return
@@ -170,13 +204,6 @@ func printInfo(w io.Writer, in *engine.Info) {
 	for _, w := range in.Warnings {
 		p("  - %s", w.Text)
 	}
-}
-
-func newSystemCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "system", Short: "Manage hutch's storage: df, prune, reset, migrate, info"}
-	info := newInfoCommand(a)
-	c.AddCommand(newDfCommand(a), newSystemPruneCommand(a), newResetCommand(a), newMigrateCommand(a), info)
-	return c
 }
 
 func newMigrateCommand(a *app) *cobra.Command {
@@ -190,7 +217,8 @@ keeps the user namespace its running containers use until they stop. migrate sto
 next command makes a new namespace with the new ranges. Start the containers again with
 ` + "`hutch start`" + `. Files already in the store keep the host ids of the old ranges: when
 the ranges moved (not just grew), ` + "`hutch system reset`" + ` starts the store afresh.`,
-		Args: cobra.NoArgs,
+		Example: "  hutch system migrate\n  hutch system migrate -t 30",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pid, err := a.sess.Migrate(time.Duration(timeout)*time.Second, func(name string, err error) {
 				if err != nil {
@@ -212,9 +240,10 @@ the ranges moved (not just grew), ` + "`hutch system reset`" + ` starts the stor
 func newDfCommand(a *app) *cobra.Command {
 	var format string
 	c := &cobra.Command{
-		Use:   "df",
-		Short: "Show disk space used by images and containers",
-		Args:  cobra.NoArgs,
+		Use:     "df",
+		Short:   "Show disk space used by images and containers",
+		Example: "  hutch system df\n  hutch system df --format json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.sess.Store()
 			if err != nil {
@@ -249,7 +278,11 @@ func newDfCommand(a *app) *cobra.Command {
 	return onStore(c)
 }
 
-func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
+func (a *app) prune(cmd *cobra.Command, all, force bool, what string, filters []string) error {
+	filter, err := images.ParseFilter(filters, images.PruneFilterKeys, time.Now())
+	if err != nil {
+		return err
+	}
 	if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove "+what+".\nAre you sure you want to continue?") {
 		return nil
 	}
@@ -258,10 +291,22 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 		return err
 	}
 	defer unlock()
-	removed, freed, err := images.Prune(s, all)
+	removed, freed, err := images.Prune(s, images.PruneOptions{All: all, Filter: filter})
 	for _, id := range removed {
 		fmt.Fprintln(cmd.OutOrStdout(), "Deleted: sha256:"+id)
 	}
+	if err != nil {
+		return err
+	}
+	// What removals and loads cut short left: containers' half-removed records and store
+	// entries, then the layers nothing uses any more.
+	if m, err := a.sess.Containers(); err == nil {
+		if _, err := m.RemoveLeftovers(); err != nil {
+			return err
+		}
+	}
+	_, lfreed, err := images.PruneLayers(s)
+	freed += lfreed
 	if err != nil {
 		return err
 	}
@@ -274,19 +319,22 @@ func (a *app) prune(cmd *cobra.Command, all, force bool, what string) error {
 
 func newSystemPruneCommand(a *app) *cobra.Command {
 	var all, force bool
+	var filters []string
 	c := &cobra.Command{
-		Use:   "prune [OPTIONS]",
-		Short: "Remove unused data: dangling images (with -a, every image no container uses)",
-		Args:  cobra.NoArgs,
+		Use:     "prune [OPTIONS]",
+		Short:   "Remove unused data: dangling images (with -a, every image no container uses)",
+		Example: "  hutch system prune\n  hutch system prune -a -f",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			what := "all dangling images"
 			if all {
 				what = "all images without at least one container associated to them"
 			}
-			return a.prune(cmd, all, force, what)
+			return a.prune(cmd, all, force, what, filters)
 		},
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	stringArrayVar(c.Flags(), &filters, "filter", "remove only images created before until=TIME (a duration like 24h, a Unix time or RFC 3339), with label=KEY[=VALUE], or without label!=KEY[=VALUE] (repeatable; all must match)")
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	return onStore(c)
 }
@@ -294,15 +342,17 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 func newImagePruneCommand(a *app) *cobra.Command {
 	c := newSystemPruneCommand(a)
 	c.Short = "Remove dangling images (with -a, every image no container uses)"
+	c.Example = "  hutch image prune\n  hutch image prune -a -f"
 	return c
 }
 
 func newResetCommand(a *app) *cobra.Command {
 	var force bool
 	c := &cobra.Command{
-		Use:   "reset [OPTIONS]",
-		Short: "Delete all images, containers and hutch state of this user; works even when the store is broken",
-		Args:  cobra.NoArgs,
+		Use:     "reset [OPTIONS]",
+		Short:   "Delete all images, containers and hutch state of this user; works even when the store is broken",
+		Example: "  hutch system reset        # asks first\n  hutch system reset -f",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ask func(graphRoot, runtimeDir string) bool
 			if !force {

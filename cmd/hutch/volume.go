@@ -7,12 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newVolumeCommand(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "volume", Short: "Manage named volumes: create, ls, inspect, rm, prune"}
-	c.AddCommand(newVolumeCreate(a), newVolumeLs(a), newVolumeInspect(a), newVolumeRm(a), newVolumePrune(a))
-	return onStore(c)
-}
-
 func newVolumeCreate(a *app) *cobra.Command {
 	var labels []string
 	c := &cobra.Command{
@@ -56,6 +50,7 @@ func newVolumeLs(a *app) *cobra.Command {
 		Use:     "ls [OPTIONS]",
 		Aliases: []string{"list"},
 		Short:   "List volumes",
+		Example: "  hutch volume ls\n  hutch volume ls -q\n  hutch volume ls --format '{{.Name}} {{.Mountpoint}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := a.sess.Containers()
@@ -89,9 +84,10 @@ func newVolumeLs(a *app) *cobra.Command {
 func newVolumeInspect(a *app) *cobra.Command {
 	var format string
 	c := &cobra.Command{
-		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
-		Short: "Show details of volumes as JSON",
-		Args:  cobra.MinimumNArgs(1),
+		Use:     "inspect [OPTIONS] VOLUME [VOLUME...]",
+		Short:   "Show details of volumes as JSON",
+		Example: "  hutch volume inspect data\n  hutch volume inspect --format '{{.Mountpoint}}' data",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := a.sess.Containers()
 			if err != nil {
@@ -121,6 +117,7 @@ func newVolumeRm(a *app) *cobra.Command {
 		Use:     "rm [OPTIONS] VOLUME [VOLUME...]",
 		Aliases: []string{"remove"},
 		Short:   "Remove volumes (refused while a container uses one, unless -f)",
+		Example: "  hutch volume rm data\n  hutch volume rm -f data cache",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := a.sess.Containers()
@@ -134,7 +131,7 @@ func newVolumeRm(a *app) *cobra.Command {
 			failed := false
 			for _, n := range args {
 				if err := m.Volumes.Remove(n, users[n], force); err != nil {
-					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+err.Error())
+					fmt.Fprintln(cmd.ErrOrStderr(), "Error: "+a.explain(err).Error())
 					failed = true
 					continue
 				}
@@ -153,9 +150,10 @@ func newVolumeRm(a *app) *cobra.Command {
 func newVolumePrune(a *app) *cobra.Command {
 	var force bool
 	c := &cobra.Command{
-		Use:   "prune [OPTIONS]",
-		Short: "Remove every volume no container uses",
-		Args:  cobra.NoArgs,
+		Use:     "prune [OPTIONS]",
+		Short:   "Remove every volume no container uses",
+		Example: "  hutch volume prune\n  hutch volume prune -f",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove all volumes not used by at least one container.\nAre you sure you want to continue?") {
 				return nil

@@ -49,8 +49,9 @@ const (
 	// byte) when its work is done; read by Go only.
 	Done = "_HUTCH_DONE"
 
-	// Paths are the paths the plain-user parent resolved and checked (JSON,
-	// config.Paths); read by Go only.
+	// Paths are the paths the plain-user parent resolved and checked, and the store its
+	// command's global flags chose (JSON: config.Paths, and engine.StoreFlags under
+	// "store"); read by Go only.
 	Paths = "_HUTCH_PATHS"
 
 	// Request is what the plain-user half of a split command hands to the half inside

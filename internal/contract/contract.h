@@ -44,8 +44,9 @@
 // Done is the descriptor on which a re-executed hutch reports its exit status (one
 // byte) when its work is done; read by Go only.
 #define HUTCH_ENV_DONE "_HUTCH_DONE"
-// Paths are the paths the plain-user parent resolved and checked (JSON,
-// config.Paths); read by Go only.
+// Paths are the paths the plain-user parent resolved and checked, and the store its
+// command's global flags chose (JSON: config.Paths, and engine.StoreFlags under
+// "store"); read by Go only.
 #define HUTCH_ENV_PATHS "_HUTCH_PATHS"
 // Request is what the plain-user half of a split command hands to the half inside
 // the namespace (JSON: the command's name and its request; engine.Split); read by Go

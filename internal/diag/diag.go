@@ -3,8 +3,10 @@
 package diag
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -15,6 +17,10 @@ type Warning struct {
 	ID   string `json:"id"`
 	Text string `json:"text"`
 }
+
+// String is the warning's text (as a template prints it: `info --format '{{range
+// .Warnings}}{{.}}{{end}}'` lists texts, as Docker's does).
+func (w Warning) String() string { return w.Text }
 
 // PrintOnce writes each warning to w the first time it is seen for this login session:
 // a marker file in dir (the runtime directory, a tmpfs cleared at logout) records it.
@@ -28,4 +34,20 @@ func PrintOnce(w io.Writer, dir string, ws []Warning) {
 		f.Close()
 		fmt.Fprintf(w, "hutch: warning: %s (shown once; `hutch info` lists it)\n", warn.Text)
 	}
+}
+
+// FirstInSession reports whether the check named id has not run yet in this login
+// session, and marks it as run: for a check too costly for every command (reading the
+// host's user database), done by the first command of a session and by `hutch info`.
+// Without a usable dir it reports true.
+func FirstInSession(dir, id string) bool {
+	if !filepath.IsAbs(dir) {
+		return true
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "checked-"+id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return !errors.Is(err, fs.ErrExist)
+	}
+	f.Close()
+	return true
 }

@@ -61,3 +61,19 @@ func TestPrintOnceUnusableDirPrintsNothing(t *testing.T) {
 		t.Errorf("printed %q with an unusable directory", out.String())
 	}
 }
+
+func TestFirstInSession(t *testing.T) {
+	dir := t.TempDir()
+	if !FirstInSession(dir, "x") {
+		t.Fatal("the first call said the check had run")
+	}
+	if FirstInSession(dir, "x") {
+		t.Fatal("the second call said the check had not run")
+	}
+	if !FirstInSession(dir, "y") {
+		t.Fatal("another check was marked too")
+	}
+	if !FirstInSession("", "x") || !FirstInSession(filepath.Join(dir, "missing"), "x") {
+		t.Fatal("without a usable directory the check must run")
+	}
+}

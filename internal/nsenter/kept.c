@@ -12,14 +12,18 @@
 // newuidmap, no second process. It joins when
 //   - its command line names a command that runs whole in the namespace (kept_wants;
 //     a unit test in cmd/hutch checks the table against the commands' annotations),
-//   - the holder's file is in the runtime directory Go would use (config.UserPaths),
-//     a private directory of the user's,
+//   - a verdict on the user's paths holds (verdict_match below): a plain-user hutch
+//     checked them (config.Paths.Check) and recorded everything it looked at; every
+//     stamp, the environment that chose the paths, the ids and the binary are as they
+//     were, so the paths it names are the ones Go would check and pass now — Go cannot
+//     check them once it is inside, where the user's files and root's both show as the
+//     overflow uid. The holder's file is in the runtime directory the verdict names;
+//   - no global flag moves the store (--root, --runroot, --storage-driver,
+//     --storage-opt): Go checks such paths as the plain user, and hands them on,
 //   - the holder is the process the file describes: the same pid, start time (pid
 //     reuse), command name and namespaces,
 //   - the files the id maps were planned from are unchanged (the stamps: a changed
 //     /etc/subuid may mean other maps), and the helpers are found where they were,
-//   - and XDG_RUNTIME_DIR, when set, is usable (when it is not, Go explains why in
-//     the user's ids, which it cannot do from inside the namespace).
 // Otherwise it does not join, and Go finds out why (userns.EnsureKept), starts a
 // holder if needed, and executes the command again with HUTCH_ENV_KEPT_JOIN, which
 // makes this constructor join whatever the command line (and say on that descriptor
@@ -47,6 +51,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "contract.h"
@@ -55,13 +60,18 @@
 #define KEPT_MAGIC "hutch-holder 1\n"
 #define KEPT_COMM "hutch-holder"
 #define KEPT_MAX (64 * 1024)
+#define VERDICT_FILE "verdict"
+#define VERDICT_MAGIC "hutch-verdict 1\n"
+#define VERDICT_MAX (256 * 1024)
 
 // What the constructor did, for Go (nsenter_linux.go).
 static int kept_joined;		   // 1: joined the kept namespace
 static int kept_own_mounts;	   // 1: in a mount namespace of its own below it
 static char *kept_state;	   // the holder's state (JSON) from its file
 static char kept_dir[4096];	   // the runtime directory the file was found in
+static char *kept_paths;	   // the paths the verdict holds (JSON of config.Paths)
 static char kept_err[512];	   // why a forced join failed
+static char kept_miss[512];	   // why a command that wanted to join did not
 static long kept_pid;		   // the holder joined
 static unsigned long long kept_start; // its start time, in clock ticks after boot
 
@@ -69,7 +79,9 @@ int hutch_kept_joined(void) { return kept_joined; }
 int hutch_kept_own_mounts(void) { return kept_own_mounts; }
 const char *hutch_kept_state(void) { return kept_state ? kept_state : ""; }
 const char *hutch_kept_dir(void) { return kept_dir; }
+const char *hutch_kept_paths(void) { return kept_paths ? kept_paths : ""; }
 const char *hutch_kept_error(void) { return kept_err; }
+const char *hutch_kept_miss(void) { return kept_miss; }
 long hutch_kept_pid(void) { return kept_pid; }
 unsigned long long hutch_kept_start(void) { return kept_start; }
 
@@ -86,19 +98,20 @@ static const struct {
 	const char *group, *name;
 	int how;
 } kept_cmds[] = {
-	{"", "build", 2}, {"", "create", 1}, {"", "images", 1}, {"", "import", 1}, {"", "info", 1},
-	{"", "load", 1}, {"", "pull", 1}, {"", "push", 1}, {"", "rename", 1}, {"", "rmi", 1},
-	{"", "run", 1}, {"", "save", 1}, {"", "start", 1}, {"", "tag", 1}, {"", "unshare", 2},
+	{"", "build", 2}, {"", "create", 1}, {"", "history", 1}, {"", "images", 1}, {"", "import", 1},
+	{"", "info", 1}, {"", "load", 1}, {"", "pull", 1}, {"", "push", 1}, {"", "rename", 1}, {"", "rmi", 1},
+	{"", "run", 1}, {"", "save", 1}, {"", "start", 1}, {"", "tag", 1}, {"", "untag", 1}, {"", "unshare", 2},
 	{"", "inspect", 1}, {"", "rm", KEEP_UNLESS_FORCE},
 	{"container", "create", 1}, {"container", "prune", 1}, {"container", "rename", 1},
 	{"container", "run", 1}, {"container", "start", 1}, {"container", "inspect", 1},
-	{"container", "rm", KEEP_UNLESS_FORCE},
-	{"image", "build", 2}, {"image", "import", 1}, {"image", "inspect", 1}, {"image", "load", 1}, {"image", "ls", 1},
-	{"image", "list", 1}, {"image", "prune", 1}, {"image", "rm", 1}, {"image", "save", 1},
-	{"image", "tag", 1},
-	{"system", "df", 1}, {"system", "info", 1}, {"system", "prune", 1},
-	{"volume", "create", 1}, {"volume", "inspect", 1}, {"volume", "ls", 1}, {"volume", "list", 1},
-	{"volume", "prune", 1}, {"volume", "rm", 1}, {"volume", "remove", 1},
+	{"container", "rm", KEEP_UNLESS_FORCE}, {"container", "remove", KEEP_UNLESS_FORCE},
+	{"image", "build", 2}, {"image", "exists", 1}, {"image", "history", 1}, {"image", "import", 1},
+	{"image", "inspect", 1}, {"image", "load", 1}, {"image", "ls", 1}, {"image", "list", 1}, {"image", "prune", 1},
+	{"image", "pull", 1}, {"image", "push", 1}, {"image", "rm", 1}, {"image", "remove", 1}, {"image", "save", 1},
+	{"image", "tag", 1}, {"image", "untag", 1},
+	{"system", "check", 1}, {"system", "df", 1}, {"system", "info", 1}, {"system", "prune", 1},
+	{"volume", "create", 1}, {"volume", "exists", 1}, {"volume", "inspect", 1}, {"volume", "ls", 1},
+	{"volume", "list", 1}, {"volume", "prune", 1}, {"volume", "rm", 1}, {"volume", "remove", 1},
 };
 
 static int is_group(const char *w)
@@ -159,29 +172,6 @@ int hutch_kept_wants(int argc, char **argv)
 	return 0;
 }
 
-// hutch_kept_runtime_dir writes the runtime directory config.UserPaths resolves for uid:
-// $XDG_RUNTIME_DIR/hutch when XDG_RUNTIME_DIR is an absolute path to a directory of
-// uid's (not a symlink), $TMPDIR/hutch-UID (/tmp when TMPDIR is empty, as Go's
-// os.TempDir) when it is not set. Returns 0, or -1 when XDG_RUNTIME_DIR is set but not
-// usable (Go says why, as the plain user), or the path does not fit.
-int hutch_kept_runtime_dir(unsigned uid, char *out, size_t size)
-{
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
-	int n;
-	if (rt != NULL && rt[0] != '\0') {
-		if (rt[0] != '/' || lstat(rt, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid)
-			return -1;
-		n = snprintf(out, size, "%s/hutch", rt);
-	} else {
-		const char *tmp = getenv("TMPDIR");
-		if (tmp == NULL || tmp[0] == '\0')
-			tmp = "/tmp";
-		n = snprintf(out, size, "%s/hutch-%u", tmp, uid);
-	}
-	return (n < 0 || (size_t)n >= size) ? -1 : 0;
-}
-
 // hutch_kept_stamp writes what a file the maps were planned from looks like now:
 // "DEV:INO:SIZE:MTIME:CTIME" (times as SEC.NSEC), or "-" when it does not exist.
 // userns.stamp writes the same.
@@ -233,6 +223,23 @@ void hutch_kept_lookpath(const char *name, char *out, size_t size)
 		}
 	}
 	snprintf(out, size, "-");
+}
+
+// hutch_kept_store_flags says whether the command line has a global flag that moves
+// the store (--root, --runroot, --storage-driver, --storage-opt, in either spelling):
+// such a command is not joined here. Every word counts, a container's command's too: a
+// word taken for a flag costs only the join (Go then enters through EnsureKept).
+int hutch_kept_store_flags(int argc, char **argv)
+{
+	static const char *flags[] = {"--root", "--runroot", "--storage-driver", "--storage-opt"};
+	for (int i = 1; i < argc && argv[i] != NULL; i++) {
+		for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++) {
+			size_t n = strlen(flags[k]);
+			if (strncmp(argv[i], flags[k], n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '='))
+				return 1;
+		}
+	}
+	return 0;
 }
 
 // read_small reads a small file (at most size-1 bytes) and ends it with a NUL.
@@ -346,6 +353,225 @@ static const char *parse_rec(char *buf, struct kept_rec *r, int check)
 	}
 }
 
+// ---- The verdict on the user's paths (config/verdict_linux.go writes it) ----
+
+// The environment variables that choose the paths: config.VerdictEnv (a unit test holds
+// the two lists together).
+static const char *verdict_env[] = {"HOME", "TMPDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
+				    "XDG_RUNTIME_DIR"};
+#define VERDICT_NENV (sizeof(verdict_env) / sizeof(verdict_env[0]))
+
+int hutch_verdict_nenv(void) { return (int)VERDICT_NENV; }
+const char *hutch_verdict_env(int i) { return verdict_env[i]; }
+
+// token writes what st (or err, the lstat's errno when it failed) shows, as
+// config.Token does: "-", "e:ERRNO", "d:DEV:INO:MODE:UID:GID" for a directory,
+// "f:DEV:INO:MODE:UID:GID:CTIME" for anything else.
+static void token(const struct stat *st, int err, char *out, size_t size)
+{
+	if (err == ENOENT)
+		snprintf(out, size, "-");
+	else if (err != 0)
+		snprintf(out, size, "e:%d", err);
+	else if (S_ISDIR(st->st_mode))
+		snprintf(out, size, "d:%llu:%llu:%o:%u:%u", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+			 (unsigned)st->st_mode, (unsigned)st->st_uid, (unsigned)st->st_gid);
+	else
+		snprintf(out, size, "f:%llu:%llu:%o:%u:%u:%lld.%09ld", (unsigned long long)st->st_dev,
+			 (unsigned long long)st->st_ino, (unsigned)st->st_mode, (unsigned)st->st_uid, (unsigned)st->st_gid,
+			 (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
+// hutch_verdict_token writes path's token (lstat: a symbolic link is not followed).
+void hutch_verdict_token(const char *path, char *out, size_t size)
+{
+	struct stat st;
+	token(&st, lstat(path, &st) < 0 ? errno : 0, out, size);
+}
+
+// hutch_verdict_exe writes the token of the running binary (stat of /proc/self/exe): a
+// verdict made by another build of hutch does not hold.
+void hutch_verdict_exe(char *out, size_t size)
+{
+	struct stat st;
+	token(&st, stat("/proc/self/exe", &st) < 0 ? errno : 0, out, size);
+}
+
+// next_line cuts the line at *p (ending it with a NUL) and moves *p past it; NULL at
+// the end.
+static char *next_line(char **p)
+{
+	char *l = *p, *nl = strchr(l, '\n');
+	if (nl == NULL)
+		return NULL;
+	*nl = '\0';
+	*p = nl + 1;
+	return l;
+}
+
+// verdict_match checks a verdict (buf, NUL-ended; cut up in place) found in the
+// directory dfd: NULL when it holds, else what differs. It compares, and judges
+// nothing: the ids, the binary, the host name, each variable of verdict_env, every
+// stamp; and the directory it names must be dfd. On success dir holds the runtime
+// directory the verdict names and *paths the paths (JSON).
+static const char *verdict_match(char *buf, int dfd, char *dir, size_t dirsize, char **paths)
+{
+	char tok[256], *p = buf, *l;
+	unsigned env_seen = 0;
+	int have_ids = 0, have_exe = 0, have_host = 0;
+	dir[0] = '\0';
+	if (strncmp(buf, VERDICT_MAGIC, strlen(VERDICT_MAGIC)) != 0)
+		return "not a verdict of this hutch";
+	p += strlen(VERDICT_MAGIC);
+	while ((l = next_line(&p)) != NULL) {
+		if (strcmp(l, "paths") == 0) {
+			if (!have_ids || !have_exe || !have_host || env_seen != (1u << VERDICT_NENV) - 1 || dir[0] == '\0')
+				return "an incomplete verdict";
+			struct stat a, b;
+			if (fstat(dfd, &a) < 0 || stat(dir, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+				return "the verdict names another runtime directory";
+			*paths = p;
+			return NULL;
+		}
+		if (strncmp(l, "uid ", 4) == 0) {
+			unsigned uid, gid;
+			int off = 0;
+			if (sscanf(l, "uid %u gid %u groups %n", &uid, &gid, &off) != 2 || off == 0)
+				return "a bad ids line";
+			if (uid != getuid() || gid != getgid())
+				return "other ids";
+			gid_t gs[256];
+			int n = getgroups(256, gs);
+			char list[256 * 11 + 1];
+			size_t len = 0;
+			list[0] = '\0';
+			for (int i = 0; i < n && len < sizeof(list) - 12; i++)
+				len += (size_t)snprintf(list + len, sizeof(list) - len, i ? ",%u" : "%u", (unsigned)gs[i]);
+			if (n < 0 || strcmp(list, l + off) != 0)
+				return "other groups";
+			have_ids = 1;
+		} else if (strncmp(l, "exe ", 4) == 0) {
+			hutch_verdict_exe(tok, sizeof(tok));
+			if (strcmp(tok, l + 4) != 0)
+				return "another hutch binary";
+			have_exe = 1;
+		} else if (strncmp(l, "host ", 5) == 0) {
+			struct utsname u;
+			if (uname(&u) < 0 || strcmp(u.nodename, l + 5) != 0)
+				return "another host name";
+			have_host = 1;
+		} else if (strncmp(l, "env ", 4) == 0) {
+			char *name = l + 4, *eq = strchr(name, '=');
+			if (eq != NULL)
+				*eq = '\0';
+			size_t k;
+			for (k = 0; k < VERDICT_NENV && strcmp(verdict_env[k], name) != 0; k++)
+				;
+			if (k == VERDICT_NENV)
+				return "an unknown variable";
+			const char *now = getenv(name);
+			if (now == NULL)
+				now = "";
+			if (strcmp(now, eq ? eq + 1 : "") != 0)
+				return "another environment";
+			env_seen |= 1u << k;
+		} else if (strncmp(l, "dir ", 4) == 0) {
+			if (snprintf(dir, dirsize, "%s", l + 4) >= (int)dirsize || dir[0] != '/')
+				return "a bad runtime directory";
+		} else if (strncmp(l, "stamp ", 6) == 0) {
+			char *t = l + 6, *sp = strchr(t, ' ');
+			if (sp == NULL)
+				return "a bad stamp line";
+			*sp = '\0';
+			hutch_verdict_token(sp + 1, tok, sizeof(tok));
+			if (strcmp(tok, t) != 0)
+				return "a path changed since it was checked";
+		} else {
+			return "an unknown line";
+		}
+	}
+	return "an incomplete verdict";
+}
+
+// verdict_read reads the verdict in directory dfd: a regular file of the user's.
+static ssize_t verdict_read(int dfd, char *buf, size_t size)
+{
+	int fd = openat(dfd, VERDICT_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 022) != 0 ||
+	    (size_t)st.st_size >= size) {
+		close(fd);
+		return -1;
+	}
+	size_t got = 0;
+	while (got < size - 1) {
+		ssize_t n = read(fd, buf + got, size - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+// hutch_kept_verdict finds the verdict where config.UserPaths would look for the runtime
+// directory — $XDG_RUNTIME_DIR/hutch, $TMPDIR/hutch-UID (/tmp without TMPDIR), the
+// cache's run-HOST — in the first of them that is a private directory of the user's and
+// holds one, and checks it (verdict_match): NULL when it holds (dir is the runtime
+// directory, *paths the paths), else why not. Which of them it is found in does not
+// matter: it holds only when everything that chose the runtime directory is as it was.
+const char *hutch_kept_verdict(char *dir, size_t size, char **paths)
+{
+	static char buf[VERDICT_MAX];
+	char cand[3][4096];
+	int n = 0;
+	unsigned uid = getuid();
+	const char *rt = getenv("XDG_RUNTIME_DIR"), *tmp = getenv("TMPDIR"), *cache = getenv("XDG_CACHE_HOME"),
+		   *home = getenv("HOME");
+	if (rt != NULL && rt[0] == '/' && snprintf(cand[n], sizeof(cand[n]), "%s/hutch", rt) < (int)sizeof(cand[n]))
+		n++;
+	if (tmp == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	if (tmp[0] == '/' && snprintf(cand[n], sizeof(cand[n]), "%s/hutch-%u", tmp, uid) < (int)sizeof(cand[n]))
+		n++;
+	struct utsname u;
+	if (uname(&u) == 0) {
+		char host[sizeof(u.nodename)];
+		snprintf(host, sizeof(host), "%s", u.nodename);
+		for (char *c = host; *c; c++)
+			if (*c == '/')
+				*c = '_';
+		if (host[0] == '\0' || strcmp(host, ".") == 0 || strcmp(host, "..") == 0)
+			snprintf(host, sizeof(host), "localhost");
+		int m = -1;
+		if (cache != NULL && cache[0] == '/')
+			m = snprintf(cand[n], sizeof(cand[n]), "%s/hutch/run-%s", cache, host);
+		else if (home != NULL && home[0] == '/')
+			m = snprintf(cand[n], sizeof(cand[n]), "%s/.cache/hutch/run-%s", home, host);
+		if (m > 0 && m < (int)sizeof(cand[n]))
+			n++;
+	}
+	for (int i = 0; i < n; i++) {
+		int dfd = open(cand[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (dfd < 0)
+			continue;
+		struct stat st;
+		if (fstat(dfd, &st) < 0 || st.st_uid != uid || (st.st_mode & 077) != 0 || verdict_read(dfd, buf, sizeof(buf)) < 0) {
+			close(dfd);
+			continue;
+		}
+		const char *why = verdict_match(buf, dfd, dir, size, paths);
+		close(dfd);
+		return why;
+	}
+	return "no verdict on the paths";
+}
+
 // kept_join joins the kept namespace of the user running this process: NULL when it
 // did, or why not. dir is the runtime directory a forced join was given: the parent
 // chose the holder (it may keep one whose stamps are old: ranges changed under
@@ -357,8 +583,10 @@ static const char *kept_join(int how, const char *dir)
 	if (dir != NULL) {
 		if (snprintf(kept_dir, sizeof(kept_dir), "%s", dir) >= (int)sizeof(kept_dir))
 			return "the runtime directory's path is too long";
-	} else if (hutch_kept_runtime_dir(uid, kept_dir, sizeof(kept_dir)) < 0) {
-		return "XDG_RUNTIME_DIR is not usable";
+	} else {
+		const char *why = hutch_kept_verdict(kept_dir, sizeof(kept_dir), &kept_paths);
+		if (why != NULL)
+			return why;
 	}
 	int dfd = open(kept_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
@@ -570,6 +798,9 @@ __attribute__((constructor)) static void hutch_kept(int argc, char **argv)
 		return;
 	}
 	int how = hutch_kept_wants(argc, argv);
-	if (how > 0)
-		kept_join(how, NULL);
+	if (how == 0)
+		return;
+	const char *why = hutch_kept_store_flags(argc, argv) ? "a global flag moves the store" : kept_join(how, NULL);
+	if (why != NULL)
+		snprintf(kept_miss, sizeof(kept_miss), "%s", why);
 }

@@ -30,7 +30,8 @@ func waitExited(t *testing.T, name string, restarts string) {
 
 // TestVMDetachedOOMRestart: run -d --memory 32m --restart on-failure:1 of a process
 // allocating 100 MiB: killed twice by the OOM killer, recorded by the monitor as
-// OOMKilled with 137, each run in a fresh cgroup; rm removes it.
+// OOMKilled with 137 (and an oom event before each die), each run in a fresh cgroup; rm
+// removes it.
 func TestVMDetachedOOMRestart(t *testing.T) {
 	ensureImage(t)
 	const alloc = `BEGIN { s = "0123456789abcdef"; while (length(s) < 100 * 1024 * 1024) s = s s; print "allocated", length(s) }`
@@ -38,6 +39,11 @@ func TestVMDetachedOOMRestart(t *testing.T) {
 	waitExited(t, "doom", "1")
 	if got := strings.TrimSpace(ok(t, "inspect", "--format", "{{.State.ExitCode}} {{.State.OOMKilled}}", "doom")); got != "137 true" {
 		t.Errorf("inspect doom: exit code and OOMKilled %q, want \"137 true\"", got)
+	}
+	// The monitor's events: each OOM kill before its death, and the policy's restart.
+	events := ok(t, "events", "--stream=false", "--filter", "container=doom", "--format", "{{.Action}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}")
+	if want := "create\nstart\noom\ndie 137\nrestart\nstart\noom\ndie 137\n"; events != want {
+		t.Errorf("the events of doom:\n%s\nwant:\n%s", events, want)
 	}
 	dir := containerCgroup(t, "doom")
 	// The restart made the cgroup anew: its counters are the second run's alone.

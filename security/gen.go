@@ -1,0 +1,3 @@
+package security
+
+//go:generate go run ./internal/gensyscalls
