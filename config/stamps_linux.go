@@ -74,12 +74,12 @@ func (s *Stamps) lstat(path string, st *syscall.Stat_t) error {
 }
 
 // see records what path looked like when it was judged; a path that looks different
-// the second time spoils the record.
+// the second time spoils the record. The path is recorded as it was looked at (the
+// constructor looks at the same string).
 func (s *Stamps) see(path string, st *syscall.Stat_t, err error) {
 	if s == nil {
 		return
 	}
-	path = filepath.Clean(path)
 	tok := token(st, err)
 	old, ok := s.tokens[path]
 	switch {

@@ -389,3 +389,48 @@ func BenchmarkVerdict(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(rec.List())), "stamps")
 }
+
+// BenchmarkCheckAndVerdict is what a plain-user command spends on its paths: resolving
+// and checking them, and with the record and the verdict (unchanged: read and compared,
+// not written) as every such command now does.
+func BenchmarkCheckAndVerdict(b *testing.B) {
+	base := b.TempDir()
+	home, xdg := filepath.Join(base, "home"), filepath.Join(base, "run")
+	for _, d := range []string{home, xdg} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, k := range VerdictEnv {
+		b.Setenv(k, "")
+	}
+	b.Setenv("HOME", home)
+	b.Setenv("XDG_RUNTIME_DIR", xdg)
+	uid := os.Getuid()
+	for _, verdict := range []bool{false, true} {
+		name := "check"
+		if verdict {
+			name = "check+verdict"
+		}
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				var rec *Stamps
+				if verdict {
+					rec = NewStamps()
+				}
+				p, err := UserPathsRecorded(uid, home, os.Getenv, rec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := p.CheckRecorded(uid, "", os.Getenv, rec); err != nil {
+					b.Fatal(err)
+				}
+				if verdict {
+					if err := WriteVerdict(p, rec, os.Getenv); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
