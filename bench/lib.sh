@@ -134,6 +134,24 @@ bench_stop_pause() {
 	done < <(find "$1" -maxdepth 6 -path '*/run/libpod/tmp/pause.pid' -print0 2>/dev/null)
 }
 
+# bench_stop_holder DIR: stop hutch's holders of the kept user namespace (hutch-holder)
+# that commands run by this benchmark started. They are found by their files
+# (RUNTIME_DIR/holder, second line "pid PID ...") under DIR, and only stopped when they
+# belong to the bench user and are named hutch-holder. Nothing is ever stopped by name.
+bench_stop_holder() {
+	local file pid i
+	while IFS= read -r -d '' file; do
+		pid=$(sed -n '2s/^pid \([0-9]*\) .*/\1/p' "$file" 2>/dev/null)
+		case $pid in '' | *[!0-9]*) continue ;; esac
+		bench_stray_alive "$pid" || continue # gone (or a zombie: stopped already)
+		[ "$(stat -c %u "/proc/$pid" 2>/dev/null)" = "$BENCH_UID" ] || continue
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = hutch-holder ] || continue
+		kill "$pid" 2>/dev/null || continue
+		for ((i = 0; i < 40; i++)); do bench_stray_alive "$pid" || break; sleep 0.05; done
+		bench_log "stopped hutch's holder $pid (started by this run)"
+	done < <(find "$1" -maxdepth 6 -name holder -path '*/hutch*/holder' -print0 2>/dev/null)
+}
+
 # bench_on_exit FN: have bench_cleanup call FN first (e.g. to remove the containers a script
 # started, through the engines). Hooks run in the order they were added; a failing hook
 # is logged, and the clean-up goes on.
@@ -217,7 +235,7 @@ bench_stray_alive() { # PID...: true when one of them is alive (not gone, not a 
 }
 
 # bench_cleanup: the EXIT trap. Runs the hooks (bench_on_exit), stops our pause processes
-# and anything else of ours the engines left running, then deletes the scratch folder if
+# and hutch holders and anything else of ours the engines left running, then deletes the scratch folder if
 # this script made it (kept with BENCH_KEEP=1).
 bench_cleanup() {
 	local rc=$? hook
@@ -226,6 +244,7 @@ bench_cleanup() {
 		"$hook" || bench_log "clean-up step $hook failed"
 	done
 	bench_stop_pause "$BENCH_SCRATCH"
+	bench_stop_holder "$BENCH_SCRATCH"
 	bench_stop_strays
 	if [ "${BENCH_OWN_SCRATCH:-}" = 1 ]; then
 		if [ "${BENCH_KEEP:-}" = 1 ]; then

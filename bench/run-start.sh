@@ -16,8 +16,9 @@
 #                 the difference to `run --rm` is what the filter costs (docs/security.md)
 #   breakdown, each on its own, interleaved the same way:
 #     version       `hutch version` / `podman --version`: the CLI's start, no store
-#     unshare true  `ENGINE unshare true`: start + entering the user namespace (hutch: the
-#                   re-exec through newuidmap/newgidmap; podman: joining its pause process)
+#     unshare true  `ENGINE unshare true`: start + entering the user namespace (both join
+#                   the namespace their kept process holds: hutch's hutch-holder in a C
+#                   constructor, podman's pause process)
 #     create / start -a / rm   the same container as `run --rm`, in three commands, each
 #                   timed on its own; the sum of a round is comparable to `run --rm`
 set -u -o pipefail

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -22,13 +23,14 @@ import (
 	"hutch.dev/hutch/nsinit"
 )
 
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+// unsafeChars is compiled on first use, not at every hutch process's start.
+var unsafeChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_.-]+`) })
 
 // cacheDirFor is the per-user directory of a RUN --mount=type=cache: by id (default
 // the target), kept across builds under CacheDir.
 func (b *Builder) cacheDirFor(id string) string {
 	sum := sha256.Sum256([]byte(id))
-	name := strings.Trim(unsafeChars.ReplaceAllString(id, "-"), "-.")
+	name := strings.Trim(unsafeChars().ReplaceAllString(id, "-"), "-.")
 	if len(name) > 40 {
 		name = name[:40]
 	}

@@ -35,6 +35,12 @@ type Env func(string) string
 // create anything except the runtime directory (and, when it falls back to the cache
 // directory, that directory), which it must check for ownership.
 func UserPaths(uid int, home string, env Env) (*Paths, error) {
+	return UserPathsRecorded(uid, home, env, nil)
+}
+
+// UserPathsRecorded is UserPaths recording in rec every path the choice of the runtime
+// directory looked at (rec may be nil).
+func UserPathsRecorded(uid int, home string, env Env, rec *Stamps) (*Paths, error) {
 	xdg := func(name, def string) string {
 		if v := env(name); v != "" && filepath.IsAbs(v) {
 			return v
@@ -49,7 +55,7 @@ func UserPaths(uid int, home string, env Env) (*Paths, error) {
 	p.UserConfig = filepath.Join(p.ConfigDir, "config.toml")
 	p.GraphRoot = filepath.Join(p.DataDir, "storage")
 	p.VolumeDir = filepath.Join(p.DataDir, "volumes")
-	dir, fallback, err := runtimeDir(uid, p.CacheDir, env)
+	dir, fallback, err := runtimeDir(uid, p.CacheDir, env, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -72,24 +78,24 @@ func UserPaths(uid int, home string, env Env) (*Paths, error) {
 // control (CheckPrivate). Why the ones before it were passed over is the returned
 // fallback note (empty for 1). Another user's /tmp/hutch-UID therefore no longer stops
 // hutch: it goes on in the home directory, says so once, and writes nothing there.
-func runtimeDir(uid int, cacheDir string, env Env) (string, string, error) {
+func runtimeDir(uid int, cacheDir string, env Env, rec *Stamps) (string, string, error) {
 	var why []string
 	if rt := env("XDG_RUNTIME_DIR"); rt == "" {
 		why = append(why, "XDG_RUNTIME_DIR is not set (as under su, sudo -u or cron)")
 	} else if !filepath.IsAbs(rt) {
 		why = append(why, fmt.Sprintf("XDG_RUNTIME_DIR=%s is not an absolute path", rt))
-	} else if err := checkOwnedDir(rt, uid); err != nil {
+	} else if err := checkOwnedDir(rt, uid, rec); err != nil {
 		why = append(why, fmt.Sprintf("XDG_RUNTIME_DIR=%s cannot be used: %v", rt, err))
 	} else {
 		dir := filepath.Join(rt, "hutch")
-		if err := usePrivateDir(dir, uid, false); err != nil {
+		if err := usePrivateDir(dir, uid, false, rec); err != nil {
 			why = append(why, fmt.Sprintf("%s cannot be used: %v", dir, err))
 		} else {
 			return dir, "", nil
 		}
 	}
 	tmp := filepath.Join(os.TempDir(), "hutch-"+strconv.Itoa(uid))
-	if err := usePrivateDir(tmp, uid, true); err != nil {
+	if err := usePrivateDir(tmp, uid, true, rec); err != nil {
 		why = append(why, fmt.Sprintf("%s cannot be used: %v", tmp, err))
 	} else {
 		return tmp, strings.Join(why, "; ") + "; using the private directory " + tmp +
@@ -101,10 +107,14 @@ func runtimeDir(uid int, cacheDir string, env Env) (string, string, error) {
 		host = "localhost"
 	}
 	home := filepath.Join(cacheDir, "run-"+host)
-	err := CheckPrivate(cacheDir, uid)
+	var err error
+	if uerr := recording(uid, rec).check(cacheDir); uerr != nil {
+		err = uerr
+	}
 	if err == nil {
 		if err = os.MkdirAll(cacheDir, 0o700); err == nil {
-			err = usePrivateDir(home, uid, true)
+			rec.made(cacheDir)
+			err = usePrivateDir(home, uid, true, rec)
 		}
 	}
 	if err == nil {
@@ -116,19 +126,21 @@ func runtimeDir(uid int, cacheDir string, env Env) (string, string, error) {
 		"(e.g. `mkdir -m 0700 /var/tmp/$USER-hutch && export TMPDIR=/var/tmp/$USER-hutch`) and run the command again", strings.Join(why, "; "))
 }
 
-// checkOwnedDir says why dir is not a real directory owned by uid.
-func checkOwnedDir(dir string, uid int) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
+// checkOwnedDir says why dir is not a real directory owned by uid (rec records what it
+// looked at).
+func checkOwnedDir(dir string, uid int, rec *Stamps) error {
+	var st syscall.Stat_t
+	if err := rec.lstat(dir, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: dir, Err: err}
 	}
-	if fi.Mode()&os.ModeSymlink != 0 {
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFLNK:
 		return fmt.Errorf("%s is a symbolic link", dir)
-	}
-	if !fi.IsDir() {
+	case syscall.S_IFDIR:
+	default:
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
+	if int(st.Uid) != uid {
 		return fmt.Errorf("%s belongs to %s, not to uid %d (another user may have made it to read or redirect your state: ask them or an admin to remove it)", dir, who(st.Uid), uid)
 	}
 	return nil
@@ -140,16 +152,21 @@ func checkOwnedDir(dir string, uid int) error {
 // refused: another user could have planted it to read or redirect our state. With
 // rebootClear, the directory is emptied when the machine has rebooted since it was
 // last used, as the tmpfs of a login session would be.
-func usePrivateDir(dir string, uid int, rebootClear bool) error {
-	if _, uerr := newTrust(uid).walk(filepath.Dir(dir), false, 0); uerr != nil {
+func usePrivateDir(dir string, uid int, rebootClear bool, rec *Stamps) error {
+	if _, uerr := recording(uid, rec).walk(filepath.Dir(dir), false, 0); uerr != nil {
 		return uerr
 	}
 	err := os.Mkdir(dir, 0o700)
 	if err != nil && !errors.Is(err, os.ErrExist) {
+		// What made it fail (a file there, a directory not writable) is stamped.
+		var st syscall.Stat_t
+		_ = rec.lstat(dir, &st)
 		return err
 	}
-	if err != nil {
-		if err := checkOwnedDir(dir, uid); err != nil {
+	if err == nil {
+		rec.made(dir)
+	} else {
+		if err := checkOwnedDir(dir, uid, rec); err != nil {
 			return err
 		}
 		fi, err := os.Stat(dir)
@@ -160,6 +177,7 @@ func usePrivateDir(dir string, uid int, rebootClear bool) error {
 			if err := os.Chmod(dir, 0o700); err != nil {
 				return fmt.Errorf("making %s private: %w", dir, err)
 			}
+			rec.made(dir)
 		}
 	}
 	if rebootClear {
@@ -212,7 +230,12 @@ func clearAfterReboot(dir string) {
 // silently otherwise, and that user could delete or plant its records. env is the
 // environment the paths came from (for the fix: which variable to set).
 func (p *Paths) Check(uid int, graphRootFile string, env Env) error {
-	t := newTrust(uid)
+	return p.CheckRecorded(uid, graphRootFile, env, nil)
+}
+
+// CheckRecorded is Check recording in rec every path it looked at (rec may be nil).
+func (p *Paths) CheckRecorded(uid int, graphRootFile string, env Env, rec *Stamps) error {
+	t := recording(uid, rec)
 	own := func(name string) string {
 		if v := env(name); v != "" && filepath.IsAbs(v) {
 			return "set " + name + " to a directory of your own (or unset it to use the one in your home)"
@@ -243,7 +266,7 @@ func (p *Paths) Check(uid int, graphRootFile string, env Env) error {
 			return refusal(c.what, c.path, err, c.fix)
 		}
 	}
-	if err := newTrust(0).check(SystemFile); err != nil {
+	if err := recording(0, rec).check(SystemFile); err != nil {
 		return refusal("the system config file", SystemFile, err, "ask an admin to make it root's alone (`chown root: "+SystemFile+"; chmod 644 "+SystemFile+"`)")
 	}
 	return nil

@@ -35,10 +35,18 @@ type trust struct {
 	uid    int
 	seen   map[string]*UntrustedError
 	groups map[uint32]bool // gid → only uid can be in it (read lazily)
+	rec    *Stamps         // records every path looked at (nil: none)
 }
 
 func newTrust(uid int) *trust {
 	return &trust{uid: uid, seen: map[string]*UntrustedError{}, groups: map[uint32]bool{}}
+}
+
+// recording is newTrust with every path it looks at recorded in rec.
+func recording(uid int, rec *Stamps) *trust {
+	t := newTrust(uid)
+	t.rec = rec
+	return t
 }
 
 // CheckPrivate says why path (absolute) cannot be trusted to be uid's alone, or nil.
@@ -73,7 +81,7 @@ func (t *trust) walk(path string, last bool, depth int) (string, *UntrustedError
 	}
 	cur := "/"
 	var root syscall.Stat_t
-	if err := syscall.Lstat("/", &root); err == nil {
+	if err := t.rec.lstat("/", &root); err == nil {
 		if err := t.judgeDir(path, "/", &root); err != nil {
 			return "", err
 		}
@@ -86,7 +94,7 @@ func (t *trust) walk(path string, last bool, depth int) (string, *UntrustedError
 		isLast := last && i == len(parts)-1
 		next := filepath.Join(cur, part)
 		var st syscall.Stat_t
-		if err := syscall.Lstat(next, &st); err != nil {
+		if err := t.rec.lstat(next, &st); err != nil {
 			if errors.Is(err, syscall.ENOENT) {
 				return filepath.Join(append([]string{cur}, parts[i:]...)...), nil
 			}
@@ -180,6 +188,15 @@ func (t *trust) privateGroup(gid uint32) bool {
 		return v
 	}
 	v := gid == 0 || soleMember(gid, t.uid, "/etc/passwd", "/etc/group")
+	if gid != 0 && t.rec != nil {
+		// The verdict depends on who is in the group: on these files.
+		for _, f := range []string{"/etc/passwd", "/etc/group"} {
+			var st syscall.Stat_t
+			if t.rec.lstat(f, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+				t.rec.spoil(f + " is a symbolic link (its stamp would not show a change of what it names)")
+			}
+		}
+	}
 	t.groups[gid] = v
 	return v
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // execing tells whether pid, whose /proc/PID/stat reads as a zombie, is in fact executing
@@ -48,5 +50,30 @@ func confirmDead(alive func() bool) bool {
 			return false
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// MonitorGone waits (at most timeout) until the monitor of container id, pid, has ended:
+// a stopped container's monitor still unmounts and writes the store for a moment after
+// the exit is recorded, and what deletes the store must not race it. It returns at once
+// when pid is no monitor of id.
+func MonitorGone(pid int, id string, timeout time.Duration) {
+	if !monitorAlive(pid, id) {
+		return
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if !monitorAlive(pid, id) { // the pid may have been reused before the pidfd was open
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds())+1)
+		if n == 1 || (err != nil && err != unix.EINTR) {
+			return
+		}
 	}
 }

@@ -304,9 +304,11 @@ func (m *Manager) Remove(c *Config, removeVolumes bool) error {
 	return nil
 }
 
-// releaseMount undoes what a killed owner left mounted for container id: the store's
-// mount count and, with fuse-overlayfs, the mount program serving the dead mount.
+// releaseMount undoes what a killed owner left mounted for container id: a foreground
+// run's slot bind mount (in the kept mount namespace), the store's mount count and, with
+// fuse-overlayfs, the mount program serving the dead mount.
 func (m *Manager) releaseMount(id string) {
+	m.dropSlot(id)
 	if storage.UsesMountProgram(m.Store.GraphOptions()) {
 		// A hutch or monitor killed outright leaves the fuse-overlayfs that served the
 		// container's root behind, holding the dead mount: end it. Only when the store

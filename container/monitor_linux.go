@@ -31,8 +31,8 @@ const MonitorName = "hutch-monitor"
 const stopMarker = "stopping"
 
 // StartDetached starts a created container under a monitor of its own: the hutch
-// binary re-executed in its own session, inside hutch's user and mount namespaces, which
-// keeps the container's mounts alive, writes its output to the log, records its exit
+// binary re-executed in its own session, inside hutch's user namespace and in a mount
+// namespace of its own, which keeps the container's mounts alive, writes its output to the log, records its exit
 // and cleans up. It returns once the container's command runs (or failed to start).
 func (m *Manager) StartDetached(c *Config) error {
 	st, err := m.Records.State(c.ID)
@@ -60,9 +60,11 @@ func (m *Manager) StartDetached(c *Config) error {
 	}
 	defer devnull.Close()
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{MonitorName, c.ID},
-		Env:         os.Environ(),
+		Path: "/proc/self/exe",
+		Args: []string{MonitorName, c.ID},
+		// A mount namespace of its own (made by the constructor, below hutch's kept one):
+		// the container's mounts go with the monitor, even when it is killed outright.
+		Env:         append(os.Environ(), contract.OwnMounts+"=1"),
 		Stdin:       devnull,
 		Stdout:      devnull,
 		Stderr:      devnull,

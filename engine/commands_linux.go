@@ -14,6 +14,7 @@ import (
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/contract"
+	"hutch.dev/hutch/userns"
 )
 
 // The commands whose work is split between the plain user and hutch's user namespace
@@ -109,7 +110,8 @@ func (s *Session) RestartContainers(refs []string, timeout time.Duration, report
 // subordinate ids can be, without opening the store, so that it works when the store is
 // broken. Of a store chosen by --root or --runroot, only that store goes (Reset).
 func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn func(string)) error {
-	return RunSplit(s, Split[struct{}]{
+	var holder *userns.Holder
+	err := RunSplit(s, Split[struct{}]{
 		Name: "system reset",
 		Outside: func() (struct{}, Place, error) {
 			p := s.Host.Paths
@@ -120,23 +122,71 @@ func (s *Session) ResetAll(confirm func(graphRoot, runtimeDir string) bool, warn
 			if confirm != nil && !confirm(p.GraphRoot, state) {
 				return struct{}{}, Nowhere, nil
 			}
+			// The kept namespace ends too (not with a store of --root's, which leaves
+			// the runtime state alone): the reset deletes the holder's file, and the
+			// holder is told once the reset is done.
+			if h, err := userns.ReadHolder(p.RuntimeDir); err == nil && !s.Host.Store.Moved() && h.Check(os.Getuid()) == nil {
+				holder = h
+			}
 			// Running containers are stopped first, from here, where they can be reached:
 			// their monitors would otherwise outlive the files they write. (Stopping a
 			// stopped one only marks it, so that a monitor waiting to restart it gives up.)
 			if cs, err := s.Records().List(); err == nil {
 				cm := s.ContainerControl()
+				monitors := map[string]int{}
 				for _, c := range cs {
+					if st, err := cm.Records.State(c.ID); err == nil && st.MonitorPid > 0 {
+						monitors[c.ID] = st.MonitorPid
+					}
 					_ = cm.Records.Stop(c, 0)
 					// In the delegated cgroup, not the store: the reset does not remove it.
 					if err := cm.RemoveCgroup(c.ID); err != nil {
 						warn(fmt.Sprintf("container %s: %v", c.Name, err))
 					}
 				}
+				// A monitor still unmounts and writes the store a moment after its
+				// container's exit is recorded: the deletion must not race it.
+				for id, pid := range monitors {
+					container.MonitorGone(pid, id, 10*time.Second)
+				}
 			}
 			return struct{}{}, InStore, nil
 		},
 		Inside: func(struct{}) error { return Reset(s.Host.Paths, s.Host.Store.Moved()) },
 	})
+	holder.End()
+	return err
+}
+
+// Migrate is `system migrate`: every running container is stopped (as the plain user,
+// who can reach them; timeout, then SIGKILL) and the kept user namespace ended, so that
+// the next command makes it again from the current subordinate ranges. report hears
+// each container stopped. It returns the holder it ended (0: there was none).
+func (s *Session) Migrate(timeout time.Duration, report Report) (int, error) {
+	if s.Host.NS.Root {
+		return 0, nil // no user namespace to end
+	}
+	r := s.Records()
+	cs, err := r.List()
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, c := range cs {
+		st, err := r.Current(c.ID)
+		if err != nil || st.Status != container.StatusRunning {
+			continue
+		}
+		err = r.Stop(c, timeout)
+		report(c.Name, err)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return 0, fmt.Errorf("the kept user namespace is left as it was, as running containers use it: %w", err)
+	}
+	return userns.EndKept(s.Host.Paths.RuntimeDir)
 }
 
 // Inspect is `inspect`: containers are described from their records (as the plain

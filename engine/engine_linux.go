@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/config"
+	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/internal/diag"
 	"hutch.dev/hutch/internal/fsutil"
@@ -37,6 +38,15 @@ type Host struct {
 	Paths   *config.Paths
 	NS      *userns.State
 	Inside  bool // running in the user namespace (or as real root)
+	// Kept is the kept namespace's holder this process joined in its constructor
+	// (nil: it did not).
+	Kept *nsenter.Kept
+	// KeptDirect: this process joined the kept namespace in its constructor on its own,
+	// the verdict on the paths holding (not as the half a plain-user hutch started).
+	KeptDirect bool
+	// KeptMiss says why the constructor did not join although the command wanted it to
+	// (the outside route then checks the paths and enters through userns.EnsureKept).
+	KeptMiss string
 	// Store is what the global flags asked of the store for this command.
 	Store StoreFlags
 	// driverOpts are Store.Opts for the driver (the mount program taken out).
@@ -81,6 +91,9 @@ func shellQuote(s string) string {
 // Moved reports whether --root or --runroot chose a store other than the user's own.
 func (f StoreFlags) Moved() bool { return f.Root != "" || f.RunRoot != "" }
 
+// any reports whether any global store flag was given.
+func (f StoreFlags) any() bool { return f.Moved() || f.Driver != "" || len(f.Opts) > 0 }
+
 // Load reads the configuration and the user's paths, and learns how to enter (or, in
 // the re-executed child, how it entered) the user namespace.
 func Load() (*Host, error) { return LoadWith(StoreFlags{}) }
@@ -90,7 +103,19 @@ func Load() (*Host, error) { return LoadWith(StoreFlags{}) }
 // own): the store a command chose is the one every process it starts works on.
 func LoadWith(f StoreFlags) (*Host, error) {
 	h := &Host{}
+	kept := nsenter.KeptOutcome()
+	if kept.Joined {
+		h.Kept = &kept
+	}
+	h.KeptMiss = kept.Miss
 	if ns, ok := userns.Inside(); ok {
+		h.NS, h.Inside = ns, true
+	} else if kept.Joined {
+		// Joined by the constructor, with no parent: the plan is the holder's.
+		ns, err := userns.Joined(kept)
+		if err != nil {
+			return nil, err
+		}
 		h.NS, h.Inside = ns, true
 	} else {
 		ns, err := userns.Plan()
@@ -101,7 +126,16 @@ func LoadWith(f StoreFlags) (*Host, error) {
 	}
 	v := os.Getenv(envPaths)
 	fromParent := v != "" && h.Inside
-	if fromParent {
+	// Joined by the constructor, with no parent: the paths are those of the verdict
+	// the constructor found holding (config/verdict_linux.go), which a plain-user hutch
+	// checked; they cannot be checked from here, where the user's files and root's both
+	// show as the overflow uid.
+	joined := kept.Joined && !fromParent
+	h.KeptDirect = joined
+	// As the plain user, everything the checks look at is recorded, for the verdict.
+	var rec *config.Stamps
+	switch {
+	case fromParent:
 		// The parent resolved (and checked the ownership of) the paths as the plain user,
 		// --root and --runroot applied (absolute: a process that joins a container's
 		// mount namespace starts in its root).
@@ -110,8 +144,22 @@ func LoadWith(f StoreFlags) (*Host, error) {
 			return nil, fmt.Errorf("internal error: bad %s: %w", envPaths, err)
 		}
 		h.Paths, f = handed.Paths, handed.Store
-	} else {
-		paths, err := config.UserPaths(h.NS.UID, h.NS.Home, os.Getenv)
+	case joined:
+		if f.any() {
+			return nil, errors.New("internal error: the kept namespace was joined by a command with global store flags")
+		}
+		h.Paths = &config.Paths{}
+		if err := json.Unmarshal(kept.Paths, h.Paths); err != nil {
+			return nil, fmt.Errorf("internal error: the verdict on the paths in %s: %w", kept.Dir, err)
+		}
+		if !sameDir(h.Paths.RuntimeDir, kept.Dir) {
+			return nil, fmt.Errorf("internal error: joined the kept namespace of %s, but the verdict's runtime directory is %s", kept.Dir, h.Paths.RuntimeDir)
+		}
+	default:
+		if !h.Inside {
+			rec = config.NewStamps()
+		}
+		paths, err := config.UserPathsRecorded(h.NS.UID, h.NS.Home, os.Getenv, rec)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +175,18 @@ func LoadWith(f StoreFlags) (*Host, error) {
 	}
 	h.Config, h.Sources = cfg, srcs
 	graphFrom := ""
-	if cfg.Storage.GraphRoot != "" && !fromParent {
+	if joined {
+		// The verdict's graph root is the one the config named when it was checked;
+		// the constructor found the config file unchanged, but it may have changed
+		// since, before it was read here.
+		want := filepath.Join(h.Paths.DataDir, "storage")
+		if cfg.Storage.GraphRoot != "" {
+			want = cfg.Storage.GraphRoot
+		}
+		if want != h.Paths.GraphRoot {
+			return nil, fmt.Errorf("the configuration changed while this command started (the store is now %s, not %s): run the command again", want, h.Paths.GraphRoot)
+		}
+	} else if cfg.Storage.GraphRoot != "" && !fromParent {
 		if !filepath.IsAbs(cfg.Storage.GraphRoot) {
 			return nil, fmt.Errorf("config: [storage] graphroot = %q must be an absolute path", cfg.Storage.GraphRoot)
 		}
@@ -167,10 +226,22 @@ func LoadWith(f StoreFlags) (*Host, error) {
 		h.Config.Storage.MountProgram = mountProgram
 	}
 	h.Store, h.driverOpts = f, driverOpts
-	if !fromParent && v == "" {
+	if !fromParent && !joined && v == "" {
 		// As the plain user (the child trusts the parent's verdict): a store or config
 		// another user can change is refused before anything is read from it.
-		if err := h.Paths.Check(h.NS.UID, graphFrom, os.Getenv); err != nil {
+		if err := h.Paths.CheckRecorded(h.NS.UID, graphFrom, os.Getenv, rec); err != nil {
+			return nil, err
+		}
+		if rec != nil && !f.any() {
+			// The verdict, for the commands that join the kept namespace in their
+			// constructor (kept.c). Without one they come this way: slower, not less safe.
+			_ = config.WriteVerdict(h.Paths, rec, os.Getenv)
+		}
+	}
+	if joined {
+		// What a parent hands a re-executed hutch, for the processes this one starts
+		// (a container's monitor reads them as a re-executed hutch does).
+		if err := h.handDown(); err != nil {
 			return nil, err
 		}
 	}
@@ -188,14 +259,54 @@ func (h *Host) handedPaths() ([]byte, error) {
 	return json.Marshal(handedPaths{Paths: h.Paths, Store: h.Store})
 }
 
-// Enter re-executes hutch with args (and env added to the environment) inside the user
-// namespace and returns its exit status.
+// Enter executes hutch with args (and env added to the environment) in the user's kept
+// namespace (made first if needed) and returns its exit status.
 func (h *Host) Enter(args []string, env ...string) (int, error) {
 	p, err := h.handedPaths()
 	if err != nil {
 		return 125, err
 	}
-	return userns.Reexec(h.NS, args, append([]string{envPaths + "=" + string(p)}, env...)...)
+	return userns.EnterKept(h.Paths.RuntimeDir, h.NS, h.runningMonitors, args, append([]string{envPaths + "=" + string(p)}, env...)...)
+}
+
+// runningMonitors lists the owners of the containers recorded as running (their
+// monitors, or the hutch running one in the foreground): processes that may still be
+// in a kept namespace whose holder is gone.
+func (h *Host) runningMonitors() []int {
+	r := &container.Records{Dir: filepath.Join(h.Paths.GraphRoot, "hutch-containers")}
+	cs, err := r.List()
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, c := range cs {
+		if st, err := r.State(c.ID); err == nil && st.Status == container.StatusRunning && st.MonitorPid > 0 {
+			pids = append(pids, st.MonitorPid)
+		}
+	}
+	return pids
+}
+
+// handDown sets, for the processes this one starts, what a parent hands a re-executed
+// hutch: the state and the paths.
+func (h *Host) handDown() error {
+	st, err := json.Marshal(h.NS)
+	if err != nil {
+		return err
+	}
+	p, err := h.handedPaths()
+	if err != nil {
+		return err
+	}
+	os.Setenv(userns.EnvState, string(st))
+	os.Setenv(envPaths, string(p))
+	return nil
+}
+
+func sameDir(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
 // Join runs hutch with args (and env added to the environment) inside the user and

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ type Info struct {
 	Kernel  string              `json:"kernel"`
 	User    InfoUser            `json:"user"`
 	IDMaps  InfoIDMaps          `json:"idMappings"`
+	Kept    InfoKept            `json:"keptNamespace"`
 	Config  []config.Source     `json:"configFiles"`
 	Paths   *config.Paths       `json:"paths"`
 	Store   InfoStore           `json:"store"`
@@ -115,6 +117,24 @@ type InfoIDMaps struct {
 	Helpers           []userns.Helper `json:"helpers"`
 }
 
+// InfoKept is the kept user namespace this command joined: its holder process, since
+// when it runs, and its file (the maps are IDMaps).
+type InfoKept struct {
+	Kept      bool      `json:"kept"`
+	HolderPID int       `json:"holderPid,omitempty"`
+	Since     time.Time `json:"since,omitempty"`
+	File      string    `json:"file,omitempty"`
+	// OwnMounts: this command joined the user namespace only, with a mount namespace
+	// of its own (it runs in another mount namespace than the kept one's origin).
+	OwnMounts bool `json:"ownMounts,omitempty"`
+	// JoinedBy says how: "constructor" (this process joined before its Go runtime
+	// started, the verdict on the paths holding) or "parent" (a plain-user hutch
+	// checked the paths and started it there).
+	JoinedBy string `json:"joinedBy,omitempty"`
+	// Note says why there is none.
+	Note string `json:"note,omitempty"`
+}
+
 // InfoStore is the store and its driver.
 type InfoStore struct {
 	GraphRoot string            `json:"graphRoot"`
@@ -140,6 +160,18 @@ func (h *Host) Info(store *storage.Store, openErr error) *Info {
 		Cgroups:  cgroups.Discover(cgroups.Options{Parent: h.Config.Cgroups.Parent, OnUnavailable: h.Config.Cgroups.OnUnavailable}),
 		Network:  network.Probe(h.Config.Network.Slirp4netnsPath, h.Config.Network.Default, h.Config.Network.AllowHostLoopback),
 		Warnings: h.allWarnings(),
+	}
+	switch {
+	case h.Kept != nil:
+		in.Kept = InfoKept{Kept: true, HolderPID: h.Kept.PID, Since: userns.StartTime(h.Kept.Start),
+			File: filepath.Join(h.Kept.Dir, userns.HolderFile), OwnMounts: h.Kept.OwnMounts, JoinedBy: "parent"}
+		if h.KeptDirect {
+			in.Kept.JoinedBy = "constructor"
+		}
+	case h.NS.Root:
+		in.Kept.Note = "none: running as root, without a user namespace"
+	default:
+		in.Kept.Note = "none: this command made a namespace of its own (see the warnings)"
 	}
 	ok, why := security.KernelSupport()
 	in.Seccomp = InfoSeccomp{Enabled: ok, Profile: security.SeccompBuiltin, Source: security.BuiltinVersion(), Problem: why}

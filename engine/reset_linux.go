@@ -16,14 +16,18 @@ import (
 
 // Reset deletes the user's store, run root, runtime state and cache without opening the
 // store, so that it works when the store's metadata is damaged. It runs inside the user
-// namespace, where files of subordinate ids can be deleted. With storeOnly (a store
-// that --root or --runroot chose) it deletes that store's graph root and run root
-// only: the cache and the runtime state serve the user's own store as well.
+// namespace, where files of subordinate ids can be deleted; what is mounted there
+// under them (the kept namespace keeps the mounts of commands killed outright) is
+// unmounted first. With storeOnly (a store that --root or --runroot chose) it deletes
+// that store's graph root and run root only: the cache and the runtime state (the kept
+// namespace's holder file among it) serve the user's own store as well.
 func Reset(p *config.Paths, storeOnly bool) error {
 	var errs []error
 	dirs := []string{p.GraphRoot, p.RunRoot, p.CacheDir}
 	if storeOnly {
 		dirs = dirs[:2]
+	} else {
+		unmountUnder(p.RuntimeDir)
 	}
 	for _, dir := range dirs {
 		unmountUnder(dir)
@@ -31,7 +35,8 @@ func Reset(p *config.Paths, storeOnly bool) error {
 			errs = append(errs, err)
 		}
 	}
-	// The runtime dir itself stays (it may be XDG_RUNTIME_DIR/hutch); its content goes.
+	// The runtime dir itself stays (it may be XDG_RUNTIME_DIR/hutch); its content goes,
+	// the holder's file with it, which ends the holder.
 	if entries, err := os.ReadDir(p.RuntimeDir); err == nil && !storeOnly {
 		for _, e := range entries {
 			if err := os.RemoveAll(filepath.Join(p.RuntimeDir, e.Name())); err != nil {

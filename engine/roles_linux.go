@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"fmt"
+	"os"
+
 	"go.podman.io/storage/pkg/reexec"
 
 	"hutch.dev/hutch/builder"
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/userns"
 )
 
 // Role is a name hutch is executed under (as argv[0], through /proc/self/exe) to be a
@@ -34,6 +38,14 @@ var Roles = []Role{
 		"hutch-port, the port forwarder of a detached container: started by its monitor with the network namespace on fd 3 and the spec in contract.PortSpec (network/forward_linux.go)"},
 	{builder.GuardName, builder.GuardMain,
 		"outlives a build killed outright, to end the fuse-overlayfs daemons serving its mounts; told what is mounted on fd 3 (builder/guard_linux.go)"},
+	{userns.HolderName, holderMain,
+		"holds the kept user namespace: started by the first command that needs it (userns.EnsureKept) with contract.Hold and pipes on fds 3-4; its C constructor never returns (internal/nsenter/kept.c), so this main runs only when it was started some other way"},
+}
+
+// holderMain is hutch-holder started without contract.Hold: nothing to hold.
+func holderMain() {
+	fmt.Fprintln(os.Stderr, "Error: "+userns.HolderName+" holds hutch's kept user namespace and is started by hutch itself, never by hand")
+	os.Exit(125)
 }
 
 func init() {

@@ -73,6 +73,9 @@ func OpenWith(o Options) (*Session, error) {
 	}
 	logrus.SetLevel(lv)
 	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true})
+	if host.KeptMiss != "" {
+		logrus.Debugf("not joined to the kept user namespace before start-up (%s): checking the paths as the plain user", host.KeptMiss)
+	}
 	authFile := o.AuthFile
 	if authFile != "" {
 		if authFile, err = filepath.Abs(authFile); err != nil {

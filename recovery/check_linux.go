@@ -552,9 +552,11 @@ func (c *Checker) network(_ Options, add func(*Problem)) (string, error) {
 			if running[container.NetKey(e.Name())] || m.CreatorAlive(e.Name()) {
 				continue // its run lives (or is creating it)
 			}
-			p := filepath.Join(m.SlotDir, e.Name())
-			add(&Problem{Kind: "mount", ID: e.Name(), Found: "the root file system slot of a run that is gone (" + p + ")",
-				Repair: "deletes it", fix: func() error { return os.Remove(p) }})
+			p, name := filepath.Join(m.SlotDir, e.Name()), e.Name()
+			// In the kept mount namespace a killed run's slot may still be bound; a
+			// container removed just before (with --rm) took it along.
+			add(&Problem{Kind: "mount", ID: name, Found: "the root file system slot of a run that is gone (" + p + ")",
+				Repair: "deletes it", fix: func() error { return m.DropSlot(name) }})
 		}
 	}
 	return fmt.Sprintf("network state: %d directories", n), nil

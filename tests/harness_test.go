@@ -254,6 +254,12 @@ func newSandbox(t *testing.T, userName string) *sandbox {
 	if u == nil {
 		t.Fatalf("no test user %q", userName)
 	}
+	return newSandboxOf(t, u)
+}
+
+// newSandboxOf makes a sandbox for a user a test made itself.
+func newSandboxOf(t *testing.T, u *testUser) *sandbox {
+	t.Helper()
 	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
 	if len(name) > 60 {
 		name = name[:60]
@@ -729,6 +735,14 @@ type infoJSON struct {
 			Problem string `json:"problem"`
 		} `json:"helpers"`
 	} `json:"idMappings"`
+	KeptNamespace struct {
+		Kept      bool      `json:"kept"`
+		HolderPID int       `json:"holderPid"`
+		Since     time.Time `json:"since"`
+		File      string    `json:"file"`
+		Note      string    `json:"note"`
+		JoinedBy  string    `json:"joinedBy"`
+	} `json:"keptNamespace"`
 	Paths struct {
 		GraphRoot       string `json:"graphRoot"`
 		RunRoot         string `json:"runRoot"`

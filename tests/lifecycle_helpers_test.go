@@ -359,9 +359,10 @@ func lcProcs(sb *sandbox) []lcProc {
 	}
 	var all []cand
 	entries, _ := os.ReadDir("/proc")
+	holders := sb.holderPids() // the kept namespace's holder stays
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+		if err != nil || pid == os.Getpid() || holders[pid] {
 			continue
 		}
 		dir := filepath.Join("/proc", e.Name())
@@ -468,7 +469,7 @@ func lcMounts(sb *sandbox) []string {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			f := strings.Fields(l)
-			if len(f) > 4 && isHarnessMount(sb, f[4]) {
+			if len(f) > 4 && ignoredMount(sb, f[4]) {
 				continue
 			}
 			// The mount point (field 5) or the source (after " - ") names the sandbox.
@@ -505,6 +506,15 @@ func lcMounts(sb *sandbox) []string {
 		scan("pid "+strconv.Itoa(pid), filepath.Join("/proc", e.Name(), "mountinfo"))
 	}
 	return out
+}
+
+// ignoredMount tells whether mount point mp is one that may stay: the test's own
+// (isHarnessMount), or one of the store's own mounts of the sandbox that the kept mount
+// namespace keeps between commands: the runtime directory's rootfs, bound onto itself and
+// shared once, and the overlay driver's home, which go.podman.io/storage binds onto
+// itself (private) and unbinds when a command ends with no layer mounted.
+func ignoredMount(sb *sandbox, mp string) bool {
+	return isHarnessMount(sb, mp) || mp == sb.runtimeDir()+"/rootfs" || mp == sb.graphRoot()+"/overlay"
 }
 
 func isHarnessMount(sb *sandbox, mp string) bool {

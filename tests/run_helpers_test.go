@@ -361,13 +361,18 @@ type sbProc struct {
 // one of its subordinate ids, and tied to the sandbox by their environment, their
 // command line or (in a mount namespace of their own) their mounts. Processes in except
 // are left out.
+//
+// The sandbox's holder of the kept user namespace (the process its holder file names)
+// is meant to stay, and is left out too: a second holder, or one whose file is gone
+// (after `system reset`), is listed.
 func sandboxProcesses(sb *sandbox, except map[int]bool) []sbProc {
 	entries, _ := os.ReadDir("/proc")
 	myMnt, _ := os.Readlink("/proc/self/ns/mnt")
+	holders := sb.holderPids()
 	var out []sbProc
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || except[pid] || pid == os.Getpid() {
+		if err != nil || except[pid] || pid == os.Getpid() || holders[pid] {
 			continue
 		}
 		dir := filepath.Join("/proc", e.Name())

@@ -180,7 +180,13 @@ func Inside() (*State, bool) {
 	if err := json.Unmarshal([]byte(v), &s); err != nil {
 		return nil, false
 	}
-	// The kernel's map is the truth: if newuidmap failed, we got a single mapping.
+	s.kernelMaps()
+	return &s, true
+}
+
+// kernelMaps reads this process's maps from the kernel, which are the truth: if
+// newuidmap failed, the namespace got a single mapping (and a warning says so).
+func (s *State) kernelMaps() {
 	if m, err := readMap(idmap.SelfUID); err == nil && !s.Root {
 		if len(m) == 1 && m[0].Size == 1 && !s.SingleID {
 			s.SingleID = true
@@ -192,7 +198,6 @@ func Inside() (*State, bool) {
 			s.GIDMap = g
 		}
 	}
-	return &s, true
 }
 
 func readMap(path string) ([]IDMap, error) {
@@ -281,6 +286,12 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 		_ = cmd.Wait()
 		return 125, explainStartFailure(err)
 	}
+	return follow(cmd, doneR, sigs)
+}
+
+// follow forwards sigs to the started hutch cmd and returns its exit status: the one
+// it reports on doneR once its work is done, or the one it exits with.
+func follow(cmd *exec.Cmd, doneR *os.File, sigs chan os.Signal) (int, error) {
 	go func() {
 		for sig := range sigs {
 			// The terminal delivers its own signals (Ctrl-C, Ctrl-\, hangup) to the whole
@@ -298,7 +309,7 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 	if n, _ := doneR.Read(b); n == 1 {
 		return int(b[0]), nil
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -28,8 +27,6 @@ var ErrNotFound = errors.New("no such volume")
 
 // ErrInUse is returned when removing a volume that containers use.
 var ErrInUse = errors.New("volume is in use")
-
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // Volume is one volume's record, in `docker volume inspect`'s shape.
 type Volume struct {
@@ -49,7 +46,17 @@ type Volume struct {
 type Store struct{ Dir string }
 
 // ValidName reports whether name is a valid volume name (and not a path).
-func ValidName(name string) bool { return nameRE.MatchString(name) }
+// (^[a-zA-Z0-9][a-zA-Z0-9_.-]*$, checked by hand: no regexp compiled at start-up).
+func ValidName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return name != ""
+}
 
 func (s *Store) record(name string) string { return filepath.Join(s.Dir, name, "volume.json") }
 

@@ -70,10 +70,10 @@ var groups = []group{
 			as("inspect", newContainerInspectCommand), as("exists", newContainerExistsCommand), v(newStatsCommand),
 			v(newUpdateCommand), v(newPauseCommand), v(newUnpauseCommand), as("prune", newContainerPruneCommand),
 		}},
-	{name: "system", short: "Manage hutch's storage and see what it found: df, info, events, prune, check, reset",
-		example: "  hutch system df\n  hutch system prune -a\n  hutch system check --repair\n  hutch system events --since 1h\n  hutch system reset",
+	{name: "system", short: "Manage hutch's storage and see what it found: df, info, events, prune, check, reset, migrate",
+		example: "  hutch system df\n  hutch system prune -a\n  hutch system check --repair\n  hutch system events --since 1h\n  hutch system reset\n  hutch system migrate",
 		verbs: []verb{v(newDfCommand), v(newInfoCommand), v(newEventsCommand), v(newSystemPruneCommand),
-			as("check", newSystemCheckCommand), v(newResetCommand)}},
+			as("check", newSystemCheckCommand), v(newResetCommand), v(newMigrateCommand)}},
 	{name: "volume", short: "Manage named volumes: create, ls, inspect, exists, rm, prune", store: true,
 		example: "  hutch volume create data\n  hutch volume ls\n  hutch volume rm data",
 		verbs: []verb{

@@ -86,7 +86,7 @@ var podmanVerbs = []verbRef{
 	{"container stop", ""}, {"container top", ""}, {"container unmount", noMount}, {"container unpause", ""},
 	{"container update", ""}, {"container wait", ""},
 	{"system connection", noRemote},
-	{"system df", ""}, {"system events", ""}, {"system info", ""}, {"system migrate", "nothing to migrate"},
+	{"system df", ""}, {"system events", ""}, {"system info", ""}, {"system migrate", ""},
 	{"system prune", ""}, {"system renumber", "no lock numbers to renumber"}, {"system reset", ""},
 	{"system service", "no API service: hutch has no daemon"},
 	{"volume create", ""}, {"volume exists", ""}, {"volume export", "not yet"}, {"volume import", "not yet"},

@@ -103,7 +103,7 @@ func newPsCommand(a *app) *cobra.Command {
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container")
 	f.IntVarP(&last, "last", "n", -1, "show the N last created containers")
 	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs and commands")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "filter: status=…, name=…, label=KEY[=VALUE], ancestor=IMAGE, id=…")
+	stringArrayVarP(f, &filters, "filter", "f", "filter: status=…, name=…, label=KEY[=VALUE], ancestor=IMAGE, id=…")
 	f.StringVar(&format, "format", "", "Go template (fields .ID .Image .Command .RunningFor .CreatedAt .Status .State .Ports .Names), 'table TEMPLATE', or json")
 	return c
 }
@@ -200,8 +200,8 @@ func newExecCommand(a *app) *cobra.Command {
 	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep standard input open")
 	f.BoolVarP(&o.TTY, "tty", "t", false, "allocate a terminal")
 	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background")
-	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable")
-	f.StringArrayVar(&envFiles, "env-file", nil, "read environment variables from a file")
+	stringArrayVarP(f, &env, "env", "e", "set an environment variable")
+	stringArrayVar(f, &envFiles, "env-file", "read environment variables from a file")
 	f.StringVarP(&o.User, "user", "u", "", "run as USER[:GROUP]")
 	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
 	f.BoolVar(&o.Privileged, "privileged", false, "give the command every capability")

@@ -65,7 +65,7 @@ log are shown first; the log keeps the last few thousand events (docs/commands.m
 	fl := c.Flags()
 	fl.StringVar(&since, "since", "", "show events since a time (RFC 3339, Unix time, or a duration back from now like 10m)")
 	fl.StringVar(&until, "until", "", "stop at a time (RFC 3339, Unix time, or a duration back from now); one in the past prints and exits")
-	fl.StringArrayVarP(&filters, "filter", "f", nil, "filter: type=, event=, container=, image=, volume=, label=KEY[=VALUE] (keys ANDed, values of a key ORed)")
+	stringArrayVarP(fl, &filters, "filter", "f", "filter: type=, event=, container=, image=, volume=, label=KEY[=VALUE] (keys ANDed, values of a key ORed)")
 	fl.StringVar(&format, "format", "", "Go template (fields .Type .Action .Actor.ID .Actor.Attributes .Time .TimeNano .Status .ID .From .Scope), or json")
 	fl.BoolVar(&stream, "stream", true, "keep following; --stream=false prints the events in the log and exits")
 	return c

@@ -143,7 +143,7 @@ func newImagesCommand(a *app) *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&digests, "digests", false, "show manifest digests")
 	f.BoolVar(&noTrunc, "no-trunc", false, "show full image IDs")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "filter (repeatable; different keys must all match): dangling=true|false, reference=PATTERN, label=KEY[=VALUE], label!=KEY[=VALUE], before=IMAGE, since=IMAGE, id=ID, until=TIME")
+	stringArrayVarP(f, &filters, "filter", "f", "filter (repeatable; different keys must all match): dangling=true|false, reference=PATTERN, label=KEY[=VALUE], label!=KEY[=VALUE], before=IMAGE, since=IMAGE, id=ID, until=TIME")
 	f.StringVar(&sortBy, "sort", "created", "sort by created (newest first), id, repository, size or tag")
 	f.BoolVarP(&noHeading, "noheading", "n", false, "print no header line")
 	f.StringVar(&format, "format", "", "Go template for each image (fields: .ID .Repository .Tag .Digest .CreatedSince .CreatedAt .Size), 'table TEMPLATE', or json")
@@ -518,7 +518,7 @@ func newImportCommand(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR")
+	stringArrayVarP(c.Flags(), &changes, "change", "c", "apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR")
 	c.Flags().StringVarP(&message, "message", "m", "", "commit message for the image's history")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
 	return onStore(c)

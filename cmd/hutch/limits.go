@@ -34,7 +34,7 @@ func (l *limitFlags) register(fs *pflag.FlagSet, update bool) {
 			continue
 		}
 		if f.Repeat {
-			l.multi[f.Name] = fs.StringArrayP(f.Name, f.Shorthand, nil, f.Usage)
+			l.multi[f.Name] = stringArrayP(fs, f.Name, f.Shorthand, f.Usage)
 		} else {
 			l.single[f.Name] = fs.StringP(f.Name, f.Shorthand, "", f.Usage)
 		}

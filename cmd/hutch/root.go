@@ -47,7 +47,7 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 	pf.StringVar(&a.store.Root, "root", "", "use the store in this directory for this command: images, containers and volumes (default ~/.local/share/hutch/storage, or [storage] graphroot)")
 	pf.StringVar(&a.store.RunRoot, "runroot", "", "the store's run-time directory for this command (default: storage in hutch's runtime directory)")
 	pf.StringVar(&a.store.Driver, "storage-driver", "", "storage driver for this command: overlay, fuse-overlayfs or vfs; a store keeps the driver it was made with")
-	pf.StringArrayVar(&a.store.Opts, "storage-opt", nil, "a storage driver option for this command: overlay.mount_program=PATH, overlay.mountopt=OPTIONS, vfs.ignore_chown_errors=true, … (repeatable)")
+	stringArrayVar(pf, &a.store.Opts, "storage-opt", "a storage driver option for this command: overlay.mount_program=PATH, overlay.mountopt=OPTIONS, vfs.ignore_chown_errors=true, … (repeatable)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%v\nSee '%s --help'", err, cmd.CommandPath())
 	})

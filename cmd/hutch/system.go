@@ -100,6 +100,19 @@ func printInfo(w io.Writer, in *engine.Info) {
 	if in.IDMaps.SingleID {
 		p("  single-id namespace: yes (ignore_chown_errors: files of other owners are stored as yours)")
 	}
+	if in.Kept.Kept {
+		p("  kept by: %s pid %d, since %s (%s)", "hutch-holder", in.Kept.HolderPID, in.Kept.Since.Local().Format("2006-01-02 15:04:05"), in.Kept.File)
+		if in.Kept.JoinedBy == "constructor" {
+			p("  joined: before start-up, the verdict on the paths holding")
+		} else {
+			p("  joined: through a plain-user hutch, which checked the paths")
+		}
+		if in.Kept.OwnMounts {
+			p("  mount namespace: this command's own (it runs in another mount namespace than the one the kept one was made from)")
+		}
+	} else {
+		p("  kept by: %s", in.Kept.Note)
+	}
 	for _, h := range in.IDMaps.Helpers {
 		if h.OK {
 			p("  %s: %s, %s", h.Name, h.Path, h.How)
@@ -191,6 +204,37 @@ func printInfo(w io.Writer, in *engine.Info) {
 	for _, w := range in.Warnings {
 		p("  - %s", w.Text)
 	}
+}
+
+func newMigrateCommand(a *app) *cobra.Command {
+	var timeout int
+	c := &cobra.Command{
+		Use:   "migrate [OPTIONS]",
+		Short: "Stop every running container and end hutch's kept user namespace, so that the next command makes it from your current subordinate id ranges",
+		Long: `After an admin changed your subordinate id ranges (/etc/subuid, /etc/subgid), hutch
+keeps the user namespace its running containers use until they stop. migrate stops them
+(the stop signal, then SIGKILL after the timeout) and ends the namespace's holder; the
+next command makes a new namespace with the new ranges. Start the containers again with
+` + "`hutch start`" + `. Files already in the store keep the host ids of the old ranges: when
+the ranges moved (not just grew), ` + "`hutch system reset`" + ` starts the store afresh.`,
+		Example: "  hutch system migrate\n  hutch system migrate -t 30",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pid, err := a.sess.Migrate(time.Duration(timeout)*time.Second, func(name string, err error) {
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Error: stopping %s: %v\n", name, err)
+					return
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "stopped %s\n", name)
+			})
+			if pid > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "ended the kept user namespace (hutch-holder pid %d)\n", pid)
+			}
+			return err
+		},
+	}
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait for each container before SIGKILL")
+	return c
 }
 
 func newDfCommand(a *app) *cobra.Command {
@@ -290,7 +334,7 @@ func newSystemPruneCommand(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
-	c.Flags().StringArrayVar(&filters, "filter", nil, "remove only images created before until=TIME (a duration like 24h, a Unix time or RFC 3339), with label=KEY[=VALUE], or without label!=KEY[=VALUE] (repeatable; all must match)")
+	stringArrayVar(c.Flags(), &filters, "filter", "remove only images created before until=TIME (a duration like 24h, a Unix time or RFC 3339), with label=KEY[=VALUE], or without label!=KEY[=VALUE] (repeatable; all must match)")
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	return onStore(c)
 }

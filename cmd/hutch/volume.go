@@ -39,7 +39,7 @@ func newVolumeCreate(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
+	stringArrayVarP(c.Flags(), &labels, "label", "l", "set a label KEY=VALUE")
 	return c
 }
 

@@ -59,6 +59,43 @@ const (
 	// only.
 	Request = "_HUTCH_REQUEST"
 
+	// KeptJoin asks the constructor to join the kept user namespace whatever the command
+	// line (the inside half of a split command, or a command whose constructor did not
+	// join): its value is the descriptor on which the constructor says it joined ("1"), or
+	// why it could not ("E" and the reason; the process then exits with 125).
+	KeptJoin = "_HUTCH_KEPT_JOIN"
+
+	// KeptDir is the runtime directory holding the holder's file, for a forced join: the
+	// parent resolved it as the plain user.
+	KeptDir = "_HUTCH_KEPT_DIR"
+
+	// OwnMounts, "1": the constructor gives the process a mount namespace of its own below
+	// the one it runs in (its mounts slaves of those), before the Go runtime starts: a
+	// detached container's monitor, whose mounts of the container are then gone with it
+	// even when it is killed outright.
+	OwnMounts = "_HUTCH_OWN_MOUNTS"
+
+	// Hold asks the constructor to become the holder of a kept namespace (hutch-holder):
+	// "new" unshares a user and a mount namespace, "adopt" joins the user namespace of
+	// HoldAdopt and unshares a mount namespace in it.
+	Hold = "_HUTCH_HOLD"
+
+	// HoldAdopt is the process whose user namespace an adopting holder joins (a running
+	// container's monitor, when the previous holder is gone).
+	HoldAdopt = "_HUTCH_HOLD_ADOPT"
+
+	// HoldReady is the descriptor on which the holder says it is in its namespace ("1"),
+	// then that it watches its file ("2"), or why it could not ("E" and the error).
+	HoldReady = "_HUTCH_HOLD_READY"
+
+	// HoldGo is the descriptor on which the starting command says the id maps and the
+	// holder's file are written ("g"; anything else ends the holder).
+	HoldGo = "_HUTCH_HOLD_GO"
+
+	// HoldFile is the holder's file (RUNTIME_DIR/holder): the holder exits when it no
+	// longer names it.
+	HoldFile = "_HUTCH_HOLD_FILE"
+
 	// Exec is the command hutch-exec runs in a running container (JSON, nsinit.ExecSpec).
 	Exec = "_HUTCH_EXEC"
 
