@@ -265,9 +265,7 @@ func (b *Builder) plan(target int) error {
 					refs = append(refs, c.From)
 				}
 			case *instructions.RunCommand:
-				for _, m := range rawMountFroms(c) {
-					refs = append(refs, m)
-				}
+				refs = append(refs, rawMountFroms(c)...)
 			}
 		}
 		for _, r := range refs {

@@ -235,7 +235,7 @@ func TestHashKey(t *testing.T) {
 	if hashKey("ab", "c") == hashKey("a", "bc") {
 		t.Error("parts must not run into each other")
 	}
-	if hashKey("x", "y") != hashKey("x", "y") {
+	if k1, k2 := hashKey("x", "y"), hashKey("x", "y"); k1 != k2 {
 		t.Error("not stable")
 	}
 	// The same instruction under another ARG value is another step.
@@ -283,7 +283,7 @@ func TestConfigReproducible(t *testing.T) {
 		c.Created = &epoch
 		return c
 	}
-	if configID(mk()) != configID(mk()) {
+	if id1, id2 := configID(mk()), configID(mk()); id1 != id2 {
 		t.Fatal("the same configuration gives different IDs")
 	}
 	var back map[string]any

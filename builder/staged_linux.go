@@ -91,8 +91,15 @@ func tarSplit(path, dir string) (*os.File, []uint32, []uint32, error) {
 		os.Remove(ts.Name())
 		return nil, nil, nil, err
 	}
-	its, err := asm.NewInputTarStream(f, tsstorage.NewJSONPacker(ts), tsstorage.NewDiscardFilePutter())
+	its, done, err := asm.NewInputTarStreamWithDone(f, tsstorage.NewJSONPacker(ts), tsstorage.NewDiscardFilePutter())
 	if err != nil {
+		return fail(err)
+	}
+	// Stopped early, the disassembler is told to stop and waited for, so that nothing
+	// writes to ts once it is removed.
+	abort := func(err error) (*os.File, []uint32, []uint32, error) {
+		its.Close()
+		<-done //nolint:errcheck // stopped on purpose: its error would only say so
 		return fail(err)
 	}
 	uids, gids := map[uint32]bool{}, map[uint32]bool{}
@@ -103,12 +110,16 @@ func tarSplit(path, dir string) (*os.File, []uint32, []uint32, error) {
 			break
 		}
 		if err != nil {
-			return fail(err)
+			return abort(err)
 		}
 		uids[uint32(hdr.Uid)] = true
 		gids[uint32(hdr.Gid)] = true
 	}
 	if _, err := io.Copy(io.Discard, its); err != nil {
+		return abort(err)
+	}
+	// The tar-split record is complete only once the disassembler is done writing it.
+	if err := <-done; err != nil {
 		return fail(err)
 	}
 	return ts, keysOf(uids), keysOf(gids), nil

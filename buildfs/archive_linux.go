@@ -78,7 +78,7 @@ func ExtractArchive(rootfs, dest, archivePath string, o CopyOptions) (skipped []
 			return nil, fmt.Errorf("ADD %s: %w", archivePath, err)
 		}
 		size := int64(0)
-		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA || hdr.Typeflag == tar.TypeGNUSparse {
+		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse {
 			size = hdr.Size
 		}
 		if !budget.Take(size+512, 1) {
@@ -193,7 +193,7 @@ func (x *extractor) entry(hdr *tar.Header, body io.Reader) (string, error) {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return "", x.dir(at, isDir)
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse:
 		return "", x.file(at, body)
 	case tar.TypeSymlink:
 		return "", x.symlink(at)

@@ -96,7 +96,7 @@ func writeField(h hash.Hash, s string) {
 	var tmp [8]byte
 	binary.BigEndian.PutUint64(tmp[:], uint64(len(s)))
 	h.Write(tmp[:])
-	io.WriteString(h, s)
+	_, _ = io.WriteString(h, s) // a hash takes every write
 }
 
 // fileTypeChar is a one-letter name of the file type.

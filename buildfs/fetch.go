@@ -53,7 +53,7 @@ func Fetch(ctx context.Context, rawURL, checksum, dir string) (string, string, e
 			return "", "", fmt.Errorf("ADD %s: unsupported --checksum %q: use sha256:<64 hex digits>", rawURL, checksum)
 		}
 		if _, err := hex.DecodeString(hexsum); err != nil {
-			return "", "", fmt.Errorf("ADD %s: invalid --checksum %q: %v", rawURL, checksum, err)
+			return "", "", fmt.Errorf("ADD %s: invalid --checksum %q: %w", rawURL, checksum, err)
 		}
 		want = strings.ToLower(hexsum)
 	}

@@ -61,7 +61,7 @@ func NormalizeTar(r io.Reader, w io.Writer, epoch *time.Time) (digest.Digest, in
 			Format:   tar.FormatPAX,
 		}
 		switch out.Typeflag {
-		case tar.TypeRegA, tar.TypeGNUSparse:
+		case tar.TypeGNUSparse: // (tar.Reader already turns the old TypeRegA into TypeReg)
 			out.Typeflag = tar.TypeReg
 		}
 		if out.Typeflag != tar.TypeReg {

@@ -103,11 +103,11 @@ func usernsHelper(args []string) error {
 	}
 	err = CopyInto(rootfs, "/bad/", srcs[:1], CopyOptions{Chown: &IDPair{5000, 5000}})
 	if err == nil || !strings.Contains(err.Error(), "not mapped") || !strings.Contains(err.Error(), "5000:5000") {
-		return fmt.Errorf("an unmapped --chown gave %v", err)
+		return fmt.Errorf("an unmapped --chown gave %w", err)
 	}
 	_, err = ExtractArchive(rootfs, "/y", archive, CopyOptions{})
 	if err == nil || !strings.Contains(err.Error(), `"x/unmapped"`) {
-		return fmt.Errorf("an unmapped archive owner gave %v", err)
+		return fmt.Errorf("an unmapped archive owner gave %w", err)
 	}
 	skipped, err := ExtractArchive(rootfs, "/", archive, CopyOptions{IgnoreChownErrors: true})
 	if err != nil {

@@ -125,7 +125,7 @@ func Load(files ...string) (*Config, []Source, error) {
 			return nil, sources, err
 		}
 		if err := cfg.validate(); err != nil {
-			return nil, sources, &Error{Msg: path + ": " + err.(*Error).Msg}
+			return nil, sources, &Error{Msg: path + ": " + err.Msg}
 		}
 		sources = append(sources, Source{Path: path, Found: true})
 	}
@@ -164,7 +164,7 @@ func decode(path string, data []byte, cfg *Config) error {
 	}
 }
 
-func (c *Config) validate() error {
+func (c *Config) validate() *Error {
 	switch c.Storage.Driver {
 	case DriverAuto, DriverOverlay, DriverFuse, DriverVFS:
 	default:

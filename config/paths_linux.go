@@ -203,7 +203,7 @@ func clearAfterReboot(dir string) {
 	if unix.Flock(int(f.Fd()), unix.LOCK_EX) != nil {
 		return
 	}
-	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	defer func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN) }() // closing f unlocks it too
 	buf := make([]byte, 64)
 	n, _ := f.ReadAt(buf, 0)
 	if string(buf[:n]) == string(boot) {

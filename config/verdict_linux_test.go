@@ -2,6 +2,8 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -213,20 +215,20 @@ func TestVerdictMismatches(t *testing.T) {
 	// new content.
 	mustDo(t, os.Chmod(v.cfg, 0o666), os.Chmod(v.cfg, 0o600))
 	v.fails("chmod of the config file and back", changed)
-	p = v.decide()
+	v.decide()
 	mustDo(t, os.Chown(v.cfg, otherUID, otherUID), os.Chown(v.cfg, 0, 0))
 	v.fails("chown of the config file and back", changed)
-	p = v.decide()
+	v.decide()
 	time.Sleep(10 * time.Millisecond) // a coarse clock would give the same ctime
 	mustDo(t, os.WriteFile(v.cfg, []byte("[storage]\ngraphroot = \"/elsewhere\"\n"), 0o600))
 	v.fails("a new graph root in the config file", changed)
-	p = v.decide()
+	v.decide()
 
 	// Paths that were absent and appear: the data directory (the store's way), the
 	// system config file.
 	mustDo(t, os.MkdirAll(filepath.Join(v.home, ".local"), 0o700))
 	v.fails("the data directory's parent appeared", changed)
-	p = v.decide()
+	v.decide()
 	mustDo(t, os.MkdirAll(filepath.Join(v.home, ".local", "share", "hutch", "storage"), 0o700))
 	v.fails("the store appeared", changed)
 	p = v.decide()
@@ -236,7 +238,7 @@ func TestVerdictMismatches(t *testing.T) {
 	store := filepath.Join(v.home, ".local", "share", "hutch", "storage")
 	mustDo(t, os.Rename(store, store+".old"), os.Mkdir(store, 0o700))
 	v.fails("the store replaced", changed)
-	p = v.decide()
+	v.decide()
 
 	// A symbolic link on the way, replaced by one to elsewhere.
 	real1, real2 := filepath.Join(v.base, "cache1"), filepath.Join(v.base, "cache2")
@@ -334,7 +336,7 @@ func TestVerdictNotWritten(t *testing.T) {
 	if err := WriteVerdict(p, rec, os.Getenv); err == nil {
 		t.Fatal("a verdict was written from a spoiled record")
 	}
-	if _, err := os.Stat(file); !os.IsNotExist(err) {
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the old verdict stayed: %v", err)
 	}
 	if _, err := MakeVerdict(p, NewStamps(), mapEnv(nil)); err == nil || !strings.Contains(err.Error(), "HOME") {

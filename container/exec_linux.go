@@ -126,7 +126,7 @@ func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 		defer fifo.Close()
 		if c.TTY && term.IsTerminal(int(stdio.Stdin.Fd())) {
 			if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
-				defer term.Restore(int(stdio.Stdin.Fd()), old)
+				defer func() { _ = term.Restore(int(stdio.Stdin.Fd()), old) }()
 			}
 		}
 	}

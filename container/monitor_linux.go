@@ -106,7 +106,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 	report := func(rep startReport) {
 		if ready != nil {
 			b, _ := json.Marshal(rep)
-			ready.Write(b)
+			_, _ = ready.Write(b) // a parent gone cannot be told
 			ready.Close()
 			ready = nil
 		}
@@ -192,7 +192,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 			return fail(nsinit.ExitEngine, err)
 		}
 	}
-	m.Store.Shutdown(false)
+	_, _ = m.Store.Shutdown(false)
 	err = unix.Exec("/proc/self/exe", []string{MonitorName, c.ID}, append(os.Environ(), handed...))
 	r.Abort()
 	_, _ = m.Store.Unmount(c.ID, true)
@@ -332,7 +332,7 @@ func processStart(pid int) time.Time {
 		return time.Time{}
 	}
 	var uptime float64
-	fmt.Sscanf(string(up), "%f", &uptime)
+	_, _ = fmt.Sscanf(string(up), "%f", &uptime)
 	boot := time.Now().Add(-time.Duration(uptime * float64(time.Second)))
 	return boot.Add(time.Duration(ticks) * time.Second / 100)
 }

@@ -3,8 +3,10 @@ package container
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -127,7 +129,7 @@ type LogOptions struct {
 // from), following it while the container runs with Follow.
 func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error {
 	f, err := os.Open(r.LogPath(c.ID))
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) {
 		if !o.Follow {
 			return nil
 		}
@@ -156,7 +158,7 @@ func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error 
 		if o.Timestamps {
 			fmt.Fprint(w, e.Time.Format(time.RFC3339Nano)+" ")
 		}
-		io.WriteString(w, e.Line)
+		_, _ = io.WriteString(w, e.Line)
 	}
 	rd := bufio.NewReader(f)
 	var tail []LogEntry
@@ -166,7 +168,7 @@ func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error 
 			if len(line) == 0 || err != nil && line[len(line)-1] != '\n' {
 				if len(line) > 0 {
 					// A line still being written: read it again next time.
-					f.Seek(-int64(len(line)), io.SeekCurrent)
+					_, _ = f.Seek(-int64(len(line)), io.SeekCurrent)
 					rd.Reset(f)
 				}
 				return

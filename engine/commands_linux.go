@@ -328,7 +328,7 @@ func (s *Session) Copy(srcArg, dstArg string) error {
 			if err != nil {
 				return fmt.Errorf("mounting container %s: %w", ct.Name, err)
 			}
-			defer m.Store.Unmount(ct.ID, true)
+			defer func() { _, _ = m.Store.Unmount(ct.ID, true) }()
 			return copyIn(rootfs)
 		},
 	})

@@ -30,7 +30,7 @@ func monitorMain() {
 	fail := func(err error) {
 		if ready != nil {
 			b, _ := json.Marshal(map[string]any{"code": 125, "error": err.Error()})
-			ready.Write(b)
+			_, _ = ready.Write(b) // a parent gone cannot be told
 		}
 		os.Exit(1)
 	}

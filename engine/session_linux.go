@@ -89,7 +89,7 @@ func OpenWith(o Options) (*Session, error) {
 // Close releases the store, if it was opened.
 func (s *Session) Close() {
 	if s != nil && s.store != nil {
-		s.store.Shutdown(false)
+		_, _ = s.store.Shutdown(false)
 		s.store = nil
 	}
 }

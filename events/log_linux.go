@@ -107,7 +107,7 @@ func (l *Log) rotate(lfd int) error {
 	if err := flock(lfd, unix.LOCK_EX); err != nil {
 		return &os.PathError{Op: "flock", Path: l.path(lockFile), Err: err}
 	}
-	defer flock(lfd, unix.LOCK_UN)
+	defer func() { _ = flock(lfd, unix.LOCK_UN) }()
 	var st unix.Stat_t
 	if err := unix.Stat(l.path(CurrentFile), &st); err != nil || st.Size <= l.limit() {
 		return nil

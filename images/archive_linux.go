@@ -68,7 +68,7 @@ func (s *Service) copyImage(ctx context.Context, dst, src types.ImageReference) 
 	if err != nil {
 		return nil, err
 	}
-	defer pc.Destroy()
+	defer func() { _ = pc.Destroy() }()
 	return copy.Image(ctx, pc, dst, src, &copy.Options{SourceCtx: s.Sys, DestinationCtx: s.Sys})
 }
 
@@ -82,7 +82,7 @@ func DetectArchive(path string) (string, error) {
 	defer f.Close()
 	r, _, err := compression.AutoDecompress(f)
 	if err != nil {
-		return "", fmt.Errorf("%s: not an image archive: %v", path, err)
+		return "", fmt.Errorf("%s: not an image archive: %w", path, err)
 	}
 	defer r.Close()
 	tr := tar.NewReader(r)
@@ -94,9 +94,9 @@ func DetectArchive(path string) (string, error) {
 		}
 		if err != nil {
 			if seen == 0 {
-				return "", fmt.Errorf("%s is not an image archive (not a tar file: %v)", path, err)
+				return "", fmt.Errorf("%s is not an image archive (not a tar file: %w)", path, err)
 			}
-			return "", fmt.Errorf("%s is truncated or corrupt: %v", path, err)
+			return "", fmt.Errorf("%s is truncated or corrupt: %w", path, err)
 		}
 		seen++
 		switch strings.TrimPrefix(h.Name, "./") {

@@ -94,7 +94,7 @@ func commandForm(val string) ([]string, error) {
 	if strings.HasPrefix(val, "[") {
 		var argv []string
 		if err := json.Unmarshal([]byte(val), &argv); err != nil {
-			return nil, fmt.Errorf("not a JSON array of strings: %v", err)
+			return nil, fmt.Errorf("not a JSON array of strings: %w", err)
 		}
 		return argv, nil
 	}

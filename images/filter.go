@@ -107,7 +107,7 @@ func ParseFilter(args []string, keys []string, now time.Time) (*Filter, error) {
 				return nil, fmt.Errorf("--filter %q: give a name or a pattern (reference='me/*')", a)
 			}
 			if _, err := path.Match(value, ""); err != nil {
-				return nil, fmt.Errorf("--filter %q: bad pattern: %v", a, err)
+				return nil, fmt.Errorf("--filter %q: bad pattern: %w", a, err)
 			}
 			f.refs = append(f.refs, value)
 		case FilterID:

@@ -311,7 +311,7 @@ func (g *layerGuard) scan(r io.Reader, d digest.Digest) error {
 // entrySize is what an entry occupies once unpacked: a regular file's (logical) size.
 func entrySize(hdr *tar.Header) int64 {
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse:
 		return hdr.Size
 	}
 	return 0
@@ -330,7 +330,7 @@ func (g *layerGuard) expandArchive(archive, format, tmpDir string) (string, func
 	defer f.Close()
 	dr, compressed, err := compression.AutoDecompress(f)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: not an image archive: %v", archive, err)
+		return "", nil, fmt.Errorf("%s: not an image archive: %w", archive, err)
 	}
 	defer dr.Close()
 	path, cleanup := archive, func() {}
@@ -342,7 +342,7 @@ func (g *layerGuard) expandArchive(archive, format, tmpDir string) (string, func
 		}
 		cleanup = func() { os.RemoveAll(dir) }
 		path = filepath.Join(dir, "archive.tar")
-		out, err := os.Create(path)
+		out, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			cleanup()
 			return "", nil, err
@@ -404,7 +404,7 @@ func (g *layerGuard) copyBudgeted(out io.Writer, in io.Reader, archive string) e
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s is truncated or corrupt: %v", archive, err)
+			return fmt.Errorf("%s is truncated or corrupt: %w", archive, err)
 		}
 	}
 }

@@ -79,7 +79,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 
 	// Rewrite the tarball, checked, into the layer blob, hashing as it goes.
 	layerTmp := filepath.Join(dir, "layer.tmp")
-	lf, err := os.Create(layerTmp)
+	lf, err := os.OpenFile(layerTmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Im
 func sanitizeTar(r io.Reader, w io.Writer, budget *fsutil.Budget) ([]string, error) {
 	dr, _, err := compression.AutoDecompress(r)
 	if err != nil {
-		return nil, fmt.Errorf("not a tar archive: %v", err)
+		return nil, fmt.Errorf("not a tar archive: %w", err)
 	}
 	defer dr.Close()
 	tr := tar.NewReader(dr)
@@ -189,9 +189,9 @@ func sanitizeTar(r io.Reader, w io.Writer, budget *fsutil.Budget) ([]string, err
 		}
 		if err != nil {
 			if entries == 0 {
-				return nil, fmt.Errorf("not a tar archive: %v", err)
+				return nil, fmt.Errorf("not a tar archive: %w", err)
 			}
-			return nil, fmt.Errorf("the archive is truncated or corrupt after %d entries: %v", entries, err)
+			return nil, fmt.Errorf("the archive is truncated or corrupt after %d entries: %w", entries, err)
 		}
 		entries++
 		if err := fsutil.CheckEntryShape(hdr.Name); err != nil {
@@ -221,7 +221,7 @@ func sanitizeTar(r io.Reader, w io.Writer, budget *fsutil.Budget) ([]string, err
 			if ow.err != nil {
 				return nil, ow.failed(err)
 			}
-			return nil, fmt.Errorf("the archive is truncated or corrupt in %s: %v", hdr.Name, err)
+			return nil, fmt.Errorf("the archive is truncated or corrupt in %s: %w", hdr.Name, err)
 		}
 	}
 	if entries == 0 {

@@ -62,7 +62,7 @@ func Untag(store cstorage.Store, ref string, names []string) ([]string, error) {
 		drop = nil
 		for _, n := range names {
 			if _, err := reference.ParseNormalizedNamed(n); err != nil {
-				return nil, fmt.Errorf("untag %s: invalid image name %q: %v", ref, n, err)
+				return nil, fmt.Errorf("untag %s: invalid image name %q: %w", ref, n, err)
 			}
 			full, ok := findName(img, n)
 			if !ok {

@@ -34,7 +34,7 @@ func NormalizeLocal(name string) (reference.Named, error) {
 	}
 	ref, err := reference.ParseNamed(full)
 	if err != nil {
-		return nil, fmt.Errorf("invalid image name %q: %v (names are lowercase letters, digits and . _ - /, with an optional :tag)", name, err)
+		return nil, fmt.Errorf("invalid image name %q: %w (names are lowercase letters, digits and . _ - /, with an optional :tag)", name, err)
 	}
 	return reference.TagNameOnly(ref), nil
 }
@@ -141,7 +141,7 @@ func resolveKind(all []cstorage.Image, ref string) (*cstorage.Image, matchKind, 
 func byName(all []cstorage.Image, ref string) (*cstorage.Image, error) {
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
-		return nil, fmt.Errorf("invalid image name %q: %v", ref, err)
+		return nil, fmt.Errorf("invalid image name %q: %w", ref, err)
 	}
 	if canon, ok := named.(reference.Canonical); ok {
 		repo := reference.TrimNamed(canon).Name()

@@ -47,7 +47,7 @@ func (r Registries) Candidates(ref string) ([]reference.Named, error) {
 	if hasDomain(ref) {
 		n, err := reference.ParseNormalizedNamed(ref)
 		if err != nil {
-			return nil, fmt.Errorf("invalid image reference %q: %v", ref, err)
+			return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
 		}
 		return []reference.Named{reference.TagNameOnly(n)}, nil
 	}
@@ -58,7 +58,7 @@ func (r Registries) Candidates(ref string) ([]reference.Named, error) {
 	if full, ok := r.Aliases[base]; ok {
 		n, err := reference.ParseNormalizedNamed(full + tagOrDigest)
 		if err != nil {
-			return nil, fmt.Errorf("alias %s = %q in config.toml: %v", base, full, err)
+			return nil, fmt.Errorf("alias %s = %q in config.toml: %w", base, full, err)
 		}
 		return []reference.Named{reference.TagNameOnly(n)}, nil
 	}
@@ -70,12 +70,12 @@ func (r Registries) Candidates(ref string) ([]reference.Named, error) {
 	for _, reg := range search {
 		n, err := reference.ParseNormalizedNamed(reg + "/" + ref)
 		if err != nil {
-			return nil, fmt.Errorf("invalid image reference %q: %v", ref, err)
+			return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
 		}
 		// docker.io/alpine is docker.io/library/alpine.
 		if reg == "docker.io" {
 			if n, err = reference.ParseNormalizedNamed(ref); err != nil {
-				return nil, fmt.Errorf("invalid image reference %q: %v", ref, err)
+				return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
 			}
 		}
 		out = append(out, reference.TagNameOnly(n))
@@ -221,7 +221,7 @@ func (s *Service) pullOne(ctx context.Context, named reference.Named, o PullOpti
 	if parsed, err := manifest.FromBlob(m, manifest.GuessMIMEType(m)); err == nil {
 		id = parsed.ConfigInfo().Digest.Encoded()
 	}
-	if img, err := istorage.Transport.GetStoreImage(s.Store, dst); err == nil {
+	if _, img, err := istorage.ResolveReference(dst); err == nil {
 		id = img.ID
 	}
 	events.Image(events.Pull, named.String(), named.String()) // Docker's: the reference, not the ID
@@ -275,7 +275,7 @@ func (s *Service) copyWithRetry(ctx context.Context, dst, src types.ImageReferen
 	if err != nil {
 		return nil, err
 	}
-	defer pc.Destroy()
+	defer func() { _ = pc.Destroy() }()
 	opts := &copy.Options{SourceCtx: sys, DestinationCtx: sys, ReportWriter: progress}
 	delay := time.Second
 	for attempt := 0; ; attempt++ {
@@ -376,7 +376,7 @@ func (s *Service) Push(ctx context.Context, image, dest string, o PushOptions) (
 	}
 	named, err := reference.ParseNormalizedNamed(dest)
 	if err != nil {
-		return nil, "", fmt.Errorf("invalid destination %q: %v", dest, err)
+		return nil, "", fmt.Errorf("invalid destination %q: %w", dest, err)
 	}
 	if reference.Domain(named) == LocalDomain {
 		return nil, "", fmt.Errorf("%s is a local name: give the registry to push to, e.g. `hutch push %s 127.0.0.1:5000/%s`", dest, image, reference.Path(named))
@@ -398,7 +398,7 @@ func (s *Service) Push(ctx context.Context, image, dest string, o PushOptions) (
 	if err != nil {
 		return nil, "", err
 	}
-	defer pc.Destroy()
+	defer func() { _ = pc.Destroy() }()
 	opts := &copy.Options{SourceCtx: sys, DestinationCtx: sys, ReportWriter: o.Progress}
 	switch o.Format {
 	case "":

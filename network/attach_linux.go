@@ -225,7 +225,7 @@ func (a *Attachment) slirpFailed(bin string, err error) error {
 	if msg != "" {
 		msg = ": " + msg
 	}
-	return fmt.Errorf("%w: %s: %v%s", ErrUnavailable, bin, err, msg)
+	return fmt.Errorf("%w: %s: %w%s", ErrUnavailable, bin, err, msg)
 }
 
 // Handover returns what the caller keeps across its exec: the descriptor whose closing

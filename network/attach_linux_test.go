@@ -2,8 +2,10 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -88,7 +90,7 @@ func TestAttachPublishAndClose(t *testing.T) {
 	} else {
 		l.Close()
 	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("state directory %s left: %v", dir, err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -24,7 +24,7 @@ func FindSlirp(configured string) (string, error) {
 	if configured != "" {
 		fi, err := os.Stat(configured)
 		if err != nil {
-			return "", fmt.Errorf("%w: [network] slirp4netns_path = %q in config.toml: %v: install slirp4netns (sudo apt-get install slirp4netns) or fix the path; or run with --network none or --network host", ErrUnavailable, configured, errors.Unwrap(err))
+			return "", fmt.Errorf("%w: [network] slirp4netns_path = %q in config.toml: %w: install slirp4netns (sudo apt-get install slirp4netns) or fix the path; or run with --network none or --network host", ErrUnavailable, configured, errors.Unwrap(err))
 		}
 		if fi.IsDir() || fi.Mode()&0o111 == 0 {
 			return "", fmt.Errorf("%w: [network] slirp4netns_path = %q in config.toml is not an executable file", ErrUnavailable, configured)
@@ -47,11 +47,11 @@ func CheckTun() error {
 	}
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENODEV), errors.Is(err, unix.ENXIO):
-		return fmt.Errorf("%w: %s does not exist (%v): load the tun module (sudo modprobe tun) and create the device (sudo mkdir -p /dev/net && sudo mknod -m 0666 /dev/net/tun c 10 200); or run with --network none or --network host", ErrUnavailable, TunDevice, err)
+		return fmt.Errorf("%w: %s does not exist (%w): load the tun module (sudo modprobe tun) and create the device (sudo mkdir -p /dev/net && sudo mknod -m 0666 /dev/net/tun c 10 200); or run with --network none or --network host", ErrUnavailable, TunDevice, err)
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return fmt.Errorf("%w: %s is not accessible to you (%v): make it usable by every user (sudo chmod 0666 %s, as most distributions ship it); or run with --network none or --network host", ErrUnavailable, TunDevice, err, TunDevice)
+		return fmt.Errorf("%w: %s is not accessible to you (%w): make it usable by every user (sudo chmod 0666 %s, as most distributions ship it); or run with --network none or --network host", ErrUnavailable, TunDevice, err, TunDevice)
 	default:
-		return fmt.Errorf("%w: opening %s: %v", ErrUnavailable, TunDevice, err)
+		return fmt.Errorf("%w: opening %s: %w", ErrUnavailable, TunDevice, err)
 	}
 }
 

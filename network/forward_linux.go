@@ -120,7 +120,7 @@ func HelperMain() {
 	report := os.NewFile(5, "report")
 	fail := func(err error) {
 		b, _ := json.Marshal(helperReport{Error: err.Error()})
-		report.Write(b)
+		_, _ = report.Write(b) // a parent gone cannot be told
 		os.Exit(1)
 	}
 	var spec helperSpec
@@ -136,7 +136,7 @@ func HelperMain() {
 	if err != nil {
 		fail(err)
 	}
-	report.Write([]byte("{}\n"))
+	_, _ = report.Write([]byte("{}\n"))
 	report.Close()
 	ended := make(chan struct{})
 	go func() {

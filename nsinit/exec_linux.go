@@ -100,7 +100,7 @@ func ExecMain() {
 	status := os.NewFile(fdSpec, "status") // fd 3: the only extra file an exec gets
 	fail := func(code int, err error) {
 		b, _ := json.Marshal(failure{Code: code, Msg: err.Error()})
-		status.Write(b)
+		_, _ = status.Write(b) // a parent gone cannot be told
 		os.Exit(code)
 	}
 	if res.Err != nil {

@@ -42,7 +42,7 @@ func InitMain() {
 	status := os.NewFile(fdStatus, "status")
 	fail := func(code int, err error) {
 		b, _ := json.Marshal(failure{Code: code, Msg: err.Error()})
-		status.Write(b)
+		_, _ = status.Write(b) // a parent gone cannot be told
 		os.Exit(code)
 	}
 	unix.CloseOnExec(fdSpec)
@@ -333,7 +333,7 @@ func reap(path string, spec *Spec, fail func(error)) int {
 		fail(err)
 	}
 	os.NewFile(fdStatus, "status").Close()
-	for {
+	for { //nolint:staticcheck // S1000: a range over sigs would need an unreachable return after it (sigs is never closed)
 		select {
 		case s := <-sigs:
 			if s == unix.SIGCHLD {

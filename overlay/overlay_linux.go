@@ -71,12 +71,12 @@ func ChooseFrom(scratch, forced, source, mountProgram string) (Choice, error) {
 	switch forced {
 	case Native:
 		if nativeErr != nil {
-			return c, fmt.Errorf("%s forces storage driver %q, but the kernel refuses overlay mounts in a user namespace here: %v; %s", source, Native, nativeErr, fix)
+			return c, fmt.Errorf("%s forces storage driver %q, but the kernel refuses overlay mounts in a user namespace here: %w; %s", source, Native, nativeErr, fix)
 		}
 		c.Name, c.Reason = Native, "forced by "+source
 	case Fuse:
 		if fuseErr != nil {
-			return c, fmt.Errorf("%s forces storage driver %q, but it cannot be used: %v", source, Fuse, fuseErr)
+			return c, fmt.Errorf("%s forces storage driver %q, but it cannot be used: %w", source, Fuse, fuseErr)
 		}
 		c.Name, c.MountProgram, c.Reason = Fuse, fuseProg, "forced by "+source
 	case VFS:
@@ -135,7 +135,7 @@ func layout(scratch string) (string, string, error) {
 func exercise(dir string) error {
 	merged := filepath.Join(dir, "merged")
 	if b, err := os.ReadFile(filepath.Join(merged, "f")); err != nil || string(b) != "lower" {
-		return fmt.Errorf("lower layer not visible through the mount: %v", err)
+		return fmt.Errorf("lower layer not visible through the mount: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(merged, "g"), []byte("upper"), 0o600); err != nil {
 		return fmt.Errorf("writing through the mount: %w", err)
@@ -156,7 +156,7 @@ func probeNative(scratch string) error {
 	if err := unix.Mount("overlay", merged, "overlay", 0, opts+",userxattr"); err != nil {
 		return fmt.Errorf("mount -t overlay: %w (needs Linux 5.11 or later)", err)
 	}
-	defer unix.Unmount(merged, unix.MNT_DETACH)
+	defer func() { _ = unix.Unmount(merged, unix.MNT_DETACH) }()
 	return exercise(dir)
 }
 
@@ -184,8 +184,8 @@ func probeFuse(scratch, prog string) (string, error) {
 	merged := filepath.Join(dir, "merged")
 	out, err := exec.Command(prog, "-o", opts, merged).CombinedOutput()
 	if err != nil {
-		return prog, fmt.Errorf("%s: %v: %s", prog, err, strings.TrimSpace(string(out)))
+		return prog, fmt.Errorf("%s: %w: %s", prog, err, strings.TrimSpace(string(out)))
 	}
-	defer unix.Unmount(merged, unix.MNT_DETACH)
+	defer func() { _ = unix.Unmount(merged, unix.MNT_DETACH) }()
 	return prog, exercise(dir)
 }

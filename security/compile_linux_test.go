@@ -138,7 +138,7 @@ func defaultDecisions(t *testing.T, arches [2]*archInfo) {
 		{"personality", []uint64{0x0008}, retAllow},
 		{"personality", []uint64{0xffffffff}, retAllow},
 		{"personality", []uint64{0x0400000}, eperm}, // READ_IMPLIES_EXEC
-		{"personality", []uint64{1<<32 | 0}, eperm}, // the high word counts
+		{"personality", []uint64{1 << 32}, eperm},   // the high word counts
 		{"clone", []uint64{uint64(unix.SIGCHLD)}, retAllow},
 		{"clone", []uint64{unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, eperm},
 		{"clone", []uint64{unix.CLONE_NEWNS}, eperm},

@@ -128,7 +128,7 @@ func Open(o Options) (*Store, error) {
 	if m.Driver.Name == overlay.Native {
 		flag := filepath.Join(o.GraphRoot, "overlay", ".has-mount-program")
 		if b, err := os.ReadFile(flag); err == nil && strings.TrimSpace(string(b)) == "true" {
-			s.Shutdown(true)
+			_, _ = s.Shutdown(true)
 			return nil, fmt.Errorf("the store at %s was created for native overlay, but the kernel no longer allows it here: set driver = \"fuse-overlayfs\" in config.toml after `%s system reset`, or use another graphroot", o.GraphRoot, o.hutch())
 		}
 	}
@@ -147,7 +147,7 @@ func manifest(o Options) (Manifest, error) {
 	if err == nil {
 		var m Manifest
 		if err := json.Unmarshal(b, &m); err != nil {
-			return m, fmt.Errorf("store record %s is damaged (%v): run `%s system reset` to start over", path, err, o.hutch())
+			return m, fmt.Errorf("store record %s is damaged (%w): run `%s system reset` to start over", path, err, o.hutch())
 		}
 		if o.Driver != "" && o.Driver != m.Driver.Name && o.DriverFlag {
 			return m, fmt.Errorf("the store at %s was created with the %s driver, but --storage-driver asks for %s; hutch does not switch silently (the images would disappear): "+

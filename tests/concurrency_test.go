@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -34,7 +35,7 @@ func (sb *sandbox) start(args ...string) *background {
 	go func() {
 		err := b.cmd.Wait()
 		b.res = result{args: args, stdout: b.stdout.String(), stderr: b.stderr.String(), elapsed: time.Since(start)}
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			b.res.code = ee.ExitCode()
 			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				b.res.code = 128 + int(ws.Signal())

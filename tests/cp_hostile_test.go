@@ -9,6 +9,7 @@ package tests
 // The races on directories are in cp_race_test.go.
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -71,7 +72,7 @@ func cpGuard(t *testing.T, dirs ...string) (check func(after string)) {
 // cpMissing fails the test if the host path exists.
 func cpMissing(t *testing.T, p, after string) {
 	t.Helper()
-	if _, err := os.Lstat(p); !os.IsNotExist(err) {
+	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("after %s, %s exists (%v)", after, p, err)
 	}
 }

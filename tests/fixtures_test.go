@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -423,7 +424,7 @@ func rewriteTar(path string, fn func(name string, body []byte) []byte) error {
 	tw := tar.NewWriter(&buf)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -514,14 +515,14 @@ func buildProbeArchive(dir string) (archiveFixture, error) {
 	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: a test binary runs where it was built, so its GOROOT is the go that built it
 	}
 	bin := filepath.Join(dir, "probe")
 	cmd := exec.Command(gobin, "build", "-trimpath", "-o", bin, "./tests/probe")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return archiveFixture{}, fmt.Errorf("building the probe (%s): %v\n%s", strings.Join(cmd.Args, " "), err, out)
+		return archiveFixture{}, fmt.Errorf("building the probe (%s): %w\n%s", strings.Join(cmd.Args, " "), err, out)
 	}
 	body, err := os.ReadFile(bin)
 	if err != nil {

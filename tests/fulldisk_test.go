@@ -5,7 +5,9 @@ package tests
 // space says that the disk is full, naming the file system and what is free on it.
 
 import (
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +72,7 @@ func smallDisk(t *testing.T, sb *sandbox, kind string, mib int) string {
 
 func createFile(t *testing.T, p string) string {
 	t.Helper()
-	f, err := os.Create(p)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +217,7 @@ func setImmutable(t *testing.T, p string, on bool) {
 	t.Helper()
 	f, err := os.Open(p)
 	if err != nil {
-		if !on && os.IsNotExist(err) {
+		if !on && errors.Is(err, fs.ErrNotExist) {
 			return
 		}
 		t.Fatal(err)

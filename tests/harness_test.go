@@ -131,7 +131,7 @@ func teardown() {
 func checkFuse() error {
 	fi, err := os.Stat("/dev/fuse")
 	if err != nil {
-		return fmt.Errorf("/dev/fuse: %v: the fuse-overlayfs tests need it (modprobe fuse)", err)
+		return fmt.Errorf("/dev/fuse: %w: the fuse-overlayfs tests need it (modprobe fuse)", err)
 	}
 	if fi.Mode().Perm() != 0o666 {
 		return fmt.Errorf("/dev/fuse has mode %#o, not 0666: the fuse-overlayfs tests need an unprivileged user to open it; run `chmod 0666 /dev/fuse` (CI does)", fi.Mode().Perm())
@@ -170,7 +170,7 @@ func prepareBinary(dir string) (string, error) {
 	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: a test binary runs where it was built, so its GOROOT is the go that built it
 	}
 	start := time.Now()
 	// hack/build.sh, as make and CI build it: the same tags, and `hutch version` stamped with
@@ -179,7 +179,7 @@ func prepareBinary(dir string) (string, error) {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "PATH="+filepath.Dir(gobin)+":"+os.Getenv("PATH"))
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building hutch (%s): %v\n%s", strings.Join(cmd.Args, " "), err, b)
+		return "", fmt.Errorf("building hutch (%s): %w\n%s", strings.Join(cmd.Args, " "), err, b)
 	}
 	if err := os.Chmod(out, 0o755); err != nil {
 		return "", err
@@ -581,7 +581,7 @@ func ensureUser(name string, withRange bool) (*testUser, error) {
 		if out, err := exec.Command("useradd", "-m", "-s", "/bin/sh", name).CombinedOutput(); err != nil {
 			// Another process may have created it at the same moment.
 			if _, lerr := user.Lookup(name); lerr != nil {
-				return nil, fmt.Errorf("useradd %s: %v: %s", name, err, out)
+				return nil, fmt.Errorf("useradd %s: %w: %s", name, err, out)
 			}
 		}
 	}
@@ -620,7 +620,7 @@ func ensureUser(name string, withRange bool) (*testUser, error) {
 		}
 		if len(args) > 0 {
 			if out, err := exec.Command("usermod", append(args, name)...).CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("usermod %s %s: %v: %s", strings.Join(args, " "), name, err, out)
+				return nil, fmt.Errorf("usermod %s %s: %w: %s", strings.Join(args, " "), name, err, out)
 			}
 			if uids, err = readSubIDs("/etc/subuid", name); err != nil {
 				return nil, err
@@ -642,13 +642,13 @@ func ensureUser(name string, withRange bool) (*testUser, error) {
 		for _, r := range f.rs {
 			arg := fmt.Sprintf("%d-%d", r.start, r.start+r.count-1)
 			if out, err := exec.Command("usermod", f.flag, arg, name).CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("usermod %s %s %s: %v: %s", f.flag, arg, name, err, out)
+				return nil, fmt.Errorf("usermod %s %s %s: %w: %s", f.flag, arg, name, err, out)
 			}
 		}
 	}
 	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
 		if rs, err := readSubIDs(f, name); err != nil || len(rs) > 0 {
-			return nil, fmt.Errorf("%s still lists %s (%v, %v): remove the line by hand", f, name, rs, err)
+			return nil, fmt.Errorf("%s still lists %s (%v, %w): remove the line by hand", f, name, rs, err)
 		}
 	}
 	return tu, nil

@@ -13,6 +13,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -55,7 +56,7 @@ func hostTree(t *testing.T, root string, skip ...string) map[string]string {
 	out := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if os.IsNotExist(err) {
+			if errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
 			return err
@@ -349,7 +350,7 @@ func heavyInputs(t *testing.T) (map[string]hostile.Blob, string) {
 // and whose layer member is BombSize bytes of zeros: the archive itself expands beyond
 // the store (go.podman.io/image would decompress it whole into a temporary file).
 func writeArchiveBomb(path string) error {
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -589,7 +590,7 @@ func TestHostileFiles(t *testing.T) {
 	// An image whose /etc/passwd is a FIFO: run -u reads it from the image, and must not
 	// wait on it.
 	layer := sb.path("work", "fifo-passwd.tar")
-	f, err := os.Create(layer)
+	f, err := os.OpenFile(layer, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}

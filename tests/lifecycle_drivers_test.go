@@ -5,7 +5,9 @@ package tests
 // container), logs, restart policies, and faults (the monitor or the container killed).
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -61,7 +63,7 @@ func TestLifecycleCopy(t *testing.T) {
 			sort.Strings(got)
 			assertEqual(t, strings.Join(got, ","), "secret,target", "the host directory after "+after)
 			assertEqual(t, lcReadString(t, filepath.Join(outside, "secret")), "host-secret\n", "the host's secret after "+after)
-			if _, err := os.Lstat("/tmp/" + hostTmp); !os.IsNotExist(err) {
+			if _, err := os.Lstat("/tmp/" + hostTmp); !errors.Is(err, fs.ErrNotExist) {
 				t.Fatalf("after %s, /tmp/%s exists on the host (%v)", after, hostTmp, err)
 			}
 		}
@@ -118,7 +120,7 @@ func TestLifecycleCopy(t *testing.T) {
 				t.Fatalf("cp out of a symlink (%s): want the link to %s/secret, got %q (%v)", state, outside, target, err)
 			}
 			sb.expect(125, "cp", "cp:/x/secret", "secret-out2")
-			if _, err := os.Lstat(sb.path("work", "secret-out2")); !os.IsNotExist(err) {
+			if _, err := os.Lstat(sb.path("work", "secret-out2")); !errors.Is(err, fs.ErrNotExist) {
 				t.Fatalf("cp out through a link to a host directory (%s) made a file (%v)", state, err)
 			}
 		}

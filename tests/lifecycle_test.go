@@ -7,7 +7,9 @@ package tests
 // lifecycle_drivers_test.go, the parallel cycles in lifecycle_stress_test.go.
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -170,7 +172,7 @@ func TestLifecycleDetached(t *testing.T) {
 			r := sb.ok("ps", "-a", "-q", "--no-trunc")
 			return !strings.Contains(r.stdout, d), r.stdout
 		})
-		if _, err := os.Stat(filepath.Join(sb.graphRoot(), "hutch-containers", d)); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(sb.graphRoot(), "hutch-containers", d)); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("the --rm container's record is still there (%v)", err)
 		}
 		sb.expect(125, "inspect", "--type", "container", d)

@@ -82,7 +82,7 @@ func netRootfs(t *testing.T) string {
 			cmd.Dir = src
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local", "GOWORK=off")
 			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("building the UDP echo server: %v\n%s", err, out)
+				return fmt.Errorf("building the UDP echo server: %w\n%s", err, out)
 			}
 			echo, err := os.ReadFile(bin)
 			if err != nil {

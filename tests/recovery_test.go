@@ -3,6 +3,8 @@ package tests
 // `hutch system check [--repair]` and removals that finish what a crash left half done.
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,7 +146,7 @@ func checkRepairs(t *testing.T, sb *sandbox) {
 			t.Fatalf("ps -a still lists %s after the repair:\n%s", gone, names)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(sb.recordsDir(), ghost)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(sb.recordsDir(), ghost)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the ghost's record is still there: %v", err)
 	}
 	for _, name := range []string{"ghost", "orphan", "halfmade"} {
@@ -216,7 +218,7 @@ func TestRemoveFinishesHalfRemoved(t *testing.T) {
 	sb.userDir(half)
 	sb.ok("volume", "create", "v3")
 	sb.ok("volume", "rm", "v3")
-	if _, err := os.Stat(half); !os.IsNotExist(err) {
+	if _, err := os.Stat(half); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("volume rm left %s: %v", half, err)
 	}
 

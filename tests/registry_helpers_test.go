@@ -88,7 +88,7 @@ func (r *regServer) start(base string) error {
 	if r.auth {
 		out, err := exec.Command("htpasswd", "-Bbn", regUser, regPassword).Output()
 		if err != nil {
-			return fmt.Errorf("htpasswd -Bbn (apache2-utils): %v", err)
+			return fmt.Errorf("htpasswd -Bbn (apache2-utils): %w", err)
 		}
 		pw := filepath.Join(base, "htpasswd")
 		if err := os.WriteFile(pw, out, 0o600); err != nil {
@@ -100,7 +100,7 @@ func (r *regServer) start(base string) error {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	logf, err := os.Create(r.log)
+	logf, err := os.OpenFile(r.log, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (r *regServer) start(base string) error {
 	r.cmd.Stdout, r.cmd.Stderr = logf, logf
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {
-		return fmt.Errorf("docker-registry serve: %v", err)
+		return fmt.Errorf("docker-registry serve: %w", err)
 	}
 	r.done = make(chan struct{})
 	go func() { r.cmd.Wait(); close(r.done) }()

@@ -90,7 +90,7 @@ func startTLSRegistry(t *testing.T) (string, []byte) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(base, "registry.log"))
+	logf, err := os.OpenFile(filepath.Join(base, "registry.log"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,9 @@ package tests
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,7 +29,7 @@ const legacyTIOCSTI = "/proc/sys/dev/tty/legacy_tiocsti"
 func requireLegacyTIOCSTI(t *testing.T) {
 	t.Helper()
 	b, err := os.ReadFile(legacyTIOCSTI)
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) {
 		t.Logf("%s does not exist: this kernel always allows TIOCSTI", legacyTIOCSTI)
 		return
 	}

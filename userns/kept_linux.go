@@ -273,7 +273,7 @@ func lockHolder(runtimeDir string) (func(), error) {
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
+		if !errors.Is(err, unix.EINTR) {
 			break
 		}
 	}
@@ -487,7 +487,7 @@ func startHolder(runtimeDir string, s *State, adopt int) (*Holder, error) {
 		um, err1 := readMap(proc + "/uid_map")
 		gm, err2 := readMap(proc + "/gid_map")
 		if err1 != nil || err2 != nil {
-			return fail(fmt.Errorf("%s %d: reading the adopted namespace's maps: %v", HolderName, pid, errors.Join(err1, err2)))
+			return fail(fmt.Errorf("%s %d: reading the adopted namespace's maps: %w", HolderName, pid, errors.Join(err1, err2)))
 		}
 		if !reflect.DeepEqual(um, s.UIDMap) || !reflect.DeepEqual(gm, s.GIDMap) {
 			was := *s

@@ -346,7 +346,7 @@ func init() {
 // for this process's own exit. Call it last.
 func ReportDone(code int) {
 	if doneFile != nil {
-		doneFile.Write([]byte{byte(code)})
+		_, _ = doneFile.Write([]byte{byte(code)})
 		doneFile.Close()
 		doneFile = nil
 	}
@@ -391,7 +391,7 @@ func writeMaps(pid int, s *State) error {
 		}
 		out, err := exec.Command(path, args...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("%s: %v: %s", helper, err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("%s: %w: %s", helper, err, strings.TrimSpace(string(out)))
 		}
 		return nil
 	}
@@ -423,5 +423,5 @@ func explainStartFailure(err error) error {
 	if p := KernelProblem(); p != "" {
 		return fmt.Errorf("%w: %s", errNoUserns, p)
 	}
-	return fmt.Errorf("%w: %v (run `hutch info` for the host checks)", errNoUserns, err)
+	return fmt.Errorf("%w: %w (run `hutch info` for the host checks)", errNoUserns, err)
 }

@@ -53,9 +53,8 @@ type argSpec struct {
 	rest  nameKind
 }
 
-func many(k nameKind) argSpec       { return argSpec{rest: k} }
-func one(k ...nameKind) argSpec     { return argSpec{first: k} }
-func oneThen(k, r nameKind) argSpec { return argSpec{first: []nameKind{k}, rest: r} }
+func many(k nameKind) argSpec   { return argSpec{rest: k} }
+func one(k ...nameKind) argSpec { return argSpec{first: k} }
 
 // The containers' commands, at the top level and under `container`.
 var containerArgs = map[string]argSpec{

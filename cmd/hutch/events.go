@@ -118,7 +118,7 @@ func eventPrinter(w io.Writer, format string) (func(*events.Message) error, erro
 	return func(m *events.Message) error {
 		var b bytes.Buffer
 		if err := t.Execute(&b, m); err != nil {
-			return fmt.Errorf("--format: %v", err)
+			return fmt.Errorf("--format: %w", err)
 		}
 		b.WriteByte('\n')
 		_, err := w.Write(b.Bytes())

@@ -46,7 +46,7 @@ func parseTemplate(format string) (*template.Template, bool, error) {
 	format = strings.ReplaceAll(format, `\n`, "\n")
 	t, err := template.New("format").Funcs(templateFuncs).Parse(format)
 	if err != nil {
-		return nil, false, fmt.Errorf("--format: %v", err)
+		return nil, false, fmt.Errorf("--format: %w", err)
 	}
 	return t, table, nil
 }
@@ -63,14 +63,14 @@ func printRows[T any](w io.Writer, format string, header map[string]string, rows
 		// The header is the same template applied to the column names.
 		var hb strings.Builder
 		if err := t.Execute(&hb, header); err != nil {
-			return fmt.Errorf("--format: %v", err)
+			return fmt.Errorf("--format: %w", err)
 		}
 		fmt.Fprintln(tw, hb.String())
 	}
 	for _, r := range rows {
 		var b strings.Builder
 		if err := t.Execute(&b, r); err != nil {
-			return fmt.Errorf("--format: %v", err)
+			return fmt.Errorf("--format: %w", err)
 		}
 		fmt.Fprintln(tw, b.String())
 	}

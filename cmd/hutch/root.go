@@ -49,7 +49,7 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 	pf.StringVar(&a.store.Driver, "storage-driver", "", "storage driver for this command: overlay, fuse-overlayfs or vfs; a store keeps the driver it was made with")
 	stringArrayVar(pf, &a.store.Opts, "storage-opt", "a storage driver option for this command: overlay.mount_program=PATH, overlay.mountopt=OPTIONS, vfs.ignore_chown_errors=true, … (repeatable)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return fmt.Errorf("%v\nSee '%s --help'", err, cmd.CommandPath())
+		return fmt.Errorf("%w\nSee '%s --help'", err, cmd.CommandPath())
 	})
 	addCommands(root, a)
 	for _, c := range root.Commands() {
@@ -148,7 +148,7 @@ func onStore(c *cobra.Command) *cobra.Command {
 func confirm(in io.Reader, out io.Writer, question string) bool {
 	fmt.Fprintf(out, "%s [y/N] ", question)
 	var answer string
-	fmt.Fscanln(in, &answer)
+	_, _ = fmt.Fscanln(in, &answer) // no answer (an empty line, end of input) is no
 	answer = strings.ToLower(strings.TrimSpace(answer))
 	return answer == "y" || answer == "yes"
 }

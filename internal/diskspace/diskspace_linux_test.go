@@ -54,7 +54,7 @@ func TestExplain(t *testing.T) {
 	if fe.FS.Path != full.Path || !strings.Contains(err.Error(), "the disk is full") || !strings.Contains(err.Error(), "hutch system prune") {
 		t.Errorf("Explain names %q: %v", fe.FS.Path, err)
 	}
-	if again := Explain(err, "/proc"); again != err {
+	if again := Explain(err, "/proc"); again != err { //nolint:errorlint // the very same value: an explained error is returned as it is
 		t.Errorf("explained twice: %v", again)
 	}
 	flat := errors.New("write x: no space left on device")
@@ -62,7 +62,7 @@ func TestExplain(t *testing.T) {
 		t.Errorf("a flattened ENOSPC without a path is not named after the fallback: %v", err)
 	}
 	other := errors.New("permission denied")
-	if Explain(other, "/proc") != other || IsFull(nil) || !IsFull(syscall.EDQUOT) {
+	if Explain(other, "/proc") != other || IsFull(nil) || !IsFull(syscall.EDQUOT) { //nolint:errorlint // the very same value: what is not a full disk is returned untouched
 		t.Error("Explain or IsFull touched what is not a full disk")
 	}
 }

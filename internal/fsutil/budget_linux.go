@@ -1,9 +1,10 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"sync"
 
@@ -42,7 +43,7 @@ func NewBudget(dir string) (*Budget, error) {
 		if err == nil {
 			break
 		}
-		if parent := filepath.Dir(p); parent != p && os.IsNotExist(err) {
+		if parent := filepath.Dir(p); parent != p && errors.Is(err, fs.ErrNotExist) {
 			p = parent
 			continue
 		}

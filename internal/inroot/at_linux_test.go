@@ -1,6 +1,8 @@
 package inroot
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,7 +73,7 @@ func TestPrimitivesDoNotFollow(t *testing.T) {
 	if err := RemoveAll(fd, "tree"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, "tree")); !os.IsNotExist(err) {
+	if _, err := os.Lstat(filepath.Join(dir, "tree")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("tree not removed: %v", err)
 	}
 	if err := RemoveAll(fd, "none"); err != nil {

@@ -53,7 +53,7 @@ func TestCopyTree(t *testing.T) {
 	must(unix.Chmod(p("d/sub"), 0o1770))
 	must(os.Chmod(p("d/file"), 0o640))
 	// A sparse file: 1 GiB apparent, 2 bytes of data.
-	sp, err := os.Create(p("d/sparse"))
+	sp, err := os.OpenFile(p("d/sparse"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	must(err)
 	_, err = sp.WriteAt([]byte("a"), 0)
 	must(err)

@@ -41,7 +41,7 @@ var sessions = []string{"full", "partial"}
 func guestChecks(dir string) (map[string][]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
 	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no guest checks in %s (%v)", dir, err)
+		return nil, fmt.Errorf("no guest checks in %s (%w)", dir, err)
 	}
 	decl := regexp.MustCompile(`(?m)^func (Test(VM|Partial)\w*)\(t \*testing\.T\)`)
 	out := map[string][]string{}

@@ -61,7 +61,7 @@ func config(blobs []Blob) []byte {
 // DockerArchive writes a `docker save` archive at path holding one image named name
 // whose layers are blobs (base first), streamed from their files.
 func DockerArchive(path, name string, blobs ...Blob) error {
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}

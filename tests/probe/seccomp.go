@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -107,7 +108,7 @@ func errnoOf(err error) unix.Errno {
 	if err == nil {
 		return 0
 	}
-	if e, ok := err.(unix.Errno); ok {
+	if e := unix.Errno(0); errors.As(err, &e) {
 		return e
 	}
 	return unix.EIO
