@@ -59,7 +59,9 @@ func makeTar(t *testing.T, entries []tarEntry) []byte {
 			t.Fatal(err)
 		}
 		if typ == tar.TypeReg {
-			io.WriteString(tw, e.Body)
+			if _, err := io.WriteString(tw, e.Body); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -88,7 +90,9 @@ func compress(t *testing.T, data []byte, kind string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Write(data)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

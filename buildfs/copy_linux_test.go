@@ -62,7 +62,9 @@ func newContext(t *testing.T) string {
 		"dir/sub/.dot":   "dot",
 		"dir/sub/skip.o": "o",
 	})
-	os.Chmod(filepath.Join(ctx, "tool"), 0o755)
+	if err := os.Chmod(filepath.Join(ctx, "tool"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return ctx
 }
 
@@ -127,12 +129,24 @@ func TestCopyIntoLayout(t *testing.T) {
 func TestCopyIntoMetadata(t *testing.T) {
 	ctx := newContext(t)
 	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
-	os.Chtimes(filepath.Join(ctx, "tool"), mtime, mtime)
-	os.Chtimes(filepath.Join(ctx, "dir/sub"), mtime, mtime)
-	unix.Chmod(filepath.Join(ctx, "dir/one"), 0o4750)
-	unix.Chmod(filepath.Join(ctx, "dir/sub"), 0o1770)
-	os.Lchown(filepath.Join(ctx, "tool"), 1234, 5678)
-	os.Lchown(filepath.Join(ctx, "dir/link"), 1234, 5678)
+	if err := os.Chtimes(filepath.Join(ctx, "tool"), mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(ctx, "dir/sub"), mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Chmod(filepath.Join(ctx, "dir/one"), 0o4750); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Chmod(filepath.Join(ctx, "dir/sub"), 0o1770); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(filepath.Join(ctx, "tool"), 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(filepath.Join(ctx, "dir/link"), 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("default owner is 0:0, modes and mtimes kept", func(t *testing.T) {
 		rootfs := t.TempDir()
@@ -170,7 +184,9 @@ func TestCopyIntoMetadata(t *testing.T) {
 	t.Run("existing directories keep their owner and mode", func(t *testing.T) {
 		rootfs := t.TempDir()
 		tree(t, rootfs, map[string]string{"app/": ""})
-		os.Chmod(filepath.Join(rootfs, "app"), 0o700)
+		if err := os.Chmod(filepath.Join(rootfs, "app"), 0o700); err != nil {
+			t.Fatal(err)
+		}
 		if err := CopyInto(rootfs, "/app/", mustSources(t, ctx, nil, "a.txt"), CopyOptions{Chown: &IDPair{7, 7}}); err != nil {
 			t.Fatal(err)
 		}
@@ -181,8 +197,12 @@ func TestCopyIntoMetadata(t *testing.T) {
 	t.Run("setgid directory in the image does not leak its group", func(t *testing.T) {
 		rootfs := t.TempDir()
 		tree(t, rootfs, map[string]string{"sg/": ""})
-		os.Chown(filepath.Join(rootfs, "sg"), 0, 99)
-		os.Chmod(filepath.Join(rootfs, "sg"), 0o2775)
+		if err := os.Chown(filepath.Join(rootfs, "sg"), 0, 99); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(rootfs, "sg"), 0o2775); err != nil {
+			t.Fatal(err)
+		}
 		if err := CopyInto(rootfs, "/sg/", mustSources(t, ctx, nil, "a.txt"), CopyOptions{}); err != nil {
 			t.Fatal(err)
 		}

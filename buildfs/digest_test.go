@@ -39,35 +39,91 @@ func TestDigestChanges(t *testing.T) {
 		{"nothing", func(t *testing.T, ctx string) {}, false},
 		{"mtime and atime", func(t *testing.T, ctx string) {
 			old := time.Unix(1000, 0)
-			os.Chtimes(filepath.Join(ctx, "d/x"), old, old)
-			os.Chtimes(filepath.Join(ctx, "d"), old, old)
+			if err := os.Chtimes(filepath.Join(ctx, "d/x"), old, old); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(filepath.Join(ctx, "d"), old, old); err != nil {
+				t.Fatal(err)
+			}
 		}, false},
 		{"host owner", func(t *testing.T, ctx string) {
-			os.Lchown(filepath.Join(ctx, "d/x"), 4321, 4321)
-			os.Lchown(filepath.Join(ctx, "d/l"), 4321, 4321)
+			if err := os.Lchown(filepath.Join(ctx, "d/x"), 4321, 4321); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Lchown(filepath.Join(ctx, "d/l"), 4321, 4321); err != nil {
+				t.Fatal(err)
+			}
 		}, false},
-		{"content", func(t *testing.T, ctx string) { os.WriteFile(filepath.Join(ctx, "d/sub/z"), []byte("Z"), 0o644) }, true},
-		{"content same size top file", func(t *testing.T, ctx string) { os.WriteFile(filepath.Join(ctx, "a.txt"), []byte("B"), 0o644) }, true},
-		{"mode", func(t *testing.T, ctx string) { os.Chmod(filepath.Join(ctx, "d/x"), 0o755) }, true},
-		{"setuid", func(t *testing.T, ctx string) { unix.Chmod(filepath.Join(ctx, "d/x"), 0o4644) }, true},
-		{"dir mode", func(t *testing.T, ctx string) { os.Chmod(filepath.Join(ctx, "d/sub"), 0o700) }, true},
+		{"content", func(t *testing.T, ctx string) {
+			if err := os.WriteFile(filepath.Join(ctx, "d/sub/z"), []byte("Z"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"content same size top file", func(t *testing.T, ctx string) {
+			if err := os.WriteFile(filepath.Join(ctx, "a.txt"), []byte("B"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"mode", func(t *testing.T, ctx string) {
+			if err := os.Chmod(filepath.Join(ctx, "d/x"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"setuid", func(t *testing.T, ctx string) {
+			if err := unix.Chmod(filepath.Join(ctx, "d/x"), 0o4644); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"dir mode", func(t *testing.T, ctx string) {
+			if err := os.Chmod(filepath.Join(ctx, "d/sub"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
 		{"symlink target", func(t *testing.T, ctx string) {
 			os.Remove(filepath.Join(ctx, "d/l"))
-			os.Symlink("y", filepath.Join(ctx, "d/l"))
+			if err := os.Symlink("y", filepath.Join(ctx, "d/l")); err != nil {
+				t.Fatal(err)
+			}
 		}, true},
 		{"symlink to file with same content", func(t *testing.T, ctx string) {
 			os.Remove(filepath.Join(ctx, "d/l"))
-			os.WriteFile(filepath.Join(ctx, "d/l"), []byte("x"), 0o777)
+			if err := os.WriteFile(filepath.Join(ctx, "d/l"), []byte("x"), 0o777); err != nil {
+				t.Fatal(err)
+			}
 		}, true},
-		{"new empty file", func(t *testing.T, ctx string) { os.WriteFile(filepath.Join(ctx, "d/new"), nil, 0o644) }, true},
-		{"new empty dir", func(t *testing.T, ctx string) { os.Mkdir(filepath.Join(ctx, "d/newdir"), 0o755) }, true},
-		{"rename", func(t *testing.T, ctx string) { os.Rename(filepath.Join(ctx, "d/y"), filepath.Join(ctx, "d/w")) }, true},
-		{"move between dirs", func(t *testing.T, ctx string) { os.Rename(filepath.Join(ctx, "d/sub/z"), filepath.Join(ctx, "d/z")) }, true},
+		{"new empty file", func(t *testing.T, ctx string) {
+			if err := os.WriteFile(filepath.Join(ctx, "d/new"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"new empty dir", func(t *testing.T, ctx string) {
+			if err := os.Mkdir(filepath.Join(ctx, "d/newdir"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"rename", func(t *testing.T, ctx string) {
+			if err := os.Rename(filepath.Join(ctx, "d/y"), filepath.Join(ctx, "d/w")); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"move between dirs", func(t *testing.T, ctx string) {
+			if err := os.Rename(filepath.Join(ctx, "d/sub/z"), filepath.Join(ctx, "d/z")); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
 		{"content moved between files", func(t *testing.T, ctx string) {
-			os.WriteFile(filepath.Join(ctx, "d/x"), []byte("xy"), 0o644)
-			os.WriteFile(filepath.Join(ctx, "d/y"), []byte(""), 0o644)
+			if err := os.WriteFile(filepath.Join(ctx, "d/x"), []byte("xy"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(ctx, "d/y"), []byte(""), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}, true},
-		{"file outside the sources", func(t *testing.T, ctx string) { os.WriteFile(filepath.Join(ctx, "other"), []byte("o"), 0o644) }, false},
+		{"file outside the sources", func(t *testing.T, ctx string) {
+			if err := os.WriteFile(filepath.Join(ctx, "other"), []byte("o"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,8 +148,12 @@ func TestDigestNamesAndIgnore(t *testing.T) {
 	}
 	ign, _ := NewIgnore("test", []string{"**/*.log"})
 	before := digestOf(t, ctx, ign, "d")
-	os.WriteFile(filepath.Join(ctx, "d/skip.log"), []byte("changed"), 0o644)
-	os.WriteFile(filepath.Join(ctx, "d/more.log"), []byte("new"), 0o644)
+	if err := os.WriteFile(filepath.Join(ctx, "d/skip.log"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ctx, "d/more.log"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if digestOf(t, ctx, ign, "d") != before {
 		t.Fatal("an ignored file changed the digest")
 	}
@@ -112,7 +172,9 @@ func TestDigestStableAcrossCopies(t *testing.T) {
 	tree(t, c1, spec)
 	time.Sleep(10 * time.Millisecond)
 	tree(t, c2, spec)
-	filepath.Walk(c2, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, 99, 99) })
+	if err := filepath.Walk(c2, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, 99, 99) }); err != nil {
+		t.Fatal(err)
+	}
 	if digestOf(t, c1, nil, "d") != digestOf(t, c2, nil, "d") {
 		t.Fatal("same content, different digests")
 	}
@@ -122,8 +184,12 @@ func BenchmarkDigest3000(b *testing.B) {
 	ctx := b.TempDir()
 	for i := 0; i < 3000; i++ {
 		p := filepath.Join(ctx, fmt.Sprintf("src/%02d/%03d/file%d.go", i%20, i%150, i))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte(strings.Repeat("package main\n", 300)), 0o644)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.Repeat("package main\n", 300)), 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 	srcs, err := Sources(ctx, []string{"."}, nil)
 	if err != nil {
@@ -141,8 +207,12 @@ func BenchmarkCopyInto3000(b *testing.B) {
 	ctx := b.TempDir()
 	for i := 0; i < 3000; i++ {
 		p := filepath.Join(ctx, fmt.Sprintf("src/%02d/%03d/file%d.go", i%20, i%150, i))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte(strings.Repeat("package main\n", 300)), 0o644)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.Repeat("package main\n", 300)), 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 	srcs, err := Sources(ctx, []string{"."}, nil)
 	if err != nil {

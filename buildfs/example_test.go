@@ -14,11 +14,11 @@ func Example() {
 	rootfs, _ := os.MkdirTemp("", "rootfs")
 	defer os.RemoveAll(ctx)
 	defer os.RemoveAll(rootfs)
-	os.MkdirAll(filepath.Join(ctx, "src"), 0o755)
-	os.WriteFile(filepath.Join(ctx, "src", "main.go"), []byte("package main\n"), 0o644)
-	os.WriteFile(filepath.Join(ctx, "src", "debug.log"), []byte("noise\n"), 0o644)
-	os.WriteFile(filepath.Join(ctx, "notes.txt"), []byte("hello\n"), 0o644)
-	os.WriteFile(filepath.Join(ctx, ".dockerignore"), []byte("**/*.log\n"), 0o644)
+	_ = os.MkdirAll(filepath.Join(ctx, "src"), 0o755)
+	_ = os.WriteFile(filepath.Join(ctx, "src", "main.go"), []byte("package main\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(ctx, "src", "debug.log"), []byte("noise\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(ctx, "notes.txt"), []byte("hello\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(ctx, ".dockerignore"), []byte("**/*.log\n"), 0o644)
 
 	ign, err := buildfs.LoadIgnore(ctx, filepath.Join(ctx, "Dockerfile"))
 	if err != nil {
@@ -34,7 +34,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	filepath.WalkDir(rootfs, func(p string, d os.DirEntry, err error) error {
+	_ = filepath.WalkDir(rootfs, func(p string, d os.DirEntry, err error) error {
 		rel, _ := filepath.Rel(rootfs, p)
 		fmt.Println(rel)
 		return nil

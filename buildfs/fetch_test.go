@@ -21,19 +21,19 @@ func TestFetch(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/files/app.tar.gz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Last-Modified", lm.Format(http.TimeFormat))
-		w.Write([]byte(body))
+		_, _ = w.Write([]byte(body))
 	})
 	mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Disposition", `attachment; filename="../../etc/real-name.txt"`)
-		w.Write([]byte(body))
+		_, _ = w.Write([]byte(body))
 	})
-	mux.HandleFunc("/dir/", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) })
+	mux.HandleFunc("/dir/", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) })
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/files/app.tar.gz", http.StatusFound)
 	})
 	mux.HandleFunc("/missing", http.NotFound)
 	mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("start"))
+		_, _ = w.Write([]byte("start"))
 		w.(http.Flusher).Flush()
 		select {
 		case <-r.Context().Done():

@@ -30,7 +30,9 @@ func layer(t *testing.T, entries []layerEntry, format tar.Format) []byte {
 		if err := tw.WriteHeader(&h); err != nil {
 			t.Fatal(err)
 		}
-		io.WriteString(tw, e.body)
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tw.Close()
 	return buf.Bytes()

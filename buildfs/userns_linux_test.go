@@ -19,12 +19,20 @@ func TestInUserNamespace(t *testing.T) {
 	}
 	const base = 200000
 	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	os.Chmod(filepath.Dir(dir), 0o755) // testing's own directory is 0700
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	} // testing's own directory is 0700
 	ctx, rootfs := filepath.Join(dir, "ctx"), filepath.Join(dir, "rootfs")
 	tree(t, ctx, map[string]string{"a.txt": "A", "d/f": "F", "d/l": "->f", "d/ro/f": "in a read-only dir"})
-	os.Chmod(filepath.Join(ctx, "d/ro"), 0o555)
-	os.Mkdir(rootfs, 0o755)
+	if err := os.Chmod(filepath.Join(ctx, "d/ro"), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chown(rootfs, base, base); err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +43,12 @@ func TestInUserNamespace(t *testing.T) {
 		{Name: "ro/", Type: tar.TypeDir, Mode: 0o555},
 		{Name: "ro/f", Body: "in a read-only dir", Mode: 0o444},
 	}))
-	os.Chmod(filepath.Dir(archive), 0o755)
-	os.Chmod(filepath.Dir(filepath.Dir(archive)), 0o755)
+	if err := os.Chmod(filepath.Dir(archive), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(filepath.Dir(archive)), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	// The namespace's root (host uid 200000) cannot reach go test's private build
 	// directory: run a copy of the test binary.
 	self, err := os.ReadFile("/proc/self/exe")

@@ -59,11 +59,15 @@ func TestXattrsCopiedAndDigested(t *testing.T) {
 		t.Fatalf("user.dir %q", got)
 	}
 
-	unix.Setxattr(ping, "user.note", []byte("HELLO"), 0)
+	if err := unix.Setxattr(ping, "user.note", []byte("HELLO"), 0); err != nil {
+		t.Fatal(err)
+	}
 	if digestOf(t, ctx, nil, "d") == before {
 		t.Fatal("an extended attribute change left the digest alone")
 	}
-	unix.Setxattr(ping, "user.note", []byte("hello"), 0)
+	if err := unix.Setxattr(ping, "user.note", []byte("hello"), 0); err != nil {
+		t.Fatal(err)
+	}
 	if digestOf(t, ctx, nil, "d") != before {
 		t.Fatal("restoring the attribute did not restore the digest")
 	}
@@ -72,13 +76,19 @@ func TestXattrsCopiedAndDigested(t *testing.T) {
 func TestXattrsExtracted(t *testing.T) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Name: "dir/", Typeflag: tar.TypeDir, Mode: 0o755, PAXRecords: map[string]string{"SCHILY.xattr.user.d": "dv"}})
-	tw.WriteHeader(&tar.Header{Name: "dir/ping", Typeflag: tar.TypeReg, Mode: 0o755, Size: 3, Uid: 5, PAXRecords: map[string]string{
+	if err := tw.WriteHeader(&tar.Header{Name: "dir/", Typeflag: tar.TypeDir, Mode: 0o755, PAXRecords: map[string]string{"SCHILY.xattr.user.d": "dv"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "dir/ping", Typeflag: tar.TypeReg, Mode: 0o755, Size: 3, Uid: 5, PAXRecords: map[string]string{
 		"SCHILY.xattr.security.capability": string(capNetRaw()),
 		"SCHILY.xattr.user.k":              "v",
 		"SCHILY.xattr.security.selinux":    "system_u:object_r:bin_t:s0",
-	}})
-	tw.Write([]byte("elf"))
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte("elf")); err != nil {
+		t.Fatal(err)
+	}
 	tw.Close()
 	rootfs := t.TempDir()
 	if _, err := ExtractArchive(rootfs, "/", writeTemp(t, buf.Bytes()), CopyOptions{}); err != nil {

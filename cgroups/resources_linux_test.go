@@ -198,7 +198,9 @@ func TestApplyWritesFiles(t *testing.T) {
 	}
 	// --cpuset-cpus outside the parent's effective set.
 	base := fakeCgroup(t, filepath.Join(t.TempDir(), "base"), "cpuset.cpus.effective")
-	os.WriteFile(base+"/cpuset.cpus.effective", []byte("0-1\n"), 0o644)
+	if err := os.WriteFile(base+"/cpuset.cpus.effective", []byte("0-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	dir = fakeCgroup(t, filepath.Join(base, "ctr"), "cpuset.cpus")
 	_, err = At(dir).Apply(parsed(t, "cpuset-cpus", "0-3"), base)
 	if err == nil || !strings.Contains(err.Error(), "requested CPUs are not available - requested 0-3, available: 0-1") {
@@ -293,7 +295,9 @@ func fakeHost(t *testing.T) (mount string, mountinfo string) {
 func TestDiscoverOwnDelegatedCgroup(t *testing.T) {
 	mount, mi := fakeHost(t)
 	own := fakeCgroup(t, filepath.Join(mount, "user", "deleg"))
-	os.WriteFile(own+"/cgroup.controllers", []byte("cpu io memory pids\n"), 0o644)
+	if err := os.WriteFile(own+"/cgroup.controllers", []byte("cpu io memory pids\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	d := discover(detect(readerOf(mi), procCgroupText("0::/user/deleg\n")), Options{})
 	if d.Base != own || d.Why != "" {
 		t.Fatalf("base %q why %q", d.Base, d.Why)
@@ -355,7 +359,9 @@ func TestDiscoverNotDelegated(t *testing.T) {
 func TestEvacuateMovesProcessesIntoLeaf(t *testing.T) {
 	mount, _ := fakeHost(t)
 	base := fakeCgroup(t, filepath.Join(mount, "deleg"))
-	os.WriteFile(base+"/cgroup.procs", []byte("101\n102\n"), 0o644)
+	if err := os.WriteFile(base+"/cgroup.procs", []byte("101\n102\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// The fake leaf's cgroup.procs collects what is written (one write per pid).
 	leaf := fakeCgroup(t, filepath.Join(base, LeafName))
 	if err := evacuate(base); err != nil {
@@ -369,13 +375,27 @@ func TestEvacuateMovesProcessesIntoLeaf(t *testing.T) {
 
 func TestStatsFromFiles(t *testing.T) {
 	dir := fakeCgroup(t, filepath.Join(t.TempDir(), "ctr"), "cpu.stat", "memory.current", "memory.max", "memory.stat", "pids.current", "io.stat", "memory.events")
-	os.WriteFile(dir+"/cpu.stat", []byte("usage_usec 5000\nuser_usec 3000\nsystem_usec 2000\nnr_periods 10\nnr_throttled 4\n"), 0o644)
-	os.WriteFile(dir+"/memory.current", []byte("10485760\n"), 0o644)
-	os.WriteFile(dir+"/memory.max", []byte("33554432\n"), 0o644)
-	os.WriteFile(dir+"/memory.stat", []byte("anon 1\ninactive_file 1048576\n"), 0o644)
-	os.WriteFile(dir+"/pids.current", []byte("3\n"), 0o644)
-	os.WriteFile(dir+"/io.stat", []byte("8:0 rbytes=100 wbytes=200 rios=1 wios=2\n254:0 rbytes=1 wbytes=2\n"), 0o644)
-	os.WriteFile(dir+"/memory.events", []byte("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 0o644)
+	if err := os.WriteFile(dir+"/cpu.stat", []byte("usage_usec 5000\nuser_usec 3000\nsystem_usec 2000\nnr_periods 10\nnr_throttled 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/memory.current", []byte("10485760\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/memory.max", []byte("33554432\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/memory.stat", []byte("anon 1\ninactive_file 1048576\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/pids.current", []byte("3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/io.stat", []byte("8:0 rbytes=100 wbytes=200 rios=1 wios=2\n254:0 rbytes=1 wbytes=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/memory.events", []byte("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s, err := At(dir).Stats()
 	if err != nil {
 		t.Fatal(err)
@@ -391,7 +411,9 @@ func TestStatsFromFiles(t *testing.T) {
 	}
 	// Without the pids controller the tasks are counted.
 	dir = fakeCgroup(t, filepath.Join(t.TempDir(), "ctr2"))
-	os.WriteFile(dir+"/cgroup.threads", []byte("7\n8\n"), 0o644)
+	if err := os.WriteFile(dir+"/cgroup.threads", []byte("7\n8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if s, _ := At(dir).Stats(); s.Pids != 2 || s.MemKnown {
 		t.Errorf("stats without controllers: %+v", s)
 	}
@@ -415,7 +437,9 @@ func TestSplit(t *testing.T) {
 func TestPreparePolicy(t *testing.T) {
 	mount, mi := fakeHost(t)
 	fakeCgroup(t, filepath.Join(mount, "session"))
-	os.Chown(filepath.Join(mount, "session", "cgroup.procs"), 12345, 12345)
+	if err := os.Chown(filepath.Join(mount, "session", "cgroup.procs"), 12345, 12345); err != nil {
+		t.Fatal(err)
+	}
 	l := detect(readerOf(mi), procCgroupText("0::/session\n"))
 	r := parsed(t, "memory", "32m", "oom-score-adj", "100")
 	var warned []error

@@ -224,7 +224,7 @@ func TestOpenStore(t *testing.T) {
 	if info.Store.Driver == nil || info.Store.Driver.Name != "vfs" || info.Store.Images != 0 || info.Store.Error != "" {
 		t.Errorf("info store = %+v", info.Store)
 	}
-	s.Shutdown(true)
+	_, _ = s.Shutdown(true)
 
 	// Forcing another driver later names the file that does it.
 	writeUserConfig(t, root, "[storage]\ndriver = \"overlay\"\n")
@@ -311,16 +311,24 @@ func TestReset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.WriteFile(filepath.Join(p.GraphRoot, "vfs", "dir", "f"), []byte("x"), 0o400)
-	os.WriteFile(filepath.Join(p.RuntimeDir, "warned-x"), nil, 0o600)
-	os.WriteFile(filepath.Join(root, "data", "keep"), []byte("k"), 0o600)
+	if err := os.WriteFile(filepath.Join(p.GraphRoot, "vfs", "dir", "f"), []byte("x"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.RuntimeDir, "warned-x"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "data", "keep"), []byte("k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// A mount left in the store (a container's root file system) is taken off first.
 	mnt := filepath.Join(p.GraphRoot, "vfs", "dir", "sub")
 	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
-	os.WriteFile(filepath.Join(mnt, "in-tmpfs"), []byte("x"), 0o600)
+	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(mnt, "in-tmpfs"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := Reset(p, false); err != nil {
 		t.Fatal(err)
@@ -493,7 +501,9 @@ func TestInfoView(t *testing.T) {
 
 func TestOSRelease(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "os-release")
-	os.WriteFile(p, []byte("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n"), 0o644)
+	if err := os.WriteFile(p, []byte("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	d := osRelease(p)
 	if d != (InfoDistribution{ID: "debian", Version: "12", Codename: "bookworm", PrettyName: "Debian GNU/Linux 12 (bookworm)"}) {
 		t.Errorf("osRelease = %+v", d)
@@ -508,7 +518,9 @@ func TestRootGetsItsOwnRunRoot(t *testing.T) {
 	for _, k := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"} {
 		t.Setenv(k, filepath.Join(root, strings.ToLower(k)))
 	}
-	os.MkdirAll(filepath.Join(root, "xdg_runtime_dir"), 0o700)
+	if err := os.MkdirAll(filepath.Join(root, "xdg_runtime_dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	def, err := LoadWith(StoreFlags{})
 	if err != nil {
 		t.Fatal(err)

@@ -97,7 +97,9 @@ func TestGuardRefusesDeepAndTrailing(t *testing.T) {
 	if err := hostile.WriteTar(zw, []hostile.Entry{hostile.File("a", "a")}); err != nil {
 		t.Fatal(err)
 	}
-	zw.Write(make([]byte, 2<<20))
+	if _, err := zw.Write(make([]byte, 2<<20)); err != nil {
+		t.Fatal(err)
+	}
 	zw.Close()
 	_, err = read(guardWith(1<<30), buf.Bytes())
 	if err == nil || !strings.Contains(err.Error(), "after the end of its tar") {

@@ -51,7 +51,7 @@ func newEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Shutdown(true) })
+	t.Cleanup(func() { _, _ = s.Shutdown(true) })
 	conf := filepath.Join(root, "config")
 	sys := &types.SystemContext{
 		SystemRegistriesConfPath:    filepath.Join(conf, "registries.conf"),
@@ -410,7 +410,9 @@ func TestRemoveUntagWhileInUse(t *testing.T) {
 	// Untagging one of several names is allowed while a container uses the image.
 	e := newEnv(t)
 	a := e.importImage(t, "foo", "a")
-	Tag(e.store, "foo", []string{"bar"})
+	if _, err := Tag(e.store, "foo", []string{"bar"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.store.CreateContainer("", []string{"c1"}, a.ID, "", "", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -697,7 +699,7 @@ func TestSaveLoadDockerArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.store.Unmount(img.TopLayer, true)
+	defer func() { _, _ = e.store.Unmount(img.TopLayer, true) }()
 	if b, err := os.ReadFile(filepath.Join(mnt, "etc", "marker")); err != nil || string(b) != "a" {
 		t.Errorf("etc/marker = %q, %v", b, err)
 	}
@@ -827,7 +829,9 @@ func TestDetectArchive(t *testing.T) {
 func TestLoadRefusesJunk(t *testing.T) {
 	e := newEnv(t)
 	p := filepath.Join(t.TempDir(), "junk.tar")
-	os.WriteFile(p, makeTar(t, fileE("manifest.json", "this is not json")), 0o600)
+	if err := os.WriteFile(p, makeTar(t, fileE("manifest.json", "this is not json")), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.svc.Load(context.Background(), p); err == nil {
 		t.Error("a docker-archive with a broken manifest.json loaded")
 	}

@@ -230,7 +230,7 @@ func TestExited(t *testing.T) {
 	if err := quick.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer quick.Wait()
+	defer func() { _ = quick.Wait() }()
 	if !exited(quick.Process.Pid) {
 		t.Error("an exited child: exited = false")
 	}

@@ -81,7 +81,7 @@ func openVFS(t *testing.T, root string, driver string) (*Store, error) {
 		DriverSource: "/home/u/.config/hutch/config.toml",
 	})
 	if err == nil {
-		t.Cleanup(func() { s.Shutdown(true) })
+		t.Cleanup(func() { _, _ = s.Shutdown(true) })
 	}
 	return s, err
 }
@@ -137,7 +137,7 @@ func TestOpenRefusesADifferentForcedDriver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Shutdown(true)
+	_, _ = s.Shutdown(true)
 
 	_, err = openVFS(t, root, overlay.Native)
 	if err == nil {
@@ -165,7 +165,7 @@ func TestDriverFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Shutdown(true)
+	_, _ = s.Shutdown(true)
 	if m := readManifest(t, o.GraphRoot); m.Driver.Reason != "forced by --storage-driver" || !m.Driver.Forced {
 		t.Errorf("manifest = %+v", m)
 	}
@@ -198,7 +198,7 @@ func TestDriverFlag(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a vfs option: %v", err)
 	}
-	s.Shutdown(true)
+	_, _ = s.Shutdown(true)
 }
 
 func TestOpenWithoutForcedDriverKeepsRecorded(t *testing.T) {
@@ -211,7 +211,7 @@ func TestOpenWithoutForcedDriverKeepsRecorded(t *testing.T) {
 	if _, err := s.CreateLayer("", "", nil, "", true, nil); err != nil {
 		t.Fatal(err)
 	}
-	s.Shutdown(true)
+	_, _ = s.Shutdown(true)
 
 	// As root the probe would choose native overlay: the record must win.
 	s, err = openVFS(t, root, "")
@@ -282,16 +282,24 @@ func TestExistingDriver(t *testing.T) {
 		t.Errorf("an empty graph root: %q", d)
 	}
 	ov := filepath.Join(dir, "overlay")
-	os.MkdirAll(ov, 0o700)
-	os.WriteFile(filepath.Join(ov, ".has-mount-program"), []byte("true\n"), 0o600)
+	if err := os.MkdirAll(ov, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ov, ".has-mount-program"), []byte("true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if d := existingDriver(dir); d != overlay.Fuse {
 		t.Errorf("overlay with a mount program: %q", d)
 	}
-	os.WriteFile(filepath.Join(ov, ".has-mount-program"), []byte("false"), 0o600)
+	if err := os.WriteFile(filepath.Join(ov, ".has-mount-program"), []byte("false"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if d := existingDriver(dir); d != overlay.Native {
 		t.Errorf("overlay without a mount program: %q", d)
 	}
-	os.MkdirAll(filepath.Join(dir, "vfs"), 0o700)
+	if err := os.MkdirAll(filepath.Join(dir, "vfs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if d := existingDriver(dir); d != overlay.VFS {
 		t.Errorf("a vfs directory: %q", d)
 	}

@@ -82,7 +82,9 @@ func bdArchive(t *testing.T, sb *sandbox, path, name, compressor string) {
 	case "gzip":
 		var b bytes.Buffer
 		zw := gzip.NewWriter(&b)
-		zw.Write(raw)
+		if _, err := zw.Write(raw); err != nil {
+			t.Fatal(err)
+		}
 		zw.Close()
 		out = b.Bytes()
 	default:
@@ -108,9 +110,9 @@ func bdHTTP(t *testing.T, files map[string]string) string {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write([]byte(body))
+		_, _ = w.Write([]byte(body))
 	})}
-	go srv.Serve(l)
+	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + l.Addr().String()
 }

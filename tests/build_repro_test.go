@@ -30,9 +30,11 @@ func TestBuildReproducible(t *testing.T) {
 		lcCleanupContainers(sb.t, sb)
 		sb.ok("load", "-i", fix.docker.path)
 		ctx := bdCtx(sb.t, sb, "ctx", files)
-		filepath.Walk(ctx, func(p string, _ os.FileInfo, _ error) error {
+		if err := filepath.Walk(ctx, func(p string, _ os.FileInfo, _ error) error {
 			return os.Chtimes(p, mtime, mtime)
-		})
+		}); err != nil {
+			sb.t.Fatal(err)
+		}
 		_, id := bdBuildWith(sb, runOpts{env: env}, append(append([]string{}, args...), ctx)...)
 		return id
 	}

@@ -30,14 +30,16 @@ func TestBuildSecretKilled(t *testing.T) {
 	}
 	lcAssertNoProcsNoMounts(t, sb, "a build killed in a RUN with a secret")
 	var found []string
-	filepath.Walk(sb.path("data"), func(p string, fi os.FileInfo, err error) error {
+	if err := filepath.Walk(sb.path("data"), func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.Mode().IsRegular() && fi.Size() < 1<<20 {
 			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), secret) {
 				found = append(found, p)
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if len(found) > 0 {
 		t.Fatalf("the killed build left the secret on disk: %s", strings.Join(found, ", "))
 	}

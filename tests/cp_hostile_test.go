@@ -104,8 +104,12 @@ func cpDeepHostTree(t *testing.T, sb *sandbox, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unix.Write(lf, []byte("the bottom\n"))
-	unix.Fchown(lf, sb.user.uid, sb.user.gid)
+	if _, err := unix.Write(lf, []byte("the bottom\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fchown(lf, sb.user.uid, sb.user.gid); err != nil {
+		t.Fatal(err)
+	}
 	unix.Close(lf)
 }
 

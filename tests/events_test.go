@@ -91,7 +91,7 @@ func evFollow(t *testing.T, sb *sandbox, args ...string) *evFollower {
 	go func() {
 		sc := bufio.NewScanner(errR)
 		for sc.Scan() {
-			f.stderr.Write([]byte(sc.Text() + "\n"))
+			_, _ = f.stderr.Write([]byte(sc.Text() + "\n"))
 			if strings.Contains(sc.Text(), "following the event log") && ready != nil {
 				close(ready)
 				ready = nil

@@ -130,7 +130,7 @@ func TestKeptHolderKilled(t *testing.T) {
 		// Between commands, with no container: the next command makes a new one.
 		first := sb.holder(t)
 		ns := userNS(sb)
-		syscall.Kill(first, syscall.SIGKILL)
+		_ = syscall.Kill(first, syscall.SIGKILL)
 		waitGone(t, first, 10*time.Second, "the killed holder")
 		r := sb.ok("run", "--rm", imgRun, "echo", "after-kill")
 		assertEqual(t, r.stdout, "after-kill\n", "run after the holder was killed")
@@ -143,9 +143,11 @@ func TestKeptHolderKilled(t *testing.T) {
 		pr, pw := io.Pipe()
 		b := sb.startRun(runOpts{stdin: pr}, "run", "--rm", "-i", "--name", "fg", imgRun, "sh", "-c", "echo ready; read x; echo done-$x")
 		b.waitOutput("ready\n", time.Minute)
-		syscall.Kill(second, syscall.SIGKILL)
+		_ = syscall.Kill(second, syscall.SIGKILL)
 		waitGone(t, second, 10*time.Second, "the holder killed during a run")
-		pw.Write([]byte("fine\n"))
+		if _, err := pw.Write([]byte("fine\n")); err != nil {
+			t.Fatal(err)
+		}
 		pw.Close()
 		r = b.wait()
 		if r.code != 0 || !strings.Contains(r.stdout, "done-fine") {
@@ -161,7 +163,7 @@ func TestKeptHolderKilled(t *testing.T) {
 		sb.ok("run", "-d", "--name", "d2", imgRun, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
 		third := sb.holder(t)
 		kept := nsOf(third, "user")
-		syscall.Kill(third, syscall.SIGKILL)
+		_ = syscall.Kill(third, syscall.SIGKILL)
 		waitGone(t, third, 10*time.Second, "the holder killed with containers running")
 		ps := lcPS(sb)
 		if len(ps) != 2 {
@@ -225,7 +227,7 @@ func TestKeptHolderKilledAnyMoment(t *testing.T) {
 			}
 			if pid, _ := holderLine(filepath.Join(sb.runtimeDir(), "holder")); pid > 0 {
 				if _, done := killed.LoadOrStore(pid, true); !done {
-					syscall.Kill(pid, syscall.SIGKILL)
+					_ = syscall.Kill(pid, syscall.SIGKILL)
 				}
 			}
 		}
@@ -263,7 +265,7 @@ func TestKeptHolderPidReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	syscall.Kill(holder, syscall.SIGKILL)
+	_ = syscall.Kill(holder, syscall.SIGKILL)
 	waitGone(t, holder, 10*time.Second, "the killed holder")
 
 	// Another process of the user's, named by a file as the holder would be: its own
@@ -272,7 +274,7 @@ func TestKeptHolderPidReused(t *testing.T) {
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
 	pid := other.Process.Pid
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -381,7 +383,7 @@ func TestKeptRace(t *testing.T) {
 					assertEqual(t, nsOf(holder, "user"), ns, "the racing commands' namespace is the holder's")
 				}
 				// The next round races again, for a holder that is gone.
-				syscall.Kill(holder, syscall.SIGKILL)
+				_ = syscall.Kill(holder, syscall.SIGKILL)
 				waitGone(t, holder, 10*time.Second, "the killed holder")
 			}
 		})
@@ -402,7 +404,7 @@ func TestKeptSingleID(t *testing.T) {
 	holder := sb.holder(t)
 	importRunImages(t, sb, imgRun)
 	assertEqual(t, sb.ok("run", "--rm", imgRun, "echo", "single").stdout, "single\n", "run in the kept single-id namespace")
-	syscall.Kill(holder, syscall.SIGKILL)
+	_ = syscall.Kill(holder, syscall.SIGKILL)
 	waitGone(t, holder, 10*time.Second, "the killed holder")
 	assertEqual(t, sb.ok("run", "--rm", imgRun, "echo", "again").stdout, "again\n", "run after the holder was killed")
 	if sb.holder(t) == holder || userNS(sb) == ns {
@@ -498,7 +500,7 @@ func TestKeptRangesChanged(t *testing.T) {
 
 	// Its holder killed: the next one adopts the container's namespace, old maps and
 	// all, and still says so.
-	syscall.Kill(second, syscall.SIGKILL)
+	_ = syscall.Kill(second, syscall.SIGKILL)
 	waitGone(t, second, 10*time.Second, "the killed holder")
 	assertEqual(t, uidMapStart(), rangeB, "the range after the holder of the old ranges was killed")
 	third := sb.holder(t)

@@ -684,7 +684,7 @@ func lcOnTerminal(sb *sandbox, rows, cols uint16, input string, args ...string) 
 	case err = <-done:
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
-		<-done
+		<-done //nolint:errcheck // killed: its error would only say so
 		t.Fatalf("hutch %s on a terminal did not end within 30s", shellJoin(args))
 	}
 	select {

@@ -208,7 +208,7 @@ func udpAsk(t *testing.T, addr, msg string) string {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 		n, err := c.Read(b)
 		if err == nil {
 			return string(b[:n])

@@ -164,7 +164,7 @@ func TestNetworkHostLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "host-service\n") })}
-	go srv.Serve(l)
+	go func() { _ = srv.Serve(l) }()
 	defer srv.Close()
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 

@@ -112,7 +112,7 @@ func (r *regServer) start(base string) error {
 		return fmt.Errorf("docker-registry serve: %w", err)
 	}
 	r.done = make(chan struct{})
-	go func() { r.cmd.Wait(); close(r.done) }()
+	go func() { _ = r.cmd.Wait(); close(r.done) }()
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {

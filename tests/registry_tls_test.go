@@ -102,7 +102,7 @@ func startTLSRegistry(t *testing.T) (string, []byte) {
 		t.Fatalf("docker-registry serve: %v", err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
 		<-done

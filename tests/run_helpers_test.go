@@ -324,7 +324,7 @@ func (sb *sandbox) startOnPTY(rows, cols uint16, args ...string) *ptyRun {
 			n, err := master.Read(buf)
 			if n > 0 {
 				// Everything the terminal shows, without the \r of its \r\n.
-				p.stdout.Write(bytes.ReplaceAll(buf[:n], []byte("\r"), nil))
+				_, _ = p.stdout.Write(bytes.ReplaceAll(buf[:n], []byte("\r"), nil))
 			}
 			if err != nil {
 				return

@@ -413,7 +413,9 @@ func TestStoreFlags(t *testing.T) {
 	if err := os.Chown(foreign, users[userNoRange].uid, users[userNoRange].gid); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(foreign, 0o777)
+	if err := os.Chmod(foreign, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	r = sb.expect(125, "--root", filepath.Join(foreign, "store"), "images")
 	assertOneLineError(t, r, "refusing the store (graph root)", "give --root a directory of your own")
 	r = sb.expect(125, "--runroot", filepath.Join(foreign, "run"), "images")

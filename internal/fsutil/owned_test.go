@@ -32,7 +32,7 @@ func TestOwnedTempAndDeadOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
-	defer cmd.Wait()
+	defer func() { _ = cmd.Wait() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

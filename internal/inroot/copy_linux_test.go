@@ -108,7 +108,7 @@ func TestCopyTree(t *testing.T) {
 	f, err := os.Open(q("sparse"))
 	must(err)
 	buf := make([]byte, 1)
-	f.ReadAt(buf, 1<<30-1)
+	_, _ = f.ReadAt(buf, 1<<30-1)
 	f.Close()
 	if string(buf) != "z" {
 		t.Errorf("the sparse file's last byte is %q", buf)
@@ -256,7 +256,9 @@ func TestCopyDeep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("bottom")
+	if _, err := f.WriteString("bottom"); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 	for _, k := range keep {
 		k.Close()

@@ -271,12 +271,16 @@ func TestHolder(t *testing.T) {
 		t.Errorf("missing file: %q", h)
 	}
 	empty := filepath.Join(dir, "empty")
-	os.WriteFile(empty, []byte(" \n"), 0o600)
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if h := Holder(empty); h != "another process" {
 		t.Errorf("empty record: %q", h)
 	}
 	rec := filepath.Join(dir, "rec")
-	os.WriteFile(rec, []byte("1234 hutch rmi foo\n"), 0o600)
+	if err := os.WriteFile(rec, []byte("1234 hutch rmi foo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if h := Holder(rec); h != "PID 1234 (hutch rmi foo)" {
 		t.Errorf("Holder = %q", h)
 	}

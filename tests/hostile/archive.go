@@ -118,7 +118,7 @@ func addFile(tw *tar.Writer, name, path string, size int64) error {
 
 func sha(b []byte) string {
 	hw := newHashWriter()
-	hw.Write(b)
+	_, _ = hw.Write(b)
 	return hw.hex()
 }
 

@@ -37,7 +37,7 @@ var seccompCalls = []struct {
 	{"personality(READ_IMPLIES_EXEC)", func() unix.Errno {
 		r, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, readImpliesExec, 0, 0)
 		if e == 0 {
-			unix.RawSyscall(unix.SYS_PERSONALITY, r, 0, 0) // back as it was
+			_, _, _ = unix.RawSyscall(unix.SYS_PERSONALITY, r, 0, 0) // back as it was
 		}
 		return e
 	}},
