@@ -37,6 +37,14 @@ if ! command -v go >/dev/null && [ ! -x /usr/local/go/bin/go ]; then
 	echo "install-deps: Go is missing: install Go 1.26 into /usr/local/go" >&2
 	exit 1
 fi
+# The linter hack/test.sh runs (.golangci.yml; docs/development.md#lint), at the version
+# pinned here, built from the Go module proxy into /usr/local/bin (on PATH for hack/test.sh).
+golangci_lint=2.15.0
+if [ "$(/usr/local/bin/golangci-lint version --short 2>/dev/null)" != "$golangci_lint" ]; then
+	echo "install-deps: installing golangci-lint v$golangci_lint (go install, a few minutes)"
+	GOBIN=/usr/local/bin PATH="/usr/local/go/bin:$PATH" \
+		go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$golangci_lint"
+fi
 # The distribution default is 0666; some machines ship 0600, which keeps unprivileged
 # users from fuse-overlayfs and slirp4netns.
 for dev in /dev/fuse /dev/net/tun; do

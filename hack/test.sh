@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs all of hutch's tests: vet, the unit tests beside the code, and the system tests in
-# tests/, which drive the built binary as unprivileged test users that they create.
+# Runs all of hutch's tests: vet, the linter (.golangci.yml), the unit tests beside the code,
+# and the system tests in tests/, which drive the built binary as unprivileged test users
+# that they create.
 # Run as root on a machine prepared by hack/install-deps.sh:
 #   sudo hack/install-deps.sh && sudo hack/test.sh
 set -euo pipefail
@@ -22,6 +23,13 @@ chmod 0755 "$bindir"
 
 echo "== go vet"
 go vet -tags "$TAGS" ./...
+
+echo "== golangci-lint (.golangci.yml: the default set, errorlint, forbidigo, errcheck)"
+if ! command -v golangci-lint >/dev/null; then
+	echo "test: golangci-lint is missing: run sudo hack/install-deps.sh (it installs the pinned version)" >&2
+	exit 1
+fi
+golangci-lint run ./...
 
 echo "== NOTICE is current, make install (man pages, completions)"
 hack/notice.sh --check
