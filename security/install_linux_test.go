@@ -13,10 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestMain doubles as the child of TestKernelFilter: with _HUTCH_SECCOMP_CHILD set, it
+// TestMain doubles as the child of TestKernelFilter: with HUTCH_TEST_SECCOMP_CHILD set, it
 // installs the builtin filter and reports what the kernel answers.
 func TestMain(m *testing.M) {
-	if os.Getenv("_HUTCH_SECCOMP_CHILD") != "" {
+	if os.Getenv("HUTCH_TEST_SECCOMP_CHILD") != "" {
 		os.Exit(seccompChild())
 	}
 	os.Exit(m.Run())
@@ -85,7 +85,7 @@ func TestKernelFilter(t *testing.T) {
 		t.Skip()
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "_HUTCH_SECCOMP_CHILD=1")
+	cmd.Env = append(os.Environ(), "HUTCH_TEST_SECCOMP_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {
