@@ -59,7 +59,7 @@ func oneThen(k, r nameKind) argSpec { return argSpec{first: []nameKind{k}, rest:
 
 // The containers' commands, at the top level and under `container`.
 var containerArgs = map[string]argSpec{
-	"rm": many(anyContainer), "logs": one(anyContainer), "wait": many(anyContainer),
+	"rm": many(anyContainer), "logs": many(anyContainer), "wait": many(anyContainer),
 	"restart": many(anyContainer), "rename": one(anyContainer), "port": one(anyContainer),
 	"update": many(anyContainer), "stop": many(runningContainer), "kill": many(runningContainer),
 	"pause": many(runningContainer), "stats": many(runningContainer), "exec": one(runningContainer),
