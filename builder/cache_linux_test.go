@@ -16,8 +16,8 @@ import (
 func TestCacheEntryRoundTrip(t *testing.T) {
 	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
 	base := images.Config{Created: &now, Architecture: "amd64", OS: "linux",
-		Config: images.ContainerConfig{Env: []string{"PATH=/bin", "A=1"}, Labels: map[string]string{"x": "1"}, Cmd: []string{"sh"}},
-		RootFS: images.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromString("l1")}},
+		Config:  images.ContainerConfig{Env: []string{"PATH=/bin", "A=1"}, Labels: map[string]string{"x": "1"}, Cmd: []string{"sh"}},
+		RootFS:  images.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromString("l1")}},
 		History: []images.History{{Created: &now, CreatedBy: "base"}}}
 	steps := []func(c *images.Config){
 		func(c *images.Config) { c.Config.Env = append(c.Config.Env, "B=2") },               // ENV new
