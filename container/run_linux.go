@@ -114,7 +114,9 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, li
 	// The output is copied to the caller and into the log from the start.
 	lf, err := m.Records.OpenLog(c)
 	if err != nil {
-		return nsinit.ExitEngine, fmt.Errorf("opening the container's log: %w", err)
+		// The run goes on (its init may be waiting already); only the log is missing.
+		fmt.Fprintf(fg.stdio.Stderr, "Warning: the container's output is not logged: %v\n", diskspace.Explain(err, m.Store.GraphRoot()))
+		lf = nil
 	}
 	fg.logTo(lf)
 	r, st, err := m.start(c, starting{stdio: fg.child, begun: begun, log: fg.stdio.Stderr, limitsSaid: limitsSaid})
