@@ -173,7 +173,7 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b.ctx = ctx
-	if err := os.MkdirAll(filepath.Join(b.root, "cache"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(b.root, stepsDir), 0o700); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(b.tmp, 0o700); err != nil {
@@ -463,7 +463,7 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 	key := hashKey("step", st.key, text(c), strings.Join(argKeyPart(st.args), "\n"), strings.Join(p.key, "\n"))
 	useCache := b.o.Layers && !b.o.NoCache
 	if useCache {
-		if hit := b.lookup(key); hit != nil {
+		if hit := b.lookup(key, st); hit != nil {
 			st.Config, st.Layer, st.CmdSet, st.key = hit.Config, hit.Layer, hit.CmdSet, key
 			id := configID(&st.Config)
 			fmt.Fprintf(b.o.Stdout, "--> Using cache %s\n--> %s\n", id, id[:12])
@@ -471,6 +471,10 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 		}
 	}
 	parentLayer := st.Layer
+	var before snapshot
+	if b.o.Layers {
+		before = snapshotOf(st)
+	}
 	if err := b.run(st, c, p); err != nil {
 		var rf *ErrRunFailed
 		if errors.As(err, &rf) || errors.Is(err, ErrInterrupted) {
@@ -487,7 +491,7 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 				return err
 			}
 		}
-		b.save(key, st)
+		b.save(key, before, st)
 	}
 	fmt.Fprintf(b.o.Stdout, "--> %s\n", id[:12])
 	return nil

@@ -34,6 +34,14 @@ type Config struct {
 	Registries RegistriesConfig `toml:"registries"`
 	Cgroups    CgroupsConfig    `toml:"cgroups"`
 	Network    NetworkConfig    `toml:"network"`
+	Containers ContainersConfig `toml:"containers"`
+}
+
+// ContainersConfig is the [containers] table: defaults of `run` and `create`.
+type ContainersConfig struct {
+	// LogDriver is the default of --log-driver: "json-file" (the default, Docker's
+	// format), "k8s-file" (Podman's) or "none".
+	LogDriver string `toml:"log_driver"`
 }
 
 // CgroupsConfig is the [cgroups] table (docs/limits.md).
@@ -182,6 +190,11 @@ func (c *Config) validate() *Error {
 	}
 	if c.Cgroups.Parent != "" && !strings.HasPrefix(c.Cgroups.Parent, "/") {
 		return &Error{Msg: fmt.Sprintf("[cgroups] parent = %q must be an absolute path (e.g. /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/hutch.slice)", c.Cgroups.Parent)}
+	}
+	switch c.Containers.LogDriver {
+	case "", "json-file", "k8s-file", "none":
+	default:
+		return &Error{Msg: fmt.Sprintf("[containers] log_driver = %q: use \"json-file\" (the default, Docker's format), \"k8s-file\" (Podman's) or \"none\"", c.Containers.LogDriver)}
 	}
 	switch c.Network.Default {
 	case "", "slirp4netns", "none", "host":

@@ -49,6 +49,9 @@ type Settings struct {
 	Userns string `json:"UsernsMode,omitempty"`
 	// Resources are the limits asked (--memory, --cpus …), in Docker's HostConfig names.
 	Resources *cgroups.Resources `json:"Resources,omitempty"`
+	// LogConfig is --log-driver and --log-opt (nil in a record made before them:
+	// json-file).
+	LogConfig *LogConfig `json:"LogConfig,omitempty"`
 	// ByRun marks a container `hutch run` created to start at once: one that never
 	// started once its creator is gone was cut short, not made to be started later.
 	ByRun bool `json:"ByRun,omitempty"`

@@ -71,7 +71,7 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	if spec.User == "" {
 		spec.User = "0:0"
 	}
-	fg, err := newForeground(stdio, o.TTY, o.Interactive)
+	fg, err := newForeground(stdio, o.TTY, o.Interactive, false) // an exec's output is not the container's log, as in Docker
 	if err != nil {
 		return nsinit.ExitEngine, err
 	}

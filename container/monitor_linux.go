@@ -215,12 +215,19 @@ type monitorIO struct {
 // On failure, what it opened is in the result, for close.
 func (m *Manager) monitorIO(c *Config) (*monitorIO, error) {
 	mio := &monitorIO{}
-	logf, err := os.OpenFile(m.Records.LogPath(c.ID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logPath := m.Records.LogPath(c.ID)
+	if c.LogDriver() == LogNone {
+		logPath = os.DevNull
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return mio, err
 	}
+	size, files := c.logLimits()
 	mio.keep, mio.handed = []*os.File{logf},
-		[]string{contract.Cmonitor + "=1", contract.CmID + "=" + c.ID, contract.CmLog + "=" + strconv.Itoa(int(logf.Fd()))}
+		[]string{contract.Cmonitor + "=1", contract.CmID + "=" + c.ID, contract.CmLog + "=" + strconv.Itoa(int(logf.Fd())),
+			contract.CmLogFormat + "=" + c.LogDriver(), contract.CmLogPath + "=" + logPath,
+			contract.CmLogMax + "=" + strconv.FormatInt(size, 10), contract.CmLogFiles + "=" + strconv.Itoa(files)}
 	if c.TTY {
 		master, slave, err := openPTY()
 		if err != nil {
@@ -284,14 +291,6 @@ func (m *Manager) recordFailure(id string, code int, err error, restarts int) {
 	now := time.Now().UTC()
 	_ = m.Records.SaveState(id, &State{Status: StatusExited, ExitCode: code, Error: err.Error(),
 		StartedAt: now, FinishedAt: now, Restarts: restarts})
-}
-
-// LogEntry is one line of a container's log: {"t": time, "s": "stdout"|"stderr",
-// "l": text}, written by the monitor (monitor.c) and read by `hutch logs`.
-type LogEntry struct {
-	Time   time.Time `json:"t"`
-	Stream string    `json:"s"`
-	Line   string    `json:"l"`
 }
 
 // Alive reports whether the process recorded as the container's owner (the monitor, or

@@ -37,7 +37,7 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // command ran is an *nsinit.ExecError carrying 125, 126 or 127. The container's mount is
 // gone when it returns, and so is the container itself with --rm.
 func (m *Manager) RunAttached(c *Config, stdio IO) (int, error) {
-	fg, err := newForeground(stdio, c.TTY, c.Interactive)
+	fg, err := newForeground(stdio, c.TTY, c.Interactive, c.LogDriver() != LogNone)
 	if err != nil {
 		return nsinit.ExitEngine, err
 	}
@@ -53,7 +53,8 @@ func (m *Manager) RunAttached(c *Config, stdio IO) (int, error) {
 // (SlotDir). The Config is returned when the container was created (to be removed if
 // the command never ran).
 func (m *Manager) Run(r *Request, img *cstorage.Image, stdio IO) (*Config, int, error) {
-	fg, err := newForeground(stdio, r.TTY, r.Interactive)
+	logged := r.LogConfig == nil || r.LogConfig.Type != LogNone
+	fg, err := newForeground(stdio, r.TTY, r.Interactive, logged)
 	if err != nil {
 		return nil, nsinit.ExitEngine, err
 	}
@@ -110,6 +111,14 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, li
 			retErr = err
 		}
 	}()
+	// The output is copied to the caller and into the log from the start.
+	lf, err := m.Records.OpenLog(c)
+	if err != nil {
+		// The run goes on (its init may be waiting already); only the log is missing.
+		fmt.Fprintf(fg.stdio.Stderr, "Warning: the container's output is not logged: %v\n", diskspace.Explain(err, m.Store.GraphRoot()))
+		lf = nil
+	}
+	fg.logTo(lf)
 	r, st, err := m.start(c, starting{stdio: fg.child, begun: begun, log: fg.stdio.Stderr, limitsSaid: limitsSaid})
 	if err != nil {
 		return launch.ExitCode(err), err
@@ -138,16 +147,22 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, li
 }
 
 // foreground connects a container process to the caller: a new terminal, sized like
-// the caller's, with -t; otherwise the caller's own streams (stdin only with -i).
+// the caller's, with -t; otherwise pipes copied to the caller's streams and into the
+// container's log (the caller's own streams with --log-driver none), stdin only with -i.
 type foreground struct {
 	stdio       IO
 	interactive bool
 	child       nsinit.Stdio
 	master      *os.File
 	sigs        chan os.Signal
+	// outR and errR are the pipes' read ends (nil: the caller's streams are the
+	// container's); outW and errW our copies of their write ends, until started.
+	outR, errR, outW, errW *os.File
+	log                    *LogFile
+	copied                 sync.WaitGroup
 }
 
-func newForeground(stdio IO, tty, interactive bool) (*foreground, error) {
+func newForeground(stdio IO, tty, interactive, logged bool) (*foreground, error) {
 	f := &foreground{stdio: stdio, interactive: interactive, sigs: make(chan os.Signal, 16)}
 	if tty {
 		master, slave, err := openPTY()
@@ -157,6 +172,20 @@ func newForeground(stdio IO, tty, interactive bool) (*foreground, error) {
 		resize(stdio.Stdout, master)
 		f.master, f.child = master, nsinit.Stdio{Stdin: slave, Stdout: slave, Stderr: slave}
 		signal.Notify(f.sigs, syscall.SIGWINCH)
+	} else if logged {
+		var err error
+		if f.outR, f.outW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		if f.errR, f.errW, err = os.Pipe(); err != nil {
+			f.outR.Close()
+			f.outW.Close()
+			return nil, err
+		}
+		f.child = nsinit.Stdio{Stdout: f.outW, Stderr: f.errW}
+		if interactive {
+			f.child.Stdin = stdio.Stdin
+		}
 	} else {
 		f.child = nsinit.Stdio{Stdout: stdio.Stdout, Stderr: stdio.Stderr}
 		if interactive {
@@ -168,11 +197,56 @@ func newForeground(stdio IO, tty, interactive bool) (*foreground, error) {
 	return f, nil
 }
 
-// started drops our copy of the terminal once the process holds it, so that its
-// output ends when the process does.
+// logTo starts copying the container's output to the caller and into its log l (nil:
+// none is kept); a terminal's output is copied by run.
+func (f *foreground) logTo(l *LogFile) {
+	f.log = l
+	if f.outR == nil {
+		return
+	}
+	f.copied.Add(2)
+	go f.copyOut(f.outR, f.stdio.Stdout, "stdout")
+	go f.copyOut(f.errR, f.stdio.Stderr, "stderr")
+}
+
+// copyOut copies one of the container's streams to the caller's and into the log. When
+// the caller's stream is gone (a closed pipe), the container's pipe is closed too, so
+// that its writes fail as they would have on the caller's own stream.
+func (f *foreground) copyOut(from, to *os.File, stream string) {
+	defer f.copied.Done()
+	defer from.Close()
+	buf := make([]byte, logChunk)
+	for {
+		n, err := from.Read(buf)
+		if n > 0 {
+			_, werr := to.Write(buf[:n])
+			if f.log != nil {
+				f.log.Write(stream, buf[:n])
+			}
+			if werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// started drops our copy of the terminal (or of the pipes) once the process holds it,
+// so that its output ends when the process does.
 func (f *foreground) started() {
 	if f.master != nil {
 		f.child.Stdin.Close()
+	}
+	f.closeWriteEnds()
+}
+
+func (f *foreground) closeWriteEnds() {
+	if f.outW != nil {
+		f.outW.Close()
+		f.errW.Close()
+		f.outW, f.errW = nil, nil
 	}
 }
 
@@ -190,10 +264,15 @@ func (f *foreground) run(send func(os.Signal) error, wait func() (int, error)) (
 	}()
 	done := func() {}
 	if f.master != nil {
-		done = attachTerminal(f.master, f.stdio, f.interactive)
+		var log io.Writer
+		if f.log != nil {
+			log = f.log.StreamWriter("stdout")
+		}
+		done = attachTerminal(f.master, f.stdio, f.interactive, log)
 	}
 	code, err := wait()
 	done()
+	f.copied.Wait() // the output drained, to the caller and into the log
 	return code, err
 }
 
@@ -203,12 +282,25 @@ func (f *foreground) close() {
 		f.master.Close()
 		f.child.Stdin.Close()
 	}
+	// A start that failed: the pipes end with the process, if it ever held them.
+	f.closeWriteEnds()
+	if f.log != nil {
+		drained := make(chan struct{})
+		go func() { f.copied.Wait(); close(drained) }()
+		select {
+		case <-drained:
+			f.log.Close()
+		case <-time.After(2 * time.Second):
+			// A process of the failed start still holds the pipes: the copies go on
+			// into the open log until this process ends.
+		}
+	}
 }
 
 // attachTerminal connects the caller to a container's terminal: raw mode on the
 // caller's terminal, input copied in (with -i), output copied out. The returned function
 // waits for the output to drain and restores the caller's terminal.
-func attachTerminal(master *os.File, stdio IO, interactive bool) func() {
+func attachTerminal(master *os.File, stdio IO, interactive bool, log io.Writer) func() {
 	restore := func() {}
 	if interactive && term.IsTerminal(int(stdio.Stdin.Fd())) {
 		if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
@@ -222,7 +314,11 @@ func attachTerminal(master *os.File, stdio IO, interactive bool) func() {
 	copied.Add(1)
 	go func() {
 		defer copied.Done()
-		_, _ = io.Copy(stdio.Stdout, master) // ends with EIO when the last slave closes
+		var to io.Writer = stdio.Stdout
+		if log != nil {
+			to = io.MultiWriter(stdio.Stdout, log)
+		}
+		_, _ = io.Copy(to, master) // ends with EIO when the last slave closes
 	}()
 	return func() {
 		copied.Wait()

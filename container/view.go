@@ -2,7 +2,6 @@ package container
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -120,33 +119,30 @@ type LogOptions struct {
 	Timestamps bool
 	Since      time.Time
 	Until      time.Time
+	// Details puts the log's attributes (--log-opt labels=, env=, tag=) before each
+	// line, as Docker's --details.
+	Details bool
+	// Prefix goes before each line (`logs` of several containers: the name or ID).
+	Prefix string
 	// following, when set, is called once the log so far has been read, before
 	// following it (attach forwards its input only then, not to miss the answer).
 	following func()
 }
 
+// ErrNoLog is `hutch logs` of a container created with --log-driver none.
+var ErrNoLog = errors.New("no log is kept")
+
 // Logs writes the container's log to stdout and stderr (each line to the stream it came
-// from), following it while the container runs with Follow.
+// from), its rotated files first, following it while the container runs with Follow.
 func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error {
-	f, err := os.Open(r.LogPath(c.ID))
-	if errors.Is(err, fs.ErrNotExist) {
-		if !o.Follow {
-			return nil
-		}
-		for {
-			if f, err = os.Open(r.LogPath(c.ID)); err == nil {
-				break
-			}
-			st, serr := r.Current(c.ID)
-			if serr != nil || st.Status != StatusRunning {
-				return nil
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	} else if err != nil {
-		return err
+	if c.LogDriver() == LogNone {
+		return fmt.Errorf("container %s: %w: it was created with --log-driver none (its output went to the terminal only); create it again with --log-driver json-file or k8s-file to keep one", c.Name, ErrNoLog)
 	}
-	defer f.Close()
+	path := r.LogPath(c.ID)
+	details := ""
+	if o.Details {
+		details = c.LogDetails() + " "
+	}
 	emit := func(e LogEntry) {
 		if !o.Since.IsZero() && e.Time.Before(o.Since) || !o.Until.IsZero() && e.Time.After(o.Until) {
 			return
@@ -155,39 +151,52 @@ func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error 
 		if e.Stream == "stderr" {
 			w = stderr
 		}
+		line := o.Prefix
 		if o.Timestamps {
-			fmt.Fprint(w, e.Time.Format(time.RFC3339Nano)+" ")
+			line += e.Time.Format(time.RFC3339Nano) + " "
 		}
-		_, _ = io.WriteString(w, e.Line)
+		_, _ = io.WriteString(w, line+details+e.Line)
 	}
-	rd := bufio.NewReader(f)
 	var tail []LogEntry
-	readAll := func(keep bool) {
-		for {
-			line, err := rd.ReadBytes('\n')
-			if len(line) == 0 || err != nil && line[len(line)-1] != '\n' {
-				if len(line) > 0 {
-					// A line still being written: read it again next time.
-					_, _ = f.Seek(-int64(len(line)), io.SeekCurrent)
-					rd.Reset(f)
-				}
-				return
-			}
-			var e LogEntry
-			if json.Unmarshal(line, &e) != nil {
-				continue
-			}
-			if keep {
-				tail = append(tail, e)
-				if o.Tail >= 0 && len(tail) > o.Tail {
-					tail = tail[1:]
-				}
-			} else {
-				emit(e)
-			}
+	keep := func(e LogEntry) {
+		tail = append(tail, e)
+		if o.Tail >= 0 && len(tail) > o.Tail {
+			tail = tail[1:]
 		}
 	}
-	readAll(true)
+	// The rotated files, whole.
+	files := r.logFiles(c)
+	for _, p := range files[:len(files)-1] {
+		if f, err := os.Open(p); err == nil {
+			readLog(bufio.NewReader(f), f, keep)
+			_ = f.Close()
+		}
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		for _, e := range tail {
+			emit(e)
+		}
+		if !o.Follow {
+			return nil
+		}
+		for {
+			if f, err = os.Open(path); err == nil {
+				break
+			}
+			st, serr := r.Current(c.ID)
+			if serr != nil || st.Status != StatusRunning {
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		tail = nil
+	} else if err != nil {
+		return err
+	}
+	defer func() { f.Close() }()
+	rd := bufio.NewReader(f)
+	readLog(rd, f, keep)
 	for _, e := range tail {
 		emit(e)
 	}
@@ -200,13 +209,75 @@ func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error 
 	for {
 		st, err := r.Current(c.ID)
 		running := err == nil && st.Status == StatusRunning
-		readAll(false)
+		readLog(rd, f, emit)
+		if rotated(f, path) {
+			// Read to the end of the file that was rotated, then the files rotated
+			// since (when the log turned over more than once between two looks), then
+			// go on in the new one.
+			readLog(rd, f, emit)
+			for _, p := range rotatedSince(f, path) {
+				if rf, err := os.Open(p); err == nil {
+					readLog(bufio.NewReader(rf), rf, emit)
+					rf.Close()
+				}
+			}
+			if nf, err := os.Open(path); err == nil {
+				f.Close()
+				f = nf
+				rd.Reset(f)
+				continue
+			}
+		}
 		if !running {
-			readAll(false)
+			readLog(rd, f, emit)
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// readLog hands each complete entry read from f to use; a line still being written is
+// left to be read again next time.
+func readLog(rd *bufio.Reader, f *os.File, use func(LogEntry)) {
+	for {
+		line, err := rd.ReadBytes('\n')
+		if len(line) == 0 || err != nil && line[len(line)-1] != '\n' {
+			if len(line) > 0 {
+				f.Seek(-int64(len(line)), io.SeekCurrent)
+				rd.Reset(f)
+			}
+			return
+		}
+		if e, ok := parseLogLine(line); ok {
+			use(e)
+		}
+	}
+}
+
+// rotatedSince are the rotated files newer than f, oldest first: PATH.1 … up to the
+// one f now is (all there are when f is gone).
+func rotatedSince(f *os.File, path string) []string {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	var newer []string
+	for i := 1; ; i++ {
+		p := path + "." + strconv.Itoa(i)
+		pi, err := os.Stat(p)
+		if err != nil || os.SameFile(fi, pi) {
+			break
+		}
+		newer = append(newer, p)
+	}
+	return reverse(newer)
+}
+
+// rotated tells whether path is no longer the file f (the log was rotated).
+func rotated(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && !os.SameFile(a, b)
 }
 
 // ParseTime reads --since/--until: RFC 3339, a Unix time, or a duration back from now (10m).
@@ -316,6 +387,8 @@ type InspectHost struct {
 	// PortBindings are the -p requests ({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}).
 	PortBindings    map[string][]network.Binding `json:"PortBindings"`
 	PublishAllPorts bool                         `json:"PublishAllPorts"`
+	// LogConfig is --log-driver and --log-opt ({"Type": "json-file", "Config": {}}).
+	LogConfig LogConfig `json:"LogConfig"`
 }
 
 // InspectMount is one entry of Docker's Mounts.
@@ -394,6 +467,10 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	}
 	in.NetworkSettings = inspectNetwork(c, st)
 	h.PortBindings, h.PublishAllPorts = network.Bindings(c.Ports), c.PublishAll
+	h.LogConfig = LogConfig{Type: c.LogDriver(), Config: map[string]string{}}
+	if c.LogConfig != nil && c.LogConfig.Config != nil {
+		h.LogConfig.Config = c.LogConfig.Config
+	}
 	return in, nil
 }
 

@@ -150,6 +150,9 @@ func (s *Session) NetworkDefaults() network.Defaults {
 	return network.Defaults{Mode: nc.Default, MTU: nc.MTU, AllowHostLoopback: nc.AllowHostLoopback, EnableIPv6: nc.EnableIPv6}
 }
 
+// LogDriver is config.toml's [containers] log_driver ("": json-file).
+func (s *Session) LogDriver() string { return s.Host.Config.Containers.LogDriver }
+
 // manager is the one place a container manager is built; store is nil for the
 // commands that only touch records, processes and cgroups.
 // SeccompCache is where compiled seccomp filters are kept (security.Cache).

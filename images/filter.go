@@ -198,6 +198,14 @@ func (f *Filter) Bind(all []cstorage.Image) error {
 	return nil
 }
 
+// Until is until= (zero without it).
+func (f *Filter) Until() time.Time {
+	if f == nil {
+		return time.Time{}
+	}
+	return f.until
+}
+
 // Match reports whether the image passes the filter; labels are its labels (read only
 // when NeedsLabels). Bind must have been called when before= or since= is given.
 func (f *Filter) Match(s Summary, labels map[string]string) bool {

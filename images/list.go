@@ -132,15 +132,20 @@ type Usage struct {
 }
 
 // ImageUsage counts each layer once however many images share it; the reclaimable part
-// is the layers no container's image needs.
+// is the layers no container's image needs. The intermediate images of builds are the
+// build cache's (BuildCacheUsage), as in Docker.
 func (c *Catalog) ImageUsage() Usage {
-	u := Usage{Type: "Images", Total: len(c.Images)}
+	u := Usage{Type: "Images"}
 	activeImg := map[string]bool{}
 	for _, ctr := range c.Containers {
 		activeImg[ctr.ImageID] = true
 	}
 	needed, all := map[string]bool{}, map[string]bool{}
 	for _, img := range c.Images {
+		if img.Metadata == BuildCacheMetadata && !activeImg[img.ID] {
+			continue
+		}
+		u.Total++
 		if activeImg[img.ID] {
 			u.Active++
 		}
@@ -154,6 +159,56 @@ func (c *Catalog) ImageUsage() Usage {
 	for id := range all {
 		u.Size += c.layerSize(id)
 		if !needed[id] {
+			u.Reclaimable += c.layerSize(id)
+		}
+	}
+	return u
+}
+
+// BuildCacheUsage is the layer half of the build cache: the intermediate images of
+// builds, and the layers only they hold. Active are those another image is built on
+// (prune keeps them), whose layers are not reclaimable.
+func (c *Catalog) BuildCacheUsage() Usage {
+	u := Usage{Type: "Build Cache"}
+	images := map[string]bool{}
+	for _, ctr := range c.Containers {
+		images[ctr.ImageID] = true
+	}
+	for _, img := range c.Images {
+		if img.Metadata != BuildCacheMetadata || images[img.ID] {
+			for _, id := range c.chain(img.TopLayer) {
+				images["layer:"+id] = true
+			}
+		}
+	}
+	built := map[string]bool{}
+	for _, s := range c.Summaries() {
+		if s.BuildCache && s.Built {
+			built[s.ID] = true
+		}
+	}
+	counted, kept := map[string]bool{}, map[string]bool{}
+	for _, img := range c.Images {
+		if img.Metadata != BuildCacheMetadata || images[img.ID] {
+			continue
+		}
+		u.Total++
+		if built[img.ID] {
+			u.Active++
+		}
+		for _, id := range c.chain(img.TopLayer) {
+			if images["layer:"+id] {
+				break // below: an image's own
+			}
+			if built[img.ID] {
+				kept[id] = true
+			}
+			counted[id] = true
+		}
+	}
+	for id := range counted {
+		u.Size += c.layerSize(id)
+		if !kept[id] {
 			u.Reclaimable += c.layerSize(id)
 		}
 	}

@@ -335,6 +335,10 @@ type PruneOptions struct {
 	// Filter (until=, label=, label!=) narrows what is removed; nil removes everything
 	// All says.
 	Filter *Filter
+	// BuildCacheOnly removes only the intermediate images of `hutch build` (the step
+	// cache's layers): those no image is built on, or with All every one no container
+	// uses (`hutch builder prune`).
+	BuildCacheOnly bool
 }
 
 // Prune removes images no container uses: only unnamed (dangling) ones, or with All
@@ -354,7 +358,7 @@ func Prune(store cstorage.Store, o PruneOptions) ([]string, int64, error) {
 		before := cat.ImageUsage().Size
 		n := 0
 		for _, s := range cat.Summaries() {
-			if s.Containers > 0 || (!all && !s.Dangling) {
+			if s.Containers > 0 || (!all && !s.Dangling) || (o.BuildCacheOnly && !s.BuildCache) {
 				continue
 			}
 			// An unnamed parent of another image goes only once its child is gone.

@@ -702,11 +702,12 @@ func lcOnTerminal(sb *sandbox, rows, cols uint16, input string, args ...string) 
 	return strings.ReplaceAll(out.String(), "\r", ""), code
 }
 
-// lcLogEntry is one line of a container's log file as the monitor writes it.
+// lcLogEntry is one line of a container's log file as the monitor writes it (the
+// json-file driver: Docker's format).
 type lcLogEntry struct {
-	Time   time.Time `json:"t"`
-	Stream string    `json:"s"`
-	Line   string    `json:"l"`
+	Time   time.Time `json:"time"`
+	Stream string    `json:"stream"`
+	Line   string    `json:"log"`
 }
 
 // lcReadLogFile reads the log file inspect names (as root: it is the user's 0600 file).

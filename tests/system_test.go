@@ -38,8 +38,8 @@ func TestSystemDF(t *testing.T) {
 
 		r := sb.ok("system", "df")
 		ls := lines(r.stdout)
-		if len(ls) != 3 {
-			t.Fatalf("system df: want a header and two rows:\n%s", r)
+		if len(ls) != 5 {
+			t.Fatalf("system df: want a header and four rows (Images, Containers, Local Volumes, Build Cache):\n%s", r)
 		}
 		f := strings.Fields(ls[1])
 		if len(f) < 4 || f[0] != "Images" || f[1] != "4" || f[2] != "0" {
@@ -48,7 +48,7 @@ func TestSystemDF(t *testing.T) {
 		assertContains(t, ls[1], "(100%)", "system df Images row")
 		assertContains(t, ls[2], "Containers", "system df")
 		r = sb.ok("system", "df", "--format", "{{.Type}}={{.Total}}")
-		assertEqual(t, r.stdout, "Images=4\nContainers=0\n", "system df --format")
+		assertEqual(t, r.stdout, "Images=4\nContainers=0\nLocal Volumes=0\nBuild Cache=0\n", "system df --format")
 	})
 }
 

@@ -58,7 +58,7 @@ var dockerVerbs = []verbRef{
 	{"volume create", ""}, {"volume inspect", ""}, {"volume ls", ""}, {"volume list", ""},
 	{"volume prune", ""}, {"volume rm", ""}, {"volume remove", ""}, {"volume update", noSwarm},
 	// docker builder
-	{"builder build", later}, {"builder prune", later},
+	{"builder build", ""}, {"builder prune", ""},
 	// Management commands hutch has no counterpart of
 	{"network", noNetwork}, {"context", noRemote}, {"manifest", "no manifest lists: pull and push take this machine's platform"},
 	{"plugin", noPlugins}, {"trust", noSign}, {"checkpoint", noCheckpt},

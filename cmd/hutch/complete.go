@@ -58,7 +58,7 @@ func one(k ...nameKind) argSpec { return argSpec{first: k} }
 
 // The containers' commands, at the top level and under `container`.
 var containerArgs = map[string]argSpec{
-	"rm": many(anyContainer), "logs": one(anyContainer), "wait": many(anyContainer),
+	"rm": many(anyContainer), "logs": many(anyContainer), "wait": many(anyContainer),
 	"restart": many(anyContainer), "rename": one(anyContainer), "port": one(anyContainer),
 	"update": many(anyContainer), "stop": many(runningContainer), "kill": many(runningContainer),
 	"pause": many(runningContainer), "stats": many(runningContainer), "exec": one(runningContainer),
@@ -83,8 +83,9 @@ var argSpecs = map[string]map[string]argSpec{
 		"untag": one(anyImage), "history": one(anyImage), "diff": one(anyImage), "exists": one(anyImage),
 		"pull": one(), "push": one(anyImage),
 	},
-	"volume": {"rm": many(anyVolume), "inspect": many(anyVolume), "create": one(), "ls": one(), "prune": one(), "exists": one(anyVolume)},
-	"system": {"df": one(), "prune": one(), "reset": one(), "info": one()},
+	"volume":  {"rm": many(anyVolume), "inspect": many(anyVolume), "create": one(), "ls": one(), "prune": one(), "exists": one(anyVolume)},
+	"system":  {"df": one(), "prune": one(), "reset": one(), "info": one()},
+	"builder": {"build": one(directory), "prune": one()},
 }
 
 func merge(a, b map[string]argSpec) map[string]argSpec {

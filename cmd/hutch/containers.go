@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -123,16 +126,21 @@ func matchImage(ref string, c *container.Config) bool {
 func newLogsCommand(a *app) *cobra.Command {
 	var o container.LogOptions
 	var tail, sinceS, untilS string
+	var names bool
 	c := &cobra.Command{
-		Use:     "logs [OPTIONS] CONTAINER",
-		Short:   "Show a container's output (stdout to stdout, stderr to stderr)",
-		Example: "  hutch logs web\n  hutch logs -f --tail 10 web",
-		Args:    cobra.ExactArgs(1),
+		Use:     "logs [OPTIONS] CONTAINER [CONTAINER...]",
+		Short:   "Show containers' output (stdout to stdout, stderr to stderr)",
+		Example: "  hutch logs web\n  hutch logs -f --tail 10 web\n  hutch logs --names web db       # each line after its container's name",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := a.sess.Records()
-			ct, err := r.Get(args[0])
-			if err != nil {
-				return err
+			var cts []*container.Config
+			for _, arg := range args {
+				ct, err := r.Get(arg)
+				if err != nil {
+					return err
+				}
+				cts = append(cts, ct)
 			}
 			o.Tail = -1
 			if tail != "" && tail != "all" {
@@ -143,15 +151,42 @@ func newLogsCommand(a *app) *cobra.Command {
 				o.Tail = n
 			}
 			now := time.Now()
+			var err error
 			if o.Since, err = container.ParseTime(sinceS, now); err != nil {
 				return fmt.Errorf("--since: %w", err)
 			}
 			if o.Until, err = container.ParseTime(untilS, now); err != nil {
 				return fmt.Errorf("--until: %w", err)
 			}
-			return r.Logs(ct, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if len(cts) == 1 && !names {
+				return r.Logs(cts[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			// Several containers (Podman's): each line after the container's ID, or
+			// its name with --names; followed side by side.
+			out := &lockedWriter{w: cmd.OutOrStdout()}
+			errw := &lockedWriter{w: cmd.ErrOrStderr(), mu: &out.m}
+			errs := make([]error, len(cts))
+			var wg sync.WaitGroup
+			for i, ct := range cts {
+				oi := o
+				oi.Prefix = ct.ID[:12] + " "
+				if names {
+					oi.Prefix = ct.Name + " "
+				}
+				run := func() { errs[i] = r.Logs(ct, oi, out, errw) }
+				if !o.Follow {
+					run()
+					continue
+				}
+				wg.Add(1)
+				go func() { defer wg.Done(); run() }()
+			}
+			wg.Wait()
+			return errors.Join(errs...)
 		},
 	}
+	c.Flags().BoolVar(&names, "names", false, "put the container's name before each line (Podman's; its -n is Docker's --tail here)")
+	c.Flags().BoolVar(&o.Details, "details", false, "put the log's attributes (--log-opt labels=, env=, tag=) before each line")
 	c.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep following the output while the container runs")
 	c.Flags().StringVarP(&tail, "tail", "n", "all", "show only the last N lines")
 	c.Flags().BoolVarP(&o.Timestamps, "timestamps", "t", false, "show the time of each line")
@@ -435,4 +470,21 @@ func newCpCommand(a *app) *cobra.Command {
 			return a.sess.Copy(args[0], args[1])
 		},
 	}
+}
+
+// lockedWriter keeps the lines of several writers whole: each Write at once.
+type lockedWriter struct {
+	w  io.Writer
+	m  sync.Mutex
+	mu *sync.Mutex // shared with another lockedWriter; nil: m
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	mu := l.mu
+	if mu == nil {
+		mu = &l.m
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return l.w.Write(p)
 }

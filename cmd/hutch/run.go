@@ -28,6 +28,8 @@ type createFlags struct {
 	privileged, readOnly, init, rm, interactive, tty           bool
 	detach                                                     bool
 	limits                                                     limitFlags
+	logDriver                                                  string
+	logOpts                                                    []string
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -64,6 +66,8 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringVar(&f.restart, "restart", "no", "restart policy while the monitor lives: no, always, unless-stopped, on-failure[:N]")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default: the image's, or SIGTERM)")
 	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds to wait after the stop signal before SIGKILL (the default of stop and restart for this container)")
+	fs.StringVar(&f.logDriver, "log-driver", "", "where the output is kept: json-file (Docker's format; the default, or [containers] log_driver in config.toml), k8s-file (Podman's) or none")
+	stringArrayVar(fs, &f.logOpts, "log-opt", "log driver option: max-size=10m, max-file=3 (rotation), labels=…, env=…, tag=… (shown by logs --details)")
 	if run {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
@@ -184,6 +188,9 @@ func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*co
 		return nil, nil, nil, err
 	}
 	if err := a.networkOptions(f, &o); err != nil {
+		return nil, nil, nil, err
+	}
+	if o.LogConfig, err = container.ParseLogConfig(f.logDriver, f.logOpts, a.sess.LogDriver()); err != nil {
 		return nil, nil, nil, err
 	}
 	// The run's own manager checks the limits: the cgroup delegation it discovers

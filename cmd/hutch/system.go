@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
-	"hutch.dev/hutch/builder"
 	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/version"
@@ -239,27 +239,26 @@ the ranges moved (not just grew), ` + "`hutch system reset`" + ` starts the stor
 
 func newDfCommand(a *app) *cobra.Command {
 	var format string
+	var verbose bool
 	c := &cobra.Command{
-		Use:     "df",
-		Short:   "Show disk space used by images and containers",
-		Example: "  hutch system df\n  hutch system df --format json",
+		Use:     "df [OPTIONS]",
+		Short:   "Show disk space used by images, containers, volumes and the build cache",
+		Example: "  hutch system df\n  hutch system df -v\n  hutch system df --format json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.sess.Store()
+			du, err := a.sess.DiskUsage(verbose)
 			if err != nil {
 				return err
 			}
-			cat, err := images.ReadCatalog(s)
-			if err != nil {
-				return err
-			}
-			rows := []images.Usage{cat.ImageUsage(), cat.ContainerUsage()}
 			if format == "json" {
-				return printJSON(cmd.OutOrStdout(), rows)
+				if verbose {
+					return printJSON(cmd.OutOrStdout(), map[string]any{"Usage": du.Rows, "BuildCache": du.Cache})
+				}
+				return printJSON(cmd.OutOrStdout(), du.Rows)
 			}
 			type row struct{ Type, Total, Active, Size, Reclaimable string }
 			var out []row
-			for _, u := range rows {
+			for _, u := range du.Rows {
 				pct := 0
 				if u.Size > 0 {
 					pct = int(100 * u.Reclaimable / u.Size)
@@ -270,80 +269,162 @@ func newDfCommand(a *app) *cobra.Command {
 			if format == "" {
 				format = "table {{.Type}}\t{{.Total}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
 			}
-			return printRows(cmd.OutOrStdout(), format, map[string]string{"Type": "TYPE", "Total": "TOTAL",
-				"Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}, out)
+			if err := printRows(cmd.OutOrStdout(), format, map[string]string{"Type": "TYPE", "Total": "TOTAL",
+				"Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}, out); err != nil {
+				return err
+			}
+			if !verbose {
+				return nil
+			}
+			type rec struct{ ID, CacheType, Size, CreatedAt, InUse string }
+			var recs []rec
+			for _, r := range du.Cache {
+				id := r.ID
+				if len(id) > 12 {
+					id = id[:12]
+				}
+				recs = append(recs, rec{id, r.Type, humanSize(r.Size), units.HumanDuration(time.Since(r.Created)) + " ago", fmt.Sprint(r.InUse)})
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "\nBuild cache usage: "+humanSize(du.Rows[len(du.Rows)-1].Size)+"\n")
+			return printRows(cmd.OutOrStdout(), "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedAt}}\t{{.InUse}}",
+				map[string]string{"ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE", "CreatedAt": "CREATED", "InUse": "IN USE"}, recs)
 		},
 	}
 	c.Flags().StringVar(&format, "format", "", "Go template (fields .Type .Total .Active .Size .Reclaimable) or json")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "list the build cache's records too")
 	return onStore(c)
 }
 
-func (a *app) prune(cmd *cobra.Command, all, force bool, what string, filters []string) error {
-	filter, err := images.ParseFilter(filters, images.PruneFilterKeys, time.Now())
+// pruneFlags are the flags of the prune commands.
+type pruneFlags struct {
+	all, force, volumes bool
+	filters             []string
+}
+
+// prune asks (without -f), runs the prune and prints what went, as Docker.
+func (a *app) prune(cmd *cobra.Command, f *pruneFlags, o engine.PruneOptions, what string) error {
+	keys := images.PruneFilterKeys
+	if !o.Images && !o.Containers {
+		keys = []string{images.FilterUntil} // builder prune: its entries have no labels
+	}
+	filter, err := images.ParseFilter(f.filters, keys, time.Now())
 	if err != nil {
 		return err
 	}
-	if !force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove "+what+".\nAre you sure you want to continue?") {
+	if !f.force && !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "WARNING! This will remove:\n"+what+"\nAre you sure you want to continue?") {
 		return nil
 	}
-	s, unlock, err := a.sess.LockedStore()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	removed, freed, err := images.Prune(s, images.PruneOptions{All: all, Filter: filter})
-	for _, id := range removed {
-		fmt.Fprintln(cmd.OutOrStdout(), "Deleted: sha256:"+id)
-	}
-	if err != nil {
-		return err
-	}
-	// What removals and loads cut short left: containers' half-removed records and store
-	// entries, then the layers nothing uses any more.
-	if m, err := a.sess.Containers(); err == nil {
-		if _, err := m.RemoveLeftovers(); err != nil {
-			return err
+	o.All, o.Filter = f.all, filter
+	r, err := a.sess.Prune(o)
+	w := cmd.OutOrStdout()
+	// Docker's output: image prune lists "Deleted: sha256:…" lines; system and builder
+	// prune a titled section per kind.
+	titled := o.Containers || o.Volumes || !o.Images
+	section := func(title string, ids []string, prefix string) {
+		if len(ids) == 0 {
+			return
+		}
+		if titled {
+			fmt.Fprintln(w, title)
+		}
+		for _, id := range ids {
+			fmt.Fprintln(w, prefix+id)
+		}
+		if titled {
+			fmt.Fprintln(w)
 		}
 	}
-	_, lfreed, err := images.PruneLayers(s)
-	freed += lfreed
+	if r != nil {
+		section("Deleted Containers:", r.Containers, "")
+		section("Deleted Volumes:", r.Volumes, "")
+		section("Deleted Images:", r.Images, "Deleted: sha256:")
+		var cache []string
+		for _, id := range r.CacheImages {
+			cache = append(cache, "sha256:"+id)
+		}
+		if r.Cache.Removed > 0 {
+			cache = append(cache, fmt.Sprintf("%d step cache entries", r.Cache.Removed))
+		}
+		if o.BuildCache {
+			section("Deleted build cache objects:", cache, "")
+		}
+	}
 	if err != nil {
 		return err
 	}
-	if _, err := builder.PruneCache(s.Store); err != nil {
-		return fmt.Errorf("pruning the build cache: %w", err)
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "Total reclaimed space: %s\n", humanSize(freed))
+	fmt.Fprintf(w, "Total reclaimed space: %s\n", humanSize(r.Freed))
 	return nil
 }
 
+func (f *pruneFlags) register(c *cobra.Command, all, filter string) {
+	c.Flags().BoolVarP(&f.all, "all", "a", false, all)
+	stringArrayVar(c.Flags(), &f.filters, "filter", filter)
+	c.Flags().BoolVarP(&f.force, "force", "f", false, "do not ask for confirmation")
+}
+
+const pruneFilterUsage = "remove only what was created before until=TIME (a duration like 24h, a Unix time or RFC 3339), with label=KEY[=VALUE], or without label!=KEY[=VALUE] (repeatable; all must match)"
+
 func newSystemPruneCommand(a *app) *cobra.Command {
-	var all, force bool
-	var filters []string
+	f := &pruneFlags{}
 	c := &cobra.Command{
 		Use:     "prune [OPTIONS]",
-		Short:   "Remove unused data: dangling images (with -a, every image no container uses)",
-		Example: "  hutch system prune\n  hutch system prune -a -f",
+		Short:   "Remove unused data: stopped containers, dangling images (with -a, every image no container uses) and the build cache (--volumes: unused volumes too)",
+		Example: "  hutch system prune\n  hutch system prune -a -f\n  hutch system prune -f --volumes --filter until=24h",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			what := "all dangling images"
-			if all {
-				what = "all images without at least one container associated to them"
+			what := "  - all stopped containers\n"
+			if f.volumes {
+				what += "  - all volumes not used by at least one container\n"
 			}
-			return a.prune(cmd, all, force, what, filters)
+			if f.all {
+				what += "  - all images without at least one container associated to them\n  - all build cache"
+			} else {
+				what += "  - all dangling images\n  - unused build cache"
+			}
+			return a.prune(cmd, f, engine.PruneOptions{Containers: true, Images: true, BuildCache: true, Volumes: f.volumes}, what)
 		},
 	}
-	c.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
-	stringArrayVar(c.Flags(), &filters, "filter", "remove only images created before until=TIME (a duration like 24h, a Unix time or RFC 3339), with label=KEY[=VALUE], or without label!=KEY[=VALUE] (repeatable; all must match)")
-	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	f.register(c, "remove all unused images and all of the build cache, not just dangling ones", pruneFilterUsage)
+	c.Flags().BoolVar(&f.volumes, "volumes", false, "remove the volumes no container uses too")
 	return onStore(c)
 }
 
 func newImagePruneCommand(a *app) *cobra.Command {
-	c := newSystemPruneCommand(a)
-	c.Short = "Remove dangling images (with -a, every image no container uses)"
-	c.Example = "  hutch image prune\n  hutch image prune -a -f"
-	return c
+	f := &pruneFlags{}
+	c := &cobra.Command{
+		Use:     "prune [OPTIONS]",
+		Short:   "Remove dangling images (with -a, every image no container uses)",
+		Example: "  hutch image prune\n  hutch image prune -a -f",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			what := "  - all dangling images"
+			if f.all {
+				what = "  - all images without at least one container associated to them"
+			}
+			return a.prune(cmd, f, engine.PruneOptions{Images: true}, what)
+		},
+	}
+	f.register(c, "remove all unused images, not just dangling ones", "remove only images created before until=TIME (a duration like 24h, a Unix time or RFC 3339), with label=KEY[=VALUE], or without label!=KEY[=VALUE] (repeatable; all must match)")
+	return onStore(c)
+}
+
+func newBuilderPruneCommand(a *app) *cobra.Command {
+	f := &pruneFlags{}
+	c := &cobra.Command{
+		Use:     "prune [OPTIONS]",
+		Short:   "Remove the build cache: unused entries (with -a, all of it)",
+		Example: "  hutch builder prune\n  hutch builder prune -a -f\n  hutch builder prune -f --filter until=24h",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			what := "  - unused build cache"
+			if f.all {
+				what = "  - all build cache"
+			}
+			return a.prune(cmd, f, engine.PruneOptions{BuildCache: true}, what)
+		},
+	}
+	f.register(c, "remove all of the build cache, not just unused entries", "remove only entries made before until=TIME (a duration like 24h, a Unix time or RFC 3339)")
+	return onStore(c)
 }
 
 func newResetCommand(a *app) *cobra.Command {

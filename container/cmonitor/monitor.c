@@ -4,8 +4,8 @@
 // constructor takes over before the Go runtime starts, so the process that waits for
 // the container (and keeps its mount namespace alive) costs about as much memory as a
 // small C program, not a Go one. It copies the container's output
-// into its log, one JSON object per line ({"t": time, "s": stream, "l": text}, the
-// format container/monitor_linux.go reads), feeds a terminal from the stdin FIFO, and
+// into its log, in the log driver's line format (log_line; container/logfile.go reads
+// it), feeds a terminal from the stdin FIFO, and
 // when the init exits it executes hutch once more to record the exit and clean up:
 //   hutch-monitor ID exited STATUS
 #define _GNU_SOURCE
@@ -55,17 +55,44 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-// log_line writes one log entry: the text JSON-escaped, stamped with the time now.
-static void log_line(const char *stream, const char *p, size_t n)
+// The log's format and rotation (container/logfile.go writes the same lines for a
+// container run in the foreground): json-file is Docker's
+// {"log":"text\n","stream":"stdout","time":"RFC 3339"}, k8s-file Podman's
+// "TIME stdout F text" (P for a partial line), none writes nothing.
+enum { FMT_JSON, FMT_K8S, FMT_NONE };
+static int log_fmt = FMT_JSON;
+static const char *log_path;
+static long long log_max, log_size;
+static int log_files = 1;
+
+// rotate shifts PATH.N-2 … PATH.1, PATH to PATH.N-1 … PATH.2, PATH.1 and starts an
+// empty PATH (with one file, PATH is emptied), as Docker's json-file does.
+static void rotate(void)
 {
-	static char out[6 * 2 * CHUNK + 128];
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	char from[4096], to[4096];
+	if (log_files > 1) {
+		for (int i = log_files - 1; i > 1; i--) {
+			snprintf(from, sizeof(from), "%s.%d", log_path, i - 1);
+			snprintf(to, sizeof(to), "%s.%d", log_path, i);
+			rename(from, to);
+		}
+		snprintf(to, sizeof(to), "%s.1", log_path);
+		if (rename(log_path, to) < 0)
+			return;
+		int fd = open(log_path, O_CREAT | O_WRONLY | O_APPEND, 0600);
+		if (fd < 0)
+			return;
+		dup2(fd, log_fd);
+		close(fd);
+	} else if (ftruncate(log_fd, 0) < 0) {
+		return;
+	}
+	log_size = 0;
+}
+
+static size_t escape_json(char *out, const char *p, size_t n)
+{
 	size_t o = 0;
-	o += strftime(out, 64, "{\"t\":\"%Y-%m-%dT%H:%M:%S", &tm);
-	o += (size_t)snprintf(out + o, 64, ".%09ldZ\",\"s\":\"%s\",\"l\":\"", ts.tv_nsec, stream);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		switch (c) {
@@ -81,10 +108,39 @@ static void log_line(const char *stream, const char *p, size_t n)
 				out[o++] = (char)c;
 		}
 	}
-	out[o++] = '"';
-	out[o++] = '}';
-	out[o++] = '\n';
+	return o;
+}
+
+// log_line writes one log entry, stamped with the time now, rotating the log first
+// when the entry would take it past its size.
+static void log_line(const char *stream, const char *p, size_t n)
+{
+	static char out[6 * 2 * CHUNK + 128];
+	if (log_fmt == FMT_NONE)
+		return;
+	struct timespec ts;
+	struct tm tm;
+	char stamp[64];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t sl = strftime(stamp, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(stamp + sl, sizeof(stamp) - sl, ".%09ldZ", ts.tv_nsec);
+	size_t o = 0;
+	if (log_fmt == FMT_K8S) {
+		int full = n > 0 && p[n - 1] == '\n';
+		o += (size_t)snprintf(out, 128, "%s %s %s ", stamp, stream, full ? "F" : "P");
+		memcpy(out + o, p, n - (size_t)full);
+		o += n - (size_t)full;
+		out[o++] = '\n';
+	} else {
+		o += (size_t)snprintf(out, 64, "{\"log\":\"");
+		o += escape_json(out + o, p, n);
+		o += (size_t)snprintf(out + o, 128, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, stamp);
+	}
+	if (log_max > 0 && log_path != NULL && log_size > 0 && log_size + (long long)o > log_max)
+		rotate();
 	write_all(log_fd, out, o);
+	log_size += (long long)o;
 }
 
 // drain logs every complete line in s; with flush, the rest too.
@@ -149,6 +205,20 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	log_fd = env_int(HUTCH_ENV_CM_LOG);
 	if (id == NULL || init <= 0 || log_fd < 0)
 		_exit(125);
+	const char *fmt = getenv(HUTCH_ENV_CM_LOG_FORMAT);
+	if (fmt != NULL && strcmp(fmt, "k8s-file") == 0)
+		log_fmt = FMT_K8S;
+	else if (fmt != NULL && strcmp(fmt, "none") == 0)
+		log_fmt = FMT_NONE;
+	log_path = getenv(HUTCH_ENV_CM_LOG_PATH);
+	if (getenv(HUTCH_ENV_CM_LOG_MAX) != NULL)
+		log_max = atoll(getenv(HUTCH_ENV_CM_LOG_MAX));
+	if (env_int(HUTCH_ENV_CM_LOG_FILES) > 0)
+		log_files = env_int(HUTCH_ENV_CM_LOG_FILES);
+	{
+		off_t end = lseek(log_fd, 0, SEEK_END);
+		log_size = end > 0 ? (long long)end : 0;
+	}
 	// The container's network (network/attach_linux.go): slirp4netns and the port
 	// forwarder end when this descriptor closes, i.e. when this process executes hutch
 	// again at the container's end, or dies. If either ends before the container, the
@@ -263,7 +333,8 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	// this environment: none of these may survive, or getenv would find the stale ones
 	// first (the old init's pid, the old descriptors). Nor do the old descriptors.
 	static const char *vars[] = {HUTCH_ENV_CMONITOR, HUTCH_ENV_CM_ID, HUTCH_ENV_CM_PID, HUTCH_ENV_CM_OUT,
-		HUTCH_ENV_CM_ERR, HUTCH_ENV_CM_IN, HUTCH_ENV_CM_TERM, HUTCH_ENV_CM_LOG, HUTCH_ENV_CM_NETFD,
+		HUTCH_ENV_CM_ERR, HUTCH_ENV_CM_IN, HUTCH_ENV_CM_TERM, HUTCH_ENV_CM_LOG, HUTCH_ENV_CM_LOG_FORMAT,
+		HUTCH_ENV_CM_LOG_PATH, HUTCH_ENV_CM_LOG_MAX, HUTCH_ENV_CM_LOG_FILES, HUTCH_ENV_CM_NETFD,
 		HUTCH_ENV_CM_SLIRP, HUTCH_ENV_CM_PORTS};
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);

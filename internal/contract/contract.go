@@ -126,6 +126,18 @@ const (
 	// CmLog is the descriptor of the container's log.
 	CmLog = "_HUTCH_CM_LOG"
 
+	// CmLogFormat is the log's line format: json-file (Docker's), k8s-file (Podman's) or none.
+	CmLogFormat = "_HUTCH_CM_LOG_FORMAT"
+
+	// CmLogPath is the log's path, renamed to PATH.1 … when it is rotated.
+	CmLogPath = "_HUTCH_CM_LOG_PATH"
+
+	// CmLogMax is the size in bytes past which the log is rotated (--log-opt max-size; 0: never).
+	CmLogMax = "_HUTCH_CM_LOG_MAX"
+
+	// CmLogFiles is how many files the log keeps, the current one included (--log-opt max-file).
+	CmLogFiles = "_HUTCH_CM_LOG_FILES"
+
 	// CmNetFD is the descriptor whose closing ends the container's network helpers.
 	CmNetFD = "_HUTCH_CM_NETFD"
 

@@ -110,6 +110,14 @@
 #define HUTCH_ENV_CM_TERM "_HUTCH_CM_TERM"
 // CmLog is the descriptor of the container's log.
 #define HUTCH_ENV_CM_LOG "_HUTCH_CM_LOG"
+// CmLogFormat is the log's line format: json-file (Docker's), k8s-file (Podman's) or none.
+#define HUTCH_ENV_CM_LOG_FORMAT "_HUTCH_CM_LOG_FORMAT"
+// CmLogPath is the log's path, renamed to PATH.1 … when it is rotated.
+#define HUTCH_ENV_CM_LOG_PATH "_HUTCH_CM_LOG_PATH"
+// CmLogMax is the size in bytes past which the log is rotated (--log-opt max-size; 0: never).
+#define HUTCH_ENV_CM_LOG_MAX "_HUTCH_CM_LOG_MAX"
+// CmLogFiles is how many files the log keeps, the current one included (--log-opt max-file).
+#define HUTCH_ENV_CM_LOG_FILES "_HUTCH_CM_LOG_FILES"
 // CmNetFD is the descriptor whose closing ends the container's network helpers.
 #define HUTCH_ENV_CM_NETFD "_HUTCH_CM_NETFD"
 // CmSlirp is the pid of the container's slirp4netns.

@@ -109,6 +109,7 @@ static const struct {
 	{"image", "inspect", 1}, {"image", "load", 1}, {"image", "ls", 1}, {"image", "list", 1}, {"image", "prune", 1},
 	{"image", "pull", 1}, {"image", "push", 1}, {"image", "rm", 1}, {"image", "remove", 1}, {"image", "save", 1},
 	{"image", "tag", 1}, {"image", "untag", 1},
+	{"builder", "build", 2}, {"builder", "prune", 1},
 	{"system", "check", 1}, {"system", "df", 1}, {"system", "info", 1}, {"system", "prune", 1},
 	{"volume", "create", 1}, {"volume", "exists", 1}, {"volume", "inspect", 1}, {"volume", "ls", 1},
 	{"volume", "list", 1}, {"volume", "prune", 1}, {"volume", "rm", 1}, {"volume", "remove", 1},
@@ -117,7 +118,7 @@ static const struct {
 static int is_group(const char *w)
 {
 	return strcmp(w, "container") == 0 || strcmp(w, "image") == 0 || strcmp(w, "system") == 0 ||
-	       strcmp(w, "volume") == 0;
+	       strcmp(w, "volume") == 0 || strcmp(w, "builder") == 0;
 }
 
 // hutch_kept_wants says how the command line argv wants the kept namespace: 0 not at

@@ -1,0 +1,95 @@
+package container
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLogLineFormats(t *testing.T) {
+	now := time.Date(2026, 12, 7, 5, 2, 22, 176707657, time.UTC)
+	for _, driver := range []string{LogJSONFile, LogK8sFile} {
+		for _, e := range []LogEntry{
+			{now, "stdout", "hello \"world\"\n"},
+			{now, "stderr", "no newline"},
+			{now, "stdout", "\n"},
+			{now, "stdout", "tab\tand \x01 and é\n"},
+		} {
+			b := formatLogLine(driver, e)
+			if strings.Count(string(b), "\n") != 1 || !strings.HasSuffix(string(b), "\n") {
+				t.Fatalf("%s: %q is not one line", driver, b)
+			}
+			got, ok := parseLogLine(b)
+			if !ok || got != e {
+				t.Fatalf("%s: %q read back as %+v (%v), wrote %+v", driver, b, got, ok, e)
+			}
+		}
+	}
+	want := `{"log":"hi\n","stream":"stdout","time":"2026-12-07T05:02:22.176707657Z"}` + "\n"
+	if got := string(formatLogLine(LogJSONFile, LogEntry{now, "stdout", "hi\n"})); got != want {
+		t.Fatalf("json-file line %q, want Docker's %q", got, want)
+	}
+	if got := string(formatLogLine(LogK8sFile, LogEntry{now, "stderr", "hi\n"})); got != "2026-12-07T05:02:22.176707657Z stderr F hi\n" {
+		t.Fatalf("k8s-file line %q", got)
+	}
+	// hutch's format before log drivers.
+	got, ok := parseLogLine([]byte(`{"t":"2026-12-07T05:02:22.176707657Z","s":"stderr","l":"old\n"}`))
+	if !ok || got != (LogEntry{now, "stderr", "old\n"}) {
+		t.Fatalf("old line read as %+v %v", got, ok)
+	}
+	for _, bad := range []string{"", "{", "{}", "garbage", "notatime stdout F x"} {
+		if _, ok := parseLogLine([]byte(bad)); ok {
+			t.Fatalf("%q read as a log entry", bad)
+		}
+	}
+}
+
+func TestLogFileRotates(t *testing.T) {
+	dir := t.TempDir()
+	r := &Records{Dir: dir}
+	c := &Config{ID: "abc", Settings: Settings{LogConfig: &LogConfig{Type: LogJSONFile, Config: map[string]string{"max-size": "1k", "max-file": "3"}}}}
+	if err := os.MkdirAll(filepath.Join(dir, "abc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.OpenLog(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		l.Write("stdout", []byte("a line of output\n"))
+	}
+	l.Write("stderr", []byte("unfinished"))
+	l.Close()
+	files := r.logFiles(c)
+	if len(files) != 3 || files[0] != r.LogPath("abc")+".2" || files[2] != r.LogPath("abc") {
+		t.Fatalf("files %v", files)
+	}
+	for _, f := range files {
+		fi, _ := os.Stat(f)
+		if fi.Size() > 1024 {
+			t.Fatalf("%s: %d bytes past max-size 1k", f, fi.Size())
+		}
+	}
+	var out, errs strings.Builder
+	if err := r.Logs(c, LogOptions{Tail: 2}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "a line of output\n" || errs.String() != "unfinished" {
+		t.Fatalf("tail 2: %q %q", out.String(), errs.String())
+	}
+}
+
+func TestParseLogConfig(t *testing.T) {
+	lc, err := ParseLogConfig("", []string{"max-size=10m", "max-file=3"}, "k8s-file")
+	if err != nil || lc.Type != LogK8sFile || lc.Config["max-file"] != "3" {
+		t.Fatalf("%+v %v", lc, err)
+	}
+	JournalSocket = filepath.Join(t.TempDir(), "nosocket")
+	for _, bad := range [][]string{{"journald"}, {"syslog"}, {"", "max-file=2"}, {"none", "max-size=1k"}, {"", "max-size=-1"}, {"", "x=y"}} {
+		if _, err := ParseLogConfig(bad[0], bad[1:], ""); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+}
