@@ -77,7 +77,7 @@ func ParseLogConfig(driver string, opts []string, def string) (*LogConfig, error
 	case LogJSONFile, LogK8sFile, LogNone:
 	case LogJournald:
 		if _, err := os.Stat(JournalSocket); err != nil {
-			return nil, fmt.Errorf("--log-driver journald: there is no journal on this machine (%s: %v; systemd-journald is not running): use --log-driver json-file (the default) or k8s-file, and read the output with `hutch logs`", JournalSocket, errors.Unwrap(err))
+			return nil, fmt.Errorf("--log-driver journald: there is no journal on this machine (%s: %w; systemd-journald is not running): use --log-driver json-file (the default) or k8s-file, and read the output with `hutch logs`", JournalSocket, errors.Unwrap(err))
 		}
 		return nil, fmt.Errorf("--log-driver journald: hutch does not write to the journal yet: use --log-driver json-file (the default) or k8s-file, and read the output with `hutch logs`")
 	default:

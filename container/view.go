@@ -243,8 +243,9 @@ func readLog(rd *bufio.Reader, f *os.File, use func(LogEntry)) {
 		line, err := rd.ReadBytes('\n')
 		if len(line) == 0 || err != nil && line[len(line)-1] != '\n' {
 			if len(line) > 0 {
-				f.Seek(-int64(len(line)), io.SeekCurrent)
-				rd.Reset(f)
+				if _, err := f.Seek(-int64(len(line)), io.SeekCurrent); err == nil {
+					rd.Reset(f)
+				}
 			}
 			return
 		}

@@ -2,7 +2,9 @@ package tests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -130,7 +132,7 @@ func TestLogsDrivers(t *testing.T) {
 	r = sb.expect(125, "logs", "nolog")
 	assertContains(t, r.stderr, "no log is kept", "logs of a none container")
 	assertContains(t, r.stderr, "--log-driver none", "logs of a none container")
-	if _, err := os.Stat(lcInspect(sb, "nolog").LogPath); !os.IsNotExist(err) {
+	if _, err := os.Stat(lcInspect(sb, "nolog").LogPath); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a none container has a log file: %v", err)
 	}
 	sb.ok("run", "-d", "--log-driver", "none", "--name", "nolog-d", lcImage, "echo", "lost")
@@ -203,7 +205,7 @@ func TestLogsRotation(t *testing.T) {
 				t.Fatalf("%s is %d bytes, past max-size=2k", p, fi.Size())
 			}
 		}
-		if _, err := os.Stat(path + ".3"); !os.IsNotExist(err) {
+		if _, err := os.Stat(path + ".3"); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("max-file=3 kept a fourth file: %v", globLogs(path))
 		}
 		out := lines(sb.ok("logs", name).stdout)
@@ -211,7 +213,9 @@ func TestLogsRotation(t *testing.T) {
 			t.Fatalf("logs across rotated files: %d lines, last %q", len(out), out[len(out)-1])
 		}
 		first := 0
-		fmt.Sscanf(out[0], "line-%d", &first)
+		if _, err := fmt.Sscanf(out[0], "line-%d", &first); err != nil {
+			t.Fatalf("logs across rotated files: the first line %q is not line-N", out[0])
+		}
 		for i, l := range out {
 			if l != fmt.Sprintf("line-%d", first+i) {
 				t.Fatalf("logs across rotated files: line %d is %q, expected line-%d (in order, none missing)", i, l, first+i)

@@ -165,10 +165,7 @@ func TestSystemPruneParts(t *testing.T) {
 			t.Fatalf("system prune removed %s:\n%s", id, r)
 		}
 	}
-	var ps []string
-	for _, l := range lines(sb.ok("ps", "-a", "--format", "{{.Names}}").stdout) {
-		ps = append(ps, l)
-	}
+	ps := lines(sb.ok("ps", "-a", "--format", "{{.Names}}").stdout)
 	assertEqual(t, strings.Join(sortedCopy(ps), ","), "labelled,running,user", "containers after system prune")
 	vols := sortedCopy(lines(sb.ok("volume", "ls", "-q").stdout))
 	assertEqual(t, strings.Join(vols, ","), "unused-labelled,used", "volumes after system prune --volumes")
