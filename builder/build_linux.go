@@ -20,6 +20,7 @@ import (
 	"hutch.dev/hutch/cgroups"
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/hold"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/security"
 )
@@ -67,6 +68,12 @@ type Options struct {
 	// profile); Seccomp caches the compiled filter.
 	Security *security.Options
 	Seccomp  *security.Cache
+	// Lock takes hutch's store lock and returns its release (nil: the caller holds it
+	// for the whole build). The build holds it while it changes the store, and lets go
+	// of it while a RUN step's process runs, COPY copies and a step's changes are read:
+	// builds then overlap, and rmi, pull or tag go ahead meanwhile. What the build uses
+	// while it does not hold the lock is in its hold record (internal/hold).
+	Lock func() (func(), error)
 }
 
 // Result is a built image.
@@ -124,9 +131,11 @@ type Builder struct {
 	guard       *guard
 	created     []string // layers this build added to the store
 	cg          *stepCgroups
+	unlock      func()       // releases the store lock while the build holds it
+	rec         *hold.Record // what the build uses (internal/hold)
 }
 
-// New prepares a build over the store (the caller holds the store lock).
+// New prepares a build over the store.
 func New(store cstorage.Store, o Options) *Builder {
 	if o.Format == "" {
 		o.Format = "oci"
@@ -154,9 +163,47 @@ func New(store cstorage.Store, o Options) *Builder {
 		}
 	}
 	root := filepath.Join(store.GraphRoot(), "hutch-build")
-	return &Builder{o: o, store: store, root: root, tmp: filepath.Join(store.GraphRoot(), "tmp"),
+	b := &Builder{o: o, store: store, root: root, tmp: filepath.Join(store.GraphRoot(), "tmp"),
 		f: o.File, lex: shell.NewLex(o.File.Escape), results: map[int]*state{}, mounts: map[string]string{},
 		noted: map[string]bool{}, known: map[string]bool{}}
+	if find := b.o.Image; find != nil {
+		// An image's layers are held from the moment the build found it (under the
+		// store lock), so that an rmi while a step runs does not take them away.
+		b.o.Image = func(ctx context.Context, ref string) (*cstorage.Image, error) {
+			img, err := find(ctx, ref)
+			if err == nil {
+				err = b.hold(img.TopLayer)
+			}
+			return img, err
+		}
+	}
+	return b
+}
+
+// hold records that the build uses layer id (the build holds the store lock).
+func (b *Builder) hold(ids ...string) error {
+	if err := b.rec.Layer(ids...); err != nil {
+		return fmt.Errorf("recording the layers the build uses: %w", err)
+	}
+	return nil
+}
+
+// unlocked runs fn without the store lock (fn does not change the store: it runs a
+// step's process, copies files into a mounted working layer, reads its changes), and
+// takes the lock again after it.
+func (b *Builder) unlocked(fn func() error) error {
+	if b.unlock == nil {
+		return fn()
+	}
+	b.unlock()
+	b.unlock = nil
+	err := fn()
+	u, lerr := b.o.Lock()
+	if lerr != nil {
+		return errors.Join(err, lerr)
+	}
+	b.unlock = u
+	return err
 }
 
 func (b *Builder) note(key, format string, a ...any) {
@@ -173,12 +220,35 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b.ctx = ctx
+	if b.o.Lock != nil {
+		u, err := b.o.Lock()
+		if err != nil {
+			return nil, err
+		}
+		b.unlock = u
+		// Registered first, run last: the clean-up below changes the store.
+		defer func() {
+			if b.unlock != nil {
+				b.unlock()
+			}
+		}()
+	}
 	if err := os.MkdirAll(filepath.Join(b.root, stepsDir), 0o700); err != nil {
 		return nil, err
 	}
+	rec, err := hold.Start(b.store.GraphRoot())
+	if err != nil {
+		return nil, fmt.Errorf("starting the build's record: %w", err)
+	}
+	b.rec = rec
+	defer rec.End()
+	// The build's scratch files, in a directory of its own: a build cleaning up after
+	// a killed one removes only those of builds that are gone.
+	b.tmp = filepath.Join(b.tmp, "build-"+rec.Token)
 	if err := os.MkdirAll(b.tmp, 0o700); err != nil {
 		return nil, err
 	}
+	defer os.RemoveAll(b.tmp)
 	b.cleanStale()
 	b.sig = catchInterrupts(cancel)
 	defer b.sig.stop()
@@ -464,6 +534,9 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 	useCache := b.o.Layers && !b.o.NoCache
 	if useCache {
 		if hit := b.lookup(key, st); hit != nil {
+			if err := b.hold(hit.Layer); err != nil {
+				return err
+			}
 			st.Config, st.Layer, st.CmdSet, st.key = hit.Config, hit.Layer, hit.CmdSet, key
 			id := configID(&st.Config)
 			fmt.Fprintf(b.o.Stdout, "--> Using cache %s\n--> %s\n", id, id[:12])

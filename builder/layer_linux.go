@@ -23,10 +23,11 @@ import (
 	"go.podman.io/storage/pkg/archive"
 
 	"hutch.dev/hutch/buildfs"
+	"hutch.dev/hutch/internal/hold"
 )
 
 // workPrefix names the writable layer a step works in; one left by a killed build is
-// removed by the next (which holds the store lock, so no other build owns it).
+// removed by the next (one that no running build holds: internal/hold).
 const workPrefix = "hutch-build-work-"
 
 func randomHex(n int) string {
@@ -48,6 +49,10 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 	work, err := b.store.CreateLayer("", st.Layer, []string{workPrefix + randomHex(8)}, "", true, nil)
 	if err != nil {
 		return fmt.Errorf("creating the working layer: %w", err)
+	}
+	if err := b.hold(work.ID); err != nil {
+		_ = b.store.DeleteLayer(work.ID)
+		return err
 	}
 	defer func() {
 		_, _ = b.store.Unmount(work.ID, true)
@@ -89,7 +94,12 @@ func (b *Builder) storeLayer(st *state, workID string, lap func(string)) error {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	diffID, size, err := b.writeDiff(workID, f)
+	var diffID digest.Digest
+	var size int64
+	err = b.unlocked(func() (err error) {
+		diffID, size, err = b.writeDiff(workID, f)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -119,6 +129,9 @@ func (b *Builder) storeLayer(st *state, workID string, lap func(string)) error {
 		b.created = append(b.created, layerID)
 	}
 	lap("stored")
+	if err := b.hold(layerID); err != nil {
+		return err
+	}
 	st.Layer = layerID
 	st.Config.RootFS.Type = "layers"
 	st.Config.RootFS.DiffIDs = append(st.Config.RootFS.DiffIDs, diffID)
@@ -204,10 +217,19 @@ func (b *Builder) unmountAll() {
 	b.tmpDirs = nil
 }
 
-// cleanStale removes what a killed build left: working layers and scratch files.
+// cleanStale removes what a killed build left: working layers and scratch files that
+// no running build holds.
 func (b *Builder) cleanStale() {
+	live, err := hold.Held(b.store.GraphRoot())
+	if err != nil {
+		logrus.Debugf("build: not cleaning up after killed builds: %v", err)
+		return
+	}
 	if layers, err := b.store.Layers(); err == nil {
 		for _, l := range layers {
+			if _, held := live.Holds(l.ID); held {
+				continue
+			}
 			for _, n := range l.Names {
 				if strings.HasPrefix(n, workPrefix) {
 					_, _ = b.store.Unmount(l.ID, true)
@@ -217,10 +239,11 @@ func (b *Builder) cleanStale() {
 			}
 		}
 	}
-	if entries, err := os.ReadDir(b.tmp); err == nil {
+	tmp := filepath.Dir(b.tmp)
+	if entries, err := os.ReadDir(tmp); err == nil {
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), "build-") {
-				_ = os.RemoveAll(filepath.Join(b.tmp, e.Name()))
+			if token, ok := strings.CutPrefix(e.Name(), "build-"); ok && !live.Tokens[token] {
+				_ = os.RemoveAll(filepath.Join(tmp, e.Name()))
 			}
 		}
 	}

@@ -151,7 +151,13 @@ func (b *Builder) runIn(rootfs string, st *state, c *instructions.RunCommand, p 
 		return err
 	}
 	defer closeIO()
-	code, oomKilled, err := b.runProcess(spec, net, nsinit.Stdio{Stdout: out, Stderr: errOut})
+	// The step's process runs without the store lock: other builds, rmi, pull go on.
+	var code int
+	var oomKilled bool
+	err = b.unlocked(func() (err error) {
+		code, oomKilled, err = b.runProcess(spec, net, nsinit.Stdio{Stdout: out, Stderr: errOut})
+		return err
+	})
 	if b.sig.err() != nil {
 		return ErrInterrupted
 	}

@@ -169,45 +169,51 @@ func (b *Builder) copyStep(st *state, ins, from string, sd instructions.SourcesA
 			return err
 		}
 	}
+	// The copying (into the mounted working layer) runs without the store lock.
 	err = b.layerStep(st, func(rootfs string) error {
-		o := buildfs.CopyOptions{Chmod: mode, IgnoreChownErrors: b.o.SingleID}
-		if chown != "" {
-			pair, err := resolveChown(rootfs, chown)
-			if err != nil {
-				return fmt.Errorf("%s --chown=%s: %w", ins, chown, err)
-			}
-			o.Chown = pair
-		}
-		if ign, err := b.ignore(); err == nil {
-			o.Ignore = ign
-		}
-		plain := p.srcs
-		if ins == "ADD" {
-			var err error
-			if plain, err = b.addArchives(rootfs, dest, p, o); err != nil {
-				return err
-			}
-		}
-		if len(plain) > 0 {
-			co := o
-			if from != "" {
-				co.Ignore = nil // the ignore file is the context's
-			}
-			if err := buildfs.CopyInto(rootfs, dest, plain, co); err != nil {
-				return err
-			}
-		}
-		for _, sc := range sd.SourceContents {
-			if err := buildfs.WriteFile(rootfs, dest, sc.Path, []byte(sc.Data), o); err != nil {
-				return err
-			}
-		}
-		return nil
+		return b.unlocked(func() error { return b.copyInto(rootfs, ins, chown, dest, from, mode, p, sd) })
 	})
 	if err != nil {
 		return err
 	}
 	b.historyLayer(st, "/bin/sh -c #(nop) "+strings.TrimSpace(text))
+	return nil
+}
+
+// copyInto copies a COPY's or ADD's sources into the working layer's root.
+func (b *Builder) copyInto(rootfs, ins, chown, dest, from string, mode *fs.FileMode, p *stepPlan, sd instructions.SourcesAndDest) error {
+	o := buildfs.CopyOptions{Chmod: mode, IgnoreChownErrors: b.o.SingleID}
+	if chown != "" {
+		pair, err := resolveChown(rootfs, chown)
+		if err != nil {
+			return fmt.Errorf("%s --chown=%s: %w", ins, chown, err)
+		}
+		o.Chown = pair
+	}
+	if ign, err := b.ignore(); err == nil {
+		o.Ignore = ign
+	}
+	plain := p.srcs
+	if ins == "ADD" {
+		var err error
+		if plain, err = b.addArchives(rootfs, dest, p, o); err != nil {
+			return err
+		}
+	}
+	if len(plain) > 0 {
+		co := o
+		if from != "" {
+			co.Ignore = nil // the ignore file is the context's
+		}
+		if err := buildfs.CopyInto(rootfs, dest, plain, co); err != nil {
+			return err
+		}
+	}
+	for _, sc := range sd.SourceContents {
+		if err := buildfs.WriteFile(rootfs, dest, sc.Path, []byte(sc.Data), o); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

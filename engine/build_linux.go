@@ -9,14 +9,22 @@ import (
 	"hutch.dev/hutch/storage"
 )
 
-// Builder is a build on the store (whose lock the caller holds): o is what the command
-// asked; the session adds the host's part (the cache, the id mapping, slirp4netns,
-// [cgroups], the seccomp filters' cache) and finds FROM and --from images as base says (its Policy, TLS choice and
-// Progress; Ref and Locked are the builder's).
+// Builder is a build on the store: o is what the command asked; the session adds the
+// host's part (the cache, the id mapping, slirp4netns, [cgroups], the seccomp filters'
+// cache, the store lock, which the build takes only while it changes the store) and
+// finds FROM and --from images as base says (its Policy, TLS choice and Progress; Ref
+// and Locked are the builder's: it looks for images with the lock held).
 func (s *Session) Builder(st *storage.Store, o builder.Options, base ImageRequest) *builder.Builder {
 	o.CacheDir, o.SingleID = s.Host.Paths.CacheDir, s.Host.NS.SingleID
 	o.SlirpPath, o.Cgroups = s.Host.Config.Network.Slirp4netnsPath, s.CgroupOptions()
 	o.Seccomp = s.SeccompCache()
+	o.Lock = func() (func(), error) {
+		l, err := s.Host.LockStore()
+		if err != nil {
+			return nil, err
+		}
+		return l.Unlock, nil
+	}
 	o.Image = func(ctx context.Context, ref string) (*cstorage.Image, error) {
 		r := base
 		r.Ref, r.Locked = ref, true

@@ -12,6 +12,7 @@ import (
 
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/diskspace"
+	"hutch.dev/hutch/internal/hold"
 )
 
 // Prefixes of the scratch files and directories of save and load (made with
@@ -201,6 +202,13 @@ func removeImage(store cstorage.Store, img *cstorage.Image, o RemoveOptions, res
 		}
 		return fmt.Errorf("%w: image %s is used by container %s: remove the container first (`hutch rm %s`), or use `hutch rmi -f`", ErrInUse, ShortID(img.ID), strings.Join(desc, ", "), ShortID(users[0].ID))
 	}
+	live, err := hold.Held(store.GraphRoot())
+	if err != nil {
+		return err
+	}
+	if pid, ok := live.Holds(img.TopLayer); ok && !sharedTop(store, img) {
+		return fmt.Errorf("%w: image %s is used by a build running now (PID %d): remove it once that build has finished (`hutch rmi %s` then)", ErrInUse, ShortID(img.ID), pid, ShortID(img.ID))
+	}
 	for _, c := range users {
 		if err := o.removeContainer(store, c.ID); err != nil {
 			return fmt.Errorf("removing container %s that uses the image: %w", ShortID(c.ID), err)
@@ -226,6 +234,21 @@ func removeImage(store cstorage.Store, img *cstorage.Image, o RemoveOptions, res
 	return err
 }
 
+// sharedTop says whether another image has img's top layer (removing img then removes
+// no layer).
+func sharedTop(store cstorage.Store, img *cstorage.Image) bool {
+	all, err := store.Images()
+	if err != nil {
+		return false
+	}
+	for _, o := range all {
+		if o.ID != img.ID && o.TopLayer == img.TopLayer {
+			return true
+		}
+	}
+	return false
+}
+
 // pruneParents removes the unnamed images on the layers of chain (a removed image's,
 // top first) that no container uses and no image left builds on (or sits on the same
 // layer as), children before parents; it returns their IDs.
@@ -238,6 +261,10 @@ func pruneParents(store cstorage.Store, chain []string) ([]string, error) {
 		pos[l] = i
 	}
 	cat, err := ReadCatalog(store)
+	if err != nil {
+		return nil, err
+	}
+	live, err := hold.Held(store.GraphRoot())
 	if err != nil {
 		return nil, err
 	}
@@ -259,8 +286,8 @@ func pruneParents(store cstorage.Store, chain []string) ([]string, error) {
 	sort.SliceStable(cands, func(i, j int) bool { return pos[cands[i].TopLayer] < pos[cands[j].TopLayer] })
 	var removed []string
 	for _, c := range cands {
-		if protected[c.TopLayer] {
-			continue
+		if _, held := live.Holds(c.TopLayer); protected[c.TopLayer] || held {
+			continue // another image, or a running build, uses it
 		}
 		if _, err := store.DeleteImage(c.ID, true); err != nil {
 			if errors.Is(err, cstorage.ErrImageUsedByContainer) || errors.Is(err, cstorage.ErrImageUnknown) {
@@ -350,6 +377,10 @@ func Prune(store cstorage.Store, o PruneOptions) ([]string, int64, error) {
 	diskspace.ReleaseIfLow(store.GraphRoot())
 	var removed []string
 	var freed int64
+	live, err := hold.Held(store.GraphRoot())
+	if err != nil {
+		return removed, freed, err
+	}
 	for {
 		cat, err := ReadCatalog(store)
 		if err != nil {
@@ -360,6 +391,9 @@ func Prune(store cstorage.Store, o PruneOptions) ([]string, int64, error) {
 		for _, s := range cat.Summaries() {
 			if s.Containers > 0 || (!all && !s.Dangling) || (o.BuildCacheOnly && !s.BuildCache) {
 				continue
+			}
+			if _, held := live.Holds(s.TopLayer); held {
+				continue // a running build uses it
 			}
 			// An unnamed parent of another image goes only once its child is gone.
 			if s.Intermediate && !all && !(s.BuildCache && !s.Built) {
@@ -394,12 +428,16 @@ func Prune(store cstorage.Store, o PruneOptions) ([]string, int64, error) {
 	}
 }
 
-// Unreferenced lists the store's layers that no image and no container uses (neither
-// as its top layer nor below one): what an image removal, a load or a build cut short
-// (kill -9) left. Only meaningful while hutch's store lock is held, when no image is
-// being written.
+// Unreferenced lists the store's layers that no image, no container and no running
+// build uses (neither as its top layer nor below one): what an image removal, a load or
+// a build cut short (kill -9) left. Only meaningful while hutch's store lock is held,
+// when no image is being written.
 func Unreferenced(store cstorage.Store) ([]cstorage.Layer, error) {
 	layers, err := store.Layers()
+	if err != nil {
+		return nil, err
+	}
+	live, err := hold.Held(store.GraphRoot())
 	if err != nil {
 		return nil, err
 	}
@@ -429,6 +467,9 @@ func Unreferenced(store cstorage.Store) ([]cstorage.Layer, error) {
 	}
 	for _, c := range ctrs {
 		mark(c.LayerID)
+	}
+	for id := range live.Layers {
+		mark(id)
 	}
 	var out []cstorage.Layer
 	for _, l := range layers {

@@ -22,6 +22,7 @@ import (
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/internal/hold"
 	"hutch.dev/hutch/volumes"
 )
 
@@ -358,6 +359,17 @@ func (c *Checker) store(o Options, add func(*Problem)) (string, error) {
 				return nil
 			}})
 	}
+	// What a running build holds is its own business: a working layer being written, a
+	// step's layer no image holds yet.
+	live, err := hold.Held(c.Store.GraphRoot())
+	if err != nil {
+		return "", err
+	}
+	for id := range rep.Layers {
+		if _, held := live.Holds(id); held {
+			delete(rep.Layers, id)
+		}
+	}
 	storeRepair := &storeRepair{c: c, rep: rep}
 	for id, errs := range rep.Images {
 		add(&Problem{Kind: "image", ID: id, Name: names[id], Found: describe(errs),
@@ -467,6 +479,10 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	live, err := hold.Held(c.Store.GraphRoot())
+	if err != nil {
+		return "", err
+	}
 	ctrOf := map[string]string{} // layer → container
 	for _, sc := range stored {
 		ctrOf[sc.LayerID] = sc.ID
@@ -494,12 +510,12 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 				fix:    func() error { m.ReleaseMount(id); return nil }})
 			continue
 		}
-		// An image's layer is mounted only by a build, which holds the store lock: with
-		// the lock held here, nothing does.
-		if c.handled[short(l.ID)] {
+		// An image's layer is mounted only by a build: by none if no running build
+		// holds it.
+		if _, held := live.Holds(l.ID); held || c.handled[short(l.ID)] {
 			continue
 		}
-		add(&Problem{Kind: "mount", ID: l.ID, Found: fmt.Sprintf("the store counts layer %s as mounted %d time(s), but no build runs", short(l.ID), l.MountCount),
+		add(&Problem{Kind: "mount", ID: l.ID, Found: fmt.Sprintf("the store counts layer %s as mounted %d time(s), but no running build holds it", short(l.ID), l.MountCount),
 			Repair: "unmounts it",
 			fix: func() error {
 				_, err := c.Store.Unmount(l.ID, true)
@@ -664,7 +680,9 @@ func (c *Checker) buildCache(_ Options, add func(*Problem)) (string, error) {
 	return fmt.Sprintf("build cache: %d stale entries", len(stale)), nil
 }
 
-// lockedScratch are the scratch entries only commands holding the store lock make.
+// lockedScratch are the scratch entries only commands holding the store lock make (a
+// build's own directory, build-TOKEN, is left only when no running build has that
+// token: internal/hold).
 var lockedScratch = []string{"container_images_", "import-", "build-", "hutch-build-"}
 
 // scratch finds what killed commands left in the store's scratch directory (its tmp).
@@ -678,6 +696,10 @@ func (c *Checker) scratch(_ Options, add func(*Problem)) (string, error) {
 		return "", err
 	}
 	open := openUnder(dir)
+	live, err := hold.Held(c.Store.GraphRoot())
+	if err != nil {
+		return "", err
+	}
 	n := 0
 	for _, e := range entries {
 		name, p := e.Name(), filepath.Join(dir, e.Name())
@@ -691,6 +713,9 @@ func (c *Checker) scratch(_ Options, add func(*Problem)) (string, error) {
 			if strings.HasPrefix(name, pre) {
 				left = true // the lock is ours: nobody uses it
 			}
+		}
+		if token, ok := strings.CutPrefix(name, "build-"); ok && live.Tokens[token] {
+			left = false // a running build's
 		}
 		if !left && !open[p] {
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {

@@ -88,11 +88,11 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, unlock, err := a.sess.LockedStore()
+	// The build takes the store lock itself, only while it changes the store.
+	s, err := a.sess.Store()
 	if err != nil {
 		return err
 	}
-	defer unlock()
 	b := a.sess.Builder(s, o, engine.ImageRequest{Policy: pull, SkipTLSVerify: f.registry.skipTLS(), Progress: progress(f.quiet)})
 	built, err := b.Build(context.Background())
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -58,7 +59,10 @@ func printRows[T any](w io.Writer, format string, header map[string]string, rows
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	// tabwriter writes each cell on its own: buffered, a thousand rows are a few
+	// writes instead of ten thousand.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	tw := tabwriter.NewWriter(bw, 0, 8, 3, ' ', 0)
 	if table {
 		// The header is the same template applied to the column names.
 		var hb strings.Builder
@@ -74,7 +78,10 @@ func printRows[T any](w io.Writer, format string, header map[string]string, rows
 		}
 		fmt.Fprintln(tw, b.String())
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // humanSize prints bytes as Docker does (SI units, three significant digits).
