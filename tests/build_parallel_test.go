@@ -9,6 +9,7 @@ package tests
 // bench/parallel-build.sh, not here.)
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -157,7 +158,7 @@ func TestBuildSameDockerfileTwiceAtOnce(t *testing.T) {
 func assertNoEntries(t *testing.T, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
 	if len(entries) > 0 {

@@ -142,7 +142,7 @@ func Held(graphRoot string) (*Builds, error) {
 			f.Close()
 			continue
 		}
-		if err != unix.EWOULDBLOCK {
+		if !errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
 			return nil, &os.PathError{Op: "flock", Path: p, Err: err}
 		}

@@ -1,6 +1,8 @@
 package hold
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,7 +68,7 @@ func TestDeadRecordRemoved(t *testing.T) {
 	if _, ok := b.Holds("l1"); ok || len(b.Tokens) != 0 {
 		t.Fatalf("a dead build's record counts: %+v", b)
 	}
-	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the dead record is still there: %v", err)
 	}
 }
