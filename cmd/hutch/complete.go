@@ -65,7 +65,7 @@ var containerArgs = map[string]argSpec{
 	"pause": many(runningContainer), "stats": many(runningContainer), "exec": one(runningContainer),
 	"attach": one(runningContainer), "top": one(runningContainer), "start": many(stoppedContainer),
 	"unpause": many(pausedContainer), "run": one(anyImage), "create": one(anyImage),
-	"cp": one(copyPath, copyPath), "export": one(anyContainer),
+	"cp": one(copyPath, copyPath), "export": one(anyContainer), "commit": one(anyContainer, anyImage),
 }
 
 // argSpecs by the group a command is in ("" for the top level).
