@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -53,62 +52,6 @@ func (r *Records) Summaries() ([]Summary, error) {
 		out = append(out, Summary{Config: c, State: st})
 	}
 	return out, nil
-}
-
-// Filter is one `ps --filter KEY=VALUE`.
-type Filter struct{ Key, Value string }
-
-// ParseFilter reads status=…, name=…, label=KEY[=VALUE], ancestor=IMAGE, id=….
-func ParseFilter(f string) (Filter, error) {
-	k, v, ok := strings.Cut(f, "=")
-	switch k {
-	case "status", "name", "label", "ancestor", "id":
-	default:
-		return Filter{}, fmt.Errorf("--filter %q: use status=, name=, label=, ancestor= or id=", f)
-	}
-	if !ok || v == "" {
-		return Filter{}, fmt.Errorf("--filter %q: expected KEY=VALUE", f)
-	}
-	if k == "status" {
-		switch v {
-		case StatusCreated, StatusRunning, StatusExited, "paused", "restarting", "removing", "dead":
-		default:
-			return Filter{}, fmt.Errorf("--filter %q: status is created, running, exited, paused, restarting, removing or dead", f)
-		}
-	}
-	return Filter{k, v}, nil
-}
-
-// Matches applies the filters (all must match; several values for one key are OR'ed).
-// imageMatches tells whether the container's image is the one an ancestor= names.
-func (s Summary) Matches(filters []Filter, imageMatches func(ref string, c *Config) bool) bool {
-	byKey := map[string][]string{}
-	for _, f := range filters {
-		byKey[f.Key] = append(byKey[f.Key], f.Value)
-	}
-	for key, vals := range byKey {
-		ok := false
-		for _, v := range vals {
-			switch key {
-			case "status":
-				ok = ok || s.StateText() == v || v == StatusRunning && s.State.Status == v
-			case "name":
-				ok = ok || strings.Contains(s.Config.Name, v)
-			case "id":
-				ok = ok || strings.HasPrefix(s.Config.ID, v)
-			case "label":
-				lk, lv, hasV := strings.Cut(v, "=")
-				got, has := s.Config.Labels[lk]
-				ok = ok || (has && (!hasV || got == lv))
-			case "ancestor":
-				ok = ok || imageMatches(v, s.Config)
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // LogOptions select what `hutch logs` shows.

@@ -126,8 +126,8 @@ var (
 		"label=disable", "label=nested", "apparmor=unconfined",
 	}
 	usernsValues  = []string{"keep-id", "host"}
-	statusValues  = []string{container.StatusCreated, container.StatusRunning, "paused", container.StatusExited}
-	filterKeys    = []string{"status=", "name=", "label=", "ancestor=", "id="}
+	statusValues  = container.StatusValues
+	filterKeys    = suffixed(container.FilterKeys, "=")
 	mountForms    = []string{"type=bind,source=", "type=volume,source=", "type=tmpfs,target="}
 	inspectTypes  = []string{"container", "image"}
 	enumFormats   = map[string][]string{"build": {"oci", "docker"}, "save": {"docker-archive", "oci-archive"}, "push": {"oci", "v2s2"}}
@@ -386,7 +386,9 @@ func (a *app) completePsFilter(cmd *cobra.Command, _ []string, toComplete string
 	switch key {
 	case "status":
 		values = statusValues
-	case "name":
+	case "health":
+		values = container.HealthValues
+	case "name", "before", "since":
 		values, _ = a.names(anyContainer, nil, val, false)
 	case "ancestor":
 		values, _ = a.names(anyImage, nil, val, false)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,40 +11,59 @@ import (
 	"github.com/spf13/cobra"
 
 	"hutch.dev/hutch/container"
-	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
 )
 
+// psRow is one line of `hutch ps`, with Docker's template fields.
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Status, State, Ports, Names string
+	Labels, Mounts, Networks, Size                                         string
+	LocalVolumes                                                           int
+	labels                                                                 map[string]string
 }
 
+// Label is the value of one of the container's labels ({{.Label "team"}}), as Docker's.
+func (r psRow) Label(key string) string { return r.labels[key] }
+
 var psHeader = map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-	"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES"}
+	"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES",
+	"Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS", "Size": "SIZE", "LocalVolumes": "LOCAL VOLUMES"}
 
 func newPsCommand(a *app) *cobra.Command {
-	var all, quiet, latest, noTrunc bool
+	var all, quiet, latest, noTrunc, noHeading, size bool
 	var last int
-	var format string
+	var format, sortBy string
 	var filters []string
 	c := &cobra.Command{
-		Use:     "ps [OPTIONS]",
-		Short:   "List containers (running ones; -a for all)",
-		Example: "  hutch ps\n  hutch ps -a --filter status=exited\n  hutch ps --format '{{.Names}} {{.Status}}'",
-		Args:    cobra.NoArgs,
+		Use:   "ps [OPTIONS]",
+		Short: "List containers (running ones; -a for all)",
+		Example: `  hutch ps
+  hutch ps -a --filter status=exited --filter status=created
+  hutch ps --filter label=team=web --filter publish=80 --sort names
+  hutch ps -s --format '{{.Names}} {{.Size}}'
+  hutch ps --format '{{.Names}} {{.Status}} {{.Label "team"}}'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var fs []container.Filter
-			byStatus := false
-			for _, f := range filters {
-				pf, err := container.ParseFilter(f)
-				if err != nil {
+			fl, err := container.ParseFilters(filters)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(container.SortKeys, sortBy) {
+				return fmt.Errorf("--sort %q: sort by %s", sortBy, strings.Join(container.SortKeys, ", "))
+			}
+			// As Docker: a template that shows .Size measures, as -s does.
+			size = size || strings.Contains(format, ".Size") || sortBy == "size"
+			if size {
+				// The writable layers are measured where the store can be opened.
+				if err := a.sess.UseStore(); err != nil {
 					return err
 				}
-				fs = append(fs, pf)
-				byStatus = byStatus || pf.Key == "status"
 			}
 			sums, err := a.sess.Records().Summaries()
 			if err != nil {
+				return err
+			}
+			if err := fl.Bind(sums); err != nil {
 				return err
 			}
 			if latest {
@@ -52,47 +72,65 @@ func newPsCommand(a *app) *cobra.Command {
 			var list []container.Summary
 			for _, s := range sums {
 				// As Docker: only a status filter (or -n, -l) looks beyond running ones.
-				if !all && last <= 0 && !byStatus && s.State.Status != container.StatusRunning {
+				if !all && last <= 0 && !fl.ShowsStopped() && s.State.Status != container.StatusRunning {
 					continue
 				}
-				if !s.Matches(fs, matchImage) {
-					continue
+				if fl.Match(s) {
+					list = append(list, s)
 				}
-				list = append(list, s)
 			}
 			if last > 0 && len(list) > last {
 				list = list[:last]
+			}
+			var sizes map[string]container.Size
+			if size {
+				st, err := a.sess.Store()
+				if err != nil {
+					return err
+				}
+				ids := make([]string, len(list))
+				for i, s := range list {
+					ids[i] = s.Config.ID
+				}
+				sizes = container.Sizes(st, ids)
+			}
+			if err := container.Sort(list, sortBy, sizes); err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if format == "json" {
 				type js struct {
 					*container.Config
-					State *container.State
+					State      *container.State
+					SizeRw     *int64 `json:"SizeRw,omitempty"`
+					SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
 				}
 				rows := []js{}
 				for _, s := range list {
-					rows = append(rows, js{s.Config, s.State})
+					j := js{Config: s.Config, State: s.State}
+					if sz, ok := sizes[s.Config.ID]; ok {
+						j.SizeRw, j.SizeRootFs = &sz.RW, &sz.RootFS
+					}
+					rows = append(rows, j)
 				}
 				return printJSON(out, rows)
 			}
 			now := time.Now()
 			var rows []psRow
 			for _, s := range list {
-				id, command := s.Config.ID[:12], strings.Join(s.Config.Args, " ")
-				if noTrunc {
-					id = s.Config.ID
-				} else if len(command) > 20 {
-					command = command[:19] + "…"
-				}
-				rows = append(rows, psRow{ID: id, Image: s.Config.ImageName, Command: strconv.Quote(command),
-					CreatedAt: s.Config.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(s.Config.Created),
-					Status: s.StatusText(now), State: s.StateText(), Ports: network.Format(portsOf(s)), Names: s.Config.Name})
+				rows = append(rows, newPsRow(s, now, noTrunc, sizes))
 			}
 			if quiet {
 				format = "{{.ID}}"
 			}
 			if format == "" {
 				format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+				if size {
+					format += "\t{{.Size}}"
+				}
+			}
+			if noHeading {
+				format = withoutHeading(format)
 			}
 			return printRows(out, format, psHeader, rows)
 		},
@@ -102,22 +140,57 @@ func newPsCommand(a *app) *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show container IDs")
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container")
 	f.IntVarP(&last, "last", "n", -1, "show the N last created containers")
-	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs and commands")
-	stringArrayVarP(f, &filters, "filter", "f", "filter: status=…, name=…, label=KEY[=VALUE], ancestor=IMAGE, id=…")
-	f.StringVar(&format, "format", "", "Go template (fields .ID .Image .Command .RunningFor .CreatedAt .Status .State .Ports .Names), 'table TEMPLATE', or json")
+	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs, commands and mounts")
+	f.BoolVar(&noHeading, "noheading", false, "print no header line")
+	f.BoolVarP(&size, "size", "s", false, "show the size of each container's writable layer, and (virtual) of its whole file system")
+	f.StringVar(&sortBy, "sort", "created", "sort by "+strings.Join(container.SortKeys, ", ")+" (created: newest first)")
+	stringArrayVarP(f, &filters, "filter", "f", "filter (repeatable; one key's values: any; different keys: all): status=, name=REGEXP, id=, label=KEY[=VALUE] (all must hold), ancestor=IMAGE, exited=CODE, before=CONTAINER, since=CONTAINER, volume=NAME|DEST, network=MODE, publish=PORT[/PROTO], expose=PORT[/PROTO], health=")
+	f.StringVar(&format, "format", "", "Go template (fields .ID .Image .Command .RunningFor .CreatedAt .Status .State .Ports .Names .Labels .Label \"KEY\" .Mounts .Networks .Size .LocalVolumes), 'table TEMPLATE', or json")
 	return c
 }
 
-// matchImage tells whether the container was made from the image ref names (by the
-// name it was given, a normalised form of it, or an ID prefix).
-func matchImage(ref string, c *container.Config) bool {
-	if ref == c.ImageName || strings.HasPrefix(c.ImageID, strings.TrimPrefix(ref, "sha256:")) {
-		return true
+// newPsRow is a container's line, as Docker's ps prints it.
+func newPsRow(s container.Summary, now time.Time, noTrunc bool, sizes map[string]container.Size) psRow {
+	c := s.Config
+	id, command := c.ID[:12], strings.Join(c.Args, " ")
+	if noTrunc {
+		id = c.ID
+	} else if len(command) > 20 {
+		command = command[:19] + "…"
 	}
-	if n, err := images.NormalizeLocal(ref); err == nil && n.String() == c.ImageName {
-		return true
+	r := psRow{ID: id, Image: c.ImageName, Command: strconv.Quote(command),
+		CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(c.Created),
+		Status: s.StatusText(now), State: s.StateText(), Ports: network.Format(portsOf(s)), Names: c.Name,
+		Networks: c.Network.Mode, labels: c.Labels}
+	var labels []string
+	for k, v := range c.Labels {
+		labels = append(labels, k+"="+v)
 	}
-	return strings.HasSuffix(c.ImageName, "/"+ref) || strings.HasSuffix(c.ImageName, "/"+ref+":latest")
+	slices.Sort(labels)
+	r.Labels = strings.Join(labels, ",")
+	var mounts []string
+	for _, m := range c.Mounts {
+		name := m.Source
+		if name == "" {
+			name = m.Destination
+		}
+		if !noTrunc {
+			name = ellipsis(name, 15)
+		}
+		mounts = append(mounts, name)
+		if m.Type == "volume" {
+			r.LocalVolumes++
+		}
+	}
+	r.Mounts = strings.Join(mounts, ",")
+	if sz, ok := sizes[c.ID]; ok {
+		if sz.RW < 0 {
+			r.Size = "N/A"
+		} else {
+			r.Size = humanSize(sz.RW) + " (virtual " + humanSize(sz.RootFS) + ")"
+		}
+	}
+	return r
 }
 
 func newLogsCommand(a *app) *cobra.Command {
