@@ -150,7 +150,13 @@ func (r *Records) WaitExit(id string, timeout time.Duration) (*State, error) {
 
 // Stop sends the container's stop signal and, if it still runs after timeout, SIGKILL;
 // it returns once the container has exited. Stopping a stopped container does nothing.
-func (r *Records) Stop(c *Config, timeout time.Duration) (err error) {
+func (r *Records) Stop(c *Config, timeout time.Duration) error {
+	return r.StopWith(c, "", timeout)
+}
+
+// StopWith is Stop with the signal signal (`stop -s`; "" for the container's stop
+// signal) sent first.
+func (r *Records) StopWith(c *Config, signal string, timeout time.Duration) (err error) {
 	st, err := r.Current(c.ID)
 	if err != nil {
 		return err
@@ -166,7 +172,10 @@ func (r *Records) Stop(c *Config, timeout time.Duration) (err error) {
 			c.Emit(events.Stop)
 		}
 	}()
-	sig, err := ParseSignal(c.StopSignal)
+	if signal == "" {
+		signal = c.StopSignal
+	}
+	sig, err := ParseSignal(signal)
 	if err != nil {
 		return err
 	}

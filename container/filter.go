@@ -323,3 +323,32 @@ func Sort(list []Summary, key string, sizes map[string]Size) error {
 	})
 	return nil
 }
+
+// Select is what `--all` and `--filter` pick for a verb of several containers: every
+// container, newest first, that passes the filters (ps's) and state (nil: any).
+func (r *Records) Select(filters []string, state func(Summary) bool) ([]Summary, error) {
+	f, err := ParseFilters(filters)
+	if err != nil {
+		return nil, err
+	}
+	all, err := r.Summaries()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Bind(all); err != nil {
+		return nil, err
+	}
+	var out []Summary
+	for _, s := range all {
+		if (state == nil || state(s)) && f.Match(s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Running, Stopped and PausedOnly are the states Select picks for stop and kill, start,
+// and unpause.
+func Running(s Summary) bool    { return s.State.Status == StatusRunning }
+func Stopped(s Summary) bool    { return s.State.Status != StatusRunning }
+func PausedOnly(s Summary) bool { return Paused(s.State) }

@@ -23,11 +23,21 @@ import (
 // Report hears how one container of a multi-container command went (err nil: done).
 type Report func(ref string, err error)
 
+// RemoveOptions are rm's flags.
+type RemoveOptions struct {
+	Force   bool // stop running containers first; a missing one is no error
+	Volumes bool // the anonymous volumes go too
+	Ignore  bool // a missing container is no error (-i)
+	// Timeout is how long a running container has, with Force, to end on its stop
+	// signal before SIGKILL (0: SIGKILL at once, as Docker's rm -f).
+	Timeout time.Duration
+}
+
 // RemoveContainers is `rm`: running containers are refused, or with force stopped
 // first (as the plain user, who can reach their processes); the removal runs where the
-// store can be opened, and report hears each container there. With force, a container
-// that does not exist is no error.
-func (s *Session) RemoveContainers(refs []string, force, volumes bool, report Report) error {
+// store can be opened, and report hears each container there. With Force or Ignore, a
+// container that does not exist is no error.
+func (s *Session) RemoveContainers(refs []string, o RemoveOptions, report Report) error {
 	return RunSplit(s, Split[struct{}]{
 		Name: "rm",
 		Outside: func() (struct{}, Place, error) {
@@ -41,10 +51,10 @@ func (s *Session) RemoveContainers(refs []string, force, volumes bool, report Re
 				if err != nil || st.Status != container.StatusRunning {
 					continue
 				}
-				if !force {
+				if !o.Force {
 					return struct{}{}, Nowhere, fmt.Errorf("container %s is running: stop it first (`hutch stop %s`), or use `hutch rm -f`", ct.Name, ct.Name)
 				}
-				if err := r.Stop(ct, 0); err != nil {
+				if err := r.Stop(ct, o.Timeout); err != nil {
 					return struct{}{}, Nowhere, err
 				}
 			}
@@ -58,8 +68,8 @@ func (s *Session) RemoveContainers(refs []string, force, volumes bool, report Re
 			for _, ref := range refs {
 				// RemoveRef also finishes a removal or creation cut short (a store
 				// entry left without records).
-				err := m.RemoveRef(ref, volumes)
-				if force && errors.Is(err, container.ErrNotFound) {
+				err := m.RemoveRef(ref, o.Volumes)
+				if (o.Force || o.Ignore) && errors.Is(err, container.ErrNotFound) {
 					continue
 				}
 				report(ref, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/network"
@@ -283,43 +284,71 @@ func newExecCommand(a *app) *cobra.Command {
 
 func newStopCommand(a *app) *cobra.Command {
 	var timeout int
+	var sig string
+	var p pick
 	c := &cobra.Command{
-		Use:     "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short:   "Stop containers: the stop signal, then SIGKILL after the timeout",
-		Example: "  hutch stop web\n  hutch stop -t 0 web",
-		Args:    cobra.MinimumNArgs(1),
+		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Stop containers: the stop signal, then SIGKILL after the timeout",
+		Example: `  hutch stop web
+  hutch stop -t 0 web db
+  hutch stop -s SIGINT web
+  hutch stop --all
+  hutch stop --filter label=team=web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return eachContainer(a, cmd, args, func(ct *container.Config) error {
+			if sig != "" {
+				if _, err := container.ParseSignal(sig); err != nil {
+					return err
+				}
+			}
+			refs, err := p.refs(a, cmd, args, container.Running)
+			if err != nil {
+				return err
+			}
+			given := cmd.Flags().Changed("time") || cmd.Flags().Changed("timeout")
+			return eachContainer(a, cmd, refs, func(ct *container.Config) error {
 				t := timeout
-				if !cmd.Flags().Changed("time") && ct.StopTimeout != nil {
+				if !given && ct.StopTimeout != nil {
 					t = *ct.StopTimeout
 				}
-				return a.sess.Records().Stop(ct, time.Duration(t)*time.Second)
+				return a.sess.Records().StopWith(ct, sig, time.Duration(t)*time.Second)
 			})
 		},
 	}
-	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	timeFlags(c.Flags(), &timeout)
+	c.Flags().StringVarP(&sig, "signal", "s", "", "the signal to stop with (default: the container's stop signal, else SIGTERM)")
+	p.register(c.Flags(), "stop every running container")
 	return c
+}
+
+// timeFlags are -t/--time and its alias --timeout: seconds to wait before SIGKILL.
+func timeFlags(fs *pflag.FlagSet, timeout *int) {
+	fs.IntVarP(timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	fs.IntVar(timeout, "timeout", 10, "the same as --time")
 }
 
 func newKillCommand(a *app) *cobra.Command {
 	var sig string
+	var p pick
 	c := &cobra.Command{
 		Use:     "kill [OPTIONS] CONTAINER [CONTAINER...]",
 		Short:   "Send a signal (default SIGKILL) to containers",
-		Example: "  hutch kill web\n  hutch kill -s HUP web",
-		Args:    cobra.MinimumNArgs(1),
+		Example: "  hutch kill web\n  hutch kill -s HUP web\n  hutch kill -a",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := container.ParseSignal(sig)
 			if err != nil {
 				return err
 			}
-			return eachContainer(a, cmd, args, func(ct *container.Config) error {
+			refs, err := p.refs(a, cmd, args, container.Running)
+			if err != nil {
+				return err
+			}
+			return eachContainer(a, cmd, refs, func(ct *container.Config) error {
 				return a.sess.Records().Signal(ct, s)
 			})
 		},
 	}
 	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "the signal to send")
+	p.register(c.Flags(), "signal every running container")
 	return c
 }
 
@@ -391,20 +420,25 @@ func (r *containerReport) result() error {
 
 func newRestartCommand(a *app) *cobra.Command {
 	var timeout int
+	var p pick
 	c := &cobra.Command{
 		Use:     "restart [OPTIONS] CONTAINER [CONTAINER...]",
 		Short:   "Stop and start containers again",
-		Example: "  hutch restart web\n  hutch restart -t 0 web db",
-		Args:    cobra.MinimumNArgs(1),
+		Example: "  hutch restart web\n  hutch restart -t 0 web db\n  hutch restart --filter status=exited",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			refs, err := p.refs(a, cmd, args, nil)
+			if err != nil {
+				return err
+			}
 			rep := a.reporter(cmd)
-			if err := a.sess.RestartContainers(args, time.Duration(timeout)*time.Second, rep.report); err != nil {
+			if err := a.sess.RestartContainers(refs, time.Duration(timeout)*time.Second, rep.report); err != nil {
 				return err
 			}
 			return rep.result()
 		},
 	}
-	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	timeFlags(c.Flags(), &timeout)
+	p.register(c.Flags(), "restart every container")
 	return c
 }
 
@@ -508,4 +542,39 @@ func newCpCommand(a *app) *cobra.Command {
 			return a.sess.Copy(args[0], args[1])
 		},
 	}
+}
+
+// pick is the --all and --filter of a verb of several containers (start, stop, restart,
+// kill, pause, unpause, rm), as Podman has them.
+type pick struct {
+	all     bool
+	filters []string
+}
+
+func (p *pick) register(fs *pflag.FlagSet, which string) {
+	fs.BoolVarP(&p.all, "all", "a", false, which)
+	stringArrayVar(fs, &p.filters, "filter", "pick the containers by ps's filters (repeatable; KEY=VALUE, the keys of ps --filter)")
+}
+
+// refs are the containers named, or those --all and --filter pick in state (nil: any),
+// as full IDs.
+func (p *pick) refs(a *app, cmd *cobra.Command, args []string, state func(container.Summary) bool) ([]string, error) {
+	if !p.all && len(p.filters) == 0 {
+		if len(args) == 0 {
+			return nil, fmt.Errorf("name at least one container, or use --all or --filter (hutch %s --help)", cmd.CommandPath()[len("hutch "):])
+		}
+		return args, nil
+	}
+	if len(args) > 0 {
+		return nil, fmt.Errorf("give container names or --all/--filter, not both")
+	}
+	sel, err := a.sess.Records().Select(p.filters, state)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]string, len(sel))
+	for i, s := range sel {
+		refs[i] = s.Config.ID
+	}
+	return refs, nil
 }
