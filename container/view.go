@@ -191,6 +191,25 @@ type Inspect struct {
 	// Seccomp is the seccomp profile in effect (hutch's own; Docker only shows
 	// HostConfig.SecurityOpt).
 	Seccomp InspectSeccomp `json:"Seccomp"`
+	// SizeRw and SizeRootFs are there with inspect -s, as Docker's.
+	SizeRw     *int64 `json:"SizeRw,omitempty"`
+	SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
+}
+
+// InspectHealth is Docker's State.Health: absent (nil) for a container without a
+// healthcheck.
+type InspectHealth struct {
+	Status        string      `json:"Status"` // starting, healthy, unhealthy
+	FailingStreak int         `json:"FailingStreak"`
+	Log           []HealthLog `json:"Log"`
+}
+
+// HealthLog is one healthcheck's run.
+type HealthLog struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
 }
 
 // InspectSeccomp names the profile a container runs under.
@@ -216,6 +235,8 @@ type InspectState struct {
 	Error      string `json:"Error"`
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
+	// Health is there only for a container with a healthcheck, as Docker's.
+	Health *InspectHealth `json:"Health,omitempty"`
 }
 
 // InspectConfig is Docker's Config block.
@@ -265,7 +286,10 @@ type InspectMount struct {
 	Name        string `json:"Name,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"` // local, for a volume
+	Mode        string `json:"Mode"`             // ro for a read-only mount, "" otherwise
 	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"` // rprivate for a bind mount, "" otherwise
 }
 
 // InspectContainer builds the Docker-shaped description of a container. volumeDir maps
@@ -321,8 +345,14 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	in.Resources = inspectResources(c, st)
 	for _, m := range c.Mounts {
 		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly}
+		if m.ReadOnly {
+			im.Mode = "ro"
+		}
 		if m.Type == "volume" {
-			im.Name, im.Source = m.Source, volumeDir(m.Source)
+			im.Name, im.Source, im.Driver = m.Source, volumeDir(m.Source), "local"
+		}
+		if m.Type == "bind" {
+			im.Propagation = "rprivate"
 		}
 		if m.Type == "bind" {
 			mode := "rw"

@@ -10,11 +10,13 @@ import (
 	"syscall"
 	"time"
 
+	cstorage "go.podman.io/storage"
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/userns"
+	"hutch.dev/hutch/volumes"
 )
 
 // The commands whose work is split between the plain user and hutch's user namespace
@@ -200,14 +202,20 @@ func (s *Session) Migrate(timeout time.Duration, report Report) (int, error) {
 }
 
 // Inspect is `inspect`: containers are described from their records (as the plain
-// user); when a name is an image (or typ is "image"), the whole command runs where the
-// store can be opened. typ is "", "container" or "image".
-func (s *Session) Inspect(refs []string, typ string) ([]any, error) {
+// user); when a name is not a container's (or typ is "image", "volume" or "network"),
+// or size is asked, the whole command runs where the store can be opened. typ is "",
+// "container", "image", "volume" or "network"; without one, a name is looked for among
+// the containers, the images, the volumes, then the networks, as Docker's inspect does.
+// size adds the containers' SizeRw and SizeRootFs (inspect -s).
+func (s *Session) Inspect(refs []string, typ string, size bool) ([]any, error) {
 	var out []any
 	err := RunSplit(s, Split[struct{}]{
 		Name: "inspect",
 		Outside: func() (struct{}, Place, error) {
-			res, needStore, err := s.inspect(refs, typ, false)
+			if size {
+				return struct{}{}, InStore, nil
+			}
+			res, needStore, err := s.inspect(refs, typ, false, false)
 			if err != nil || needStore {
 				return struct{}{}, InStore, err
 			}
@@ -215,7 +223,7 @@ func (s *Session) Inspect(refs []string, typ string) ([]any, error) {
 			return struct{}{}, Nowhere, nil
 		},
 		Inside: func(struct{}) error {
-			res, _, err := s.inspect(refs, typ, true)
+			res, _, err := s.inspect(refs, typ, true, size)
 			out = res
 			return err
 		},
@@ -223,11 +231,11 @@ func (s *Session) Inspect(refs []string, typ string) ([]any, error) {
 	return out, err
 }
 
-func (s *Session) inspect(refs []string, typ string, withStore bool) ([]any, bool, error) {
+func (s *Session) inspect(refs []string, typ string, withStore, size bool) ([]any, bool, error) {
 	var out []any
 	r := s.Records()
 	for _, ref := range refs {
-		if typ != "image" {
+		if typ == "" || typ == "container" {
 			ct, err := r.Get(ref)
 			if err == nil {
 				in, err := r.InspectContainer(ct, func(name string) string {
@@ -236,29 +244,68 @@ func (s *Session) inspect(refs []string, typ string, withStore bool) ([]any, boo
 				if err != nil {
 					return nil, false, err
 				}
+				if size {
+					st, err := s.Store()
+					if err != nil {
+						return nil, false, err
+					}
+					sz := container.Sizes(st, []string{ct.ID})[ct.ID]
+					in.SizeRw, in.SizeRootFs = &sz.RW, &sz.RootFS
+				}
 				out = append(out, in)
 				continue
 			}
-			if typ == "container" {
+			if typ == "container" || !errors.Is(err, container.ErrNotFound) {
 				return nil, false, err
 			}
 		}
 		if !withStore {
 			return nil, true, nil
 		}
-		st, err := s.Store()
-		if err != nil {
-			return nil, false, err
+		var err error
+		if typ == "" || typ == "image" {
+			st, serr := s.Store()
+			if serr != nil {
+				return nil, false, serr
+			}
+			var img *cstorage.Image
+			if img, err = images.Resolve(st, ref); err == nil {
+				ins, err := images.InspectImage(st, img)
+				if err != nil {
+					return nil, false, err
+				}
+				out = append(out, ins)
+				continue
+			}
+			if typ == "image" || !errors.Is(err, images.ErrNotFound) {
+				return nil, false, err
+			}
 		}
-		img, err := images.Resolve(st, ref)
-		if err != nil {
-			return nil, false, err
+		if typ == "" || typ == "volume" {
+			v, verr := s.Volumes().Get(ref)
+			if verr == nil {
+				out = append(out, v)
+				continue
+			}
+			if typ == "volume" || !errors.Is(verr, volumes.ErrNotFound) {
+				return nil, false, verr
+			}
 		}
-		ins, err := images.InspectImage(st, img)
-		if err != nil {
-			return nil, false, err
+		if typ == "" || typ == "network" {
+			sums, serr := r.Summaries()
+			if serr != nil {
+				return nil, false, serr
+			}
+			if n, ok := container.InspectNetworkMode(ref, sums); ok {
+				out = append(out, n)
+				continue
+			}
+			if typ == "network" {
+				return nil, false, fmt.Errorf("no such network: %s (hutch's networks are the modes of --network: slirp4netns, none, host)", ref)
+			}
 		}
-		out = append(out, ins)
+		// Nothing of that name: the image's error says it, with where to look.
+		return nil, false, err
 	}
 	return out, false, nil
 }
