@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
-	imgspec "github.com/opencontainers/image-spec/specs-go"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/manifest"
 	cstorage "go.podman.io/storage"
@@ -20,42 +19,7 @@ import (
 // top layer is top: one uncompressed layer per layer of the chain, as the store keeps
 // them (go.podman.io/image compresses on push).
 func (b *Builder) manifestFor(cfgBytes []byte, top string) ([]byte, error) {
-	var chain []*cstorage.Layer
-	for id := top; id != ""; {
-		l, err := b.store.Layer(id)
-		if err != nil {
-			return nil, fmt.Errorf("reading layer %s: %w", id, err)
-		}
-		if l.UncompressedDigest == "" {
-			return nil, fmt.Errorf("layer %s has no recorded digest", id)
-		}
-		chain = append([]*cstorage.Layer{l}, chain...)
-		id = l.Parent
-	}
-	cd := digest.FromBytes(cfgBytes)
-	if b.o.Format == "docker" {
-		m := manifest.Schema2{
-			SchemaVersion: 2, MediaType: manifest.DockerV2Schema2MediaType,
-			ConfigDescriptor:  manifest.Schema2Descriptor{MediaType: manifest.DockerV2Schema2ConfigMediaType, Digest: cd, Size: int64(len(cfgBytes))},
-			LayersDescriptors: []manifest.Schema2Descriptor{},
-		}
-		for _, l := range chain {
-			m.LayersDescriptors = append(m.LayersDescriptors, manifest.Schema2Descriptor{
-				MediaType: manifest.DockerV2SchemaLayerMediaTypeUncompressed, Digest: l.UncompressedDigest, Size: l.UncompressedSize})
-		}
-		return json.Marshal(m)
-	}
-	m := imgspecv1.Manifest{
-		Versioned:   imgspec.Versioned{SchemaVersion: 2},
-		MediaType:   imgspecv1.MediaTypeImageManifest,
-		Config:      imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageConfig, Digest: cd, Size: int64(len(cfgBytes))},
-		Layers:      []imgspecv1.Descriptor{},
-		Annotations: dockerOnlyAnnotations(cfgBytes),
-	}
-	for _, l := range chain {
-		m.Layers = append(m.Layers, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageLayer, Digest: l.UncompressedDigest, Size: l.UncompressedSize})
-	}
-	return json.Marshal(m)
+	return images.Manifest(b.store, cfgBytes, top, b.o.Format, dockerOnlyAnnotations(cfgBytes))
 }
 
 // writeImage stores st as an image (or finds it stored already) and returns its ID.

@@ -108,6 +108,9 @@ type Config struct {
 	// anonymous volumes named once created.
 	Mounts     []MountSpec `json:"Mounts"`
 	StopSignal string      `json:"StopSignal,omitempty"`
+	// ExposedPorts are the image's ("80/tcp"), for ps's expose filter (Exposed adds
+	// the published ones).
+	ExposedPorts []string `json:"ExposedPorts,omitempty"`
 	// UIDMap and GIDMap are the container's own user namespace (keep-id), in hutch's ids.
 	UIDMap []nsinit.IDMap `json:"UIDMap,omitempty"`
 	GIDMap []nsinit.IDMap `json:"GIDMap,omitempty"`
@@ -169,6 +172,7 @@ func merge(r *Request, id string, imageID string, imageNames []string, ic images
 	if c.Name == "" {
 		c.Name = shortID(id)
 	}
+	c.ExposedPorts = sortedKeys(ic.ExposedPorts)
 	// A short name or an ID prefix is recorded as the image's name.
 	if len(imageNames) > 0 && !strings.Contains(o.Image, "/") && !strings.HasPrefix(imageID, o.Image) {
 		c.ImageName = imageNames[0]

@@ -61,6 +61,8 @@ func TestMerge(t *testing.T) {
 		// An anonymous volume for each VOLUME, in order.
 		Mounts:   []MountSpec{{Type: "volume", Destination: "/cache"}, {Type: "volume", Destination: "/data"}},
 		Settings: Settings{Network: net},
+		// The image's exposed ports, sorted, for ps --filter expose=.
+		ExposedPorts: []string{"53/udp", "80/tcp"},
 	}
 	c.Created = want.Created
 	if !reflect.DeepEqual(c, want) {

@@ -108,20 +108,25 @@ func (r *Records) Signal(c *Config, sig unix.Signal) error {
 	return nil
 }
 
-// SignalMain is hutch-signal: it signals a container process from inside hutch's user namespace.
+// SignalMain is hutch-signal: it signals container processes from inside hutch's user
+// namespace.
 func SignalMain() {
 	res := nsenter.Outcome()
 	if res.Err != nil {
 		fmt.Fprintln(os.Stderr, "joining the container's user namespace:", res.Err)
 		os.Exit(1)
 	}
-	pid, _ := strconv.Atoi(os.Args[1])
+	// hutch-signal PID SIG [PID...]
 	sig, _ := strconv.Atoi(os.Args[2])
-	if err := unix.Kill(pid, unix.Signal(sig)); err != nil && !errors.Is(err, unix.ESRCH) {
-		fmt.Fprintf(os.Stderr, "kill %d: %v\n", pid, err)
-		os.Exit(1)
+	code := 0
+	for _, a := range append([]string{os.Args[1]}, os.Args[3:]...) {
+		pid, _ := strconv.Atoi(a)
+		if err := unix.Kill(pid, unix.Signal(sig)); err != nil && !errors.Is(err, unix.ESRCH) {
+			fmt.Fprintf(os.Stderr, "kill %d: %v\n", pid, err)
+			code = 1
+		}
 	}
-	os.Exit(0)
+	os.Exit(code)
 }
 
 // WaitExit waits until the container is no longer running (or the timeout passes, when
@@ -145,7 +150,13 @@ func (r *Records) WaitExit(id string, timeout time.Duration) (*State, error) {
 
 // Stop sends the container's stop signal and, if it still runs after timeout, SIGKILL;
 // it returns once the container has exited. Stopping a stopped container does nothing.
-func (r *Records) Stop(c *Config, timeout time.Duration) (err error) {
+func (r *Records) Stop(c *Config, timeout time.Duration) error {
+	return r.StopWith(c, "", timeout)
+}
+
+// StopWith is Stop with the signal signal (`stop -s`; "" for the container's stop
+// signal) sent first.
+func (r *Records) StopWith(c *Config, signal string, timeout time.Duration) (err error) {
 	st, err := r.Current(c.ID)
 	if err != nil {
 		return err
@@ -161,7 +172,10 @@ func (r *Records) Stop(c *Config, timeout time.Duration) (err error) {
 			c.Emit(events.Stop)
 		}
 	}()
-	sig, err := ParseSignal(c.StopSignal)
+	if signal == "" {
+		signal = c.StopSignal
+	}
+	sig, err := ParseSignal(signal)
 	if err != nil {
 		return err
 	}

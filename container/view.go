@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -54,62 +53,6 @@ func (r *Records) Summaries() ([]Summary, error) {
 		out = append(out, Summary{Config: c, State: st})
 	}
 	return out, nil
-}
-
-// Filter is one `ps --filter KEY=VALUE`.
-type Filter struct{ Key, Value string }
-
-// ParseFilter reads status=…, name=…, label=KEY[=VALUE], ancestor=IMAGE, id=….
-func ParseFilter(f string) (Filter, error) {
-	k, v, ok := strings.Cut(f, "=")
-	switch k {
-	case "status", "name", "label", "ancestor", "id":
-	default:
-		return Filter{}, fmt.Errorf("--filter %q: use status=, name=, label=, ancestor= or id=", f)
-	}
-	if !ok || v == "" {
-		return Filter{}, fmt.Errorf("--filter %q: expected KEY=VALUE", f)
-	}
-	if k == "status" {
-		switch v {
-		case StatusCreated, StatusRunning, StatusExited, "paused", "restarting", "removing", "dead":
-		default:
-			return Filter{}, fmt.Errorf("--filter %q: status is created, running, exited, paused, restarting, removing or dead", f)
-		}
-	}
-	return Filter{k, v}, nil
-}
-
-// Matches applies the filters (all must match; several values for one key are OR'ed).
-// imageMatches tells whether the container's image is the one an ancestor= names.
-func (s Summary) Matches(filters []Filter, imageMatches func(ref string, c *Config) bool) bool {
-	byKey := map[string][]string{}
-	for _, f := range filters {
-		byKey[f.Key] = append(byKey[f.Key], f.Value)
-	}
-	for key, vals := range byKey {
-		ok := false
-		for _, v := range vals {
-			switch key {
-			case "status":
-				ok = ok || s.StateText() == v || v == StatusRunning && s.State.Status == v
-			case "name":
-				ok = ok || strings.Contains(s.Config.Name, v)
-			case "id":
-				ok = ok || strings.HasPrefix(s.Config.ID, v)
-			case "label":
-				lk, lv, hasV := strings.Cut(v, "=")
-				got, has := s.Config.Labels[lk]
-				ok = ok || (has && (!hasV || got == lv))
-			case "ancestor":
-				ok = ok || imageMatches(v, s.Config)
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // LogOptions select what `hutch logs` shows.
@@ -322,6 +265,25 @@ type Inspect struct {
 	// Seccomp is the seccomp profile in effect (hutch's own; Docker only shows
 	// HostConfig.SecurityOpt).
 	Seccomp InspectSeccomp `json:"Seccomp"`
+	// SizeRw and SizeRootFs are there with inspect -s, as Docker's.
+	SizeRw     *int64 `json:"SizeRw,omitempty"`
+	SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
+}
+
+// InspectHealth is Docker's State.Health: absent (nil) for a container without a
+// healthcheck.
+type InspectHealth struct {
+	Status        string      `json:"Status"` // starting, healthy, unhealthy
+	FailingStreak int         `json:"FailingStreak"`
+	Log           []HealthLog `json:"Log"`
+}
+
+// HealthLog is one healthcheck's run.
+type HealthLog struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
 }
 
 // InspectSeccomp names the profile a container runs under.
@@ -347,6 +309,8 @@ type InspectState struct {
 	Error      string `json:"Error"`
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
+	// Health is there only for a container with a healthcheck, as Docker's.
+	Health *InspectHealth `json:"Health,omitempty"`
 }
 
 // InspectConfig is Docker's Config block.
@@ -398,7 +362,10 @@ type InspectMount struct {
 	Name        string `json:"Name,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"` // local, for a volume
+	Mode        string `json:"Mode"`             // ro for a read-only mount, "" otherwise
 	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"` // rprivate for a bind mount, "" otherwise
 }
 
 // InspectContainer builds the Docker-shaped description of a container. volumeDir maps
@@ -454,8 +421,14 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	in.Resources = inspectResources(c, st)
 	for _, m := range c.Mounts {
 		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly}
+		if m.ReadOnly {
+			im.Mode = "ro"
+		}
 		if m.Type == "volume" {
-			im.Name, im.Source = m.Source, volumeDir(m.Source)
+			im.Name, im.Source, im.Driver = m.Source, volumeDir(m.Source), "local"
+		}
+		if m.Type == "bind" {
+			im.Propagation = "rprivate"
 		}
 		if m.Type == "bind" {
 			mode := "rw"

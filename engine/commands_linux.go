@@ -10,11 +10,13 @@ import (
 	"syscall"
 	"time"
 
+	cstorage "go.podman.io/storage"
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/contract"
 	"hutch.dev/hutch/userns"
+	"hutch.dev/hutch/volumes"
 )
 
 // The commands whose work is split between the plain user and hutch's user namespace
@@ -23,11 +25,21 @@ import (
 // Report hears how one container of a multi-container command went (err nil: done).
 type Report func(ref string, err error)
 
+// RemoveOptions are rm's flags.
+type RemoveOptions struct {
+	Force   bool // stop running containers first; a missing one is no error
+	Volumes bool // the anonymous volumes go too
+	Ignore  bool // a missing container is no error (-i)
+	// Timeout is how long a running container has, with Force, to end on its stop
+	// signal before SIGKILL (0: SIGKILL at once, as Docker's rm -f).
+	Timeout time.Duration
+}
+
 // RemoveContainers is `rm`: running containers are refused, or with force stopped
 // first (as the plain user, who can reach their processes); the removal runs where the
-// store can be opened, and report hears each container there. With force, a container
-// that does not exist is no error.
-func (s *Session) RemoveContainers(refs []string, force, volumes bool, report Report) error {
+// store can be opened, and report hears each container there. With Force or Ignore, a
+// container that does not exist is no error.
+func (s *Session) RemoveContainers(refs []string, o RemoveOptions, report Report) error {
 	return RunSplit(s, Split[struct{}]{
 		Name: "rm",
 		Outside: func() (struct{}, Place, error) {
@@ -41,10 +53,10 @@ func (s *Session) RemoveContainers(refs []string, force, volumes bool, report Re
 				if err != nil || st.Status != container.StatusRunning {
 					continue
 				}
-				if !force {
+				if !o.Force {
 					return struct{}{}, Nowhere, fmt.Errorf("container %s is running: stop it first (`hutch stop %s`), or use `hutch rm -f`", ct.Name, ct.Name)
 				}
-				if err := r.Stop(ct, 0); err != nil {
+				if err := r.Stop(ct, o.Timeout); err != nil {
 					return struct{}{}, Nowhere, err
 				}
 			}
@@ -58,8 +70,8 @@ func (s *Session) RemoveContainers(refs []string, force, volumes bool, report Re
 			for _, ref := range refs {
 				// RemoveRef also finishes a removal or creation cut short (a store
 				// entry left without records).
-				err := m.RemoveRef(ref, volumes)
-				if force && errors.Is(err, container.ErrNotFound) {
+				err := m.RemoveRef(ref, o.Volumes)
+				if (o.Force || o.Ignore) && errors.Is(err, container.ErrNotFound) {
 					continue
 				}
 				report(ref, err)
@@ -190,14 +202,20 @@ func (s *Session) Migrate(timeout time.Duration, report Report) (int, error) {
 }
 
 // Inspect is `inspect`: containers are described from their records (as the plain
-// user); when a name is an image (or typ is "image"), the whole command runs where the
-// store can be opened. typ is "", "container" or "image".
-func (s *Session) Inspect(refs []string, typ string) ([]any, error) {
+// user); when a name is not a container's (or typ is "image", "volume" or "network"),
+// or size is asked, the whole command runs where the store can be opened. typ is "",
+// "container", "image", "volume" or "network"; without one, a name is looked for among
+// the containers, the images, the volumes, then the networks, as Docker's inspect does.
+// size adds the containers' SizeRw and SizeRootFs (inspect -s).
+func (s *Session) Inspect(refs []string, typ string, size bool) ([]any, error) {
 	var out []any
 	err := RunSplit(s, Split[struct{}]{
 		Name: "inspect",
 		Outside: func() (struct{}, Place, error) {
-			res, needStore, err := s.inspect(refs, typ, false)
+			if size {
+				return struct{}{}, InStore, nil
+			}
+			res, needStore, err := s.inspect(refs, typ, false, false)
 			if err != nil || needStore {
 				return struct{}{}, InStore, err
 			}
@@ -205,7 +223,7 @@ func (s *Session) Inspect(refs []string, typ string) ([]any, error) {
 			return struct{}{}, Nowhere, nil
 		},
 		Inside: func(struct{}) error {
-			res, _, err := s.inspect(refs, typ, true)
+			res, _, err := s.inspect(refs, typ, true, size)
 			out = res
 			return err
 		},
@@ -213,11 +231,11 @@ func (s *Session) Inspect(refs []string, typ string) ([]any, error) {
 	return out, err
 }
 
-func (s *Session) inspect(refs []string, typ string, withStore bool) ([]any, bool, error) {
+func (s *Session) inspect(refs []string, typ string, withStore, size bool) ([]any, bool, error) {
 	var out []any
 	r := s.Records()
 	for _, ref := range refs {
-		if typ != "image" {
+		if typ == "" || typ == "container" {
 			ct, err := r.Get(ref)
 			if err == nil {
 				in, err := r.InspectContainer(ct, func(name string) string {
@@ -226,29 +244,68 @@ func (s *Session) inspect(refs []string, typ string, withStore bool) ([]any, boo
 				if err != nil {
 					return nil, false, err
 				}
+				if size {
+					st, err := s.Store()
+					if err != nil {
+						return nil, false, err
+					}
+					sz := container.Sizes(st, []string{ct.ID})[ct.ID]
+					in.SizeRw, in.SizeRootFs = &sz.RW, &sz.RootFS
+				}
 				out = append(out, in)
 				continue
 			}
-			if typ == "container" {
+			if typ == "container" || !errors.Is(err, container.ErrNotFound) {
 				return nil, false, err
 			}
 		}
 		if !withStore {
 			return nil, true, nil
 		}
-		st, err := s.Store()
-		if err != nil {
-			return nil, false, err
+		var err error
+		if typ == "" || typ == "image" {
+			st, serr := s.Store()
+			if serr != nil {
+				return nil, false, serr
+			}
+			var img *cstorage.Image
+			if img, err = images.Resolve(st, ref); err == nil {
+				ins, err := images.InspectImage(st, img)
+				if err != nil {
+					return nil, false, err
+				}
+				out = append(out, ins)
+				continue
+			}
+			if typ == "image" || !errors.Is(err, images.ErrNotFound) {
+				return nil, false, err
+			}
 		}
-		img, err := images.Resolve(st, ref)
-		if err != nil {
-			return nil, false, err
+		if typ == "" || typ == "volume" {
+			v, verr := s.Volumes().Get(ref)
+			if verr == nil {
+				out = append(out, v)
+				continue
+			}
+			if typ == "volume" || !errors.Is(verr, volumes.ErrNotFound) {
+				return nil, false, verr
+			}
 		}
-		ins, err := images.InspectImage(st, img)
-		if err != nil {
-			return nil, false, err
+		if typ == "" || typ == "network" {
+			sums, serr := r.Summaries()
+			if serr != nil {
+				return nil, false, serr
+			}
+			if n, ok := container.InspectNetworkMode(ref, sums); ok {
+				out = append(out, n)
+				continue
+			}
+			if typ == "network" {
+				return nil, false, fmt.Errorf("no such network: %s (hutch's networks are the modes of --network: slirp4netns, none, host)", ref)
+			}
 		}
-		out = append(out, ins)
+		// Nothing of that name: the image's error says it, with where to look.
+		return nil, false, err
 	}
 	return out, false, nil
 }

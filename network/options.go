@@ -150,6 +150,19 @@ func (c Config) Addrs() Addresses {
 	return Addresses{Gateway: at(2), DNS: at(3), Container: at(100)}
 }
 
+// PrefixLen is the length of the network's prefix (24 for the default 10.0.2.0/24).
+func (c Config) PrefixLen() int {
+	cidr := c.CIDR
+	if cidr == "" {
+		cidr = DefaultCIDR
+	}
+	if _, ipnet, err := net.ParseCIDR(cidr); err == nil {
+		ones, _ := ipnet.Mask.Size()
+		return ones
+	}
+	return 24
+}
+
 // PortMapping is one published port: HostIP:HostPort on the host forwarded to
 // ContainerPort in the container. HostPort 0 means any free port, chosen at start.
 type PortMapping struct {

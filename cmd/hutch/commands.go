@@ -45,7 +45,7 @@ var topVerbs = []verb{
 	v(newKillCommand), v(newRmCommand), v(newPsCommand), v(newLogsCommand), v(newExecCommand),
 	v(newAttachCommand), v(newWaitCommand), v(newTopCommand), v(newRenameCommand), v(newPortCommand),
 	v(newCpCommand), v(newDiffCommand), v(newExportCommand), v(newStatsCommand), v(newUpdateCommand),
-	v(newPauseCommand), v(newUnpauseCommand),
+	v(newPauseCommand), v(newUnpauseCommand), v(newCommitCommand),
 	// either, and the host
 	v(newInspectCommand), v(newInfoCommand), v(newEventsCommand), v(func(*app) *cobra.Command { return newVersionCommand() }),
 	v(newUnshareCommand),
@@ -60,10 +60,10 @@ var groups = []group{
 			as("inspect", newImageInspectCommand), v(newPullCommand), v(newPushCommand), v(newLoadCommand),
 			v(newSaveCommand), v(newImportCommand), v(newBuildCommand), as("prune", newImagePruneCommand),
 		}},
-	{name: "container", short: "Manage containers: ls, create, run, start, stop, rm, exec, logs, inspect, diff, export, exists, prune, …",
+	{name: "container", short: "Manage containers: ls, commit, create, run, start, stop, rm, exec, logs, inspect, diff, export, exists, prune, …",
 		example: "  hutch container ls -a\n  hutch container rm -f web\n  hutch container prune",
 		verbs: []verb{
-			as("ls", newPsCommand, "list", "ps"), v(newCreateCommand), v(newRunCommand), v(newStartCommand),
+			as("ls", newPsCommand, "list", "ps"), v(newCommitCommand), v(newCreateCommand), v(newRunCommand), v(newStartCommand),
 			v(newStopCommand), v(newRestartCommand), v(newKillCommand), as("rm", newRmCommand, "remove"), v(newExecCommand),
 			v(newLogsCommand), v(newAttachCommand), v(newWaitCommand), v(newTopCommand), v(newRenameCommand),
 			v(newPortCommand), v(newCpCommand), as("diff", newContainerDiffCommand), v(newExportCommand),

@@ -64,7 +64,7 @@ var containerArgs = map[string]argSpec{
 	"pause": many(runningContainer), "stats": many(runningContainer), "exec": one(runningContainer),
 	"attach": one(runningContainer), "top": one(runningContainer), "start": many(stoppedContainer),
 	"unpause": many(pausedContainer), "run": one(anyImage), "create": one(anyImage),
-	"cp": one(copyPath, copyPath), "export": one(anyContainer),
+	"cp": one(copyPath, copyPath), "export": one(anyContainer), "commit": one(anyContainer, anyImage),
 }
 
 // argSpecs by the group a command is in ("" for the top level).
@@ -126,10 +126,10 @@ var (
 		"label=disable", "label=nested", "apparmor=unconfined",
 	}
 	usernsValues  = []string{"keep-id", "host"}
-	statusValues  = []string{container.StatusCreated, container.StatusRunning, "paused", container.StatusExited}
-	filterKeys    = []string{"status=", "name=", "label=", "ancestor=", "id="}
+	statusValues  = container.StatusValues
+	filterKeys    = suffixed(container.FilterKeys, "=")
 	mountForms    = []string{"type=bind,source=", "type=volume,source=", "type=tmpfs,target="}
-	inspectTypes  = []string{"container", "image"}
+	inspectTypes  = []string{"container", "image", "volume", "network"}
 	enumFormats   = map[string][]string{"build": {"oci", "docker"}, "save": {"docker-archive", "oci-archive"}, "push": {"oci", "v2s2"}}
 	compressions  = []string{"gzip", "zstd"}
 	imageSortKeys = []string{"created", "id", "repository", "size", "tag"}
@@ -386,7 +386,9 @@ func (a *app) completePsFilter(cmd *cobra.Command, _ []string, toComplete string
 	switch key {
 	case "status":
 		values = statusValues
-	case "name":
+	case "health":
+		values = container.HealthValues
+	case "name", "before", "since":
 		values, _ = a.names(anyContainer, nil, val, false)
 	case "ancestor":
 		values, _ = a.names(anyImage, nil, val, false)

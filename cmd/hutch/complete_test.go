@@ -103,7 +103,7 @@ func TestCompletedValuesParse(t *testing.T) {
 		}
 	}
 	for _, v := range statusValues {
-		if _, err := container.ParseFilter("status=" + v); err != nil {
+		if _, err := container.ParseFilters([]string{"status=" + v}); err != nil {
 			t.Errorf("ps --filter status=%s: %v", v, err)
 		}
 	}
@@ -113,8 +113,13 @@ func TestCompletedValuesParse(t *testing.T) {
 		}
 	}
 	for _, k := range filterKeys {
-		if _, err := container.ParseFilter(k + "x"); err != nil && k != "status=" {
-			t.Errorf("ps --filter %sx: %v", k, err)
+		v := map[string]string{"status=": "running", "exited=": "0", "id=": "ab", "publish=": "80",
+			"expose=": "80/tcp", "health=": "none"}[k]
+		if v == "" {
+			v = "x"
+		}
+		if _, err := container.ParseFilters([]string{k + v}); err != nil {
+			t.Errorf("ps --filter %s%s: %v", k, v, err)
 		}
 	}
 	if enumFormats["save"][0] != images.FormatDocker {

@@ -5,48 +5,69 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"hutch.dev/hutch/container"
-	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
 )
 
+// psRow is one line of `hutch ps`, with Docker's template fields.
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Status, State, Ports, Names string
+	Labels, Mounts, Networks, Size                                         string
+	LocalVolumes                                                           int
+	labels                                                                 map[string]string
 }
 
+// Label is the value of one of the container's labels ({{.Label "team"}}), as Docker's.
+func (r psRow) Label(key string) string { return r.labels[key] }
+
 var psHeader = map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-	"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES"}
+	"RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES",
+	"Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS", "Size": "SIZE", "LocalVolumes": "LOCAL VOLUMES"}
 
 func newPsCommand(a *app) *cobra.Command {
-	var all, quiet, latest, noTrunc bool
+	var all, quiet, latest, noTrunc, noHeading, size bool
 	var last int
-	var format string
+	var format, sortBy string
 	var filters []string
 	c := &cobra.Command{
-		Use:     "ps [OPTIONS]",
-		Short:   "List containers (running ones; -a for all)",
-		Example: "  hutch ps\n  hutch ps -a --filter status=exited\n  hutch ps --format '{{.Names}} {{.Status}}'",
-		Args:    cobra.NoArgs,
+		Use:   "ps [OPTIONS]",
+		Short: "List containers (running ones; -a for all)",
+		Example: `  hutch ps
+  hutch ps -a --filter status=exited --filter status=created
+  hutch ps --filter label=team=web --filter publish=80 --sort names
+  hutch ps -s --format '{{.Names}} {{.Size}}'
+  hutch ps --format '{{.Names}} {{.Status}} {{.Label "team"}}'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var fs []container.Filter
-			byStatus := false
-			for _, f := range filters {
-				pf, err := container.ParseFilter(f)
-				if err != nil {
+			fl, err := container.ParseFilters(filters)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(container.SortKeys, sortBy) {
+				return fmt.Errorf("--sort %q: sort by %s", sortBy, strings.Join(container.SortKeys, ", "))
+			}
+			// As Docker: a template that shows .Size measures, as -s does.
+			size = size || strings.Contains(format, ".Size") || sortBy == "size"
+			if size {
+				// The writable layers are measured where the store can be opened.
+				if err := a.sess.UseStore(); err != nil {
 					return err
 				}
-				fs = append(fs, pf)
-				byStatus = byStatus || pf.Key == "status"
 			}
 			sums, err := a.sess.Records().Summaries()
 			if err != nil {
+				return err
+			}
+			if err := fl.Bind(sums); err != nil {
 				return err
 			}
 			if latest {
@@ -55,47 +76,65 @@ func newPsCommand(a *app) *cobra.Command {
 			var list []container.Summary
 			for _, s := range sums {
 				// As Docker: only a status filter (or -n, -l) looks beyond running ones.
-				if !all && last <= 0 && !byStatus && s.State.Status != container.StatusRunning {
+				if !all && last <= 0 && !fl.ShowsStopped() && s.State.Status != container.StatusRunning {
 					continue
 				}
-				if !s.Matches(fs, matchImage) {
-					continue
+				if fl.Match(s) {
+					list = append(list, s)
 				}
-				list = append(list, s)
 			}
 			if last > 0 && len(list) > last {
 				list = list[:last]
+			}
+			var sizes map[string]container.Size
+			if size {
+				st, err := a.sess.Store()
+				if err != nil {
+					return err
+				}
+				ids := make([]string, len(list))
+				for i, s := range list {
+					ids[i] = s.Config.ID
+				}
+				sizes = container.Sizes(st, ids)
+			}
+			if err := container.Sort(list, sortBy, sizes); err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if format == "json" {
 				type js struct {
 					*container.Config
-					State *container.State
+					State      *container.State
+					SizeRw     *int64 `json:"SizeRw,omitempty"`
+					SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
 				}
 				rows := []js{}
 				for _, s := range list {
-					rows = append(rows, js{s.Config, s.State})
+					j := js{Config: s.Config, State: s.State}
+					if sz, ok := sizes[s.Config.ID]; ok {
+						j.SizeRw, j.SizeRootFs = &sz.RW, &sz.RootFS
+					}
+					rows = append(rows, j)
 				}
 				return printJSON(out, rows)
 			}
 			now := time.Now()
 			var rows []psRow
 			for _, s := range list {
-				id, command := s.Config.ID[:12], strings.Join(s.Config.Args, " ")
-				if noTrunc {
-					id = s.Config.ID
-				} else if len(command) > 20 {
-					command = command[:19] + "…"
-				}
-				rows = append(rows, psRow{ID: id, Image: s.Config.ImageName, Command: strconv.Quote(command),
-					CreatedAt: s.Config.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(s.Config.Created),
-					Status: s.StatusText(now), State: s.StateText(), Ports: network.Format(portsOf(s)), Names: s.Config.Name})
+				rows = append(rows, newPsRow(s, now, noTrunc, sizes))
 			}
 			if quiet {
 				format = "{{.ID}}"
 			}
 			if format == "" {
 				format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+				if size {
+					format += "\t{{.Size}}"
+				}
+			}
+			if noHeading {
+				format = withoutHeading(format)
 			}
 			return printRows(out, format, psHeader, rows)
 		},
@@ -105,22 +144,57 @@ func newPsCommand(a *app) *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show container IDs")
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container")
 	f.IntVarP(&last, "last", "n", -1, "show the N last created containers")
-	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs and commands")
-	stringArrayVarP(f, &filters, "filter", "f", "filter: status=…, name=…, label=KEY[=VALUE], ancestor=IMAGE, id=…")
-	f.StringVar(&format, "format", "", "Go template (fields .ID .Image .Command .RunningFor .CreatedAt .Status .State .Ports .Names), 'table TEMPLATE', or json")
+	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs, commands and mounts")
+	f.BoolVar(&noHeading, "noheading", false, "print no header line")
+	f.BoolVarP(&size, "size", "s", false, "show the size of each container's writable layer, and (virtual) of its whole file system")
+	f.StringVar(&sortBy, "sort", "created", "sort by "+strings.Join(container.SortKeys, ", ")+" (created: newest first)")
+	stringArrayVarP(f, &filters, "filter", "f", "filter (repeatable; one key's values: any; different keys: all): status=, name=REGEXP, id=, label=KEY[=VALUE] (all must hold), ancestor=IMAGE, exited=CODE, before=CONTAINER, since=CONTAINER, volume=NAME|DEST, network=MODE, publish=PORT[/PROTO], expose=PORT[/PROTO], health=")
+	f.StringVar(&format, "format", "", "Go template (fields .ID .Image .Command .RunningFor .CreatedAt .Status .State .Ports .Names .Labels .Label \"KEY\" .Mounts .Networks .Size .LocalVolumes), 'table TEMPLATE', or json")
 	return c
 }
 
-// matchImage tells whether the container was made from the image ref names (by the
-// name it was given, a normalised form of it, or an ID prefix).
-func matchImage(ref string, c *container.Config) bool {
-	if ref == c.ImageName || strings.HasPrefix(c.ImageID, strings.TrimPrefix(ref, "sha256:")) {
-		return true
+// newPsRow is a container's line, as Docker's ps prints it.
+func newPsRow(s container.Summary, now time.Time, noTrunc bool, sizes map[string]container.Size) psRow {
+	c := s.Config
+	id, command := c.ID[:12], strings.Join(c.Args, " ")
+	if noTrunc {
+		id = c.ID
+	} else if len(command) > 20 {
+		command = command[:19] + "…"
 	}
-	if n, err := images.NormalizeLocal(ref); err == nil && n.String() == c.ImageName {
-		return true
+	r := psRow{ID: id, Image: c.ImageName, Command: strconv.Quote(command),
+		CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: since(c.Created),
+		Status: s.StatusText(now), State: s.StateText(), Ports: network.Format(portsOf(s)), Names: c.Name,
+		Networks: c.Network.Mode, labels: c.Labels}
+	var labels []string
+	for k, v := range c.Labels {
+		labels = append(labels, k+"="+v)
 	}
-	return strings.HasSuffix(c.ImageName, "/"+ref) || strings.HasSuffix(c.ImageName, "/"+ref+":latest")
+	slices.Sort(labels)
+	r.Labels = strings.Join(labels, ",")
+	var mounts []string
+	for _, m := range c.Mounts {
+		name := m.Source
+		if name == "" {
+			name = m.Destination
+		}
+		if !noTrunc {
+			name = ellipsis(name, 15)
+		}
+		mounts = append(mounts, name)
+		if m.Type == "volume" {
+			r.LocalVolumes++
+		}
+	}
+	r.Mounts = strings.Join(mounts, ",")
+	if sz, ok := sizes[c.ID]; ok {
+		if sz.RW < 0 {
+			r.Size = "N/A"
+		} else {
+			r.Size = humanSize(sz.RW) + " (virtual " + humanSize(sz.RootFS) + ")"
+		}
+	}
+	return r
 }
 
 func newLogsCommand(a *app) *cobra.Command {
@@ -245,43 +319,71 @@ func newExecCommand(a *app) *cobra.Command {
 
 func newStopCommand(a *app) *cobra.Command {
 	var timeout int
+	var sig string
+	var p pick
 	c := &cobra.Command{
-		Use:     "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short:   "Stop containers: the stop signal, then SIGKILL after the timeout",
-		Example: "  hutch stop web\n  hutch stop -t 0 web",
-		Args:    cobra.MinimumNArgs(1),
+		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Stop containers: the stop signal, then SIGKILL after the timeout",
+		Example: `  hutch stop web
+  hutch stop -t 0 web db
+  hutch stop -s SIGINT web
+  hutch stop --all
+  hutch stop --filter label=team=web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return eachContainer(a, cmd, args, func(ct *container.Config) error {
+			if sig != "" {
+				if _, err := container.ParseSignal(sig); err != nil {
+					return err
+				}
+			}
+			refs, err := p.refs(a, cmd, args, container.Running)
+			if err != nil {
+				return err
+			}
+			given := cmd.Flags().Changed("time") || cmd.Flags().Changed("timeout")
+			return eachContainer(a, cmd, refs, func(ct *container.Config) error {
 				t := timeout
-				if !cmd.Flags().Changed("time") && ct.StopTimeout != nil {
+				if !given && ct.StopTimeout != nil {
 					t = *ct.StopTimeout
 				}
-				return a.sess.Records().Stop(ct, time.Duration(t)*time.Second)
+				return a.sess.Records().StopWith(ct, sig, time.Duration(t)*time.Second)
 			})
 		},
 	}
-	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	timeFlags(c.Flags(), &timeout)
+	c.Flags().StringVarP(&sig, "signal", "s", "", "the signal to stop with (default: the container's stop signal, else SIGTERM)")
+	p.register(c.Flags(), "stop every running container")
 	return c
+}
+
+// timeFlags are -t/--time and its alias --timeout: seconds to wait before SIGKILL.
+func timeFlags(fs *pflag.FlagSet, timeout *int) {
+	fs.IntVarP(timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	fs.IntVar(timeout, "timeout", 10, "the same as --time")
 }
 
 func newKillCommand(a *app) *cobra.Command {
 	var sig string
+	var p pick
 	c := &cobra.Command{
 		Use:     "kill [OPTIONS] CONTAINER [CONTAINER...]",
 		Short:   "Send a signal (default SIGKILL) to containers",
-		Example: "  hutch kill web\n  hutch kill -s HUP web",
-		Args:    cobra.MinimumNArgs(1),
+		Example: "  hutch kill web\n  hutch kill -s HUP web\n  hutch kill -a",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := container.ParseSignal(sig)
 			if err != nil {
 				return err
 			}
-			return eachContainer(a, cmd, args, func(ct *container.Config) error {
+			refs, err := p.refs(a, cmd, args, container.Running)
+			if err != nil {
+				return err
+			}
+			return eachContainer(a, cmd, refs, func(ct *container.Config) error {
 				return a.sess.Records().Signal(ct, s)
 			})
 		},
 	}
 	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "the signal to send")
+	p.register(c.Flags(), "signal every running container")
 	return c
 }
 
@@ -353,20 +455,25 @@ func (r *containerReport) result() error {
 
 func newRestartCommand(a *app) *cobra.Command {
 	var timeout int
+	var p pick
 	c := &cobra.Command{
 		Use:     "restart [OPTIONS] CONTAINER [CONTAINER...]",
 		Short:   "Stop and start containers again",
-		Example: "  hutch restart web\n  hutch restart -t 0 web db",
-		Args:    cobra.MinimumNArgs(1),
+		Example: "  hutch restart web\n  hutch restart -t 0 web db\n  hutch restart --filter status=exited",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			refs, err := p.refs(a, cmd, args, nil)
+			if err != nil {
+				return err
+			}
 			rep := a.reporter(cmd)
-			if err := a.sess.RestartContainers(args, time.Duration(timeout)*time.Second, rep.report); err != nil {
+			if err := a.sess.RestartContainers(refs, time.Duration(timeout)*time.Second, rep.report); err != nil {
 				return err
 			}
 			return rep.result()
 		},
 	}
-	c.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	timeFlags(c.Flags(), &timeout)
+	p.register(c.Flags(), "restart every container")
 	return c
 }
 
@@ -487,4 +594,39 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	return l.w.Write(p)
+}
+
+// pick is the --all and --filter of a verb of several containers (start, stop, restart,
+// kill, pause, unpause, rm), as Podman has them.
+type pick struct {
+	all     bool
+	filters []string
+}
+
+func (p *pick) register(fs *pflag.FlagSet, which string) {
+	fs.BoolVarP(&p.all, "all", "a", false, which)
+	stringArrayVar(fs, &p.filters, "filter", "pick the containers by ps's filters (repeatable; KEY=VALUE, the keys of ps --filter)")
+}
+
+// refs are the containers named, or those --all and --filter pick in state (nil: any),
+// as full IDs.
+func (p *pick) refs(a *app, cmd *cobra.Command, args []string, state func(container.Summary) bool) ([]string, error) {
+	if !p.all && len(p.filters) == 0 {
+		if len(args) == 0 {
+			return nil, fmt.Errorf("name at least one container, or use --all or --filter (hutch %s --help)", cmd.CommandPath()[len("hutch "):])
+		}
+		return args, nil
+	}
+	if len(args) > 0 {
+		return nil, fmt.Errorf("give container names or --all/--filter, not both")
+	}
+	sel, err := a.sess.Records().Select(p.filters, state)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]string, len(sel))
+	for i, s := range sel {
+		refs[i] = s.Config.ID
+	}
+	return refs, nil
 }

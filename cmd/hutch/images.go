@@ -526,35 +526,35 @@ func newImportCommand(a *app) *cobra.Command {
 
 func newInspectCommand(a *app) *cobra.Command {
 	var format, typ string
+	var size bool
 	c := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-		Short: "Show details of containers or images as JSON (Docker's shape)",
+		Short: "Show details of containers, images, volumes or networks as JSON (Docker's shape)",
 		Example: `  hutch inspect demo
-  hutch inspect --format '{{.Config.Cmd}}' demo`,
+  hutch inspect --format '{{.Config.Cmd}}' demo
+  hutch inspect -f '{{.State.Status}}' web
+  hutch inspect -s -f '{{.SizeRw}}' web
+  hutch inspect --type volume data`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch typ {
-			case "", "image", "container":
+			case "", "image", "container", "volume", "network":
 			default:
-				return fmt.Errorf("--type %q: use container or image", typ)
+				return fmt.Errorf("--type %q: use container, image, volume or network", typ)
 			}
-			return a.inspect(cmd, args, format, typ)
+			// A --format given twice: the last one, as with Docker (pflag keeps it).
+			out, err := a.sess.Inspect(args, typ, size)
+			if err != nil {
+				return err
+			}
+			if format == "" || format == "json" {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			return printRows(cmd.OutOrStdout(), format, nil, out)
 		},
 	}
-	c.Flags().StringVarP(&format, "format", "f", "", "Go template applied to each result, or json (the default)")
-	c.Flags().StringVar(&typ, "type", "", "what to inspect: container or image (default: a container of that name, else an image)")
+	c.Flags().StringVarP(&format, "format", "f", "", "Go template applied to each result, or json (the default); given twice, the last one")
+	c.Flags().StringVar(&typ, "type", "", "what to inspect: container, image, volume or network (default: a container of that name, else an image, a volume, a network)")
+	c.Flags().BoolVarP(&size, "size", "s", false, "add the sizes of containers: SizeRw (their writable layer) and SizeRootFs (with their image)")
 	return c
-}
-
-// inspect prints what the engine found: containers from their records, images from
-// the store.
-func (a *app) inspect(cmd *cobra.Command, args []string, format, typ string) error {
-	out, err := a.sess.Inspect(args, typ)
-	if err != nil {
-		return err
-	}
-	if format == "" || format == "json" {
-		return printJSON(cmd.OutOrStdout(), out)
-	}
-	return printRows(cmd.OutOrStdout(), format, nil, out)
 }

@@ -67,29 +67,41 @@ func (l *limitFlags) resources(fs *pflag.FlagSet) (*cgroups.Resources, error) {
 }
 
 func newPauseCommand(a *app) *cobra.Command {
-	return &cobra.Command{
+	var p pick
+	c := &cobra.Command{
 		Use:     "pause CONTAINER [CONTAINER...]",
 		Short:   "Freeze every process of running containers (cgroup.freeze)",
-		Example: "  hutch pause web\n  hutch unpause web",
-		Args:    cobra.MinimumNArgs(1),
+		Example: "  hutch pause web\n  hutch unpause web\n  hutch pause --all",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			refs, err := p.refs(a, cmd, args, func(s container.Summary) bool { return container.Running(s) && !container.PausedOnly(s) })
+			if err != nil {
+				return err
+			}
 			m := a.sess.ContainerControl()
-			return eachContainer(a, cmd, args, m.Pause)
+			return eachContainer(a, cmd, refs, m.Pause)
 		},
 	}
+	p.register(c.Flags(), "pause every running container")
+	return c
 }
 
 func newUnpauseCommand(a *app) *cobra.Command {
-	return &cobra.Command{
+	var p pick
+	c := &cobra.Command{
 		Use:     "unpause CONTAINER [CONTAINER...]",
 		Short:   "Let paused containers run again",
-		Example: "  hutch pause web\n  hutch unpause web",
-		Args:    cobra.MinimumNArgs(1),
+		Example: "  hutch pause web\n  hutch unpause web\n  hutch unpause --all",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			refs, err := p.refs(a, cmd, args, container.PausedOnly)
+			if err != nil {
+				return err
+			}
 			m := a.sess.ContainerControl()
-			return eachContainer(a, cmd, args, m.Unpause)
+			return eachContainer(a, cmd, refs, m.Unpause)
 		},
 	}
+	p.register(c.Flags(), "unpause every paused container")
+	return c
 }
 
 func newUpdateCommand(a *app) *cobra.Command {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
 )
@@ -258,59 +260,121 @@ func newCreateCommand(a *app) *cobra.Command {
 
 func newStartCommand(a *app) *cobra.Command {
 	var attach, interactive bool
+	var p pick
 	c := &cobra.Command{
-		Use:     "start [OPTIONS] CONTAINER",
-		Short:   "Start a container: in the background, or attached with -a",
-		Example: "  hutch start web\n  hutch start -a hello",
-		Args:    cobra.ExactArgs(1),
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Start containers: in the background, or one attached with -a",
+		Example: `  hutch start web
+  hutch start web db cache
+  hutch start -a hello
+  hutch start --all
+  hutch start --filter label=team=web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			refs, err := p.refs(a, cmd, args, container.Stopped)
+			if err != nil {
+				return err
+			}
+			if attach && len(refs) != 1 {
+				return fmt.Errorf("start -a attaches to one container: name one (%d given)", len(refs))
+			}
 			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}
-			cfg, err := m.Get(args[0])
-			if err != nil {
-				return err
+			if attach {
+				cfg, err := m.Get(refs[0])
+				if err != nil {
+					return err
+				}
+				if interactive {
+					cfg.Interactive = true
+				}
+				code, err := m.RunAttached(cfg, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+				return runResult(code, err)
 			}
-			if !attach {
+			start := func(ref string) error {
+				cfg, err := m.Get(ref)
+				if err != nil {
+					return err
+				}
 				if st, err := m.Records.Current(cfg.ID); err == nil && st.Status == container.StatusRunning {
-					fmt.Fprintln(cmd.OutOrStdout(), args[0])
 					return nil
 				}
-				if err := m.StartDetached(cfg); err != nil {
+				return m.StartDetached(cfg)
+			}
+			if len(args) == 1 {
+				// One container named: its error is the command's (125, or 126/127
+				// when its command cannot be executed), as before.
+				if err := start(refs[0]); err != nil {
 					return runResult(0, err)
 				}
-				fmt.Fprintln(cmd.OutOrStdout(), args[0])
+				fmt.Fprintln(cmd.OutOrStdout(), refs[0])
 				return nil
 			}
-			if interactive {
-				cfg.Interactive = true
+			// Several: each one's error on its own line, the others started, status 1
+			// when any failed (Docker's).
+			rep := a.reporter(cmd)
+			for _, ref := range refs {
+				err := start(ref)
+				var ee *nsinit.ExecError
+				if errors.As(err, &ee) {
+					err = errors.New(ee.Msg)
+				}
+				rep.report(ref, err)
 			}
-			code, err := m.RunAttached(cfg, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
-			return runResult(code, err)
+			return rep.result()
 		},
 	}
 	c.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the container's output and wait for it")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach standard input")
+	// -a is --attach here, as Docker's: --all has no short form.
+	c.Flags().BoolVar(&p.all, "all", false, "start every container that is not running")
+	stringArrayVar(c.Flags(), &p.filters, "filter", "pick the containers by ps's filters (repeatable; KEY=VALUE, the keys of ps --filter)")
 	return onStore(c)
 }
 
 func newRmCommand(a *app) *cobra.Command {
-	var force, vols bool
+	var o engine.RemoveOptions
+	var timeout int
+	var depend bool
+	var p pick
 	c := &cobra.Command{
-		Use:     "rm [OPTIONS] CONTAINER [CONTAINER...]",
-		Short:   "Remove containers (-f stops running ones first)",
-		Example: "  hutch rm hello\n  hutch rm -f web",
-		Args:    cobra.MinimumNArgs(1),
+		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Remove containers (-f stops running ones first)",
+		Example: `  hutch rm hello
+  hutch rm -f web
+  hutch rm -f -t 5 web
+  hutch rm -i maybe-gone
+  hutch rm --all
+  hutch rm --filter status=exited`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			refs, err := p.refs(a, cmd, args, nil)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("time") {
+				if timeout < 0 {
+					return fmt.Errorf("--time %d: a number of seconds, 0 or more", timeout)
+				}
+				o.Timeout = time.Duration(timeout) * time.Second
+			}
+			// --depend: no hutch container can depend on another (there are no pods,
+			// no --network container:, no --volumes-from), so the named ones are all
+			// it removes.
+			_ = depend
 			rep := a.reporter(cmd)
-			if err := a.sess.RemoveContainers(args, force, vols, rep.report); err != nil {
+			if err := a.sess.RemoveContainers(refs, o, rep.report); err != nil {
 				return err
 			}
 			return rep.result()
 		},
 	}
-	c.Flags().BoolVarP(&force, "force", "f", false, "stop running containers first; ignore containers that do not exist")
-	c.Flags().BoolVarP(&vols, "volumes", "v", false, "remove the container's anonymous volumes too")
+	f := c.Flags()
+	f.BoolVarP(&o.Force, "force", "f", false, "stop running containers first; ignore containers that do not exist")
+	f.BoolVarP(&o.Volumes, "volumes", "v", false, "remove the container's anonymous volumes too")
+	f.BoolVarP(&o.Ignore, "ignore", "i", false, "ignore containers that do not exist")
+	f.IntVarP(&timeout, "time", "t", 0, "with -f: seconds a running container has to end on its stop signal before SIGKILL (default: SIGKILL at once)")
+	f.BoolVar(&depend, "depend", false, "also remove the containers that depend on these (none can in hutch: the named ones are removed)")
+	p.register(f, "remove every container (running ones with -f)")
 	return c
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/volumes"
 )
@@ -287,5 +288,42 @@ func typedInspect(c *cobra.Command, typ, use, short string) *cobra.Command {
 	_ = f.Value.Set(typ)
 	f.DefValue = typ
 	f.Hidden = true
+	return c
+}
+
+func newCommitCommand(a *app) *cobra.Command {
+	var o engine.CommitOptions
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "commit [OPTIONS] CONTAINER [IMAGE[:TAG]]",
+		Short: "Make an image of a container's changes (a running one is paused while its layer is read)",
+		Example: `  hutch commit web web-snapshot
+  hutch commit -m 'with the cache warmed' -a 'Ann <ann@example.com>' web web:warm
+  hutch commit -c 'CMD ["/srv/start"]' -c 'ENV MODE=prod' web web:prod
+  hutch commit --squash web web:flat`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 {
+				o.Name = args[1]
+			}
+			out := cmd.OutOrStdout()
+			o.Done = func(id string) {
+				if quiet {
+					fmt.Fprintln(out, id)
+				} else {
+					fmt.Fprintln(out, "sha256:"+id)
+				}
+			}
+			return a.sess.Commit(args[0], o)
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&o.Author, "author", "a", "", `the image's author (e.g. "Ann <ann@example.com>")`)
+	f.StringVarP(&o.Message, "message", "m", "", "commit message, in the image's history and its comment")
+	stringArrayVarP(f, &o.Changes, "change", "c", "apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR")
+	f.BoolVarP(&o.Pause, "pause", "p", true, "pause a running container while its layer is read")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the image ID")
+	f.StringVarP(&o.Format, "format", "f", "oci", "the image's manifest format: oci or docker")
+	f.BoolVar(&o.Squash, "squash", false, "one layer of the whole file system instead of a layer on top of the image's")
 	return c
 }
