@@ -261,10 +261,7 @@ func (f *Filter) Match(s Summary) bool {
 // Exposed are the container's exposed ports ("80/tcp"), sorted: its image's and those
 // it publishes, as Docker's Config.ExposedPorts.
 func (c *Config) Exposed() []string {
-	var out []string
-	for _, k := range c.ExposedPorts {
-		out = append(out, k)
-	}
+	out := slices.Clone(c.ExposedPorts)
 	for _, p := range c.Ports {
 		if k := p.Key(); !slices.Contains(out, k) {
 			out = append(out, k)

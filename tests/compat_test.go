@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -42,8 +43,7 @@ func TestCompatOneLiners(t *testing.T) {
 		if m == nil {
 			t.Fatalf("%s: no status on the terminal:\n%s", l, out)
 		}
-		var rc int
-		fmt.Sscan(m[1], &rc)
+		rc, _ := strconv.Atoi(m[1]) // \d+
 		// Drop the echo of the typed line (its first line).
 		if i := strings.Index(out, "\n"); i >= 0 {
 			out = out[i+1:]
@@ -118,11 +118,15 @@ func TestCompatOneLiners(t *testing.T) {
 	out = ok("start a b", `docker start a b`)
 	assertEqual(t, strings.Join(lines(out), " "), "a b", "docker start a b")
 	// 14. events --since (with --until, so that it ends).
-	out = ok("events --since", `docker events --since 10m --until "$(date +%s)" --filter event=commit --format '{{.Action}} {{.Actor.Attributes.name}}'`)
+	out = ok("events --since", `docker events --since 10m --until "$(($(date +%s)+1))" --filter event=commit --format '{{.Action}} {{.Actor.Attributes.name}}'`)
 	assertEqual(t, strings.Join(lines(out), "|"), "commit web|commit web", "docker events --since")
-	// 8. `system prune -af` is left out: hutch's system prune removes images only so
-	// far, not Docker's stopped containers, unused networks and build cache (issue 14's
-	// system prune item); the line belongs here once it does.
+	// 8. system prune -af: stopped containers, unused images and the build cache go;
+	// the running containers and their image stay.
+	ok("system prune -af", `docker system prune -af`, "Total reclaimed space")
+	out = ok("ps -a after prune", `docker ps -a --format '{{.Names}}' | sort | tr '\n' ' '`)
+	assertEqual(t, strings.TrimSpace(out), "keeper web", "containers after docker system prune -af")
+	out = ok("images after prune", `docker images --format '{{.Repository}}' | sort | tr '\n' ' '`)
+	assertEqual(t, strings.TrimSpace(out), "localhost/lc", "images after docker system prune -af")
 	h.exit()
-	sb.ok("rm", "-f", "web", "keeper", "counter", "a", "b")
+	sb.ok("rm", "-f", "web", "keeper")
 }
