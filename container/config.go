@@ -49,6 +49,8 @@ type Settings struct {
 	Userns string `json:"UsernsMode,omitempty"`
 	// Resources are the limits asked (--memory, --cpus …), in Docker's HostConfig names.
 	Resources *cgroups.Resources `json:"Resources,omitempty"`
+	// HealthOnFailure is --health-on-failure: "" (none), kill, restart or stop.
+	HealthOnFailure string `json:"HealthOnFailure,omitempty"`
 	// ByRun marks a container `hutch run` created to start at once: one that never
 	// started once its creator is gone was cut short, not made to be started later.
 	ByRun bool `json:"ByRun,omitempty"`
@@ -66,6 +68,9 @@ type Options struct {
 	Hostname   string
 	Mounts     []MountSpec
 	StopSignal string // overrides the image's
+	// Healthcheck is --health-* (ParseHealth): its fields over the image's; Test
+	// ["NONE"] disables the image's. nil: the image's.
+	Healthcheck *images.Healthcheck
 	// Security is --security-opt parsed (security.Parse; the raw values are in its
 	// Raw); nil: the defaults.
 	Security *security.Options
@@ -105,6 +110,9 @@ type Config struct {
 	// anonymous volumes named once created.
 	Mounts     []MountSpec `json:"Mounts"`
 	StopSignal string      `json:"StopSignal,omitempty"`
+	// Healthcheck is the check the container's monitor runs: the image's HEALTHCHECK
+	// with --health-*'s fields over it (mergeHealth); nil: none.
+	Healthcheck *images.Healthcheck `json:"Healthcheck,omitempty"`
 	// UIDMap and GIDMap are the container's own user namespace (keep-id), in hutch's ids.
 	UIDMap []nsinit.IDMap `json:"UIDMap,omitempty"`
 	GIDMap []nsinit.IDMap `json:"GIDMap,omitempty"`
@@ -162,6 +170,7 @@ func merge(r *Request, id string, imageID string, imageNames []string, ic images
 		Args: args, Cwd: firstOf(o.WorkingDir, ic.WorkingDir, "/"), User: firstOf(o.User, r.keepIDUser, ic.User),
 		Hostname: firstOf(o.Hostname, shortID(id)), Caps: r.caps, StopSignal: firstOf(o.StopSignal, ic.StopSignal),
 		UIDMap: r.uidMap, GIDMap: r.gidMap, Security: o.Security, Settings: o.Settings,
+		Healthcheck: mergeHealth(o.Healthcheck, ic.Healthcheck),
 	}
 	if c.Name == "" {
 		c.Name = shortID(id)

@@ -74,6 +74,9 @@ var groups = []group{
 		example: "  hutch system df\n  hutch system prune -a\n  hutch system check --repair\n  hutch system events --since 1h\n  hutch system reset\n  hutch system migrate",
 		verbs: []verb{v(newDfCommand), v(newInfoCommand), v(newEventsCommand), v(newSystemPruneCommand),
 			as("check", newSystemCheckCommand), v(newResetCommand), v(newMigrateCommand)}},
+	{name: "healthcheck", short: "Run a container's healthcheck: run",
+		example: "  hutch healthcheck run web",
+		verbs:   []verb{v(newHealthcheckRunCommand)}},
 	{name: "volume", short: "Manage named volumes: create, ls, inspect, exists, rm, prune", store: true,
 		example: "  hutch volume create data\n  hutch volume ls\n  hutch volume rm data",
 		verbs: []verb{

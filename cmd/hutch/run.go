@@ -28,6 +28,7 @@ type createFlags struct {
 	privileged, readOnly, init, rm, interactive, tty           bool
 	detach                                                     bool
 	limits                                                     limitFlags
+	health                                                     healthFlags
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -68,6 +69,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
 	f.limits.register(fs, false)
+	f.health.register(fs)
 }
 
 // options turns the flags into container options; each malformed flag is an error
@@ -96,6 +98,9 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		return o, fmt.Errorf("--restart %s and --rm cannot be combined", f.restart)
 	}
 	o.Restart = f.restart
+	if err := f.health.apply(cmd.Flags(), &o, f.restart); err != nil {
+		return o, err
+	}
 	if f.stopSignal != "" {
 		if _, err := container.ParseSignal(f.stopSignal); err != nil {
 			return o, fmt.Errorf("--stop-signal: %w", err)
