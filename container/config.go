@@ -49,6 +49,10 @@ type Settings struct {
 	Userns string `json:"UsernsMode,omitempty"`
 	// Resources are the limits asked (--memory, --cpus …), in Docker's HostConfig names.
 	Resources *cgroups.Resources `json:"Resources,omitempty"`
+	// Devices are --device's host device nodes (and those of the CDI devices, resolved
+	// at creation); CDIDevices the CDI names asked (--device vendor.com/class=name, --gpus).
+	Devices    []DeviceSpec `json:"Devices,omitempty"`
+	CDIDevices []string     `json:"CDIDevices,omitempty"`
 	// HealthOnFailure is --health-on-failure: "" (none), kill, restart or stop.
 	HealthOnFailure string `json:"HealthOnFailure,omitempty"`
 	// ByRun marks a container `hutch run` created to start at once: one that never

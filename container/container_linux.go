@@ -66,6 +66,8 @@ type Manager struct {
 	NetDir, SlirpPath string
 	// Seccomp caches the containers' compiled seccomp filters.
 	Seccomp *security.Cache
+	// CDISpecDirs are where CDI devices are found (DefaultCDISpecDirs when empty).
+	CDISpecDirs []string
 
 	delegOnce sync.Once // guards deleg: DiscoverCgroups finds it in the background
 }
@@ -101,7 +103,10 @@ func (m *Manager) Check(o Options) (*Request, error) {
 	if err := m.checkLimits(o.Resources); err != nil {
 		return nil, err
 	}
-	for _, mt := range o.Mounts {
+	if err := m.checkDevices(r); err != nil {
+		return nil, err
+	}
+	for _, mt := range r.Mounts {
 		if mt.Type == "bind" {
 			if _, err := os.Stat(mt.Source); err != nil {
 				return nil, fmt.Errorf("bind mount source %s: %w", mt.Source, unwrapPath(err))

@@ -131,6 +131,11 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 		return nil, err
 	}
 	spec.Mounts = append(spec.Mounts, etc...)
+	devices, err := deviceMounts(c)
+	if err != nil {
+		return nil, err
+	}
+	spec.Mounts = append(spec.Mounts, devices...)
 	changed := false
 	for i, mt := range c.Mounts {
 		switch mt.Type {

@@ -333,6 +333,9 @@ type InspectHost struct {
 	// PortBindings are the -p requests ({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}).
 	PortBindings    map[string][]network.Binding `json:"PortBindings"`
 	PublishAllPorts bool                         `json:"PublishAllPorts"`
+	// Devices are --device's nodes (and the CDI devices' nodes); CDIDevices the CDI names.
+	Devices    []DeviceSpec `json:"Devices"`
+	CDIDevices []string     `json:"CDIDevices,omitempty"`
 }
 
 // InspectMount is one entry of Docker's Mounts.
@@ -415,6 +418,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	}
 	in.NetworkSettings = inspectNetwork(c, st)
 	h.PortBindings, h.PublishAllPorts = network.Bindings(c.Ports), c.PublishAll
+	h.Devices, h.CDIDevices = append([]DeviceSpec{}, c.Devices...), c.CDIDevices
 	return in, nil
 }
 

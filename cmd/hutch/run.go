@@ -29,6 +29,8 @@ type createFlags struct {
 	detach                                                     bool
 	limits                                                     limitFlags
 	health                                                     healthFlags
+	devices                                                    []string
+	gpus                                                       string
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -70,6 +72,8 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	}
 	f.limits.register(fs, false)
 	f.health.register(fs)
+	stringArrayVar(fs, &f.devices, "device", "add a host device HOST[:CONTAINER[:PERMISSIONS]] (a bind of a node you may open), or a CDI device vendor.com/class=name")
+	fs.StringVar(&f.gpus, "gpus", "", "GPUs through CDI: all, or device=ID[,ID…] (as --device nvidia.com/gpu=…)")
 }
 
 // options turns the flags into container options; each malformed flag is an error
@@ -99,6 +103,9 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	}
 	o.Restart = f.restart
 	if err := f.health.apply(cmd.Flags(), &o, f.restart); err != nil {
+		return o, err
+	}
+	if o.Devices, o.CDIDevices, err = container.ParseDevices(f.devices, f.gpus); err != nil {
 		return o, err
 	}
 	if f.stopSignal != "" {
