@@ -71,7 +71,12 @@ type Options struct {
 	User       string
 	Hostname   string
 	Mounts     []MountSpec
-	StopSignal string // overrides the image's
+	// VolumesFrom are --volumes-from CONTAINER[:ro|rw] (resolved by Check into Mounts).
+	VolumesFrom []string
+	// ImageVolume is --image-volume: what an image's VOLUME becomes: "" or bind (an
+	// anonymous volume), tmpfs, ignore.
+	ImageVolume string
+	StopSignal  string // overrides the image's
 	// Healthcheck is --health-* (ParseHealth): its fields over the image's; Test
 	// ["NONE"] disables the image's. nil: the image's.
 	Healthcheck *images.Healthcheck
@@ -203,11 +208,15 @@ func merge(r *Request, id string, imageID string, imageNames []string, ic images
 	}
 	c.Mounts = append(c.Mounts, o.Mounts...)
 	for _, dst := range sortedKeys(ic.Volumes) {
-		covered := false
+		covered := o.ImageVolume == "ignore"
 		for _, mt := range o.Mounts {
 			covered = covered || filepath.Clean(mt.Destination) == filepath.Clean(dst)
 		}
-		if !covered {
+		switch {
+		case covered:
+		case o.ImageVolume == "tmpfs":
+			c.Mounts = append(c.Mounts, MountSpec{Type: "tmpfs", Destination: dst})
+		default:
 			c.Mounts = append(c.Mounts, MountSpec{Type: "volume", Destination: dst})
 		}
 	}

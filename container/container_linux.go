@@ -103,6 +103,9 @@ func (m *Manager) Check(o Options) (*Request, error) {
 	if err := m.checkLimits(o.Resources); err != nil {
 		return nil, err
 	}
+	if err := m.volumesFrom(&r.Options); err != nil {
+		return nil, err
+	}
 	if err := m.checkDevices(r); err != nil {
 		return nil, err
 	}

@@ -144,6 +144,11 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 			if err != nil {
 				return nil, fmt.Errorf("bind mount source %s: %w", mt.Source, unwrapPath(err))
 			}
+			if mt.Chown {
+				if err := chownMount(c, mt.Source, u.User); err != nil {
+					return nil, err
+				}
+			}
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: mt.Source, Destination: mt.Destination, ReadOnly: mt.ReadOnly, File: !fi.IsDir()})
 		case "tmpfs":
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "tmpfs", Destination: mt.Destination, ReadOnly: mt.ReadOnly, Options: mt.Options})
@@ -159,8 +164,15 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := m.Volumes.Populate(v, src); err != nil {
-				return nil, err
+			if !mt.NoCopy {
+				if err := m.Volumes.Populate(v, src); err != nil {
+					return nil, err
+				}
+			}
+			if mt.Chown {
+				if err := chownMount(c, v.Mountpoint, u.User); err != nil {
+					return nil, err
+				}
 			}
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: v.Mountpoint, Destination: mt.Destination, ReadOnly: mt.ReadOnly})
 		}
