@@ -110,6 +110,13 @@ func (m *Manager) Check(o Options) (*Request, error) {
 		return nil, err
 	}
 	for _, mt := range r.Mounts {
+		if mt.Overlay && m.Store != nil && (m.Store.GraphDriverName() != "overlay" || storage.UsesMountProgram(m.Store.GraphOptions())) {
+			how := "the " + m.Store.GraphDriverName() + " driver"
+			if m.Store.GraphDriverName() == "overlay" {
+				how = "fuse-overlayfs"
+			}
+			return nil, fmt.Errorf("-v %s:%s:O: an overlay over a host directory needs the kernel's own overlay in your user namespace, and this store uses %s because the kernel's is not available to you (`hutch info` says why): mount the directory read-only (:ro) and write to a --tmpfs or a volume instead", mt.Source, mt.Destination, how)
+		}
 		if mt.Type == "bind" {
 			if _, err := os.Stat(mt.Source); err != nil {
 				return nil, fmt.Errorf("bind mount source %s: %w", mt.Source, unwrapPath(err))

@@ -24,6 +24,9 @@ type MountSpec struct {
 	NoCopy bool `json:"NoCopy,omitempty"`
 	// Chown: the source is given to the container's user before each start (-v …:U).
 	Chown bool `json:"Chown,omitempty"`
+	// Overlay: a host directory seen through an overlay whose upper layer is the
+	// container's own (-v …:O): writes stay in the container, gone with it.
+	Overlay bool `json:"Overlay,omitempty"`
 }
 
 // ParseVolume reads -v/--volume: SRC:DST[:ro|rw], NAME:DST[:ro|rw] or DST (anonymous).
@@ -52,7 +55,7 @@ func ParseVolume(v string) (MountSpec, error) {
 				case "nocopy":
 					m.NoCopy = true
 				case "O":
-					return bad("an overlay over a host directory (:O) is not supported: mount it read-only (:ro) and write to a --tmpfs or a volume instead")
+					m.Overlay = true
 				default:
 					return bad("unknown option " + strconv.Quote(o) + " (use ro, rw, U, nocopy, z, Z, cached, delegated, consistent)")
 				}
@@ -67,6 +70,9 @@ func ParseVolume(v string) (MountSpec, error) {
 	if m.Type == "volume" {
 		return m, nil
 	}
+	if m.Overlay && (strings.HasPrefix(m.Source, "/") || strings.HasPrefix(m.Source, ".")) && strings.ContainsAny(m.Source, ",:\\") {
+		return bad("an overlay's (:O) directory cannot have a comma, colon or backslash in its path")
+	}
 	switch {
 	case m.Source == "":
 		return bad("empty source")
@@ -80,6 +86,9 @@ func ParseVolume(v string) (MountSpec, error) {
 		m.Type = "volume"
 	default:
 		return bad("the source is neither an absolute path nor a volume name")
+	}
+	if m.Overlay && (m.Type != "bind" || m.ReadOnly || m.Chown) {
+		return bad(":O is an overlay over a host directory: not with a volume, ro or U")
 	}
 	return m, nil
 }

@@ -149,6 +149,14 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 					return nil, err
 				}
 			}
+			if mt.Overlay {
+				om, err := m.overlayMount(c, i, mt, fi)
+				if err != nil {
+					return nil, err
+				}
+				spec.Mounts = append(spec.Mounts, om)
+				continue
+			}
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: mt.Source, Destination: mt.Destination, ReadOnly: mt.ReadOnly, File: !fi.IsDir()})
 		case "tmpfs":
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "tmpfs", Destination: mt.Destination, ReadOnly: mt.ReadOnly, Options: mt.Options})

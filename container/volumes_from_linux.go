@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"hutch.dev/hutch/nsinit"
@@ -94,4 +95,22 @@ func mapID(maps []nsinit.IDMap, id uint32) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// overlayMount is -v DIR:DST:O: the kernel's overlay with the host directory as its
+// lower layer and an upper and work directory of the container's own, in its records
+// (kept across its restarts, removed with it).
+func (m *Manager) overlayMount(c *Config, i int, mt MountSpec, fi os.FileInfo) (nsinit.Mount, error) {
+	if !fi.IsDir() {
+		return nsinit.Mount{}, fmt.Errorf("-v %s:%s:O: an overlay needs a directory", mt.Source, mt.Destination)
+	}
+	dir := filepath.Join(m.Records.dir(c.ID), "overlay", strconv.Itoa(i))
+	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nsinit.Mount{}, fmt.Errorf("-v %s:%s:O: %w", mt.Source, mt.Destination, err)
+		}
+	}
+	return nsinit.Mount{Type: "overlay", Source: mt.Source, Destination: mt.Destination,
+		Options: []string{"lowerdir=" + mt.Source, "upperdir=" + upper, "workdir=" + work, "userxattr"}}, nil
 }

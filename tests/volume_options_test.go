@@ -25,10 +25,8 @@ func TestVolumeOptions(t *testing.T) {
 			r := sb.ok("run", "--rm", "-v", dir+":/d:"+o, lcImage, "cat", "/d/f")
 			assertEqual(t, r.stdout, "host\n", "-v …:"+o)
 		}
-		r := sb.expect(125, "run", "--rm", "-v", dir+":/d:O", lcImage, "true")
-		assertContains(t, r.stderr, "(:O) is not supported", "-v …:O")
 		// :U gives the directory to the container's user (1000 here), all the way down.
-		r = sb.ok("run", "--rm", "-u", "1000:1000", "-v", dir+":/d:U", lcImage, "sh", "-c", "stat -c %u:%g /d /d/f; echo mine > /d/new && cat /d/new")
+		r := sb.ok("run", "--rm", "-u", "1000:1000", "-v", dir+":/d:U", lcImage, "sh", "-c", "stat -c %u:%g /d /d/f; echo mine > /d/new && cat /d/new")
 		assertEqual(t, r.stdout, "1000:1000\n1000:1000\nmine\n", "-v …:U")
 		// On the host, the file belongs to one of the user's subordinate ids now.
 		fi, err := os.Stat(filepath.Join(dir, "f"))
@@ -91,5 +89,39 @@ func TestVolumeOptions(t *testing.T) {
 		}
 		r := sb.expect(125, "run", "--rm", "--image-volume", "copy", "ivol", "true")
 		assertContains(t, r.stderr, "bind", "--image-volume with an unknown mode")
+	})
+}
+
+// TestVolumeOverlay is -v DIR:DST:O on each storage driver: an overlay with the
+// container's own upper layer where the kernel's overlay is the store's, refused with the
+// reason where it is not.
+func TestVolumeOverlay(t *testing.T) {
+	t.Parallel()
+	forEachDriver(t, func(t *testing.T, sb *sandbox) {
+		lcImport(t, sb)
+		dir := lcOwnedDir(t, sb, "lower")
+		sb.writeUserFile(filepath.Join(dir, "f"), "host\n")
+		d := sb.info().Store.Driver
+		if d.Name != "overlay" || d.MountProgram != "" {
+			r := sb.expect(125, "run", "--rm", "-v", dir+":/d:O", lcImage, "true")
+			assertContains(t, r.stderr, "needs the kernel's own overlay", "-v …:O without native overlay")
+			return
+		}
+		sb.ok("create", "--name", "ov", "-v", dir+":/d:O", lcImage, "sh", "-c", "cat /d/f; echo changed > /d/f; echo new > /d/new; cat /d/f /d/new")
+		r := sb.ok("start", "-a", "ov")
+		assertEqual(t, r.stdout, "host\nchanged\nnew\n", "writing through the overlay")
+		if b, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || string(b) != "host\n" {
+			t.Fatalf("the host directory changed under :O: %q %v", b, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+			t.Fatal("a file written under :O reached the host directory")
+		}
+		// The container's upper layer lasts as long as it does.
+		r = sb.ok("start", "-a", "ov")
+		assertEqual(t, r.stdout, "changed\nchanged\nnew\n", "the overlay on the second start")
+		sb.ok("rm", "ov")
+		lcAssertNoProcsNoMounts(t, sb, "rm of a container with :O")
+		r = sb.expect(125, "run", "--rm", "-v", "vol:/d:O", lcImage, "true")
+		assertContains(t, r.stderr, "overlay over a host directory", "-v NAME:DST:O")
 	})
 }
