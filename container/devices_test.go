@@ -61,3 +61,9 @@ func TestResolveCDI(t *testing.T) {
 		t.Fatalf("no GPU spec: %v", err)
 	}
 }
+
+func TestOverlayEscape(t *testing.T) {
+	if got := overlayEscape(`/a,b:c\d`); got != `/a\,b\:c\\d` {
+		t.Fatalf("overlayEscape = %q", got)
+	}
+}

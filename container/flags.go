@@ -70,9 +70,6 @@ func ParseVolume(v string) (MountSpec, error) {
 	if m.Type == "volume" {
 		return m, nil
 	}
-	if m.Overlay && (strings.HasPrefix(m.Source, "/") || strings.HasPrefix(m.Source, ".")) && strings.ContainsAny(m.Source, ",:\\") {
-		return bad("an overlay's (:O) directory cannot have a comma, colon or backslash in its path")
-	}
 	switch {
 	case m.Source == "":
 		return bad("empty source")

@@ -112,5 +112,13 @@ func (m *Manager) overlayMount(c *Config, i int, mt MountSpec, fi os.FileInfo) (
 		}
 	}
 	return nsinit.Mount{Type: "overlay", Source: mt.Source, Destination: mt.Destination,
-		Options: []string{"lowerdir=" + mt.Source, "upperdir=" + upper, "workdir=" + work, "userxattr"}}, nil
+		Options: []string{"lowerdir=" + overlayEscape(mt.Source), "upperdir=" + overlayEscape(upper),
+			"workdir=" + overlayEscape(work), "userxattr"}}, nil
+}
+
+// overlayEscape escapes a path for overlayfs's mount options (as the builder's writable
+// binds do), where ',' separates the options and ':' the lower directories: the kernel
+// reads `\\`, `\,` and `\:` as the character escaped.
+func overlayEscape(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `,`, `\,`, `:`, `\:`).Replace(p)
 }

@@ -99,7 +99,7 @@ func TestVolumeOverlay(t *testing.T) {
 	t.Parallel()
 	forEachDriver(t, func(t *testing.T, sb *sandbox) {
 		lcImport(t, sb)
-		dir := lcOwnedDir(t, sb, "lower")
+		dir := lcOwnedDir(t, sb, "low,er") // a comma, escaped in the overlay's options
 		sb.writeUserFile(filepath.Join(dir, "f"), "host\n")
 		d := sb.info().Store.Driver
 		if d.Name != "overlay" || d.MountProgram != "" {
