@@ -107,6 +107,9 @@ type StorageConfig struct {
 type EngineConfig struct {
 	// LogLevel is the default for --log-level (debug, info, warn, error).
 	LogLevel string `toml:"log_level"`
+	// CDISpecDirs are where --device finds CDI specs (vendor.com/class=name), in order;
+	// empty: /etc/cdi and /var/run/cdi (Podman's cdi_spec_dirs).
+	CDISpecDirs []string `toml:"cdi_spec_dirs"`
 }
 
 // Source records a configuration file that was read.

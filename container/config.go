@@ -52,6 +52,12 @@ type Settings struct {
 	// LogConfig is --log-driver and --log-opt (nil in a record made before them:
 	// json-file).
 	LogConfig *LogConfig `json:"LogConfig,omitempty"`
+	// Devices are --device's host device nodes (and those of the CDI devices, resolved
+	// at creation); CDIDevices the CDI names asked (--device vendor.com/class=name, --gpus).
+	Devices    []DeviceSpec `json:"Devices,omitempty"`
+	CDIDevices []string     `json:"CDIDevices,omitempty"`
+	// HealthOnFailure is --health-on-failure: "" (none), kill, restart or stop.
+	HealthOnFailure string `json:"HealthOnFailure,omitempty"`
 	// ByRun marks a container `hutch run` created to start at once: one that never
 	// started once its creator is gone was cut short, not made to be started later.
 	ByRun bool `json:"ByRun,omitempty"`
@@ -68,7 +74,15 @@ type Options struct {
 	User       string
 	Hostname   string
 	Mounts     []MountSpec
-	StopSignal string // overrides the image's
+	// VolumesFrom are --volumes-from CONTAINER[:ro|rw] (resolved by Check into Mounts).
+	VolumesFrom []string
+	// ImageVolume is --image-volume: what an image's VOLUME becomes: "" or bind (an
+	// anonymous volume), tmpfs, ignore.
+	ImageVolume string
+	StopSignal  string // overrides the image's
+	// Healthcheck is --health-* (ParseHealth): its fields over the image's; Test
+	// ["NONE"] disables the image's. nil: the image's.
+	Healthcheck *images.Healthcheck
 	// Security is --security-opt parsed (security.Parse; the raw values are in its
 	// Raw); nil: the defaults.
 	Security *security.Options
@@ -111,6 +125,9 @@ type Config struct {
 	// ExposedPorts are the image's ("80/tcp"), for ps's expose filter (Exposed adds
 	// the published ones).
 	ExposedPorts []string `json:"ExposedPorts,omitempty"`
+	// Healthcheck is the check the container's monitor runs: the image's HEALTHCHECK
+	// with --health-*'s fields over it (mergeHealth); nil: none.
+	Healthcheck *images.Healthcheck `json:"Healthcheck,omitempty"`
 	// UIDMap and GIDMap are the container's own user namespace (keep-id), in hutch's ids.
 	UIDMap []nsinit.IDMap `json:"UIDMap,omitempty"`
 	GIDMap []nsinit.IDMap `json:"GIDMap,omitempty"`
@@ -168,6 +185,7 @@ func merge(r *Request, id string, imageID string, imageNames []string, ic images
 		Args: args, Cwd: firstOf(o.WorkingDir, ic.WorkingDir, "/"), User: firstOf(o.User, r.keepIDUser, ic.User),
 		Hostname: firstOf(o.Hostname, shortID(id)), Caps: r.caps, StopSignal: firstOf(o.StopSignal, ic.StopSignal),
 		UIDMap: r.uidMap, GIDMap: r.gidMap, Security: o.Security, Settings: o.Settings,
+		Healthcheck: mergeHealth(o.Healthcheck, ic.Healthcheck),
 	}
 	if c.Name == "" {
 		c.Name = shortID(id)
@@ -197,11 +215,15 @@ func merge(r *Request, id string, imageID string, imageNames []string, ic images
 	}
 	c.Mounts = append(c.Mounts, o.Mounts...)
 	for _, dst := range sortedKeys(ic.Volumes) {
-		covered := false
+		covered := o.ImageVolume == "ignore"
 		for _, mt := range o.Mounts {
 			covered = covered || filepath.Clean(mt.Destination) == filepath.Clean(dst)
 		}
-		if !covered {
+		switch {
+		case covered:
+		case o.ImageVolume == "tmpfs":
+			c.Mounts = append(c.Mounts, MountSpec{Type: "tmpfs", Destination: dst})
+		default:
 			c.Mounts = append(c.Mounts, MountSpec{Type: "volume", Destination: dst})
 		}
 	}

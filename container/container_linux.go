@@ -66,6 +66,8 @@ type Manager struct {
 	NetDir, SlirpPath string
 	// Seccomp caches the containers' compiled seccomp filters.
 	Seccomp *security.Cache
+	// CDISpecDirs are where CDI devices are found (DefaultCDISpecDirs when empty).
+	CDISpecDirs []string
 
 	delegOnce sync.Once // guards deleg: DiscoverCgroups finds it in the background
 }
@@ -101,7 +103,20 @@ func (m *Manager) Check(o Options) (*Request, error) {
 	if err := m.checkLimits(o.Resources); err != nil {
 		return nil, err
 	}
-	for _, mt := range o.Mounts {
+	if err := m.volumesFrom(&r.Options); err != nil {
+		return nil, err
+	}
+	if err := m.checkDevices(r); err != nil {
+		return nil, err
+	}
+	for _, mt := range r.Mounts {
+		if mt.Overlay && m.Store != nil && (m.Store.GraphDriverName() != "overlay" || storage.UsesMountProgram(m.Store.GraphOptions())) {
+			how := "the " + m.Store.GraphDriverName() + " driver"
+			if m.Store.GraphDriverName() == "overlay" {
+				how = "fuse-overlayfs"
+			}
+			return nil, fmt.Errorf("-v %s:%s:O: an overlay over a host directory needs the kernel's own overlay in your user namespace, and this store uses %s because the kernel's is not available to you (`hutch info` says why): mount the directory read-only (:ro) and write to a --tmpfs or a volume instead", mt.Source, mt.Destination, how)
+		}
 		if mt.Type == "bind" {
 			if _, err := os.Stat(mt.Source); err != nil {
 				return nil, fmt.Errorf("bind mount source %s: %w", mt.Source, unwrapPath(err))

@@ -85,25 +85,33 @@ func (r *Records) Signal(c *Config, sig unix.Signal) error {
 		return fmt.Errorf("%w: %s is %s", ErrNotRunning, c.Name, st.Status)
 	}
 	c.Emit(events.Kill, "signal", strconv.Itoa(int(sig))) // before the die it may cause
-	err = unix.Kill(st.Pid, sig)
+	if err := signalProcess(st, st.Pid, sig); err != nil {
+		return fmt.Errorf("signalling container %s: %w", c.Name, err)
+	}
+	if sig != unix.SIGKILL {
+		thawAfterSignal(st)
+	}
+	return nil
+}
+
+// signalProcess sends sig to pid, a process of the container whose state is st: at
+// once when this process may, otherwise from inside the user namespace of the
+// container's owner (a process running as a subordinate id). A process already gone
+// is no error.
+func signalProcess(st *State, pid int, sig unix.Signal) error {
+	err := unix.Kill(pid, sig)
 	if err == nil || errors.Is(err, unix.ESRCH) {
-		if sig != unix.SIGKILL {
-			thawAfterSignal(st)
-		}
 		return nil
 	}
 	if !errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("signalling container %s (pid %d): %w", c.Name, st.Pid, err)
+		return fmt.Errorf("pid %d: %w", pid, err)
 	}
-	cmd := exec.Command("/proc/self/exe", strconv.Itoa(st.Pid), strconv.Itoa(int(sig)))
+	cmd := exec.Command("/proc/self/exe", strconv.Itoa(pid), strconv.Itoa(int(sig)))
 	cmd.Args[0] = SignalName
 	cmd.Env = append(os.Environ(), nsenter.Env(st.MonitorPid, unix.CLONE_NEWUSER, false, false)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("signalling container %s from its user namespace: %s", c.Name, strings.TrimSpace(string(out)))
-	}
-	if sig != unix.SIGKILL {
-		thawAfterSignal(st)
+		return fmt.Errorf("from its user namespace: %s", strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -156,14 +164,20 @@ func (r *Records) Stop(c *Config, timeout time.Duration) error {
 
 // StopWith is Stop with the signal signal (`stop -s`; "" for the container's stop
 // signal) sent first.
-func (r *Records) StopWith(c *Config, signal string, timeout time.Duration) (err error) {
+func (r *Records) StopWith(c *Config, signal string, timeout time.Duration) error {
+	return r.stop(c, signal, timeout, stopMarker)
+}
+
+// stop is StopWith with the marker that tells the monitor what the exit is for:
+// stopMarker, or healthRestartMarker (a restart that --health-on-failure asks for).
+func (r *Records) stop(c *Config, signal string, timeout time.Duration, marker string) (err error) {
 	st, err := r.Current(c.ID)
 	if err != nil {
 		return err
 	}
 	// Tell the monitor that this exit is wanted: no restart. A container between two
 	// runs of its restart policy is not running, but its monitor reads this too.
-	_ = os.WriteFile(filepath.Join(r.dir(c.ID), stopMarker), nil, 0o600)
+	_ = os.WriteFile(filepath.Join(r.dir(c.ID), marker), nil, 0o600)
 	if st.Status != StatusRunning {
 		return nil
 	}

@@ -45,31 +45,9 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	if st.Status != StatusRunning {
 		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it first (`hutch start %s`)", ErrNotRunning, c.Name, st.Status, c.Name)
 	}
-	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
-	if newNetns(c.Network) {
-		flags |= unix.CLONE_NEWNET
-	}
-	spec := &nsinit.ExecSpec{
-		Args: o.Cmd, Env: MergeEnv(c.Env, o.Env), Cwd: c.Cwd, User: c.User, Terminal: o.TTY,
-		Caps: c.Caps, NoNewPrivileges: c.NoNewPrivileges(), Detach: o.Detach,
-		SessionKeyring: nsinit.SessionKeyring(c.ID),
-	}
-	// The container's filter, as compiled for its capabilities (also with --privileged,
-	// as in Docker: exec's privileges are capabilities).
-	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(o.Seccomp, c); err != nil {
+	spec, flags, err := execSpec(c, o)
+	if err != nil {
 		return nsinit.ExitEngine, err
-	}
-	if o.User != "" {
-		spec.User = o.User
-	}
-	if o.Workdir != "" {
-		spec.Cwd = o.Workdir
-	}
-	if o.Privileged {
-		spec.Caps = nsinit.AllCaps()
-	}
-	if spec.User == "" {
-		spec.User = "0:0"
 	}
 	fg, err := newForeground(stdio, o.TTY, o.Interactive, false) // an exec's output is not the container's log, as in Docker
 	if err != nil {
@@ -103,6 +81,40 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 		c.Emit(events.ExecDie, "execID", execID, "exitCode", strconv.Itoa(code))
 	}
 	return code, err
+}
+
+// execSpec is the process an exec (or a healthcheck's probe) starts in the running
+// container c, and the namespaces it joins: the container's environment, user,
+// capabilities, seccomp filter and session keyring, with o's changes.
+func execSpec(c *Config, o ExecOptions) (*nsinit.ExecSpec, int, error) {
+	var err error
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+	if newNetns(c.Network) {
+		flags |= unix.CLONE_NEWNET
+	}
+	spec := &nsinit.ExecSpec{
+		Args: o.Cmd, Env: MergeEnv(c.Env, o.Env), Cwd: c.Cwd, User: c.User, Terminal: o.TTY,
+		Caps: c.Caps, NoNewPrivileges: c.NoNewPrivileges(), Detach: o.Detach,
+		SessionKeyring: nsinit.SessionKeyring(c.ID),
+	}
+	// The container's filter, as compiled for its capabilities (also with --privileged,
+	// as in Docker: exec's privileges are capabilities).
+	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(o.Seccomp, c); err != nil {
+		return nil, 0, err
+	}
+	if o.User != "" {
+		spec.User = o.User
+	}
+	if o.Workdir != "" {
+		spec.Cwd = o.Workdir
+	}
+	if o.Privileged {
+		spec.Caps = nsinit.AllCaps()
+	}
+	if spec.User == "" {
+		spec.User = "0:0"
+	}
+	return spec, flags, nil
 }
 
 // Attach connects to a running container: its output from now on (followed from the

@@ -188,10 +188,14 @@ func (f *Filter) Bind(all []Summary) error {
 	return nil
 }
 
-// Health is the container's health status as Docker's health filter and
-// .State.Health name it: "none" for a container without a healthcheck (every hutch
-// container, until healthchecks run).
-func (s Summary) Health() string { return "none" }
+// HealthStatus is the container's health status as Docker's health filter names it:
+// starting, healthy or unhealthy while it runs with a healthcheck, else "none".
+func (s Summary) HealthStatus() string {
+	if s.Health == nil || s.Health.Status == "" {
+		return "none"
+	}
+	return s.Health.Status
+}
 
 // Match says whether the container s passes every filter.
 func (f *Filter) Match(s Summary) bool {
@@ -255,7 +259,7 @@ func (f *Filter) Match(s Summary) bool {
 	}) {
 		return false
 	}
-	return anyOf(len(f.health), func(i int) bool { return s.Health() == f.health[i] })
+	return anyOf(len(f.health), func(i int) bool { return s.HealthStatus() == f.health[i] })
 }
 
 // Exposed are the container's exposed ports ("80/tcp"), sorted: its image's and those

@@ -19,6 +19,14 @@ type MountSpec struct {
 	Destination string   `json:"Destination"`
 	ReadOnly    bool     `json:"ReadOnly,omitempty"`
 	Options     []string `json:"Options,omitempty"` // tmpfs options
+	// NoCopy: a volume that is empty is not filled with what the image has at its
+	// destination (-v …:nocopy, --mount volume-nocopy).
+	NoCopy bool `json:"NoCopy,omitempty"`
+	// Chown: the source is given to the container's user before each start (-v …:U).
+	Chown bool `json:"Chown,omitempty"`
+	// Overlay: a host directory seen through an overlay whose upper layer is the
+	// container's own (-v …:O): writes stay in the container, gone with it.
+	Overlay bool `json:"Overlay,omitempty"`
 }
 
 // ParseVolume reads -v/--volume: SRC:DST[:ro|rw], NAME:DST[:ro|rw] or DST (anonymous).
@@ -38,9 +46,18 @@ func ParseVolume(v string) (MountSpec, error) {
 				switch o {
 				case "ro", "readonly":
 					m.ReadOnly = true
-				case "rw", "z", "Z", "":
+				case "rw", "", "cached", "delegated", "consistent":
+					// Docker Desktop's file-sharing hints: nothing to do on Linux.
+				case "z", "Z":
+					// SELinux relabelling: meaningless without SELinux, which hutch does not use.
+				case "U":
+					m.Chown = true
+				case "nocopy":
+					m.NoCopy = true
+				case "O":
+					m.Overlay = true
 				default:
-					return bad("unknown option " + strconv.Quote(o))
+					return bad("unknown option " + strconv.Quote(o) + " (use ro, rw, U, nocopy, z, Z, cached, delegated, consistent)")
 				}
 			}
 		}
@@ -66,6 +83,9 @@ func ParseVolume(v string) (MountSpec, error) {
 		m.Type = "volume"
 	default:
 		return bad("the source is neither an absolute path nor a volume name")
+	}
+	if m.Overlay && (m.Type != "bind" || m.ReadOnly || m.Chown) {
+		return bad(":O is an overlay over a host directory: not with a volume, ro or U")
 	}
 	return m, nil
 }
@@ -101,8 +121,16 @@ func ParseMount(v string) (MountSpec, error) {
 			m.Options = append(m.Options, "mode="+val)
 		case "bind-propagation", "consistency", "z", "Z":
 			// accepted for compatibility; mounts are private here
+		case "volume-nocopy":
+			m.NoCopy = !hasVal || val == "true" || val == "1"
+		case "volume-driver":
+			if val != "local" {
+				return bad("volume-driver=" + val + ": hutch's volumes are directories of its own (the local driver); there are no volume plugins")
+			}
+		case "volume-opt":
+			return bad("volume-opt=" + val + ": options go to a volume driver (the local driver's mount options, a plugin's settings), and hutch's volumes are plain directories with none")
 		default:
-			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, tmpfs-size, tmpfs-mode)", k))
+			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, volume-nocopy, tmpfs-size, tmpfs-mode)", k))
 		}
 	}
 	if !strings.HasPrefix(m.Destination, "/") {
@@ -126,6 +154,8 @@ func ParseMount(v string) (MountSpec, error) {
 		if m.Source != "" {
 			return bad("a tmpfs mount takes no source")
 		}
+	case "image":
+		return bad("type=image (an image's files mounted in the container) is not supported: copy what you need with `hutch cp`, or build an image FROM it")
 	default:
 		return bad("type must be bind, volume or tmpfs")
 	}

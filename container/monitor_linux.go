@@ -48,6 +48,7 @@ func (m *Manager) StartDetached(c *Config) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	_ = os.Remove(filepath.Join(m.Records.dir(c.ID), stopMarker))
+	_ = os.Remove(filepath.Join(m.Records.dir(c.ID), healthRestartMarker))
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
@@ -184,6 +185,9 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	c.Emit(events.Start)
 	started()
 	handed = append(handed, contract.CmPID+"="+strconv.Itoa(r.Pid()))
+	if c.Healthcheck != nil {
+		handed = append(handed, contract.CmHealth+"="+healthSchedule(c.Healthcheck))
+	}
 	for _, f := range keep {
 		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
 			r.Abort()
@@ -381,6 +385,9 @@ func restartDelay(n int) time.Duration {
 func (m *Manager) shouldRestart(c *Config, code, restarts int) bool {
 	if _, err := os.Stat(filepath.Join(m.Records.dir(c.ID), stopMarker)); err == nil {
 		return false // the user stopped it
+	}
+	if err := os.Remove(filepath.Join(m.Records.dir(c.ID), healthRestartMarker)); err == nil {
+		return true // --health-on-failure restart
 	}
 	policy, max := ParseRestart(c.Restart)
 	switch policy {

@@ -139,7 +139,9 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, li
 			_ = m.Records.SaveState(c.ID, st)
 		}()
 	}
+	endHealth := m.Records.healthLoop(c, m.Seccomp)
 	code, err = fg.run(r.Signal, r.Wait)
+	endHealth()
 	ran = err == nil
 	c.died(st, code) // the OOM kill read before the cgroup goes
 	closeNet()       // its ports are free once the container is recorded as exited

@@ -131,6 +131,11 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 		return nil, err
 	}
 	spec.Mounts = append(spec.Mounts, etc...)
+	devices, err := deviceMounts(c)
+	if err != nil {
+		return nil, err
+	}
+	spec.Mounts = append(spec.Mounts, devices...)
 	changed := false
 	for i, mt := range c.Mounts {
 		switch mt.Type {
@@ -138,6 +143,19 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 			fi, err := os.Stat(mt.Source)
 			if err != nil {
 				return nil, fmt.Errorf("bind mount source %s: %w", mt.Source, unwrapPath(err))
+			}
+			if mt.Chown {
+				if err := chownMount(c, mt.Source, u.User); err != nil {
+					return nil, err
+				}
+			}
+			if mt.Overlay {
+				om, err := m.overlayMount(c, i, mt, fi)
+				if err != nil {
+					return nil, err
+				}
+				spec.Mounts = append(spec.Mounts, om)
+				continue
 			}
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: mt.Source, Destination: mt.Destination, ReadOnly: mt.ReadOnly, File: !fi.IsDir()})
 		case "tmpfs":
@@ -154,8 +172,15 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := m.Volumes.Populate(v, src); err != nil {
-				return nil, err
+			if !mt.NoCopy {
+				if err := m.Volumes.Populate(v, src); err != nil {
+					return nil, err
+				}
+			}
+			if mt.Chown {
+				if err := chownMount(c, v.Mountpoint, u.User); err != nil {
+					return nil, err
+				}
 			}
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: v.Mountpoint, Destination: mt.Destination, ReadOnly: mt.ReadOnly})
 		}

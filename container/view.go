@@ -12,6 +12,7 @@ import (
 
 	units "github.com/docker/go-units"
 
+	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
@@ -21,6 +22,8 @@ import (
 type Summary struct {
 	Config *Config
 	State  *State
+	// Health is the container's health while it runs with a healthcheck, else nil.
+	Health *Health
 }
 
 // StatusText is Docker's STATUS column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created".
@@ -30,7 +33,7 @@ func (s Summary) StatusText(now time.Time) string {
 		if Paused(s.State) {
 			return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt)) + " (Paused)"
 		}
-		return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt))
+		return "Up " + units.HumanDuration(now.Sub(s.State.StartedAt)) + healthSuffix(s.Health)
 	case StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", s.State.ExitCode, units.HumanDuration(now.Sub(s.State.FinishedAt)))
 	default:
@@ -50,7 +53,11 @@ func (r *Records) Summaries() ([]Summary, error) {
 		if err != nil {
 			st = &State{Status: StatusExited, Error: err.Error()}
 		}
-		out = append(out, Summary{Config: c, State: st})
+		sum := Summary{Config: c, State: st}
+		if st.Status == StatusRunning {
+			sum.Health = r.Health(c, st)
+		}
+		out = append(out, sum)
 	}
 	return out, nil
 }
@@ -270,22 +277,6 @@ type Inspect struct {
 	SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
 }
 
-// InspectHealth is Docker's State.Health: absent (nil) for a container without a
-// healthcheck.
-type InspectHealth struct {
-	Status        string      `json:"Status"` // starting, healthy, unhealthy
-	FailingStreak int         `json:"FailingStreak"`
-	Log           []HealthLog `json:"Log"`
-}
-
-// HealthLog is one healthcheck's run.
-type HealthLog struct {
-	Start    time.Time `json:"Start"`
-	End      time.Time `json:"End"`
-	ExitCode int       `json:"ExitCode"`
-	Output   string    `json:"Output"`
-}
-
 // InspectSeccomp names the profile a container runs under.
 type InspectSeccomp struct {
 	Profile string `json:"Profile"`          // builtin, unconfined or file
@@ -309,8 +300,16 @@ type InspectState struct {
 	Error      string `json:"Error"`
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
-	// Health is there only for a container with a healthcheck, as Docker's.
+	// Health is Docker's: the status, the failing streak and the last five probes
+	// (absent without a healthcheck).
 	Health *InspectHealth `json:"Health,omitempty"`
+}
+
+// InspectHealth is Docker's State.Health.
+type InspectHealth struct {
+	Status        string         `json:"Status"`
+	FailingStreak int            `json:"FailingStreak"`
+	Log           []HealthResult `json:"Log"`
 }
 
 // InspectConfig is Docker's Config block.
@@ -326,6 +325,8 @@ type InspectConfig struct {
 	Entrypoint []string          `json:"Entrypoint"`
 	Labels     map[string]string `json:"Labels"`
 	StopSignal string            `json:"StopSignal,omitempty"`
+	// Healthcheck is the check in effect (the image's with --health-*'s over it).
+	Healthcheck *images.Healthcheck `json:"Healthcheck,omitempty"`
 }
 
 // InspectHost is Docker's HostConfig block.
@@ -354,6 +355,9 @@ type InspectHost struct {
 	PublishAllPorts bool                         `json:"PublishAllPorts"`
 	// LogConfig is --log-driver and --log-opt ({"Type": "json-file", "Config": {}}).
 	LogConfig LogConfig `json:"LogConfig"`
+	// Devices are --device's nodes (and the CDI devices' nodes); CDIDevices the CDI names.
+	Devices    []DeviceSpec `json:"Devices"`
+	CDIDevices []string     `json:"CDIDevices,omitempty"`
 }
 
 // InspectMount is one entry of Docker's Mounts.
@@ -384,7 +388,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	in := &Inspect{
 		Id: c.ID, Created: c.Created, Image: "sha256:" + c.ImageID, Name: "/" + c.Name, ImageName: c.ImageName,
 		RestartCount: st.Restarts, LogPath: r.LogPath(c.ID), Mounts: []InspectMount{},
-		State: InspectState{Status: Summary{c, st}.StateText(), Running: st.Status == StatusRunning, Paused: Paused(st), OOMKilled: st.OOMKilled,
+		State: InspectState{Status: Summary{Config: c, State: st}.StateText(), Running: st.Status == StatusRunning, Paused: Paused(st), OOMKilled: st.OOMKilled,
 			ExitCode: st.ExitCode, Error: st.Error, StartedAt: ts(st.StartedAt), FinishedAt: ts(st.FinishedAt)},
 		Config: InspectConfig{Hostname: c.Hostname, User: c.User, Tty: c.TTY, OpenStdin: c.Interactive,
 			Env: c.Env, Cmd: c.Cmd, Image: c.ImageName, WorkingDir: c.Cwd, Labels: c.Labels, StopSignal: c.StopSignal},
@@ -395,6 +399,10 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	if in.State.Running {
 		in.State.Pid = st.Pid
 	}
+	if h := r.Health(c, st); h != nil {
+		in.State.Health = &InspectHealth{Status: h.Status, FailingStreak: h.FailingStreak, Log: h.Log}
+	}
+	in.Config.Healthcheck = c.Healthcheck
 	if c.Entrypoint != nil {
 		in.Config.Entrypoint = *c.Entrypoint
 	}
@@ -445,6 +453,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	if c.LogConfig != nil && c.LogConfig.Config != nil {
 		h.LogConfig.Config = c.LogConfig.Config
 	}
+	h.Devices, h.CDIDevices = append([]DeviceSpec{}, c.Devices...), c.CDIDevices
 	return in, nil
 }
 

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/events"
 )
 
@@ -54,4 +56,33 @@ func monitorMain() {
 	code := m.Monitor(os.Args[1], ready, exited)
 	s.Close()
 	os.Exit(code)
+}
+
+// healthMain is one probe of a container's healthcheck, `hutch-health ID`,
+// started by the monitor's C half on the check's schedule (container/cmonitor): it
+// runs the check, records the result and acts on it (container.Records.Healthcheck),
+// and exits. It needs the records and the seccomp cache, not the store.
+func healthMain() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "Error: "+container.HealthName+" is one probe of a container's healthcheck, started by the container's monitor; run `hutch healthcheck run CONTAINER` instead")
+		os.Exit(125)
+	}
+	id := os.Args[1]
+	_ = os.Chdir("/")
+	host, err := Load()
+	if err != nil {
+		os.Exit(125)
+	}
+	events.Use(host.EventLog())
+	s := &Session{Host: host}
+	r := s.Records()
+	c, err := r.Get(id)
+	if err != nil {
+		os.Exit(125)
+	}
+	h, err := r.Healthcheck(c, container.HealthcheckOptions{Seccomp: s.SeccompCache()})
+	if err != nil || h.Status != container.HealthHealthy {
+		os.Exit(1)
+	}
+	os.Exit(0)
 }

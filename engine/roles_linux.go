@@ -32,6 +32,8 @@ var Roles = []Role{
 		"a command in a running container (`hutch exec`): the C constructor joins the container's namespaces (contract.Nsenter*) and forks; the spec is in contract.Exec (nsinit/exec_linux.go)"},
 	{container.MonitorName, monitorMain,
 		"a detached container's monitor: started by run -d/start, mounts and starts the container, reports on fd 3, then hands over to its C half (container/cmonitor), which executes it again as `hutch-monitor ID exited STATUS` (engine/monitor_linux.go)"},
+	{container.HealthName, healthMain,
+		"one probe of a container's healthcheck: started by the monitor's C half on the check's schedule (contract.CmHealth), runs the check as an exec, records the result and applies --health-on-failure (engine/monitor_linux.go, container/health_linux.go)"},
 	{container.SignalName, container.SignalMain,
 		"signals a container process that runs as a subordinate id, from inside hutch's user namespace (joined by the C constructor) (container/control_linux.go)"},
 	{network.HelperName, network.HelperMain,

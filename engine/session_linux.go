@@ -164,7 +164,7 @@ func (s *Session) manager(store *storage.Store) *container.Manager {
 	m := &container.Manager{Records: s.Records(), Volumes: s.Volumes(), Cgroups: s.CgroupOptions(),
 		HostUID: s.Host.NS.UID, HostGID: s.Host.NS.GID, SlotDir: filepath.Join(s.Host.Paths.RuntimeDir, "rootfs"),
 		NetDir: filepath.Join(s.Host.Paths.RuntimeDir, "net"), SlirpPath: s.Host.Config.Network.Slirp4netnsPath,
-		Seccomp: s.SeccompCache()}
+		Seccomp: s.SeccompCache(), CDISpecDirs: s.Host.Config.Engine.CDISpecDirs}
 	if store != nil {
 		m.Store = store
 	}

@@ -2,6 +2,7 @@ package launch
 
 import (
 	"errors"
+	"fmt"
 
 	"golang.org/x/sys/unix"
 
@@ -17,6 +18,12 @@ import (
 // only between cgroups whose common ancestor the user may write, so an exec from outside
 // the delegated cgroup runs outside the container's, after outside says so.
 func Exec(pid, flags int, spec *nsinit.ExecSpec, stdio nsinit.Stdio, cgroupDir string, outside func()) (*nsinit.ExecProcess, error) {
+	// From inside the container's own user namespace (a healthcheck's probe, started by
+	// the container's monitor in hutch's namespace, which a container without keep-id
+	// shares), that namespace is not to be joined: setns refuses the one a process is in.
+	if flags&unix.CLONE_NEWUSER != 0 && sameUserNS(pid) {
+		flags &^= unix.CLONE_NEWUSER
+	}
 	p, err := startExec(pid, flags, spec, stdio, cgroupDir, outside)
 	if err != nil {
 		return nil, err
@@ -45,4 +52,13 @@ func startExec(pid, flags int, spec *nsinit.ExecSpec, stdio nsinit.Stdio, cgroup
 		outside()
 	}
 	return nsinit.StartExec(pid, flags, spec, stdio)
+}
+
+// sameUserNS tells whether pid is in this process's user namespace.
+func sameUserNS(pid int) bool {
+	var a, b unix.Stat_t
+	if unix.Stat("/proc/self/ns/user", &a) != nil || unix.Stat(fmt.Sprintf("/proc/%d/ns/user", pid), &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -89,6 +90,22 @@ func (p *ExecProcess) Started() error { return readStatus(p.status, p.cmd) }
 
 // Signal sends sig to the relay, which passes it to the command.
 func (p *ExecProcess) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// CommandPid is the command's pid (the relay's child, in this pid namespace), 0 if it
+// is not known (gone already).
+func (p *ExecProcess) CommandPid() int {
+	pid := p.cmd.Process.Pid
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
+}
 
 // Wait returns the command's exit status (128+N for signal N).
 func (p *ExecProcess) Wait() (int, error) { return exitStatus(p.cmd.Wait()) }

@@ -264,6 +264,15 @@ func userMount(root string, m Mount) error {
 		if err := mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
 			return err
 		}
+	case "overlay":
+		// -v DIR:DST:O: the host directory under an upper layer of the container's own
+		// (the options name both; userxattr: an overlay mounted in a user namespace).
+		if err := ensure(target, false); err != nil {
+			return fmt.Errorf("creating mount point %s: %w", m.Destination, err)
+		}
+		if err := mount("overlay", target, "overlay", 0, strings.Join(m.Options, ",")); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("mount type %q is not supported", m.Type)
 	}

@@ -72,7 +72,7 @@ type User struct {
 
 // Mount is one mount into the container, applied in order after the standard ones.
 type Mount struct {
-	Type        string   `json:"type"` // "bind" or "tmpfs"
+	Type        string   `json:"type"` // "bind", "tmpfs" or "overlay" (Options: its lowerdir, upperdir, workdir)
 	Source      string   `json:"source,omitempty"`
 	Destination string   `json:"destination"`
 	ReadOnly    bool     `json:"readOnly,omitempty"`

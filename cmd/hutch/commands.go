@@ -77,6 +77,9 @@ var groups = []group{
 	{name: "builder", short: "Manage builds: build, prune (the build cache)", store: true,
 		example: "  hutch builder build -t app .\n  hutch builder prune -a -f",
 		verbs:   []verb{v(newBuildCommand), v(newBuilderPruneCommand)}},
+	{name: "healthcheck", short: "Run a container's healthcheck: run",
+		example: "  hutch healthcheck run web",
+		verbs:   []verb{v(newHealthcheckRunCommand)}},
 	{name: "volume", short: "Manage named volumes: create, ls, inspect, exists, rm, prune", store: true,
 		example: "  hutch volume create data\n  hutch volume ls\n  hutch volume rm data",
 		verbs: []verb{

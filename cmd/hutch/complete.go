@@ -83,9 +83,10 @@ var argSpecs = map[string]map[string]argSpec{
 		"untag": one(anyImage), "history": one(anyImage), "diff": one(anyImage), "exists": one(anyImage),
 		"pull": one(), "push": one(anyImage),
 	},
-	"volume":  {"rm": many(anyVolume), "inspect": many(anyVolume), "create": one(), "ls": one(), "prune": one(), "exists": one(anyVolume)},
-	"system":  {"df": one(), "prune": one(), "reset": one(), "info": one()},
-	"builder": {"build": one(directory), "prune": one()},
+	"volume":      {"rm": many(anyVolume), "inspect": many(anyVolume), "create": one(), "ls": one(), "prune": one(), "exists": one(anyVolume)},
+	"system":      {"df": one(), "prune": one(), "reset": one(), "info": one()},
+	"builder":     {"build": one(directory), "prune": one()},
+	"healthcheck": {"run": one(runningContainer)},
 }
 
 func merge(a, b map[string]argSpec) map[string]argSpec {

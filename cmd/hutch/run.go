@@ -32,6 +32,11 @@ type createFlags struct {
 	limits                                                     limitFlags
 	logDriver                                                  string
 	logOpts                                                    []string
+	health                                                     healthFlags
+	devices                                                    []string
+	gpus                                                       string
+	volumesFrom                                                []string
+	imageVolume                                                string
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -74,6 +79,11 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
 	f.limits.register(fs, false)
+	f.health.register(fs)
+	stringArrayVar(fs, &f.devices, "device", "add a host device HOST[:CONTAINER[:PERMISSIONS]] (a bind of a node you may open), or a CDI device vendor.com/class=name")
+	stringArrayVar(fs, &f.volumesFrom, "volumes-from", "mount the volumes and bind mounts of a container: CONTAINER[:ro|rw]")
+	fs.StringVar(&f.imageVolume, "image-volume", "bind", "what an image's VOLUME becomes: bind (an anonymous volume), tmpfs, or ignore")
+	fs.StringVar(&f.gpus, "gpus", "", "GPUs through CDI: all, or device=ID[,ID…] (as --device nvidia.com/gpu=…)")
 }
 
 // options turns the flags into container options; each malformed flag is an error
@@ -102,6 +112,18 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 		return o, fmt.Errorf("--restart %s and --rm cannot be combined", f.restart)
 	}
 	o.Restart = f.restart
+	if err := f.health.apply(cmd.Flags(), &o, f.restart); err != nil {
+		return o, err
+	}
+	if o.Devices, o.CDIDevices, err = container.ParseDevices(f.devices, f.gpus); err != nil {
+		return o, err
+	}
+	switch f.imageVolume {
+	case "bind", "tmpfs", "ignore":
+		o.ImageVolume, o.VolumesFrom = f.imageVolume, f.volumesFrom
+	default:
+		return o, fmt.Errorf("--image-volume %q: use bind (an anonymous volume), tmpfs or ignore", f.imageVolume)
+	}
 	if f.stopSignal != "" {
 		if _, err := container.ParseSignal(f.stopSignal); err != nil {
 			return o, fmt.Errorf("--stop-signal: %w", err)

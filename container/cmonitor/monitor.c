@@ -8,16 +8,23 @@
 // it), feeds a terminal from the stdin FIFO, and
 // when the init exits it executes hutch once more to record the exit and clean up:
 //   hutch-monitor ID exited STATUS
+// With a healthcheck (HUTCH_ENV_CM_HEALTH), a timerfd in the same poll loop starts one
+// probe at a time, as a child that executes hutch as `hutch-health ID`: the Go
+// probe (container/health_linux.go) runs the check through launch.Exec, records the
+// result and acts on an unhealthy container. Between probes this process holds nothing
+// more than the timer.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +183,81 @@ static int pump(struct stream *s)
 	return 1;
 }
 
+// The healthcheck's schedule (milliseconds; interval 0: none) and its one probe.
+static struct {
+	long interval, timeout, start_period, start_interval;
+	struct timespec began;
+	pid_t probe;
+	int tfd;
+} health = {.tfd = -1};
+
+static long since_ms(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void arm(long ms)
+{
+	struct itimerspec its = {0};
+	if (ms < 1)
+		ms = 1;
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000;
+	timerfd_settime(health.tfd, 0, &its, NULL);
+}
+
+// arm_next schedules the next probe: every start interval during the start period,
+// every interval after it.
+static void arm_next(void)
+{
+	if (health.start_interval > 0 && since_ms(&health.began) < health.start_period)
+		arm(health.start_interval);
+	else
+		arm(health.interval);
+}
+
+static const char *cm_vars[] = {HUTCH_ENV_CMONITOR, HUTCH_ENV_CM_ID, HUTCH_ENV_CM_PID, HUTCH_ENV_CM_OUT,
+	HUTCH_ENV_CM_ERR, HUTCH_ENV_CM_IN, HUTCH_ENV_CM_TERM, HUTCH_ENV_CM_LOG, HUTCH_ENV_CM_LOG_FORMAT,
+	HUTCH_ENV_CM_LOG_PATH, HUTCH_ENV_CM_LOG_MAX, HUTCH_ENV_CM_LOG_FILES, HUTCH_ENV_CM_NETFD,
+	HUTCH_ENV_CM_SLIRP, HUTCH_ENV_CM_PORTS, HUTCH_ENV_CM_HEALTH};
+
+// start_probe forks the probe: hutch executed as `hutch-health ID`, with
+// none of this process's descriptors or variables, dying with it (a killed monitor's
+// probe does not outlive it). The timer becomes the probe's deadline: its own
+// timeout, and some slack for starting hutch.
+static void start_probe(const char *id, const int *fds, size_t nfds)
+{
+	pid_t parent = getpid();
+	pid_t p = fork();
+	if (p < 0) {
+		arm_next();
+		return;
+	}
+	if (p == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != parent)
+			_exit(125);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		for (size_t i = 0; i < nfds; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		for (size_t i = 0; i < sizeof(cm_vars) / sizeof(cm_vars[0]); i++)
+			unsetenv(cm_vars[i]);
+		char idbuf[128];
+		snprintf(idbuf, sizeof(idbuf), "%s", id);
+		char *argv[] = {"hutch-health", idbuf, NULL};
+		execv("/proc/self/exe", argv);
+		_exit(125);
+	}
+	health.probe = p;
+	arm(health.timeout + 30000);
+}
+
 // keeps_network tells whether the init (not yet reaped) still has its network namespace:
 // an init that is exiting drops its namespaces first, and only then is the namespace torn
 // down, which ends slirp4netns; so slirp4netns may be reaped before the init is a zombie,
@@ -238,6 +320,15 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 
+	const char *hs = getenv(HUTCH_ENV_CM_HEALTH);
+	if (hs != NULL && sscanf(hs, "%ld:%ld:%ld:%ld", &health.interval, &health.timeout, &health.start_period,
+				 &health.start_interval) == 4 && health.interval > 0) {
+		health.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		clock_gettime(CLOCK_MONOTONIC, &health.began);
+		if (health.tfd >= 0)
+			arm_next();
+	}
+
 	int status = 0, exited = 0;
 	// The init may have ended before SIGCHLD was blocked here (while the Go half was
 	// still running, or during the exec): that SIGCHLD is gone, so look once now.
@@ -252,8 +343,8 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 		}
 	}
 	for (;;) {
-		struct pollfd p[4];
-		int n = 0, iout = -1, ierr = -1, iin = -1;
+		struct pollfd p[5];
+		int n = 0, iout = -1, ierr = -1, iin = -1, itimer = -1;
 		p[n].fd = sfd;
 		p[n++].events = POLLIN;
 		if (out.fd >= 0) {
@@ -269,6 +360,11 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 		if (in_fd >= 0 && term_fd >= 0) {
 			iin = n;
 			p[n].fd = in_fd;
+			p[n++].events = POLLIN;
+		}
+		if (health.tfd >= 0 && !exited) {
+			itimer = n;
+			p[n].fd = health.tfd;
 			p[n++].events = POLLIN;
 		}
 		if (exited && out.fd < 0 && err.fd < 0)
@@ -293,6 +389,10 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 				if (r == init) {
 					status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 					exited = 1;
+				} else if (r == health.probe) {
+					health.probe = 0;
+					if (!exited)
+						arm_next();
 				} else if (!exited && r > 0 && (r == slirp || r == ports) && (r != slirp || keeps_network(init))) {
 					char msg[256];
 					int len = snprintf(msg, sizeof(msg),
@@ -316,6 +416,19 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 			close(err.fd);
 			err.fd = -1;
 		}
+		if (itimer >= 0 && (p[itimer].revents & POLLIN) && !exited) {
+			uint64_t ticks;
+			if (read(health.tfd, &ticks, sizeof(ticks)) < 0) {
+				/* nothing */
+			}
+			if (health.probe > 0) {
+				// Past its deadline: ended, and reaped above like any probe.
+				kill(health.probe, SIGKILL);
+			} else {
+				int fds[] = {log_fd, in_fd, term_fd, out.fd, err.fd, net_fd};
+				start_probe(idbuf, fds, sizeof(fds) / sizeof(fds[0]));
+			}
+		}
 		if (iin >= 0 && (p[iin].revents & POLLIN)) {
 			char b[4096];
 			ssize_t r = read(in_fd, b, sizeof(b));
@@ -323,6 +436,15 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 				write_all(term_fd, b, (size_t)r);
 		}
 	}
+	// A probe still running is of a container that is gone: it ends here, before the
+	// exit is recorded (it would record a failure of the next run, or act on it).
+	if (health.probe > 0) {
+		kill(health.probe, SIGKILL);
+		waitpid(health.probe, NULL, 0);
+		health.probe = 0;
+	}
+	if (health.tfd >= 0)
+		close(health.tfd);
 	if (out.len)
 		drain(&out, 1);
 	if (err.len)
@@ -332,12 +454,8 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	// The Go half hands a restarted container over with fresh variables appended to
 	// this environment: none of these may survive, or getenv would find the stale ones
 	// first (the old init's pid, the old descriptors). Nor do the old descriptors.
-	static const char *vars[] = {HUTCH_ENV_CMONITOR, HUTCH_ENV_CM_ID, HUTCH_ENV_CM_PID, HUTCH_ENV_CM_OUT,
-		HUTCH_ENV_CM_ERR, HUTCH_ENV_CM_IN, HUTCH_ENV_CM_TERM, HUTCH_ENV_CM_LOG, HUTCH_ENV_CM_LOG_FORMAT,
-		HUTCH_ENV_CM_LOG_PATH, HUTCH_ENV_CM_LOG_MAX, HUTCH_ENV_CM_LOG_FILES, HUTCH_ENV_CM_NETFD,
-		HUTCH_ENV_CM_SLIRP, HUTCH_ENV_CM_PORTS};
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-		unsetenv(vars[i]);
+	for (size_t i = 0; i < sizeof(cm_vars) / sizeof(cm_vars[0]); i++)
+		unsetenv(cm_vars[i]);
 	int fds[] = {log_fd, in_fd, term_fd, out.fd, err.fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

@@ -147,6 +147,11 @@ const (
 	// CmPorts is the pid of the container's port forwarder.
 	CmPorts = "_HUTCH_CM_PORTS"
 
+	// CmHealth is the container's healthcheck timing, in milliseconds:
+	// "INTERVAL:TIMEOUT:START_PERIOD:START_INTERVAL". The C half runs
+	// `hutch-health ID` (one probe) on that schedule; unset: no healthcheck.
+	CmHealth = "_HUTCH_CM_HEALTH"
+
 	// NetPIDs hands the network helpers' pids ("SLIRP,PORTS") from the C half back to the
 	// Go one, which waits for them to end before it records the exit.
 	NetPIDs = "_HUTCH_NET_PIDS"

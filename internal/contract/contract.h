@@ -124,6 +124,10 @@
 #define HUTCH_ENV_CM_SLIRP "_HUTCH_CM_SLIRP"
 // CmPorts is the pid of the container's port forwarder.
 #define HUTCH_ENV_CM_PORTS "_HUTCH_CM_PORTS"
+// CmHealth is the container's healthcheck timing, in milliseconds:
+// "INTERVAL:TIMEOUT:START_PERIOD:START_INTERVAL". The C half runs
+// `hutch-health ID` (one probe) on that schedule; unset: no healthcheck.
+#define HUTCH_ENV_CM_HEALTH "_HUTCH_CM_HEALTH"
 // NetPIDs hands the network helpers' pids ("SLIRP,PORTS") from the C half back to the
 // Go one, which waits for them to end before it records the exit.
 #define HUTCH_ENV_NET_PIDS "_HUTCH_NET_PIDS"
