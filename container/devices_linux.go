@@ -52,7 +52,7 @@ func checkDevice(d DeviceSpec) error {
 		mode, what = mode|unix.W_OK, "read and write"
 	}
 	if err := unix.Access(d.PathOnHost, mode); err != nil {
-		return fmt.Errorf("--device %s: you may not %s it (%v; it is %s): rootless, a container gets a device by a bind mount and opens it as you, so you must be able to open it yourself — for a group's device, add yourself to its group (`sudo usermod -aG GROUP $USER`, then log in again), or ask for less (:r)",
+		return fmt.Errorf("--device %s: you may not %s it (%w; it is %s): rootless, a container gets a device by a bind mount and opens it as you, so you must be able to open it yourself — for a group's device, add yourself to its group (`sudo usermod -aG GROUP $USER`, then log in again), or ask for less (:r)",
 			d.PathOnHost, what, err, describeNode(d.PathOnHost, &st))
 	}
 	return nil
