@@ -34,6 +34,14 @@ type Config struct {
 	Registries RegistriesConfig `toml:"registries"`
 	Cgroups    CgroupsConfig    `toml:"cgroups"`
 	Network    NetworkConfig    `toml:"network"`
+	Containers ContainersConfig `toml:"containers"`
+}
+
+// ContainersConfig is the [containers] table: defaults of run and create.
+type ContainersConfig struct {
+	// DefaultUlimits are --ulimit values every container gets (NAME=SOFT[:HARD]);
+	// --ulimit of the same name overrides one.
+	DefaultUlimits []string `toml:"default_ulimits"`
 }
 
 // CgroupsConfig is the [cgroups] table (docs/limits.md).

@@ -47,6 +47,9 @@ type Settings struct {
 	// Userns is "" (the container is root in hutch's namespace, i.e. you) or
 	// "keep-id" (the container runs as your own uid and gid).
 	Userns string `json:"UsernsMode,omitempty"`
+	// ProcessSettings are the process and namespace settings (--ulimit, --sysctl, --shm-size,
+	// --group-add, --domainname, --expose): ParseProcess.
+	ProcessSettings
 	// Resources are the limits asked (--memory, --cpus …), in Docker's HostConfig names.
 	Resources *cgroups.Resources `json:"Resources,omitempty"`
 	// ByRun marks a container `hutch run` created to start at once: one that never
@@ -171,7 +174,20 @@ func merge(r *Request, id string, imageID string, imageNames []string, ic images
 		c.ImageName = imageNames[0]
 	}
 	if o.PublishAll {
-		ports, err := network.PublishAll(o.Ports, ic.ExposedPorts)
+		exposed := map[string]struct{}{}
+		for k := range ic.ExposedPorts {
+			exposed[k] = struct{}{}
+		}
+		for _, e := range o.Expose {
+			keys, err := exposedPorts(e)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range keys {
+				exposed[k] = struct{}{}
+			}
+		}
+		ports, err := network.PublishAll(o.Ports, exposed)
 		if err != nil {
 			return nil, err
 		}

@@ -222,7 +222,7 @@ func TestRecordMigration(t *testing.T) {
 
 	// A record without a name or options of note: slirp4netns's defaults, unnamed.
 	c = load("record-v1-plain.json")
-	if c.Named() || c.Network != slirpNet(t) || !reflect.DeepEqual(c.Cmd, []string{"true"}) || c.Restart != "no" || c.NoNewPrivileges() {
+	if c.Named() || !reflect.DeepEqual(c.Network, slirpNet(t)) || !reflect.DeepEqual(c.Cmd, []string{"true"}) || c.Restart != "no" || c.NoNewPrivileges() {
 		t.Errorf("plain record: %+v", c)
 	}
 

@@ -101,6 +101,9 @@ func (m *Manager) Check(o Options) (*Request, error) {
 	if err := m.checkLimits(o.Resources); err != nil {
 		return nil, err
 	}
+	if err := checkProcess(o.Settings); err != nil {
+		return nil, err
+	}
 	for _, mt := range o.Mounts {
 		if mt.Type == "bind" {
 			if _, err := os.Stat(mt.Source); err != nil {

@@ -118,6 +118,11 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 	spec.Rootfs, spec.Args, spec.Env, spec.Cwd, spec.Hostname = rootfs, c.Args, env, c.Cwd, c.Hostname
 	spec.User, spec.Caps, spec.NoNewPrivileges = u.User, c.Caps, c.NoNewPrivileges()
 	spec.Privileged, spec.ReadOnly = c.Privileged, c.ReadOnly
+	spec.Domainname, spec.Rlimits, spec.Sysctls, spec.ShmSize = c.Domainname, c.Ulimits, c.Sysctls, c.ShmSize
+	spec.KeepGroups = len(c.GroupAdd) == 1 && c.GroupAdd[0] == KeepGroups
+	if spec.User, err = addGroups(rootfs, spec.User, c.GroupAdd, c.ImageName); err != nil {
+		return nil, err
+	}
 	spec.TTYGroup = len(c.GIDMap) > 0 || idmap.SelfGIDMapped(5)
 	spec.SessionKeyring = nsinit.SessionKeyring(c.ID)
 	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(m.Seccomp, c); err != nil {

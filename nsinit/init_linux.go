@@ -78,12 +78,20 @@ func setupContainer(spec *Spec) error {
 		// here, but its net/ entries are this namespace's.
 		_ = os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0"), 0)
 	}
+	if err := setSysctls(spec); err != nil {
+		return err
+	}
 	if err := setupRootfs(spec); err != nil {
 		return err
 	}
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("sethostname: %w", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("setdomainname: %w", err)
 		}
 	}
 	if spec.NewNetwork {
@@ -116,6 +124,9 @@ func execCommand(spec *Spec, fail func(int, error)) (int, error) {
 	// with its mounts.
 	var pdeath int
 	_ = unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0)
+	if err := setRlimits(spec); err != nil {
+		return ExitEngine, err
+	}
 	// From here on the container's seccomp filter may be in force (loadSeccomp):
 	// whatever it blocks (keyctl, to join a new session keyring) must come before.
 	if err := loadSeccomp(spec, false); err != nil {
@@ -251,8 +262,10 @@ func setupIdentity(spec *Spec) error {
 	for _, g := range spec.User.AdditionalGids {
 		gids = append(gids, int(g))
 	}
-	if err := unix.Setgroups(gids); err != nil && !errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("setgroups: %w", err)
+	if !spec.KeepGroups {
+		if err := unix.Setgroups(gids); err != nil && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("setgroups: %w", err)
+		}
 	}
 	if err := syscall.Setresgid(int(spec.User.GID), int(spec.User.GID), int(spec.User.GID)); err != nil {
 		return fmt.Errorf("setting gid %d: %w", spec.User.GID, err)

@@ -20,6 +20,19 @@ type Spec struct {
 	Cwd      string   `json:"cwd"`
 	User     User     `json:"user"`
 	Hostname string   `json:"hostname"`
+	// Domainname is the NIS domain name (--domainname); "": left as it is.
+	Domainname string `json:"domainname,omitempty"`
+	// KeepGroups leaves the supplementary groups as the caller's (no setgroups):
+	// --group-add keep-groups.
+	KeepGroups bool `json:"keepGroups,omitempty"`
+	// Rlimits are set before the command runs (--ulimit): a hard limit can only be
+	// lowered by an unprivileged user.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Sysctls are written to /proc/sys before the root is built (--sysctl); only keys
+	// of the container's own namespaces (CheckSysctl).
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// ShmSize is the size of /dev/shm in bytes (--shm-size); 0: 64 MiB.
+	ShmSize int64 `json:"shmSize,omitempty"`
 	// Caps are kept in the bounding, permitted and effective sets (for uid 0); every
 	// other capability is dropped.
 	Caps            []string `json:"caps"`
@@ -54,6 +67,13 @@ type Spec struct {
 	// is cloned straight into it (CLONE_INTO_CGROUP), and its cgroup namespace has it
 	// as root.
 	Cgroup *os.File `json:"-"`
+}
+
+// Rlimit is one resource limit (setrlimit), by its name without RLIMIT_ (nofile, nproc …).
+type Rlimit struct {
+	Name string `json:"name"`
+	Soft uint64 `json:"soft"`
+	Hard uint64 `json:"hard"`
 }
 
 // IDMap maps Size ids from ContainerID (in the container) to HostID (in hutch's namespace).

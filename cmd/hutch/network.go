@@ -16,6 +16,16 @@ func (a *app) networkOptions(f *createFlags, o *container.Options) error {
 	if err != nil {
 		return err
 	}
+	for _, h := range f.addHost {
+		e, err := container.ParseAddHost(h)
+		if err != nil {
+			return err
+		}
+		c.ExtraHosts = append(c.ExtraHosts, e)
+	}
+	if err := container.ParseDNS(&c, f.dns, f.dnsSearch, f.dnsOption); err != nil {
+		return err
+	}
 	o.Network = c
 	for _, p := range f.publish {
 		ms, err := network.ParsePublish(p)

@@ -28,6 +28,9 @@ type createFlags struct {
 	privileged, readOnly, init, rm, interactive, tty           bool
 	detach                                                     bool
 	limits                                                     limitFlags
+	// the process and namespace settings (container.ParseProcess) and DNS
+	process                            container.ProcessFlags
+	addHost, dns, dnsSearch, dnsOption []string
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -64,6 +67,16 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringVar(&f.restart, "restart", "no", "restart policy while the monitor lives: no, always, unless-stopped, on-failure[:N]")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default: the image's, or SIGTERM)")
 	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds to wait after the stop signal before SIGKILL (the default of stop and restart for this container)")
+	stringArrayVar(fs, &f.addHost, "add-host", "add a line to /etc/hosts: NAME:IP, or NAME:host-gateway (the host as the container reaches it)")
+	stringArrayVar(fs, &f.dns, "dns", "a nameserver for /etc/resolv.conf (replaces the network's)")
+	stringArrayVar(fs, &f.dnsSearch, "dns-search", "a search domain for /etc/resolv.conf (replaces the host's; . for none)")
+	stringArrayVar(fs, &f.dnsOption, "dns-option", "an option for /etc/resolv.conf, e.g. ndots:2 (replaces the host's)")
+	stringArrayVar(fs, &f.process.Expose, "expose", "expose a port or range (PORT[/tcp|udp], START-END): -P publishes it too")
+	fs.StringVar(&f.process.Domainname, "domainname", "", "the container's NIS domain name")
+	stringArrayVar(fs, &f.process.Ulimits, "ulimit", "a resource limit NAME=SOFT[:HARD] (nofile, nproc, core, stack …; -1: unlimited); a hard limit can only be lowered")
+	stringArrayVar(fs, &f.process.Sysctls, "sysctl", "a namespaced kernel parameter KEY=VALUE: net.* (with a network of its own), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*")
+	stringArrayVar(fs, &f.process.GroupAdd, "group-add", "an additional group of the process (a name from the image's /etc/group, or an id), or keep-groups (keep yours)")
+	fs.StringVar(&f.process.ShmSize, "shm-size", "", "size of /dev/shm (e.g. 256m; default 64m)")
 	if run {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
@@ -131,6 +144,9 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	if o.Labels, err = container.ParseLabels(f.labels); err != nil {
 		return o, err
 	}
+	if o.ProcessSettings, err = container.ParseProcess(f.process); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
@@ -179,6 +195,7 @@ func newRunCommand(a *app) *cobra.Command {
 // runRequest is what `run` and `create` share: the flags parsed, checked against the
 // host, and the image found or pulled as the --pull policy says (each once).
 func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*container.Request, *cstorage.Image, *container.Manager, error) {
+	f.process.DefaultUlimits = a.sess.Host.Config.Containers.DefaultUlimits
 	o, err := f.options(cmd, args[0], args[1:])
 	if err != nil {
 		return nil, nil, nil, err
