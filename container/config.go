@@ -82,6 +82,9 @@ type Request struct {
 	uidMap, gidMap []nsinit.IDMap
 	// keepIDUser is the user a keep-id container runs as when -u names none: you.
 	keepIDUser string
+	// utsHostname is the hostname of the UTS namespace it shares (--uts host or
+	// container:NAME), "" with its own.
+	utsHostname string
 }
 
 // recordVersion is the layout of config.json that Save writes: 2 has the Settings at
@@ -163,7 +166,7 @@ func merge(r *Request, id string, imageID string, imageNames []string, ic images
 	c := &Config{
 		Version: recordVersion, ID: id, Name: o.Name, ImageID: imageID, ImageName: o.Image, Created: time.Now().UTC(),
 		Args: args, Cwd: firstOf(o.WorkingDir, ic.WorkingDir, "/"), User: firstOf(o.User, r.keepIDUser, ic.User),
-		Hostname: firstOf(o.Hostname, shortID(id)), Caps: r.caps, StopSignal: firstOf(o.StopSignal, ic.StopSignal),
+		Hostname: firstOf(o.Hostname, r.utsHostname, shortID(id)), Caps: r.caps, StopSignal: firstOf(o.StopSignal, ic.StopSignal),
 		UIDMap: r.uidMap, GIDMap: r.gidMap, Security: o.Security, Settings: o.Settings,
 	}
 	if c.Name == "" {

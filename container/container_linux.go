@@ -104,6 +104,9 @@ func (m *Manager) Check(o Options) (*Request, error) {
 	if err := checkProcess(o.Settings); err != nil {
 		return nil, err
 	}
+	if err := m.resolveNamespaces(r); err != nil {
+		return nil, err
+	}
 	for _, mt := range o.Mounts {
 		if mt.Type == "bind" {
 			if _, err := os.Stat(mt.Source); err != nil {
@@ -111,13 +114,17 @@ func (m *Manager) Check(o Options) (*Request, error) {
 			}
 		}
 	}
-	switch o.Userns {
-	case "":
-	case UsernsKeepID:
-		if r.uidMap, r.gidMap, err = keepIDMaps(m.HostUID, m.HostGID); err != nil {
+	switch {
+	case o.Userns == "":
+	case o.Userns == UsernsKeepID || strings.HasPrefix(o.Userns, UsernsKeepID+":"):
+		uid, gid, err := KeepIDOptions(o.Userns, m.HostUID, m.HostGID)
+		if err != nil {
 			return nil, err
 		}
-		r.keepIDUser = fmt.Sprintf("%d:%d", m.HostUID, m.HostGID)
+		if r.uidMap, r.gidMap, err = keepIDMaps(uid, gid); err != nil {
+			return nil, err
+		}
+		r.keepIDUser = fmt.Sprintf("%d:%d", uid, gid)
 	default:
 		return nil, fmt.Errorf("internal error: --userns %q was not parsed (ParseUserns)", o.Userns)
 	}

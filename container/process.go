@@ -3,7 +3,6 @@ package container
 import (
 	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -25,6 +24,13 @@ type ProcessSettings struct {
 	GroupAdd []string `json:"GroupAdd,omitempty"`
 	// Expose are ports to expose (PORT[/PROTO] or ranges), which -P publishes too.
 	Expose []string `json:"Expose,omitempty"`
+	// PidMode, IpcMode and UTSMode are "" (the container's own namespace), "host"
+	// (hutch's: the host's), or "container:ID" (another container's, by ID once
+	// created); CgroupnsMode is "" (private) or "host".
+	PidMode      string `json:"PidMode,omitempty"`
+	IpcMode      string `json:"IpcMode,omitempty"`
+	UTSMode      string `json:"UTSMode,omitempty"`
+	CgroupnsMode string `json:"CgroupnsMode,omitempty"`
 }
 
 // KeepGroups is --group-add keep-groups (Podman): the process keeps your supplementary
@@ -36,6 +42,7 @@ type ProcessFlags struct {
 	Domainname, ShmSize                string
 	Ulimits, Sysctls, GroupAdd, Expose []string
 	DefaultUlimits                     []string // config.toml's [containers] default_ulimits
+	Pid, IPC, UTS, Cgroupns            string
 }
 
 // ParseProcess reads --domainname, --ulimit (over the configured defaults), --sysctl,
@@ -89,6 +96,20 @@ func ParseProcess(f ProcessFlags) (ProcessSettings, error) {
 		}
 		p.GroupAdd = append(p.GroupAdd, g)
 	}
+	for _, ns := range []struct {
+		flag, v    string
+		to         *string
+		containers bool
+	}{{"--pid", f.Pid, &p.PidMode, true}, {"--ipc", f.IPC, &p.IpcMode, true}, {"--uts", f.UTS, &p.UTSMode, true}, {"--cgroupns", f.Cgroupns, &p.CgroupnsMode, false}} {
+		mode, err := parseNamespace(ns.flag, ns.v, ns.containers)
+		if err != nil {
+			return p, err
+		}
+		*ns.to = mode
+	}
+	if p.UTSMode != "" && p.Domainname != "" {
+		return p, fmt.Errorf("--domainname cannot be set with --uts %s: the UTS namespace is not the container's own", p.UTSMode)
+	}
 	for _, e := range f.Expose {
 		if _, err := exposedPorts(e); err != nil {
 			return p, err
@@ -123,27 +144,6 @@ func exposedPorts(v string) ([]string, error) {
 		out = append(out, fmt.Sprintf("%d/%s", p, proto))
 	}
 	return out, nil
-}
-
-// checkProcess checks the process settings against this host: the hard limits (an
-// unprivileged user can only lower them), and the sysctls' namespaces.
-func checkProcess(s Settings) error {
-	for _, r := range s.Ulimits {
-		if err := nsinit.CheckRlimit(r); err != nil {
-			return err
-		}
-	}
-	for _, h := range s.Network.ExtraHosts {
-		if name, ip, _ := strings.Cut(h, ":"); ip == network.HostGateway && s.Network.Mode == network.ModeNone {
-			return fmt.Errorf("--add-host %s:host-gateway: with --network none the container has no way to the host; leave --network none out, or give an address", name)
-		}
-	}
-	for k := range s.Sysctls {
-		if err := nsinit.CheckSysctl(k, newNetns(s.Network)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // ParseAddHost reads --add-host NAME:IP (or NAME=IP, IPv6 addresses in brackets or
@@ -186,21 +186,40 @@ func ParseDNS(c *network.Config, servers, search, options []string) error {
 	return nil
 }
 
-// addGroups adds --group-add's groups (names from the image's /etc/group, or ids) to
-// u's supplementary groups (keep-groups: see the spec's KeepGroups).
-func addGroups(rootfs string, u nsinit.User, groups []string, image string) (nsinit.User, error) {
-	if len(groups) == 1 && groups[0] == KeepGroups {
-		u.AdditionalGids = nil
-		return u, nil
+// parseNamespace reads --pid, --ipc, --uts (containers: true) or --cgroupns: "" or
+// private (the container's own), host, or container:NAME; Docker's --ipc shareable (a
+// private namespace others may join: every one here is) is private.
+func parseNamespace(flag, v string, containers bool) (string, error) {
+	switch {
+	case v == "" || v == "private" || (flag == "--ipc" && v == "shareable"):
+		return "", nil
+	case v == "host":
+		return v, nil
+	case containers && strings.HasPrefix(v, "container:") && len(v) > len("container:"):
+		return v, nil
+	case flag == "--ipc" && v == "none":
+		return "", fmt.Errorf("--ipc none: a container here always has an IPC namespace and /dev/shm of its own; use --ipc private")
 	}
-	for _, g := range groups {
-		gid, err := nsinit.LookupGroup(rootfs, g)
-		if err != nil {
-			return u, fmt.Errorf("--group-add %s: %w in the image %s (its /etc/group): use a name from there or a numeric id", g, err, image)
-		}
-		if !slices.Contains(u.AdditionalGids, gid) {
-			u.AdditionalGids = append(u.AdditionalGids, gid)
-		}
+	forms := "private or host"
+	if containers {
+		forms = "private, host or container:NAME"
 	}
-	return u, nil
+	return "", fmt.Errorf("%s %q: use %s", flag, v, forms)
+}
+
+// nsContainer is the container NAME of a mode container:NAME ("": none).
+func nsContainer(mode string) string {
+	name, _ := strings.CutPrefix(mode, "container:")
+	if name == mode {
+		return ""
+	}
+	return name
+}
+
+// containerMode is --network container:ID as a namespace mode ("": not joined).
+func containerMode(n network.Config) string {
+	if n.Mode == network.ModeContainer {
+		return "container:" + n.Container
+	}
+	return ""
 }

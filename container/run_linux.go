@@ -74,7 +74,11 @@ func (m *Manager) Run(r *Request, img *cstorage.Image, stdio IO) (*Config, int, 
 	var begun *launch.Start
 	if c.Userns == "" && m.SlotDir != "" && launch.ShareSlots(m.SlotDir) == nil {
 		how := starting{stdio: fg.child, log: fg.stdio.Stderr, limitsSaid: true}
-		if begun, err = m.begin(c, initShape(c), how, filepath.Join(m.SlotDir, c.ID)); err != nil {
+		shape, err := m.initShape(c)
+		if err == nil {
+			begun, err = m.begin(c, shape, how, filepath.Join(m.SlotDir, c.ID))
+		}
+		if err != nil {
 			begun = nil // started the ordinary way below, which says what fails
 		} else {
 			begun.AttachNetwork()

@@ -68,15 +68,18 @@ func FormatLimit(n uint64) string {
 // container has of its own, and so may be set for it: net.* (with a network of its own),
 // the IPC keys kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.*, and the UTS keys
 // kernel.hostname and kernel.domainname (which --hostname and --domainname set).
-func CheckSysctl(key string, ownNetwork bool) error {
+func CheckSysctl(key string, ownNetwork, ownIPC bool) error {
 	switch {
 	case strings.HasPrefix(key, "net."):
 		if !ownNetwork {
-			return fmt.Errorf("--sysctl %s: a net.* key needs a network namespace of the container's own, and this container shares the host's (--network host): it would change the host", key)
+			return fmt.Errorf("--sysctl %s: a net.* key needs a network namespace of the container's own, and this container shares another's (--network host or container:…): it would change that one", key)
 		}
 		return nil
 	case strings.HasPrefix(key, "kernel.shm"), strings.HasPrefix(key, "kernel.msg"), key == "kernel.sem",
 		strings.HasPrefix(key, "fs.mqueue."):
+		if !ownIPC {
+			return fmt.Errorf("--sysctl %s: an IPC key needs an IPC namespace of the container's own, and this container shares another's (--ipc host or container:…): it would change that one", key)
+		}
 		return nil
 	case key == "kernel.hostname":
 		return fmt.Errorf("--sysctl %s: use --hostname", key)

@@ -76,7 +76,7 @@ func setRlimits(spec *Spec) error {
 // mount: its /proc/sys shows the namespaces of the writer, the container's).
 func setSysctls(spec *Spec) error {
 	for k, v := range spec.Sysctls {
-		if err := CheckSysctl(k, spec.NewNetwork); err != nil {
+		if err := CheckSysctl(k, spec.NewNetwork && spec.NetNS == "", spec.IPCNS == ""); err != nil {
 			return err
 		}
 		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))

@@ -46,11 +46,20 @@ type Spec struct {
 	Mask   []string `json:"mask,omitempty"`
 	Unmask []string `json:"unmask,omitempty"`
 	// Privileged keeps /proc and /sys unmasked.
-	Privileged bool    `json:"privileged"`
-	ReadOnly   bool    `json:"readOnly"`
-	NewNetwork bool    `json:"newNetwork"` // a network namespace of its own (bring lo up)
-	Mounts     []Mount `json:"mounts"`
-	Terminal   bool    `json:"terminal"`
+	Privileged bool `json:"privileged"`
+	ReadOnly   bool `json:"readOnly"`
+	NewNetwork bool `json:"newNetwork"` // a network namespace of its own (bring lo up)
+	// PidNS, IPCNS, UTSNS and NetNS say which namespaces are not the init's own: ""
+	// a new one (NetNS: as NewNetwork says), NSHost the caller's (hutch's, which for
+	// these is the host's), or a path /proc/PID/ns/TYPE of another container's to join.
+	// CgroupNS is "" (a new one, rooted at the container's cgroup) or NSHost.
+	PidNS    string  `json:"pidNS,omitempty"`
+	IPCNS    string  `json:"ipcNS,omitempty"`
+	UTSNS    string  `json:"utsNS,omitempty"`
+	NetNS    string  `json:"netNS,omitempty"`
+	CgroupNS string  `json:"cgroupNS,omitempty"`
+	Mounts   []Mount `json:"mounts"`
+	Terminal bool    `json:"terminal"`
 	// Init runs a reaper as pid 1 that starts the command as pid 2, forwards signals to
 	// it and reaps every orphan.
 	Init bool `json:"init"`
@@ -68,6 +77,9 @@ type Spec struct {
 	// as root.
 	Cgroup *os.File `json:"-"`
 }
+
+// NSHost is a namespace the init shares with its caller (--pid host …).
+const NSHost = "host"
 
 // Rlimit is one resource limit (setrlimit), by its name without RLIMIT_ (nofile, nproc …).
 type Rlimit struct {

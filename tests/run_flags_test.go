@@ -3,7 +3,9 @@ package tests
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -101,7 +103,7 @@ func TestRunProcessFlags(t *testing.T) {
 	assertEqual(t, strings.TrimSpace(string(readFile(t, "/proc/sys/kernel/shmmni"))), hostShmmni, "the host's kernel.shmmni")
 	assertOneLineError(t, sb.expect(125, "run", "--rm", "--sysctl", "kernel.panic=1", imgRun, "true"), "kernel.panic", "not a namespaced key")
 	assertOneLineError(t, sb.expect(125, "run", "--rm", "--sysctl", "vm.swappiness=1", imgRun, "true"), "vm.swappiness", "not a namespaced key")
-	assertOneLineError(t, sb.expect(125, "run", "--rm", "--network", "host", "--sysctl", "net.ipv4.ip_forward=1", imgRun, "true"), "--network host", "would change the host")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--network", "host", "--sysctl", "net.ipv4.ip_forward=1", imgRun, "true"), "--network host", "would change that one")
 	assertOneLineError(t, sb.expect(125, "run", "--rm", "--sysctl", "kernel.hostname=x", imgRun, "true"), "use --hostname")
 
 	// --shm-size: the size of /dev/shm's tmpfs (default 64m).
@@ -129,4 +131,99 @@ func TestRunProcessFlags(t *testing.T) {
 	}
 	sb.ok("rm", "exp")
 	assertOneLineError(t, sb.expect(125, "run", "--rm", "--expose", "0", imgRun, "true"), "--expose")
+}
+
+// TestRunNamespaceFlags: --pid, --ipc, --uts host (the host's namespaces, as the test
+// process sees them) and container:NAME (a running container's, as exec sees them),
+// --network container:NAME, --cgroupns host; what each refuses.
+func TestRunNamespaceFlags(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	importRunImages(t, sb, imgRun)
+	hostNS := func(ns string) string {
+		l, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	nsScript := `for ns in pid ipc uts net cgroup; do echo $ns=$(readlink /proc/self/ns/$ns); done; echo hostname=$(hostname); echo cg=$(grep '^0::' /proc/self/cgroup); echo procs=$(ls /proc | grep -c '^[0-9]')`
+
+	// Private by default: none is the host's.
+	m := parseKV(sb.ok("run", "--rm", imgRun, "sh", "-c", nsScript).stdout)
+	for _, ns := range []string{"pid", "ipc", "uts", "cgroup"} {
+		if m[ns] == hostNS(ns) {
+			t.Fatalf("by default the container shares the host's %s namespace: %v", ns, m)
+		}
+	}
+	assertEqual(t, m["cg"], "0::/", "a private cgroup namespace is rooted at the container's cgroup")
+
+	// host: the host's namespaces (hutch's user namespace does not own them).
+	hostname, _ := os.Hostname()
+	r := sb.ok("run", "--rm", "--pid", "host", "--ipc", "host", "--uts", "host", "--cgroupns", "host", imgRun, "sh", "-c", nsScript)
+	m = parseKV(r.stdout)
+	requireKeys(t, m, r, "pid", "ipc", "uts", "cgroup", "hostname", "procs")
+	for _, ns := range []string{"pid", "ipc", "uts", "cgroup"} {
+		assertEqual(t, m[ns], hostNS(ns), "--"+ns+" host")
+	}
+	assertEqual(t, m["hostname"], hostname, "--uts host: the host's hostname")
+	// (The cgroup path itself depends on the machine's delegation: the namespace is what
+	// --cgroupns says.)
+	if n, _ := strconv.Atoi(m["procs"]); n < 20 {
+		t.Fatalf("--pid host: the container sees %s processes, not the host's", m["procs"])
+	}
+
+	// container:NAME: a running container's namespaces.
+	sb.ok("run", "-d", "--name", "holder", "--hostname", "holderhost", imgRun, "sleep", "600")
+	t.Cleanup(func() { sb.run(runOpts{}, "rm", "-f", "holder") })
+	hm := parseKV(sb.ok("exec", "holder", "sh", "-c", nsScript).stdout)
+	r = sb.ok("run", "--rm", "--pid", "container:holder", "--ipc", "container:holder", "--uts", "container:holder", "--network", "container:holder",
+		imgRun, "sh", "-c", nsScript+"; echo ps=$(pidof sleep | wc -w); echo hosts=$(tr '\\n\\t' '| ' < /etc/hosts)")
+	m = parseKV(r.stdout)
+	requireKeys(t, m, r, "pid", "ipc", "uts", "net", "ps", "hosts")
+	for _, ns := range []string{"pid", "ipc", "uts", "net"} {
+		assertEqual(t, m[ns], hm[ns], ns+" container:holder")
+	}
+	assertEqual(t, m["hostname"], "holderhost", "--uts container: the other's hostname")
+	assertEqual(t, m["ps"], "1", "--pid container: the other's processes are seen")
+	assertContains(t, m["hosts"], "10.0.2.100 holderhost", "--network container: the other's address in /etc/hosts")
+	// exec into a container that shares the host's namespaces.
+	sb.ok("run", "-d", "--name", "hostpid", "--pid", "host", "--ipc", "host", imgRun, "sleep", "600")
+	t.Cleanup(func() { sb.run(runOpts{}, "rm", "-f", "hostpid") })
+	assertEqual(t, sb.ok("exec", "hostpid", "readlink", "/proc/self/ns/pid").stdout, hostNS("pid")+"\n", "exec into a --pid host container")
+
+	// Refused, with the reason.
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--uts", "host", "--hostname", "x", imgRun, "true"), "--hostname", "--uts host")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--pid", "bogus", imgRun, "true"), "--pid", "private, host or container:NAME")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--cgroupns", "container:holder", imgRun, "true"), "--cgroupns", "private or host")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--pid", "container:nosuch", imgRun, "true"), "--pid container:nosuch")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--ipc", "host", "--sysctl", "kernel.shmmax=1", imgRun, "true"), "--ipc host")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--network", "container:holder", "-p", "8080:80", imgRun, "true"), "-p")
+	sb.ok("create", "--name", "stopped", imgRun, "true")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--network", "container:stopped", imgRun, "true"), "stopped", "start it first")
+}
+
+// TestRunUsernsForms: --userns keep-id:uid=,gid= (you inside as those ids, and still
+// you on the host); nomap and auto refused with the reason.
+func TestRunUsernsForms(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	importRunImages(t, sb, imgRun)
+	dir := bindDir(t, sb, "shared")
+
+	r := sb.ok("run", "--rm", "--userns", "keep-id:uid=1234,gid=5678", "-v", dir+":/shared", imgRun, "sh", "-c", "id -u; id -g; stat -c %u:%g /shared; touch /shared/made")
+	assertEqual(t, r.stdout, "1234\n5678\n1234:5678\n", "keep-id:uid=1234,gid=5678: you are 1234:5678 inside, and own your files")
+	fi, err := os.Stat(dir + "/made")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	assertEqual(t, int(st.Uid), sb.user.uid, "a file written with keep-id:uid= is yours on the host (uid)")
+	assertEqual(t, int(st.Gid), sb.user.gid, "… and gid")
+
+	// nomap: refused for now, saying why.
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--userns", "nomap", imgRun, "true"), "--userns nomap", "not supported yet", "keep-id")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--userns", "auto", imgRun, "true"), "--userns auto", "not supported", "keep-id")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--userns", "keep-id:uid=x", imgRun, "true"), "uid=N")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--userns", "keep-id:size=3", imgRun, "true"), "unknown option")
 }

@@ -1,0 +1,110 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/nsinit"
+)
+
+// checkProcess checks the process settings against this host: the hard limits (an
+// unprivileged user can only lower them), and the sysctls' namespaces.
+func checkProcess(s Settings) error {
+	for _, r := range s.Ulimits {
+		if err := nsinit.CheckRlimit(r); err != nil {
+			return err
+		}
+	}
+	for _, h := range s.Network.ExtraHosts {
+		if name, ip, _ := strings.Cut(h, ":"); ip == network.HostGateway && s.Network.Mode == network.ModeNone {
+			return fmt.Errorf("--add-host %s:host-gateway: with --network none the container has no way to the host; leave --network none out, or give an address", name)
+		}
+	}
+	for k := range s.Sysctls {
+		if err := nsinit.CheckSysctl(k, newNetns(s.Network), s.IpcMode == ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addGroups adds --group-add's groups (names from the image's /etc/group, or ids) to
+// u's supplementary groups (keep-groups: see the spec's KeepGroups).
+func addGroups(rootfs string, u nsinit.User, groups []string, image string) (nsinit.User, error) {
+	if len(groups) == 1 && groups[0] == KeepGroups {
+		u.AdditionalGids = nil
+		return u, nil
+	}
+	for _, g := range groups {
+		gid, err := nsinit.LookupGroup(rootfs, g)
+		if err != nil {
+			return u, fmt.Errorf("--group-add %s: %w in the image %s (its /etc/group): use a name from there or a numeric id", g, err, image)
+		}
+		if !slices.Contains(u.AdditionalGids, gid) {
+			u.AdditionalGids = append(u.AdditionalGids, gid)
+		}
+	}
+	return u, nil
+}
+
+// namespaceOf is the path of the namespace name (pid, ipc, uts, net) of the running
+// container id, to join.
+func (m *Manager) namespaceOf(id, name string) (string, error) {
+	c, err := m.Records.Get(id)
+	if err != nil {
+		return "", fmt.Errorf("the container whose %s namespace this one joins: %w", name, err)
+	}
+	st, err := m.Records.Current(id)
+	if err != nil {
+		return "", err
+	}
+	if st.Status != StatusRunning || st.Pid <= 0 {
+		return "", fmt.Errorf("container %s, whose %s namespace this one joins, is %s: start it first (`hutch start %s`)", c.Name, name, st.Status, c.Name)
+	}
+	return fmt.Sprintf("/proc/%d/ns/%s", st.Pid, name), nil
+}
+
+// resolveNamespaces checks the namespace modes of r and names the containers they
+// join by ID (a rename does not lose them): each must exist; --hostname cannot be set
+// in a UTS namespace that is not the container's own, whose hostname it takes.
+func (m *Manager) resolveNamespaces(r *Request) error {
+	o := &r.Options
+	if o.UTSMode != "" && o.Hostname != "" {
+		return fmt.Errorf("--hostname cannot be set with --uts %s: the UTS namespace is not the container's own (its hostname is that namespace's)", o.UTSMode)
+	}
+	for _, ns := range []struct {
+		flag string
+		mode *string
+	}{{"--pid", &o.PidMode}, {"--ipc", &o.IpcMode}, {"--uts", &o.UTSMode}} {
+		name := nsContainer(*ns.mode)
+		if name == "" {
+			continue
+		}
+		c, err := m.Records.Get(name)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", ns.flag, *ns.mode, err)
+		}
+		*ns.mode = "container:" + c.ID
+		if ns.flag == "--uts" {
+			r.utsHostname = c.Hostname
+		}
+	}
+	if o.UTSMode == nsinit.NSHost {
+		h, err := os.Hostname()
+		if err != nil {
+			return err
+		}
+		r.utsHostname = h
+	}
+	if o.Network.Mode == network.ModeContainer {
+		c, err := m.Records.Get(o.Network.Container)
+		if err != nil {
+			return fmt.Errorf("--network container:%s: %w", o.Network.Container, err)
+		}
+		o.Network.Container = c.ID
+	}
+	return nil
+}
