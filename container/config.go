@@ -72,6 +72,9 @@ type Options struct {
 	// Security is --security-opt parsed (security.Parse; the raw values are in its
 	// Raw); nil: the defaults.
 	Security *security.Options
+	// CIDFile is where the new container's ID is written once it is recorded
+	// (--cidfile; a file there already is refused, as Docker does).
+	CIDFile string
 }
 
 // Request is Options checked against this host (Manager.Check): the capabilities it

@@ -107,6 +107,9 @@ func (m *Manager) Check(o Options) (*Request, error) {
 	if err := m.resolveNamespaces(r); err != nil {
 		return nil, err
 	}
+	if err := checkCIDFile(o.CIDFile); err != nil {
+		return nil, err
+	}
 	for _, mt := range o.Mounts {
 		if mt.Type == "bind" {
 			if _, err := os.Stat(mt.Source); err != nil {
@@ -143,6 +146,10 @@ func (m *Manager) Create(r *Request, img *cstorage.Image) (*Config, error) {
 		return nil, err
 	}
 	if err := m.record(c); err != nil {
+		return nil, err
+	}
+	if err := writeCIDFile(r.CIDFile, c.ID); err != nil {
+		_ = m.Remove(c, true)
 		return nil, err
 	}
 	return c, nil

@@ -264,6 +264,29 @@ func ParseLabels(values []string) (map[string]string, error) {
 	return labels, nil
 }
 
+// ParseLabelFiles reads --label-file files (KEY=VALUE lines, # comments), then --label
+// values over them (nil without any).
+func ParseLabelFiles(files, values []string) (map[string]string, error) {
+	var all []string
+	for _, file := range files {
+		data, err := fsutil.EnvFile.Read(file)
+		if err != nil {
+			return nil, fmt.Errorf("--label-file: %w", err)
+		}
+		for n, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if k, _, _ := strings.Cut(line, "="); k == "" {
+				return nil, fmt.Errorf("--label-file %s:%d: expected KEY=VALUE, got %q", file, n+1, line)
+			}
+			all = append(all, line)
+		}
+	}
+	return ParseLabels(append(all, values...))
+}
+
 // CheckUser checks -u USER[:GROUP] (names or numbers, resolved in the image at start).
 func CheckUser(v string) error {
 	if v == "" {

@@ -1,10 +1,12 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
@@ -105,6 +107,66 @@ func (m *Manager) resolveNamespaces(r *Request) error {
 			return fmt.Errorf("--network container:%s: %w", o.Network.Container, err)
 		}
 		o.Network.Container = c.ID
+	}
+	return nil
+}
+
+// checkCIDFile refuses a --cidfile that exists already (as Docker: another container's
+// ID may be in it).
+func checkCIDFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("--cidfile %s: the file exists already (another container's ID may be in it): remove it, or name another", path)
+	}
+	return nil
+}
+
+// writeCIDFile writes the container's ID to --cidfile's path, which must not exist.
+func writeCIDFile(path, id string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("--cidfile: %w", err)
+	}
+	_, err = f.WriteString(id)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("--cidfile %s: %w", path, err)
+	}
+	return nil
+}
+
+// Replace removes the container named name, if there is one, for `run --replace`:
+// stopped first when it runs (its stop signal, then SIGKILL after its timeout).
+func (m *Manager) Replace(name string) error {
+	c, err := m.Records.Get(name)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.Name != name {
+		return nil // an ID prefix, not the name: nothing holds the name
+	}
+	if st, err := m.Records.Current(c.ID); err == nil && st.Status == StatusRunning {
+		timeout := 10 * time.Second
+		if c.StopTimeout != nil {
+			timeout = time.Duration(*c.StopTimeout) * time.Second
+		}
+		if err := m.Records.Stop(c, timeout); err != nil {
+			return fmt.Errorf("--replace: stopping %s: %w", name, err)
+		}
+	}
+	if err := m.Remove(c, false); err != nil {
+		return fmt.Errorf("--replace: removing %s: %w", name, err)
 	}
 	return nil
 }

@@ -25,6 +25,10 @@ import (
 // IO is the caller's side of a foreground container.
 type IO struct {
 	Stdin, Stdout, Stderr *os.File
+	// NoSigProxy: the signals hutch gets are not passed on to a foreground container
+	// (--sig-proxy=false); they are caught all the same, so that the container runs on
+	// until it ends (SIGKILL ends hutch, and the container with it).
+	NoSigProxy bool
 }
 
 // forwarded are the signals a foreground container gets from hutch (--sig-proxy).
@@ -84,7 +88,13 @@ func (m *Manager) Run(r *Request, img *cstorage.Image, stdio IO) (*Config, int, 
 			begun.AttachNetwork()
 		}
 	}
-	if err := m.record(c); err != nil {
+	err = m.record(c)
+	if err == nil {
+		if err = writeCIDFile(r.CIDFile, c.ID); err != nil {
+			_ = m.Remove(c, true)
+		}
+	}
+	if err != nil {
 		if begun != nil {
 			begun.Abort()
 		}
@@ -187,6 +197,9 @@ func (f *foreground) run(send func(os.Signal) error, wait func() (int, error)) (
 		for s := range f.sigs {
 			if s == syscall.SIGWINCH {
 				resize(f.stdio.Stdout, f.master)
+				continue
+			}
+			if f.stdio.NoSigProxy {
 				continue
 			}
 			_ = send(s)

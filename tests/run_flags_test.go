@@ -2,11 +2,14 @@ package tests
 
 import (
 	"encoding/json"
+	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestRunNameFlags: --add-host (an address and host-gateway), --dns, --dns-search,
@@ -226,4 +229,83 @@ func TestRunUsernsForms(t *testing.T) {
 	assertOneLineError(t, sb.expect(125, "run", "--rm", "--userns", "auto", imgRun, "true"), "--userns auto", "not supported", "keep-id")
 	assertOneLineError(t, sb.expect(125, "run", "--rm", "--userns", "keep-id:uid=x", imgRun, "true"), "uid=N")
 	assertOneLineError(t, sb.expect(125, "run", "--rm", "--userns", "keep-id:size=3", imgRun, "true"), "unknown option")
+}
+
+// TestRunLifecycleFlags: --cidfile (an existing file refused), --label-file, --replace,
+// --platform (this machine's only), --init-path refused, -a/--attach, --sig-proxy=false.
+func TestRunLifecycleFlags(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	importRunImages(t, sb, imgRun)
+
+	// --cidfile: the ID, written once recorded; an existing file is refused before
+	// anything is made.
+	cid := sb.path("work", "cid")
+	sb.ok("run", "--rm", "--cidfile", cid, imgRun, "true")
+	b, err := os.ReadFile(cid)
+	if err != nil || !lcHexID.Match(b) {
+		t.Fatalf("--cidfile wrote %q (%v), want a 64-digit ID", b, err)
+	}
+	before := len(lcPS(sb, "-a"))
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--cidfile", cid, imgRun, "true"), "--cidfile", "exists already")
+	assertEqual(t, len(lcPS(sb, "-a")), before, "no container made when --cidfile exists")
+	cid2 := sb.path("work", "cid2")
+	id := strings.TrimSpace(sb.ok("create", "--cidfile", cid2, imgRun, "true").stdout)
+	b, _ = os.ReadFile(cid2)
+	assertEqual(t, string(b), id, "create --cidfile")
+	sb.ok("rm", id)
+
+	// --label-file, with --label over it.
+	lf := sb.path("work", "labels")
+	sb.writeUserFile(lf, "# a comment\na=1\nb=from-file\n\nc=\n")
+	sb.ok("create", "--name", "lab", "--label-file", lf, "--label", "b=from-flag", imgRun, "true")
+	assertEqual(t, strings.TrimSpace(sb.ok("inspect", "--format", "{{json .Config.Labels}}", "lab").stdout), `{"a":"1","b":"from-flag","c":""}`, "--label-file and --label")
+	sb.ok("rm", "lab")
+
+	// --replace: the running container of that name is stopped and removed.
+	old := lcRunD(sb, "--name", "svc", imgRun, "sleep", "600")
+	assertOneLineError(t, sb.expect(125, "run", "-d", "--name", "svc", imgRun, "true"), "svc")
+	nid := lcRunD(sb, "--replace", "--name", "svc", imgRun, "sleep", "600")
+	if nid == old {
+		t.Fatalf("--replace kept the old container")
+	}
+	assertEqual(t, lcInspect(sb, "svc").ID, nid, "the name is the new container's")
+	sb.expect(125, "inspect", old)
+	sb.ok("rm", "-f", "svc")
+	sb.ok("create", "--replace", "--name", "fresh", imgRun, "true") // nothing to replace
+	sb.ok("rm", "fresh")
+	assertOneLineError(t, sb.expect(125, "create", "--replace", imgRun, "true"), "--replace needs --name")
+
+	// --platform: this machine's; another refused naming both.
+	sb.ok("run", "--rm", "--platform", "linux/"+runtime.GOARCH, imgRun, "true")
+	other := "linux/arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "linux/amd64"
+	}
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--platform", other, imgRun, "true"), other, "linux/"+runtime.GOARCH, "no emulation")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "--init-path", "/usr/bin/tini", imgRun, "true"), "--init-path", "use --init")
+
+	// -a: only the streams named.
+	r := sb.ok("run", "--rm", "-a", "stdout", imgRun, "sh", "-c", "echo out; echo err >&2")
+	assertEqual(t, r.stdout, "out\n", "-a stdout: the output")
+	assertNotContains(t, r.stderr, "err", "-a stdout: no standard error")
+	r = sb.ok("run", "--rm", "-a", "STDERR", imgRun, "sh", "-c", "echo out; echo err >&2")
+	assertEqual(t, r.stdout, "", "-a stderr: no output")
+	assertContains(t, r.stderr, "err\n", "-a stderr")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "-a", "stdin", imgRun, "true"), "-a stdin needs -i")
+	assertOneLineError(t, sb.expect(125, "run", "--rm", "-d", "-a", "stdout", imgRun, "true"), "-a and -d")
+
+	// --sig-proxy=false: a SIGTERM to hutch does not reach the container, which runs on.
+	pr, pw := io.Pipe()
+	bg := sb.startRun(runOpts{stdin: pr}, "run", "--rm", "-i", "--sig-proxy=false", imgRun, "sh", "-c", "trap 'echo got-term; exit 3' TERM; echo ready; read line; echo done-$line")
+	bg.waitOutput("ready", 30*time.Second)
+	bg.signal(syscall.SIGTERM)
+	bg.signal(syscall.SIGINT)
+	if _, err := pw.Write([]byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	r = bg.wait()
+	assertEqual(t, r.code, 0, "--sig-proxy=false: the container ended by itself:\n"+r.String())
+	assertEqual(t, r.stdout, "ready\ndone-x\n", "--sig-proxy=false: no signal passed on")
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/container"
+	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
 )
@@ -31,6 +33,10 @@ type createFlags struct {
 	// the process and namespace settings (container.ParseProcess) and DNS
 	process                            container.ProcessFlags
 	addHost, dns, dnsSearch, dnsOption []string
+	// lifecycle
+	cidfile, platform, initPath string
+	labelFiles, attach          []string
+	replace, sigProxy           bool
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -81,7 +87,14 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.StringVar(&f.process.IPC, "ipc", "", "IPC namespace: private (default; shareable is the same), host, or container:NAME")
 	fs.StringVar(&f.process.UTS, "uts", "", "UTS namespace (hostname): private (default), host, or container:NAME")
 	fs.StringVar(&f.process.Cgroupns, "cgroupns", "", "cgroup namespace: private (default: the container's cgroup is its root) or host")
+	fs.StringVar(&f.cidfile, "cidfile", "", "write the container's ID to this file (which must not exist)")
+	stringArrayVar(fs, &f.labelFiles, "label-file", "read labels from a file (KEY=VALUE lines)")
+	fs.BoolVar(&f.replace, "replace", false, "with --name: remove a container of that name first (stopped, if it runs), as Podman")
+	fs.StringVar(&f.platform, "platform", "", "the image's platform: only this machine's (linux/"+goarch()+")")
+	fs.StringVar(&f.initPath, "init-path", "", "refused: hutch's --init is built in (no separate init binary)")
 	if run {
+		fs.BoolVar(&f.sigProxy, "sig-proxy", true, "pass the signals hutch gets on to the container (false: the container runs on until it ends)")
+		stringArrayVarP(fs, &f.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR only (repeatable; default: stdout and stderr, stdin with -i)")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
 	f.limits.register(fs, false)
@@ -145,7 +158,21 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	if o.Mounts, err = container.ParseMounts(f.volumes, f.mounts, f.tmpfs); err != nil {
 		return o, err
 	}
-	if o.Labels, err = container.ParseLabels(f.labels); err != nil {
+	if cmd.Flags().Changed("init-path") {
+		return o, fmt.Errorf("--init-path: hutch's --init is its own reaper, built into hutch (there is no separate init binary to name): use --init")
+	}
+	if err := images.CheckPlatform("--platform", f.platform); err != nil {
+		return o, err
+	}
+	if f.replace && f.name == "" {
+		return o, fmt.Errorf("--replace needs --name: it replaces the container of that name")
+	}
+	if f.cidfile != "" {
+		if o.CIDFile, err = filepath.Abs(f.cidfile); err != nil {
+			return o, err
+		}
+	}
+	if o.Labels, err = container.ParseLabelFiles(f.labelFiles, f.labels); err != nil {
 		return o, err
 	}
 	if o.ProcessSettings, err = container.ParseProcess(f.process); err != nil {
@@ -171,6 +198,12 @@ func newRunCommand(a *app) *cobra.Command {
 				return err
 			}
 			if f.detach {
+				if len(f.attach) > 0 {
+					return fmt.Errorf("-a and -d cannot be combined: a detached container's output goes to its log (`hutch logs`)")
+				}
+				if !f.sigProxy {
+					return fmt.Errorf("--sig-proxy=false and -d cannot be combined: nothing is proxied for a detached container")
+				}
 				cfg, err := m.Create(req, img)
 				if err != nil {
 					return err
@@ -182,7 +215,11 @@ func newRunCommand(a *app) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), cfg.ID)
 				return nil
 			}
-			cfg, code, err := m.Run(req, img, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			stdio, err := f.stdio()
+			if err != nil {
+				return err
+			}
+			cfg, code, err := m.Run(req, img, stdio)
 			if err != nil && cfg != nil {
 				// The command never ran: leave nothing behind (Docker would keep a
 				// "Created" container around).
@@ -194,6 +231,44 @@ func newRunCommand(a *app) *cobra.Command {
 	f.register(c.Flags(), true)
 	a.authFileFlag(c)
 	return onStore(c)
+}
+
+// stdio are the streams a foreground run attaches (-a), and whether signals are passed
+// on (--sig-proxy).
+func (f *createFlags) stdio() (container.IO, error) {
+	io := container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, NoSigProxy: !f.sigProxy}
+	if len(f.attach) == 0 {
+		return io, nil
+	}
+	want := map[string]bool{}
+	for _, s := range f.attach {
+		switch v := strings.ToLower(s); v {
+		case "stdin", "stdout", "stderr":
+			want[v] = true
+		default:
+			return io, fmt.Errorf("-a %q: use stdin, stdout or stderr", s)
+		}
+	}
+	if want["stdin"] && !f.interactive {
+		return io, fmt.Errorf("-a stdin needs -i (standard input kept open)")
+	}
+	if f.tty && !want["stdout"] {
+		return io, fmt.Errorf("-a without stdout and -t: a terminal is one stream, attached as standard output")
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return io, err
+	}
+	if !want["stdin"] {
+		io.Stdin = null
+	}
+	if !want["stdout"] {
+		io.Stdout = null
+	}
+	if !want["stderr"] {
+		io.Stderr = null
+	}
+	return io, nil
 }
 
 // runRequest is what `run` and `create` share: the flags parsed, checked against the
@@ -223,6 +298,11 @@ func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*co
 	img, err := a.ensureImage(o.Image, f.pull, &f.registry)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if f.replace {
+		if err := m.Replace(f.name); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	return req, img, m, nil
 }
