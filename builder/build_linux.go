@@ -21,6 +21,7 @@ import (
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
 )
 
@@ -42,6 +43,11 @@ type Options struct {
 	// slirp4netns binary ("" = $PATH).
 	Network   network.Config
 	SlirpPath string
+	// Ulimits and ShmSize are every RUN step's resource limits and /dev/shm size
+	// (--ulimit, --shm-size; 0: 64 MiB); the Network's ExtraHosts (--add-host) go to
+	// every step's /etc/hosts, whatever its network.
+	Ulimits   []nsinit.Rlimit
+	ShmSize   int64
 	Secrets   map[string]string // id → file on the host
 	Timestamp *time.Time        // --timestamp / SOURCE_DATE_EPOCH
 	// Image finds a base image in the store, pulling it as --pull says (under ctx, which

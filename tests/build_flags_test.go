@@ -1,0 +1,45 @@
+package tests
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestBuildRunFlags: build's --add-host, --ulimit and --shm-size reach every RUN step
+// (also one with --network=none); --platform takes this machine's only; --progress
+// quiet prints the ID alone, an unknown one is refused.
+func TestBuildRunFlags(t *testing.T) {
+	t.Parallel()
+	sb := bdSandbox(t)
+	ctx := bdCtx(t, sb, "ctx", map[string]string{
+		"Dockerfile": "FROM " + bdBase + "\n" +
+			"RUN grep db.example /etc/hosts > /hosts && grep '^Max open files' /proc/self/limits > /limits && grep ' /dev/shm ' /proc/self/mounts > /shm\n" +
+			"RUN --network=none grep db.example /etc/hosts > /hosts-none\n",
+	})
+	_, id := bdBuild(sb, "--platform", "linux/"+runtime.GOARCH, "--add-host", "db.example:10.7.7.7", "--ulimit", "nofile=123:456", "--shm-size", "3m", "--no-cache", ctx)
+	out := bdRun(sb, id, "sh", "-c", "cat /hosts /hosts-none /limits /shm")
+	assertContains(t, out, "10.7.7.7\tdb.example\n10.7.7.7\tdb.example\n", "--add-host in every RUN step")
+	assertContains(t, out, "Max open files            123                  456", "--ulimit")
+	assertContains(t, out, "size=3072k", "--shm-size")
+
+	r := sb.ok("build", "--progress", "quiet", ctx)
+	assertEqual(t, strings.TrimSpace(r.stdout), id, "--progress quiet: the ID alone (from the cache)")
+	r = sb.ok("build", "--progress", "plain", ctx)
+	assertContains(t, r.stdout, "STEP 1/3: FROM", "--progress plain: the steps")
+
+	// --logfile: the steps and RUN output go to the file; the ID is still printed.
+	lf := sb.path("work", "build.log")
+	r = sb.ok("build", "--no-cache", "--add-host", "db.example:10.7.7.7", "--logfile", lf, ctx)
+	assertEqual(t, len(lines(r.stdout)), 1, "--logfile: stdout has the ID alone:\n"+r.stdout)
+	log := string(readFile(t, lf))
+	assertContains(t, log, "STEP 2/3: RUN", "--logfile: the steps")
+
+	other := "linux/arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "linux/amd64"
+	}
+	assertOneLineError(t, sb.expect(125, "build", "--platform", other, ctx), other, "linux/"+runtime.GOARCH)
+	assertOneLineError(t, sb.expect(125, "build", "--progress", "fancy", ctx), "--progress")
+	assertOneLineError(t, sb.expect(125, "build", "--ulimit", "nofile=1:999999999999", ctx), "can only lower")
+}
