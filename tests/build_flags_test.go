@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"runtime"
 	"strings"
 	"testing"
@@ -42,4 +43,34 @@ func TestBuildRunFlags(t *testing.T) {
 	assertOneLineError(t, sb.expect(125, "build", "--platform", other, ctx), other, "linux/"+runtime.GOARCH)
 	assertOneLineError(t, sb.expect(125, "build", "--progress", "fancy", ctx), "--progress")
 	assertOneLineError(t, sb.expect(125, "build", "--ulimit", "nofile=1:999999999999", ctx), "can only lower")
+}
+
+// TestBuildContextStdin: `hutch build -` reads the context as a tar on standard input
+// (its Dockerfile and files, COPY from it), or, when stdin is no archive, the Dockerfile
+// of a build with an empty context; entries leading out are refused.
+func TestBuildContextStdin(t *testing.T) {
+	t.Parallel()
+	sb := bdSandbox(t)
+	tarball, err := makeTar([]tarEntry{
+		fileEntry("Dockerfile", []byte("FROM "+bdBase+"\nCOPY sub/file /copied\nRUN cat /copied > /ran\n"), 0o644),
+		dirEntry("sub/"),
+		fileEntry("sub/file", []byte("from-stdin-tar\n"), 0o600),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sb.expectWith(runOpts{stdin: bytes.NewReader(tarball)}, 0, "build", "-q", "-")
+	id := strings.TrimSpace(r.stdout)
+	assertEqual(t, bdRun(sb, id, "cat", "/ran"), "from-stdin-tar\n", "a tar context on stdin")
+
+	r = sb.expectWith(runOpts{stdin: strings.NewReader("FROM " + bdBase + "\nRUN echo plain > /p\n")}, 0, "build", "-q", "-")
+	assertEqual(t, bdRun(sb, strings.TrimSpace(r.stdout), "cat", "/p"), "plain\n", "a Dockerfile on stdin, empty context")
+
+	evil, err := makeTar([]tarEntry{fileEntry("Dockerfile", []byte("FROM "+bdBase+"\n"), 0o644), fileEntry("../escape", []byte("x"), 0o644)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = sb.expectWith(runOpts{stdin: bytes.NewReader(evil)}, 125, "build", "-")
+	assertContains(t, r.stderr, "..", "an entry leading out is refused, named")
+	assertOneLineError(t, sb.expectWith(runOpts{stdin: strings.NewReader("")}, 125, "build", "-f", "-", "-"), "both read standard input")
 }

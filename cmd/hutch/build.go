@@ -88,8 +88,17 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	if len(args) == 1 {
 		contextArg = args[0]
 	}
-	ctxDir, err := builder.ContextDir(contextArg)
-	if err != nil {
+	var ctxDir string
+	var err error
+	if contextArg == "-" {
+		if f.file == "-" {
+			return fmt.Errorf("-f - and the context - both read standard input: give the Dockerfile in the archive, or the context as a directory")
+		}
+		if ctxDir, err = builder.ContextFromStdin(cmd.InOrStdin(), a.sess.Host.Paths.RuntimeDir); err != nil {
+			return err
+		}
+		defer os.RemoveAll(filepath.Dir(ctxDir))
+	} else if ctxDir, err = builder.ContextDir(contextArg); err != nil {
 		return err
 	}
 	pull, err := images.ParseBuildPullPolicy(f.pull)
