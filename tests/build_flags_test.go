@@ -2,8 +2,12 @@ package tests
 
 import (
 	"bytes"
+	"net"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -73,4 +77,40 @@ func TestBuildContextStdin(t *testing.T) {
 	r = sb.expectWith(runOpts{stdin: bytes.NewReader(evil)}, 125, "build", "-")
 	assertContains(t, r.stderr, "..", "an entry leading out is refused, named")
 	assertOneLineError(t, sb.expectWith(runOpts{stdin: strings.NewReader("")}, 125, "build", "-f", "-", "-"), "both read standard input")
+}
+
+// TestBuildSSH: --ssh default binds the agent socket $SSH_AUTH_SOCK names into a RUN
+// step with --mount=type=ssh (the same socket: its inode), SSH_AUTH_SOCK naming it
+// there; ID=SOCKET names one by id; a missing or non-socket one is refused saying why.
+func TestBuildSSH(t *testing.T) {
+	t.Parallel()
+	sb := bdSandbox(t)
+	sock := sb.path("work", "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if err := os.Chown(sock, sb.user.uid, sb.user.gid); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(sock, &st); err != nil {
+		t.Fatal(err)
+	}
+	ctx := bdCtx(t, sb, "ctx", map[string]string{
+		"Dockerfile": "FROM " + bdBase + "\n" +
+			"RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK $(stat -c %i $SSH_AUTH_SOCK)\" > /agent\n" +
+			"RUN --mount=type=ssh,id=work,target=/w.sock,required stat -c %i /w.sock > /work\n" +
+			"RUN --mount=type=ssh,id=absent echo skipped > /absent\n",
+	})
+	_, id := bdBuildWith(sb, runOpts{env: map[string]string{"SSH_AUTH_SOCK": sock}}, "--ssh", "default", "--ssh", "work="+sock, ctx)
+	ino := strconv.FormatUint(st.Ino, 10)
+	assertEqual(t, bdRun(sb, id, "cat", "/agent", "/work", "/absent"), "/run/buildkit/ssh_agent.0 "+ino+"\n"+ino+"\nskipped\n", "the agent's socket in the steps")
+
+	r := sb.expectWith(runOpts{env: map[string]string{"SSH_AUTH_SOCK": ""}}, 125, "build", "--ssh", "default", ctx)
+	assertOneLineError(t, r, "SSH_AUTH_SOCK is not set")
+	assertOneLineError(t, sb.expect(125, "build", "--ssh", "work="+sb.path("work", "ctx", "Dockerfile"), ctx), "is not a socket", "ssh-add")
+	assertOneLineError(t, sb.expect(125, "build", "--ssh", "default="+sock, bdCtx(t, sb, "ctx2", map[string]string{
+		"Dockerfile": "FROM " + bdBase + "\nRUN --mount=type=ssh,id=gh,required true\n"})), "no such SSH agent", "--ssh gh")
 }

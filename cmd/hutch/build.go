@@ -33,7 +33,7 @@ type buildFlags struct {
 	limits                           limitFlags
 	platform, progress, shmSize      string
 	logfile                          string
-	addHosts, ulimits                []string
+	addHosts, ulimits, ssh           []string
 }
 
 func newBuildCommand(a *app) *cobra.Command {
@@ -76,6 +76,7 @@ steps whose inputs did not change come from the cache without running anything.`
 	stringArrayVar(fl, &f.addHosts, "add-host", "add a line to RUN steps' /etc/hosts: NAME:IP, or NAME:host-gateway")
 	stringArrayVar(fl, &f.ulimits, "ulimit", "a resource limit of RUN steps NAME=SOFT[:HARD] (a hard limit can only be lowered)")
 	fl.StringVar(&f.shmSize, "shm-size", "", "size of RUN steps' /dev/shm (default 64m)")
+	stringArrayVar(fl, &f.ssh, "ssh", "an SSH agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK), or ID=SOCKET (repeatable)")
 	fl.StringVar(&f.logfile, "logfile", "", "write the steps, RUN output and notes to this file instead (the image ID is still printed)")
 	f.registry.register(c)
 	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
@@ -197,6 +198,9 @@ func (a *app) buildOptions(cmd *cobra.Command, f *buildFlags, contextArg, ctxDir
 		return o, err
 	}
 	if o.Secrets, err = builder.ParseSecrets(f.secrets); err != nil {
+		return o, err
+	}
+	if o.SSH, err = builder.ParseSSH(f.ssh, os.LookupEnv); err != nil {
 		return o, err
 	}
 	if o.Timestamp, err = builder.ParseTimestamp(f.timestamp, cmd.Flags().Changed("timestamp"), os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
