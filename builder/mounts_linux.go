@@ -252,12 +252,22 @@ func writableFor(p *mountPlan, src string, fi os.FileInfo, work string, r *mount
 			return "", err
 		}
 	}
-	data := fmt.Sprintf("lowerdir=%s,upperdir=%s/u,workdir=%s/w,userxattr", src, work, work)
+	// The paths are escaped: src holds names of the build context's (source=x:/home
+	// would otherwise add the host's /home as a second lower directory, and a ',' a
+	// mount option of the context's choosing).
+	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", overlayEscape(src), overlayEscape(work+"/u"), overlayEscape(work+"/w"))
 	if err := unix.Mount("overlay", work+"/m", "overlay", 0, data); err != nil {
 		return "", fmt.Errorf("RUN --mount=type=bind,rw: an overlay over %s: %w", p.Source, err)
 	}
 	r.undo = append(r.undo, func() { _ = unix.Unmount(work+"/m", unix.MNT_DETACH) })
 	return work + "/m", nil
+}
+
+// overlayEscape escapes a path for overlayfs's mount options, where ',' separates the
+// options and ':' the lower directories: the kernel reads `\\`, `\,` and `\:` as the
+// character escaped.
+func overlayEscape(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `,`, `\,`, `:`, `\:`).Replace(p)
 }
 
 // secretMount is a RUN --mount=type=secret: the secret's content as an environment

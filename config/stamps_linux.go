@@ -30,10 +30,11 @@ func NewStamps() *Stamps { return &Stamps{tokens: map[string]string{}} }
 // Token is what path looks like now (lstat: a symbolic link is stamped, not followed),
 // in the form the verdict and the constructor (kept.c, hutch_verdict_token) write:
 //
-//   - it does not exist (ENOENT)
-//     e:ERRNO                        lstat failed otherwise (EACCES, ENOTDIR, …)
-//     d:DEV:INO:MODE:UID:GID         a directory
-//     f:DEV:INO:MODE:UID:GID:CTIME   anything else (CTIME as SEC.NSEC)
+//	e:ERRNO                        lstat failed, not with ENOENT (EACCES, ENOTDIR, …)
+//	d:DEV:INO:MODE:UID:GID         a directory
+//	f:DEV:INO:MODE:UID:GID:CTIME   anything else (CTIME as SEC.NSEC)
+//
+// and "-" when it does not exist (ENOENT).
 //
 // A directory has no ctime: it changes with every entry made or removed in it (the
 // runtime directory's at every command, /tmp's all the time), and nothing of what the

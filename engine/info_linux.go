@@ -125,7 +125,8 @@ type InfoKept struct {
 	Since     time.Time `json:"since,omitempty"`
 	File      string    `json:"file,omitempty"`
 	// OwnMounts: this command joined the user namespace only, with a mount namespace
-	// of its own (it runs in another mount namespace than the kept one's origin).
+	// of its own (it runs in another mount namespace than the kept one's origin, or its
+	// working directory's path leads elsewhere in the kept one).
 	OwnMounts bool `json:"ownMounts,omitempty"`
 	// JoinedBy says how: "constructor" (this process joined before its Go runtime
 	// started, the verdict on the paths holding) or "parent" (a plain-user hutch

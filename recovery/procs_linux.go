@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,15 +15,51 @@ import (
 
 // stray is a mount program left serving a mount for a hutch that is gone.
 type stray struct {
-	pid  int
-	what string
+	pid int
+	// start is its start time (clock ticks after boot) when the check found it: the
+	// repair runs later (after the store's, which may take minutes), when the pid may
+	// be another process's.
+	start uint64
+	what  string
 }
 
+// kill ends the stray, through a pidfd, if its pid still names the process the check
+// found; one that is gone (its pid free, or reused) is no error.
 func (s stray) kill() error {
-	if err := unix.Kill(s.pid, unix.SIGKILL); err != nil && err != unix.ESRCH {
-		return &os.PathError{Op: "kill", Path: "/proc/" + strconv.Itoa(s.pid), Err: err}
+	proc := "/proc/" + strconv.Itoa(s.pid)
+	fd, err := unix.PidfdOpen(s.pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "pidfd_open", Path: proc, Err: err}
+	}
+	defer unix.Close(fd)
+	// Checked with the pidfd open: a pid reused before has another start time; after,
+	// the pidfd still names the process checked.
+	if st, ok := startTicks(s.pid); !ok || st != s.start {
+		return nil
+	}
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return &os.PathError{Op: "kill", Path: proc, Err: err}
 	}
 	return nil
+}
+
+// startTicks is when pid started, in clock ticks after boot (/proc/PID/stat field 22);
+// false when it is gone or a zombie.
+func startTicks(pid int) (uint64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0, false
+	}
+	t, err := strconv.ParseUint(f[19], 10, 64)
+	return t, err == nil
 }
 
 // strayMountPrograms finds the fuse-overlayfs processes serving a layer of the store at
@@ -31,6 +68,7 @@ func (s stray) kill() error {
 func strayMountPrograms(graphRoot string) []stray {
 	type proc struct {
 		pid   int
+		start uint64
 		mnt   string
 		fuse  bool
 		layer string
@@ -44,10 +82,11 @@ func strayMountPrograms(graphRoot string) []stray {
 		}
 		dir := filepath.Join("/proc", e.Name())
 		mnt, err := os.Readlink(filepath.Join(dir, "ns", "mnt"))
-		if err != nil || !fsutil.ProcessAlive(pid) {
+		start, alive := startTicks(pid)
+		if err != nil || !alive {
 			continue // not ours to read, or a zombie
 		}
-		p := proc{pid: pid, mnt: mnt}
+		p := proc{pid: pid, start: start, mnt: mnt}
 		if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
 			args := bytes.Split(bytes.TrimRight(cmd, "\x00"), []byte{0})
 			if len(args) > 0 && filepath.Base(string(args[0])) == "fuse-overlayfs" && bytes.Contains(cmd, []byte(graphRoot+"/")) {
@@ -70,7 +109,7 @@ func strayMountPrograms(graphRoot string) []stray {
 			if p.layer != "" {
 				what = "layer " + short(p.layer)
 			}
-			out = append(out, stray{pid: p.pid, what: what})
+			out = append(out, stray{pid: p.pid, start: p.start, what: what})
 		}
 	}
 	return out

@@ -15,7 +15,7 @@ import (
 
 // compilerVersion changes whenever the compiler's output for the same profile changes:
 // it is part of every cache key.
-const compilerVersion = "hutch-seccomp-1"
+const compilerVersion = "hutch-seccomp-2"
 
 // sysEntry is one syscall of an architecture's table (zsyscalls.go).
 type sysEntry struct {
@@ -30,14 +30,35 @@ type archInfo struct {
 	table []sysEntry
 	// x32 says that syscall numbers with bit 30 set are the x32 ABI (same audit arch).
 	x32 bool
+	// private, when not 0, is where the architecture's own syscalls start (ARM's
+	// __ARM_NR_BASE), far above the regular ones; privTable names them (sorted by name:
+	// x/sys/unix, which zsyscalls is made from, does not list them).
+	private   uint32
+	privTable []sysEntry
 }
 
 var (
-	archAMD64 = archInfo{specs.ArchX86_64, unix.AUDIT_ARCH_X86_64, sysAMD64[:], true}
-	arch386   = archInfo{specs.ArchX86, unix.AUDIT_ARCH_I386, sys386[:], false}
-	archARM64 = archInfo{specs.ArchAARCH64, unix.AUDIT_ARCH_AARCH64, sysARM64[:], false}
-	archARM   = archInfo{specs.ArchARM, unix.AUDIT_ARCH_ARM, sysARM[:], false}
+	archAMD64 = archInfo{name: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, table: sysAMD64[:], x32: true}
+	arch386   = archInfo{name: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, table: sys386[:]}
+	archARM64 = archInfo{name: specs.ArchAARCH64, audit: unix.AUDIT_ARCH_AARCH64, table: sysARM64[:]}
+	archARM   = archInfo{name: specs.ArchARM, audit: unix.AUDIT_ARCH_ARM, table: sysARM[:],
+		private: armNRBase, privTable: sysARMPrivate}
 )
+
+// armNRBase is __ARM_NR_BASE (arch/arm/include/uapi/asm/unistd.h): the 32-bit ARM ABI's
+// own syscalls are numbered from it. Docker's profile allows breakpoint, cacheflush and
+// set_tls there; glibc sets up thread-local storage with set_tls, so no 32-bit program
+// starts without it.
+const armNRBase = 0x0f0000
+
+var sysARMPrivate = []sysEntry{
+	{"breakpoint", armNRBase + 1},
+	{"cacheflush", armNRBase + 2},
+	{"get_tls", armNRBase + 6},
+	{"set_tls", armNRBase + 5},
+	{"usr26", armNRBase + 3},
+	{"usr32", armNRBase + 4},
+}
 
 // nativeArches is, per GOARCH, the native architecture and the compat one its kernel
 // may run (32-bit binaries), when the profile lists it.
@@ -50,9 +71,11 @@ var nativeArches = map[string][2]*archInfo{
 func Supported() bool { _, ok := nativeArches[runtime.GOARCH]; return ok }
 
 func (a *archInfo) lookup(name string) (uint32, bool) {
-	i := sort.Search(len(a.table), func(i int) bool { return a.table[i].name >= name })
-	if i < len(a.table) && a.table[i].name == name {
-		return a.table[i].nr, true
+	for _, t := range [][]sysEntry{a.table, a.privTable} {
+		i := sort.Search(len(t), func(i int) bool { return t[i].name >= name })
+		if i < len(t) && t[i].name == name {
+			return t[i].nr, true
+		}
 	}
 	return 0, false
 }
@@ -228,7 +251,11 @@ func compileFor(p *specs.LinuxSeccomp, arches [2]*archInfo) (*Program, error) {
 			asm.jgt(calls[len(calls)-1].nr, 0, 1)
 			asm.ret(enosys)
 		}
-		body, err := treeCode(intervals(a, calls, def), def)
+		newer := def // a syscall newer than the profile
+		if def != retAllow {
+			newer = enosys
+		}
+		body, err := treeCode(intervals(a, calls, def, newer), def)
 		if err != nil {
 			return nil, err
 		}
@@ -432,18 +459,29 @@ type interval struct {
 // intervals cuts the architecture's syscall numbers into runs with one answer each.
 // Numbers the architecture does not assign join the run before them (the kernel
 // answers ENOSYS for them whatever the filter says); a syscall with argument rules is
-// a run of its own.
-func intervals(a *archInfo, calls []*syscallRules, def uint32) []interval {
+// a run of its own. On an architecture with syscalls of its own far above the regular
+// ones (ARM), the numbers between the regular syscalls the profile names and those get
+// newer's answer, as the numbers above every syscall the profile names do (compileFor):
+// a kernel newer than the table assigns them.
+func intervals(a *archInfo, calls []*syscallRules, def, newer uint32) []interval {
 	byNr := make(map[uint32]*syscallRules, len(calls))
 	limit := uint32(0)
+	regular, hasRegular, hasPrivate := uint32(0), false, false // the regular syscalls' limit
 	for _, s := range calls {
 		byNr[s.nr] = s
 		limit = max(limit, s.nr)
+		if a.private == 0 || s.nr < a.private {
+			regular, hasRegular = max(regular, s.nr), true
+		} else {
+			hasPrivate = true
+		}
 	}
-	nrs := make([]uint32, 0, len(a.table))
-	for _, e := range a.table {
-		if e.nr <= limit {
-			nrs = append(nrs, e.nr)
+	nrs := make([]uint32, 0, len(a.table)+len(a.privTable))
+	for _, t := range [][]sysEntry{a.table, a.privTable} {
+		for _, e := range t {
+			if e.nr <= limit && (!hasPrivate || e.nr >= a.private || e.nr <= regular) {
+				nrs = append(nrs, e.nr)
+			}
 		}
 	}
 	slices.Sort(nrs)
@@ -460,7 +498,12 @@ func intervals(a *archInfo, calls []*syscallRules, def uint32) []interval {
 		}
 		iv = append(iv, interval{lo: n, action: act, rules: r})
 	}
+	gap := hasPrivate && hasRegular
 	for i, n := range nrs {
+		if gap && n >= a.private {
+			add(regular+1, newer, nil)
+			gap = false
+		}
 		s := byNr[n]
 		switch {
 		case s != nil && len(s.conditional) > 0:

@@ -288,3 +288,51 @@ func TestCompileRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestARMPrivateSyscalls: the 32-bit ARM ABI's own syscalls (__ARM_NR_BASE + n: set_tls,
+// cacheflush, breakpoint …), which Docker's profile allows on arm and arm64, are allowed
+// in the compat architecture — glibc sets up thread-local storage with set_tls, so
+// without it no 32-bit program starts — while a syscall newer than the profile still
+// gets ENOSYS, on either side of them.
+func TestARMPrivateSyscalls(t *testing.T) {
+	prof := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno,
+		Architectures: []specs.Arch{specs.ArchAARCH64, specs.ArchARM},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"read", "write", "exit_group"}, Action: specs.ActAllow},
+			{Names: []string{"breakpoint", "cacheflush", "set_tls"}, Action: specs.ActAllow},
+		},
+	}
+	p, err := compileFor(prof, nativeArches["arm64"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVM(t, p, archARM.audit)
+	for name, n := range map[string]uint32{"breakpoint": 0xf0001, "cacheflush": 0xf0002, "set_tls": 0xf0005} {
+		if got := v.run(n); got != retAllow {
+			t.Errorf("arm %s (%#x): %#x, want allowed", name, n, got)
+		}
+	}
+	for _, n := range []uint32{nr(t, &archARM, "read"), nr(t, &archARM, "exit_group")} {
+		if got := v.run(n); got != retAllow {
+			t.Errorf("arm syscall %d: %#x, want allowed", n, got)
+		}
+	}
+	if got := v.run(nr(t, &archARM, "ptrace")); got != eperm {
+		t.Errorf("arm ptrace: %#x, want EPERM", got)
+	}
+	// Newer than every regular syscall the profile names, below the private ones; and
+	// above them all.
+	for _, n := range []uint32{1000, 0xeffff, 0xf0100} {
+		if got := v.run(n); got != enosys {
+			t.Errorf("arm syscall %#x: %#x, want ENOSYS", n, got)
+		}
+	}
+	if got := v.run(0xf0003); got != eperm {
+		t.Errorf("arm usr26 (not in the profile): %#x, want EPERM", got)
+	}
+	// arm64 has no such numbers.
+	if got := newVM(t, p, archARM64.audit).run(0xf0005); got != enosys {
+		t.Errorf("arm64 %#x: %#x, want ENOSYS", 0xf0005, got)
+	}
+}

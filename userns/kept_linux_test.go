@@ -1,11 +1,16 @@
 package userns
 
 import (
+	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/internal/nsenter"
 )
@@ -143,6 +148,61 @@ func TestLookPathAgreesWithCheckHelper(t *testing.T) {
 			if got := nsenter.KeptLookPath(name); got != want {
 				t.Errorf("PATH=%q: the constructor finds %s at %q, CheckHelper at %q", path, name, got, want)
 			}
+		}
+	}
+}
+
+// TestKeptSameDirSeesOtherMounts: before it joins the kept mount namespace, the
+// constructor checks that the working directory's path leads to the same directory
+// there. A namespace copied before a mount that does not propagate has the bare mount
+// point at that path: the command must not take it for the user's directory (it gets a
+// mount namespace of its own instead). The other namespace here is a child's, private,
+// with a tmpfs mounted over one directory after the copy.
+func TestKeptSameDirSeesOtherMounts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test makes a mount namespace and mounts a tmpfs in it: run as root (as CI does)")
+	}
+	dir := t.TempDir()
+	covered, plain := filepath.Join(dir, "covered"), filepath.Join(dir, "plain")
+	for _, d := range []string{covered, plain} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("sh", "-c", `mount -t tmpfs none "$1" && echo ready && exec sleep 60`, "sh", covered)
+	// Go makes the child's mounts private: the tmpfs stays in its namespace.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		t.Fatalf("the child did not mount its tmpfs: %q %v", line, err)
+	}
+	pid := cmd.Process.Pid
+	open := func(p string) *os.File {
+		f, err := os.OpenFile(p, unix.O_PATH|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	if !nsenter.KeptSameDir(pid, plain, open(plain)) {
+		t.Errorf("%s: the same directory in both namespaces, taken for another", plain)
+	}
+	if nsenter.KeptSameDir(pid, covered, open(covered)) {
+		t.Errorf("%s: a tmpfs covers it in the other namespace, taken for the same directory", covered)
+	}
+	for _, p := range []string{"relative", filepath.Join(dir, "missing")} {
+		if nsenter.KeptSameDir(pid, p, open(plain)) {
+			t.Errorf("%q taken for %s", p, plain)
 		}
 	}
 }

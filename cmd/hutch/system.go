@@ -108,7 +108,7 @@ func printInfo(w io.Writer, in *engine.Info) {
 			p("  joined: through a plain-user hutch, which checked the paths")
 		}
 		if in.Kept.OwnMounts {
-			p("  mount namespace: this command's own (it runs in another mount namespace than the one the kept one was made from)")
+			p("  mount namespace: this command's own (it runs in another mount namespace than the one the kept one was made from, or its working directory's path leads elsewhere in the kept one)")
 		}
 	} else {
 		p("  kept by: %s", in.Kept.Note)

@@ -291,6 +291,18 @@ static unsigned long long ns_inode(long pid, const char *ns)
 	return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
 }
 
+// hutch_kept_same_dir reports whether path, resolved in the mount namespace of process
+// pid (through /proc/PID/root), is the directory open as fd.
+int hutch_kept_same_dir(long pid, const char *path, int fd)
+{
+	char p[4200];
+	struct stat a, b;
+	if (fd < 0 || path == NULL || path[0] != '/' ||
+	    snprintf(p, sizeof(p), "/proc/%ld/root%s", pid, path) >= (int)sizeof(p))
+		return 0;
+	return fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 // The holder's record: the file's first lines.
 struct kept_rec {
 	long pid;
@@ -631,6 +643,14 @@ static const char *kept_join(int how, const char *dir)
 	char cwd[4096];
 	int cwdfd = open(".", O_PATH | O_CLOEXEC);
 	int have_cwd = getcwd(cwd, sizeof(cwd)) != NULL;
+	// The copy may differ from the user's view since it was made: a mount made after
+	// it where mounts do not propagate (a private tree) leaves the bare mount point at
+	// that path in the kept namespace, and the command would work on another
+	// directory than the user's. When the working directory's path does not lead to
+	// the same directory there, the command joins the user namespace only and gets a
+	// mount namespace of its own, a copy of its own view, as from another namespace.
+	if (how != 2 && !(have_cwd && hutch_kept_same_dir(r.pid, cwd, cwdfd)))
+		how = 2;
 	if (setns(pidfd, how == 2 ? CLONE_NEWUSER : CLONE_NEWUSER | CLONE_NEWNS) < 0) {
 		snprintf(kept_err, sizeof(kept_err), "joining the holder's namespaces: %s", strerror(errno));
 		close(pidfd);

@@ -19,6 +19,7 @@ package nsenter
 // void hutch_kept_stamp(const char *path, char *out, size_t size);
 // unsigned long long hutch_kept_proc_start(long pid);
 // void hutch_kept_lookpath(const char *name, char *out, size_t size);
+// int hutch_kept_same_dir(long pid, const char *path, int fd);
 import "C"
 
 import (
@@ -150,3 +151,12 @@ func KeptLookPath(name string) string {
 
 // ProcStart is the constructor's reading of a process's start time (0: gone).
 func ProcStart(pid int) uint64 { return uint64(C.hutch_kept_proc_start(C.long(pid))) }
+
+// KeptSameDir is the constructor's test of the working directory before it joins the
+// kept mount namespace: whether path, resolved in the mount namespace of process pid,
+// is the directory open as f.
+func KeptSameDir(pid int, path string, f *os.File) bool {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	return C.hutch_kept_same_dir(C.long(pid), cp, C.int(f.Fd())) != 0
+}
