@@ -158,9 +158,9 @@ func ParseTmpfs(v string) (MountSpec, error) {
 const UsernsKeepID = "keep-id"
 
 // ParseUserns reads --userns: "" or host (the container is root in hutch's namespace,
-// i.e. you) or keep-id[:uid=U,gid=G]. Podman's nomap and auto are refused: it picks a
+// i.e. you) or keep-id[:uid=U,gid=G]. Podman's nomap and auto are refused (auto picks a
 // range of /etc/subuid per container, which needs a registry of ranges in use shared by
-// every container of yours, and hutch keeps none.
+// every container of yours, and hutch keeps none).
 func ParseUserns(v string) (string, error) {
 	switch {
 	case v == "" || v == "host":
@@ -178,11 +178,11 @@ func ParseUserns(v string) (string, error) {
 		}
 		return v, nil
 	case v == "auto" || strings.HasPrefix(v, "auto:"):
-		return "", fmt.Errorf("--userns %s: not supported: auto gives each container a range of its own out of /etc/subuid, which needs a record of the ranges in use shared by all your containers, and hutch keeps none; use keep-id (your ids inside), nomap (yours not mapped), or leave it out (you are root inside)", v)
+		return "", fmt.Errorf("--userns %s: not supported: auto gives each container a range of its own out of /etc/subuid, which needs a record of the ranges in use shared by all your containers, and hutch keeps none; use keep-id (your ids inside), or leave it out (you are root inside)", v)
 	case v == "private" || strings.HasPrefix(v, "ns:") || strings.HasPrefix(v, "container:"):
-		return "", fmt.Errorf("--userns %s: not supported: every container runs in hutch's user namespace (or, with keep-id or nomap, one of its own nested in it); use keep-id, nomap, or leave it out", v)
+		return "", fmt.Errorf("--userns %s: not supported: every container runs in hutch's user namespace (or, with keep-id, one of its own nested in it); use keep-id, or leave it out", v)
 	}
-	return "", fmt.Errorf("--userns %q: use keep-id[:uid=U,gid=G] (your own uid and gid inside), nomap (yours not mapped), or leave it out", v)
+	return "", fmt.Errorf("--userns %q: use keep-id[:uid=U,gid=G] (your own uid and gid inside), or leave it out", v)
 }
 
 // KeepIDOptions reads keep-id[:uid=U,gid=G]: the uid and gid you are inside (default
@@ -198,6 +198,9 @@ func KeepIDOptions(v string, uid, gid int) (int, int, error) {
 		if err != nil || n < 0 {
 			return 0, 0, fmt.Errorf("--userns %s: %q: expected uid=N or gid=N", v, o)
 		}
+		if n == 0 {
+			return 0, 0, fmt.Errorf("--userns %s: uid and gid 0 are what a container is without --userns (you are root inside); leave it out", v)
+		}
 		switch k {
 		case "uid":
 			uid = n
@@ -206,9 +209,6 @@ func KeepIDOptions(v string, uid, gid int) (int, int, error) {
 		default:
 			return 0, 0, fmt.Errorf("--userns %s: unknown option %q (keep-id takes uid= and gid=)", v, k)
 		}
-	}
-	if uid == 0 || gid == 0 {
-		return 0, 0, fmt.Errorf("--userns %s: uid and gid 0 are what a container is without --userns (you are root inside); leave it out", v)
 	}
 	return uid, gid, nil
 }
