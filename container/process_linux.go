@@ -170,3 +170,17 @@ func (m *Manager) Replace(name string) error {
 	}
 	return nil
 }
+
+// checkDetachedJoins refuses to start c under a monitor when it joins another
+// container's namespaces (container:NAME): the init is cloned from a thread that joined
+// them and cannot leave (nsinit's startJoined), while the monitor hands over to its C
+// half by executing it from the thread that forked the init, whose parent-death signal
+// is that thread's; the exec would end the joining thread, and the container with it.
+func checkDetachedJoins(c *Config) error {
+	for _, ns := range []struct{ flag, mode string }{{"--pid", c.PidMode}, {"--ipc", c.IpcMode}, {"--uts", c.UTSMode}, {"--network", containerMode(c.Network)}} {
+		if nsContainer(ns.mode) != "" {
+			return fmt.Errorf("%s container:…: joining another container's namespaces works for a container in the foreground only (`hutch run` without -d, `hutch start -a`), not under a detached monitor yet: run it in the foreground, or share with --%s host", ns.flag, strings.TrimPrefix(ns.flag, "--"))
+		}
+	}
+	return nil
+}

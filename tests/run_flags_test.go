@@ -190,6 +190,15 @@ func TestRunNamespaceFlags(t *testing.T) {
 	assertEqual(t, m["hostname"], "holderhost", "--uts container: the other's hostname")
 	assertEqual(t, m["ps"], "1", "--pid container: the other's processes are seen")
 	assertContains(t, m["hosts"], "10.0.2.100 holderhost", "--network container: the other's address in /etc/hosts")
+	// Under a detached monitor, joining is refused (for now), leaving nothing behind;
+	// created, then started in the foreground, it works.
+	before := len(lcPS(sb, "-a"))
+	assertOneLineError(t, sb.expect(125, "run", "-d", "--network", "container:holder", imgRun, "true"), "foreground only")
+	assertEqual(t, len(lcPS(sb, "-a")), before, "no container left by the refused run -d")
+	sb.ok("create", "--name", "joiner", "--uts", "container:holder", imgRun, "hostname")
+	assertEqual(t, sb.ok("start", "-a", "joiner").stdout, "holderhost\n", "start -a of a created joiner")
+	assertOneLineError(t, sb.expect(125, "start", "joiner"), "foreground only")
+	sb.ok("rm", "joiner")
 	// exec into a container that shares the host's namespaces.
 	sb.ok("run", "-d", "--name", "hostpid", "--pid", "host", "--ipc", "host", imgRun, "sleep", "600")
 	t.Cleanup(func() { sb.run(runOpts{}, "rm", "-f", "hostpid") })
