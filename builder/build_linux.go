@@ -22,6 +22,7 @@ import (
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/hold"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
 )
 
@@ -43,6 +44,13 @@ type Options struct {
 	// slirp4netns binary ("" = $PATH).
 	Network   network.Config
 	SlirpPath string
+	// Ulimits and ShmSize are every RUN step's resource limits and /dev/shm size
+	// (--ulimit, --shm-size; 0: 64 MiB); the Network's ExtraHosts (--add-host) go to
+	// every step's /etc/hosts, whatever its network.
+	Ulimits []nsinit.Rlimit
+	ShmSize int64
+	// SSH are the SSH agents' sockets RUN --mount=type=ssh binds, by id (--ssh).
+	SSH       map[string]string
 	Secrets   map[string]string // id → file on the host
 	Timestamp *time.Time        // --timestamp / SOURCE_DATE_EPOCH
 	// Image finds a base image in the store, pulling it as --pull says (under ctx, which

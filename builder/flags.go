@@ -112,3 +112,39 @@ func ParseTimestamp(flag int64, set bool, epoch string) (*time.Time, error) {
 	t := time.Unix(n, 0).UTC()
 	return &t, nil
 }
+
+// ParseSSH reads --ssh values: default (the agent $SSH_AUTH_SOCK names, from lookup),
+// ID (the same, under that id) or ID=SOCKET, each an SSH agent's Unix socket (a key
+// file, which Docker also takes, is refused: hutch runs no agent of its own).
+func ParseSSH(values []string, lookup func(string) (string, bool)) (map[string]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, v := range values {
+		id, sock, hasSock := strings.Cut(v, "=")
+		if id == "" || strings.Contains(sock, ",") {
+			return nil, fmt.Errorf("--ssh %q: expected default, ID, or ID=SOCKET (an SSH agent's socket)", v)
+		}
+		if !hasSock {
+			s, ok := lookup("SSH_AUTH_SOCK")
+			if !ok || s == "" {
+				return nil, fmt.Errorf("--ssh %s: SSH_AUTH_SOCK is not set (no agent runs): start one (`eval $(ssh-agent)` and `ssh-add`), or give its socket with --ssh %s=SOCKET", v, id)
+			}
+			sock = s
+		}
+		abs, err := filepath.Abs(sock)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("--ssh %s: %w", v, err)
+		}
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("--ssh %s: %s is not a socket: hutch binds an SSH agent's socket into the step and runs no agent of its own, so key files are not taken (load the key into an agent: `ssh-add FILE`)", v, abs)
+		}
+		out[id] = abs
+	}
+	return out, nil
+}

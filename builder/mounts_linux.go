@@ -80,7 +80,18 @@ func (b *Builder) planMount(m *instructions.Mount, workdir string) (*mountPlan, 
 			p.target = "/run/secrets/" + p.id
 		}
 	case instructions.MountTypeSSH:
-		return nil, fmt.Errorf("RUN --mount=type=ssh is not supported by hutch build: pass what the step needs with --secret")
+		p.id = firstOf(m.CacheID, "default")
+		sock, ok := b.o.SSH[p.id]
+		if !ok {
+			if m.Required {
+				return nil, fmt.Errorf("RUN --mount=type=ssh,id=%s: no such SSH agent: give it with `hutch build --ssh %s` (your $SSH_AUTH_SOCK) or --ssh %s=SOCKET", p.id, p.id, p.id)
+			}
+			return nil, nil
+		}
+		p.file = sock
+		if p.target == "" {
+			p.target = "/run/buildkit/ssh_agent.0"
+		}
 	default:
 		return nil, fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
 	}
@@ -120,6 +131,13 @@ func (b *Builder) runMounts(st *state, ms []*instructions.Mount, dir string, env
 			mt, err = b.bindMount(st, p, i, r)
 		case instructions.MountTypeSecret:
 			mt, err = secretMount(p, i, env, r)
+		case instructions.MountTypeSSH:
+			// The agent's socket, bound into the step; SSH_AUTH_SOCK names it
+			// (unless the step's environment does).
+			mt = &nsinit.Mount{Type: "bind", Source: p.file, Destination: p.target, File: true}
+			if !hasEnvKey(*env, "SSH_AUTH_SOCK") {
+				*env = append(*env, "SSH_AUTH_SOCK="+p.target)
+			}
 		}
 		if err != nil {
 			return nil, r.release, err
@@ -330,4 +348,13 @@ func copyFile(src, dst string, perm os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+func hasEnvKey(env []string, key string) bool {
+	for _, e := range env {
+		if k, _, _ := strings.Cut(e, "="); k == key {
+			return true
+		}
+	}
+	return false
 }

@@ -150,7 +150,7 @@ func TestPlanInputs(t *testing.T) {
 
 // A RUN's mounts, checked and resolved before anything is mounted for them.
 func TestPlanMount(t *testing.T) {
-	b, _ := planner(t, t.TempDir(), "FROM x\n", Options{Secrets: map[string]string{"tok": "/host/tok"}})
+	b, _ := planner(t, t.TempDir(), "FROM x\n", Options{Secrets: map[string]string{"tok": "/host/tok"}, SSH: map[string]string{"default": "/host/agent"}})
 	mounts := func(df string) []*instructions.Mount {
 		t.Helper()
 		f := mustParse(t, "FROM x\n"+df)
@@ -177,7 +177,10 @@ func TestPlanMount(t *testing.T) {
 		{run: "RUN --mount=type=secret,id=other,required true", err: "no such secret: give it with `hutch build --secret id=other,src=FILE`"},
 		{run: "RUN --mount=type=cache true", err: "RUN --mount=type=cache needs a target"},
 		{run: "RUN --mount=type=bind true", err: "RUN --mount=type=bind needs a target"},
-		{run: "RUN --mount=type=ssh true", err: "RUN --mount=type=ssh is not supported by hutch build"},
+		{run: "RUN --mount=type=ssh true", target: "/run/buildkit/ssh_agent.0", id: "default", file: "/host/agent"},
+		{run: "RUN --mount=type=ssh,target=/a.sock true", target: "/a.sock", id: "default", file: "/host/agent"},
+		{run: "RUN --mount=type=ssh,id=gh true", skipped: true},
+		{run: "RUN --mount=type=ssh,id=gh,required true", err: "no such SSH agent: give it with `hutch build --ssh gh`"},
 	} {
 		p, err := b.planMount(mounts(c.run)[0], c.workdir)
 		switch {

@@ -27,9 +27,9 @@ import (
 func (b *Builder) runNetwork(c *instructions.RunCommand) network.Config {
 	switch n := instructions.GetNetwork(c); n {
 	case instructions.NetworkHost:
-		return network.Config{Mode: network.ModeHost}
+		return network.Config{Mode: network.ModeHost, ExtraHosts: b.o.Network.ExtraHosts}
 	case instructions.NetworkNone:
-		return network.Config{Mode: network.ModeNone}
+		return network.Config{Mode: network.ModeNone, ExtraHosts: b.o.Network.ExtraHosts}
 	}
 	return b.o.Network
 }
@@ -214,6 +214,7 @@ func (b *Builder) stepSpec(rootfs string, st *state, c *instructions.RunCommand,
 		// slirp4netns and none get a network namespace of their own (lo up), host
 		// keeps the host's.
 		NewNetwork: net.Mode != network.ModeHost,
+		Rlimits:    b.o.Ulimits, ShmSize: b.o.ShmSize,
 	}
 	if err := b.confine(spec); err != nil {
 		return nil, release, err

@@ -42,6 +42,9 @@ type ContainersConfig struct {
 	// LogDriver is the default of --log-driver: "json-file" (the default, Docker's
 	// format), "k8s-file" (Podman's) or "none".
 	LogDriver string `toml:"log_driver"`
+	// DefaultUlimits are --ulimit values every container gets (NAME=SOFT[:HARD]);
+	// --ulimit of the same name overrides one.
+	DefaultUlimits []string `toml:"default_ulimits"`
 }
 
 // CgroupsConfig is the [cgroups] table (docs/limits.md).

@@ -47,6 +47,9 @@ type Settings struct {
 	// Userns is "" (the container is root in hutch's namespace, i.e. you) or
 	// "keep-id" (the container runs as your own uid and gid).
 	Userns string `json:"UsernsMode,omitempty"`
+	// ProcessSettings are the process and namespace settings (--ulimit, --sysctl, --shm-size,
+	// --group-add, --domainname, --expose): ParseProcess.
+	ProcessSettings
 	// Resources are the limits asked (--memory, --cpus …), in Docker's HostConfig names.
 	Resources *cgroups.Resources `json:"Resources,omitempty"`
 	// LogConfig is --log-driver and --log-opt (nil in a record made before them:
@@ -86,6 +89,9 @@ type Options struct {
 	// Security is --security-opt parsed (security.Parse; the raw values are in its
 	// Raw); nil: the defaults.
 	Security *security.Options
+	// CIDFile is where the new container's ID is written once it is recorded
+	// (--cidfile; a file there already is refused, as Docker does).
+	CIDFile string
 }
 
 // Request is Options checked against this host (Manager.Check): the capabilities it
@@ -96,6 +102,9 @@ type Request struct {
 	uidMap, gidMap []nsinit.IDMap
 	// keepIDUser is the user a keep-id container runs as when -u names none: you.
 	keepIDUser string
+	// utsHostname is the hostname of the UTS namespace it shares (--uts host or
+	// container:NAME), "" with its own.
+	utsHostname string
 }
 
 // recordVersion is the layout of config.json that Save writes: 2 has the Settings at
@@ -183,7 +192,7 @@ func merge(r *Request, id string, imageID string, imageNames []string, ic images
 	c := &Config{
 		Version: recordVersion, ID: id, Name: o.Name, ImageID: imageID, ImageName: o.Image, Created: time.Now().UTC(),
 		Args: args, Cwd: firstOf(o.WorkingDir, ic.WorkingDir, "/"), User: firstOf(o.User, r.keepIDUser, ic.User),
-		Hostname: firstOf(o.Hostname, shortID(id)), Caps: r.caps, StopSignal: firstOf(o.StopSignal, ic.StopSignal),
+		Hostname: firstOf(o.Hostname, r.utsHostname, shortID(id)), Caps: r.caps, StopSignal: firstOf(o.StopSignal, ic.StopSignal),
 		UIDMap: r.uidMap, GIDMap: r.gidMap, Security: o.Security, Settings: o.Settings,
 		Healthcheck: mergeHealth(o.Healthcheck, ic.Healthcheck),
 	}
@@ -196,7 +205,20 @@ func merge(r *Request, id string, imageID string, imageNames []string, ic images
 		c.ImageName = imageNames[0]
 	}
 	if o.PublishAll {
-		ports, err := network.PublishAll(o.Ports, ic.ExposedPorts)
+		exposed := map[string]struct{}{}
+		for k := range ic.ExposedPorts {
+			exposed[k] = struct{}{}
+		}
+		for _, e := range o.Expose {
+			keys, err := exposedPorts(e)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range keys {
+				exposed[k] = struct{}{}
+			}
+		}
+		ports, err := network.PublishAll(o.Ports, exposed)
 		if err != nil {
 			return nil, err
 		}

@@ -224,7 +224,7 @@ func TestRecordMigration(t *testing.T) {
 
 	// A record without a name or options of note: slirp4netns's defaults, unnamed.
 	c = load("record-v1-plain.json")
-	if c.Named() || c.Network != slirpNet(t) || !reflect.DeepEqual(c.Cmd, []string{"true"}) || c.Restart != "no" || c.NoNewPrivileges() {
+	if c.Named() || !reflect.DeepEqual(c.Network, slirpNet(t)) || !reflect.DeepEqual(c.Cmd, []string{"true"}) || c.Restart != "no" || c.NoNewPrivileges() {
 		t.Errorf("plain record: %+v", c)
 	}
 
@@ -282,12 +282,18 @@ func TestCheck(t *testing.T) {
 }
 
 func TestParseUserns(t *testing.T) {
-	for v, want := range map[string]string{"": "", "host": "", "keep-id": UsernsKeepID} {
+	for v, want := range map[string]string{"": "", "host": "", "keep-id": UsernsKeepID, "keep-id:uid=1000,gid=1000": "keep-id:uid=1000,gid=1000"} {
 		if got, err := ParseUserns(v); err != nil || got != want {
 			t.Errorf("%q: %q, %v", v, got, err)
 		}
 	}
-	if _, err := ParseUserns("auto"); err == nil || !strings.Contains(err.Error(), `--userns "auto": use keep-id`) {
-		t.Errorf("auto: %v", err)
+	for v, msg := range map[string]string{"auto": "--userns auto: not supported", "nomap": "--userns nomap: not supported yet",
+		"keep-id:uid=0": "leave it out", "keep-id:size=2": "unknown option", "bogus": `--userns "bogus": use keep-id`} {
+		if _, err := ParseUserns(v); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want %q", v, err, msg)
+		}
+	}
+	if u, g, err := KeepIDOptions("keep-id:uid=7,gid=8", 1, 2); err != nil || u != 7 || g != 8 {
+		t.Errorf("keep-id:uid=7,gid=8: %d %d %v", u, g, err)
 	}
 }

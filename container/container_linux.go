@@ -103,6 +103,15 @@ func (m *Manager) Check(o Options) (*Request, error) {
 	if err := m.checkLimits(o.Resources); err != nil {
 		return nil, err
 	}
+	if err := checkProcess(o.Settings); err != nil {
+		return nil, err
+	}
+	if err := m.resolveNamespaces(r); err != nil {
+		return nil, err
+	}
+	if err := checkCIDFile(o.CIDFile); err != nil {
+		return nil, err
+	}
 	if err := m.volumesFrom(&r.Options); err != nil {
 		return nil, err
 	}
@@ -123,13 +132,17 @@ func (m *Manager) Check(o Options) (*Request, error) {
 			}
 		}
 	}
-	switch o.Userns {
-	case "":
-	case UsernsKeepID:
-		if r.uidMap, r.gidMap, err = keepIDMaps(m.HostUID, m.HostGID); err != nil {
+	switch {
+	case o.Userns == "":
+	case o.Userns == UsernsKeepID || strings.HasPrefix(o.Userns, UsernsKeepID+":"):
+		uid, gid, err := KeepIDOptions(o.Userns, m.HostUID, m.HostGID)
+		if err != nil {
 			return nil, err
 		}
-		r.keepIDUser = fmt.Sprintf("%d:%d", m.HostUID, m.HostGID)
+		if r.uidMap, r.gidMap, err = keepIDMaps(uid, gid); err != nil {
+			return nil, err
+		}
+		r.keepIDUser = fmt.Sprintf("%d:%d", uid, gid)
 	default:
 		return nil, fmt.Errorf("internal error: --userns %q was not parsed (ParseUserns)", o.Userns)
 	}
@@ -148,6 +161,10 @@ func (m *Manager) Create(r *Request, img *cstorage.Image) (*Config, error) {
 		return nil, err
 	}
 	if err := m.record(c); err != nil {
+		return nil, err
+	}
+	if err := writeCIDFile(r.CIDFile, c.ID); err != nil {
+		_ = m.Remove(c, true)
 		return nil, err
 	}
 	return c, nil

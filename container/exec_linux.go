@@ -88,8 +88,19 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 // capabilities, seccomp filter and session keyring, with o's changes.
 func execSpec(c *Config, o ExecOptions) (*nsinit.ExecSpec, int, error) {
 	var err error
-	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
-	if newNetns(c.Network) {
+	// The init's namespaces, but for those it shares with hutch (--pid host …):
+	// joining one of the host's is not the user namespace's right, and not needed.
+	// A network joined from another container (--network container:) is joined too.
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS
+	for _, ns := range []struct {
+		mode string
+		flag int
+	}{{c.PidMode, unix.CLONE_NEWPID}, {c.UTSMode, unix.CLONE_NEWUTS}, {c.IpcMode, unix.CLONE_NEWIPC}, {c.CgroupnsMode, unix.CLONE_NEWCGROUP}} {
+		if ns.mode != nsinit.NSHost {
+			flags |= ns.flag
+		}
+	}
+	if c.Network.Mode != NetworkHost {
 		flags |= unix.CLONE_NEWNET
 	}
 	spec := &nsinit.ExecSpec{

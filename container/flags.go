@@ -188,15 +188,59 @@ func ParseTmpfs(v string) (MountSpec, error) {
 const UsernsKeepID = "keep-id"
 
 // ParseUserns reads --userns: "" or host (the container is root in hutch's namespace,
-// i.e. you), or keep-id.
+// i.e. you) or keep-id[:uid=U,gid=G]. Podman's nomap and auto are refused (auto picks a
+// range of /etc/subuid per container, which needs a registry of ranges in use shared by
+// every container of yours, and hutch keeps none).
 func ParseUserns(v string) (string, error) {
-	switch v {
-	case "", "host":
+	switch {
+	case v == "" || v == "host":
 		return "", nil
-	case UsernsKeepID:
+	case v == UsernsKeepID:
 		return v, nil
+	case v == "nomap":
+		// Podman's nomap (your own ids not mapped inside): the container's init builds
+		// its root from inside its user namespace, and without your uid it cannot enter
+		// the store's directories, which only you may (mode 0700).
+		return "", fmt.Errorf("--userns nomap: not supported yet: the container's init sets up its root from inside its user namespace, and without your uid it cannot enter your store (its directories are yours alone); use keep-id, or leave it out")
+	case strings.HasPrefix(v, UsernsKeepID+":"):
+		if _, _, err := KeepIDOptions(v, 1, 1); err != nil {
+			return "", err
+		}
+		return v, nil
+	case v == "auto" || strings.HasPrefix(v, "auto:"):
+		return "", fmt.Errorf("--userns %s: not supported: auto gives each container a range of its own out of /etc/subuid, which needs a record of the ranges in use shared by all your containers, and hutch keeps none; use keep-id (your ids inside), or leave it out (you are root inside)", v)
+	case v == "private" || strings.HasPrefix(v, "ns:") || strings.HasPrefix(v, "container:"):
+		return "", fmt.Errorf("--userns %s: not supported: every container runs in hutch's user namespace (or, with keep-id, one of its own nested in it); use keep-id, or leave it out", v)
 	}
-	return "", fmt.Errorf("--userns %q: use keep-id (your own uid and gid inside), or leave it out", v)
+	return "", fmt.Errorf("--userns %q: use keep-id[:uid=U,gid=G] (your own uid and gid inside), or leave it out", v)
+}
+
+// KeepIDOptions reads keep-id[:uid=U,gid=G]: the uid and gid you are inside (default
+// uid and gid).
+func KeepIDOptions(v string, uid, gid int) (int, int, error) {
+	_, opts, _ := strings.Cut(v, ":")
+	for _, o := range strings.Split(opts, ",") {
+		if o == "" {
+			continue
+		}
+		k, val, _ := strings.Cut(o, "=")
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 {
+			return 0, 0, fmt.Errorf("--userns %s: %q: expected uid=N or gid=N", v, o)
+		}
+		if n == 0 {
+			return 0, 0, fmt.Errorf("--userns %s: uid and gid 0 are what a container is without --userns (you are root inside); leave it out", v)
+		}
+		switch k {
+		case "uid":
+			uid = n
+		case "gid":
+			gid = n
+		default:
+			return 0, 0, fmt.Errorf("--userns %s: unknown option %q (keep-id takes uid= and gid=)", v, k)
+		}
+	}
+	return uid, gid, nil
 }
 
 // ParseMounts reads -v/--volume, --mount and --tmpfs, in that order.
@@ -248,6 +292,29 @@ func ParseLabels(values []string) (map[string]string, error) {
 		labels[k] = v
 	}
 	return labels, nil
+}
+
+// ParseLabelFiles reads --label-file files (KEY=VALUE lines, # comments), then --label
+// values over them (nil without any).
+func ParseLabelFiles(files, values []string) (map[string]string, error) {
+	var all []string
+	for _, file := range files {
+		data, err := fsutil.EnvFile.Read(file)
+		if err != nil {
+			return nil, fmt.Errorf("--label-file: %w", err)
+		}
+		for n, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if k, _, _ := strings.Cut(line, "="); k == "" {
+				return nil, fmt.Errorf("--label-file %s:%d: expected KEY=VALUE, got %q", file, n+1, line)
+			}
+			all = append(all, line)
+		}
+	}
+	return ParseLabels(append(all, values...))
 }
 
 // CheckUser checks -u USER[:GROUP] (names or numbers, resolved in the image at start).

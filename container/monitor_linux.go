@@ -42,6 +42,9 @@ func (m *Manager) StartDetached(c *Config) error {
 	if Alive(st) {
 		return fmt.Errorf("container %s is already running", c.Name)
 	}
+	if err := checkDetachedJoins(c); err != nil {
+		return err
+	}
 	// A monitor may still be alive between two runs (waiting out a restart delay) when
 	// it was just stopped: let it see the stop and go before this start clears the mark.
 	for deadline := time.Now().Add(15 * time.Second); monitorAlive(st.MonitorPid, c.ID) && time.Now().Before(deadline); {

@@ -19,7 +19,9 @@ import (
 const NetworkSlirp = network.ModeSlirp
 
 // newNetns says whether a container on network n gets a network namespace of its own.
-func newNetns(n network.Config) bool { return n.Mode != NetworkHost }
+func newNetns(n network.Config) bool {
+	return n.Mode != NetworkHost && n.Mode != network.ModeContainer
+}
 
 // checkNetwork checks the network settings before a container is created: slirp4netns
 // and /dev/net/tun when it is used, and that every fixed host port is free and allowed.

@@ -38,6 +38,8 @@ func inspectNetwork(c *Config, st *State) InspectNetwork {
 		return n
 	}
 	nc := c.Network
+	// The names and DNS are HostConfig's (ExtraHosts, Dns …), not slirp4netns's.
+	nc.ExtraHosts, nc.DNS, nc.DNSSearch, nc.DNSOptions = nil, nil, nil, nil
 	n.Slirp4netns = &nc
 	if st.Status == StatusRunning {
 		a := nc.Addrs()

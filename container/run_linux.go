@@ -25,6 +25,10 @@ import (
 // IO is the caller's side of a foreground container.
 type IO struct {
 	Stdin, Stdout, Stderr *os.File
+	// NoSigProxy: the signals hutch gets are not passed on to a foreground container
+	// (--sig-proxy=false); they are caught all the same, so that the container runs on
+	// until it ends (SIGKILL ends hutch, and the container with it).
+	NoSigProxy bool
 }
 
 // forwarded are the signals a foreground container gets from hutch (--sig-proxy).
@@ -75,13 +79,23 @@ func (m *Manager) Run(r *Request, img *cstorage.Image, stdio IO) (*Config, int, 
 	var begun *launch.Start
 	if c.Userns == "" && m.SlotDir != "" && launch.ShareSlots(m.SlotDir) == nil {
 		how := starting{stdio: fg.child, log: fg.stdio.Stderr, limitsSaid: true}
-		if begun, err = m.begin(c, initShape(c), how, filepath.Join(m.SlotDir, c.ID)); err != nil {
+		shape, err := m.initShape(c)
+		if err == nil {
+			begun, err = m.begin(c, shape, how, filepath.Join(m.SlotDir, c.ID))
+		}
+		if err != nil {
 			begun = nil // started the ordinary way below, which says what fails
 		} else {
 			begun.AttachNetwork()
 		}
 	}
-	if err := m.record(c); err != nil {
+	err = m.record(c)
+	if err == nil {
+		if err = writeCIDFile(r.CIDFile, c.ID); err != nil {
+			_ = m.Remove(c, true)
+		}
+	}
+	if err != nil {
 		if begun != nil {
 			begun.Abort()
 		}
@@ -259,6 +273,9 @@ func (f *foreground) run(send func(os.Signal) error, wait func() (int, error)) (
 		for s := range f.sigs {
 			if s == syscall.SIGWINCH {
 				resize(f.stdio.Stdout, f.master)
+				continue
+			}
+			if f.stdio.NoSigProxy {
 				continue
 			}
 			_ = send(s)

@@ -15,13 +15,30 @@ import (
 
 	"hutch.dev/hutch/internal/idmap"
 	"hutch.dev/hutch/launch"
+	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
 )
 
-// initShape is what the clone of c's init depends on (launch.Begin).
-func initShape(c *Config) *nsinit.Spec {
-	return &nsinit.Spec{NewNetwork: newNetns(c.Network), Terminal: c.TTY, Init: c.Init,
-		UIDMap: c.UIDMap, GIDMap: c.GIDMap}
+// initShape is what the clone of c's init depends on (launch.Begin): the namespaces it
+// shares found now (another container's, through its running init).
+func (m *Manager) initShape(c *Config) (*nsinit.Spec, error) {
+	s := &nsinit.Spec{NewNetwork: newNetns(c.Network), Terminal: c.TTY, Init: c.Init,
+		UIDMap: c.UIDMap, GIDMap: c.GIDMap, CgroupNS: c.CgroupnsMode}
+	for _, ns := range []struct {
+		mode, name string
+		to         *string
+	}{{c.PidMode, "pid", &s.PidNS}, {c.IpcMode, "ipc", &s.IPCNS}, {c.UTSMode, "uts", &s.UTSNS}, {containerMode(c.Network), "net", &s.NetNS}} {
+		if ns.mode == "" || ns.mode == nsinit.NSHost {
+			*ns.to = ns.mode
+			continue
+		}
+		p, err := m.namespaceOf(nsContainer(ns.mode), ns.name)
+		if err != nil {
+			return nil, err
+		}
+		*ns.to = p
+	}
+	return s, nil
 }
 
 // starting says how a container is started.
@@ -114,10 +131,18 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 	if !hasEnv(env, "HOME") {
 		env = append(append([]string{}, env...), "HOME="+u.Home)
 	}
-	spec := initShape(c)
+	spec, err := m.initShape(c)
+	if err != nil {
+		return nil, err
+	}
 	spec.Rootfs, spec.Args, spec.Env, spec.Cwd, spec.Hostname = rootfs, c.Args, env, c.Cwd, c.Hostname
 	spec.User, spec.Caps, spec.NoNewPrivileges = u.User, c.Caps, c.NoNewPrivileges()
 	spec.Privileged, spec.ReadOnly = c.Privileged, c.ReadOnly
+	spec.Domainname, spec.Rlimits, spec.Sysctls, spec.ShmSize = c.Domainname, c.Ulimits, c.Sysctls, c.ShmSize
+	spec.KeepGroups = len(c.GroupAdd) == 1 && c.GroupAdd[0] == KeepGroups
+	if spec.User, err = addGroups(rootfs, spec.User, c.GroupAdd, c.ImageName); err != nil {
+		return nil, err
+	}
 	spec.TTYGroup = len(c.GIDMap) > 0 || idmap.SelfGIDMapped(5)
 	spec.SessionKeyring = nsinit.SessionKeyring(c.ID)
 	if spec.Seccomp, spec.SeccompFlags, err = seccompProgram(m.Seccomp, c); err != nil {
@@ -233,5 +258,15 @@ func (m *Manager) etcFiles(c *Config) ([]nsinit.Mount, error) {
 	if c.Named() && c.Name != c.Hostname {
 		names += " " + c.Name
 	}
-	return launch.Etc{Network: c.Network, Hostname: c.Hostname, HostnameFile: true, Names: names}.Write(dir)
+	n := c.Network
+	if n.Mode == network.ModeContainer {
+		// The network is the other container's: its address and resolver, with this
+		// one's own names and DNS settings.
+		if t, err := m.Records.Get(n.Container); err == nil {
+			own := n
+			n = t.Network
+			n.ExtraHosts, n.DNS, n.DNSSearch, n.DNSOptions = own.ExtraHosts, own.DNS, own.DNSSearch, own.DNSOptions
+		}
+	}
+	return launch.Etc{Network: n, Hostname: c.Hostname, HostnameFile: true, Names: names}.Write(dir)
 }

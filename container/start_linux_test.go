@@ -161,8 +161,10 @@ func TestPrepareFailures(t *testing.T) {
 
 func TestInitShape(t *testing.T) {
 	keep := []nsinit.IDMap{{ContainerID: 0, HostID: 1, Size: 1}}
-	s := initShape(&Config{UIDMap: keep, GIDMap: keep, Settings: Settings{Network: network.Config{Mode: network.ModeHost}, TTY: true, Init: true}})
-	if s.NewNetwork || !s.Terminal || !s.Init || !slices.Equal(s.UIDMap, keep) {
-		t.Errorf("%+v", s)
+	m := &Manager{}
+	s, err := m.initShape(&Config{UIDMap: keep, GIDMap: keep, Settings: Settings{Network: network.Config{Mode: network.ModeHost}, TTY: true, Init: true,
+		ProcessSettings: ProcessSettings{PidMode: "host", CgroupnsMode: "host"}}})
+	if err != nil || s.NewNetwork || !s.Terminal || !s.Init || !slices.Equal(s.UIDMap, keep) || s.PidNS != nsinit.NSHost || s.CgroupNS != nsinit.NSHost || s.IPCNS != "" || s.NetNS != "" {
+		t.Errorf("%+v %v", s, err)
 	}
 }

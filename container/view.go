@@ -315,6 +315,7 @@ type InspectHealth struct {
 // InspectConfig is Docker's Config block.
 type InspectConfig struct {
 	Hostname   string            `json:"Hostname"`
+	Domainname string            `json:"Domainname"`
 	User       string            `json:"User"`
 	Tty        bool              `json:"Tty"`
 	OpenStdin  bool              `json:"OpenStdin"`
@@ -358,6 +359,23 @@ type InspectHost struct {
 	// Devices are --device's nodes (and the CDI devices' nodes); CDIDevices the CDI names.
 	Devices    []DeviceSpec `json:"Devices"`
 	CDIDevices []string     `json:"CDIDevices,omitempty"`
+	// The process and name settings (--add-host, --dns*, --ulimit, --sysctl,
+	// --shm-size, --group-add).
+	ExtraHosts []string          `json:"ExtraHosts"`
+	DNS        []string          `json:"Dns"`
+	DNSSearch  []string          `json:"DnsSearch"`
+	DNSOptions []string          `json:"DnsOptions"`
+	Ulimits    []InspectUlimit   `json:"Ulimits"`
+	Sysctls    map[string]string `json:"Sysctls,omitempty"`
+	ShmSize    int64             `json:"ShmSize"`
+	GroupAdd   []string          `json:"GroupAdd"`
+}
+
+// InspectUlimit is one of Docker's HostConfig.Ulimits (-1: unlimited).
+type InspectUlimit struct {
+	Name string `json:"Name"`
+	Soft int64  `json:"Soft"`
+	Hard int64  `json:"Hard"`
 }
 
 // InspectMount is one entry of Docker's Mounts.
@@ -454,6 +472,15 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 		h.LogConfig.Config = c.LogConfig.Config
 	}
 	h.Devices, h.CDIDevices = append([]DeviceSpec{}, c.Devices...), c.CDIDevices
+	h.ExtraHosts, h.DNS, h.DNSSearch, h.DNSOptions = c.Network.ExtraHosts, c.Network.DNS, c.Network.DNSSearch, c.Network.DNSOptions
+	h.Sysctls, h.ShmSize, h.GroupAdd = c.Sysctls, c.ShmSize, c.GroupAdd
+	if h.ShmSize == 0 {
+		h.ShmSize = 64 << 20
+	}
+	for _, u := range c.Ulimits {
+		h.Ulimits = append(h.Ulimits, InspectUlimit{Name: u.Name, Soft: int64(u.Soft), Hard: int64(u.Hard)})
+	}
+	in.Config.Domainname = c.Domainname
 	return in, nil
 }
 

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"net"
 	"strings"
 )
 
@@ -41,16 +42,75 @@ func EtcHosts(c Config, names string, hostHosts []byte) []byte {
 			hosts += "\n"
 		}
 	}
-	return []byte(hosts + Hosts(c, names))
+	hosts += Hosts(c, names)
+	for _, h := range c.ExtraHosts {
+		name, ip, _ := strings.Cut(h, ":")
+		if ip == HostGateway {
+			ip = c.HostGatewayIP()
+		}
+		hosts += ip + "\t" + name + "\n"
+	}
+	return []byte(hosts)
+}
+
+// HostGateway is --add-host's name for the host's address as the container reaches it.
+const HostGateway = "host-gateway"
+
+// HostGatewayIP is the host as a container on network c reaches it: on slirp4netns the
+// gateway when host loopback is allowed, else the host's first address that is not
+// loopback (reached through slirp4netns's NAT); on the host's network, 127.0.0.1.
+func (c Config) HostGatewayIP() string {
+	switch {
+	case c.Mode == ModeSlirp && c.AllowHostLoopback:
+		return c.Addrs().Gateway.String()
+	case c.Mode == ModeSlirp:
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+					return n.IP.String()
+				}
+			}
+		}
+		return c.Addrs().Gateway.String()
+	}
+	return "127.0.0.1"
 }
 
 // EtcResolv is a container's /etc/resolv.conf on network c: the host's (hostResolv), or,
 // on slirp4netns, its DNS forwarder (ResolvConf).
 func EtcResolv(c Config, hostResolv []byte) []byte {
+	base := hostResolv
 	if c.Mode == ModeSlirp {
-		return ResolvConf(hostResolv, c)
+		base = ResolvConf(hostResolv, c)
 	}
-	return hostResolv
+	if len(c.DNS) == 0 && len(c.DNSSearch) == 0 && len(c.DNSOptions) == 0 {
+		return base
+	}
+	// --dns, --dns-search and --dns-option each replace their kind of line.
+	var b strings.Builder
+	for _, s := range c.DNS {
+		b.WriteString("nameserver " + s + "\n")
+	}
+	if len(c.DNSSearch) > 0 && !(len(c.DNSSearch) == 1 && c.DNSSearch[0] == ".") {
+		b.WriteString("search " + strings.Join(c.DNSSearch, " ") + "\n")
+	}
+	if len(c.DNSOptions) > 0 {
+		b.WriteString("options " + strings.Join(c.DNSOptions, " ") + "\n")
+	}
+	for _, line := range strings.Split(string(base), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch {
+		case f[0] == "nameserver" && len(c.DNS) > 0,
+			(f[0] == "search" || f[0] == "domain") && len(c.DNSSearch) > 0,
+			f[0] == "options" && len(c.DNSOptions) > 0:
+			continue
+		}
+		b.WriteString(line + "\n")
+	}
+	return []byte(b.String())
 }
 
 // HostNames are the names /etc/hosts gives the host on a slirp4netns network with host

@@ -19,6 +19,8 @@ const (
 	ModeSlirp = "slirp4netns"
 	ModeNone  = "none"
 	ModeHost  = "host"
+	// ModeContainer is --network container:NAME: another container's namespace.
+	ModeContainer = "container"
 )
 
 // DefaultMTU is slirp4netns's MTU unless told otherwise: large frames make the user-mode
@@ -36,6 +38,17 @@ type Config struct {
 	CIDR              string `json:"CIDR,omitempty"`
 	AllowHostLoopback bool   `json:"AllowHostLoopback,omitempty"`
 	EnableIPv6        bool   `json:"EnableIPv6,omitempty"`
+	// Container is the ID of the container whose network namespace is joined
+	// (ModeContainer).
+	Container string `json:"Container,omitempty"`
+	// ExtraHosts are --add-host's NAME:IP ("host-gateway": HostGatewayIP), written
+	// to /etc/hosts.
+	ExtraHosts []string `json:"ExtraHosts,omitempty"`
+	// DNS, DNSSearch and DNSOptions replace the nameservers, search domains and options
+	// of /etc/resolv.conf (--dns, --dns-search, --dns-option; search "." is none).
+	DNS        []string `json:"Dns,omitempty"`
+	DNSSearch  []string `json:"DnsSearch,omitempty"`
+	DNSOptions []string `json:"DnsOptions,omitempty"`
 }
 
 // Defaults are the [network] settings of config.toml that --network falls back on.

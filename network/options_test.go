@@ -85,7 +85,7 @@ func TestParseNetwork(t *testing.T) {
 			t.Errorf("%q: %v", tc.in, err)
 			continue
 		}
-		if got != tc.want {
+		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%q (defaults %+v): got %+v, want %+v", tc.in, tc.d, got, tc.want)
 		}
 	}

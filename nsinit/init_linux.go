@@ -22,6 +22,9 @@ import (
 // InitName is the name hutch is re-executed under to become a container's init.
 const InitName = "hutch-init"
 
+// pdeathsigArg asks the init to set its parent-death signal itself (initCmd).
+const pdeathsigArg = "--pdeathsig"
+
 // File descriptors the parent passes to the init.
 const (
 	fdSpec   = 3 // the spec (one JSON line), then "go" when the init may run the command
@@ -39,6 +42,11 @@ func InitMain() {
 	// Capabilities and no_new_privs are per thread: everything from here to exec
 	// happens on this one.
 	runtime.LockOSThread()
+	if len(os.Args) > 1 && os.Args[1] == pdeathsigArg {
+		// (its parent, on the thread that cloned it, lives as long as hutch does:
+		// nsinit's startJoined)
+		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	}
 	status := os.NewFile(fdStatus, "status")
 	fail := func(code int, err error) {
 		b, _ := json.Marshal(failure{Code: code, Msg: err.Error()})
@@ -72,21 +80,29 @@ func setupContainer(spec *Spec) error {
 	if err := joinSessionKeyring(spec.SessionKeyring, true); err != nil {
 		return err
 	}
-	if spec.NewNetwork {
+	if spec.NewNetwork && spec.NetNS == "" {
 		// As Docker does: in a network namespace of its own, any user of the container
 		// may bind low ports (they are not the host's). /proc is still the host's view
 		// here, but its net/ entries are this namespace's.
 		_ = os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0"), 0)
 	}
+	if err := setSysctls(spec); err != nil {
+		return err
+	}
 	if err := setupRootfs(spec); err != nil {
 		return err
 	}
-	if spec.Hostname != "" {
+	if spec.Hostname != "" && spec.UTSNS == "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("sethostname: %w", err)
 		}
 	}
-	if spec.NewNetwork {
+	if spec.Domainname != "" && spec.UTSNS == "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("setdomainname: %w", err)
+		}
+	}
+	if spec.NewNetwork && spec.NetNS == "" {
 		if err := loopbackUp(); err != nil {
 			return fmt.Errorf("bringing up lo: %w", err)
 		}
@@ -116,6 +132,9 @@ func execCommand(spec *Spec, fail func(int, error)) (int, error) {
 	// with its mounts.
 	var pdeath int
 	_ = unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0)
+	if err := setRlimits(spec); err != nil {
+		return ExitEngine, err
+	}
 	// From here on the container's seccomp filter may be in force (loadSeccomp):
 	// whatever it blocks (keyctl, to join a new session keyring) must come before.
 	if err := loadSeccomp(spec, false); err != nil {
@@ -251,8 +270,10 @@ func setupIdentity(spec *Spec) error {
 	for _, g := range spec.User.AdditionalGids {
 		gids = append(gids, int(g))
 	}
-	if err := unix.Setgroups(gids); err != nil && !errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("setgroups: %w", err)
+	if !spec.KeepGroups {
+		if err := unix.Setgroups(gids); err != nil && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("setgroups: %w", err)
+		}
 	}
 	if err := syscall.Setresgid(int(spec.User.GID), int(spec.User.GID), int(spec.User.GID)); err != nil {
 		return fmt.Errorf("setting gid %d: %w", spec.User.GID, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -119,6 +120,11 @@ func mountProc(spec *Spec) error {
 	if err := ensure(target, false); err != nil {
 		return err
 	}
+	if spec.PidNS == NSHost {
+		// The host's pid namespace is not the user namespace's to mount a proc of:
+		// bind the host's /proc, as Podman does.
+		return mount("/proc", target, "", unix.MS_BIND|unix.MS_REC, "")
+	}
 	return mount("proc", target, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }
 
@@ -164,15 +170,32 @@ func mountDev(spec *Spec) error {
 	if err := os.Mkdir(shm, 0o1777); err != nil {
 		return err
 	}
-	if err := mount("shm", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
-		return err
+	shmSize := "size=65536k"
+	if spec.ShmSize > 0 {
+		shmSize = "size=" + strconv.FormatInt(spec.ShmSize, 10)
 	}
 	mq := filepath.Join(dev, "mqueue")
 	if err := os.Mkdir(mq, 0o755); err != nil {
 		return err
 	}
-	if err := mount("mqueue", mq, "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return err
+	if spec.IPCNS == NSHost {
+		// The host's IPC namespace: its /dev/shm and message queues, bound (a new
+		// mqueue of it is not the user namespace's to mount).
+		if err := mount("/dev/shm", shm, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
+		}
+		if _, err := os.Stat("/dev/mqueue"); err == nil {
+			if err := mount("/dev/mqueue", mq, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				return err
+			}
+		}
+	} else {
+		if err := mount("shm", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,"+shmSize); err != nil {
+			return err
+		}
+		if err := mount("mqueue", mq, "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return err
+		}
 	}
 	for link, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
 		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore"} {

@@ -20,6 +20,19 @@ type Spec struct {
 	Cwd      string   `json:"cwd"`
 	User     User     `json:"user"`
 	Hostname string   `json:"hostname"`
+	// Domainname is the NIS domain name (--domainname); "": left as it is.
+	Domainname string `json:"domainname,omitempty"`
+	// KeepGroups leaves the supplementary groups as the caller's (no setgroups):
+	// --group-add keep-groups.
+	KeepGroups bool `json:"keepGroups,omitempty"`
+	// Rlimits are set before the command runs (--ulimit): a hard limit can only be
+	// lowered by an unprivileged user.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Sysctls are written to /proc/sys before the root is built (--sysctl); only keys
+	// of the container's own namespaces (CheckSysctl).
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// ShmSize is the size of /dev/shm in bytes (--shm-size); 0: 64 MiB.
+	ShmSize int64 `json:"shmSize,omitempty"`
 	// Caps are kept in the bounding, permitted and effective sets (for uid 0); every
 	// other capability is dropped.
 	Caps            []string `json:"caps"`
@@ -33,11 +46,20 @@ type Spec struct {
 	Mask   []string `json:"mask,omitempty"`
 	Unmask []string `json:"unmask,omitempty"`
 	// Privileged keeps /proc and /sys unmasked.
-	Privileged bool    `json:"privileged"`
-	ReadOnly   bool    `json:"readOnly"`
-	NewNetwork bool    `json:"newNetwork"` // a network namespace of its own (bring lo up)
-	Mounts     []Mount `json:"mounts"`
-	Terminal   bool    `json:"terminal"`
+	Privileged bool `json:"privileged"`
+	ReadOnly   bool `json:"readOnly"`
+	NewNetwork bool `json:"newNetwork"` // a network namespace of its own (bring lo up)
+	// PidNS, IPCNS, UTSNS and NetNS say which namespaces are not the init's own: ""
+	// a new one (NetNS: as NewNetwork says), NSHost the caller's (hutch's, which for
+	// these is the host's), or a path /proc/PID/ns/TYPE of another container's to join.
+	// CgroupNS is "" (a new one, rooted at the container's cgroup) or NSHost.
+	PidNS    string  `json:"pidNS,omitempty"`
+	IPCNS    string  `json:"ipcNS,omitempty"`
+	UTSNS    string  `json:"utsNS,omitempty"`
+	NetNS    string  `json:"netNS,omitempty"`
+	CgroupNS string  `json:"cgroupNS,omitempty"`
+	Mounts   []Mount `json:"mounts"`
+	Terminal bool    `json:"terminal"`
 	// Init runs a reaper as pid 1 that starts the command as pid 2, forwards signals to
 	// it and reaps every orphan.
 	Init bool `json:"init"`
@@ -54,6 +76,16 @@ type Spec struct {
 	// is cloned straight into it (CLONE_INTO_CGROUP), and its cgroup namespace has it
 	// as root.
 	Cgroup *os.File `json:"-"`
+}
+
+// NSHost is a namespace the init shares with its caller (--pid host …).
+const NSHost = "host"
+
+// Rlimit is one resource limit (setrlimit), by its name without RLIMIT_ (nofile, nproc …).
+type Rlimit struct {
+	Name string `json:"name"`
+	Soft uint64 `json:"soft"`
+	Hard uint64 `json:"hard"`
 }
 
 // IDMap maps Size ids from ContainerID (in the container) to HostID (in hutch's namespace).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -64,7 +65,7 @@ func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 		return nil, err
 	}
 	cmd := initCmd(spec, stdio, dieWithParent, specR, statusW)
-	if err := cmd.Start(); err != nil {
+	if err := startJoined(cmd, spec); err != nil {
 		specR.Close()
 		specW.Close()
 		statusR.Close()
@@ -80,8 +81,16 @@ func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 // user namespace's maps (keep-id), the controlling terminal, the parent-death signal,
 // the cgroup; specR and statusW become its fds 3 and 4.
 func initCmd(spec *Spec, stdio Stdio, dieWithParent bool, specR, statusW *os.File) *exec.Cmd {
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
-	if spec.NewNetwork {
+	flags := uintptr(unix.CLONE_NEWNS)
+	for _, ns := range []struct {
+		mode string
+		flag uintptr
+	}{{spec.PidNS, unix.CLONE_NEWPID}, {spec.UTSNS, unix.CLONE_NEWUTS}, {spec.IPCNS, unix.CLONE_NEWIPC}, {spec.CgroupNS, unix.CLONE_NEWCGROUP}} {
+		if ns.mode == "" {
+			flags |= ns.flag
+		}
+	}
+	if spec.NewNetwork && spec.NetNS == "" {
 		flags |= unix.CLONE_NEWNET
 	}
 	cmd := &exec.Cmd{
@@ -122,7 +131,12 @@ func initCmd(spec *Spec, stdio Stdio, dieWithParent bool, specR, statusW *os.Fil
 		cmd.SysProcAttr.Setctty = true
 		cmd.SysProcAttr.Ctty = 0
 	}
-	if dieWithParent {
+	if dieWithParent && len(joins(spec)) > 0 && strings.HasPrefix(spec.PidNS, "/") {
+		// In another container's pid namespace the init is not its pid 1, and its
+		// parent is outside it (getppid is 0): Go's check after setting the signal
+		// would take the parent for dead and kill the child. The init sets it itself.
+		cmd.Args = append(cmd.Args, pdeathsigArg)
+	} else if dieWithParent {
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
 	}
 	if spec.Cgroup != nil {

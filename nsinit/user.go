@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/moby/sys/user"
 
@@ -66,4 +67,27 @@ func lookupUser(spec string, passwd, group io.Reader) (Identity, error) {
 		}
 	}
 	return id, nil
+}
+
+// LookupGroup resolves a group name or id against the group file of the tree at root
+// (read as LookupUser reads it).
+func LookupGroup(root, name string) (uint32, error) {
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	_, group, err := fsutil.ReadUserDB(root)
+	if err != nil {
+		return 0, err
+	}
+	if group == nil {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownUser, name)
+	}
+	gs, err := user.ParseGroupFilter(group, func(g user.Group) bool { return g.Name == name })
+	if err != nil {
+		return 0, err
+	}
+	if len(gs) == 0 {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownUser, name)
+	}
+	return uint32(gs[0].Gid), nil
 }

@@ -7,15 +7,18 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"hutch.dev/hutch/builder"
 	"hutch.dev/hutch/cgroups"
+	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/fsutil"
 	"hutch.dev/hutch/network"
+	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
 )
 
@@ -28,6 +31,9 @@ type buildFlags struct {
 	timestamp                        int64
 	registry                         registryFlags
 	limits                           limitFlags
+	platform, progress, shmSize      string
+	logfile                          string
+	addHosts, ulimits, ssh           []string
 }
 
 func newBuildCommand(a *app) *cobra.Command {
@@ -65,6 +71,13 @@ steps whose inputs did not change come from the cache without running anything.`
 	stringArrayVar(fl, &f.secrets, "secret", "a secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
 	stringArrayVar(fl, &f.securityOpt, "security-opt", "security option for RUN steps (repeatable): "+security.Accepted+" (docs/security.md)")
 	fl.Int64Var(&f.timestamp, "timestamp", 0, "set every time in the image to this Unix time, for reproducible images (default: $SOURCE_DATE_EPOCH when set)")
+	fl.StringVar(&f.platform, "platform", "", "the image's platform: only this machine's (linux/"+goarch()+")")
+	fl.StringVar(&f.progress, "progress", "auto", "output: auto or plain (the steps and RUN output, as text), quiet (as -q)")
+	stringArrayVar(fl, &f.addHosts, "add-host", "add a line to RUN steps' /etc/hosts: NAME:IP, or NAME:host-gateway")
+	stringArrayVar(fl, &f.ulimits, "ulimit", "a resource limit of RUN steps NAME=SOFT[:HARD] (a hard limit can only be lowered)")
+	fl.StringVar(&f.shmSize, "shm-size", "", "size of RUN steps' /dev/shm (default 64m)")
+	stringArrayVar(fl, &f.ssh, "ssh", "an SSH agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK), or ID=SOCKET (repeatable)")
+	fl.StringVar(&f.logfile, "logfile", "", "write the steps, RUN output and notes to this file instead (the image ID is still printed)")
 	f.registry.register(c)
 	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
 	a.authFileFlag(c)
@@ -76,8 +89,17 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 	if len(args) == 1 {
 		contextArg = args[0]
 	}
-	ctxDir, err := builder.ContextDir(contextArg)
-	if err != nil {
+	var ctxDir string
+	var err error
+	if contextArg == "-" {
+		if f.file == "-" {
+			return fmt.Errorf("-f - and the context - both read standard input: give the Dockerfile in the archive, or the context as a directory")
+		}
+		if ctxDir, err = builder.ContextFromStdin(cmd.InOrStdin(), a.sess.Host.Paths.RuntimeDir); err != nil {
+			return err
+		}
+		defer os.RemoveAll(filepath.Dir(ctxDir))
+	} else if ctxDir, err = builder.ContextDir(contextArg); err != nil {
 		return err
 	}
 	pull, err := images.ParseBuildPullPolicy(f.pull)
@@ -129,6 +151,36 @@ func (a *app) buildOptions(cmd *cobra.Command, f *buildFlags, contextArg, ctxDir
 	if o.Security, err = security.Parse(f.securityOpt); err != nil {
 		return o, err
 	}
+	if err := images.CheckPlatform("--platform", f.platform); err != nil {
+		return o, err
+	}
+	switch f.progress {
+	case "auto", "plain", "tty", "":
+	case "quiet":
+		f.quiet = true
+	default:
+		return o, fmt.Errorf("--progress %q: use auto, plain or quiet (hutch's output is plain text: auto is plain)", f.progress)
+	}
+	for _, h := range f.addHosts {
+		e, err := container.ParseAddHost(h)
+		if err != nil {
+			return o, err
+		}
+		if strings.HasSuffix(e, ":"+network.HostGateway) && o.Network.Mode == network.ModeNone {
+			return o, fmt.Errorf("--add-host %s with --network none: RUN steps have no way to the host", h)
+		}
+		o.Network.ExtraHosts = append(o.Network.ExtraHosts, e)
+	}
+	ps, err := container.ParseProcess(container.ProcessFlags{Ulimits: f.ulimits, ShmSize: f.shmSize})
+	if err != nil {
+		return o, err
+	}
+	for _, r := range ps.Ulimits {
+		if err := nsinit.CheckRlimit(r); err != nil {
+			return o, err
+		}
+	}
+	o.Ulimits, o.ShmSize = ps.Ulimits, ps.ShmSize
 	if o.Resources, err = f.limits.resources(cmd.Flags()); err != nil {
 		return o, err
 	}
@@ -148,6 +200,9 @@ func (a *app) buildOptions(cmd *cobra.Command, f *buildFlags, contextArg, ctxDir
 	if o.Secrets, err = builder.ParseSecrets(f.secrets); err != nil {
 		return o, err
 	}
+	if o.SSH, err = builder.ParseSSH(f.ssh, os.LookupEnv); err != nil {
+		return o, err
+	}
 	if o.Timestamp, err = builder.ParseTimestamp(f.timestamp, cmd.Flags().Changed("timestamp"), os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
 		return o, err
 	}
@@ -163,7 +218,18 @@ func (a *app) buildOptions(cmd *cobra.Command, f *buildFlags, contextArg, ctxDir
 	o.Context, o.IgnoreFile, o.Tags, o.BuildArgs = ctxDir, hostPath, f.tags, builder.ParseBuildArgs(f.buildArgs, os.LookupEnv)
 	o.Target, o.NoCache, o.Layers, o.Format = f.target, f.noCache, f.layers, f.format
 	o.Stdout, o.Stderr, o.Quiet, o.RunStdout, o.RunStderr = out, cmd.ErrOrStderr(), f.quiet, os.Stdout, os.Stderr
-	o.Warn = warnBuildLimits(cmd.ErrOrStderr())
+	if f.logfile != "" {
+		// Left open for the build; the process's end closes it.
+		lf, err := os.OpenFile(f.logfile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return o, fmt.Errorf("--logfile: %w", err)
+		}
+		o.Stdout, o.Stderr, o.RunStdout, o.RunStderr = lf, lf, lf, lf
+		if f.quiet {
+			o.Stdout = io.Discard
+		}
+	}
+	o.Warn = warnBuildLimits(o.Stderr)
 	return o, nil
 }
 

@@ -12,8 +12,24 @@ import (
 
 // networkOptions reads --network (with config.toml's [network] defaults), -p and -P.
 func (a *app) networkOptions(f *createFlags, o *container.Options) error {
-	c, err := network.Parse(f.network, a.sess.NetworkDefaults())
-	if err != nil {
+	var c network.Config
+	if name, ok := strings.CutPrefix(f.network, "container:"); ok {
+		// resolved to its ID by the manager's Check
+		c = network.Config{Mode: network.ModeContainer, Container: name}
+	} else {
+		var err error
+		if c, err = network.Parse(f.network, a.sess.NetworkDefaults()); err != nil {
+			return err
+		}
+	}
+	for _, h := range f.addHost {
+		e, err := container.ParseAddHost(h)
+		if err != nil {
+			return err
+		}
+		c.ExtraHosts = append(c.ExtraHosts, e)
+	}
+	if err := container.ParseDNS(&c, f.dns, f.dnsSearch, f.dnsOption); err != nil {
 		return err
 	}
 	o.Network = c

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/engine"
+	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
 )
@@ -37,6 +39,13 @@ type createFlags struct {
 	gpus                                                       string
 	volumesFrom                                                []string
 	imageVolume                                                string
+	// the process and namespace settings (container.ParseProcess) and DNS
+	process                            container.ProcessFlags
+	addHost, dns, dnsSearch, dnsOption []string
+	// lifecycle
+	cidfile, platform, initPath string
+	labelFiles, attach          []string
+	replace, sigProxy           bool
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -57,12 +66,12 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	stringArrayVar(fs, &f.mounts, "mount", "mount type=bind|volume|tmpfs,source=…,target=…[,readonly]")
 	stringArrayVar(fs, &f.tmpfs, "tmpfs", "mount a tmpfs at DST[:size=…,mode=…]")
 	fs.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only")
-	fs.StringVar(&f.network, "network", "", "network: slirp4netns[:mtu=N,allow_host_loopback=true,cidr=…,enable_ipv6=true] (default; see [network] in config.toml), none or host")
+	fs.StringVar(&f.network, "network", "", "network: slirp4netns[:mtu=N,allow_host_loopback=true,cidr=…,enable_ipv6=true] (default; see [network] in config.toml), none, host, or container:NAME (join a running container's)")
 	stringArrayVarP(fs, &f.publish, "publish", "p", "publish a container's port on the host: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], ranges as 8000-8010:80-90")
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every port the image EXPOSEs on a free host port")
 	fs.StringVar(&f.network, "net", "", "same as --network")
 	_ = fs.MarkHidden("net")
-	fs.StringVar(&f.userns, "userns", "", "keep-id: run as your own uid and gid, so files written to bind mounts are yours on the host")
+	fs.StringVar(&f.userns, "userns", "", "keep-id[:uid=U,gid=G]: run as your own uid and gid (or as U:G, still you on the host), so files written to bind mounts are yours")
 	fs.BoolVar(&f.init, "init", false, "run a minimal init as pid 1 that forwards signals and reaps zombies")
 	fs.BoolVar(&f.rm, "rm", false, "remove the container (and its anonymous volumes) when it exits")
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep standard input open")
@@ -75,7 +84,28 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.IntVar(&f.stopTimeout, "stop-timeout", 10, "seconds to wait after the stop signal before SIGKILL (the default of stop and restart for this container)")
 	fs.StringVar(&f.logDriver, "log-driver", "", "where the output is kept: json-file (Docker's format; the default, or [containers] log_driver in config.toml), k8s-file (Podman's) or none")
 	stringArrayVar(fs, &f.logOpts, "log-opt", "log driver option: max-size=10m, max-file=3 (rotation), labels=…, env=…, tag=… (shown by logs --details)")
+	stringArrayVar(fs, &f.addHost, "add-host", "add a line to /etc/hosts: NAME:IP, or NAME:host-gateway (the host as the container reaches it)")
+	stringArrayVar(fs, &f.dns, "dns", "a nameserver for /etc/resolv.conf (replaces the network's)")
+	stringArrayVar(fs, &f.dnsSearch, "dns-search", "a search domain for /etc/resolv.conf (replaces the host's; . for none)")
+	stringArrayVar(fs, &f.dnsOption, "dns-option", "an option for /etc/resolv.conf, e.g. ndots:2 (replaces the host's)")
+	stringArrayVar(fs, &f.process.Expose, "expose", "expose a port or range (PORT[/tcp|udp], START-END): -P publishes it too")
+	fs.StringVar(&f.process.Domainname, "domainname", "", "the container's NIS domain name")
+	stringArrayVar(fs, &f.process.Ulimits, "ulimit", "a resource limit NAME=SOFT[:HARD] (nofile, nproc, core, stack …; -1: unlimited); a hard limit can only be lowered")
+	stringArrayVar(fs, &f.process.Sysctls, "sysctl", "a namespaced kernel parameter KEY=VALUE: net.* (with a network of its own), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*")
+	stringArrayVar(fs, &f.process.GroupAdd, "group-add", "an additional group of the process (a name from the image's /etc/group, or an id), or keep-groups (keep yours)")
+	fs.StringVar(&f.process.ShmSize, "shm-size", "", "size of /dev/shm (e.g. 256m; default 64m)")
+	fs.StringVar(&f.process.Pid, "pid", "", "pid namespace: private (default), host, or container:NAME (join a running container's)")
+	fs.StringVar(&f.process.IPC, "ipc", "", "IPC namespace: private (default; shareable is the same), host, or container:NAME")
+	fs.StringVar(&f.process.UTS, "uts", "", "UTS namespace (hostname): private (default), host, or container:NAME")
+	fs.StringVar(&f.process.Cgroupns, "cgroupns", "", "cgroup namespace: private (default: the container's cgroup is its root) or host")
+	fs.StringVar(&f.cidfile, "cidfile", "", "write the container's ID to this file (which must not exist)")
+	stringArrayVar(fs, &f.labelFiles, "label-file", "read labels from a file (KEY=VALUE lines)")
+	fs.BoolVar(&f.replace, "replace", false, "with --name: remove a container of that name first (stopped, if it runs), as Podman")
+	fs.StringVar(&f.platform, "platform", "", "the image's platform: only this machine's (linux/"+goarch()+")")
+	fs.StringVar(&f.initPath, "init-path", "", "refused: hutch's --init is built in (no separate init binary)")
 	if run {
+		fs.BoolVar(&f.sigProxy, "sig-proxy", true, "pass the signals hutch gets on to the container (false: the container runs on until it ends)")
+		stringArrayVarP(fs, &f.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR only (repeatable; default: stdout and stderr, stdin with -i)")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
 	}
 	f.limits.register(fs, false)
@@ -156,7 +186,24 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	if o.Mounts, err = container.ParseMounts(f.volumes, f.mounts, f.tmpfs); err != nil {
 		return o, err
 	}
-	if o.Labels, err = container.ParseLabels(f.labels); err != nil {
+	if cmd.Flags().Changed("init-path") {
+		return o, fmt.Errorf("--init-path: hutch's --init is its own reaper, built into hutch (there is no separate init binary to name): use --init")
+	}
+	if err := images.CheckPlatform("--platform", f.platform); err != nil {
+		return o, err
+	}
+	if f.replace && f.name == "" {
+		return o, fmt.Errorf("--replace needs --name: it replaces the container of that name")
+	}
+	if f.cidfile != "" {
+		if o.CIDFile, err = filepath.Abs(f.cidfile); err != nil {
+			return o, err
+		}
+	}
+	if o.Labels, err = container.ParseLabelFiles(f.labelFiles, f.labels); err != nil {
+		return o, err
+	}
+	if o.ProcessSettings, err = container.ParseProcess(f.process); err != nil {
 		return o, err
 	}
 	return o, nil
@@ -179,6 +226,12 @@ func newRunCommand(a *app) *cobra.Command {
 				return err
 			}
 			if f.detach {
+				if len(f.attach) > 0 {
+					return fmt.Errorf("-a and -d cannot be combined: a detached container's output goes to its log (`hutch logs`)")
+				}
+				if !f.sigProxy {
+					return fmt.Errorf("--sig-proxy=false and -d cannot be combined: nothing is proxied for a detached container")
+				}
 				cfg, err := m.Create(req, img)
 				if err != nil {
 					return err
@@ -190,7 +243,11 @@ func newRunCommand(a *app) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), cfg.ID)
 				return nil
 			}
-			cfg, code, err := m.Run(req, img, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			stdio, err := f.stdio()
+			if err != nil {
+				return err
+			}
+			cfg, code, err := m.Run(req, img, stdio)
 			if err != nil && cfg != nil {
 				// The command never ran: leave nothing behind (Docker would keep a
 				// "Created" container around).
@@ -204,9 +261,48 @@ func newRunCommand(a *app) *cobra.Command {
 	return onStore(c)
 }
 
+// stdio are the streams a foreground run attaches (-a), and whether signals are passed
+// on (--sig-proxy).
+func (f *createFlags) stdio() (container.IO, error) {
+	io := container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, NoSigProxy: !f.sigProxy}
+	if len(f.attach) == 0 {
+		return io, nil
+	}
+	want := map[string]bool{}
+	for _, s := range f.attach {
+		switch v := strings.ToLower(s); v {
+		case "stdin", "stdout", "stderr":
+			want[v] = true
+		default:
+			return io, fmt.Errorf("-a %q: use stdin, stdout or stderr", s)
+		}
+	}
+	if want["stdin"] && !f.interactive {
+		return io, fmt.Errorf("-a stdin needs -i (standard input kept open)")
+	}
+	if f.tty && !want["stdout"] {
+		return io, fmt.Errorf("-a without stdout and -t: a terminal is one stream, attached as standard output")
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return io, err
+	}
+	if !want["stdin"] {
+		io.Stdin = null
+	}
+	if !want["stdout"] {
+		io.Stdout = null
+	}
+	if !want["stderr"] {
+		io.Stderr = null
+	}
+	return io, nil
+}
+
 // runRequest is what `run` and `create` share: the flags parsed, checked against the
 // host, and the image found or pulled as the --pull policy says (each once).
 func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*container.Request, *cstorage.Image, *container.Manager, error) {
+	f.process.DefaultUlimits = a.sess.Host.Config.Containers.DefaultUlimits
 	o, err := f.options(cmd, args[0], args[1:])
 	if err != nil {
 		return nil, nil, nil, err
@@ -233,6 +329,11 @@ func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*co
 	img, err := a.ensureImage(o.Image, f.pull, &f.registry)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if f.replace {
+		if err := m.Replace(f.name); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	return req, img, m, nil
 }
