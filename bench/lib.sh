@@ -584,7 +584,7 @@ bench_machine() {
 	printf 'scratch file system: %s\n' "$(findmnt -n -o FSTYPE,SOURCE -T "$BENCH_SCRATCH" | tr -s ' ')"
 	local src="binary $HUTCH"
 	[ -z "${BENCH_HUTCH_SRC:-}" ] || src="built from commit $BENCH_HUTCH_SRC"
-	printf 'hutch: %s, %s\n' "$(hutch_cmd version --format '{{.Version}} ({{.GoVersion}})' 2>/dev/null)" "$src"
+	printf 'hutch: %s, %s\n' "$(hutch_cmd version --format '{{.Client.Version}} ({{.Client.GoVersion}})' 2>/dev/null)" "$src"
 	printf 'podman: %s (--runtime runc, native overlay)\n' "$("$PODMAN" --version 2>/dev/null)"
 	printf 'timer: %s\n' "$([ "$BENCH_TIMER" = perl ] && echo 'CLOCK_MONOTONIC ns (perl Time::HiRes)' || echo 'date +%s%N')"
 	printf 'load average (1/5/15 min): %s at the start, %s at the end\n' "$BENCH_LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -80,6 +80,10 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version --format json: %v", v)
 	}
 	assertEqual(t, sb.ok("version", "--format", "{{.Client.OsArch}}").stdout, "linux/"+runtimeArch()+"\n", "version --format")
+	// --version, as docker's and podman's: one line, the version and the build.
+	if v := sb.ok("--version").stdout; !strings.HasPrefix(v, "hutch version "+strings.TrimSpace(sb.ok("version", "--format", "{{.Client.Version}}").stdout)+", build ") || strings.Count(v, "\n") != 1 {
+		t.Fatalf("hutch --version: %q", v)
+	}
 	// hack/build.sh stamps the commit of the checkout it builds (CI builds a clean clone).
 	if head, err := exec.Command("git", "-C", "..", "rev-parse", "HEAD").Output(); err == nil {
 		want := strings.TrimSpace(string(head))

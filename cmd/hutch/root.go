@@ -42,6 +42,9 @@ subordinate ids are mapped. Commands and flags follow Docker's and Podman's.`,
 			return a.prepare(cmd)
 		},
 	}
+	// `hutch --version`, as `docker --version` and `podman --version` (scripts check it).
+	root.Version = versionLine()
+	root.SetVersionTemplate("hutch version {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.logLevel, "log-level", "", "log messages at or above this level: debug, info, warn, error (default warn, or [engine] log_level)")
 	pf.StringVar(&a.store.Root, "root", "", "use the store in this directory for this command: images, containers and volumes (default ~/.local/share/hutch/storage, or [storage] graphroot)")

@@ -467,3 +467,20 @@ files a container wrote into a bind mount. HUTCH_GRAPHROOT and HUTCH_RUNROOT are
 	}
 	return c
 }
+
+// versionLine is what `hutch --version` prints after "hutch version ": the version and,
+// as Docker's, the build (the commit's first 12 characters; "-dirty" when the tree was).
+func versionLine() string {
+	v := version.Get()
+	build := v.GitCommit
+	if len(build) > 12 {
+		build = build[:12]
+	}
+	if build == "" {
+		build = "unknown"
+	}
+	if v.GitTreeState == "dirty" {
+		build += "-dirty"
+	}
+	return v.Version + ", build " + build
+}
