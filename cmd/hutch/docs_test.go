@@ -46,8 +46,8 @@ func docSections(t *testing.T, path string) map[string]string {
 	return sections
 }
 
-// globalFlags are the root's flags, described once under "Global flags"; help is every
-// command's.
+// globalFlags are the root's flags, described once under "Global flags" (checked there);
+// help is every command's.
 var globalFlags = map[string]bool{"help": true, "log-level": true, "root": true, "runroot": true, "storage-driver": true, "storage-opt": true}
 
 // docVerbs is every verb of the command tree with the path it is documented under: the
@@ -105,6 +105,14 @@ func TestCommandsDocumented(t *testing.T) {
 	if len(verbs) < 60 {
 		t.Fatalf("only %d verbs found in the command tree: the walk is broken", len(verbs))
 	}
+	// The root's own flags, --version with them (cobra adds it when the command runs):
+	// in "Global flags".
+	root.InitDefaultVersionFlag()
+	root.LocalFlags().VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" && !regexp.MustCompile(`--`+regexp.QuoteMeta(f.Name)+`([^A-Za-z0-9-]|$)`).MatchString(sections["Global flags"]) {
+			t.Errorf("`hutch --%s` is not in the section `## Global flags` of docs/commands.md", f.Name)
+		}
+	})
 	for key, c := range verbs {
 		doc, path, _ := strings.Cut(key, "\x00")
 		if path == "" {
@@ -119,7 +127,7 @@ func TestCommandsDocumented(t *testing.T) {
 			if f.Hidden || globalFlags[f.Name] {
 				return
 			}
-			if !regexp.MustCompile(`--` + regexp.QuoteMeta(f.Name) + `([^a-z0-9-]|$)`).MatchString(text) {
+			if !regexp.MustCompile(`--` + regexp.QuoteMeta(f.Name) + `([^A-Za-z0-9-]|$)`).MatchString(text) {
 				t.Errorf("`hutch %s --%s` is not in its section `## %s` of docs/commands.md", path, f.Name, doc)
 			}
 		})
