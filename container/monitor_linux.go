@@ -251,6 +251,8 @@ func (m *Manager) monitorIO(c *Config) (*monitorIO, error) {
 		}
 		errR, errW, err := os.Pipe()
 		if err != nil {
+			_ = outR.Close()
+			_ = outW.Close()
 			return mio, err
 		}
 		mio.child = nsinit.Stdio{Stdout: outW, Stderr: errW}
