@@ -90,10 +90,18 @@ func Open(o Options) (*Store, error) {
 		driverOpts = append(driverOpts, "overlay.mount_program="+m.Driver.MountProgram)
 	case overlay.Native:
 		// The overlay driver falls back to fuse-overlayfs on its own when this flag file
-		// says so; the manifest, not that file, is the record hutch keeps.
+		// says so; the manifest, not that file, is the record hutch keeps. It is written
+		// before the store opens, atomically, whatever it says (or if it is missing):
+		// without it the driver guesses by scanning the store for whiteouts and
+		// fuse-overlayfs xattrs, and on a new store that another hutch is filling at the
+		// same moment (parallel first pulls) it found that one's layers and chose the
+		// mount program (TestStressParallelPulls).
 		flag := filepath.Join(o.GraphRoot, "overlay", ".has-mount-program")
-		if b, err := os.ReadFile(flag); err == nil && strings.TrimSpace(string(b)) == "true" {
-			if err := os.WriteFile(flag, []byte("false"), 0o600); err != nil {
+		if b, err := os.ReadFile(flag); err != nil || strings.TrimSpace(string(b)) != "false" {
+			if err := os.MkdirAll(filepath.Dir(flag), 0o700); err != nil {
+				return nil, err
+			}
+			if err := fsutil.WriteFileAtomic(flag, []byte("false"), 0o600); err != nil {
 				return nil, err
 			}
 		}
