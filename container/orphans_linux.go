@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	cstorage "go.podman.io/storage"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // creator is what a container's store entry records about the process that created it
@@ -26,24 +25,9 @@ type creator struct {
 const orphanGrace = time.Minute
 
 func creatorMetadata() string {
-	st, _ := procStartTicks(os.Getpid())
+	st, _ := fsutil.ProcessStart(os.Getpid())
 	b, _ := json.Marshal(creator{PID: os.Getpid(), Start: st})
 	return string(b)
-}
-
-// procStartTicks is when pid started, in clock ticks after boot (/proc/PID/stat field 22).
-func procStartTicks(pid int) (uint64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-		return 0, false
-	}
-	t, err := strconv.ParseUint(f[19], 10, 64)
-	return t, err == nil
 }
 
 // creatorAlive tells whether the process that created the store entry still runs.
@@ -52,7 +36,7 @@ func creatorAlive(sc *cstorage.Container) bool {
 	if json.Unmarshal([]byte(sc.Metadata), &cr) != nil || cr.PID <= 0 {
 		return time.Since(sc.Created) < orphanGrace
 	}
-	st, ok := procStartTicks(cr.PID)
+	st, ok := fsutil.ProcessStart(cr.PID)
 	return ok && st == cr.Start
 }
 

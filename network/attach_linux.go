@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hutch.dev/hutch/internal/contract"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +13,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"hutch.dev/hutch/internal/contract"
+	"hutch.dev/hutch/internal/fsutil"
 
 	"golang.org/x/sys/unix"
 )
@@ -339,7 +341,7 @@ func reap(c *exec.Cmd) {
 // becomes a zombie, and slirp4netns may see the namespace go first.
 func keepsNetwork(pid int) bool {
 	for i := 0; i < 10; i++ {
-		if !Alive(pid) {
+		if !fsutil.ProcessAlive(pid) {
 			return false
 		}
 		if _, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net"); err != nil {
@@ -348,15 +350,4 @@ func keepsNetwork(pid int) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return true
-}
-
-// Alive tells whether pid is a live process (not a zombie).
-func Alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }

@@ -18,6 +18,7 @@ import (
 
 	"go.podman.io/storage/pkg/reexec"
 	"golang.org/x/sys/unix"
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 func TestMain(m *testing.M) {
@@ -82,7 +83,7 @@ func TestAttachPublishAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The forwarder is gone and the port free once Close returns.
-	if Alive(helper) {
+	if fsutil.ProcessAlive(helper) {
 		t.Errorf("the port forwarder (pid %d) outlived Close", helper)
 	}
 	if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
@@ -94,10 +95,10 @@ func TestAttachPublishAndClose(t *testing.T) {
 		t.Errorf("state directory %s left: %v", dir, err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for Alive(slirp) && time.Now().Before(deadline) {
+	for fsutil.ProcessAlive(slirp) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if Alive(slirp) {
+	if fsutil.ProcessAlive(slirp) {
 		t.Errorf("slirp4netns (pid %d) still runs after Close", slirp)
 	}
 	if log.Len() > 0 {

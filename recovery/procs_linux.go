@@ -37,29 +37,13 @@ func (s stray) kill() error {
 	defer unix.Close(fd)
 	// Checked with the pidfd open: a pid reused before has another start time; after,
 	// the pidfd still names the process checked.
-	if st, ok := startTicks(s.pid); !ok || st != s.start {
+	if st, ok := fsutil.ProcessStart(s.pid); !ok || st != s.start {
 		return nil
 	}
 	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return &os.PathError{Op: "kill", Path: proc, Err: err}
 	}
 	return nil
-}
-
-// startTicks is when pid started, in clock ticks after boot (/proc/PID/stat field 22);
-// false when it is gone or a zombie.
-func startTicks(pid int) (uint64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-		return 0, false
-	}
-	t, err := strconv.ParseUint(f[19], 10, 64)
-	return t, err == nil
 }
 
 // strayMountPrograms finds the fuse-overlayfs processes serving a layer of the store at
@@ -82,7 +66,7 @@ func strayMountPrograms(graphRoot string) []stray {
 		}
 		dir := filepath.Join("/proc", e.Name())
 		mnt, err := os.Readlink(filepath.Join(dir, "ns", "mnt"))
-		start, alive := startTicks(pid)
+		start, alive := fsutil.ProcessStart(pid)
 		if err != nil || !alive {
 			continue // not ours to read, or a zombie
 		}

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // TestStrayKillChecksStart: a stray mount program is ended only while its pid is still
@@ -16,7 +18,7 @@ func TestStrayKillChecksStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	start, ok := startTicks(cmd.Process.Pid)
+	start, ok := fsutil.ProcessStart(cmd.Process.Pid)
 	if !ok {
 		t.Fatalf("no start time for %d", cmd.Process.Pid)
 	}

@@ -42,13 +42,31 @@ func OwnerGone(name, prefix string) bool {
 // ProcessAlive tells whether process pid runs: it exists and is not a zombie (a killed
 // process stays one until its parent, or init, reaps it).
 func ProcessAlive(pid int) bool {
+	f := procStat(pid)
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// ProcessStart is when process pid started, in clock ticks after boot (/proc/PID/stat's
+// starttime): with its pid, what names a process across pid reuse. False when it is gone
+// or a zombie.
+func ProcessStart(pid int) (uint64, bool) {
+	f := procStat(pid)
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0, false
+	}
+	t, err := strconv.ParseUint(f[19], 10, 64)
+	return t, err == nil
+}
+
+// procStat is /proc/PID/stat's fields after the command name (state first); nil when
+// the process is gone.
+func procStat(pid int) []string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return false
+		return nil
 	}
 	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 }
 
 // RemoveDeadOwned removes the entries of dir made with prefix by processes that have
