@@ -113,7 +113,7 @@ func TestCommitRunning(t *testing.T) {
 	sb := lcSandbox(t)
 	lcCleanupContainers(t, sb)
 	lcRunD(sb, "--name", "r1", "--network", "none", lcImage, "sh", "-c",
-		`trap "echo continued >> /conts" CONT; echo y > /y; echo ready; while :; do sleep 0.1; done`)
+		`trap "echo continued >> /conts" CONT; trap "echo usr1 >> /conts" USR1; echo y > /y; echo ready; while :; do sleep 0.1; done`)
 	lcWaitLog(sb, "r1", "ready", 30*time.Second)
 	if r := sb.run(runOpts{}, "exec", "r1", "test", "-e", "/conts"); r.code == 0 {
 		t.Fatal("/conts exists before the commit")
@@ -128,9 +128,15 @@ func TestCommitRunning(t *testing.T) {
 	// --pause=false: not stopped, so no SIGCONT either.
 	sb.ok("exec", "r1", "rm", "/conts")
 	sb.ok("commit", "--pause=false", "r1", "live2")
-	sb.ok("exec", "r1", "sh", "-c", "sleep 0.5") // time for a trap to run, were there one
-	if r := sb.run(runOpts{}, "exec", "r1", "test", "-e", "/conts"); r.code == 0 {
-		t.Fatal("--pause=false: the container was stopped and continued")
+	// A SIGCONT the commit sent would be pending before this USR1: once the USR1 trap has
+	// run, the CONT trap would have run too.
+	sb.ok("kill", "-s", "USR1", "r1")
+	lcEventually(t, 10*time.Second, "the container's shell saw SIGUSR1", func() (bool, string) {
+		r := sb.run(runOpts{}, "exec", "r1", "cat", "/conts")
+		return r.code == 0 && strings.Contains(r.stdout, "usr1"), r.String()
+	})
+	if out := sb.ok("exec", "r1", "cat", "/conts").stdout; strings.Contains(out, "continued") {
+		t.Fatalf("--pause=false: the container was stopped and continued:\n%s", out)
 	}
 	sb.ok("rm", "-f", "r1")
 
