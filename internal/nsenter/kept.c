@@ -243,12 +243,9 @@ int hutch_kept_store_flags(int argc, char **argv)
 	return 0;
 }
 
-// read_small reads a small file (at most size-1 bytes) and ends it with a NUL.
-static ssize_t read_small(int dirfd, const char *path, char *buf, size_t size)
+// read_fd reads at most size-1 bytes of fd into buf, ends them with a NUL, and closes fd.
+static ssize_t read_fd(int fd, char *buf, size_t size)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -1;
 	size_t got = 0;
 	while (got < size - 1) {
 		ssize_t n = read(fd, buf + got, size - 1 - got);
@@ -261,6 +258,15 @@ static ssize_t read_small(int dirfd, const char *path, char *buf, size_t size)
 	close(fd);
 	buf[got] = '\0';
 	return (ssize_t)got;
+}
+
+// read_small reads a small file (at most size-1 bytes) and ends it with a NUL.
+static ssize_t read_small(int dirfd, const char *path, char *buf, size_t size)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	return read_fd(fd, buf, size);
 }
 
 // hutch_kept_proc_start reads the start time of process pid (field 22 of its stat),
@@ -518,18 +524,7 @@ static ssize_t verdict_read(int dfd, char *buf, size_t size)
 		close(fd);
 		return -1;
 	}
-	size_t got = 0;
-	while (got < size - 1) {
-		ssize_t n = read(fd, buf + got, size - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	return (ssize_t)got;
+	return read_fd(fd, buf, size);
 }
 
 // hutch_kept_verdict finds the verdict where config.UserPaths would look for the runtime

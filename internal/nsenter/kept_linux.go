@@ -70,35 +70,32 @@ func KeptOutcome() Kept {
 // KeptWants says how the command line args (args[0] the program) wants the kept
 // namespace: 0 not at all, 1 joined, 2 joined with a mount namespace of its own.
 func KeptWants(args []string) int {
-	argv := make([]*C.char, len(args)+1)
-	for i, a := range args {
-		argv[i] = C.CString(a)
-	}
-	defer func() {
-		for _, p := range argv {
-			if p != nil {
-				C.free(unsafe.Pointer(p))
-			}
-		}
-	}()
+	argv, free := cArgv(args)
+	defer free()
 	return int(C.hutch_kept_wants(C.int(len(args)), &argv[0]))
 }
 
 // KeptStoreFlags says whether the command line args (args[0] the program) has a global
 // flag that moves the store, with which the constructor does not join.
 func KeptStoreFlags(args []string) bool {
+	argv, free := cArgv(args)
+	defer free()
+	return C.hutch_kept_store_flags(C.int(len(args)), &argv[0]) != 0
+}
+
+// cArgv is args as a C argv (NULL-terminated), and what frees it.
+func cArgv(args []string) ([]*C.char, func()) {
 	argv := make([]*C.char, len(args)+1)
 	for i, a := range args {
 		argv[i] = C.CString(a)
 	}
-	defer func() {
+	return argv, func() {
 		for _, p := range argv {
 			if p != nil {
 				C.free(unsafe.Pointer(p))
 			}
 		}
-	}()
-	return C.hutch_kept_store_flags(C.int(len(args)), &argv[0]) != 0
+	}
 }
 
 // Verdict is what the constructor finds of the verdict on the user's paths from this
