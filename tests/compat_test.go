@@ -38,17 +38,16 @@ func TestCompatOneLiners(t *testing.T) {
 		t.Helper()
 		seq++
 		mark := fmt.Sprintf("@@RC%d", seq)
-		out := strings.ReplaceAll(h.do(l+"; echo "+mark+"=$?"), "\r\n", "\n")
-		m := regexp.MustCompile(regexp.QuoteMeta(mark) + `=(\d+)\n`).FindStringSubmatch(out)
+		// The line is typed between two printed marks, quoted in the typed text so that
+		// its echo (which the terminal may wrap over several lines) never matches them.
+		begin := fmt.Sprintf("@@BEGIN%d", seq)
+		out := strings.ReplaceAll(h.do(`echo "`+begin+`"; `+l+`; echo "`+mark+`=$?"`), "\r\n", "\n")
+		m := regexp.MustCompile(`(?s)(?:^|\n)` + regexp.QuoteMeta(begin) + `\n(.*?)` + regexp.QuoteMeta(mark) + `=(\d+)\n`).FindStringSubmatch(out)
 		if m == nil {
 			t.Fatalf("%s: no status on the terminal:\n%s", l, out)
 		}
-		rc, _ := strconv.Atoi(m[1]) // \d+
-		// Drop the echo of the typed line (its first line).
-		if i := strings.Index(out, "\n"); i >= 0 {
-			out = out[i+1:]
-		}
-		return out[:strings.Index(out, mark+"=")], rc
+		rc, _ := strconv.Atoi(m[2]) // \d+
+		return m[1], rc
 	}
 	ok := func(what, l string, wants ...string) string {
 		t.Helper()
