@@ -3,6 +3,7 @@ package container
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,9 @@ type MountSpec struct {
 	// Overlay: a host directory seen through an overlay whose upper layer is the
 	// container's own (-v …:O): writes stay in the container, gone with it.
 	Overlay bool `json:"Overlay,omitempty"`
+	// VolumeOptions are the local driver's options for a volume this mount creates
+	// (--mount volume-opt=KEY=VALUE): see volumes.CheckOptions.
+	VolumeOptions map[string]string `json:"VolumeOptions,omitempty"`
 }
 
 // ParseVolume reads -v/--volume: SRC:DST[:ro|rw], NAME:DST[:ro|rw] or DST (anonymous).
@@ -90,13 +94,19 @@ func ParseVolume(v string) (MountSpec, error) {
 	return m, nil
 }
 
-// ParseMount reads --mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…].
+// ParseMount reads --mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,volume-opt=K=V…][,tmpfs-size=…][,tmpfs-mode=…].
 func ParseMount(v string) (MountSpec, error) {
 	bad := func(why string) (MountSpec, error) {
 		return MountSpec{}, fmt.Errorf("--mount %q: %s", v, why)
 	}
 	m := MountSpec{Type: "volume"}
-	for _, field := range strings.Split(v, ",") {
+	// As Docker's: the fields are CSV, so that a value with a comma is quoted
+	// ("volume-opt=o=size=64m,uid=1000").
+	fields, err := csv.NewReader(strings.NewReader(v)).Read()
+	if err != nil {
+		return bad("the fields are comma-separated KEY=VALUE, quoted when a value holds a comma: " + err.Error())
+	}
+	for _, field := range fields {
 		k, val, hasVal := strings.Cut(field, "=")
 		switch strings.ToLower(k) {
 		case "type":
@@ -128,13 +138,23 @@ func ParseMount(v string) (MountSpec, error) {
 				return bad("volume-driver=" + val + ": hutch's volumes are directories of its own (the local driver); there are no volume plugins")
 			}
 		case "volume-opt":
-			return bad("volume-opt=" + val + ": options go to a volume driver (the local driver's mount options, a plugin's settings), and hutch's volumes are plain directories with none")
+			ok, ov, isKV := strings.Cut(val, "=")
+			if !isKV || ok == "" {
+				return bad("volume-opt=" + val + ": expected volume-opt=KEY=VALUE (type, device or o)")
+			}
+			if m.VolumeOptions == nil {
+				m.VolumeOptions = map[string]string{}
+			}
+			m.VolumeOptions[ok] = ov
 		default:
-			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, volume-nocopy, tmpfs-size, tmpfs-mode)", k))
+			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, volume-nocopy, volume-opt, tmpfs-size, tmpfs-mode)", k))
 		}
 	}
 	if !strings.HasPrefix(m.Destination, "/") {
 		return bad("target= must be an absolute path")
+	}
+	if m.VolumeOptions != nil && m.Type != "volume" {
+		return bad("volume-opt= is for type=volume")
 	}
 	switch m.Type {
 	case "bind":
@@ -149,6 +169,9 @@ func ParseMount(v string) (MountSpec, error) {
 	case "volume":
 		if m.Source != "" && !volumes.ValidName(m.Source) {
 			return bad("invalid volume name " + strconv.Quote(m.Source))
+		}
+		if err := volumes.CheckOptions(m.VolumeOptions); err != nil {
+			return bad(err.Error())
 		}
 	case "tmpfs":
 		if m.Source != "" {
