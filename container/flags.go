@@ -31,6 +31,11 @@ type MountSpec struct {
 	// VolumeOptions are the local driver's options for a volume this mount creates
 	// (--mount volume-opt=KEY=VALUE): see volumes.CheckOptions.
 	VolumeOptions map[string]string `json:"VolumeOptions,omitempty"`
+	// NoExec and Suid are a tmpfs mount's flags: Docker's --tmpfs and --mount type=tmpfs
+	// mount noexec and nosuid unless told exec or suid (records older than these fields
+	// had neither: their tmpfs mounts stay as they were, exec and nosuid).
+	NoExec bool `json:"NoExec,omitempty"`
+	Suid   bool `json:"Suid,omitempty"`
 }
 
 // ParseVolume reads -v/--volume: SRC:DST[:ro|rw], NAME:DST[:ro|rw] or DST (anonymous).
@@ -177,6 +182,7 @@ func ParseMount(v string) (MountSpec, error) {
 		if m.Source != "" {
 			return bad("a tmpfs mount takes no source")
 		}
+		m.NoExec = true // as Docker's: noexec, nosuid, nodev
 	case "image":
 		return bad("type=image (an image's files mounted in the container) is not supported: copy what you need with `hutch cp`, or build an image FROM it")
 	default:
@@ -191,13 +197,17 @@ func ParseTmpfs(v string) (MountSpec, error) {
 	if !strings.HasPrefix(dst, "/") {
 		return MountSpec{}, fmt.Errorf("--tmpfs %q: the destination must be an absolute path", v)
 	}
-	m := MountSpec{Type: "tmpfs", Destination: dst}
+	m := MountSpec{Type: "tmpfs", Destination: dst, NoExec: true}
 	for _, o := range strings.Split(opts, ",") {
 		switch {
 		case o == "":
 		case o == "ro":
 			m.ReadOnly = true
-		case o == "rw", o == "noexec", o == "exec", o == "nosuid", o == "suid", o == "nodev", o == "dev":
+		case o == "exec", o == "noexec":
+			m.NoExec = o == "noexec"
+		case o == "suid", o == "nosuid":
+			m.Suid = o == "suid"
+		case o == "rw", o == "nodev", o == "dev": // dev: a user namespace's mounts are nodev all the same
 		case strings.HasPrefix(o, "size="), strings.HasPrefix(o, "mode="), strings.HasPrefix(o, "uid="), strings.HasPrefix(o, "gid="), strings.HasPrefix(o, "nr_inodes="):
 			m.Options = append(m.Options, o)
 		default:

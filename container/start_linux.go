@@ -186,7 +186,7 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 			}
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: mt.Source, Destination: mt.Destination, ReadOnly: mt.ReadOnly, File: !fi.IsDir()})
 		case "tmpfs":
-			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "tmpfs", Destination: mt.Destination, ReadOnly: mt.ReadOnly, Options: mt.Options})
+			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "tmpfs", Destination: mt.Destination, ReadOnly: mt.ReadOnly, Options: mt.Options, NoExec: mt.NoExec, Suid: mt.Suid})
 		case "volume":
 			v, err := m.Volumes.Create(mt.Source, nil, mt.VolumeOptions, false)
 			if err != nil {
