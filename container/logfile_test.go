@@ -1,6 +1,7 @@
 package container
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,108 @@ func TestParseLogConfig(t *testing.T) {
 		if _, err := ParseLogConfig(bad[0], bad[1:], ""); err == nil {
 			t.Fatalf("%q accepted", bad)
 		}
+	}
+}
+
+// TestLogsAcrossRotations: a reader of the log follows it across rotations that come
+// at the worst moments (after it read a file to its end, and between finding the file
+// it read under its new name and opening the next), several between two of its looks:
+// every line, in order.
+func TestLogsAcrossRotations(t *testing.T) {
+	dir := t.TempDir()
+	r := &Records{Dir: dir}
+	c := &Config{ID: "abc", Settings: Settings{LogConfig: &LogConfig{Type: LogJSONFile, Config: map[string]string{"max-size": "1k", "max-file": "3"}}}}
+	if err := os.MkdirAll(filepath.Join(dir, "abc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.OpenLog(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n := 0
+	write := func(k int) {
+		for ; k > 0; k-- {
+			n++
+			l.Write("stdout", []byte(fmt.Sprintf("line-%d\n", n)))
+		}
+	}
+	rotate := func() {
+		l.mu.Lock()
+		l.rotate()
+		l.mu.Unlock()
+	}
+	write(5)
+	var eofs, founds, retried int
+	logTestHook = func(at string) {
+		switch {
+		case at == "eof" && eofs < 10:
+			eofs++
+			write(3)
+			rotate()
+			write(2)
+		case at == "found" && founds < 20:
+			// Every other time: the retry after a rotation goes through.
+			founds++
+			if founds%2 == 1 {
+				rotate()
+				write(2)
+			} else {
+				retried++
+			}
+		}
+	}
+	defer func() { logTestHook = nil }()
+	var out, errs strings.Builder
+	if err := r.Logs(c, LogOptions{Tail: -1}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&want, "line-%d\n", i)
+	}
+	if out.String() != want.String() {
+		t.Fatalf("read across rotations (%d rotations after a file's end, %d between finding it and opening the next):\n%s\nwant\n%s", eofs, founds-retried, out.String(), want.String())
+	}
+	if eofs < 10 || retried < 5 {
+		t.Fatalf("the rotations did not come where they were meant to: %d after a file's end, %d retries", eofs, retried)
+	}
+}
+
+// TestLogCursorTruncated: with max-file=1 the log is emptied when full; a reader at
+// its old end goes back to its start.
+func TestLogCursorTruncated(t *testing.T) {
+	dir := t.TempDir()
+	r := &Records{Dir: dir}
+	c := &Config{ID: "abc", Settings: Settings{LogConfig: &LogConfig{Type: LogJSONFile, Config: map[string]string{"max-size": "1k"}}}}
+	if err := os.MkdirAll(filepath.Join(dir, "abc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.OpenLog(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := 0; i < 10; i++ {
+		l.Write("stdout", []byte("before\n"))
+	}
+	lc := &logCursor{path: r.LogPath(c.ID), files: 1, alive: func() bool { return true }}
+	defer lc.Close()
+	if !lc.openOldest() {
+		t.Fatal("no log")
+	}
+	var got []string
+	use := func(e LogEntry) { got = append(got, e.Line) }
+	lc.read(use)
+	l.mu.Lock()
+	l.rotate()
+	l.mu.Unlock()
+	l.Write("stdout", []byte("after\n"))
+	if lc.advance(use) != logCurrent {
+		t.Fatal("an emptied log is still the log")
+	}
+	lc.read(use)
+	if len(got) != 11 || got[10] != "after\n" {
+		t.Fatalf("read across an emptying: %q", got)
 	}
 }

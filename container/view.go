@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strconv"
 	"time"
@@ -114,72 +113,49 @@ func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error 
 			tail = tail[1:]
 		}
 	}
-	// The rotated files, whole.
-	files := r.logFiles(c)
-	for _, p := range files[:len(files)-1] {
-		if f, err := os.Open(p); err == nil {
-			readLog(bufio.NewReader(f), f, keep)
-			_ = f.Close()
-		}
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		for _, e := range tail {
-			emit(e)
-		}
+	_, files := c.logLimits()
+	lc := &logCursor{path: path, files: files, alive: func() bool {
+		st, err := r.Current(c.ID)
+		return err == nil && st.Status == StatusRunning
+	}}
+	defer lc.Close()
+	if !lc.openOldest() {
 		if !o.Follow {
 			return nil
 		}
-		for {
-			if f, err = os.Open(path); err == nil {
-				break
-			}
-			st, serr := r.Current(c.ID)
-			if serr != nil || st.Status != StatusRunning {
+		// Not begun yet: wait for the log while the container runs.
+		for !lc.openOldest() {
+			if !lc.alive() {
 				return nil
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		tail = nil
-	} else if err != nil {
-		return err
 	}
-	defer func() { f.Close() }()
-	rd := bufio.NewReader(f)
-	readLog(rd, f, keep)
-	for _, e := range tail {
-		emit(e)
-	}
-	if !o.Follow {
-		return nil
-	}
-	if o.following != nil {
-		o.following()
-	}
+	// The log so far, its rotated files first, then (with Follow) what comes.
+	use, following := keep, false
 	for {
-		st, err := r.Current(c.ID)
-		running := err == nil && st.Status == StatusRunning
-		readLog(rd, f, emit)
-		if rotated(f, path) {
-			// Read to the end of the file that was rotated, then the files rotated
-			// since (when the log turned over more than once between two looks), then
-			// go on in the new one.
-			readLog(rd, f, emit)
-			for _, p := range rotatedSince(f, path) {
-				if rf, err := os.Open(p); err == nil {
-					readLog(bufio.NewReader(rf), rf, emit)
-					rf.Close()
-				}
+		running := o.Follow && following && lc.alive()
+		lc.read(use)
+		if logTestHook != nil {
+			logTestHook("eof")
+		}
+		if lc.advance(use) == logMoved {
+			continue
+		}
+		if !following {
+			for _, e := range tail {
+				emit(e)
 			}
-			if nf, err := os.Open(path); err == nil {
-				f.Close()
-				f = nf
-				rd.Reset(f)
-				continue
+			if !o.Follow {
+				return nil
 			}
+			if o.following != nil {
+				o.following()
+			}
+			use, following = emit, true
+			continue
 		}
 		if !running {
-			readLog(rd, f, emit)
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -203,32 +179,6 @@ func readLog(rd *bufio.Reader, f *os.File, use func(LogEntry)) {
 			use(e)
 		}
 	}
-}
-
-// rotatedSince are the rotated files newer than f, oldest first: PATH.1 … up to the
-// one f now is (all there are when f is gone).
-func rotatedSince(f *os.File, path string) []string {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	var newer []string
-	for i := 1; ; i++ {
-		p := path + "." + strconv.Itoa(i)
-		pi, err := os.Stat(p)
-		if err != nil || os.SameFile(fi, pi) {
-			break
-		}
-		newer = append(newer, p)
-	}
-	return reverse(newer)
-}
-
-// rotated tells whether path is no longer the file f (the log was rotated).
-func rotated(f *os.File, path string) bool {
-	a, err1 := f.Stat()
-	b, err2 := os.Stat(path)
-	return err1 == nil && err2 == nil && !os.SameFile(a, b)
 }
 
 // ParseTime reads --since/--until: RFC 3339, a Unix time, or a duration back from now (10m).
