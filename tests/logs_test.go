@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -241,21 +242,37 @@ func TestLogsRotation(t *testing.T) {
 		t.Fatalf("max-file=1: %d lines: %q", len(out), out)
 	}
 
-	// logs -f follows the monitor's log across its rotations (at the pace of a
-	// program that writes a line now and then: a log that turns over max-file times
-	// between two looks loses lines to a follower, as Docker's).
+	// logs -f follows the monitor's log across its rotations. The container writes
+	// in batches of 25 lines (about 2 kB: one or two rotations of max-size=1k, fewer
+	// than max-file=3 files), each once logs -f has printed the last: a follower loses
+	// nothing unless the log turns over more than max-file times between two of its
+	// looks, which this pace rules out however slowly it is scheduled.
+	const batches, batch = 12, 25
 	sb.ok("run", "-d", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "--name", "follow", lcImage, "sh", "-c",
-		"echo first; while [ ! -f /tmp/go ]; do sleep 0.05; done; i=1; while [ $i -le 300 ]; do echo line-$i; i=$((i+1)); [ $((i % 10)) = 0 ] && sleep 0.05; done")
+		fmt.Sprintf("echo first; i=1; b=1; while [ $b -le %d ]; do while [ ! -f /tmp/go-$b ]; do sleep 0.05; done; "+
+			"n=0; while [ $n -lt %d ]; do echo line-$i; i=$((i+1)); n=$((n+1)); done; b=$((b+1)); done", batches, batch))
 	lcWaitLog(sb, "follow", "first", 10*time.Second)
 	f := lcStart(sb, runOpts{}, "logs", "-f", "follow")
 	lcEventually(t, 10*time.Second, "logs -f prints what is there", func() (bool, string) {
 		return f.stdout.String() == "first\n", f.stdout.String()
 	})
-	sb.ok("exec", "follow", "touch", "/tmp/go")
+	want := "first\n"
+	for b := 1; b <= batches; b++ {
+		sb.ok("exec", "follow", "touch", fmt.Sprintf("/tmp/go-%d", b))
+		last := fmt.Sprintf("line-%d\n", b*batch)
+		lcEventually(t, 30*time.Second, "logs -f prints batch "+strconv.Itoa(b), func() (bool, string) {
+			return strings.Contains(f.stdout.String(), last), f.stdout.String()
+		})
+	}
+	for i := 1; i <= batches*batch; i++ {
+		want += fmt.Sprintf("line-%d\n", i)
+	}
 	res := f.wait(t, 30*time.Second)
-	got := lines(res.stdout)
-	if res.code != 0 || len(got) != 301 || got[300] != "line-300" {
-		t.Fatalf("logs -f across rotations: %d lines\n%s", len(got), res)
+	if res.code != 0 || res.stdout != want {
+		t.Fatalf("logs -f across rotations: %d lines, want first, line-1 … line-%d\n%s", len(lines(res.stdout)), batches*batch, res)
+	}
+	if g := globLogs(lcInspect(sb, "follow").LogPath); len(g) != 3 {
+		t.Fatalf("the followed log was not rotated: %v", g)
 	}
 }
 
