@@ -301,28 +301,6 @@ type streamWriter struct {
 
 func (w streamWriter) Write(p []byte) (int, error) { w.l.Write(w.stream, p); return len(p), nil }
 
-// logFiles are the container's log files, oldest first (rotated ones: PATH.N … PATH.1).
-func (r *Records) logFiles(c *Config) []string {
-	path := r.LogPath(c.ID)
-	var old []string
-	for i := 1; ; i++ {
-		p := path + "." + strconv.Itoa(i)
-		if _, err := os.Lstat(p); err != nil {
-			break
-		}
-		old = append(old, p)
-	}
-	return append(reverse(old), path)
-}
-
-func reverse(s []string) []string {
-	out := make([]string, 0, len(s))
-	for i := len(s) - 1; i >= 0; i-- {
-		out = append(out, s[i])
-	}
-	return out
-}
-
 // LogDetails are the attributes `logs --details` shows before each line: the labels
 // and environment variables --log-opt labels=… and env=… name, as Docker's
 // "key=value,…" (values URL-escaped).
