@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -195,5 +196,65 @@ func TestLogCursorTruncated(t *testing.T) {
 	lc.read(use)
 	if len(got) != 11 || got[10] != "after\n" {
 		t.Fatalf("read across an emptying: %q", got)
+	}
+}
+
+// TestLogCursorConcurrentWriter: a reader beside a writer that rotates the log as it
+// goes, in bursts of up to two files (fewer than max-file), each once the reader has
+// read the last: every line, in order, whatever the interleaving of their renames,
+// stats and opens.
+func TestLogCursorConcurrentWriter(t *testing.T) {
+	dir := t.TempDir()
+	r := &Records{Dir: dir}
+	c := &Config{ID: "abc", Settings: Settings{LogConfig: &LogConfig{Type: LogJSONFile, Config: map[string]string{"max-size": "1k", "max-file": "3"}}}}
+	if err := os.MkdirAll(filepath.Join(dir, "abc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.OpenLog(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total = 3000
+	var seen atomic.Int64
+	var done atomic.Bool
+	go func() {
+		defer done.Store(true)
+		defer l.Close()
+		for n := 1; n <= total; {
+			burst := 1 + n%25 // ≤ 25 lines of ≤ 80 bytes: at most two rotations of 1k
+			for end := min(n+burst, total+1); n < end; n++ {
+				l.Write("stdout", []byte(fmt.Sprintf("line-%d\n", n)))
+			}
+			for seen.Load() < int64(n-1) {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}()
+	lc := &logCursor{path: r.LogPath(c.ID), files: 3, alive: func() bool { return !done.Load() }}
+	defer lc.Close()
+	if !lc.openOldest() {
+		t.Fatal("no log")
+	}
+	next := int64(1)
+	use := func(e LogEntry) {
+		if e.Line != fmt.Sprintf("line-%d\n", next) {
+			t.Fatalf("read %q, want line-%d", e.Line, next)
+		}
+		seen.Store(next)
+		next++
+	}
+	for {
+		alive := lc.alive()
+		lc.read(use)
+		if lc.advance(use) == logMoved {
+			continue
+		}
+		if !alive {
+			break
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+	if next != total+1 {
+		t.Fatalf("read %d lines of %d", next-1, total)
 	}
 }
