@@ -53,6 +53,11 @@ type Options struct {
 	SSH       map[string]string
 	Secrets   map[string]string // id → file on the host
 	Timestamp *time.Time        // --timestamp / SOURCE_DATE_EPOCH
+	// Output is --output: the final stage's files are written there, and no image is
+	// made unless Tags name one (nil: an image, as usual). TarStream is where a tar
+	// with Dest "-" goes (standard output).
+	Output    *Output
+	TarStream io.Writer
 	// Image finds a base image in the store, pulling it as --pull says (under ctx, which
 	// an interrupt cancels).
 	Image func(ctx context.Context, ref string) (*cstorage.Image, error)
@@ -84,7 +89,7 @@ type Options struct {
 	Lock func() (func(), error)
 }
 
-// Result is a built image.
+// Result is a built image (ID "" when --output made none).
 type Result struct {
 	ID    string
 	Names []string
@@ -308,6 +313,15 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 		fmt.Fprintf(b.o.Stderr, "warning: --build-arg %s: no ARG in %s uses it\n", strings.Join(un, ", "), b.f.Name)
 	}
 	final := b.results[target]
+	if b.o.Output != nil {
+		if err := b.export(final); err != nil {
+			return nil, err
+		}
+		if len(b.o.Tags) == 0 {
+			// As Docker: the files are the result; the steps are in the cache.
+			return &Result{}, nil
+		}
+	}
 	res, err := b.commit(final)
 	if err == nil {
 		name := ""

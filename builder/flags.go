@@ -148,3 +148,80 @@ func ParseSSH(values []string, lookup func(string) (string, bool)) (map[string]s
 	}
 	return out, nil
 }
+
+// Output is --output (-o): the final stage's files — its whole root file system, not
+// an image — written to a directory on the host (type=local) or as a tar archive
+// (type=tar) to a file or, Dest "-", to standard output.
+type Output struct {
+	Type string // OutputLocal or OutputTar
+	Dest string // a directory (local), a file or "-" (tar), as given
+}
+
+// The types of --output.
+const (
+	OutputLocal = "local"
+	OutputTar   = "tar"
+)
+
+func (o *Output) String() string { return "type=" + o.Type + ",dest=" + o.Dest }
+
+// ToStdout says the tar goes to standard output (and the build's own output must not).
+func (o *Output) ToStdout() bool { return o != nil && o.Type == OutputTar && o.Dest == "-" }
+
+// outputForms is what --output accepts, for its errors.
+const outputForms = "type=local,dest=DIR (or just DIR), type=tar,dest=FILE, type=tar,dest=- (or just -: to standard output)"
+
+// ParseOutput reads --output as Docker's buildx does: type=local,dest=DIR,
+// type=tar,dest=FILE|-, or a value without "=": "-" (a tar on standard output) or a
+// directory (local).
+func ParseOutput(s string) (*Output, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("--output %q: %s; use %s", s, why, outputForms)
+	}
+	if s == "" {
+		return nil, bad("empty")
+	}
+	if !strings.Contains(s, "=") {
+		if s == "-" {
+			return &Output{Type: OutputTar, Dest: "-"}, nil
+		}
+		if strings.Contains(s, ",") {
+			return nil, bad("a directory with a comma must be given as type=local,dest=DIR")
+		}
+		return &Output{Type: OutputLocal, Dest: s}, nil
+	}
+	o := &Output{}
+	seen := map[string]bool{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || seen[k] {
+			return nil, bad(fmt.Sprintf("%q is not KEY=VALUE, or repeats a key", kv))
+		}
+		seen[k] = true
+		switch k {
+		case "type":
+			o.Type = v
+		case "dest":
+			o.Dest = v
+		default:
+			return nil, bad(fmt.Sprintf("unknown key %q (hutch takes type and dest)", k))
+		}
+	}
+	switch o.Type {
+	case OutputLocal, OutputTar:
+	case "":
+		return nil, bad("no type=")
+	case "image", "docker", "oci", "registry", "cacheonly":
+		return nil, bad(fmt.Sprintf("type=%s is not supported (without --output the build makes an image in the store: hutch save or hutch push it)", o.Type))
+	default:
+		return nil, bad(fmt.Sprintf("unknown type %q", o.Type))
+	}
+	switch {
+	case o.Dest == "":
+		return nil, bad("no dest=")
+	case o.Type == OutputLocal && o.Dest == "-":
+		return nil, bad("type=local writes a directory; standard output takes a tar")
+	}
+	return o, nil
+}
