@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.podman.io/image/v5/docker/reference"
 )
 
 // The flags of `hutch build` that need more than cobra reads, each checked here once.
@@ -224,4 +226,28 @@ func ParseOutput(s string) (*Output, error) {
 		return nil, bad("type=local writes a directory; standard output takes a tar")
 	}
 	return o, nil
+}
+
+// ParseCacheRepos reads --cache-from or --cache-to (flag): each a registry repository
+// without a tag (Buildah's form: every layer step's image is tagged there with its cache
+// key), returned fully qualified.
+func ParseCacheRepos(flag string, values []string) ([]string, error) {
+	var out []string
+	for _, v := range values {
+		if strings.Contains(v, "=") {
+			return nil, fmt.Errorf("%s %q: give a registry repository, e.g. %s 127.0.0.1:5000/me/app-cache (BuildKit's type=…,ref=… forms are not taken: hutch tags each step's image with its cache key, as Buildah does)", flag, v, flag)
+		}
+		named, err := reference.ParseNormalizedNamed(strings.TrimPrefix(v, "docker://"))
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", flag, v, err)
+		}
+		if !reference.IsNameOnly(named) {
+			return nil, fmt.Errorf("%s %s: give the repository without a tag or digest (each step's image is tagged with its cache key)", flag, v)
+		}
+		if reference.Domain(named) == "localhost" {
+			return nil, fmt.Errorf("%s %s: a registry's repository is needed (localhost/ names are local images), e.g. 127.0.0.1:5000/%s", flag, v, reference.Path(named))
+		}
+		out = append(out, named.String())
+	}
+	return out, nil
 }

@@ -100,3 +100,21 @@ func TestParseOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCacheRepos(t *testing.T) {
+	got, err := ParseCacheRepos("--cache-from", []string{"127.0.0.1:5000/me/cache", "docker://quay.io/x/y", "app"})
+	if want := []string{"127.0.0.1:5000/me/cache", "quay.io/x/y", "docker.io/library/app"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("repositories %v, %v; want %v", got, err, want)
+	}
+	for v, msg := range map[string]string{
+		"type=registry,ref=r/x":                    "BuildKit's type=",
+		"r.io/x:latest":                            "without a tag",
+		"r.io/x@sha256:" + strings.Repeat("a", 64): "without a tag",
+		"localhost/x":                              "localhost/ names are local images",
+		"UPPER/x":                                  "--cache-to",
+	} {
+		if _, err := ParseCacheRepos("--cache-to", []string{v}); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("--cache-to %q: %v; want an error saying %q", v, err, msg)
+		}
+	}
+}

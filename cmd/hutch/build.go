@@ -35,7 +35,7 @@ type buildFlags struct {
 	platform, progress, shmSize      string
 	logfile                          string
 	addHosts, ulimits, ssh           []string
-	outputs                          []string
+	outputs, cacheFrom, cacheTo      []string
 }
 
 func newBuildCommand(a *app) *cobra.Command {
@@ -82,6 +82,8 @@ steps whose inputs did not change come from the cache without running anything.`
 	fl.StringVar(&f.shmSize, "shm-size", "", "size of RUN steps' /dev/shm (default 64m)")
 	stringArrayVar(fl, &f.ssh, "ssh", "an SSH agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK), or ID=SOCKET (repeatable)")
 	stringArrayVarP(fl, &f.outputs, "output", "o", "write the final stage's files instead of making an image (with -t, as well): type=local,dest=DIR (or DIR), type=tar,dest=FILE|- (or -: standard output)")
+	stringArrayVar(fl, &f.cacheFrom, "cache-from", "a registry repository to take steps' images from, tagged with their cache keys (repeatable; as Buildah)")
+	stringArrayVar(fl, &f.cacheTo, "cache-to", "a registry repository to push each layer step's image to, tagged with its cache key (as Buildah)")
 	fl.StringVar(&f.logfile, "logfile", "", "write the steps, RUN output and notes to this file instead (the image ID is still printed)")
 	f.registry.register(c)
 	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
@@ -224,6 +226,22 @@ func (a *app) buildOptions(cmd *cobra.Command, f *buildFlags, contextArg, ctxDir
 	}
 	if o.Output, err = parseBuildOutput(f, cmd.OutOrStdout()); err != nil {
 		return o, err
+	}
+	if o.CacheFrom, err = builder.ParseCacheRepos("--cache-from", f.cacheFrom); err != nil {
+		return o, err
+	}
+	cacheTo, err := builder.ParseCacheRepos("--cache-to", f.cacheTo)
+	if err != nil {
+		return o, err
+	}
+	switch {
+	case len(cacheTo) > 1:
+		return o, fmt.Errorf("--cache-to given %d times: hutch pushes to one repository", len(cacheTo))
+	case len(cacheTo) == 1:
+		o.CacheTo = cacheTo[0]
+	}
+	if (len(o.CacheFrom) > 0 || o.CacheTo != "") && !f.layers {
+		return o, fmt.Errorf("--cache-from and --cache-to need the step cache: drop --layers=false")
 	}
 	out := cmd.OutOrStdout()
 	runOut := os.Stdout
