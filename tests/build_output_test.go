@@ -121,7 +121,7 @@ func bdCheckExported(t *testing.T, sb *sandbox, dir string) {
 // TestBuildOutputTar: -o type=tar,dest=FILE writes the stage's files as a tar with the
 // image's owners and modes (setuid kept, 1000:1000 kept, symlinks as symlinks), as a
 // file of the user's; -o - writes it to standard output (tar t lists it) and the
-// steps to stderr.
+// steps to stderr, and is refused when standard output is a terminal.
 func TestBuildOutputTar(t *testing.T) {
 	t.Parallel()
 	sb := bdSandbox(t)
@@ -169,6 +169,11 @@ func TestBuildOutputTar(t *testing.T) {
 	names := lines(strings.ReplaceAll(string(listed), "./", ""))
 	sort.Strings(names)
 	assertEqual(t, strings.Join(names, " "), "app pw sub/ sub/f sub/rel", "tar t of -o -")
+
+	// Standard output a terminal: refused, as Docker does.
+	text, code := lcOnTerminal(sb, 24, 200, "", "build", "--target", "bin", "-o", "-", ctx)
+	assertEqual(t, code, 125, "-o - to a terminal: status")
+	assertContains(t, text, "standard output is a terminal", "-o - to a terminal")
 
 	// type=tar,dest=-: the same; -q: nothing but the tar.
 	r = sb.ok("build", "-q", "--target", "bin", "-o", "type=tar,dest=-", ctx)
