@@ -57,8 +57,9 @@ func TestBuildCacheRegistry(t *testing.T) {
 	assertEqual(t, bdRun(other, "two"), "one\n", "the image runs")
 	assertNotContains(t, other.ok("images", "-a").stdout, "cache/app", "the cache's images are kept unnamed")
 	// Taken into the local cache too: without --cache-from, every step hits.
-	r, _ = bdBuild(other, "--timestamp", "0", octx)
+	r, again := bdBuild(other, "--timestamp", "0", octx)
 	bdAllHits(t, r)
+	assertEqual(t, again, id, "the same image from the local cache")
 
 	// A registry that cannot be reached: a warning, once, and the steps run; a
 	// repository without the keys: the steps run.
