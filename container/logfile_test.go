@@ -180,8 +180,8 @@ func TestLogCursorTruncated(t *testing.T) {
 	}
 	lc := &logCursor{path: r.LogPath(c.ID), files: 1, alive: func() bool { return true }}
 	defer lc.Close()
-	if !lc.openOldest() {
-		t.Fatal("no log")
+	if ok, err := lc.openOldest(); !ok {
+		t.Fatal("no log", err)
 	}
 	var got []string
 	use := func(e LogEntry) { got = append(got, e.Line) }
@@ -232,8 +232,8 @@ func TestLogCursorConcurrentWriter(t *testing.T) {
 	}()
 	lc := &logCursor{path: r.LogPath(c.ID), files: 3, alive: func() bool { return !done.Load() }}
 	defer lc.Close()
-	if !lc.openOldest() {
-		t.Fatal("no log")
+	if ok, err := lc.openOldest(); !ok {
+		t.Fatal("no log", err)
 	}
 	next := int64(1)
 	use := func(e LogEntry) {

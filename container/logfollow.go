@@ -2,7 +2,9 @@ package container
 
 import (
 	"bufio"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"time"
@@ -58,13 +60,16 @@ func (l *logCursor) Close() {
 	}
 }
 
-// openOldest opens the oldest log file there is; false when there is none.
-func (l *logCursor) openOldest() bool {
+// openOldest opens the oldest log file there is; false when there is none (an error
+// when one is there but cannot be read).
+func (l *logCursor) openOldest() (bool, error) {
 retry:
 	for i := l.files - 1; i >= 0; i-- {
 		f, err := os.Open(l.name(i))
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
+		} else if err != nil {
+			return false, err
 		}
 		// PATH.i+1 was not there a moment ago: if it is now, a rotation moved the
 		// file opened before it was opened, and an older one is to be read first.
@@ -75,9 +80,9 @@ retry:
 			}
 		}
 		l.set(f)
-		return true
+		return true, nil
 	}
-	return false
+	return false, nil
 }
 
 // read hands every complete entry from the reader's place to the end of its file to
@@ -128,7 +133,7 @@ func (l *logCursor) advance(use func(LogEntry)) int {
 			// Rotated past PATH.N-1 (the log turned over max-file times since it was
 			// opened; what was written after it is the oldest file, or lost), or
 			// removed with the container.
-			if l.openOldest() {
+			if ok, _ := l.openOldest(); ok {
 				return logMoved
 			}
 		default:

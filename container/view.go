@@ -119,17 +119,19 @@ func (r *Records) Logs(c *Config, o LogOptions, stdout, stderr io.Writer) error 
 		return err == nil && st.Status == StatusRunning
 	}}
 	defer lc.Close()
-	if !lc.openOldest() {
-		if !o.Follow {
-			return nil
+	for {
+		ok, err := lc.openOldest()
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
 		}
 		// Not begun yet: wait for the log while the container runs.
-		for !lc.openOldest() {
-			if !lc.alive() {
-				return nil
-			}
-			time.Sleep(50 * time.Millisecond)
+		if !o.Follow || !lc.alive() {
+			return nil
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	// The log so far, its rotated files first, then (with Follow) what comes.
 	use, following := keep, false
