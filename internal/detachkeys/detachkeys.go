@@ -34,6 +34,22 @@ func Parse(s string) ([]byte, error) {
 	return keys, nil
 }
 
+// Choose is the sequence in force: the flag's when it was given (set), else the
+// configuration's (config.toml's [engine] detach_keys, nil when unset), else Default.
+func Choose(flag string, set bool, config *string) ([]byte, error) {
+	switch {
+	case set:
+		keys, err := Parse(flag)
+		if err != nil {
+			return nil, fmt.Errorf("--detach-keys: %w", err)
+		}
+		return keys, nil
+	case config != nil:
+		return Parse(*config)
+	}
+	return Parse(Default)
+}
+
 func key(k string) (byte, bool) {
 	if len(k) == 1 {
 		c := k[0]
