@@ -127,7 +127,11 @@ func attachSession(conn *os.File, stdio IO, interactive bool, send func(os.Signa
 	}
 	defer master.Close()
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, append([]os.Signal{syscall.SIGWINCH}, forwarded...)...)
+	signal.Notify(sigs, syscall.SIGWINCH)
+	if send != nil {
+		// Caught, and passed on but with --sig-proxy=false (as a foreground run).
+		signal.Notify(sigs, forwarded...)
+	}
 	defer signal.Stop(sigs)
 	resize(stdio.Stdout, master)
 	if interactive && term.IsTerminal(int(stdio.Stdin.Fd())) {
@@ -164,7 +168,7 @@ func attachSession(conn *os.File, stdio IO, interactive bool, send func(os.Signa
 		case s := <-sigs:
 			if s == syscall.SIGWINCH {
 				resize(stdio.Stdout, master)
-			} else if send != nil && !stdio.NoSigProxy {
+			} else if !stdio.NoSigProxy {
 				send(s)
 			}
 		case <-detach:
@@ -235,10 +239,12 @@ func socketPair() (*os.File, *os.File, error) {
 	return os.NewFile(uintptr(fds[0]), "attach"), os.NewFile(uintptr(fds[1]), "attach (monitor's end)"), nil
 }
 
-// Detachable tells whether an attached session of c can be left with the detach keys
-// (Docker's rule: a terminal, with standard input attached) and keys are set.
+// Detachable tells whether an attached session of c can be left with the detach keys:
+// keys are set, and (Docker's rule) it has a terminal, with standard input attached;
+// and it can run under a monitor (checkDetachedJoins: a container that joins another's
+// namespaces runs in the foreground, and cannot be left).
 func Detachable(c *Config, interactive bool, keys []byte) bool {
-	return c.TTY && interactive && len(keys) > 0
+	return c.TTY && interactive && len(keys) > 0 && checkDetachedJoins(c) == nil
 }
 
 // RunDetachable starts a created terminal container under its monitor, as `run -d`

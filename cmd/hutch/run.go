@@ -254,14 +254,19 @@ func newRunCommand(a *app) *cobra.Command {
 				return err
 			}
 			if f.tty && f.interactive && len(keys) > 0 && len(f.attach) == 0 {
-				// Detaching is possible: the container runs under its monitor, as with -d,
-				// attached from the start (container.RunDetachable).
-				stdio.DetachKeys = keys
+				// Detaching may be possible: the container runs under its monitor, as with
+				// -d, attached from the start (container.RunDetachable).
 				cfg, err := m.Create(req, img)
 				if err != nil {
 					return err
 				}
-				code, err := m.RunDetachable(cfg, stdio)
+				var code int
+				if container.Detachable(cfg, true, keys) {
+					stdio.DetachKeys = keys
+					code, err = m.RunDetachable(cfg, stdio)
+				} else {
+					code, err = m.RunAttached(cfg, stdio)
+				}
 				if err != nil {
 					_ = m.Remove(cfg, true) // it never ran: leave nothing behind
 				}
