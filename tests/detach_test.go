@@ -142,14 +142,27 @@ func TestDetachKeysRunDisabled(t *testing.T) {
 }
 
 // TestDetachKeysRemove: a --rm container left with the detach keys is removed when it
-// ends later (here: stopped).
+// ends later (here: stopped); its terminal has the caller's size from the start, and
+// follows the size of the terminal attached to it, in `run -it` and in `attach`.
 func TestDetachKeysRemove(t *testing.T) {
 	t.Parallel()
 	sb := lcSandbox(t)
-	p := sb.startOnPTY(24, 80, "run", "--rm", "-it", "--name", "gone", lcImage, "sh", "-c", byteEcho)
+	p := sb.startOnPTY(24, 80, "run", "--rm", "-it", "--name", "gone", lcImage, "sh", "-c",
+		`trap 'echo resized=$(stty size)' WINCH; echo start=$(stty size); echo ready; while :; do sleep 0.05; done`)
 	p.waitOutput("ready\n", 30*time.Second)
+	assertContains(t, p.stdout.String(), "start=24 80\n", "the terminal's size at the start of run -it")
+	setWinsize(t, p.master, 50, 132)
+	p.waitOutput("resized=50 132\n", 10*time.Second)
 	typeOn(t, p, "\x10\x11")
 	detachOK(t, sb, p, "gone", "run --rm -it, ctrl-p ctrl-q")
+
+	p = sb.startOnPTY(30, 90, "attach", "gone")
+	p.waitOutput("resized=30 90\n", 10*time.Second)
+	setWinsize(t, p.master, 40, 100)
+	p.waitOutput("resized=40 100\n", 10*time.Second)
+	typeOn(t, p, "\x10\x11")
+	detachOK(t, sb, p, "gone", "attach, ctrl-p ctrl-q")
+
 	sb.ok("stop", "-t", "1", "gone")
 	lcEventually(t, 15*time.Second, "the --rm container removed after its stop", func() (bool, string) {
 		r := sb.ok("ps", "-a", "-q")
