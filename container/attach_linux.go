@@ -331,8 +331,10 @@ func (r *Records) attachLive(c *Config, withStdin bool, stdio IO) (code int, ok 
 	return st.ExitCode, true, nil
 }
 
-// detachedNote is said when the user leaves a container running.
+// detachedNote is said (and the detach event emitted, as Docker's) when the user leaves
+// a container running.
 func detachedNote(w io.Writer, c *Config) {
+	c.Emit(events.Detach)
 	fmt.Fprintf(w, "\nDetached from %s: it keeps running (`hutch attach %s` to come back)\n", c.Name, c.Name)
 }
 

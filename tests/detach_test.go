@@ -111,6 +111,10 @@ func TestDetachKeysRunAttach(t *testing.T) {
 	assertContains(t, r.stderr, "detach_keys", "a bad detach_keys in config.toml")
 	sb.writeConfig("")
 
+	// Each detach was an event.
+	r = sb.ok("events", "--stream=false", "--filter", "event=detach", "--filter", "container=dk", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	assertEqual(t, strings.Count(r.stdout, "detach dk\n"), 4, "detach events of dk (run -it, attach three times)\n"+r.String())
+
 	sb.ok("rm", "dk")
 	lcAssertClean(t, sb, "rm")
 }
