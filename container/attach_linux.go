@@ -282,8 +282,9 @@ func (m *Manager) RunDetachable(c *Config, stdio IO) (int, error) {
 		return 0, nil
 	}
 	// The exit is recorded (and a --rm container removed) when the monitor ends, unless
-	// it restarts the container: then the first run's status is the answer, as Docker's.
-	if policy, _ := ParseRestart(c.Restart); policy == "no" && a.exited {
+	// it may restart the container: then the first run's status is the answer, as
+	// Docker's.
+	if policy, _ := ParseRestart(c.Restart); policy == "no" && c.HealthOnFailure != "restart" && a.exited {
 		_, _ = p.Wait()
 	} else {
 		_ = p.Release()
