@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +213,40 @@ func TestDetachKeysStartExec(t *testing.T) {
 	assertEqual(t, r.code, 7, "attach, then q\n"+r.String())
 	sb.ok("rm", "sa")
 	lcAssertClean(t, sb, "rm")
+}
+
+// TestDetachKeysOnlyStdio: a `run -it` container (under its monitor, attached through
+// a socket) and an `exec -it` command inherit their terminal as fds 0, 1 and 2 and
+// nothing else: none of the attach sockets, the terminal's master or the caller's files.
+func TestDetachKeysOnlyStdio(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	loadProbe(t, sb)
+	lcCleanupContainers(t, sb)
+	img := "localhost/probe:1"
+	fdLine := regexp.MustCompile(`(?m)^fds (\d+): (.*)$`)
+	check := func(what, out string) {
+		t.Helper()
+		var fds []string
+		for _, m := range fdLine.FindAllStringSubmatch(out, -1) {
+			fds = append(fds, m[1])
+			if !strings.HasPrefix(m[2], "/dev/pts/") && m[2] != "/dev/console" {
+				t.Errorf("%s: fd %s is %s, not the container's terminal", what, m[1], m[2])
+			}
+		}
+		if strings.Join(fds, ",") != "0,1,2" {
+			t.Errorf("%s: the process has fds %v open, want 0, 1 and 2 only:\n%s", what, fds, out)
+		}
+	}
+	p := sb.startOnPTY(24, 80, "run", "--rm", "-it", "--network", "none", img, "probe", "fds")
+	r := p.finish()
+	assertEqual(t, r.code, 0, "run -it probe fds\n"+r.String())
+	check("run -it", r.stdout)
+
+	sb.ok("run", "-dit", "--name", "held", "--network", "none", img, "sleep", "1000")
+	p = sb.startOnPTY(24, 80, "exec", "-it", "held", "probe", "fds")
+	r = p.finish()
+	assertEqual(t, r.code, 0, "exec -it probe fds\n"+r.String())
+	check("exec -it", r.stdout)
+	sb.ok("rm", "-f", "held")
 }
