@@ -313,6 +313,11 @@ func (r *Records) attachLive(c *Config, withStdin bool, stdio IO) (code int, ok 
 	}
 	a, err := attachSession(conn, stdio, interactive, nil)
 	if err != nil {
+		// The monitor hung up before handing its terminal over: the container ended
+		// as attach came (its status is the answer), or the monitor failed.
+		if st, werr := r.WaitExit(c.ID, 0); werr == nil {
+			return st.ExitCode, true, nil
+		}
 		return nsinit.ExitEngine, true, err
 	}
 	if a.detached {
