@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -49,7 +50,7 @@ func TestSplitHandsOverTheRequest(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Code != 3 {
 		t.Fatalf("the handing half returned %v, want the other half's status 3 as an *ExitError", err)
 	}
-	if outside != 1 || inside != 0 || h.place != InMountsOf(42) || len(h.env) != 1 {
+	if outside != 1 || inside != 0 || !reflect.DeepEqual(h.place, InMountsOf(42)) || len(h.env) != 1 {
 		t.Fatalf("outside ran %d times, inside %d, place %+v, env %q", outside, inside, h.place, h.env)
 	}
 	k, v, _ := strings.Cut(h.env[0], "=")
@@ -88,7 +89,7 @@ func TestSplitZeroStatus(t *testing.T) {
 		Inside:  func(struct{}) error { t.Fatal("inside ran in the handing process"); return nil },
 	})
 	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Code != 0 || h.place != InStore {
+	if !errors.As(err, &ee) || ee.Code != 0 || !reflect.DeepEqual(h.place, InStore) {
 		t.Fatalf("got %v (place %+v), want *ExitError 0 after handing over to InStore", err, h.place)
 	}
 }
@@ -151,7 +152,7 @@ func TestSplitWrongCommand(t *testing.T) {
 func TestUseStore(t *testing.T) {
 	h := &handOff{code: 7}
 	var ee *ExitError
-	if err := outsideSession(h).UseStore(); !errors.As(err, &ee) || ee.Code != 7 || h.place != InStore || len(h.env) != 0 {
+	if err := outsideSession(h).UseStore(); !errors.As(err, &ee) || ee.Code != 7 || !reflect.DeepEqual(h.place, InStore) || len(h.env) != 0 {
 		t.Fatalf("UseStore as the plain user: %v, place %+v, env %q", err, h.place, h.env)
 	}
 	if err := (&Session{Host: &Host{Inside: true}}).UseStore(); err != nil {

@@ -95,7 +95,7 @@ func TestReexecSingleIDNamespace(t *testing.T) {
 	t.Setenv(envChild, out)
 	s := &State{User: "tester", UID: 0, GID: 0, SingleID: true,
 		UIDMap: []IDMap{{0, 0, 1}}, GIDMap: []IDMap{{0, 0, 1}}}
-	code, err := Reexec(s, []string{"-test.run=^$"}, "HUTCH_TEST_EXTRA=yes")
+	code, err := Reexec(s, nil, []string{"-test.run=^$"}, "HUTCH_TEST_EXTRA=yes")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,5 +156,5 @@ func reexecWithState(t *testing.T, s *State) (int, error) {
 	lie.SingleID = false
 	b, _ := json.Marshal(lie)
 	// The extra environment comes after EnvState in the child, and the last one wins.
-	return Reexec(s, []string{"-test.run=^$"}, EnvState+"="+string(b))
+	return Reexec(s, nil, []string{"-test.run=^$"}, EnvState+"="+string(b))
 }
