@@ -61,3 +61,41 @@ func TestCopyHostView(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyHostViewLaterMount: the same from the mount namespace the kept one was made
+// from, for a mount made there after the kept namespace's holder started, on a mount
+// point that does not propagate (the test's namespace has private propagation, as a
+// host without systemd does): the kept namespace, and the monitors' below it, show
+// the bare directory there. hutch at 7da392a copied that directory's file into the
+// container and wrote there, running or stopped (only a working directory under such
+// a mount was noticed, and the command then given a view of its own).
+func TestCopyHostViewLaterMount(t *testing.T) {
+	t.Parallel()
+	ns := newMountNS(t) // made first: the sandbox's reset runs in it too
+	sb := newSandbox(t, userWithRange)
+	sb.ns = ns
+	importRunImages(t, sb, imgRun)
+	lcCleanupContainers(t, sb)
+	priv := lcOwnedDir(t, sb, "priv")
+	other := lcOwnedDir(t, sb, "private")
+	sb.writeUserFile(filepath.Join(priv, "f"), "kept-view\n")
+	sb.writeUserFile(filepath.Join(other, "f"), "user-view\n")
+	sb.ok("run", "-d", "--name", "running", imgRun, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
+	sb.ok("create", "--name", "stopped", imgRun, "sleep", "1000")
+	sb.holder(t) // the kept namespace is there, copied from ns before the mount
+	ns.bind(other, priv)
+	for _, name := range []string{"running", "stopped"} {
+		sb.ok("cp", priv+"/f", name+":/in") // absolute: nsenter leaves the working directory at /
+		sb.ok("cp", name+":/in", priv+"/out-"+name)
+	}
+	sb.ok("start", "stopped")
+	for _, name := range []string{"running", "stopped"} {
+		if got := sb.ok("exec", name, "cat", "/in").stdout; got != "user-view\n" {
+			t.Errorf("the file copied into the %s container: %q, want the user's view", name, got)
+		}
+		if b, err := os.ReadFile(filepath.Join(other, "out-"+name)); err != nil || string(b) != "user-view\n" {
+			t.Errorf("cp out of the %s container: %q, %v where the user sees %s", name, b, err, priv)
+		}
+	}
+	sb.ok("rm", "-f", "running", "stopped")
+}
