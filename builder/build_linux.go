@@ -545,7 +545,7 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 			if err := b.hold(hit.Layer); err != nil {
 				return err
 			}
-			st.Config, st.Layer, st.CmdSet, st.key = hit.Config, hit.Layer, hit.CmdSet, key
+			st.Config, st.Layer, st.CmdSet, st.key = hit.Config, hit.Layer, hit.CmdSet, hit.key
 			id := configID(&st.Config)
 			fmt.Fprintf(b.o.Stdout, "--> Using cache %s\n--> %s\n", id, id[:12])
 			return nil
@@ -563,8 +563,8 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 		}
 		return b.f.atLine(loc, err)
 	}
-	st.key = key
 	id := configID(&st.Config)
+	st.key = stateKey(key, id)
 	if b.o.Layers {
 		if st.Layer != parentLayer {
 			// An intermediate image keeps the step's layer referenced (and usable).

@@ -40,6 +40,7 @@ func TestCacheEntryRoundTrip(t *testing.T) {
 		later := now.Add(time.Duration(i) * time.Second)
 		st.Config.History = append(st.Config.History, images.History{Created: &later, CreatedBy: fmt.Sprint("step", i), EmptyLayer: true})
 		want := configID(&st.Config)
+		st.key = stateKey(fmt.Sprint("step", i), want)
 		e := diff(snap, st)
 		data, _ := json.Marshal(e)
 		var read entry
@@ -56,6 +57,11 @@ func TestCacheEntryRoundTrip(t *testing.T) {
 		}
 		if _, ok := read.apply(&state{Config: parent, key: "another"}); ok {
 			t.Fatalf("step %d: the entry applied to another parent", i)
+		}
+		// An entry of the layout before states were kept names no state after it.
+		read.State = ""
+		if _, ok := read.apply(&state{Config: parent, key: fmt.Sprint("parent", i)}); ok {
+			t.Fatalf("step %d: an entry without the state after it applied", i)
 		}
 	}
 }
