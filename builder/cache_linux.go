@@ -428,7 +428,10 @@ func pruneIndex(steps string) {
 type staleEntry struct{ path, layer string }
 
 // staleEntries are the entries whose layer is gone from the store, found through the
-// index: the work is one look per indexed layer and one per entry removed.
+// index: the work is one look per indexed layer and one read per entry it names. A gone
+// layer's index may name a key whose entry another build has stored since, with a layer
+// of its own (a step key has one entry, the last stored): that entry is not stale, only
+// the index's name of it is.
 func staleEntries(store cstorage.Store) ([]staleEntry, int, error) {
 	steps := stepsRoot(store.GraphRoot())
 	idx := filepath.Join(steps, layersDir)
@@ -456,10 +459,16 @@ func staleEntries(store cstorage.Store) ([]staleEntry, int, error) {
 		found := false
 		for _, k := range keys {
 			p := entryPath(steps, k.Name())
-			if _, err := os.Lstat(p); err == nil {
-				out = append(out, staleEntry{p, d.Name()})
-				found = true
+			data, err := os.ReadFile(p)
+			if err != nil {
+				continue
 			}
+			var e entry
+			if json.Unmarshal(data, &e) == nil && e.Layer != d.Name() {
+				continue // stored since by another build (a damaged entry goes)
+			}
+			out = append(out, staleEntry{p, d.Name()})
+			found = true
 		}
 		if !found {
 			out = append(out, staleEntry{layer: d.Name()}) // only the index is left
