@@ -164,8 +164,8 @@ poll:
 	k.cmd.Stdout, k.cmd.Stderr = k.stdout, k.stderr
 	k.launch()
 	bdWaitAny(k, "slow-began-42", time.Minute)
-	if err := syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	if !k.leader.kill() {
+		t.Fatal("the slow build ended before it was killed")
 	}
 	k.wait()
 	lcEventually(t, 10*time.Second, "the killed build's step processes gone", func() (bool, string) {

@@ -17,6 +17,7 @@ import (
 // background is a hutch command running while the test does other things.
 type background struct {
 	cmd            *exec.Cmd
+	leader         *groupLeader
 	args           []string
 	stdout, stderr bytes.Buffer
 	done           chan struct{}
@@ -32,8 +33,9 @@ func (sb *sandbox) start(args ...string) *background {
 	if err := b.cmd.Start(); err != nil {
 		sb.t.Fatalf("starting hutch %s: %v", shellJoin(args), err)
 	}
+	b.leader = leaderOf(b.cmd)
 	go func() {
-		err := b.cmd.Wait()
+		err := b.leader.wait(b.cmd)
 		b.res = result{args: args, stdout: b.stdout.String(), stderr: b.stderr.String(), elapsed: time.Since(start)}
 		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			b.res.code = ee.ExitCode()
@@ -66,8 +68,8 @@ func (b *background) wait() result {
 // killGroup kills hutch and its re-executed child (the whole process group) at once.
 func (b *background) killGroup(t *testing.T) {
 	t.Helper()
-	if err := syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill -KILL -%d: %v", b.cmd.Process.Pid, err)
+	if !b.leader.kill() {
+		t.Fatalf("kill -KILL -%d: hutch %s had ended already", b.cmd.Process.Pid, shellJoin(b.args))
 	}
 }
 

@@ -519,7 +519,7 @@ func (c *crashRun) trial(i int) {
 			// itself (the process the user started), whose namespaced child then dies by
 			// its parent-death signal.
 			if i%2 == 0 {
-				killed = syscall.Kill(-pgid, syscall.SIGKILL) == nil
+				killed = bg.leader.kill()
 			} else {
 				killed = bg.cmd.Process.Kill() == nil
 			}

@@ -28,10 +28,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Build tags hutch needs (docs/development.md).
@@ -957,4 +960,45 @@ func machineLock(t *testing.T, name string) {
 		t.Fatalf("locking %s: %v", p, err)
 	}
 	t.Cleanup(func() { f.Close() }) // closing the last descriptor releases the lock
+}
+
+// groupLeader guards `kill(-pgid)` of a command that leads its own process group (every
+// hutch command the harness starts) against pid reuse. Once the leader is reaped its pid,
+// and so its group's id, is free: a later kill(-pgid) could reach another test's command
+// that got the same number (pid_max is 32768, and a second suite starts many). Here the
+// leader is reaped only after exited is set under the lock, so a kill made under the
+// lock reaches the group while its leader, alive or a zombie, still holds the number.
+type groupLeader struct {
+	mu     sync.Mutex
+	pid    int
+	exited bool
+}
+
+// leaderOf is the group leader of a started command.
+func leaderOf(cmd *exec.Cmd) *groupLeader { return &groupLeader{pid: cmd.Process.Pid} }
+
+// wait waits for the leader to end without reaping it, marks it, then reaps it through
+// cmd.Wait (which also waits for the output to be copied) and returns that error.
+func (g *groupLeader) wait(cmd *exec.Cmd) error {
+	var info unix.Siginfo
+	for {
+		if err := unix.Waitid(unix.P_PID, g.pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+			break
+		}
+	}
+	g.mu.Lock()
+	g.exited = true
+	g.mu.Unlock()
+	return cmd.Wait()
+}
+
+// kill sends SIGKILL to the leader's process group, unless the leader has ended (then
+// what is left of its group is left alone: its number may be someone else's soon).
+func (g *groupLeader) kill() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.exited || g.pid == 0 {
+		return false
+	}
+	return syscall.Kill(-g.pid, syscall.SIGKILL) == nil
 }

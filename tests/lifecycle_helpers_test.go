@@ -758,6 +758,7 @@ func (l *lcBuffer) String() string {
 type lcBg struct {
 	args           []string
 	cmd            *exec.Cmd
+	leader         *groupLeader
 	stdout, stderr lcBuffer
 	done           chan struct{}
 	res            result
@@ -774,8 +775,9 @@ func lcStart(sb *sandbox, o runOpts, args ...string) *lcBg {
 	if err := b.cmd.Start(); err != nil {
 		sb.t.Fatalf("starting hutch %s: %v", shellJoin(args), err)
 	}
+	b.leader = leaderOf(b.cmd)
 	go func() {
-		err := b.cmd.Wait()
+		err := b.leader.wait(b.cmd)
 		b.res = result{args: args, elapsed: time.Since(began)}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -793,7 +795,7 @@ func lcStart(sb *sandbox, o runOpts, args ...string) *lcBg {
 		select {
 		case <-b.done:
 		default:
-			_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+			b.leader.kill()
 			<-b.done
 		}
 	})
@@ -817,7 +819,7 @@ func (b *lcBg) wait(t *testing.T, timeout time.Duration) result {
 	case <-b.done:
 		return b.res
 	case <-time.After(timeout):
-		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+		b.leader.kill()
 		<-b.done
 		t.Fatalf("hutch %s did not end within %s (killed now); so far:\n%s", shellJoin(b.args), timeout, b.res)
 		return result{}

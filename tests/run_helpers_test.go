@@ -172,6 +172,7 @@ type bgRun struct {
 	t              *testing.T
 	args           []string
 	cmd            *exec.Cmd
+	leader         *groupLeader
 	stdout, stderr *syncBuffer
 	done           chan struct{}
 	res            result
@@ -193,8 +194,9 @@ func (b *bgRun) launch() {
 	if err := b.cmd.Start(); err != nil {
 		b.t.Fatalf("starting hutch %s: %v", shellJoin(b.args), err)
 	}
+	b.leader = leaderOf(b.cmd)
 	go func() {
-		err := b.cmd.Wait()
+		err := b.leader.wait(b.cmd)
 		b.res = result{args: b.args, elapsed: time.Since(began)}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -212,7 +214,7 @@ func (b *bgRun) launch() {
 		select {
 		case <-b.done:
 		default:
-			_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+			b.leader.kill()
 			<-b.done
 		}
 	})
@@ -253,7 +255,7 @@ func (b *bgRun) wait() result {
 	select {
 	case <-b.done:
 	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+		b.leader.kill()
 		<-b.done
 		b.t.Fatalf("hutch %s did not end within 30s; killed it. stdout:\n%s", shellJoin(b.args), b.stdout.String())
 	}
