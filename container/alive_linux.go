@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // execing tells whether pid, whose /proc/PID/stat reads as a zombie, is in fact executing
@@ -76,4 +78,25 @@ func MonitorGone(pid int, id string, timeout time.Duration) {
 			return
 		}
 	}
+}
+
+// self is this process, as an Owner.
+func self() *Owner {
+	st, _ := fsutil.ProcessStart(os.Getpid())
+	return &Owner{Pid: os.Getpid(), Start: st}
+}
+
+// Alive tells whether the process still runs (false for nil).
+func (o *Owner) Alive() bool {
+	if o == nil || o.Pid <= 0 {
+		return false
+	}
+	st, ok := fsutil.ProcessStart(o.Pid)
+	return ok && st == o.Start
+}
+
+// Starting tells whether a process is starting the container right now (State.Starter):
+// it has not recorded it as running yet, and what it mounted and attached is its own.
+func Starting(st *State) bool {
+	return st.Status != StatusRunning && st.Starter.Alive()
 }
