@@ -151,7 +151,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, fr
 	if !c.AutoRemove { // a --rm container's records go right after
 		defer func() {
 			st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
-			_ = m.Records.SaveState(c.ID, st)
+			m.saveEnd(c.ID, st)
 		}()
 	}
 	endHealth := m.Records.healthLoop(c, m.Seccomp)
