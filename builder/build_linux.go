@@ -121,9 +121,13 @@ type state struct {
 	Config images.Config `json:"config"`
 	Layer  string        `json:"layer"`
 	CmdSet bool          `json:"cmdSet,omitempty"`
-	key    string
-	args   *vars
-	stage  int
+	// key is the state's key in the local cache: the key of the step that made it and
+	// the configuration it gave (stateKey); rkey its key in a registry cache: the chain of
+	// the steps' keys alone (remote_cache_linux.go).
+	key   string
+	rkey  string
+	args  *vars
+	stage int
 }
 
 // Builder runs one build.
@@ -500,6 +504,7 @@ func (b *Builder) from(i int) (*state, []string, error) {
 	case strings.EqualFold(base, "scratch"):
 		st.Config = images.Config{Architecture: runtime.GOARCH, OS: "linux", RootFS: images.RootFS{Type: "layers"}}
 		st.key = hashKey("from", "scratch", b.epochKey())
+		st.rkey = st.key
 		return st, nil, nil
 	}
 	if j, ok := b.f.stageIndex(base, i); ok {
@@ -507,7 +512,7 @@ func (b *Builder) from(i int) (*state, []string, error) {
 		if prev == nil {
 			return nil, nil, fmt.Errorf("FROM %s: stage %d was not built", base, j)
 		}
-		st.Config, st.Layer, st.CmdSet, st.key = cloneConfig(prev.Config), prev.Layer, prev.CmdSet, prev.key
+		st.Config, st.Layer, st.CmdSet, st.key, st.rkey = cloneConfig(prev.Config), prev.Layer, prev.CmdSet, prev.key, prev.rkey
 		return st, nil, nil
 	}
 	if _, ok := b.f.stageIndex(base, -1); ok {
@@ -524,6 +529,7 @@ func (b *Builder) from(i int) (*state, []string, error) {
 	st.Config = *cfg
 	st.Layer = img.TopLayer
 	st.key = hashKey("from", "image:"+img.ID, b.epochKey())
+	st.rkey = st.key
 	triggers := st.Config.Config.OnBuild
 	st.Config.Config.OnBuild = nil
 	return st, triggers, nil
@@ -565,7 +571,9 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 	if err != nil {
 		return b.f.atLine(loc, err)
 	}
-	key := hashKey("step", st.key, text(c), strings.Join(argKeyPart(st.args), "\n"), strings.Join(p.key, "\n"))
+	argPart, planPart := strings.Join(argKeyPart(st.args), "\n"), strings.Join(p.key, "\n")
+	key := hashKey("step", st.key, text(c), argPart, planPart)
+	rkey := hashKey("step", st.rkey, text(c), argPart, planPart)
 	useCache := b.o.Layers && !b.o.NoCache
 	if useCache {
 		if hit := b.lookup(key, st); hit != nil {
@@ -573,10 +581,10 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 				return err
 			}
 			parent := st.Layer
-			st.Config, st.Layer, st.CmdSet, st.key = hit.Config, hit.Layer, hit.CmdSet, key
+			st.Config, st.Layer, st.CmdSet, st.key, st.rkey = hit.Config, hit.Layer, hit.CmdSet, hit.key, rkey
 			id := configID(&st.Config)
 			fmt.Fprintf(b.o.Stdout, "--> Using cache %s\n--> %s\n", id, id[:12])
-			return b.pushCache(st, c, parent, "")
+			return b.pushCache(rkey, st, c, parent, "")
 		}
 	}
 	parentLayer := st.Layer
@@ -585,7 +593,7 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 		before = snapshotOf(st)
 	}
 	if useCache && len(b.o.CacheFrom) > 0 && makesLayer(c) {
-		from, err := b.remoteLookup(key, st)
+		from, err := b.remoteLookup(key, rkey, st)
 		if err != nil {
 			return b.f.atLine(loc, err)
 		}
@@ -593,7 +601,7 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 			b.save(key, before, st)
 			id := configID(&st.Config)
 			fmt.Fprintf(b.o.Stdout, "--> Using cache %s from %s\n--> %s\n", id, from, id[:12])
-			return b.pushCache(st, c, parentLayer, from)
+			return b.pushCache(rkey, st, c, parentLayer, from)
 		}
 	}
 	if err := b.run(st, c, p); err != nil {
@@ -603,8 +611,8 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 		}
 		return b.f.atLine(loc, err)
 	}
-	st.key = key
 	id := configID(&st.Config)
+	st.key, st.rkey = stateKey(key, id), rkey
 	if b.o.Layers {
 		if st.Layer != parentLayer {
 			// An intermediate image keeps the step's layer referenced (and usable).
@@ -615,7 +623,7 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 		b.save(key, before, st)
 	}
 	fmt.Fprintf(b.o.Stdout, "--> %s\n", id[:12])
-	return b.pushCache(st, c, parentLayer, "")
+	return b.pushCache(rkey, st, c, parentLayer, "")
 }
 
 // atLine prefixes err with the file and line of loc.

@@ -20,10 +20,19 @@ import (
 // The step cache is one small file per step key under GRAPHROOT/hutch-build/steps:
 // what the step changed in the stage's state (its history entry, the variables and
 // labels it set, its top layer), against the state before it. A step's key is made of
-// its parent's key, so a hit is always found with that parent's state at hand, and the
-// entry is applied to it: no container, mount or process. An entry stays the size of
+// the key of the state before it, so a hit is always found with that state at hand, and
+// the entry is applied to it: no container, mount or process. An entry stays the size of
 // its step, however long the Dockerfile (a full copy of the configuration per step made
 // 10,000 ENV lines cost gigabytes).
+//
+// The key of the state after a step (stateKey, kept in the entry) is the step's key and
+// the ID of the configuration it gave, not the step's key alone: two builds whose step
+// gave different results (a RUN's output, its time) store two entries for the next step,
+// one under each state. A step key has one entry, the one stored last (as Docker takes
+// the newest of equal candidates); whichever it is, the steps after it follow entries
+// stored after that same result, so a fully cached build gives the image of a build that
+// ran, never one with a step of one build on a step of another (a third image whose
+// layers are not those its configuration lists).
 //
 // Entries are indexed by their layer (steps/layers/LAYER/KEY, empty files), so that
 // when a layer goes (`hutch image prune`), the entries that lead to it go too, at the
@@ -44,6 +53,9 @@ const (
 // entry is one step's cache entry: its change to the state before it (parent).
 type entry struct {
 	Parent string `json:"parent"`
+	// State is the key of the state after the step (stateKey): the next step's key is
+	// made of it. An entry without one (written before it was kept) is a miss.
+	State  string `json:"state"`
 	Layer  string `json:"layer,omitempty"`
 	CmdSet bool   `json:"cmdSet,omitempty"`
 	// Base is the configuration after the step without its history, layer digests,
@@ -83,7 +95,7 @@ func snapshotOf(st *state) snapshot {
 // diff is the entry that takes the state p to st.
 func diff(p snapshot, st *state) *entry {
 	c := st.Config
-	e := &entry{Parent: p.key, Layer: st.Layer, CmdSet: st.CmdSet, Base: c}
+	e := &entry{Parent: p.key, State: st.key, Layer: st.Layer, CmdSet: st.CmdSet, Base: c}
 	e.Base.History, e.Base.RootFS.DiffIDs, e.Base.Config.Env, e.Base.Config.Labels = nil, nil, nil, nil
 	if c.RootFS.DiffIDs != nil && len(c.RootFS.DiffIDs) == 0 {
 		e.Base.RootFS.DiffIDs = []digest.Digest{} // "diff_ids": [], not null: the image's ID depends on it
@@ -129,7 +141,7 @@ func diff(p snapshot, st *state) *entry {
 // entry does not fit it.
 func (e *entry) apply(st *state) (images.Config, bool) {
 	c := st.Config
-	if e.Parent != st.key || e.HistoryFrom > len(c.History) || e.DiffIDsFrom > len(c.RootFS.DiffIDs) {
+	if e.Parent != st.key || e.State == "" || e.HistoryFrom > len(c.History) || e.DiffIDsFrom > len(c.RootFS.DiffIDs) {
 		return images.Config{}, false
 	}
 	out := e.Base
@@ -220,7 +232,13 @@ func (b *Builder) lookup(key string, st *state) *state {
 	if !ok {
 		return nil
 	}
-	return &state{Config: cfg, Layer: e.Layer, CmdSet: e.CmdSet}
+	return &state{Config: cfg, Layer: e.Layer, CmdSet: e.CmdSet, key: e.State}
+}
+
+// stateKey is the key of the state a step (its key stepKey) left: the step's key and
+// the ID of the configuration it gave (its history, layers' diffIDs and settings).
+func stateKey(stepKey, configID string) string {
+	return hashKey("state", stepKey, configID)
 }
 
 func (b *Builder) layerExists(id string) bool {
@@ -410,7 +428,10 @@ func pruneIndex(steps string) {
 type staleEntry struct{ path, layer string }
 
 // staleEntries are the entries whose layer is gone from the store, found through the
-// index: the work is one look per indexed layer and one per entry removed.
+// index: the work is one look per indexed layer and one read per entry it names. A gone
+// layer's index may name a key whose entry another build has stored since, with a layer
+// of its own (a step key has one entry, the last stored): that entry is not stale, only
+// the index's name of it is.
 func staleEntries(store cstorage.Store) ([]staleEntry, int, error) {
 	steps := stepsRoot(store.GraphRoot())
 	idx := filepath.Join(steps, layersDir)
@@ -438,10 +459,16 @@ func staleEntries(store cstorage.Store) ([]staleEntry, int, error) {
 		found := false
 		for _, k := range keys {
 			p := entryPath(steps, k.Name())
-			if _, err := os.Lstat(p); err == nil {
-				out = append(out, staleEntry{p, d.Name()})
-				found = true
+			data, err := os.ReadFile(p)
+			if err != nil {
+				continue
 			}
+			var e entry
+			if json.Unmarshal(data, &e) == nil && e.Layer != d.Name() {
+				continue // stored since by another build (a damaged entry goes)
+			}
+			out = append(out, staleEntry{p, d.Name()})
+			found = true
 		}
 		if !found {
 			out = append(out, staleEntry{layer: d.Name()}) // only the index is left

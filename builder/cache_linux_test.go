@@ -3,10 +3,13 @@ package builder
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
+	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/images"
 )
@@ -40,6 +43,7 @@ func TestCacheEntryRoundTrip(t *testing.T) {
 		later := now.Add(time.Duration(i) * time.Second)
 		st.Config.History = append(st.Config.History, images.History{Created: &later, CreatedBy: fmt.Sprint("step", i), EmptyLayer: true})
 		want := configID(&st.Config)
+		st.key = stateKey(fmt.Sprint("step", i), want)
 		e := diff(snap, st)
 		data, _ := json.Marshal(e)
 		var read entry
@@ -56,6 +60,11 @@ func TestCacheEntryRoundTrip(t *testing.T) {
 		}
 		if _, ok := read.apply(&state{Config: parent, key: "another"}); ok {
 			t.Fatalf("step %d: the entry applied to another parent", i)
+		}
+		// An entry of the layout before states were kept names no state after it.
+		read.State = ""
+		if _, ok := read.apply(&state{Config: parent, key: fmt.Sprint("parent", i)}); ok {
+			t.Fatalf("step %d: an entry without the state after it applied", i)
 		}
 	}
 }
@@ -76,5 +85,64 @@ func TestCacheEntrySize(t *testing.T) {
 	data, _ := json.Marshal(diff(snap, st))
 	if len(data) > 1024 {
 		t.Fatalf("the entry of one ENV after 5000 is %d bytes: %s", len(data), data)
+	}
+}
+
+// layersStore is a store that has a graph root and the layers listed, no more.
+type layersStore struct {
+	cstorage.Store
+	root   string
+	layers []string
+}
+
+func (s layersStore) GraphRoot() string { return s.root }
+
+func (s layersStore) Layer(id string) (*cstorage.Layer, error) {
+	for _, l := range s.layers {
+		if l == id {
+			return &cstorage.Layer{ID: id}, nil
+		}
+	}
+	return nil, cstorage.ErrLayerUnknown
+}
+
+func (s layersStore) Layers() ([]cstorage.Layer, error) {
+	var out []cstorage.Layer
+	for _, id := range s.layers {
+		out = append(out, cstorage.Layer{ID: id})
+	}
+	return out, nil
+}
+
+// A step key has one entry, the one stored last: when the layer of an entry it replaced
+// goes, the prune keeps the entry (another build's, on a layer still there) and drops
+// only the gone layer's index; once its own layer goes, the entry goes too.
+func TestPruneKeepsEntryStoredSince(t *testing.T) {
+	s := layersStore{root: t.TempDir(), layers: []string{"layer-b"}}
+	b := New(s, Options{File: &File{}})
+	for _, l := range []string{"layer-a", "layer-b"} { // build a stored first, build b since
+		st := &state{key: stateKey("step", l), Layer: l, Config: images.Config{RootFS: images.RootFS{Type: "layers"}}}
+		b.save("0123456789", snapshotOf(&state{key: "parent"}), st)
+	}
+	r, err := PruneCache(s, PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Removed != 0 {
+		t.Fatalf("the prune of layer-a's entries removed %d entries: the key's entry is layer-b's", r.Removed)
+	}
+	if hit := b.lookup("0123456789", &state{key: "parent"}); hit == nil || hit.Layer != "layer-b" {
+		t.Fatalf("after the prune the entry is %+v, want layer-b's", hit)
+	}
+	if _, err := os.Stat(filepath.Join(stepsRoot(s.root), layersDir, "layer-a")); !os.IsNotExist(err) {
+		t.Fatalf("the index of the gone layer-a is left: %v", err)
+	}
+	s.layers = nil
+	r, err = PruneCache(s, PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Removed != 1 {
+		t.Fatalf("the prune after layer-b went removed %d entries, want 1", r.Removed)
 	}
 }

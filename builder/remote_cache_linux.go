@@ -14,8 +14,12 @@ import (
 // image of every layer step (RUN, COPY, ADD) — its intermediate image: its
 // configuration and layers — is pushed to the --cache-to repository tagged with the
 // step's cache key, and a step missing from the local cache is looked for under its key
-// in the --cache-from repositories before it runs. The key holds the key of the step
-// before, so a tag found there is exactly this step's result, whoever built it.
+// in the --cache-from repositories before it runs. The registry's key of a step (rkey)
+// is the chain of the step keys before it, without their results (the local cache's key
+// holds those: cache_linux.go), so that a step redone here (a metadata step, whose
+// history time differs) leaves the later keys as they were. A tag found is taken only
+// when its image was built on the very layers (diffIDs) the build has, and only its last
+// step is taken: the history before it stays the build's own.
 // Metadata steps are not pushed: they cost nothing to redo, and their key is the same
 // whether or not the steps before came from a registry.
 
@@ -30,18 +34,18 @@ func makesLayer(c instructions.Command) bool {
 
 func cacheRef(repo, key string) string { return repo + ":" + key }
 
-// remoteLookup looks for step key in the --cache-from repositories, in order (the build
-// holds the store lock). A hit is pulled into the store, kept as an intermediate image
-// (its name removed: hidden from `images`, pruned like the others), held, and applied to
-// st: its configuration and top layer (a RUN, COPY or ADD does not change whether a CMD
-// was set). It returns the hit's reference, or "". A repository that cannot be asked
-// (unreachable, refusing the credentials) is warned about once and not asked again.
-func (b *Builder) remoteLookup(key string, st *state) (string, error) {
+// remoteLookup looks for the step (its local key, key, and registry key, rkey) in the
+// --cache-from repositories, in order (the build holds the store lock). A hit is pulled
+// into the store, kept as an intermediate image (its name removed: hidden from `images`,
+// pruned like the others), held, and its last step applied to st (onto). It returns the
+// hit's reference, or "". A repository that cannot be asked (unreachable, refusing the
+// credentials) is warned about once and not asked again.
+func (b *Builder) remoteLookup(key, rkey string, st *state) (string, error) {
 	for _, repo := range b.o.CacheFrom {
 		if b.cacheDown[repo] {
 			continue
 		}
-		ref := cacheRef(repo, key)
+		ref := cacheRef(repo, rkey)
 		img, err := b.o.CachePull(b.ctx, ref)
 		if err != nil {
 			if b.sig.err() != nil {
@@ -64,11 +68,35 @@ func (b *Builder) remoteLookup(key string, st *state) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("--cache-from %s: %w", ref, err)
 		}
-		st.Config, st.Layer, st.key = *cfg, img.TopLayer, key
+		out, ok := onto(st, cfg, img.TopLayer)
+		if !ok {
+			b.note("cache-from "+ref, "--cache-from %s: its image was built on other layers than this build's; the step runs", ref)
+			continue
+		}
+		st.Config, st.Layer, st.key, st.rkey = out, img.TopLayer, stateKey(key, configID(&out)), rkey
 		b.known[img.TopLayer] = true
 		return ref, nil
 	}
 	return "", nil
+}
+
+// onto is the state after a step taken from a registry's image (configuration cfg, top
+// layer top) applied to st, the state before it: cfg with st's history and layers
+// before the step (a RUN, COPY or ADD does not change whether a CMD was set). false when
+// the image is not one step on st's layers: its layers below the top are not st's (the
+// same registry key is reached from other files), or it adds more than one step.
+func onto(st *state, cfg *images.Config, top string) (images.Config, bool) {
+	have := st.Config.RootFS.DiffIDs
+	if len(cfg.RootFS.DiffIDs) != len(have)+1 || len(cfg.History) != len(st.Config.History)+1 {
+		return images.Config{}, false
+	}
+	for i, d := range have {
+		if cfg.RootFS.DiffIDs[i] != d {
+			return images.Config{}, false
+		}
+	}
+	after := &state{Config: *cfg, Layer: top, CmdSet: st.CmdSet, key: "registry"}
+	return diff(snapshotOf(st), after).apply(st)
 }
 
 // adoptCacheImage makes an image pulled from a registry cache one of the build's
@@ -91,15 +119,15 @@ func (b *Builder) adoptCacheImage(img *cstorage.Image, ref string) error {
 }
 
 // pushCache pushes the image of a layer step to the --cache-to repository under its
-// cache key (the build holds the store lock; the push itself runs without it, the
+// cache key, key (the build holds the store lock; the push itself runs without it, the
 // step's layer being in the build's hold record). parent is the layer before the step
 // (a step that changed nothing has no image of its own), from the reference the step
 // came from (not pushed back to itself).
-func (b *Builder) pushCache(st *state, c instructions.Command, parent, from string) error {
+func (b *Builder) pushCache(key string, st *state, c instructions.Command, parent, from string) error {
 	if b.o.CacheTo == "" || !makesLayer(c) || st.Layer == "" || st.Layer == parent {
 		return nil
 	}
-	ref := cacheRef(b.o.CacheTo, st.key)
+	ref := cacheRef(b.o.CacheTo, key)
 	if ref == from {
 		return nil
 	}

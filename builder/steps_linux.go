@@ -41,15 +41,27 @@ func (b *Builder) isStage(from string, stage int) bool {
 	return ok
 }
 
+// stageKey is what a cache key records of an earlier stage that a step reads files
+// from (COPY --from, RUN --mount from=): its layers' diffIDs, the files themselves. Two
+// builds whose stage gave other files give other keys; the same files, the same key,
+// whatever the stage's history and wherever its steps were run.
+func stageKey(prev *state) string {
+	ids := make([]string, len(prev.Config.RootFS.DiffIDs))
+	for i, d := range prev.Config.RootFS.DiffIDs {
+		ids[i] = d.String()
+	}
+	return "stage:" + hashKey(append([]string{"layers"}, ids...)...)
+}
+
 // fromKey is what the cache key records for --from / mount from=: the earlier stage's
-// key, or the image's ID.
+// files (stageKey), or the image's ID.
 func (b *Builder) fromKey(from string, stage int) (string, error) {
 	if j, ok := b.f.stageIndex(from, stage); ok {
 		prev := b.results[j]
 		if prev == nil {
 			return "", fmt.Errorf("--from=%s: stage %d was not built", from, j)
 		}
-		return "stage:" + prev.key, nil
+		return stageKey(prev), nil
 	}
 	if _, later := b.f.stageIndex(from, -1); later {
 		return "", fmt.Errorf("--from=%s: that stage comes later; use an earlier stage", from)
@@ -75,7 +87,7 @@ func (b *Builder) copySource(from string, stage int) (string, string, *buildfs.I
 		if prev == nil {
 			return "", "", nil, fmt.Errorf("--from=%s: stage %d was not built", from, j)
 		}
-		layer, key = prev.Layer, "stage:"+prev.key
+		layer, key = prev.Layer, stageKey(prev)
 	} else {
 		if _, later := b.f.stageIndex(from, -1); later {
 			return "", "", nil, fmt.Errorf("--from=%s: that stage comes later; use an earlier stage", from)

@@ -61,6 +61,18 @@ func TestBuildCacheRegistry(t *testing.T) {
 	bdAllHits(t, r)
 	assertEqual(t, again, id, "the same image from the local cache")
 
+	// Without --timestamp, the ENV step redone in another store records another time
+	// than the pusher's: the RUN after it is still taken from the registry (a tag does
+	// not depend on it), onto this build's own history.
+	r, _ = bdBuild(sb, "--cache-to", repo, "--tls-verify=false", ctx)
+	assertContains(t, r.stdout, bdRan("B"), "a build without --timestamp has other keys: it runs its steps")
+	fresh := newSandbox(t, userWithRange)
+	lcCleanupContainers(t, fresh)
+	r, fid := bdBuild(fresh, "--cache-from", repo, "--tls-verify=false", context(fresh))
+	assertNotContains(t, r.stdout, bdRan("B"), "the RUN after the redone ENV came from the registry")
+	assertEqual(t, strings.Count(r.stdout, " from "+repo+":"), 3, "three steps from the registry, the ENV between them redone:\n"+r.stdout)
+	assertEqual(t, bdRun(fresh, fid), "one\n", "the image built from the registry's steps runs")
+
 	// A registry that cannot be reached: a warning, once, and the steps run; a
 	// repository without the keys: the steps run.
 	third := newSandbox(t, userWithRange)

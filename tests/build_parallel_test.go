@@ -27,24 +27,60 @@ const bdGateStep = `RUN --mount=type=cache,target=/gate,id=gates f=$(mktemp -u -
 
 var bdGateOpen = regexp.MustCompile(`gate-open (\S+) 42`)
 
+// bdGateStep2 is a second gate step (the fifo's content is dropped) that copies /got,
+// what the first gate step wrote, to /again: its result depends on the first step's.
+const bdGateStep2 = `RUN --mount=type=cache,target=/gate,id=gates f=$(mktemp -u -p /gate) && mkfifo "$f" && echo "gate-open ${f#/gate/} ` +
+	`$((6*7))" && cat "$f" > /dev/null && cat /got > /again`
+
 // bdGate waits until the build is blocked in its gate step and returns the fifo's path
 // on the host (in the user's build cache directory).
 func bdGate(t *testing.T, sb *sandbox, b *bgRun) string {
 	t.Helper()
-	bdWaitAny(b, " 42\n", 3*time.Minute)
-	m := bdGateOpen.FindStringSubmatch(b.stdout.String() + b.stderr.String())
-	if m == nil {
-		t.Fatalf("no gate name in the build's output:\n%s", b.stdout.String())
+	fifo, ok := bdNthGate(t, sb, b, 1)
+	if !ok {
+		t.Fatalf("the build ended before its gate step:\n%s", b.wait())
 	}
+	return fifo
+}
+
+// bdNthGate waits until the build is blocked in its n-th gate step and returns the
+// fifo's path on the host (in the user's build cache directory); false when the build
+// ended without reaching it.
+func bdNthGate(t *testing.T, sb *sandbox, b *bgRun, n int) (string, bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		ended := false
+		select {
+		case <-b.done:
+			ended = true // its output is complete: one more look
+		default:
+		}
+		if m := bdGateOpen.FindAllStringSubmatch(b.stdout.String()+b.stderr.String(), -1); len(m) >= n {
+			return bdFifo(t, sb, m[n-1][1]), true
+		}
+		if ended {
+			return "", false
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the build did not reach its gate step %d in 3 minutes; so far:\n%s\n--- stderr ---\n%s", n, b.stdout.String(), b.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// bdFifo finds the fifo NAME a gate step made in the user's build cache directory.
+func bdFifo(t *testing.T, sb *sandbox, name string) string {
+	t.Helper()
 	var found string
 	_ = filepath.WalkDir(sb.path("cache"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Name() == m[1] && d.Type()&fs.ModeNamedPipe != 0 {
+		if err == nil && d.Name() == name && d.Type()&fs.ModeNamedPipe != 0 {
 			found = p
 		}
 		return nil
 	})
 	if found == "" {
-		t.Fatalf("the fifo %s the build made is not in the build cache directory %s", m[1], sb.path("cache"))
+		t.Fatalf("the fifo %s the build made is not in the build cache directory %s", name, sb.path("cache"))
 	}
 	return found
 }
@@ -127,30 +163,63 @@ func TestBuildsDoNotSerialize(t *testing.T) {
 	}
 }
 
+// Two builds of one Dockerfile at once store two cache entries for each step, one per
+// build (the RUN steps' results differ: each gets its own input through its gate). The
+// gates order the steps' ends (each step's entry is stored before the next gate opens):
+// whatever the order, each build's image is its own (no step of one on a step of the
+// other), and a third build is a full cache hit giving the image of the build that
+// stored the first step's entry last. Before the step keys named the state before the
+// step, "interleaved" gave a third image (step 1 of b, step 2 of a: the flake of issue
+// 19) and "one-after-the-other" gave b the second step of a.
 func TestBuildSameDockerfileTwiceAtOnce(t *testing.T) {
 	t.Parallel()
-	sb := bdSandbox(t)
-	{
-		ctx := bdCtx(t, sb, "same", map[string]string{"Dockerfile": "FROM " + bdBase + "\n" + bdGateStep + "\nRUN cat /got > /again\n"})
-		a := sb.startRun(runOpts{}, "build", "-t", "same", ctx)
-		b := sb.startRun(runOpts{}, "build", "-t", "same", ctx)
-		gateA, gateB := bdGate(t, sb, a), bdGate(t, sb, b)
-		bdOpenGate(t, gateA, "same")
-		bdOpenGate(t, gateB, "same")
-		ids := map[string]bool{}
-		for _, x := range []*bgRun{a, b} {
-			r := x.wait()
-			if r.code != 0 {
-				t.Fatalf("build: %s", r)
+	for _, order := range []struct {
+		name  string
+		gates []string // build a or b, gate 1 or 2, in the order they open
+	}{
+		{"interleaved", []string{"a1", "b1", "b2", "a2"}},
+		{"one-after-the-other", []string{"a1", "a2", "b1", "b2"}},
+	} {
+		t.Run(order.name, func(t *testing.T) {
+			t.Parallel()
+			sb := bdSandbox(t)
+			ctx := bdCtx(t, sb, "same", map[string]string{"Dockerfile": "FROM " + bdBase + "\n" + bdGateStep + "\n" + bdGateStep2 + "\n"})
+			builds := map[string]*bgRun{
+				"a": sb.startRun(runOpts{}, "build", "-t", "same", ctx),
+				"b": sb.startRun(runOpts{}, "build", "-t", "same", ctx),
 			}
-			ids[bdLastID(t, r)] = true
-		}
-		r, id := bdBuild(sb, "-t", "same", ctx)
-		bdAllHits(t, r)
-		if !ids[id] {
-			t.Fatalf("the third build gave %s, neither of the two builds' images %v", id, ids)
-		}
-		assertEqual(t, bdRun(sb, "same", "cat", "/again"), "same\n", "the image")
+			// Both builds are in their first RUN step at once.
+			fifos := map[string]string{"a1": bdGate(t, sb, builds["a"]), "b1": bdGate(t, sb, builds["b"])}
+			ids := map[string]string{}
+			for _, g := range order.gates {
+				name, x := g[:1], builds[g[:1]]
+				if g[1] == '1' {
+					bdOpenGate(t, fifos[g], "to-"+name)
+					// Its first step's entry is stored once it is in its second step.
+					f, ok := bdNthGate(t, sb, x, 2)
+					if !ok {
+						t.Fatalf("build %s did not run its second RUN step: it took it from the entry the other build stored after a first step with another result:\n%s", name, x.wait())
+					}
+					fifos[name+"2"] = f
+					continue
+				}
+				bdOpenGate(t, fifos[g], "go")
+				r := x.wait()
+				if r.code != 0 {
+					t.Fatalf("build %s: %s", name, r)
+				}
+				ids[name] = bdLastID(t, r)
+			}
+			for _, name := range []string{"a", "b"} {
+				assertEqual(t, bdRun(sb, ids[name], "cat", "/got", "/again"), "to-"+name+"\nto-"+name+"\n", "the image of build "+name)
+			}
+			r, id := bdBuild(sb, "-t", "same", ctx)
+			bdAllHits(t, r)
+			if id != ids["b"] {
+				t.Fatalf("the third build gave %s, not the image of build b %s (b stored the first step's entry last; a's image is %s):\n%s", id, ids["b"], ids["a"], r)
+			}
+			assertEqual(t, bdRun(sb, "same", "cat", "/got", "/again"), "to-b\nto-b\n", "the third build's image")
+		})
 	}
 }
 
