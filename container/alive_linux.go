@@ -100,3 +100,16 @@ func (o *Owner) Alive() bool {
 func Starting(st *State) bool {
 	return st.Status != StatusRunning && st.Starter.Alive()
 }
+
+// Started waits (at most timeout) while a process is starting container id (Starting),
+// and returns its state then, as Current reads it: `rm -f` must see a container its
+// starter is about to run as running, not remove it from under the start.
+func (r *Records) Started(id string, timeout time.Duration) (*State, error) {
+	for deadline := time.Now().Add(timeout); ; {
+		st, err := r.State(id)
+		if err != nil || !Starting(st) || time.Now().After(deadline) {
+			return r.Current(id)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

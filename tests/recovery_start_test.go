@@ -95,6 +95,21 @@ func TestSystemCheckStartInProgress(t *testing.T) {
 		assertEqual(t, strings.TrimSpace(sb.ok("inspect", "--format", "{{.State.Status}}", "d").stdout), "running", "status of d once its start went on")
 		assertCheckClean(t, sb, "the monitor started the container")
 
+		// 1b. `rm -f` of a container its monitor is starting waits for the start, then
+		// stops and removes it: nothing is left running.
+		sb.ok("rm", "-f", "d")
+		bg = lcStart(sb, runOpts{}, append([]string{"run", "-d", "--name", "d", lcImage}, crashReady...)...)
+		g.waitEntered(t)
+		_ = syscall.Kill(-bg.cmd.Process.Pid, syscall.SIGKILL)
+		bg.wait(t, time.Minute)
+		rm := lcStart(sb, runOpts{}, "rm", "-f", "d")
+		g.open(t)
+		if r := rm.wait(t, time.Minute); r.code != 0 {
+			t.Fatalf("rm -f of a container being started:\n%s", r)
+		}
+		lcAssertNoProcsNoMounts(t, sb, "rm -f of a container being started")
+		assertCheckClean(t, sb, "rm -f of a container being started", "--quick")
+
 		// 2. A foreground `start -a` of a container another command created.
 		sb.ok("create", "--name", "a", lcImage, "echo", "attached")
 		fg := lcStart(sb, runOpts{}, "start", "-a", "a")
@@ -108,7 +123,7 @@ func TestSystemCheckStartInProgress(t *testing.T) {
 
 		// 3. `run -d` killed, then its monitor, while it starts the container: now
 		// nothing starts it, and what it left is found and repaired.
-		sb.ok("rm", "-f", "d", "a")
+		sb.ok("rm", "-f", "a")
 		bg = lcStart(sb, runOpts{}, append([]string{"run", "-d", "--name", "d", lcImage}, crashReady...)...)
 		g.waitEntered(t)
 		_ = syscall.Kill(-bg.cmd.Process.Pid, syscall.SIGKILL) // (alive, it would remove the container its monitor failed)
