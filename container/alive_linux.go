@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"hutch.dev/hutch/internal/fsutil"
 )
 
 // execing tells whether pid, whose /proc/PID/stat reads as a zombie, is in fact executing
@@ -75,5 +77,39 @@ func MonitorGone(pid int, id string, timeout time.Duration) {
 		if n == 1 || (err != nil && err != unix.EINTR) {
 			return
 		}
+	}
+}
+
+// self is this process, as an Owner.
+func self() *Owner {
+	st, _ := fsutil.ProcessStart(os.Getpid())
+	return &Owner{Pid: os.Getpid(), Start: st}
+}
+
+// Alive tells whether the process still runs (false for nil).
+func (o *Owner) Alive() bool {
+	if o == nil || o.Pid <= 0 {
+		return false
+	}
+	st, ok := fsutil.ProcessStart(o.Pid)
+	return ok && st == o.Start
+}
+
+// Starting tells whether a process is starting the container right now (State.Starter):
+// it has not recorded it as running yet, and what it mounted and attached is its own.
+func Starting(st *State) bool {
+	return st.Status != StatusRunning && st.Starter.Alive()
+}
+
+// Started waits (at most timeout) while a process is starting container id (Starting),
+// and returns its state then, as Current reads it: `rm -f` must see a container its
+// starter is about to run as running, not remove it from under the start.
+func (r *Records) Started(id string, timeout time.Duration) (*State, error) {
+	for deadline := time.Now().Add(timeout); ; {
+		st, err := r.State(id)
+		if err != nil || !Starting(st) || time.Now().After(deadline) {
+			return r.Current(id)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

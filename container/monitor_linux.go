@@ -19,6 +19,7 @@ import (
 	_ "hutch.dev/hutch/container/cmonitor" // the C half the monitor hands over to
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/internal/contract"
+	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
 )
@@ -155,7 +156,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 		c.died(st, *exited) // before the exit is recorded: `stop` and `wait` see it after
 		reapNetwork()
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
-		_ = m.Records.SaveState(id, st)
+		m.saveEnd(id, st)
 		_, _ = m.Store.Unmount(c.ID, true)
 		m.removeNetDir(c.ID)
 	}
@@ -340,9 +341,18 @@ func (mio *monitorIO) close() {
 	mio.keep = nil
 }
 
+// saveEnd records a container's end; on a full disk (the container may have filled it)
+// the store's reserve is given up for it: a lost exit record reads as 137 and a
+// container left "running".
+func (m *Manager) saveEnd(id string, st *State) {
+	if err := m.Records.SaveState(id, st); err != nil && diskspace.IsFull(err) && diskspace.ReleaseIfLow(m.Store.GraphRoot()) {
+		_ = m.Records.SaveState(id, st)
+	}
+}
+
 func (m *Manager) recordFailure(id string, code int, err error, restarts int) {
 	now := time.Now().UTC()
-	_ = m.Records.SaveState(id, &State{Status: StatusExited, ExitCode: code, Error: err.Error(),
+	m.saveEnd(id, &State{Status: StatusExited, ExitCode: code, Error: err.Error(),
 		StartedAt: now, FinishedAt: now, Restarts: restarts})
 }
 

@@ -48,6 +48,17 @@ type State struct {
 	NotApplied string            `json:"NotApplied,omitempty"`
 	// Ports are the ports published while it runs, host ports chosen.
 	Ports []network.PortMapping `json:"Ports,omitempty"`
+	// Starter is the process starting it (a monitor, `hutch start -a`), recorded before
+	// it mounts anything, until it records the container as running (or puts back the
+	// state it found): what it mounted and attached meanwhile is no leftover.
+	Starter *Owner `json:"Starter,omitempty"`
+}
+
+// Owner names a process: its pid and its start time (clock ticks after boot), so that
+// a pid reused by another process is not taken for it.
+type Owner struct {
+	Pid   int    `json:"Pid"`
+	Start uint64 `json:"Start"`
 }
 
 func (r *Records) dir(id string) string { return filepath.Join(r.Dir, id) }

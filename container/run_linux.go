@@ -111,8 +111,9 @@ func (m *Manager) Run(r *Request, img *cstorage.Image, stdio IO) (*Config, int, 
 }
 
 // runAttached runs a created container in the foreground; begun, when not nil, is its
-// init, launched already and waiting for its spec; limitsSaid as in starting.
-func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, limitsSaid bool) (code int, retErr error) {
+// init, launched already and waiting for its spec; fresh: Run created it just now
+// (starting's limitsSaid and created).
+func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, fresh bool) (code int, retErr error) {
 	ran := false // the command ran: its status is the one to report
 	defer func() {
 		if !c.AutoRemove {
@@ -138,7 +139,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, li
 		lf = nil
 	}
 	fg.logTo(lf)
-	r, st, err := m.start(c, starting{stdio: fg.child, begun: begun, log: fg.stdio.Stderr, limitsSaid: limitsSaid})
+	r, st, err := m.start(c, starting{stdio: fg.child, begun: begun, log: fg.stdio.Stderr, limitsSaid: fresh, created: fresh})
 	if err != nil {
 		return launch.ExitCode(err), err
 	}
@@ -155,7 +156,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, li
 	if !c.AutoRemove { // a --rm container's records go right after
 		defer func() {
 			st.Status, st.ExitCode, st.FinishedAt = StatusExited, code, time.Now().UTC()
-			_ = m.Records.SaveState(c.ID, st)
+			m.saveEnd(c.ID, st)
 		}()
 	}
 	endHealth := m.Records.healthLoop(c, m.Seccomp)

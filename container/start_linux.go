@@ -55,48 +55,79 @@ type starting struct {
 	restarts int
 	// limitsSaid: the request's Check said already which limits are left out (run).
 	limitsSaid bool
+	// created: this process created the container (run): its store entry's creator
+	// record says already that what the start mounts is no leftover.
+	created bool
 }
 
 // start is the one way a container's init is started — by run and start -a in the
-// foreground, and by the detached container's monitor: the root mounted and the spec
-// built (prepare), the init begun in its cgroup unless Run did it already, finished
-// (launch: the network attached, the command executed), the state recorded as
-// running. On failure nothing of the start is left, the root unmounted included; the
-// error maps to Docker's status with launch.ExitCode.
+// foreground, and by the detached container's monitor: the start announced in the
+// state record (unless this process created the container: how.created), the root
+// mounted and the spec built (prepare), the init begun in its cgroup unless Run did it
+// already, finished (launch: the network attached), the state recorded as running,
+// and only then the command executed — nothing it does (fill the disk) can fail the
+// record. On failure nothing of the start is left, the root unmounted included, and
+// the record says what it said before; the error maps to Docker's status with
+// launch.ExitCode.
 func (m *Manager) start(c *Config, how starting) (*launch.Running, *State, error) {
+	prev := &State{Status: StatusCreated} // what run's new container has
+	if !how.created {
+		if st, err := m.Records.State(c.ID); err == nil {
+			prev = st
+		}
+		// What this start mounts and attaches is its own until it records the
+		// container as running: `system check` must not take it for a leftover.
+		announced := *prev
+		announced.Starter = self()
+		_ = m.Records.SaveState(c.ID, &announced) // without it, a check may report a start it runs into
+	}
 	spec, err := m.prepare(c)
 	if err != nil {
 		if how.begun != nil {
 			how.begun.Abort()
 		}
+		m.restoreState(c.ID, prev, !how.created)
 		return nil, nil, err
 	}
 	s := how.begun
 	if s == nil {
 		if s, err = m.begin(c, spec, how, ""); err != nil {
 			_, _ = m.Store.Unmount(c.ID, true)
+			m.restoreState(c.ID, prev, !how.created)
 			return nil, nil, err
 		}
 	}
-	r, err := s.Finish(spec)
+	var st *State
+	recorded := false
+	r, err := s.FinishRecorded(spec, func(r *launch.Running) error {
+		st = &State{Status: StatusRunning, Pid: r.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
+			Restarts: how.restarts, Rootfs: spec.Rootfs}
+		recordCgroup(st, r.Cgroup)
+		if r.Network != nil {
+			st.Ports = r.Network.Ports
+		}
+		// This process owns the container while it runs: `ps` shows it, `stop` and
+		// `kill` reach it.
+		if err := m.Records.SaveState(c.ID, st); err != nil {
+			return err
+		}
+		recorded = true
+		return nil
+	})
 	if err != nil {
 		_, _ = m.Store.Unmount(c.ID, true)
-		return nil, nil, err
-	}
-	st := &State{Status: StatusRunning, Pid: r.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
-		Restarts: how.restarts, Rootfs: spec.Rootfs}
-	recordCgroup(st, r.Cgroup)
-	if r.Network != nil {
-		st.Ports = r.Network.Ports
-	}
-	// This process owns the container while it runs: `ps` shows it, `stop` and `kill`
-	// reach it.
-	if err := m.Records.SaveState(c.ID, st); err != nil {
-		r.Abort()
-		_, _ = m.Store.Unmount(c.ID, true)
+		m.restoreState(c.ID, prev, recorded || !how.created)
 		return nil, nil, err
 	}
 	return r, st, nil
+}
+
+// restoreState puts back the state a start that failed found, when the start wrote
+// over it (announced, or recorded as running); a monitor then records the failure.
+func (m *Manager) restoreState(id string, prev *State, written bool) {
+	if written {
+		_ = m.Records.SaveState(id, prev)
+	}
 }
 
 // begin makes the container's cgroup and clones its init into it (launch.Begin); slot

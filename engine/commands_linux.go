@@ -50,7 +50,9 @@ func (s *Session) RemoveContainers(refs []string, o RemoveOptions, report Report
 				if err != nil {
 					continue // said inside, with the others
 				}
-				st, err := r.Current(ct.ID)
+				// A container being started (its run -d killed while the monitor
+				// starts it) is about to run: its start is waited for.
+				st, err := r.Started(ct.ID, 30*time.Second)
 				if err != nil || st.Status != container.StatusRunning {
 					continue
 				}

@@ -151,7 +151,15 @@ func (s *Start) AttachNetwork() {
 // execute the command. It returns once the command runs; on failure nothing of the
 // start is left (init killed, cgroup removed, network closed) and the error is the
 // init's own (*nsinit.ExecError: 125, 126 or 127, see ExitCode) or hutch's (125).
-func (s *Start) Finish(spec *nsinit.Spec) (*Running, error) {
+func (s *Start) Finish(spec *nsinit.Spec) (*Running, error) { return s.FinishRecorded(spec, nil) }
+
+// FinishRecorded is Finish with record called once everything but the command is ready
+// (the init holds its spec, its cgroup is set up, the network attached), before the init
+// is released: a container's state is recorded as running, its pid known, before its
+// command can do anything (fill the disk the record is written to). When record fails,
+// the start is undone and its error returned; the caller undoes the record when the
+// release fails after it.
+func (s *Start) FinishRecorded(spec *nsinit.Spec, record func(*Running) error) (*Running, error) {
 	if s.o.Slot != "" {
 		undo, err := s.sys.bindSlot(spec.Rootfs, s.o.Slot)
 		if err != nil {
@@ -184,6 +192,15 @@ func (s *Start) Finish(spec *nsinit.Spec) (*Running, error) {
 		s.dropCgroup()
 		return nil, err
 	}
+	r := &Running{Process: s.proc, Network: att, Cgroup: s.o.Cgroup, sys: s.sys}
+	if record != nil {
+		if err := record(r); err != nil {
+			s.proc.Kill()
+			s.dropCgroup()
+			s.sys.closePending(s.net)
+			return nil, err
+		}
+	}
 	if err := s.proc.Release(); err != nil {
 		var ee *nsinit.ExecError
 		if !errors.As(err, &ee) {
@@ -193,7 +210,7 @@ func (s *Start) Finish(spec *nsinit.Spec) (*Running, error) {
 		s.sys.closePending(s.net)
 		return nil, err
 	}
-	return &Running{Process: s.proc, Network: att, Cgroup: s.o.Cgroup, sys: s.sys}, nil
+	return r, nil
 }
 
 // Abort ends a start that is not to be finished (the caller failed after Begin): the

@@ -499,8 +499,8 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 				continue
 			}
 			st, err := m.Records.State(id)
-			if err == nil && (container.Alive(st) || container.OwnerBusy(st)) {
-				continue // running, or its owner is releasing it right now
+			if err == nil && (container.Alive(st) || container.OwnerBusy(st) || container.Starting(st)) {
+				continue // running, or its owner is starting or releasing it right now
 			}
 			if err == nil && st.Status != container.StatusRunning && m.CreatorAlive(id) {
 				continue // being created and started right now
@@ -538,16 +538,23 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 // file system slots of foreground runs that are gone.
 func (c *Checker) network(_ Options, add func(*Problem)) (string, error) {
 	m := c.Manager
+	// The directories first, their owners after: a directory made in between belongs
+	// to a start the owners' records show.
+	var entries []os.DirEntry
+	if m.NetDir != "" {
+		var err error
+		entries, err = os.ReadDir(m.NetDir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+	}
+	slots, _ := os.ReadDir(m.SlotDir)
 	running, err := c.runningKeys()
 	if err != nil {
 		return "", err
 	}
 	n := 0
 	if m.NetDir != "" {
-		entries, err := os.ReadDir(m.NetDir)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", err
-		}
 		for _, e := range entries {
 			n++
 			name := e.Name()
@@ -563,8 +570,7 @@ func (c *Checker) network(_ Options, add func(*Problem)) (string, error) {
 		}
 	}
 	if m.SlotDir != "" {
-		entries, _ := os.ReadDir(m.SlotDir)
-		for _, e := range entries {
+		for _, e := range slots {
 			if running[container.NetKey(e.Name())] || m.CreatorAlive(e.Name()) {
 				continue // its run lives (or is creating it)
 			}
@@ -578,17 +584,28 @@ func (c *Checker) network(_ Options, add func(*Problem)) (string, error) {
 	return fmt.Sprintf("network state: %d directories", n), nil
 }
 
-// runningKeys are the short IDs of the containers whose owner lives (running, or
-// finishing a run that just ended).
+// runningKeys are the short IDs of the containers whose owner lives (running, being
+// started, or finishing a run that just ended) and of those whose creator lives (run
+// attaches the network while it creates the container).
 func (c *Checker) runningKeys() (map[string]bool, error) {
-	recs, err := c.Manager.Records.List()
+	m := c.Manager
+	recs, err := m.Records.List()
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]bool{}
 	for _, r := range recs {
-		if st, err := c.Manager.Records.State(r.ID); err == nil && (container.Alive(st) || container.OwnerBusy(st)) {
+		if st, err := m.Records.State(r.ID); err == nil && (container.Alive(st) || container.OwnerBusy(st) || container.Starting(st)) {
 			out[container.NetKey(r.ID)] = true
+		}
+	}
+	stored, err := c.Store.Containers()
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range stored {
+		if !out[container.NetKey(sc.ID)] && m.CreatorAlive(sc.ID) {
+			out[container.NetKey(sc.ID)] = true
 		}
 	}
 	return out, nil

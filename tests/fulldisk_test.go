@@ -6,6 +6,7 @@ package tests
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -239,3 +240,34 @@ func setImmutable(t *testing.T, p string, on bool) {
 
 // fsImmutableFL is FS_IMMUTABLE_FL of <linux/fs.h>.
 const fsImmutableFL = 0x10
+
+// TestFullDiskAtOnce: a command that fills the store's file system as the first thing
+// it does cannot fail hutch's record of its start (recorded before the command runs):
+// `run --rm` ends with the command's status, nothing on stderr, the space given back,
+// every time; a detached one's exit is recorded with its status although the disk it
+// filled stays full (the monitor gives up the reserve to write it).
+func TestFullDiskAtOnce(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t, userWithRange)
+	mp := smallDisk(t, sb, "tmpfs", 64)
+	lcImport(t, sb)
+	roomy := freeBytes(t, mp)
+	for i := 0; i < 10; i++ {
+		r := sb.expect(5, "run", "--rm", lcImage, "sh", "-c", fillScript(5))
+		assertEqual(t, r.stderr, "", "run --rm that filled the disk at once: stderr")
+		// (slirp4netns, which run does not wait for, may hold a copy of the root's
+		// mount in its mount namespace for a moment after hutch removed it.)
+		lcEventually(t, 30*time.Second, "run --rm gave the space back", func() (bool, string) {
+			free := freeBytes(t, mp)
+			return free >= roomy/2, fmt.Sprintf("run --rm %d: %d bytes free (%d before)\n%s", i, free, roomy, lcProcList(lcProcs(sb)))
+		})
+	}
+	lcAssertClean(t, sb, "run --rm that filled the disk at once")
+	assertCheckClean(t, sb, "run --rm that filled the disk at once")
+
+	id := lcRunD(sb, "--name", "full", lcImage, "sh", "-c", fillScript(7))
+	in := lcWaitStatus(sb, id, "exited", time.Minute)
+	assertEqual(t, in.State.ExitCode, 7, "exit code recorded for the detached container that filled the disk")
+	assertEqual(t, sb.ok("rm", "full").stdout, "full\n", "rm of the container that filled the disk")
+	assertCheckClean(t, sb, "rm of the container that filled the disk")
+}
