@@ -12,6 +12,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"hutch.dev/hutch/internal/detachkeys"
 	"hutch.dev/hutch/internal/fsutil"
 )
 
@@ -113,6 +114,9 @@ type EngineConfig struct {
 	// CDISpecDirs are where --device finds CDI specs (vendor.com/class=name), in order;
 	// empty: /etc/cdi and /var/run/cdi (Podman's cdi_spec_dirs).
 	CDISpecDirs []string `toml:"cdi_spec_dirs"`
+	// DetachKeys is the default for --detach-keys (Podman's detach_keys): unset,
+	// ctrl-p,ctrl-q; "" turns detaching off.
+	DetachKeys *string `toml:"detach_keys"`
 }
 
 // Source records a configuration file that was read.
@@ -217,6 +221,11 @@ func (c *Config) validate() *Error {
 	case "", "debug", "info", "warn", "warning", "error":
 	default:
 		return &Error{Msg: fmt.Sprintf("[engine] log_level = %q: use debug, info, warn or error", c.Engine.LogLevel)}
+	}
+	if c.Engine.DetachKeys != nil {
+		if _, err := detachkeys.Parse(*c.Engine.DetachKeys); err != nil {
+			return &Error{Msg: "[engine] detach_keys: " + err.Error()}
+		}
 	}
 	return nil
 }

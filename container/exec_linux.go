@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,6 +50,9 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	if err != nil {
 		return nsinit.ExitEngine, err
 	}
+	if o.Detach || !o.TTY || !o.Interactive {
+		stdio.DetachKeys = nil // detaching needs a terminal and input (Docker's rule)
+	}
 	fg, err := newForeground(stdio, o.TTY, o.Interactive, false) // an exec's output is not the container's log, as in Docker
 	if err != nil {
 		return nsinit.ExitEngine, err
@@ -77,6 +81,15 @@ func (r *Records) Exec(c *Config, o ExecOptions, stdio IO) (int, error) {
 	fg.started()
 	c.Emit(events.ExecStart+": "+command, "execID", execID)
 	code, err := fg.run(p.Signal, p.Wait)
+	if errors.Is(err, errDetached) {
+		// The command runs on: its terminal goes to a keeper of its own, as its
+		// relay goes on waiting for it.
+		if err := drainTerminal(fg.master); err != nil {
+			return nsinit.ExitEngine, err
+		}
+		detachedExecNote(stdio.Stderr, c, o.Cmd)
+		return 0, nil
+	}
 	if err == nil && !o.Detach {
 		c.Emit(events.ExecDie, "execID", execID, "exitCode", strconv.Itoa(code))
 	}
@@ -128,9 +141,12 @@ func execSpec(c *Config, o ExecOptions) (*nsinit.ExecSpec, int, error) {
 	return spec, flags, nil
 }
 
-// Attach connects to a running container: its output from now on (followed from the
-// log), its standard input when it was started with -i, signals forwarded. It returns
-// the container's exit status when it ends.
+// Attach connects to a running container: its output from now on, its standard
+// input when it was started with -i, signals forwarded. A terminal container under a
+// monitor is attached to through the monitor (attach_linux.go): its output as it comes,
+// the window size followed, and stdio.DetachKeys leave it running (then 0 is returned);
+// other containers' output is followed from the log. It returns the container's exit
+// status when it ends.
 func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 	st, err := r.Current(c.ID)
 	if err != nil {
@@ -140,6 +156,11 @@ func (r *Records) Attach(c *Config, withStdin bool, stdio IO) (int, error) {
 		return nsinit.ExitEngine, fmt.Errorf("%w: %s is %s; start it with `hutch start -a %s`", ErrNotRunning, c.Name, st.Status, c.Name)
 	}
 	c.Emit(events.Attach)
+	if c.TTY {
+		if code, ok, err := r.attachLive(c, withStdin, stdio); ok {
+			return code, err
+		}
+	}
 	var fifo *os.File
 	if withStdin && c.Interactive {
 		fifo, err = os.OpenFile(filepath.Join(r.dir(c.ID), "stdin"), os.O_WRONLY, 0)

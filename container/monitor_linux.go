@@ -35,15 +35,34 @@ const stopMarker = "stopping"
 // namespace of its own, which keeps the container's mounts alive, writes its output to the log, records its exit
 // and cleans up. It returns once the container's command runs (or failed to start).
 func (m *Manager) StartDetached(c *Config) error {
+	p, err := m.startMonitor(c, nil)
+	if p != nil {
+		_ = p.Release() // it outlives us; init adopts it
+	}
+	return err
+}
+
+// attachFromStart is a client of a terminal container's monitor attached before the
+// container starts (`run -it`, `start -ai`): the monitor's end of a socket pair, and
+// the size the container's terminal gets.
+type attachFromStart struct {
+	conn *os.File
+	size *unix.Winsize
+}
+
+// startMonitor is StartDetached, with a client attached from the start (client, may be
+// nil); it returns the monitor (its parent is this process until it ends), or nil when
+// it could not be started.
+func (m *Manager) startMonitor(c *Config, client *attachFromStart) (*os.Process, error) {
 	st, err := m.Records.State(c.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if Alive(st) {
-		return fmt.Errorf("container %s is already running", c.Name)
+		return nil, fmt.Errorf("container %s is already running", c.Name)
 	}
 	if err := checkDetachedJoins(c); err != nil {
-		return err
+		return nil, err
 	}
 	// A monitor may still be alive between two runs (waiting out a restart delay) when
 	// it was just stopped: let it see the stop and go before this start clears the mark.
@@ -54,13 +73,13 @@ func (m *Manager) StartDetached(c *Config) error {
 	_ = os.Remove(filepath.Join(m.Records.dir(c.ID), healthRestartMarker))
 	r, w, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer r.Close()
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		w.Close()
-		return err
+		return nil, err
 	}
 	defer devnull.Close()
 	cmd := &exec.Cmd{
@@ -75,24 +94,30 @@ func (m *Manager) StartDetached(c *Config) error {
 		ExtraFiles:  []*os.File{w},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
+	if client != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, client.conn) // fd 4
+		cmd.Env = append(cmd.Env, contract.CmClient+"=4")
+		if client.size != nil {
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d:%d", contract.CmWinsize, client.size.Row, client.size.Col))
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		w.Close()
-		return fmt.Errorf("starting the container's monitor: %w", err)
+		return nil, fmt.Errorf("starting the container's monitor: %w", err)
 	}
 	w.Close()
 	var rep startReport
 	err = json.NewDecoder(r).Decode(&rep)
-	_ = cmd.Process.Release() // it outlives us; init adopts it
 	if errors.Is(err, io.EOF) {
-		return errors.New("the container's monitor died before the container started (see `hutch logs " + c.Name + "`)")
+		return cmd.Process, errors.New("the container's monitor died before the container started (see `hutch logs " + c.Name + "`)")
 	}
 	if err != nil {
-		return fmt.Errorf("the container's monitor: %w", err)
+		return cmd.Process, fmt.Errorf("the container's monitor: %w", err)
 	}
 	if rep.Error != "" {
-		return &nsinit.ExecError{Code: rep.Code, Msg: rep.Error}
+		return cmd.Process, &nsinit.ExecError{Code: rep.Code, Msg: rep.Error}
 	}
-	return nil
+	return cmd.Process, nil
 }
 
 type startReport struct {
@@ -125,6 +150,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 		st = &State{}
 	}
 	restarts := st.Restarts
+	client := takeAttachClient() // nil but for the first start of `run -it` and `start -ai`
 	if exited != nil {
 		c.died(st, *exited) // before the exit is recorded: `stop` and `wait` see it after
 		reapNetwork()
@@ -144,7 +170,11 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 			}
 			c.Emit(events.Restart)
 		}
-		code, err := m.startAndHandOver(c, restarts, func() { report(startReport{}) })
+		code, err := m.startAndHandOver(c, restarts, client, func() { report(startReport{}) })
+		if client != nil {
+			client.conn.Close() // a failed start: the client hears it from the report
+			client = nil
+		}
 		// Only a failure returns here.
 		report(startReport{Code: code, Error: err.Error()})
 		st = &State{Status: StatusExited, ExitCode: code}
@@ -161,12 +191,12 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 // startAndHandOver starts the container with its output going to pipes (or a
 // terminal), records it as running, calls started, and executes the C half of the
 // monitor, which inherits the pipes and the child. It returns only on failure.
-func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int, error) {
+func (m *Manager) startAndHandOver(c *Config, restarts int, client *attachFromStart, started func()) (int, error) {
 	fail := func(code int, err error) (int, error) {
 		m.recordFailure(c.ID, code, err, restarts)
 		return code, err
 	}
-	mio, err := m.monitorIO(c)
+	mio, err := m.monitorIO(c, client)
 	if err != nil {
 		mio.close()
 		return fail(nsinit.ExitEngine, err)
@@ -219,8 +249,9 @@ type monitorIO struct {
 	afterStart []*os.File
 }
 
-// On failure, what it opened is in the result, for close.
-func (m *Manager) monitorIO(c *Config) (*monitorIO, error) {
+// On failure, what it opened is in the result, for close. A terminal container's
+// monitor serves attach clients (attach_linux.go); client is one attached from the start.
+func (m *Manager) monitorIO(c *Config, client *attachFromStart) (*monitorIO, error) {
 	mio := &monitorIO{}
 	logPath := m.Records.LogPath(c.ID)
 	if c.LogDriver() == LogNone {
@@ -244,6 +275,19 @@ func (m *Manager) monitorIO(c *Config) (*monitorIO, error) {
 		mio.afterStart = append(mio.afterStart, slave)
 		mio.keep = append(mio.keep, master)
 		mio.handed = append(mio.handed, contract.CmOut+"="+strconv.Itoa(int(master.Fd())), contract.CmTerm+"="+strconv.Itoa(int(master.Fd())))
+		if client != nil && client.size != nil {
+			_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, client.size)
+		}
+		ln, err := listenAttach(m.Records.dir(c.ID))
+		if err != nil {
+			return mio, err
+		}
+		mio.keep = append(mio.keep, ln)
+		mio.handed = append(mio.handed, contract.CmAttach+"="+strconv.Itoa(int(ln.Fd())))
+		if client != nil {
+			mio.keep = append(mio.keep, client.conn)
+			mio.handed = append(mio.handed, contract.CmClient+"="+strconv.Itoa(int(client.conn.Fd())))
+		}
 	} else {
 		outR, outW, err := os.Pipe()
 		if err != nil {

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"hutch.dev/hutch/events"
+	"hutch.dev/hutch/internal/detachkeys"
 	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/nsinit"
@@ -29,6 +31,9 @@ type IO struct {
 	// (--sig-proxy=false); they are caught all the same, so that the container runs on
 	// until it ends (SIGKILL ends hutch, and the container with it).
 	NoSigProxy bool
+	// DetachKeys, when set, leave the container running (its terminal, with -i): see
+	// internal/detachkeys.
+	DetachKeys []byte
 }
 
 // forwarded are the signals a foreground container gets from hutch (--sig-proxy).
@@ -266,8 +271,13 @@ func (f *foreground) closeWriteEnds() {
 	}
 }
 
+// errDetached is run's answer when the user typed the detach keys (IO.DetachKeys, with
+// a terminal and -i): the process runs on.
+var errDetached = errors.New("detached")
+
 // run forwards signals (and terminal resizes), copies the terminal, and returns wait's
-// exit status once the output has drained.
+// exit status once the output has drained; errDetached when the user detached (the
+// caller keeps the terminal going: drainTerminal).
 func (f *foreground) run(send func(os.Signal) error, wait func() (int, error)) (int, error) {
 	go func() {
 		for s := range f.sigs {
@@ -281,18 +291,41 @@ func (f *foreground) run(send func(os.Signal) error, wait func() (int, error)) (
 			_ = send(s)
 		}
 	}()
-	done := func() {}
+	done, restore := func() {}, func() {}
+	var detach chan struct{}
 	if f.master != nil {
 		var log io.Writer
 		if f.log != nil {
 			log = f.log.StreamWriter("stdout")
 		}
-		done = attachTerminal(f.master, f.stdio, f.interactive, log)
+		if f.interactive && len(f.stdio.DetachKeys) > 0 {
+			detach = make(chan struct{})
+		}
+		done, restore = attachTerminal(f.master, f.stdio, f.interactive, log, detach)
 	}
-	code, err := wait()
-	done()
-	f.copied.Wait() // the output drained, to the caller and into the log
-	return code, err
+	if detach == nil {
+		code, err := wait()
+		done()
+		f.copied.Wait() // the output drained, to the caller and into the log
+		return code, err
+	}
+	type waited struct {
+		code int
+		err  error
+	}
+	ended := make(chan waited, 1)
+	go func() {
+		code, err := wait()
+		ended <- waited{code, err}
+	}()
+	select {
+	case w := <-ended:
+		done()
+		return w.code, w.err
+	case <-detach:
+		restore()
+		return 0, errDetached
+	}
 }
 
 func (f *foreground) close() {
@@ -317,17 +350,26 @@ func (f *foreground) close() {
 }
 
 // attachTerminal connects the caller to a container's terminal: raw mode on the
-// caller's terminal, input copied in (with -i), output copied out. The returned function
-// waits for the output to drain and restores the caller's terminal.
-func attachTerminal(master *os.File, stdio IO, interactive bool, log io.Writer) func() {
+// caller's terminal, input copied in (with -i; through the escape proxy when detach is
+// not nil: it is closed when the user types the detach keys), output copied out. The
+// first function returned waits for the output to drain and restores the caller's
+// terminal; the second only restores it.
+func attachTerminal(master *os.File, stdio IO, interactive bool, log io.Writer, detach chan struct{}) (func(), func()) {
 	restore := func() {}
 	if interactive && term.IsTerminal(int(stdio.Stdin.Fd())) {
 		if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
 			restore = func() { _ = term.Restore(int(stdio.Stdin.Fd()), old) }
 		}
 	}
-	if interactive {
+	if interactive && detach == nil {
 		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+	} else if interactive {
+		go func() {
+			_, err := io.Copy(master, detachkeys.NewProxy(stdio.Stdin, stdio.DetachKeys))
+			if errors.Is(err, detachkeys.ErrDetach) {
+				close(detach)
+			}
+		}()
 	}
 	var copied sync.WaitGroup
 	copied.Add(1)
@@ -342,7 +384,7 @@ func attachTerminal(master *os.File, stdio IO, interactive bool, log io.Writer) 
 	return func() {
 		copied.Wait()
 		restore()
-	}
+	}, restore
 }
 
 // openPTY opens a new pseudo-terminal pair; the slave becomes the container's terminal.

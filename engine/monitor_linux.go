@@ -10,6 +10,7 @@ import (
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/events"
+	"hutch.dev/hutch/internal/contract"
 )
 
 // monitorMain is a detached container's monitor (the hutch-monitor role): started by
@@ -28,6 +29,9 @@ func monitorMain() {
 		// report pipe open: its reader waits for the report, not for end-of-file.
 		unix.CloseOnExec(3)
 		ready = os.NewFile(3, "ready")
+		if os.Getenv(contract.CmClient) != "" {
+			unix.CloseOnExec(4) // nor the attach client's socket (run -it, start -ai)
+		}
 	}
 	fail := func(err error) {
 		if ready != nil {

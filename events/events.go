@@ -52,6 +52,7 @@ const (
 	OOM          = "oom"
 	Rename       = "rename"
 	Attach       = "attach"
+	Detach       = "detach"
 	Update       = "update"
 	HealthStatus = "health_status"
 

@@ -77,6 +77,15 @@ func StartExec(pid, flags int, spec *ExecSpec, stdio Stdio) (*ExecProcess, error
 	if spec.Cgroup != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(spec.Cgroup.Fd())}
 	}
+	if spec.Terminal {
+		// With a terminal of its own, the command needs nothing of the caller's: the
+		// relay leads a session of its own too, so that the caller's terminal closing
+		// (its hang-up) does not reach a command the user detached from (exec -it).
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.Setsid = true
+	}
 	if err := cmd.Start(); err != nil {
 		statusR.Close()
 		statusW.Close()

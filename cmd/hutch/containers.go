@@ -300,7 +300,11 @@ func newExecCommand(a *app) *cobra.Command {
 				return fmt.Errorf("-w %q: the working directory must be an absolute path", o.Workdir)
 			}
 			o.Seccomp = a.sess.SeccompCache()
-			code, err := r.Exec(ct, o, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			keys, err := a.detachKeys(cmd)
+			if err != nil {
+				return err
+			}
+			code, err := r.Exec(ct, o, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: keys})
 			return runResult(code, err)
 		},
 	}
@@ -308,6 +312,7 @@ func newExecCommand(a *app) *cobra.Command {
 	f.SetInterspersed(false)
 	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep standard input open")
 	f.BoolVarP(&o.TTY, "tty", "t", false, "allocate a terminal")
+	detachKeysFlag(f, new(string))
 	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background")
 	stringArrayVarP(f, &env, "env", "e", "set an environment variable")
 	stringArrayVar(f, &envFiles, "env-file", "read environment variables from a file")
@@ -490,11 +495,16 @@ func newAttachCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			code, err := r.Attach(ct, !noStdin, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			keys, err := a.detachKeys(cmd)
+			if err != nil {
+				return err
+			}
+			code, err := r.Attach(ct, !noStdin, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: keys})
 			return runResult(code, err)
 		},
 	}
 	c.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach standard input")
+	detachKeysFlag(c.Flags(), new(string))
 	return c
 }
 

@@ -16,6 +16,7 @@ import (
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/engine"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/internal/detachkeys"
 	"hutch.dev/hutch/nsinit"
 	"hutch.dev/hutch/security"
 )
@@ -44,9 +45,9 @@ type createFlags struct {
 	process                            container.ProcessFlags
 	addHost, dns, dnsSearch, dnsOption []string
 	// lifecycle
-	cidfile, platform, initPath string
-	labelFiles, attach          []string
-	replace, sigProxy           bool
+	cidfile, platform, initPath, detachKeys string
+	labelFiles, attach                      []string
+	replace, sigProxy                       bool
 	// Docker's flags that change nothing here, or name what hutch has one of
 	quiet, contentTrustOff       bool
 	annotations                  []string
@@ -148,6 +149,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 		fs.BoolVar(&f.sigProxy, "sig-proxy", true, "pass the signals hutch gets on to the container (false: the container runs on until it ends)")
 		stringArrayVarP(fs, &f.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR only (repeatable; default: stdout and stderr, stdin with -i)")
 		fs.BoolVarP(&f.detach, "detach", "d", false, "run in the background under a monitor and print the container ID")
+		detachKeysFlag(fs, &f.detachKeys)
 	}
 	f.limits.register(fs, false)
 	f.health.register(fs)
@@ -291,6 +293,10 @@ func newRunCommand(a *app) *cobra.Command {
   hutch run -d -p 127.0.0.1:8080:80 demo httpd -f -p 80`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := a.detachKeys(cmd)
+			if err != nil {
+				return err
+			}
 			req, img, m, err := a.runRequest(cmd, f, args)
 			if err != nil {
 				return err
@@ -316,6 +322,25 @@ func newRunCommand(a *app) *cobra.Command {
 			stdio, err := f.stdio()
 			if err != nil {
 				return err
+			}
+			if f.tty && f.interactive && len(keys) > 0 && len(f.attach) == 0 {
+				// Detaching may be possible: the container runs under its monitor, as with
+				// -d, attached from the start (container.RunDetachable).
+				cfg, err := m.Create(req, img)
+				if err != nil {
+					return err
+				}
+				var code int
+				if container.Detachable(cfg, true, keys) {
+					stdio.DetachKeys = keys
+					code, err = m.RunDetachable(cfg, stdio)
+				} else {
+					code, err = m.RunAttached(cfg, stdio)
+				}
+				if err != nil {
+					_ = m.Remove(cfg, true) // it never ran: leave nothing behind
+				}
+				return runResult(code, err)
 			}
 			cfg, code, err := m.Run(req, img, stdio)
 			if err != nil && cfg != nil {
@@ -467,6 +492,10 @@ func newStartCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			keys, err := a.detachKeys(cmd)
+			if err != nil {
+				return err
+			}
 			if attach && len(refs) != 1 {
 				return fmt.Errorf("start -a attaches to one container: name one (%d given)", len(refs))
 			}
@@ -482,7 +511,13 @@ func newStartCommand(a *app) *cobra.Command {
 				if interactive {
 					cfg.Interactive = true
 				}
-				code, err := m.RunAttached(cfg, container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+				stdio := container.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: keys}
+				if interactive && container.Detachable(cfg, true, keys) {
+					code, err := m.RunDetachable(cfg, stdio)
+					return runResult(code, err)
+				}
+				stdio.DetachKeys = nil
+				code, err := m.RunAttached(cfg, stdio)
 				return runResult(code, err)
 			}
 			start := func(ref string) error {
@@ -519,6 +554,7 @@ func newStartCommand(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&attach, "attach", "a", false, "attach to the container's output and wait for it")
+	detachKeysFlag(c.Flags(), new(string))
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach standard input")
 	// -a is --attach here, as Docker's: --all has no short form.
 	c.Flags().BoolVar(&p.all, "all", false, "start every container that is not running")
@@ -570,4 +606,19 @@ func newRmCommand(a *app) *cobra.Command {
 	f.BoolVar(&depend, "depend", false, "also remove the containers that depend on these (none can in hutch: the named ones are removed)")
 	p.register(f, "remove every container (running ones with -f)")
 	return c
+}
+
+// detachKeysFlag is --detach-keys (run, start, attach, exec).
+func detachKeysFlag(fs *pflag.FlagSet, p *string) {
+	fs.StringVar(p, "detach-keys", detachkeys.Default, "the key sequence that leaves a terminal container running (-it): ctrl-X or letters, comma-separated; \"\" turns it off (default: config.toml's detach_keys, else ctrl-p,ctrl-q)")
+}
+
+// detachKeys is the sequence in force for cmd: its --detach-keys, else config.toml's.
+func (a *app) detachKeys(cmd *cobra.Command) ([]byte, error) {
+	fl := cmd.Flags().Lookup("detach-keys")
+	var config *string
+	if a.sess != nil && a.sess.Host != nil && a.sess.Host.Config != nil {
+		config = a.sess.Host.Config.Engine.DetachKeys
+	}
+	return detachkeys.Choose(fl.Value.String(), fl.Changed, config)
 }

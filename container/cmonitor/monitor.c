@@ -13,6 +13,12 @@
 // probe (container/health_linux.go) runs the check through launch.Exec, records the
 // result and acts on an unhealthy container. Between probes this process holds nothing
 // more than the timer.
+// A terminal container's monitor also serves attach clients (`run -it`, `attach`,
+// `start -ai`; container/attach_linux.go) on a SOCK_SEQPACKET socket: each client is
+// sent the terminal's master first ('m', with SCM_RIGHTS: the client writes its input
+// there and sets the window size on it), then every read of the terminal ('o' + bytes),
+// and at the end the container's exit status ('x' + decimal). A client leaves (detaches)
+// by closing its end; the output goes on into the log.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +30,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -168,8 +175,70 @@ static void drain(struct stream *s, int flush)
 	s->len -= start;
 }
 
-// pump reads what is there; it returns 0 at end of file.
-static int pump(struct stream *s)
+// The attach clients, and the message buffer they are sent from.
+#define MAX_CLIENTS 16
+static int clients[MAX_CLIENTS];
+static int nclients;
+static char msg[CHUNK + 1];
+
+static void drop_client(int i)
+{
+	close(clients[i]);
+	clients[i] = clients[--nclients];
+}
+
+// add_client takes a connected client: it is sent the terminal's master first. A
+// client that cannot be sent to in 10 seconds (stopped, not reading) is dropped rather
+// than hold the container's output back for ever.
+static void add_client(int fd, int term_fd)
+{
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (nclients == MAX_CLIENTS || term_fd < 0) {
+		close(fd);
+		return;
+	}
+	struct timeval tv = {.tv_sec = 10};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	char m = 'm';
+	struct iovec iov = {.iov_base = &m, .iov_len = 1};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &term_fd, sizeof(int));
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != 1) {
+		close(fd);
+		return;
+	}
+	clients[nclients++] = fd;
+}
+
+// broadcast sends one message (kind, then p) to every client; a client gone is dropped.
+static void broadcast(char kind, const char *p, size_t n)
+{
+	if (nclients == 0)
+		return;
+	msg[0] = kind;
+	memcpy(msg + 1, p, n);
+	for (int i = nclients - 1; i >= 0; i--) {
+		ssize_t w;
+		do
+			w = send(clients[i], msg, n + 1, MSG_NOSIGNAL);
+		while (w < 0 && errno == EINTR);
+		if (w < 0)
+			drop_client(i);
+	}
+}
+
+// pump reads what is there; it returns 0 at end of file. A terminal's reads go to the
+// attach clients as they come (tty: the stream is the terminal).
+static int pump(struct stream *s, int tty)
 {
 	ssize_t n = read(s->fd, s->buf + s->len, CHUNK);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -178,6 +247,8 @@ static int pump(struct stream *s)
 		drain(s, 1);
 		return 0;
 	}
+	if (tty)
+		broadcast('o', s->buf + s->len, (size_t)n);
 	s->len += (size_t)n;
 	drain(s, 0);
 	return 1;
@@ -221,7 +292,7 @@ static void arm_next(void)
 static const char *cm_vars[] = {HUTCH_ENV_CMONITOR, HUTCH_ENV_CM_ID, HUTCH_ENV_CM_PID, HUTCH_ENV_CM_OUT,
 	HUTCH_ENV_CM_ERR, HUTCH_ENV_CM_IN, HUTCH_ENV_CM_TERM, HUTCH_ENV_CM_LOG, HUTCH_ENV_CM_LOG_FORMAT,
 	HUTCH_ENV_CM_LOG_PATH, HUTCH_ENV_CM_LOG_MAX, HUTCH_ENV_CM_LOG_FILES, HUTCH_ENV_CM_NETFD,
-	HUTCH_ENV_CM_SLIRP, HUTCH_ENV_CM_PORTS, HUTCH_ENV_CM_HEALTH};
+	HUTCH_ENV_CM_SLIRP, HUTCH_ENV_CM_PORTS, HUTCH_ENV_CM_HEALTH, HUTCH_ENV_CM_ATTACH, HUTCH_ENV_CM_CLIENT};
 
 // start_probe forks the probe: hutch executed as `hutch-health ID`, with
 // none of this process's descriptors or variables, dying with it (a killed monitor's
@@ -284,6 +355,11 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 	err.name = "stderr";
 	int in_fd = env_int(HUTCH_ENV_CM_IN);    // stdin FIFO to copy to a terminal, or -1
 	int term_fd = env_int(HUTCH_ENV_CM_TERM); // the terminal's master, or -1
+	int attach_fd = env_int(HUTCH_ENV_CM_ATTACH); // the listening attach socket, or -1
+	if (attach_fd >= 0)
+		fcntl(attach_fd, F_SETFD, FD_CLOEXEC);
+	if (env_int(HUTCH_ENV_CM_CLIENT) >= 0)
+		add_client(env_int(HUTCH_ENV_CM_CLIENT), term_fd);
 	log_fd = env_int(HUTCH_ENV_CM_LOG);
 	if (id == NULL || init <= 0 || log_fd < 0)
 		_exit(125);
@@ -343,8 +419,8 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 		}
 	}
 	for (;;) {
-		struct pollfd p[5];
-		int n = 0, iout = -1, ierr = -1, iin = -1, itimer = -1;
+		struct pollfd p[6 + MAX_CLIENTS];
+		int n = 0, iout = -1, ierr = -1, iin = -1, itimer = -1, iattach = -1, iclients = -1;
 		p[n].fd = sfd;
 		p[n++].events = POLLIN;
 		if (out.fd >= 0) {
@@ -365,6 +441,16 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 		if (health.tfd >= 0 && !exited) {
 			itimer = n;
 			p[n].fd = health.tfd;
+			p[n++].events = POLLIN;
+		}
+		if (attach_fd >= 0 && !exited) {
+			iattach = n;
+			p[n].fd = attach_fd;
+			p[n++].events = POLLIN;
+		}
+		iclients = n;
+		for (int i = 0; i < nclients; i++) {
+			p[n].fd = clients[i];
 			p[n++].events = POLLIN;
 		}
 		if (exited && out.fd < 0 && err.fd < 0)
@@ -408,11 +494,11 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 				}
 			}
 		}
-		if (iout >= 0 && (p[iout].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&out)) {
+		if (iout >= 0 && (p[iout].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&out, term_fd >= 0)) {
 			close(out.fd);
 			out.fd = -1;
 		}
-		if (ierr >= 0 && (p[ierr].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&err)) {
+		if (ierr >= 0 && (p[ierr].revents & (POLLIN | POLLHUP | POLLERR)) && !pump(&err, 0)) {
 			close(err.fd);
 			err.fd = -1;
 		}
@@ -428,6 +514,23 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 				int fds[] = {log_fd, in_fd, term_fd, out.fd, err.fd, net_fd};
 				start_probe(idbuf, fds, sizeof(fds) / sizeof(fds[0]));
 			}
+		}
+		// A client says nothing: anything it sends is read and dropped, and its hang-up
+		// (a detach) drops it. Clients are looked at last and backwards, as broadcast
+		// above may have dropped some (then the poll's slots no longer match).
+		for (int i = iclients + nclients - 1; i >= iclients && nclients > 0; i--) {
+			int c = i - iclients;
+			if (c >= nclients || clients[c] != p[i].fd || p[i].revents == 0)
+				continue;
+			char b[256];
+			ssize_t r = recv(clients[c], b, sizeof(b), MSG_DONTWAIT);
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+				drop_client(c);
+		}
+		if (iattach >= 0 && (p[iattach].revents & POLLIN)) {
+			int fd = accept4(attach_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				add_client(fd, term_fd);
 		}
 		if (iin >= 0 && (p[iin].revents & POLLIN)) {
 			char b[4096];
@@ -451,6 +554,13 @@ __attribute__((constructor)) static void hutch_cmonitor(void)
 		drain(&err, 1);
 	char code[16];
 	snprintf(code, sizeof(code), "%d", status);
+	// The attach clients hear the status (before the exit is recorded: `run -it` waits
+	// for this process to end for that) and are let go.
+	broadcast('x', code, strlen(code));
+	while (nclients > 0)
+		drop_client(nclients - 1);
+	if (attach_fd >= 0)
+		close(attach_fd);
 	// The Go half hands a restarted container over with fresh variables appended to
 	// this environment: none of these may survive, or getenv would find the stale ones
 	// first (the old init's pid, the old descriptors). Nor do the old descriptors.

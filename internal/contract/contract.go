@@ -157,6 +157,24 @@ const (
 	// `hutch-health ID` (one probe) on that schedule; unset: no healthcheck.
 	CmHealth = "_HUTCH_CM_HEALTH"
 
+	// CmAttach is the descriptor of the listening attach socket (a terminal container's:
+	// SOCK_SEQPACKET, "attach" in its record directory; container/attach_linux.go).
+	CmAttach = "_HUTCH_CM_ATTACH"
+
+	// CmClient is the descriptor of a client attached from the start (`run -it`,
+	// `start -ai`: one end of a socket pair), spoken to as one that connected.
+	CmClient = "_HUTCH_CM_CLIENT"
+
+	// CmWinsize is the size of the terminal a client attaches from the start
+	// ("ROWS:COLS"): the Go half of the monitor sizes the container's terminal before the
+	// container starts (as a foreground `run -t` does).
+	CmWinsize = "_HUTCH_CM_WINSIZE"
+
+	// Drain asks the constructor to read the terminal master on this descriptor until its
+	// last slave closes: the process of an `exec -it` that was detached from keeps its
+	// terminal (container/cmonitor/drain.c).
+	Drain = "_HUTCH_DRAIN"
+
 	// NetPIDs hands the network helpers' pids ("SLIRP,PORTS") from the C half back to the
 	// Go one, which waits for them to end before it records the exit.
 	NetPIDs = "_HUTCH_NET_PIDS"
