@@ -27,6 +27,11 @@ type MountSpec struct {
 	// Overlay: a host directory seen through an overlay whose upper layer is the
 	// container's own (-v …:O): writes stay in the container, gone with it.
 	Overlay bool `json:"Overlay,omitempty"`
+	// ImageID is the image of a type=image mount (Source is its name as given), found
+	// or pulled when the container is created; SubPath the directory of it mounted
+	// ("": its whole root), resolved inside the image's root.
+	ImageID string `json:"ImageID,omitempty"`
+	SubPath string `json:"SubPath,omitempty"`
 }
 
 // ParseVolume reads -v/--volume: SRC:DST[:ro|rw], NAME:DST[:ro|rw] or DST (anonymous).
@@ -90,12 +95,13 @@ func ParseVolume(v string) (MountSpec, error) {
 	return m, nil
 }
 
-// ParseMount reads --mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…].
+// ParseMount reads --mount type=bind|volume|tmpfs|image,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…][,rw=…][,subpath=…].
 func ParseMount(v string) (MountSpec, error) {
 	bad := func(why string) (MountSpec, error) {
 		return MountSpec{}, fmt.Errorf("--mount %q: %s", v, why)
 	}
 	m := MountSpec{Type: "volume"}
+	rw := "" // type=image's rw= ("": not given)
 	for _, field := range strings.Split(v, ",") {
 		k, val, hasVal := strings.Cut(field, "=")
 		switch strings.ToLower(k) {
@@ -129,8 +135,19 @@ func ParseMount(v string) (MountSpec, error) {
 			}
 		case "volume-opt":
 			return bad("volume-opt=" + val + ": options go to a volume driver (the local driver's mount options, a plugin's settings), and hutch's volumes are plain directories with none")
+		case "rw", "readwrite":
+			rw = "true"
+			if hasVal {
+				b, err := strconv.ParseBool(val)
+				if err != nil {
+					return bad(k + " takes true or false")
+				}
+				rw = strconv.FormatBool(b)
+			}
+		case "subpath", "volume-subpath":
+			m.SubPath = val
 		default:
-			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, volume-nocopy, tmpfs-size, tmpfs-mode)", k))
+			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, volume-nocopy, tmpfs-size, tmpfs-mode; rw and subpath with type=image)", k))
 		}
 	}
 	if !strings.HasPrefix(m.Destination, "/") {
@@ -155,11 +172,33 @@ func ParseMount(v string) (MountSpec, error) {
 			return bad("a tmpfs mount takes no source")
 		}
 	case "image":
-		return bad("type=image (an image's files mounted in the container) is not supported: copy what you need with `hutch cp`, or build an image FROM it")
+		if m.Source == "" {
+			return bad("an image mount needs source=IMAGE")
+		}
+		// Read-only unless rw=true (Podman's default); readonly=false alone is not rw.
+		m.ReadOnly = rw != "true"
+		if err := checkSubPath(m.SubPath); err != nil {
+			return bad(err.Error())
+		}
 	default:
-		return bad("type must be bind, volume or tmpfs")
+		return bad("type must be bind, volume, tmpfs or image")
+	}
+	if m.Type != "image" && (rw != "" || m.SubPath != "") {
+		return bad("rw= and subpath= are options of type=image (use readonly for the others)")
 	}
 	return m, nil
+}
+
+// checkSubPath refuses an image mount's subpath= that could name anything outside the
+// image: a `..` component (symbolic links in it are resolved inside the image's root
+// when it is mounted).
+func checkSubPath(p string) error {
+	for _, c := range strings.Split(p, "/") {
+		if c == ".." {
+			return fmt.Errorf("subpath=%s: a path inside the image, without `..`", p)
+		}
+	}
+	return nil
 }
 
 // ParseTmpfs reads --tmpfs DST[:OPTIONS].

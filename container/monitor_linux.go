@@ -130,7 +130,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 		reapNetwork()
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
 		_ = m.Records.SaveState(id, st)
-		_, _ = m.Store.Unmount(c.ID, true)
+		m.unmount(c.ID)
 		m.removeNetDir(c.ID)
 	}
 	for first := exited == nil; ; first = false {
@@ -194,7 +194,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	for _, f := range keep {
 		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
 			r.Abort()
-			_, _ = m.Store.Unmount(c.ID, true)
+			m.unmount(c.ID)
 			mio.close()
 			return fail(nsinit.ExitEngine, err)
 		}
@@ -202,7 +202,7 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 	_, _ = m.Store.Shutdown(false)
 	err = unix.Exec("/proc/self/exe", []string{MonitorName, c.ID}, append(os.Environ(), handed...))
 	r.Abort()
-	_, _ = m.Store.Unmount(c.ID, true)
+	m.unmount(c.ID)
 	mio.close()
 	return fail(nsinit.ExitEngine, fmt.Errorf("handing the container over to its monitor: %w", err))
 }

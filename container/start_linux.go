@@ -72,13 +72,13 @@ func (m *Manager) start(c *Config, how starting) (*launch.Running, *State, error
 	s := how.begun
 	if s == nil {
 		if s, err = m.begin(c, spec, how, ""); err != nil {
-			_, _ = m.Store.Unmount(c.ID, true)
+			m.unmount(c.ID)
 			return nil, nil, err
 		}
 	}
 	r, err := s.Finish(spec)
 	if err != nil {
-		_, _ = m.Store.Unmount(c.ID, true)
+		m.unmount(c.ID)
 		return nil, nil, err
 	}
 	st := &State{Status: StatusRunning, Pid: r.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
@@ -91,7 +91,7 @@ func (m *Manager) start(c *Config, how starting) (*launch.Running, *State, error
 	// reach it.
 	if err := m.Records.SaveState(c.ID, st); err != nil {
 		r.Abort()
-		_, _ = m.Store.Unmount(c.ID, true)
+		m.unmount(c.ID)
 		return nil, nil, err
 	}
 	return r, st, nil
@@ -120,7 +120,7 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 	}
 	defer func() {
 		if retErr != nil {
-			_, _ = m.Store.Unmount(c.ID, true)
+			m.unmount(c.ID)
 		}
 	}()
 	u, err := resolveUser(rootfs, c.User, c.ImageName)
@@ -185,6 +185,12 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: mt.Source, Destination: mt.Destination, ReadOnly: mt.ReadOnly, File: !fi.IsDir()})
 		case "tmpfs":
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "tmpfs", Destination: mt.Destination, ReadOnly: mt.ReadOnly, Options: mt.Options})
+		case "image":
+			im, err := m.imageMount(c, i, mt)
+			if err != nil {
+				return nil, err
+			}
+			spec.Mounts = append(spec.Mounts, im)
 		case "volume":
 			v, err := m.Volumes.Create(mt.Source, nil, false)
 			if err != nil {

@@ -63,7 +63,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	stringArrayVar(fs, &f.securityOpt, "security-opt", "security option (repeatable): "+security.Accepted+" (docs/security.md)")
 	fs.BoolVar(&f.privileged, "privileged", false, "give the container every capability of the user namespace and unmask /proc and /sys")
 	stringArrayVarP(fs, &f.volumes, "volume", "v", "bind mount SRC:DST[:ro], named volume NAME:DST[:ro], or anonymous volume DST")
-	stringArrayVar(fs, &f.mounts, "mount", "mount type=bind|volume|tmpfs,source=…,target=…[,readonly]")
+	stringArrayVar(fs, &f.mounts, "mount", "mount type=bind|volume|tmpfs|image,source=…,target=…[,readonly] (image: [,subpath=DIR][,rw=true])")
 	stringArrayVar(fs, &f.tmpfs, "tmpfs", "mount a tmpfs at DST[:size=…,mode=…]")
 	fs.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only")
 	fs.StringVar(&f.network, "network", "", "network: slirp4netns[:mtu=N,allow_host_loopback=true,cidr=…,enable_ipv6=true] (default; see [network] in config.toml), none, host, or container:NAME (join a running container's)")
@@ -329,6 +329,22 @@ func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*co
 	img, err := a.ensureImage(o.Image, f.pull, &f.registry)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	// The images of --mount type=image, found or pulled as the container's own is.
+	found := map[string]string{o.Image: img.ID}
+	for i, mt := range req.Mounts {
+		if mt.Type != "image" {
+			continue
+		}
+		if id, ok := found[mt.Source]; ok {
+			req.Mounts[i].ImageID = id
+			continue
+		}
+		mimg, err := a.ensureImage(mt.Source, f.pull, &f.registry)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("--mount type=image,source=%s: %w", mt.Source, err)
+		}
+		found[mt.Source], req.Mounts[i].ImageID = mimg.ID, mimg.ID
 	}
 	if f.replace {
 		if err := m.Replace(f.name); err != nil {
