@@ -200,7 +200,10 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, started func()) (int
 		}
 	}
 	_, _ = m.Store.Shutdown(false)
-	err = unix.Exec("/proc/self/exe", []string{MonitorName, c.ID}, append(os.Environ(), handed...))
+	// From the thread that cloned the init: this one, or, when the init joined another
+	// container's network namespace (--network container:), the thread that joined it,
+	// whose namespace the monitor then runs in (nsinit's HandOver).
+	err = r.HandOver("/proc/self/exe", []string{MonitorName, c.ID}, append(os.Environ(), handed...))
 	r.Abort()
 	m.unmount(c.ID)
 	mio.close()

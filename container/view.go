@@ -431,6 +431,9 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	}
 	h := &in.HostConfig
 	h.NetworkMode, h.Privileged, h.ReadonlyRootfs = c.Network.Mode, c.Privileged, c.ReadOnly
+	if c.Network.Mode == network.ModeContainer {
+		h.NetworkMode = "container:" + c.Network.Container // as Docker: by ID
+	}
 	h.AutoRemove, h.Init, h.CapAdd, h.CapDrop, h.UsernsMode = c.AutoRemove, c.Init, c.CapAdd, c.CapDrop, c.Userns
 	h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = ParseRestart(c.Restart)
 	h.Binds = []string{}

@@ -497,10 +497,14 @@ func newRmCommand(a *app) *cobra.Command {
 				}
 				o.Timeout = time.Duration(timeout) * time.Second
 			}
-			// --depend: no hutch container can depend on another (there are no pods,
-			// no --network container:, no --volumes-from), so the named ones are all
-			// it removes.
-			_ = depend
+			// --depend: the containers that join these ones' namespaces go first.
+			if depend {
+				deps, err := a.sess.Records().Dependents(refs)
+				if err != nil {
+					return err
+				}
+				refs = append(deps, refs...)
+			}
 			rep := a.reporter(cmd)
 			if err := a.sess.RemoveContainers(refs, o, rep.report); err != nil {
 				return err
@@ -513,7 +517,7 @@ func newRmCommand(a *app) *cobra.Command {
 	f.BoolVarP(&o.Volumes, "volumes", "v", false, "remove the container's anonymous volumes too")
 	f.BoolVarP(&o.Ignore, "ignore", "i", false, "ignore containers that do not exist")
 	f.IntVarP(&timeout, "time", "t", 0, "with -f: seconds a running container has to end on its stop signal before SIGKILL (default: SIGKILL at once)")
-	f.BoolVar(&depend, "depend", false, "also remove the containers that depend on these (none can in hutch: the named ones are removed)")
+	f.BoolVar(&depend, "depend", false, "also remove the containers that depend on these (that join their namespaces: --network, --pid, --ipc, --uts container:), first")
 	p.register(f, "remove every container (running ones with -f)")
 	return c
 }
