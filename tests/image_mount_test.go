@@ -6,6 +6,7 @@ package tests
 // its mount counted by the store and given back however the container ends.
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -47,17 +48,24 @@ func storeMounts(t *testing.T, sb *sandbox) map[string]int {
 // mounted: the image mounts (the tests mount one image at a time).
 func imageMountCount(t *testing.T, sb *sandbox) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(sb.graphRoot(), sb.storeDriver()+"-containers", "containers.json"))
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
 	var ctrs []struct {
 		Layer string `json:"layer"`
 	}
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &ctrs); err != nil {
-			t.Fatalf("containers.json: %v", err)
+	// --rm containers are in volatile-containers.json (not synced to disk).
+	for _, f := range []string{"containers.json", "volatile-containers.json"} {
+		b, err := os.ReadFile(filepath.Join(sb.graphRoot(), sb.storeDriver()+"-containers", f))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
 		}
+		var some []struct {
+			Layer string `json:"layer"`
+		}
+		if len(b) > 0 {
+			if err := json.Unmarshal(b, &some); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+		}
+		ctrs = append(ctrs, some...)
 	}
 	n := 0
 	for id, k := range storeMounts(t, sb) {
@@ -155,6 +163,37 @@ func TestImageMount(t *testing.T) {
 		waitNoStoreMounts(t, sb, "stop and rm -f")
 		r = sb.expect(1, "rmi", "extra") // ma, stopped, still mounts it when started
 		assertContains(t, r.stderr, a[:12], "rmi of an image a stopped container mounts")
+
+		// A foreground run and a detached container mount it at once, the foreground one
+		// ending first (its mount is in hutch's mount namespace, which the monitor's
+		// copies): nothing stays mounted anywhere after both.
+		fgIn, fgInW, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fg := sb.command(runOpts{stdin: fgIn}, "run", "--rm", "-i", "--mount", "type=image,source=extra,target=/m", lcImage, "sh", "-c", "cat /m/data/sub/f; read line; exit 0")
+		fgOut, err := fg.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fg.Start(); err != nil {
+			t.Fatal(err)
+		}
+		fgIn.Close()
+		if line, err := bufio.NewReader(fgOut).ReadString('\n'); line != "hi\n" {
+			t.Fatalf("the foreground run printed %q (%v)", line, err)
+		}
+		assertEqual(t, imageMountCount(t, sb), 1, "a foreground run mounts the image")
+		lcRunD(sb, "--name", "mixed", "--mount", "type=image,source=extra,target=/m", lcImage, "sleep", "1000")
+		assertEqual(t, imageMountCount(t, sb), 2, "a foreground run and a detached container mount the image")
+		fgInW.Close()
+		if err := fg.Wait(); err != nil {
+			t.Fatalf("the foreground run: %v", err)
+		}
+		assertEqual(t, sb.ok("exec", "mixed", "cat", "/m/data/sub/f").stdout, "hi\n", "the detached container's mount after the foreground run ended")
+		sb.ok("rm", "-f", "mixed")
+		waitNoStoreMounts(t, sb, "a foreground run and a detached container")
+		lcAssertNoProcsNoMounts(t, sb, "a foreground run and a detached container")
 
 		// --rm, and restarts: each run mounts, each end gives back.
 		lcRunD(sb, "--rm", "--name", "gone", "--mount", "type=image,source=extra,target=/m", lcImage, "sleep", "1000")
