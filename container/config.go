@@ -42,8 +42,11 @@ type Settings struct {
 	Interactive bool                  `json:"OpenStdin,omitempty"`
 	TTY         bool                  `json:"Tty,omitempty"`
 	Labels      map[string]string     `json:"Labels,omitempty"`
-	Restart     string                `json:"RestartPolicy,omitempty"` // no, always, unless-stopped, on-failure[:N]
-	StopTimeout *int                  `json:"StopTimeout,omitempty"`
+	// Annotations are --annotation's KEY=VALUE (OCI annotations: kept and shown by
+	// inspect, as Docker's HostConfig.Annotations and Podman's Config.Annotations).
+	Annotations map[string]string `json:"Annotations,omitempty"`
+	Restart     string            `json:"RestartPolicy,omitempty"` // no, always, unless-stopped, on-failure[:N]
+	StopTimeout *int              `json:"StopTimeout,omitempty"`
 	// Userns is "" (the container is root in hutch's namespace, i.e. you) or
 	// "keep-id" (the container runs as your own uid and gid).
 	Userns string `json:"UsernsMode,omitempty"`

@@ -3,6 +3,7 @@ package container
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,14 @@ type MountSpec struct {
 	// ("": its whole root), resolved inside the image's root.
 	ImageID string `json:"ImageID,omitempty"`
 	SubPath string `json:"SubPath,omitempty"`
+	// VolumeOptions are the local driver's options for a volume this mount creates
+	// (--mount volume-opt=KEY=VALUE): see volumes.CheckOptions.
+	VolumeOptions map[string]string `json:"VolumeOptions,omitempty"`
+	// NoExec and Suid are a tmpfs mount's flags: Docker's --tmpfs and --mount type=tmpfs
+	// mount noexec and nosuid unless told exec or suid (records older than these fields
+	// had neither: their tmpfs mounts stay as they were, exec and nosuid).
+	NoExec bool `json:"NoExec,omitempty"`
+	Suid   bool `json:"Suid,omitempty"`
 }
 
 // ParseVolume reads -v/--volume: SRC:DST[:ro|rw], NAME:DST[:ro|rw] or DST (anonymous).
@@ -95,14 +104,20 @@ func ParseVolume(v string) (MountSpec, error) {
 	return m, nil
 }
 
-// ParseMount reads --mount type=bind|volume|tmpfs|image,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…][,rw=…][,subpath=…].
+// ParseMount reads --mount type=bind|volume|tmpfs|image,source=…,target=…[,readonly][,volume-opt=K=V…][,tmpfs-size=…][,tmpfs-mode=…][,rw=…][,subpath=…] (image).
 func ParseMount(v string) (MountSpec, error) {
 	bad := func(why string) (MountSpec, error) {
 		return MountSpec{}, fmt.Errorf("--mount %q: %s", v, why)
 	}
 	m := MountSpec{Type: "volume"}
 	rw := "" // type=image's rw= ("": not given)
-	for _, field := range strings.Split(v, ",") {
+	// As Docker's: the fields are CSV, so that a value with a comma is quoted
+	// ("volume-opt=o=size=64m,uid=1000").
+	fields, err := csv.NewReader(strings.NewReader(v)).Read()
+	if err != nil {
+		return bad("the fields are comma-separated KEY=VALUE, quoted when a value holds a comma: " + err.Error())
+	}
+	for _, field := range fields {
 		k, val, hasVal := strings.Cut(field, "=")
 		switch strings.ToLower(k) {
 		case "type":
@@ -134,7 +149,14 @@ func ParseMount(v string) (MountSpec, error) {
 				return bad("volume-driver=" + val + ": hutch's volumes are directories of its own (the local driver); there are no volume plugins")
 			}
 		case "volume-opt":
-			return bad("volume-opt=" + val + ": options go to a volume driver (the local driver's mount options, a plugin's settings), and hutch's volumes are plain directories with none")
+			ok, ov, isKV := strings.Cut(val, "=")
+			if !isKV || ok == "" {
+				return bad("volume-opt=" + val + ": expected volume-opt=KEY=VALUE (type, device or o)")
+			}
+			if m.VolumeOptions == nil {
+				m.VolumeOptions = map[string]string{}
+			}
+			m.VolumeOptions[ok] = ov
 		case "rw", "readwrite":
 			rw = "true"
 			if hasVal {
@@ -144,14 +166,17 @@ func ParseMount(v string) (MountSpec, error) {
 				}
 				rw = strconv.FormatBool(b)
 			}
-		case "subpath", "volume-subpath":
+		case "subpath":
 			m.SubPath = val
 		default:
-			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, volume-nocopy, tmpfs-size, tmpfs-mode; rw and subpath with type=image)", k))
+			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, volume-nocopy, volume-opt, tmpfs-size, tmpfs-mode; rw and subpath with type=image)", k))
 		}
 	}
 	if !strings.HasPrefix(m.Destination, "/") {
 		return bad("target= must be an absolute path")
+	}
+	if m.VolumeOptions != nil && m.Type != "volume" {
+		return bad("volume-opt= is for type=volume")
 	}
 	switch m.Type {
 	case "bind":
@@ -167,10 +192,14 @@ func ParseMount(v string) (MountSpec, error) {
 		if m.Source != "" && !volumes.ValidName(m.Source) {
 			return bad("invalid volume name " + strconv.Quote(m.Source))
 		}
+		if err := volumes.CheckOptions(m.VolumeOptions); err != nil {
+			return bad(err.Error())
+		}
 	case "tmpfs":
 		if m.Source != "" {
 			return bad("a tmpfs mount takes no source")
 		}
+		m.NoExec = true // as Docker's: noexec, nosuid, nodev
 	case "image":
 		if m.Source == "" {
 			return bad("an image mount needs source=IMAGE")
@@ -207,13 +236,17 @@ func ParseTmpfs(v string) (MountSpec, error) {
 	if !strings.HasPrefix(dst, "/") {
 		return MountSpec{}, fmt.Errorf("--tmpfs %q: the destination must be an absolute path", v)
 	}
-	m := MountSpec{Type: "tmpfs", Destination: dst}
+	m := MountSpec{Type: "tmpfs", Destination: dst, NoExec: true}
 	for _, o := range strings.Split(opts, ",") {
 		switch {
 		case o == "":
 		case o == "ro":
 			m.ReadOnly = true
-		case o == "rw", o == "noexec", o == "exec", o == "nosuid", o == "suid", o == "nodev", o == "dev":
+		case o == "exec", o == "noexec":
+			m.NoExec = o == "noexec"
+		case o == "suid", o == "nosuid":
+			m.Suid = o == "suid"
+		case o == "rw", o == "nodev", o == "dev": // dev: a user namespace's mounts are nodev all the same
 		case strings.HasPrefix(o, "size="), strings.HasPrefix(o, "mode="), strings.HasPrefix(o, "uid="), strings.HasPrefix(o, "gid="), strings.HasPrefix(o, "nr_inodes="):
 			m.Options = append(m.Options, o)
 		default:

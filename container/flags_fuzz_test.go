@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"hutch.dev/hutch/volumes"
 )
 
 // FuzzMountFlags runs -v, --mount and --tmpfs (ParseMounts) on any text: no panic, and what is
@@ -18,6 +20,7 @@ func FuzzMountFlags(f *testing.F) {
 		"type=bind,source=/h,target=/c,readonly", "type=volume,src=v,dst=/d,ro=false",
 		"type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1777", "type=bind,target=/c", "readonly=maybe,target=/x",
 		"/t:size=64m,mode=1777,noexec", "/t:bogus", "relative", "=", ",,,",
+		`type=volume,src=v,dst=/d,volume-opt=type=tmpfs,"volume-opt=o=size=1m,uid=1"`, `type=volume,dst=/d,"volume-opt=type=nfs`,
 	} {
 		f.Add(s)
 	}
@@ -50,6 +53,9 @@ func FuzzMountFlags(f *testing.F) {
 			case "volume":
 				if m.Source != "" && strings.ContainsAny(m.Source, "/:") {
 					t.Fatalf("%s %q: a volume named %q", name, v, m.Source)
+				}
+				if err := volumes.CheckOptions(m.VolumeOptions); err != nil {
+					t.Fatalf("%s %q: accepted volume options %v: %v", name, v, m.VolumeOptions, err)
 				}
 			case "tmpfs":
 				if m.Source != "" {

@@ -36,3 +36,24 @@ func TestParseEnvFileRefusesDevices(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMountVolumeOpt(t *testing.T) {
+	m, err := ParseMount(`type=volume,source=v,target=/d,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"volume-opt=o=size=1m,uid=1000"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.VolumeOptions["type"] != "tmpfs" || m.VolumeOptions["o"] != "size=1m,uid=1000" || m.VolumeOptions["device"] != "tmpfs" {
+		t.Errorf("volume options %v", m.VolumeOptions)
+	}
+	for v, want := range map[string]string{
+		"type=volume,target=/d,volume-opt=type=nfs":        "needs root",
+		"type=volume,target=/d,volume-opt=type":            "volume-opt=KEY=VALUE",
+		"type=tmpfs,target=/d,volume-opt=type=tmpfs":       "is for type=volume",
+		`type=volume,target=/d,"volume-opt=o=size=1m`:      "quoted",
+		"type=volume,target=/d,volume-opt=o=size=1m,uid=1": "unknown key \"uid\"",
+	} {
+		if _, err := ParseMount(v); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error saying %q", v, err, want)
+		}
+	}
+}

@@ -32,7 +32,7 @@ type EndpointSettings struct {
 }
 
 func inspectNetwork(c *Config, st *State) InspectNetwork {
-	ep := &EndpointSettings{NetworkID: c.Network.Mode, Aliases: []string{}}
+	ep := &EndpointSettings{NetworkID: c.Network.Mode, Aliases: []string{}, MacAddress: c.Network.MACAddress}
 	n := InspectNetwork{Ports: map[string][]network.Binding{}, Networks: map[string]*EndpointSettings{c.Network.Mode: ep}}
 	if c.Network.Mode != NetworkSlirp {
 		return n

@@ -16,7 +16,7 @@ func TestParseRunFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []MountSpec{{Type: "bind", Source: dir, Destination: "/a", ReadOnly: true}, {Type: "volume", Destination: "/anon"},
-		{Type: "tmpfs", Destination: "/m", Options: []string{"size=1m"}}, {Type: "tmpfs", Destination: "/t", ReadOnly: true, Options: []string{"size=2m"}}}
+		{Type: "tmpfs", Destination: "/m", Options: []string{"size=1m"}, NoExec: true}, {Type: "tmpfs", Destination: "/t", ReadOnly: true, Options: []string{"size=2m"}, NoExec: true}}
 	if !reflect.DeepEqual(ms, want) {
 		t.Errorf("mounts:\n%+v\nwant\n%+v", ms, want)
 	}

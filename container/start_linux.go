@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -17,6 +18,7 @@ import (
 	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/volumes"
 )
 
 // initShape is what the clone of c's init depends on (launch.Begin): the namespaces it
@@ -184,7 +186,7 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 			}
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: mt.Source, Destination: mt.Destination, ReadOnly: mt.ReadOnly, File: !fi.IsDir()})
 		case "tmpfs":
-			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "tmpfs", Destination: mt.Destination, ReadOnly: mt.ReadOnly, Options: mt.Options})
+			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "tmpfs", Destination: mt.Destination, ReadOnly: mt.ReadOnly, Options: mt.Options, NoExec: mt.NoExec, Suid: mt.Suid})
 		case "image":
 			im, err := m.imageMount(c, i, mt)
 			if err != nil {
@@ -192,12 +194,28 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 			}
 			spec.Mounts = append(spec.Mounts, im)
 		case "volume":
-			v, err := m.Volumes.Create(mt.Source, nil, false)
+			v, err := m.Volumes.Create(mt.Source, nil, mt.VolumeOptions, false)
 			if err != nil {
 				return nil, err
 			}
 			if mt.Source == "" {
 				c.Mounts[i].Source, changed = v.Name, true
+			}
+			switch v.Kind() {
+			case volumes.KindTmpfs:
+				tm, err := m.tmpfsVolume(c, v, mt)
+				if err != nil {
+					return nil, err
+				}
+				spec.Mounts = append(spec.Mounts, tm)
+				continue
+			case volumes.KindBind:
+				if fi, err := os.Stat(v.Source()); err != nil || !fi.IsDir() {
+					if err == nil {
+						err = syscall.ENOTDIR
+					}
+					return nil, fmt.Errorf("volume %s binds %s: %w (make the directory, or `hutch volume rm %s` and create it again with another device=)", v.Name, v.Source(), unwrapPath(err), v.Name)
+				}
 			}
 			src, err := securejoin.SecureJoin(rootfs, mt.Destination)
 			if err != nil {
@@ -209,11 +227,11 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 				}
 			}
 			if mt.Chown {
-				if err := chownMount(c, v.Mountpoint, u.User); err != nil {
+				if err := chownMount(c, v.Source(), u.User); err != nil {
 					return nil, err
 				}
 			}
-			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: v.Mountpoint, Destination: mt.Destination, ReadOnly: mt.ReadOnly})
+			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: v.Source(), Destination: mt.Destination, ReadOnly: mt.ReadOnly})
 		}
 	}
 	if changed {
@@ -227,6 +245,34 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 		return depth(spec.Mounts[i].Destination) < depth(spec.Mounts[j].Destination)
 	})
 	return spec, nil
+}
+
+// tmpfsVolume is the mount of a tmpfs volume (-o type=tmpfs): memory of the container's
+// own, as Docker's local driver mounts it for the containers that use it. A tmpfs lives
+// in the mount namespace of the container that mounts it, so one running container at a
+// time may use the volume: a second is refused rather than given an empty copy of it.
+func (m *Manager) tmpfsVolume(c *Config, v *volumes.Volume, mt MountSpec) (nsinit.Mount, error) {
+	opts, err := v.TmpfsOptions()
+	if err != nil {
+		return nsinit.Mount{}, err
+	}
+	users, err := m.VolumeUsers()
+	if err != nil {
+		return nsinit.Mount{}, err
+	}
+	for _, name := range users[v.Name] {
+		if name == c.Name {
+			continue
+		}
+		other, err := m.Records.Get(name)
+		if err != nil {
+			continue
+		}
+		if st, err := m.Records.Current(other.ID); err == nil && st.Status == StatusRunning {
+			return nsinit.Mount{}, fmt.Errorf("volume %s is a tmpfs, and container %s uses it: hutch mounts a tmpfs volume in one running container at a time (each container's tmpfs would be a different one); stop %s first, or use a volume without -o type=tmpfs to share files", v.Name, other.Name, other.Name)
+		}
+	}
+	return nsinit.Mount{Type: "tmpfs", Destination: mt.Destination, ReadOnly: mt.ReadOnly, Options: opts}, nil
 }
 
 func depth(p string) int {

@@ -326,6 +326,8 @@ type InspectConfig struct {
 	Entrypoint []string          `json:"Entrypoint"`
 	Labels     map[string]string `json:"Labels"`
 	StopSignal string            `json:"StopSignal,omitempty"`
+	// Annotations are --annotation's (Podman shows them here, Docker in HostConfig).
+	Annotations map[string]string `json:"Annotations,omitempty"`
 	// Healthcheck is the check in effect (the image's with --health-*'s over it).
 	Healthcheck *images.Healthcheck `json:"Healthcheck,omitempty"`
 }
@@ -369,6 +371,8 @@ type InspectHost struct {
 	Sysctls    map[string]string `json:"Sysctls,omitempty"`
 	ShmSize    int64             `json:"ShmSize"`
 	GroupAdd   []string          `json:"GroupAdd"`
+	// Annotations are --annotation's, where Docker shows them.
+	Annotations map[string]string `json:"Annotations,omitempty"`
 }
 
 // InspectUlimit is one of Docker's HostConfig.Ulimits (-1: unlimited).
@@ -479,6 +483,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	h.Devices, h.CDIDevices = append([]DeviceSpec{}, c.Devices...), c.CDIDevices
 	h.ExtraHosts, h.DNS, h.DNSSearch, h.DNSOptions = c.Network.ExtraHosts, c.Network.DNS, c.Network.DNSSearch, c.Network.DNSOptions
 	h.Sysctls, h.ShmSize, h.GroupAdd = c.Sysctls, c.ShmSize, c.GroupAdd
+	h.Annotations, in.Config.Annotations = c.Annotations, c.Annotations
 	if h.ShmSize == 0 {
 		h.ShmSize = 64 << 20
 	}

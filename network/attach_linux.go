@@ -169,6 +169,9 @@ func slirpArgs(c Config, nsPath string) []string {
 	if c.EnableIPv6 {
 		args = append(args, "--enable-ipv6")
 	}
+	if c.MACAddress != "" {
+		args = append(args, "--macaddress="+c.MACAddress)
+	}
 	return append(args, "--netns-type=path", nsPath, "tap0")
 }
 

@@ -38,6 +38,8 @@ type Config struct {
 	CIDR              string `json:"CIDR,omitempty"`
 	AllowHostLoopback bool   `json:"AllowHostLoopback,omitempty"`
 	EnableIPv6        bool   `json:"EnableIPv6,omitempty"`
+	// MACAddress is --mac-address: the container's tap0 (slirp4netns --macaddress).
+	MACAddress string `json:"MacAddress,omitempty"`
 	// Container is the ID of the container whose network namespace is joined
 	// (ModeContainer).
 	Container string `json:"Container,omitempty"`
@@ -357,4 +359,20 @@ func Bindings(ports []PortMapping) map[string][]Binding {
 		out[p.Key()] = append(out[p.Key()], Binding{HostIP: p.HostIP, HostPort: hp})
 	}
 	return out
+}
+
+// CheckMAC checks --mac-address for a container on network mode: a unicast Ethernet
+// address, for slirp4netns's interface (the only one hutch makes).
+func CheckMAC(mac, mode string) error {
+	hw, err := net.ParseMAC(mac)
+	if err != nil || len(hw) != 6 {
+		return fmt.Errorf("--mac-address %q: not an Ethernet address (six hex bytes: 92:d0:c6:0a:29:33)", mac)
+	}
+	if hw[0]&1 != 0 {
+		return fmt.Errorf("--mac-address %q: a multicast address (the first byte is odd): use a unicast one, e.g. 02:42:ac:11:00:02", mac)
+	}
+	if mode != ModeSlirp {
+		return fmt.Errorf("--mac-address %q with --network %s: only a slirp4netns network has an interface of the container's own", mac, mode)
+	}
+	return nil
 }

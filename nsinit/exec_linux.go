@@ -21,6 +21,7 @@ import (
 // container: the nsenter constructor has joined the container's namespaces and forked;
 // its parent stays in C as the relay of signals and exit status, and the child, here,
 // becomes the command.
+// internal/nsenter/nsenter.c (hutch_default_signals) knows this name too.
 const ExecName = "hutch-exec"
 
 const envExec = contract.Exec

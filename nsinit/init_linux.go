@@ -20,6 +20,7 @@ import (
 )
 
 // InitName is the name hutch is re-executed under to become a container's init.
+// internal/nsenter/nsenter.c (hutch_default_signals) knows this name too.
 const InitName = "hutch-init"
 
 // pdeathsigArg asks the init to set its parent-death signal itself (initCmd).

@@ -284,7 +284,14 @@ func userMount(root string, m Mount) error {
 			return fmt.Errorf("creating mount point %s: %w", m.Destination, err)
 		}
 		data := strings.Join(m.Options, ",")
-		if err := mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
+		flags := uintptr(unix.MS_NODEV)
+		if !m.Suid {
+			flags |= unix.MS_NOSUID
+		}
+		if m.NoExec {
+			flags |= unix.MS_NOEXEC
+		}
+		if err := mount("tmpfs", target, "tmpfs", flags, data); err != nil {
 			return err
 		}
 	case "overlay":

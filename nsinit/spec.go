@@ -111,6 +111,9 @@ type Mount struct {
 	Options     []string `json:"options,omitempty"` // tmpfs data options (size=…, mode=…)
 	// File says the bind source is a file, so the target is created as a file.
 	File bool `json:"file,omitempty"`
+	// NoExec and Suid are a tmpfs's flags (it is always nodev, and nosuid unless Suid).
+	NoExec bool `json:"noExec,omitempty"`
+	Suid   bool `json:"suid,omitempty"`
 }
 
 // Exit statuses for failures before the command runs, as Docker uses them.

@@ -40,6 +40,7 @@ func TestRunMounts(t *testing.T) {
 			"--mount", "type=bind,source="+m2+",target=/m2,readonly",
 			"--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m",
 			"--tmpfs", "/t2:size=2m,mode=1777",
+			"--tmpfs", "/t3:exec,suid",
 			"-v", hello+":/etc/hello",
 			"-v", myHostname+":/etc/hostname",
 			imgRun, "sh", "-c", `
@@ -51,6 +52,7 @@ echo rowrite=$( (echo x > /ro/new) 2>&1)
 echo m2write=$( (echo x > /m2/new) 2>&1)
 echo scratch=$(echo s > /scratch/f && cat /scratch/f)
 echo t2=$(stat -c %a /t2)$(echo t > /t2/f && echo -writable)
+for d in t2 t3 scratch; do printf '#!/bin/sh\necho ran\n' > /$d/s; chmod +x /$d/s; echo ${d}exec=$(/$d/s 2>&1); done
 echo hello=$(cat /etc/hello)
 echo hostname=$(cat /etc/hostname)
 echo rootwrite=$( (touch /new-in-root) 2>&1)
@@ -70,6 +72,21 @@ echo '--- end'
 		assertContains(t, m["m2write"], "Read-only file system", "writing to --mount …,readonly")
 		assertEqual(t, m["scratch"], "s", "--mount type=tmpfs")
 		assertEqual(t, m["t2"], "1777-writable", "--tmpfs /t2:mode=1777")
+		// noexec and nosuid by default, as Docker's; exec and suid when asked.
+		assertContains(t, m["t2exec"], "Permission denied", "a program on --tmpfs (noexec)")
+		assertContains(t, m["scratchexec"], "Permission denied", "a program on --mount type=tmpfs (noexec)")
+		assertEqual(t, m["t3exec"], "ran", "a program on --tmpfs …:exec")
+		for point, want := range map[string][]string{"/t2": {"noexec", "nosuid", "nodev"}, "/scratch": {"noexec", "nosuid", "nodev"}, "/t3": {"nodev"}} {
+			mt := findMount(mounts, point)
+			for _, o := range want {
+				if mt == nil || !hasOpt(mt.opts, o) {
+					t.Fatalf("mount at %s: %+v, want %s", point, mt, o)
+				}
+			}
+			if point == "/t3" && (hasOpt(mt.opts, "noexec") || hasOpt(mt.opts, "nosuid")) {
+				t.Fatalf("--tmpfs /t3:exec,suid is mounted %s", mt.opts)
+			}
+		}
 		assertEqual(t, m["hello"], "hello from the host", "a file bound over the image's /etc/hello")
 		assertEqual(t, m["hostname"], "mine", "a file bound over the generated /etc/hostname")
 		assertContains(t, m["rootwrite"], "Read-only file system", "--read-only: writing to /")

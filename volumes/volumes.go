@@ -60,9 +60,10 @@ func ValidName(name string) bool {
 
 func (s *Store) record(name string) string { return filepath.Join(s.Dir, name, "volume.json") }
 
-// Create makes a volume; an empty name makes an anonymous one with a random name. A name
-// that exists already is returned as is (docker volume create is idempotent).
-func (s *Store) Create(name string, labels map[string]string, anonymous bool) (*Volume, error) {
+// Create makes a volume; an empty name makes an anonymous one with a random name. opts
+// are the local driver's options (CheckOptions). A name that exists already is returned
+// as is (docker volume create is idempotent).
+func (s *Store) Create(name string, labels, opts map[string]string, anonymous bool) (*Volume, error) {
 	if name == "" {
 		b := make([]byte, 32)
 		if _, err := rand.Read(b); err != nil {
@@ -72,6 +73,9 @@ func (s *Store) Create(name string, labels map[string]string, anonymous bool) (*
 	}
 	if !ValidName(name) {
 		return nil, fmt.Errorf("invalid volume name %q: use letters, digits and _ . - (starting with a letter or digit)", name)
+	}
+	if err := CheckOptions(opts); err != nil {
+		return nil, fmt.Errorf("creating volume %s: %w", name, err)
 	}
 	if v, err := s.Get(name); err == nil {
 		return v, nil
@@ -95,9 +99,12 @@ func (s *Store) Create(name string, labels map[string]string, anonymous bool) (*
 	if labels == nil {
 		labels = map[string]string{}
 	}
+	if opts == nil {
+		opts = map[string]string{}
+	}
 	dir := filepath.Join(s.Dir, name)
 	v := &Volume{Name: name, Driver: "local", Mountpoint: filepath.Join(dir, "_data"), CreatedAt: time.Now().UTC(),
-		Labels: labels, Scope: "local", Options: map[string]string{}, Anonymous: anonymous}
+		Labels: labels, Scope: "local", Options: opts, Anonymous: anonymous}
 	if err := s.write(filepath.Join(tmp, "volume.json"), v); err != nil {
 		return nil, err
 	}
@@ -265,16 +272,16 @@ func (s *Store) RemoveLeftovers(minAge time.Duration) ([]Leftover, error) {
 // at the mount point, already resolved inside the container's root), keeping owners and
 // modes. A volume that was filled before, or holds data, is left alone.
 func (s *Store) Populate(v *Volume, src string) error {
-	if v.Populated {
+	if v.Populated || v.Kind() == KindTmpfs { // a tmpfs starts empty, as --tmpfs does
 		return nil
 	}
-	entries, err := os.ReadDir(v.Mountpoint)
+	entries, err := os.ReadDir(v.Source())
 	if err != nil {
 		return err
 	}
 	if len(entries) == 0 {
 		if fi, err := os.Stat(src); err == nil && fi.IsDir() {
-			if err := archive.NewDefaultArchiver().CopyWithTar(src, v.Mountpoint); err != nil {
+			if err := archive.NewDefaultArchiver().CopyWithTar(src, v.Source()); err != nil {
 				return fmt.Errorf("filling volume %s from the image: %w", v.Name, err)
 			}
 		}

@@ -12,14 +12,14 @@ import (
 // deleting it and clears what earlier removals and creations cut short left.
 func TestCreateRemoveAndLeftovers(t *testing.T) {
 	s := &Store{Dir: filepath.Join(t.TempDir(), "volumes")}
-	v, err := s.Create("data", map[string]string{"a": "b"}, false)
+	v, err := s.Create("data", map[string]string{"a": "b"}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(v.Mountpoint); err != nil || !fi.IsDir() {
 		t.Fatalf("the volume's data directory: %v", err)
 	}
-	if again, err := s.Create("data", nil, false); err != nil || again.Labels["a"] != "b" {
+	if again, err := s.Create("data", nil, nil, false); err != nil || again.Labels["a"] != "b" {
 		t.Fatalf("Create of an existing volume: %+v, %v", again, err)
 	}
 	if err := os.WriteFile(filepath.Join(v.Mountpoint, "f"), []byte("x"), 0o600); err != nil {

@@ -32,6 +32,12 @@ func (a *app) networkOptions(f *createFlags, o *container.Options) error {
 	if err := container.ParseDNS(&c, f.dns, f.dnsSearch, f.dnsOption); err != nil {
 		return err
 	}
+	if f.mac != "" {
+		if err := network.CheckMAC(f.mac, c.Mode); err != nil {
+			return err
+		}
+		c.MACAddress = f.mac
+	}
 	o.Network = c
 	for _, p := range f.publish {
 		ms, err := network.ParsePublish(p)

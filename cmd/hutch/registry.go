@@ -239,15 +239,19 @@ func newLogoutCommand(a *app) *cobra.Command {
 func goarch() string { return runtime.GOARCH }
 
 // ensureImage applies run's and create's --pull: the image, found or pulled.
-func (a *app) ensureImage(ref, policy string, rf *registryFlags) (*cstorage.Image, error) {
+func (a *app) ensureImage(ref, policy string, rf *registryFlags, quiet bool) (*cstorage.Image, error) {
 	p, err := images.ParsePullPolicy(policy)
 	if err != nil {
 		return nil, err
 	}
+	var progress io.Writer = os.Stderr
+	if quiet {
+		progress = io.Discard
+	}
 	img, pulled, err := a.sess.EnsureImage(context.Background(), engine.ImageRequest{
-		Ref: ref, Policy: p, SkipTLSVerify: rf.skipTLS(), Progress: os.Stderr})
+		Ref: ref, Policy: p, SkipTLSVerify: rf.skipTLS(), Progress: progress})
 	for _, pl := range pulled {
-		fmt.Fprintf(os.Stderr, "Pulled %s\n", pl.Name)
+		fmt.Fprintf(progress, "Pulled %s\n", pl.Name)
 	}
 	return img, err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,39 @@ type createFlags struct {
 	cidfile, platform, initPath string
 	labelFiles, attach          []string
 	replace, sigProxy           bool
+	// Docker's flags that change nothing here, or name what hutch has one of
+	quiet, contentTrustOff       bool
+	annotations                  []string
+	volumeDriver, isolation, mac string
+	discarded                    discardedFlags
+}
+
+// discardedFlags are Docker's cgroup v1 knobs, which cgroup v2 (the only delegation a
+// rootless engine gets) has no file for: accepted and discarded with a warning, as
+// Docker does on a cgroup v2 host.
+type discardedFlags struct {
+	memorySwappiness int64
+	kernelMemory     string
+	oomKillDisable   bool
+}
+
+func (d *discardedFlags) register(fs *pflag.FlagSet) {
+	fs.Int64Var(&d.memorySwappiness, "memory-swappiness", -1, "cgroup v1's swappiness: accepted and discarded with a warning (cgroup v2 has none)")
+	fs.StringVar(&d.kernelMemory, "kernel-memory", "", "cgroup v1's kernel memory limit: accepted and discarded with a warning (cgroup v2 counts it in --memory)")
+	fs.BoolVar(&d.oomKillDisable, "oom-kill-disable", false, "cgroup v1's OOM-killer switch: accepted and discarded with a warning (cgroup v2 has none)")
+}
+
+// warn says, once per flag given, what is discarded and why.
+func (d *discardedFlags) warn(fs *pflag.FlagSet, w io.Writer) {
+	for _, c := range []struct{ flag, why string }{
+		{"memory-swappiness", "cgroup v2 has no per-cgroup swappiness"},
+		{"kernel-memory", "cgroup v2 has no separate kernel memory limit: --memory counts kernel memory too"},
+		{"oom-kill-disable", "cgroup v2 cannot disable the OOM killer for a cgroup"},
+	} {
+		if fs.Changed(c.flag) {
+			fmt.Fprintf(w, "Warning: --%s discarded: %s (Docker discards it on cgroup v2 too)\n", c.flag, c.why)
+		}
+	}
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
@@ -103,6 +137,13 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	fs.BoolVar(&f.replace, "replace", false, "with --name: remove a container of that name first (stopped, if it runs), as Podman")
 	fs.StringVar(&f.platform, "platform", "", "the image's platform: only this machine's (linux/"+goarch()+")")
 	fs.StringVar(&f.initPath, "init-path", "", "refused: hutch's --init is built in (no separate init binary)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "say nothing while pulling the image")
+	stringArrayVar(fs, &f.annotations, "annotation", "add an annotation KEY=VALUE (shown by inspect)")
+	fs.BoolVar(&f.contentTrustOff, "disable-content-trust", true, "skip image verification: always true here (hutch has no Notary content trust)")
+	fs.StringVar(&f.volumeDriver, "volume-driver", "", "the volume driver: local only")
+	fs.StringVar(&f.isolation, "isolation", "", "container isolation: default only (the others are Windows')")
+	fs.StringVar(&f.mac, "mac-address", "", "the MAC address of the container's slirp4netns interface (tap0), e.g. 92:d0:c6:0a:29:33")
+	f.discarded.register(fs)
 	if run {
 		fs.BoolVar(&f.sigProxy, "sig-proxy", true, "pass the signals hutch gets on to the container (false: the container runs on until it ends)")
 		stringArrayVarP(fs, &f.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR only (repeatable; default: stdout and stderr, stdin with -i)")
@@ -206,7 +247,36 @@ func (f *createFlags) options(cmd *cobra.Command, image string, args []string) (
 	if o.ProcessSettings, err = container.ParseProcess(f.process); err != nil {
 		return o, err
 	}
+	if o.Annotations, err = parseAnnotations(f.annotations); err != nil {
+		return o, err
+	}
+	if !f.contentTrustOff {
+		return o, fmt.Errorf("--disable-content-trust=false: hutch has no content trust (Docker's Notary signatures); images are checked against their digests only")
+	}
+	if f.volumeDriver != "" && f.volumeDriver != "local" {
+		return o, fmt.Errorf("--volume-driver %q: hutch's volumes use the local driver (there are no volume plugins)", f.volumeDriver)
+	}
+	if f.isolation != "" && f.isolation != "default" {
+		return o, fmt.Errorf("--isolation %q: on Linux the only isolation is default (process and hyperv are Windows')", f.isolation)
+	}
+	f.discarded.warn(cmd.Flags(), cmd.ErrOrStderr())
 	return o, nil
+}
+
+// parseAnnotations reads --annotation KEY=VALUE flags.
+func parseAnnotations(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--annotation %q: expected KEY=VALUE", kv)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 func newRunCommand(a *app) *cobra.Command {
@@ -326,7 +396,7 @@ func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*co
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	img, err := a.ensureImage(o.Image, f.pull, &f.registry)
+	img, err := a.ensureImage(o.Image, f.pull, &f.registry, f.quiet)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -340,7 +410,7 @@ func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*co
 			req.Mounts[i].ImageID = id
 			continue
 		}
-		mimg, err := a.ensureImage(mt.Source, f.pull, &f.registry)
+		mimg, err := a.ensureImage(mt.Source, f.pull, &f.registry, f.quiet)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("--mount type=image,source=%s: %w", mt.Source, err)
 		}

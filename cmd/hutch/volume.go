@@ -8,30 +8,37 @@ import (
 )
 
 func newVolumeCreate(a *app) *cobra.Command {
-	var labels []string
+	var labels, opts []string
+	var driver string
 	c := &cobra.Command{
-		Use:     "create [OPTIONS] [NAME]",
-		Short:   "Create a volume (a random name when none is given)",
-		Example: "  hutch volume create data\n  hutch run --rm -v data:/data demo ls /data",
-		Args:    cobra.MaximumNArgs(1),
+		Use:   "create [OPTIONS] [NAME]",
+		Short: "Create a volume (a random name when none is given)",
+		Example: `  hutch volume create data
+  hutch run --rm -v data:/data demo ls /data
+  hutch volume create -o type=tmpfs -o device=tmpfs -o o=size=64m,uid=1000 scratch
+  hutch volume create -o type=none -o o=bind -o device=$HOME/src src`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if driver != "local" {
+				return fmt.Errorf("--driver %q: hutch's volumes use the local driver (there are no volume plugins)", driver)
+			}
 			m, err := a.sess.Containers()
 			if err != nil {
 				return err
 			}
-			l := map[string]string{}
-			for _, kv := range labels {
-				k, v, _ := strings.Cut(kv, "=")
-				if k == "" {
-					return fmt.Errorf("--label %q: expected KEY=VALUE", kv)
-				}
-				l[k] = v
+			l, err := keyValues("--label", labels)
+			if err != nil {
+				return err
+			}
+			o, err := keyValues("--opt", opts)
+			if err != nil {
+				return err
 			}
 			name := ""
 			if len(args) == 1 {
 				name = args[0]
 			}
-			v, err := m.Volumes.Create(name, l, false)
+			v, err := m.Volumes.Create(name, l, o, false)
 			if err != nil {
 				return err
 			}
@@ -40,7 +47,22 @@ func newVolumeCreate(a *app) *cobra.Command {
 		},
 	}
 	stringArrayVarP(c.Flags(), &labels, "label", "l", "set a label KEY=VALUE")
+	stringArrayVarP(c.Flags(), &opts, "opt", "o", "a local driver option KEY=VALUE: type=tmpfs (device=tmpfs, o=size=…,mode=…,uid=…,gid=…) or type=none with o=bind and device=DIR")
+	c.Flags().StringVarP(&driver, "driver", "d", "local", "the volume driver (local only)")
 	return c
+}
+
+// keyValues reads repeated KEY=VALUE flags into a map.
+func keyValues(flag string, kvs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%s %q: expected KEY=VALUE", flag, kv)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 func newVolumeLs(a *app) *cobra.Command {

@@ -106,6 +106,28 @@ __attribute__((constructor)) static void hutch_nsenter(void)
 	relay(child, detach);
 }
 
+// A container's processes (its init, hutch-init, and every exec, hutch-exec) start
+// with every signal at its default action and none blocked, whatever hutch was started
+// with: nohup, for one, ignores SIGHUP, an ignored signal stays ignored through execve,
+// and a shell may not trap a signal ignored when it started, so a container's trap
+// would silently never run (`stop --stop-signal HUP` then waits out its timeout).
+__attribute__((constructor)) static void hutch_default_signals(int argc, char **argv)
+{
+	if (argc < 1 || argv == NULL || argv[0] == NULL ||
+	    (strcmp(argv[0], "hutch-init") != 0 && strcmp(argv[0], "hutch-exec") != 0))
+		return;
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			signal(sig, SIG_DFL);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 // Entering a new user namespace (every hutch command that touches the store): with
 // HUTCH_ENV_USERNS_NEW set, the constructor unshares a user and a mount namespace,
 // tells the parent on fd HUTCH_ENV_USERNS_READY (one byte), and waits on fd
