@@ -623,6 +623,9 @@ func (c *Checker) imageMounts(l cstorage.Layer, holders []imageMountHolder, rele
 		names = append(names, short(h.id))
 	}
 	found := fmt.Sprintf("the store counts image layer %s as mounted %d time(s), but the running containers that mount it (--mount type=image) hold %d", short(l.ID), l.MountCount, live)
+	if len(holders) == 0 {
+		found = fmt.Sprintf("the store counts image layer %s as mounted %d time(s), but no running build or container (--mount type=image) holds it", short(l.ID), l.MountCount)
+	}
 	if len(names) > 0 {
 		found += "; container " + strings.Join(names, ", ") + ", which no longer runs, still records holding it"
 	}
