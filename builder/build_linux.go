@@ -53,6 +53,20 @@ type Options struct {
 	SSH       map[string]string
 	Secrets   map[string]string // id → file on the host
 	Timestamp *time.Time        // --timestamp / SOURCE_DATE_EPOCH
+	// Output is --output: the final stage's files are written there, and no image is
+	// made unless Tags name one (nil: an image, as usual). TarStream is where a tar
+	// with Dest "-" goes (standard output).
+	Output    *Output
+	TarStream io.Writer
+	// CacheFrom and CacheTo are registry repositories (--cache-from, --cache-to; fully
+	// qualified, no tag) where the image of each layer step is looked for, and pushed to,
+	// tagged with the step's cache key (Buildah's scheme). CachePull pulls such an image
+	// into the store (under the store lock; nil image and nil error: the registry has
+	// no such tag); CachePush pushes the stored image id to ref (without the lock).
+	CacheFrom []string
+	CacheTo   string
+	CachePull func(ctx context.Context, ref string) (*cstorage.Image, error)
+	CachePush func(ctx context.Context, id, ref string) error
 	// Image finds a base image in the store, pulling it as --pull says (under ctx, which
 	// an interrupt cancels).
 	Image func(ctx context.Context, ref string) (*cstorage.Image, error)
@@ -84,7 +98,7 @@ type Options struct {
 	Lock func() (func(), error)
 }
 
-// Result is a built image.
+// Result is a built image (ID "" when --output made none).
 type Result struct {
 	ID    string
 	Names []string
@@ -139,8 +153,9 @@ type Builder struct {
 	guard       *guard
 	created     []string // layers this build added to the store
 	cg          *stepCgroups
-	unlock      func()       // releases the store lock while the build holds it
-	rec         *hold.Record // what the build uses (internal/hold)
+	unlock      func()          // releases the store lock while the build holds it
+	cacheDown   map[string]bool // --cache-from repositories that could not be asked
+	rec         *hold.Record    // what the build uses (internal/hold)
 }
 
 // New prepares a build over the store.
@@ -173,7 +188,7 @@ func New(store cstorage.Store, o Options) *Builder {
 	root := filepath.Join(store.GraphRoot(), "hutch-build")
 	b := &Builder{o: o, store: store, root: root, tmp: filepath.Join(store.GraphRoot(), "tmp"),
 		f: o.File, lex: shell.NewLex(o.File.Escape), results: map[int]*state{}, mounts: map[string]string{},
-		noted: map[string]bool{}, known: map[string]bool{}}
+		noted: map[string]bool{}, known: map[string]bool{}, cacheDown: map[string]bool{}}
 	if find := b.o.Image; find != nil {
 		// An image's layers are held from the moment the build found it (under the
 		// store lock), so that an rmi while a step runs does not take them away.
@@ -276,6 +291,9 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 	if b.o.Format != "oci" && b.o.Format != "docker" {
 		return nil, fmt.Errorf("--format %q: use oci or docker", b.o.Format)
 	}
+	if (len(b.o.CacheFrom) > 0 || b.o.CacheTo != "") && (!b.o.Layers || b.o.CachePull == nil || b.o.CachePush == nil) {
+		return nil, errors.New("--cache-from and --cache-to need the step cache: drop --layers=false")
+	}
 	if b.o.Network.Mode == "" {
 		return nil, errors.New("internal error: the build's network was not chosen (network.Parse)")
 	}
@@ -308,6 +326,15 @@ func (b *Builder) Build(ctx context.Context) (_ *Result, retErr error) {
 		fmt.Fprintf(b.o.Stderr, "warning: --build-arg %s: no ARG in %s uses it\n", strings.Join(un, ", "), b.f.Name)
 	}
 	final := b.results[target]
+	if b.o.Output != nil {
+		if err := b.export(final); err != nil {
+			return nil, err
+		}
+		if len(b.o.Tags) == 0 {
+			// As Docker: the files are the result; the steps are in the cache.
+			return &Result{}, nil
+		}
+	}
 	res, err := b.commit(final)
 	if err == nil {
 		name := ""
@@ -545,16 +572,29 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 			if err := b.hold(hit.Layer); err != nil {
 				return err
 			}
+			parent := st.Layer
 			st.Config, st.Layer, st.CmdSet, st.key = hit.Config, hit.Layer, hit.CmdSet, key
 			id := configID(&st.Config)
 			fmt.Fprintf(b.o.Stdout, "--> Using cache %s\n--> %s\n", id, id[:12])
-			return nil
+			return b.pushCache(st, c, parent, "")
 		}
 	}
 	parentLayer := st.Layer
 	var before snapshot
 	if b.o.Layers {
 		before = snapshotOf(st)
+	}
+	if useCache && len(b.o.CacheFrom) > 0 && makesLayer(c) {
+		from, err := b.remoteLookup(key, st)
+		if err != nil {
+			return b.f.atLine(loc, err)
+		}
+		if from != "" {
+			b.save(key, before, st)
+			id := configID(&st.Config)
+			fmt.Fprintf(b.o.Stdout, "--> Using cache %s from %s\n--> %s\n", id, from, id[:12])
+			return b.pushCache(st, c, parentLayer, from)
+		}
 	}
 	if err := b.run(st, c, p); err != nil {
 		var rf *ErrRunFailed
@@ -575,7 +615,7 @@ func (b *Builder) exec(st *state, c instructions.Command, trigger bool) error {
 		b.save(key, before, st)
 	}
 	fmt.Fprintf(b.o.Stdout, "--> %s\n", id[:12])
-	return nil
+	return b.pushCache(st, c, parentLayer, "")
 }
 
 // atLine prefixes err with the file and line of loc.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.podman.io/image/v5/docker/reference"
 )
 
 // The flags of `hutch build` that need more than cobra reads, each checked here once.
@@ -145,6 +147,107 @@ func ParseSSH(values []string, lookup func(string) (string, bool)) (map[string]s
 			return nil, fmt.Errorf("--ssh %s: %s is not a socket: hutch binds an SSH agent's socket into the step and runs no agent of its own, so key files are not taken (load the key into an agent: `ssh-add FILE`)", v, abs)
 		}
 		out[id] = abs
+	}
+	return out, nil
+}
+
+// Output is --output (-o): the final stage's files — its whole root file system, not
+// an image — written to a directory on the host (type=local) or as a tar archive
+// (type=tar) to a file or, Dest "-", to standard output.
+type Output struct {
+	Type string // OutputLocal or OutputTar
+	Dest string // a directory (local), a file or "-" (tar), as given
+}
+
+// The types of --output.
+const (
+	OutputLocal = "local"
+	OutputTar   = "tar"
+)
+
+func (o *Output) String() string { return "type=" + o.Type + ",dest=" + o.Dest }
+
+// ToStdout says the tar goes to standard output (and the build's own output must not).
+func (o *Output) ToStdout() bool { return o != nil && o.Type == OutputTar && o.Dest == "-" }
+
+// outputForms is what --output accepts, for its errors.
+const outputForms = "type=local,dest=DIR (or just DIR), type=tar,dest=FILE, type=tar,dest=- (or just -: to standard output)"
+
+// ParseOutput reads --output as Docker's buildx does: type=local,dest=DIR,
+// type=tar,dest=FILE|-, or a value without "=": "-" (a tar on standard output) or a
+// directory (local).
+func ParseOutput(s string) (*Output, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("--output %q: %s; use %s", s, why, outputForms)
+	}
+	if s == "" {
+		return nil, bad("empty")
+	}
+	if !strings.Contains(s, "=") {
+		if s == "-" {
+			return &Output{Type: OutputTar, Dest: "-"}, nil
+		}
+		if strings.Contains(s, ",") {
+			return nil, bad("a directory with a comma must be given as type=local,dest=DIR")
+		}
+		return &Output{Type: OutputLocal, Dest: s}, nil
+	}
+	o := &Output{}
+	seen := map[string]bool{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || seen[k] {
+			return nil, bad(fmt.Sprintf("%q is not KEY=VALUE, or repeats a key", kv))
+		}
+		seen[k] = true
+		switch k {
+		case "type":
+			o.Type = v
+		case "dest":
+			o.Dest = v
+		default:
+			return nil, bad(fmt.Sprintf("unknown key %q (hutch takes type and dest)", k))
+		}
+	}
+	switch o.Type {
+	case OutputLocal, OutputTar:
+	case "":
+		return nil, bad("no type=")
+	case "image", "docker", "oci", "registry", "cacheonly":
+		return nil, bad(fmt.Sprintf("type=%s is not supported (without --output the build makes an image in the store: hutch save or hutch push it)", o.Type))
+	default:
+		return nil, bad(fmt.Sprintf("unknown type %q", o.Type))
+	}
+	switch {
+	case o.Dest == "":
+		return nil, bad("no dest=")
+	case o.Type == OutputLocal && o.Dest == "-":
+		return nil, bad("type=local writes a directory; standard output takes a tar")
+	}
+	return o, nil
+}
+
+// ParseCacheRepos reads --cache-from or --cache-to (flag): each a registry repository
+// without a tag (Buildah's form: every layer step's image is tagged there with its cache
+// key), returned fully qualified.
+func ParseCacheRepos(flag string, values []string) ([]string, error) {
+	var out []string
+	for _, v := range values {
+		if strings.Contains(v, "=") {
+			return nil, fmt.Errorf("%s %q: give a registry repository, e.g. %s 127.0.0.1:5000/me/app-cache (BuildKit's type=…,ref=… forms are not taken: hutch tags each step's image with its cache key, as Buildah does)", flag, v, flag)
+		}
+		named, err := reference.ParseNormalizedNamed(strings.TrimPrefix(v, "docker://"))
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", flag, v, err)
+		}
+		if !reference.IsNameOnly(named) {
+			return nil, fmt.Errorf("%s %s: give the repository without a tag or digest (each step's image is tagged with its cache key)", flag, v)
+		}
+		if reference.Domain(named) == "localhost" {
+			return nil, fmt.Errorf("%s %s: a registry's repository is needed (localhost/ names are local images), e.g. 127.0.0.1:5000/%s", flag, v, reference.Path(named))
+		}
+		out = append(out, named.String())
 	}
 	return out, nil
 }

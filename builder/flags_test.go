@@ -67,3 +67,54 @@ func TestBuildFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestParseOutput(t *testing.T) {
+	for v, want := range map[string]Output{
+		"out":                    {OutputLocal, "out"},
+		"-":                      {OutputTar, "-"},
+		"type=local,dest=a/b":    {OutputLocal, "a/b"},
+		"type=tar,dest=x.tar":    {OutputTar, "x.tar"},
+		"dest=-,type=tar":        {OutputTar, "-"},
+		"TYPE=local, dest=with=": {OutputLocal, "with="},
+	} {
+		got, err := ParseOutput(v)
+		if err != nil || *got != want {
+			t.Errorf("--output %q: %v, %v; want %v", v, got, err, want)
+		}
+	}
+	for v, msg := range map[string]string{
+		"":                     "empty",
+		"a,b":                  "a directory with a comma",
+		"type=local":           "no dest=",
+		"dest=x":               "no type=",
+		"type=local,dest=-":    "standard output takes a tar",
+		"type=oci,dest=x":      "type=oci is not supported",
+		"type=zip,dest=x":      `unknown type "zip"`,
+		"type=tar,dest=x,z=1":  `unknown key "z"`,
+		"type=tar,type=local":  "repeats a key",
+		"type=tar,dest=x,junk": `"junk" is not KEY=VALUE`,
+	} {
+		_, err := ParseOutput(v)
+		if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), outputForms) {
+			t.Errorf("--output %q: %v; want an error saying %q and the accepted forms", v, err, msg)
+		}
+	}
+}
+
+func TestParseCacheRepos(t *testing.T) {
+	got, err := ParseCacheRepos("--cache-from", []string{"127.0.0.1:5000/me/cache", "docker://quay.io/x/y", "app"})
+	if want := []string{"127.0.0.1:5000/me/cache", "quay.io/x/y", "docker.io/library/app"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("repositories %v, %v; want %v", got, err, want)
+	}
+	for v, msg := range map[string]string{
+		"type=registry,ref=r/x":                    "BuildKit's type=",
+		"r.io/x:latest":                            "without a tag",
+		"r.io/x@sha256:" + strings.Repeat("a", 64): "without a tag",
+		"localhost/x":                              "localhost/ names are local images",
+		"UPPER/x":                                  "--cache-to",
+	} {
+		if _, err := ParseCacheRepos("--cache-to", []string{v}); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("--cache-to %q: %v; want an error saying %q", v, err, msg)
+		}
+	}
+}

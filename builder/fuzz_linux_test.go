@@ -102,7 +102,7 @@ func planChecks(t *testing.T, b *Builder, st *state, c instructions.Command) {
 }
 
 // FuzzBuildFlags runs the flags of build that the builder package parses without
-// reading a file (--build-arg, --label, $SOURCE_DATE_EPOCH) on any text: no panic, an
+// reading a file (--build-arg, --label, --output, $SOURCE_DATE_EPOCH) on any text: no panic, an
 // error names what was wrong, and what is accepted keeps its shape.
 //
 //	go test -run '^$' -fuzz FuzzBuildFlags -fuzztime 10m ./builder/
@@ -121,6 +121,13 @@ func FuzzBuildFlags(f *testing.F) {
 			}
 		} else if _, ok := labels[""]; ok {
 			t.Fatalf("--label %q: a label without a key", v)
+		}
+		if o, err := ParseOutput(v); err != nil {
+			if !strings.Contains(err.Error(), "--output") {
+				t.Fatalf("--output %q: the error does not name the flag: %v", v, err)
+			}
+		} else if o.Dest == "" || (o.Type != OutputLocal && o.Type != OutputTar) || (o.Type == OutputLocal && o.Dest == "-") {
+			t.Fatalf("--output %q: accepted as %+v", v, o)
 		}
 		ts, err := ParseTimestamp(0, false, v)
 		switch {

@@ -6,6 +6,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"hutch.dev/hutch/builder"
+	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/storage"
 )
 
@@ -30,6 +31,36 @@ func (s *Session) Builder(st *storage.Store, o builder.Options, base ImageReques
 		r.Ref, r.Locked = ref, true
 		img, _, err := s.EnsureImage(ctx, r)
 		return img, err
+	}
+	if len(o.CacheFrom) > 0 || o.CacheTo != "" {
+		// The registry cache (--cache-from, --cache-to): base's TLS choice, credentials
+		// as for any pull or push. A tag the registry lacks is a miss, not an error.
+		o.CachePull = func(ctx context.Context, ref string) (*cstorage.Image, error) {
+			svc, err := s.Images(base.SkipTLSVerify)
+			if err != nil {
+				return nil, err
+			}
+			// One retry: a cache that cannot be reached costs a second, not several.
+			pulled, err := svc.Pull(ctx, ref, images.PullOptions{Registries: s.Registries(), Progress: base.Progress, Retries: 1})
+			if images.IsNotInRegistry(err) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			if len(pulled) == 0 {
+				return nil, nil
+			}
+			return svc.Store.Image(pulled[0].ID)
+		}
+		o.CachePush = func(ctx context.Context, id, ref string) error {
+			svc, err := s.Images(base.SkipTLSVerify)
+			if err != nil {
+				return err
+			}
+			_, _, err = svc.Push(ctx, id, ref, images.PushOptions{Progress: base.Progress, Retries: 3})
+			return err
+		}
 	}
 	return builder.New(st.Store, o)
 }

@@ -327,6 +327,15 @@ func transient(err error) bool {
 	return false
 }
 
+// noSuchTag is how registryError words a registry's answer that it has no such image.
+const noSuchTag = " has no such image or tag ("
+
+// IsNotInRegistry says err is a pull's failure because the registry has no such image
+// or tag (an answer, not trouble reaching it): a build's --cache-from miss.
+func IsNotInRegistry(err error) bool {
+	return err != nil && strings.Contains(err.Error(), noSuchTag)
+}
+
 // registryError turns go.podman.io/image's answer into one line that says what to do.
 func registryError(registry string, err error) error {
 	msg := oneLine(err).Error()
@@ -338,7 +347,7 @@ func registryError(registry string, err error) error {
 	case strings.Contains(msg, "unauthorized") || strings.Contains(msg, "authentication required") || strings.Contains(msg, "invalid username/password"):
 		return fmt.Errorf("%s refused the credentials (%s): log in with `hutch login %s`", registry, msg, registry)
 	case strings.Contains(msg, "manifest unknown") || strings.Contains(msg, "name unknown") || strings.Contains(msg, "repository name not known"):
-		return fmt.Errorf("%s has no such image or tag (%s): check the name, and `hutch login %s` if it is private", registry, msg, registry)
+		return fmt.Errorf("%s"+noSuchTag+"%s): check the name, and `hutch login %s` if it is private", registry, msg, registry)
 	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") || strings.Contains(msg, "i/o timeout"):
 		return fmt.Errorf("cannot reach registry %s: %s", registry, msg)
 	case strings.Contains(msg, "is blocked in"):

@@ -2,9 +2,15 @@ package tests
 
 // A user without a subordinate id range (one id mapped) builds too: RUN steps run as
 // root of the build's user namespace, and owners that cannot be mapped (COPY --chown,
-// the owners in an ADD archive) stay root's instead of failing the build.
+// the owners in an ADD archive) stay root's instead of failing the build; --output
+// writes files of the user's.
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
 
 func TestBuildSingleID(t *testing.T) {
 	t.Parallel()
@@ -28,4 +34,18 @@ func TestBuildSingleID(t *testing.T) {
 	sb.writeUserFile(ctx+"/owned.tar", string(raw))
 	bdBuild(sb, "-t", "single", ctx)
 	assertEqual(t, bdRun(sb, "single"), "0\ncopied\nfrom-archive\n0:0 644\n0:0 640\n", "a build by a user with one id: RUN as root, unmappable owners left root's")
+
+	// --output: the files, written on the host, are the user's.
+	out := sb.path("work", "out")
+	sb.ok("build", "-o", out, ctx)
+	assertEqual(t, string(readFile(t, filepath.Join(out, "both"))), "copied\nfrom-archive\n", "--output of a user with one id")
+	for _, name := range []string{"both", "x/owned.txt", "bin/busybox"} {
+		fi, err := os.Lstat(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != sb.user.uid {
+			t.Errorf("--output: %s is owned by %d, not the user %d", name, st.Uid, sb.user.uid)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"hutch.dev/hutch/builder"
 	"hutch.dev/hutch/cgroups"
@@ -34,6 +35,7 @@ type buildFlags struct {
 	platform, progress, shmSize      string
 	logfile                          string
 	addHosts, ulimits, ssh           []string
+	outputs, cacheFrom, cacheTo      []string
 }
 
 func newBuildCommand(a *app) *cobra.Command {
@@ -48,7 +50,9 @@ steps whose inputs did not change come from the cache without running anything.`
   hutch build -f build/Containerfile --build-arg VERSION=2 -t me/app:2 .
   hutch build --target test --no-cache .
   hutch build --timestamp 0 -t repro .          # the same image ID wherever it is built
-  hutch build --secret id=token,src=$HOME/.token -t app .`,
+  hutch build --secret id=token,src=$HOME/.token -t app .
+  hutch build -o bin/ .                         # the final stage's files into ./bin, no image
+  hutch build -o - . | tar t                    # the same as a tar archive on standard output`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.build(cmd, f, args)
@@ -77,6 +81,9 @@ steps whose inputs did not change come from the cache without running anything.`
 	stringArrayVar(fl, &f.ulimits, "ulimit", "a resource limit of RUN steps NAME=SOFT[:HARD] (a hard limit can only be lowered)")
 	fl.StringVar(&f.shmSize, "shm-size", "", "size of RUN steps' /dev/shm (default 64m)")
 	stringArrayVar(fl, &f.ssh, "ssh", "an SSH agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK), or ID=SOCKET (repeatable)")
+	stringArrayVarP(fl, &f.outputs, "output", "o", "write the final stage's files instead of making an image (with -t, as well): type=local,dest=DIR (or DIR), type=tar,dest=FILE|- (or -: standard output)")
+	stringArrayVar(fl, &f.cacheFrom, "cache-from", "a registry repository to take steps' images from, tagged with their cache keys (repeatable; as Buildah)")
+	stringArrayVar(fl, &f.cacheTo, "cache-to", "a registry repository to push each layer step's image to, tagged with its cache key (as Buildah)")
 	fl.StringVar(&f.logfile, "logfile", "", "write the steps, RUN output and notes to this file instead (the image ID is still printed)")
 	f.registry.register(c)
 	f.limits.register(fl, false) // applied to every RUN step (docs/limits.md)
@@ -129,10 +136,16 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags, args []string) error {
 		}
 		return err
 	}
+	if built.ID == "" {
+		return nil // --output without -t: the files are the result, no image was made
+	}
 	if f.iidfile != "" {
 		if err := fsutil.WriteFileAtomic(f.iidfile, []byte("sha256:"+built.ID), 0o644); err != nil {
 			return fmt.Errorf("--iidfile: %w", err)
 		}
+	}
+	if o.Output.ToStdout() {
+		return nil // standard output is the tar's; the steps' COMMIT lines named the image
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), built.ID)
 	return nil
@@ -211,13 +224,37 @@ func (a *app) buildOptions(cmd *cobra.Command, f *buildFlags, contextArg, ctxDir
 			return o, fmt.Errorf("-t %s: %w", t, err)
 		}
 	}
+	if o.Output, err = parseBuildOutput(f, cmd.OutOrStdout()); err != nil {
+		return o, err
+	}
+	if o.CacheFrom, err = builder.ParseCacheRepos("--cache-from", f.cacheFrom); err != nil {
+		return o, err
+	}
+	cacheTo, err := builder.ParseCacheRepos("--cache-to", f.cacheTo)
+	if err != nil {
+		return o, err
+	}
+	switch {
+	case len(cacheTo) > 1:
+		return o, fmt.Errorf("--cache-to given %d times: hutch pushes to one repository", len(cacheTo))
+	case len(cacheTo) == 1:
+		o.CacheTo = cacheTo[0]
+	}
+	if (len(o.CacheFrom) > 0 || o.CacheTo != "") && !f.layers {
+		return o, fmt.Errorf("--cache-from and --cache-to need the step cache: drop --layers=false")
+	}
 	out := cmd.OutOrStdout()
+	runOut := os.Stdout
+	if o.Output.ToStdout() {
+		// Standard output is the tar's: the steps and RUN output go to stderr.
+		out, runOut, o.TarStream = cmd.ErrOrStderr(), os.Stderr, cmd.OutOrStdout()
+	}
 	if f.quiet {
 		out = io.Discard
 	}
 	o.Context, o.IgnoreFile, o.Tags, o.BuildArgs = ctxDir, hostPath, f.tags, builder.ParseBuildArgs(f.buildArgs, os.LookupEnv)
 	o.Target, o.NoCache, o.Layers, o.Format = f.target, f.noCache, f.layers, f.format
-	o.Stdout, o.Stderr, o.Quiet, o.RunStdout, o.RunStderr = out, cmd.ErrOrStderr(), f.quiet, os.Stdout, os.Stderr
+	o.Stdout, o.Stderr, o.Quiet, o.RunStdout, o.RunStderr = out, cmd.ErrOrStderr(), f.quiet, runOut, os.Stderr
 	if f.logfile != "" {
 		// Left open for the build; the process's end closes it.
 		lf, err := os.OpenFile(f.logfile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -231,6 +268,32 @@ func (a *app) buildOptions(cmd *cobra.Command, f *buildFlags, contextArg, ctxDir
 	}
 	o.Warn = warnBuildLimits(o.Stderr)
 	return o, nil
+}
+
+// parseBuildOutput reads --output (one at most). A tar to standard output is refused
+// when that is a terminal, as Docker does; --iidfile needs an image, which --output
+// makes only with -t.
+func parseBuildOutput(f *buildFlags, stdout io.Writer) (*builder.Output, error) {
+	switch len(f.outputs) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, fmt.Errorf("--output given %d times: hutch writes one output per build (%s)", len(f.outputs), strings.Join(f.outputs, ", "))
+	}
+	out, err := builder.ParseOutput(f.outputs[0])
+	if err != nil {
+		return nil, err
+	}
+	if out.ToStdout() {
+		if t, ok := stdout.(*os.File); ok && term.IsTerminal(int(t.Fd())) {
+			return nil, fmt.Errorf("--output %s: standard output is a terminal, and a tar archive would be written to it: redirect it (hutch build -o - . > out.tar) or give a file (-o type=tar,dest=out.tar)", f.outputs[0])
+		}
+	}
+	if f.iidfile != "" && len(f.tags) == 0 {
+		return nil, fmt.Errorf("--iidfile with --output: no image is made with --output unless -t names one (add -t NAME to keep the image as well)")
+	}
+	return out, nil
 }
 
 // warnBuildLimits says, with [cgroups] on_unavailable = "warn", which limits the RUN
