@@ -13,12 +13,12 @@ import (
 	"strings"
 	"sync"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/sys/unix"
 
 	"hutch.dev/hutch/buildfs"
 	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/internal/inroot"
 	"hutch.dev/hutch/internal/lock"
 	"hutch.dev/hutch/nsinit"
 )
@@ -213,14 +213,12 @@ func (b *Builder) bindMount(st *state, p *mountPlan, i int, r *mountsMade) (*nsi
 	if err != nil {
 		return nil, err
 	}
-	src, err := securejoin.SecureJoin(root, p.Source)
+	h, fi, err := openBindSource(root, p.Source)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := os.Stat(src)
-	if err != nil {
-		return nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", p.Source, err)
-	}
+	defer h.Close()
+	var src string
 	copied := false
 	if p.From == "" && ign != nil && len(ign.Patterns) > 0 {
 		// What the ignore file leaves out of the context is not in the mount either (as
@@ -229,6 +227,8 @@ func (b *Builder) bindMount(st *state, p *mountPlan, i int, r *mountsMade) (*nsi
 			return nil, err
 		}
 		copied = true
+	} else if src, err = bindHandle(h, fi, p.Source, filepath.Join(r.dir, fmt.Sprintf("bindsrc%d", i)), r); err != nil {
+		return nil, err
 	}
 	if !p.ReadOnly && !copied {
 		if src, err = writableFor(p, src, fi, filepath.Join(r.dir, fmt.Sprintf("bind%d", i)), r); err != nil {
@@ -236,6 +236,53 @@ func (b *Builder) bindMount(st *state, p *mountPlan, i int, r *mountsMade) (*nsi
 		}
 	}
 	return &nsinit.Mount{Type: "bind", Source: src, Destination: p.target, ReadOnly: p.ReadOnly, File: !fi.IsDir()}, nil
+}
+
+// openBindSource resolves a bind mount's source once, inside root (every symlink, `..`
+// included, taken as if root were "/": internal/inroot), to an O_PATH handle: what the
+// step gets is bound from that handle (bindHandle), never by the path again, so that
+// the owner of the tree (a build context another process writes to, a stage's files)
+// renaming a component into a symlink that leads out of it between the check and the
+// bind changes nothing.
+func openBindSource(root, source string) (*os.File, os.FileInfo, error) {
+	rt, err := inroot.OpenRoot(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rt.Close()
+	h, err := rt.OpenFile(source, unix.O_PATH)
+	if err != nil {
+		return nil, nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", source, err)
+	}
+	fi, err := h.Stat()
+	if err != nil {
+		h.Close()
+		return nil, nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", source, err)
+	}
+	return h, fi, nil
+}
+
+// bindHandle binds what h names (its FileInfo fi) onto at, a new path in the step's own
+// directory, through /proc/self/fd (the kernel takes the file the descriptor names, not
+// a path), and returns at: the step's mount is made from there, a place no one else
+// writes to. The bind is undone by r.
+func bindHandle(h *os.File, fi os.FileInfo, source, at string, r *mountsMade) (string, error) {
+	if fi.IsDir() {
+		if err := os.Mkdir(at, 0o700); err != nil {
+			return "", err
+		}
+	} else {
+		f, err := os.OpenFile(at, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return "", err
+		}
+		f.Close()
+	}
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", h.Fd()), at, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", fmt.Errorf("RUN --mount=type=bind,source=%s: binding it onto %s: %w", source, at, err)
+	}
+	r.undo = append(r.undo, func() { _ = unix.Unmount(at, unix.MNT_DETACH) })
+	return at, nil
 }
 
 // writableFor is src (fi) made writable for one step in work: an overlay over a

@@ -39,8 +39,15 @@ func ParseCopyArg(s string) CopyTarget {
 //     is resolved by the kernel as if that root were "/" (openat2 RESOLVE_IN_ROOT), once;
 //     its symlinks, absolute or `..`, lead inside it whatever they name on the host, and
 //     the host path a symlink names is never looked at.
-//   - The host's side is a tree rooted at the host's "/": the path the user gave is
-//     resolved once, as usual (the user's own symlinks are followed).
+//   - The host's side is a tree rooted at the host's "/" as the user who runs hutch sees
+//     it: a handle on it is opened by the plain-user half of the command, in the user's
+//     own mount namespace, before anything is entered, and handed to the half that
+//     copies (engine.Place.Handing). That half runs in hutch's user namespace and, for
+//     a running container, in its monitor's mount namespace, which can show other files
+//     at the same paths (the user's is a systemd service's PrivateTmp=, an `unshare -m`,
+//     or has a mount the monitor's was copied before); paths resolved from the handle
+//     go through the user's mounts wherever they are resolved. The path the user gave is
+//     resolved once from it, as usual (the user's own symlinks are followed).
 //   - From those two starting points on, every entry is read, made, moded and timed
 //     through descriptors (inroot.Copy).
 
@@ -64,8 +71,9 @@ func ctrPath(p string) string {
 	return "/" + p
 }
 
-func hostSide() (side, error) {
-	r, err := inroot.OpenRoot("/")
+// hostSide is the host's tree, from host: a handle on the user's "/".
+func hostSide(host *os.File) (side, error) {
+	r, err := inroot.RootFrom(host, "/")
 	return side{root: r, display: func(p string) string { return p }}, err
 }
 
@@ -87,8 +95,10 @@ func hostPath(p string) (string, error) {
 	return strings.TrimSuffix(wd, "/") + "/" + p, nil
 }
 
-// CopyOut copies src in the container (whose root is mounted at rootfs) to dst on the host.
-func CopyOut(rootfs, src, dst string) error {
+// CopyOut copies src in the container (whose root is mounted at rootfs) to dst on the
+// host, whose "/" is host (a directory handle opened where the user is: it may be in
+// another mount namespace than this process).
+func CopyOut(rootfs string, host *os.File, src, dst string) error {
 	dst, err := hostPath(dst)
 	if err != nil {
 		return err
@@ -98,7 +108,7 @@ func CopyOut(rootfs, src, dst string) error {
 		return err
 	}
 	defer from.root.Close()
-	to, err := hostSide()
+	to, err := hostSide(host)
 	if err != nil {
 		return err
 	}
@@ -106,13 +116,14 @@ func CopyOut(rootfs, src, dst string) error {
 	return copyPath(from, ctrPath(src), to, dst)
 }
 
-// CopyIn copies src on the host to dst in the container (whose root is mounted at rootfs).
-func CopyIn(rootfs, src, dst string) error {
+// CopyIn copies src on the host (whose "/" is host, as for CopyOut) to dst in the
+// container (whose root is mounted at rootfs).
+func CopyIn(rootfs string, host *os.File, src, dst string) error {
 	src, err := hostPath(src)
 	if err != nil {
 		return err
 	}
-	from, err := hostSide()
+	from, err := hostSide(host)
 	if err != nil {
 		return err
 	}

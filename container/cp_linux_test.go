@@ -120,9 +120,9 @@ func TestCopySemantics(t *testing.T) {
 			beforeHost, beforeCtr := listTree(t, host), listTree(t, rootfs)
 			var err error
 			if tt.in {
-				err = CopyIn(rootfs, host+"/"+tt.src, tt.dst) // not cleaned: "/." and "/" mean something
+				err = CopyIn(rootfs, slash(t), host+"/"+tt.src, tt.dst) // not cleaned: "/." and "/" mean something
 			} else {
-				err = CopyOut(rootfs, tt.src, filepath.Join(host, tt.dst))
+				err = CopyOut(rootfs, slash(t), tt.src, filepath.Join(host, tt.dst))
 			}
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
@@ -166,7 +166,7 @@ func TestCopyNoHostOracle(t *testing.T) {
 	outcome := func(target, dst string) string {
 		rootfs := t.TempDir()
 		mkTree(t, rootfs, map[string]string{"tmp/": "", "link": "->" + target, "rel": "->../../../.." + target})
-		err := CopyIn(rootfs, src, dst)
+		err := CopyIn(rootfs, slash(t), src, dst)
 		msg := "ok"
 		if err != nil {
 			msg = strings.ReplaceAll(err.Error(), target, "TARGET")
@@ -190,7 +190,7 @@ func TestCopyNoHostOracle(t *testing.T) {
 	// When the container has the path itself, that is where the copy goes.
 	rootfs := t.TempDir()
 	mkTree(t, rootfs, map[string]string{"link": "->/srv", "srv/": ""})
-	if err := CopyIn(rootfs, src, "/link"); err != nil {
+	if err := CopyIn(rootfs, slash(t), src, "/link"); err != nil {
 		t.Fatal(err)
 	}
 	if got := listTree(t, rootfs)["srv/file"]; got != "F" {
@@ -215,17 +215,17 @@ func TestCopyHostileLinks(t *testing.T) {
 	})
 	mkTree(t, src, map[string]string{"f": "F", "d/x": "X"})
 	for _, dst := range []string{"/abs", "/abs/", "/abs/dir", "/rel/dir/", "/secretlnk", "/abs/secret"} {
-		_ = CopyIn(rootfs, filepath.Join(src, "f"), dst)
-		_ = CopyIn(rootfs, filepath.Join(src, "d"), dst)
+		_ = CopyIn(rootfs, slash(t), filepath.Join(src, "f"), dst)
+		_ = CopyIn(rootfs, slash(t), filepath.Join(src, "d"), dst)
 	}
 	for _, s := range []string{"/abs/secret", "/rel/secret", "/abs/dir/", "/secretlnk/", "/abs/.", "/rel/dir/."} {
-		if err := CopyOut(rootfs, s, filepath.Join(out, "x")); err == nil {
+		if err := CopyOut(rootfs, slash(t), s, filepath.Join(out, "x")); err == nil {
 			t.Errorf("cp out of %s succeeded: %s", s, show(listTree(t, out)))
 		}
 	}
 	// Copied out as they are, the links are data: their targets are not read.
 	for _, s := range []string{"/secretlnk", "/abs"} {
-		if err := CopyOut(rootfs, s, out+"/"); err != nil {
+		if err := CopyOut(rootfs, slash(t), s, out+"/"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -238,5 +238,66 @@ func TestCopyHostileLinks(t *testing.T) {
 	var st unix.Stat_t
 	if err := unix.Stat(host, &st); err != nil || st.Mode&0o777 != 0o700 {
 		t.Fatalf("the host directory's mode is %o", st.Mode&0o777)
+	}
+}
+
+// dirHandle opens dir as cp's plain-user half opens the host's "/": an O_PATH handle,
+// closed when the test ends.
+func dirHandle(t *testing.T, dir string) *os.File {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), dir)
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// slash is the host's "/" as this process sees it.
+func slash(t *testing.T) *os.File { return dirHandle(t, "/") }
+
+// The host's side is resolved from the handle on "/" that cp was given — the user's
+// "/", opened in the user's mount namespace —, never from this process's own "/" (which,
+// in a container's monitor's mount namespace, can show other files at the same paths):
+// here the handle is a directory standing for the user's "/", whose paths (and absolute
+// symlinks) this process's "/" does not have.
+func TestCopyHostSideFromHandle(t *testing.T) {
+	user := t.TempDir() // the user's "/"
+	base := "/hutch-cp-view-" + filepath.Base(user)
+	if _, err := os.Lstat(base); err == nil {
+		t.Fatalf("%s exists in this process's /: the test needs a path only the handle has", base)
+	}
+	mkTree(t, user, map[string]string{
+		base[1:] + "/f":       "user-view",
+		base[1:] + "/lnk":     "->" + base + "/d", // the user's own absolute symlink
+		base[1:] + "/out/":    "",
+		base[1:] + "/d/inner": "I",
+	})
+	host := dirHandle(t, user)
+	rootfs := t.TempDir()
+	mkTree(t, rootfs, map[string]string{"data/x": "X", "etc/": ""})
+	for src, dst := range map[string]string{base + "/f": "/etc/f", base + "/lnk/": "/etc/viaLink", base + "/d": "/etc/d"} {
+		if err := CopyIn(rootfs, host, src, dst); err != nil {
+			t.Fatalf("cp %s %s with the user's / handed: %v", src, dst, err)
+		}
+	}
+	if err := CopyOut(rootfs, host, "/data", base+"/out/"); err != nil {
+		t.Fatalf("cp out with the user's / handed: %v", err)
+	}
+	got := listTree(t, rootfs)
+	if got["etc/f"] != "user-view" || got["etc/viaLink/inner"] != "I" || got["etc/d/inner"] != "I" {
+		t.Fatalf("copied in from the handle: %s", show(got))
+	}
+	if x := listTree(t, user)[base[1:]+"/out/data/x"]; x != "X" {
+		t.Fatalf("copied out through the handle: %s", show(listTree(t, user)))
+	}
+	if _, err := os.Lstat(base); err == nil {
+		t.Fatalf("the copy made %s in this process's /", base)
+	}
+	// The process's own "/" is not the host's side: a path that only it has is missing.
+	err := CopyIn(rootfs, host, filepath.Join(t.TempDir()), "/etc/")
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("a path of this process's / only, through the user's handle: %v, want no such file", err)
 	}
 }

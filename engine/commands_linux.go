@@ -11,6 +11,7 @@ import (
 	"time"
 
 	cstorage "go.podman.io/storage"
+	"golang.org/x/sys/unix"
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
@@ -326,8 +327,17 @@ type copyRequest struct {
 
 // Copy is `cp SRC DST`, one of them CONTAINER:PATH. The copy runs as root of hutch's user
 // namespace: in a running container's monitor's namespaces, where its root is mounted,
-// or, for a stopped one, with its root mounted through the store.
+// or, for a stopped one, with its root mounted through the store. The host's side is
+// resolved from a handle on "/" that the plain-user half opens in the user's own mount
+// namespace and hands over: the monitor's namespace, or the kept one, may show other
+// files at the host path (container/cp_linux.go).
 func (s *Session) Copy(srcArg, dstArg string) error {
+	var hostRoot *os.File // the user's "/", opened by the outside half
+	defer func() {
+		if hostRoot != nil {
+			hostRoot.Close()
+		}
+	}()
 	return RunSplit(s, Split[copyRequest]{
 		Name: "cp",
 		Outside: func() (copyRequest, Place, error) {
@@ -352,11 +362,16 @@ func (s *Session) Copy(srcArg, dstArg string) error {
 			if err != nil {
 				return req, Nowhere, err
 			}
+			fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return req, Nowhere, fmt.Errorf("cp: opening /: %w", err)
+			}
+			hostRoot = os.NewFile(uintptr(fd), "/")
 			if st.Status == container.StatusRunning && !s.Host.Inside {
 				req.Joined = true
-				return req, InMountsOf(st.MonitorPid), nil
+				return req, InMountsOf(st.MonitorPid).Handing(hostRoot), nil
 			}
-			return req, InStore, nil
+			return req, InStore.Handing(hostRoot), nil
 		},
 		Inside: func(req copyRequest) error {
 			r := s.Records()
@@ -364,11 +379,18 @@ func (s *Session) Copy(srcArg, dstArg string) error {
 			if err != nil {
 				return err
 			}
+			host := hostRoot // both halves in one process
+			if h := s.Handed(); host == nil && len(h) == 1 {
+				host = h[0]
+			}
+			if host == nil {
+				return fmt.Errorf("internal error: cp's inside half was handed no handle on the host's /")
+			}
 			copyIn := func(rootfs string) error {
 				if req.Out {
-					return container.CopyOut(rootfs, req.ContainerPath, req.HostPath)
+					return container.CopyOut(rootfs, host, req.ContainerPath, req.HostPath)
 				}
-				return container.CopyIn(rootfs, req.HostPath, req.ContainerPath)
+				return container.CopyIn(rootfs, host, req.HostPath, req.ContainerPath)
 			}
 			if req.Joined {
 				st, err := r.State(ct.ID)

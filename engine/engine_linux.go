@@ -259,14 +259,15 @@ func (h *Host) handedPaths() ([]byte, error) {
 	return json.Marshal(handedPaths{Paths: h.Paths, Store: h.Store})
 }
 
-// Enter executes hutch with args (and env added to the environment) in the user's kept
-// namespace (made first if needed) and returns its exit status.
-func (h *Host) Enter(args []string, env ...string) (int, error) {
+// Enter executes hutch with args (and env added to the environment, files handed to it:
+// userns.HandFiles) in the user's kept namespace (made first if needed) and returns its
+// exit status.
+func (h *Host) Enter(files []*os.File, args []string, env ...string) (int, error) {
 	p, err := h.handedPaths()
 	if err != nil {
 		return 125, err
 	}
-	return userns.EnterKept(h.Paths.RuntimeDir, h.NS, h.runningMonitors, args, append([]string{envPaths + "=" + string(p)}, env...)...)
+	return userns.EnterKept(h.Paths.RuntimeDir, h.NS, h.runningMonitors, files, args, append([]string{envPaths + "=" + string(p)}, env...)...)
 }
 
 // runningMonitors lists the owners of the containers recorded as running (their
@@ -309,10 +310,10 @@ func sameDir(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
-// Join runs hutch with args (and env added to the environment) inside the user and
-// mount namespaces of process pid (a container's monitor, which holds its mounts) and
-// returns its exit status.
-func (h *Host) Join(pid int, args []string, extra ...string) (int, error) {
+// Join runs hutch with args (and extra added to the environment, files handed to it:
+// userns.HandFiles) inside the user and mount namespaces of process pid (a container's
+// monitor, which holds its mounts) and returns its exit status.
+func (h *Host) Join(pid int, files []*os.File, args []string, extra ...string) (int, error) {
 	p, err := h.handedPaths()
 	if err != nil {
 		return 125, err
@@ -328,6 +329,7 @@ func (h *Host) Join(pid int, args []string, extra ...string) (int, error) {
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	userns.HandFiles(cmd, files)
 	err = cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

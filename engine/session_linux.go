@@ -36,6 +36,8 @@ type Session struct {
 	request *handedRequest
 	// startAt executes the command again at a Place (nil: execAt); tests replace it.
 	startAt func(p Place, env ...string) (int, error)
+	// handed are the files the outside half of a split command handed this process.
+	handed []*os.File
 }
 
 // Options are a command's global flags.

@@ -19,8 +19,9 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code
 
 // Place is where the inside half of a split command runs.
 type Place struct {
-	skip bool
-	pid  int
+	skip  bool
+	pid   int
+	files []*os.File // handed to the inside half (Session.Handed)
 }
 
 var (
@@ -34,6 +35,16 @@ var (
 // InMountsOf is the user and mount namespaces of process pid: a running container's
 // monitor, in whose mount namespace the container's root is mounted.
 func InMountsOf(pid int) Place { return Place{pid: pid} }
+
+// Handing is p with files handed to the inside half, which finds them, in order, in
+// Session.Handed: descriptors the plain-user half opened where the user is (its mount
+// namespace, its credentials), for the inside half to work through after it entered
+// another place. Where both halves run in one process, Inside uses the outside half's
+// own files and Handed is empty.
+func (p Place) Handing(files ...*os.File) Place {
+	p.files = append(append([]*os.File(nil), p.files...), files...)
+	return p
+}
 
 // Split is a command whose work is in two halves. Outside runs first, as the plain user:
 // it can reach the containers' processes (stop them, signal them) and ask the user a
@@ -54,6 +65,7 @@ type Split[R any] struct {
 type handedRequest struct {
 	Name    string          `json:"name"`
 	Request json.RawMessage `json:"request"`
+	files   []*os.File      // handed with it (contract.Files)
 }
 
 // takeRequest reads (and removes from the environment, so that nothing this process
@@ -64,7 +76,11 @@ func takeRequest() (*handedRequest, error) {
 		return nil, nil
 	}
 	os.Unsetenv(contract.Request)
-	h := &handedRequest{}
+	files, err := userns.TakeFiles()
+	if err != nil {
+		return nil, err
+	}
+	h := &handedRequest{files: files}
 	if err := json.Unmarshal([]byte(v), h); err != nil {
 		return nil, fmt.Errorf("internal error: bad %s: %w", contract.Request, err)
 	}
@@ -87,6 +103,7 @@ func RunSplit[R any](s *Session, sp Split[R]) error {
 		if err := json.Unmarshal(h.Request, &req); err != nil {
 			return fmt.Errorf("internal error: bad request for %q: %w", sp.Name, err)
 		}
+		s.handed = h.files
 		return sp.Inside(req)
 	}
 	req, place, err := sp.Outside()
@@ -106,6 +123,10 @@ func RunSplit[R any](s *Session, sp Split[R]) error {
 	}
 	return s.handOver(place, contract.Request+"="+string(env))
 }
+
+// Handed are the files the outside half handed this process (Place.Handing), in order;
+// nil where none were, or where both halves run in one process.
+func (s *Session) Handed() []*os.File { return s.handed }
 
 // UseStore moves a command that works on the store to where the store can be opened:
 // as the plain user it executes the same command there and returns its exit status as
@@ -135,9 +156,9 @@ func (s *Session) handOver(p Place, env ...string) error {
 // execAt executes hutch with this process's arguments at p and waits for its status.
 func (s *Session) execAt(p Place, env ...string) (int, error) {
 	if p.pid > 0 {
-		return s.Host.Join(p.pid, os.Args[1:], env...)
+		return s.Host.Join(p.pid, p.files, os.Args[1:], env...)
 	}
-	return s.Host.Enter(os.Args[1:], env...)
+	return s.Host.Enter(p.files, os.Args[1:], env...)
 }
 
 // Done tells the process that handed this one over (if any) its exit status, so that it

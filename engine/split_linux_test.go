@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -49,7 +50,7 @@ func TestSplitHandsOverTheRequest(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Code != 3 {
 		t.Fatalf("the handing half returned %v, want the other half's status 3 as an *ExitError", err)
 	}
-	if outside != 1 || inside != 0 || h.place != InMountsOf(42) || len(h.env) != 1 {
+	if outside != 1 || inside != 0 || !reflect.DeepEqual(h.place, InMountsOf(42)) || len(h.env) != 1 {
 		t.Fatalf("outside ran %d times, inside %d, place %+v, env %q", outside, inside, h.place, h.env)
 	}
 	k, v, _ := strings.Cut(h.env[0], "=")
@@ -78,6 +79,36 @@ func TestSplitHandsOverTheRequest(t *testing.T) {
 	}
 }
 
+// TestSplitHandsFiles: the files a Place hands go with it to the hand-over (in order,
+// the Place it was made from unchanged), and the inside half finds the files handed to
+// its process in Session.Handed.
+func TestSplitHandsFiles(t *testing.T) {
+	a, b, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	base := InMountsOf(42)
+	h := &handOff{}
+	_ = RunSplit(outsideSession(h), Split[struct{}]{
+		Name:    "cp",
+		Outside: func() (struct{}, Place, error) { return struct{}{}, base.Handing(a).Handing(b), nil },
+		Inside:  func(struct{}) error { t.Fatal("inside ran in the handing process"); return nil },
+	})
+	if len(h.place.files) != 2 || h.place.files[0] != a || h.place.files[1] != b || h.place.pid != 42 || len(base.files) != 0 {
+		t.Fatalf("handed %v to %d (the base Place: %v), want both pipe ends, in order, to 42", h.place.files, h.place.pid, base.files)
+	}
+	var seen []*os.File
+	s := &Session{Host: &Host{Inside: true}, request: &handedRequest{Name: "cp", Request: []byte("{}"), files: []*os.File{b}}}
+	if err := RunSplit(s, Split[struct{}]{Name: "cp", Inside: func(struct{}) error { seen = s.Handed(); return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0] != b {
+		t.Fatalf("the inside half's Handed: %v, want the handed file", seen)
+	}
+}
+
 // TestSplitZeroStatus: a hand-over that ends well still stops the handing half (an
 // *ExitError with 0), so that it prints nothing of its own.
 func TestSplitZeroStatus(t *testing.T) {
@@ -88,7 +119,7 @@ func TestSplitZeroStatus(t *testing.T) {
 		Inside:  func(struct{}) error { t.Fatal("inside ran in the handing process"); return nil },
 	})
 	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Code != 0 || h.place != InStore {
+	if !errors.As(err, &ee) || ee.Code != 0 || !reflect.DeepEqual(h.place, InStore) {
 		t.Fatalf("got %v (place %+v), want *ExitError 0 after handing over to InStore", err, h.place)
 	}
 }
@@ -151,7 +182,7 @@ func TestSplitWrongCommand(t *testing.T) {
 func TestUseStore(t *testing.T) {
 	h := &handOff{code: 7}
 	var ee *ExitError
-	if err := outsideSession(h).UseStore(); !errors.As(err, &ee) || ee.Code != 7 || h.place != InStore || len(h.env) != 0 {
+	if err := outsideSession(h).UseStore(); !errors.As(err, &ee) || ee.Code != 7 || !reflect.DeepEqual(h.place, InStore) || len(h.env) != 0 {
 		t.Fatalf("UseStore as the plain user: %v, place %+v, env %q", err, h.place, h.env)
 	}
 	if err := (&Session{Host: &Host{Inside: true}}).UseStore(); err != nil {

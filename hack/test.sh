@@ -21,7 +21,12 @@ trap 'rm -rf "$bindir"' EXIT
 install -m 0755 bin/hutch "$bindir/hutch"
 chmod 0755 "$bindir"
 
-echo "== go vet"
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))
+if [ -n "$unformatted" ]; then
+	echo "test: not gofmt-formatted (run gofmt -w on them): $unformatted" >&2
+	exit 1
+fi
 go vet -tags "$TAGS" ./...
 
 echo "== golangci-lint (.golangci.yml: the default set, errorlint, forbidigo, errcheck)"

@@ -64,7 +64,7 @@ func TestBuildLimitsRefused(t *testing.T) {
 	}
 }
 
-var blStepCgroup = regexp.MustCompile(`^hutch-build-[0-9a-f]{32}$`)
+var blStepCgroup = regexp.MustCompile(`^hutch-build-[0-9]+-[0-9]+-[0-9a-f]{16}$`)
 
 // blStepCgroups lists the RUN steps' cgroups in the delegated directory, with their
 // processes.

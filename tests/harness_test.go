@@ -244,6 +244,9 @@ type sandbox struct {
 	// harnessMounts are mount points the test itself made in the sandbox (a small file
 	// system under the store): not hutch's leftovers.
 	harnessMounts []string
+	// timeout, when set, bounds each hutch command instead of cmdTimeout (a command
+	// whose work is heavy by design, on a machine a second suite loads too).
+	timeout time.Duration
 }
 
 // newSandbox makes a sandbox for the user and schedules its cleanup: `hutch system
@@ -461,7 +464,11 @@ func (sb *sandbox) command(o runOpts, args ...string) *exec.Cmd {
 	if sb.ns != nil && o.bin == "" {
 		bin, argv = "/usr/bin/nsenter", sb.ns.args(sb, args)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	limit := cmdTimeout
+	if sb.timeout != 0 {
+		limit = sb.timeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	sb.t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, argv...)
 	cmd.Env = sb.environ(o.env)
@@ -932,4 +939,22 @@ func lines(s string) []string {
 		}
 	}
 	return out
+}
+
+// machineLock holds an exclusive lock named name, shared by every copy of the suite on
+// the machine, until the test ends: for a test that changes what is the machine's (a
+// user's subordinate ranges in /etc/subuid), which two suites run at once would
+// otherwise change under each other.
+func machineLock(t *testing.T, name string) {
+	t.Helper()
+	p := filepath.Join(os.TempDir(), "hutch-systest-"+name+".lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("locking %s: %v", p, err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing the last descriptor releases the lock
 }

@@ -455,6 +455,9 @@ func setRanges(t *testing.T, u *testUser, start int) {
 // ends it, after which the new ranges apply.
 func TestKeptRangesChanged(t *testing.T) {
 	t.Parallel()
+	// The user and its ranges are the machine's: a second copy of the suite running
+	// beside this one must not move them in the middle of this test.
+	machineLock(t, "ranges")
 	u, err := ensureUser(rangesUser, true)
 	if err != nil {
 		t.Fatal(err)

@@ -220,9 +220,17 @@ func udpAsk(t *testing.T, addr, msg string) string {
 }
 
 // sockets lists the host's TCP listening sockets and UDP sockets owned by the sandbox's
-// user or its subordinate ids, as "tcp 127.0.0.1:8080" (from /proc/net/{tcp,tcp6,udp,udp6}).
+// user or its subordinate ids, as "tcp 127.0.0.1:8080" (from /proc/net/{tcp,tcp6,udp,udp6}),
+// leaving out those every process of which belongs to someone else: the test users are
+// shared by every copy of the suite on the machine, and a second copy's containers
+// publish ports too. (A socket whose holder cannot be found is listed.)
 func sockets(sb *sandbox) []string {
 	u := sb.user
+	mine := map[int]bool{}
+	for _, p := range lcProcs(sb) {
+		mine[p.pid] = true
+	}
+	holders := socketHolders()
 	var out []string
 	for _, f := range []string{"tcp", "tcp6", "udp", "udp6"} {
 		fh, err := os.Open("/proc/net/" + f)
@@ -233,7 +241,7 @@ func sockets(sb *sandbox) []string {
 		sc.Scan() // header
 		for sc.Scan() {
 			fs := strings.Fields(sc.Text())
-			if len(fs) < 8 {
+			if len(fs) < 10 {
 				continue
 			}
 			uid, _ := strconv.Atoi(fs[7])
@@ -243,9 +251,39 @@ func sockets(sb *sandbox) []string {
 			if strings.HasPrefix(f, "tcp") && fs[3] != "0A" { // LISTEN
 				continue
 			}
+			if pids := holders[fs[9]]; len(pids) > 0 {
+				ours := false
+				for _, pid := range pids {
+					ours = ours || mine[pid]
+				}
+				if !ours {
+					continue
+				}
+			}
 			out = append(out, f+" "+fs[1])
 		}
 		fh.Close()
+	}
+	return out
+}
+
+// socketHolders maps each socket inode to the processes that hold it open.
+func socketHolders() map[string][]int {
+	out := map[string][]int{}
+	procs, _ := os.ReadDir("/proc")
+	for _, e := range procs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", e.Name(), "fd"))
+		for _, fd := range fds {
+			l, err := os.Readlink(filepath.Join("/proc", e.Name(), "fd", fd.Name()))
+			if ino, ok := strings.CutPrefix(l, "socket:["); err == nil && ok {
+				ino = strings.TrimSuffix(ino, "]")
+				out[ino] = append(out[ino], pid)
+			}
+		}
 	}
 	return out
 }

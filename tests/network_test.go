@@ -66,6 +66,10 @@ func TestNetworkPublishHTTP(t *testing.T) {
 	})
 	assertEqual(t, sb.ok("port", "web1").stdout, "", "hutch port of a stopped container")
 	assertEqual(t, httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", p2)), "second\n", "web2 after web1 stopped")
+	// The check below sees this sandbox's own sockets: web2's forwarder listens.
+	if s := sockets(sb); !strings.Contains(strings.Join(s, " "), fmt.Sprintf(":%04X", p2)) {
+		t.Fatalf("sockets(sb) does not list web2's published port %d: %v", p2, s)
+	}
 	sb.ok("rm", "-f", a, b)
 	lcAssertNoProcsNoMounts(t, sb, "rm -f of both web servers")
 	if s := sockets(sb); len(s) > 0 {

@@ -515,22 +515,22 @@ func startHolder(runtimeDir string, s *State, adopt int) (*Holder, error) {
 	return h, nil
 }
 
-// EnterKept executes hutch with args (and extraEnv added to its environment) in the
-// user's kept namespace, started first if there is none that fits s (EnsureKept), and
+// EnterKept executes hutch with args (and extraEnv added to its environment, files
+// handed to it: HandFiles) in the user's kept namespace, started first if there is none that fits s (EnsureKept), and
 // returns its exit status, as Reexec does. The child joins the holder's namespaces in
 // its constructor (contract.KeptJoin); if the holder ended in between, the namespace
 // is made again and the child started again (three times). When no holder can be kept
 // (a runtime directory it cannot use, a holder killed again and again), the command
 // gets a namespace of its own through Reexec, as before the kept namespace, with a
 // warning.
-func EnterKept(runtimeDir string, s *State, candidates func() []int, args []string, extraEnv ...string) (int, error) {
+func EnterKept(runtimeDir string, s *State, candidates func() []int, files []*os.File, args []string, extraEnv ...string) (int, error) {
 	var why error
 	for attempt := 0; attempt < 3; attempt++ {
 		if _, err := EnsureKept(runtimeDir, s, candidates); err != nil {
 			why = err
 			break
 		}
-		code, err := joinKept(runtimeDir, s, args, extraEnv...)
+		code, err := joinKept(runtimeDir, s, files, args, extraEnv...)
 		var gone *keptGone
 		if !errors.As(err, &gone) {
 			return code, err
@@ -539,7 +539,7 @@ func EnterKept(runtimeDir string, s *State, candidates func() []int, args []stri
 	}
 	s.Warnings = append(s.Warnings, diag.Warning{ID: "kept-ns",
 		Text: "hutch could not keep its user namespace (" + why.Error() + "), so this command made one of its own, which is slower: run `hutch info` for the host checks"})
-	return Reexec(s, args, extraEnv...)
+	return Reexec(s, files, args, extraEnv...)
 }
 
 // keptGone: the child could not join the holder (it ended after EnsureKept found it).
@@ -549,7 +549,7 @@ func (e *keptGone) Error() string { return "joining the kept user namespace: " +
 
 // joinKept starts hutch with args, joining the kept namespace in its constructor, and
 // follows it as Reexec does.
-func joinKept(runtimeDir string, s *State, args []string, extraEnv ...string) (int, error) {
+func joinKept(runtimeDir string, s *State, files []*os.File, args []string, extraEnv ...string) (int, error) {
 	st, err := json.Marshal(s)
 	if err != nil {
 		return 125, err
@@ -573,6 +573,7 @@ func joinKept(runtimeDir string, s *State, args []string, extraEnv ...string) (i
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{readyW, doneW}
+	HandFiles(cmd, files)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)

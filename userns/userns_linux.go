@@ -214,12 +214,13 @@ func readMap(path string) ([]IDMap, error) {
 
 // Reexec runs hutch again with args inside a new user and mount namespace set up as
 // the state says, forwards SIGINT, SIGTERM and SIGHUP to it, and returns its exit
-// status (128+N when it dies of signal N). extraEnv is added to the child's environment.
+// status (128+N when it dies of signal N). extraEnv is added to the child's environment;
+// files are handed to it (HandFiles).
 //
 // The child unshares in a C constructor before its Go runtime starts
 // (internal/nsenter), waits while this process writes its id maps with
 // newuidmap/newgidmap, and then runs as root in the namespace: one exec in all.
-func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
+func Reexec(s *State, files []*os.File, args []string, extraEnv ...string) (int, error) {
 	st, err := json.Marshal(s)
 	if err != nil {
 		return 125, err
@@ -252,6 +253,7 @@ func Reexec(s *State, args []string, extraEnv ...string) (int, error) {
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{readyW, goR, doneW}
+	HandFiles(cmd, files)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 	sigs := make(chan os.Signal, 8)

@@ -3,6 +3,7 @@ package userns
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,6 +24,15 @@ func TestMain(m *testing.M) {
 	if out := os.Getenv(envChild); out != "" {
 		s, ok := Inside()
 		res := map[string]any{"ok": ok, "state": s, "euid": os.Geteuid(), "extra": os.Getenv("HUTCH_TEST_EXTRA")}
+		if files, err := TakeFiles(); err != nil || len(files) > 0 {
+			// What the first handed file holds (HandFiles), read through the descriptor.
+			h := fmt.Sprint(err)
+			if err == nil {
+				b, _ := io.ReadAll(files[0])
+				h = string(b)
+			}
+			res["handed"] = h
+		}
 		b, _ := json.Marshal(res)
 		if err := os.WriteFile(out, b, 0o600); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -95,7 +105,16 @@ func TestReexecSingleIDNamespace(t *testing.T) {
 	t.Setenv(envChild, out)
 	s := &State{User: "tester", UID: 0, GID: 0, SingleID: true,
 		UIDMap: []IDMap{{0, 0, 1}}, GIDMap: []IDMap{{0, 0, 1}}}
-	code, err := Reexec(s, []string{"-test.run=^$"}, "HUTCH_TEST_EXTRA=yes")
+	handed := filepath.Join(t.TempDir(), "handed")
+	if err := os.WriteFile(handed, []byte("handed-content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hf, err := os.Open(handed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hf.Close()
+	code, err := Reexec(s, []*os.File{hf}, []string{"-test.run=^$"}, "HUTCH_TEST_EXTRA=yes")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,15 +126,16 @@ func TestReexecSingleIDNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res struct {
-		OK    bool   `json:"ok"`
-		State State  `json:"state"`
-		Extra string `json:"extra"`
-		EUID  int    `json:"euid"`
+		OK     bool   `json:"ok"`
+		State  State  `json:"state"`
+		Extra  string `json:"extra"`
+		EUID   int    `json:"euid"`
+		Handed string `json:"handed"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.OK || res.State.User != "tester" || !res.State.SingleID || res.Extra != "yes" || res.EUID != 0 {
+	if !res.OK || res.State.User != "tester" || !res.State.SingleID || res.Extra != "yes" || res.EUID != 0 || res.Handed != "handed-content" {
 		t.Errorf("child saw %s", b)
 	}
 	// The child is in a new user namespace with exactly the one mapping asked for.
@@ -156,5 +176,5 @@ func reexecWithState(t *testing.T, s *State) (int, error) {
 	lie.SingleID = false
 	b, _ := json.Marshal(lie)
 	// The extra environment comes after EnvState in the child, and the last one wins.
-	return Reexec(s, []string{"-test.run=^$"}, EnvState+"="+string(b))
+	return Reexec(s, nil, []string{"-test.run=^$"}, EnvState+"="+string(b))
 }

@@ -59,6 +59,11 @@ const (
 	// only.
 	Request = "_HUTCH_REQUEST"
 
+	// Files are the descriptors the plain-user half of a split command hands the half
+	// inside (a comma-separated list of descriptor numbers, in the order handed: cp's
+	// handle on the user's "/", opened in the user's own mount namespace); read by Go only.
+	Files = "_HUTCH_FILES"
+
 	// KeptJoin asks the constructor to join the kept user namespace whatever the command
 	// line (the inside half of a split command, or a command whose constructor did not
 	// join): its value is the descriptor on which the constructor says it joined ("1"), or

@@ -52,6 +52,10 @@
 // the namespace (JSON: the command's name and its request; engine.Split); read by Go
 // only.
 #define HUTCH_ENV_REQUEST "_HUTCH_REQUEST"
+// Files are the descriptors the plain-user half of a split command hands the half
+// inside (a comma-separated list of descriptor numbers, in the order handed: cp's
+// handle on the user's "/", opened in the user's own mount namespace); read by Go only.
+#define HUTCH_ENV_FILES "_HUTCH_FILES"
 
 // ---- The kept user namespace (internal/nsenter/kept.c, userns/kept_linux.go) ----
 

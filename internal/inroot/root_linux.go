@@ -40,6 +40,25 @@ func OpenRoot(dir string) (*Root, error) {
 	return &Root{dir: dir, f: os.NewFile(uintptr(fd), dir), fallback: forceFallback.Load()}, nil
 }
 
+// RootFrom makes the directory f names the root of a tree (its handle duplicated: f
+// stays the caller's). dir names it in messages. A handle opened in another mount
+// namespace resolves paths through that namespace's mounts, wherever it is used.
+func RootFrom(f *os.File, dir string) (*Root, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, &os.PathError{Op: "duplicate the root's handle", Path: dir, Err: err}
+	}
+	h := os.NewFile(uintptr(fd), dir)
+	if ok, err := IsDir(h); err != nil || !ok {
+		h.Close()
+		if err == nil {
+			err = unix.ENOTDIR
+		}
+		return nil, &os.PathError{Op: "open root file system", Path: dir, Err: err}
+	}
+	return &Root{dir: dir, f: h, fallback: forceFallback.Load()}, nil
+}
+
 // Close releases the root's handle; descriptors it returned stay open.
 func (r *Root) Close() error { return r.f.Close() }
 
