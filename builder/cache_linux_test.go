@@ -2,7 +2,9 @@ package builder
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -134,7 +136,7 @@ func TestPruneKeepsEntryStoredSince(t *testing.T) {
 	if hit := b.lookup("0123456789", &state{key: "parent"}); hit == nil || hit.Layer != "layer-b" {
 		t.Fatalf("after the prune the entry is %+v, want layer-b's", hit)
 	}
-	if _, err := os.Stat(filepath.Join(stepsRoot(s.root), layersDir, "layer-a")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(stepsRoot(s.root), layersDir, "layer-a")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the index of the gone layer-a is left: %v", err)
 	}
 	s.layers = nil

@@ -8,7 +8,9 @@ package tests
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +24,7 @@ import (
 func storeMounts(t *testing.T, sb *sandbox) map[string]int {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(sb.info().Paths.RunRoot, sb.storeDriver()+"-layers", "mountpoints.json"))
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]int{}
 	}
 	if err != nil {
@@ -54,7 +56,7 @@ func imageMountCount(t *testing.T, sb *sandbox) int {
 	// --rm containers are in volatile-containers.json (not synced to disk).
 	for _, f := range []string{"containers.json", "volatile-containers.json"} {
 		b, err := os.ReadFile(filepath.Join(sb.graphRoot(), sb.storeDriver()+"-containers", f))
-		if err != nil && !os.IsNotExist(err) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Fatal(err)
 		}
 		var some []struct {

@@ -62,7 +62,7 @@ func run(t *testing.T, keys string, n int, in ...string) (string, bool) {
 		if errors.Is(err, ErrDetach) {
 			return out.String(), true
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out.String(), false
 		}
 		if err != nil {
