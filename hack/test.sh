@@ -34,7 +34,7 @@ if ! command -v golangci-lint >/dev/null; then
 	echo "test: golangci-lint is missing: run sudo hack/install-deps.sh (it installs the pinned version)" >&2
 	exit 1
 fi
-golangci-lint run ./...
+golangci-lint run --allow-parallel-runners ./...
 
 echo "== NOTICE is current, make install (man pages, completions)"
 hack/notice.sh --check
