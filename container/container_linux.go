@@ -119,12 +119,11 @@ func (m *Manager) Check(o Options) (*Request, error) {
 		return nil, err
 	}
 	for _, mt := range r.Mounts {
-		if mt.Overlay && m.Store != nil && (m.Store.GraphDriverName() != "overlay" || storage.UsesMountProgram(m.Store.GraphOptions())) {
-			how := "the " + m.Store.GraphDriverName() + " driver"
-			if m.Store.GraphDriverName() == "overlay" {
-				how = "fuse-overlayfs"
-			}
-			return nil, fmt.Errorf("-v %s:%s:O: an overlay over a host directory needs the kernel's own overlay in your user namespace, and this store uses %s because the kernel's is not available to you (`hutch info` says why): mount the directory read-only (:ro) and write to a --tmpfs or a volume instead", mt.Source, mt.Destination, how)
+		if mt.Overlay && m.Store != nil && !m.nativeOverlay() {
+			return nil, fmt.Errorf("-v %s:%s:O: an overlay over a host directory needs the kernel's own overlay in your user namespace, and this store uses %s because the kernel's is not available to you (`hutch info` says why): mount the directory read-only (:ro) and write to a --tmpfs or a volume instead", mt.Source, mt.Destination, m.driverWhy())
+		}
+		if mt.Type == "image" && !mt.ReadOnly && m.Store != nil && !m.nativeOverlay() {
+			return nil, fmt.Errorf("--mount type=image,source=%s,target=%s,rw=true: the writable layer over the image is an overlay of the kernel's in your user namespace, and this store uses %s because the kernel's is not available to you (`hutch info` says why): mount the image read-only (leave out rw=true) and write to a --tmpfs or a volume instead", mt.Source, mt.Destination, m.driverWhy())
 		}
 		if mt.Type == "bind" {
 			if _, err := os.Stat(mt.Source); err != nil {
@@ -147,6 +146,20 @@ func (m *Manager) Check(o Options) (*Request, error) {
 		return nil, fmt.Errorf("internal error: --userns %q was not parsed (ParseUserns)", o.Userns)
 	}
 	return r, nil
+}
+
+// nativeOverlay says whether the store mounts with the kernel's overlay (not vfs, not
+// fuse-overlayfs): then an overlay of hutch's own can be mounted in the user namespace.
+func (m *Manager) nativeOverlay() bool {
+	return m.Store.GraphDriverName() == "overlay" && !storage.UsesMountProgram(m.Store.GraphOptions())
+}
+
+// driverWhy names what the store mounts with when it is not the kernel's overlay.
+func (m *Manager) driverWhy() string {
+	if m.Store.GraphDriverName() == "overlay" {
+		return "fuse-overlayfs"
+	}
+	return "the " + m.Store.GraphDriverName() + " driver"
 }
 
 // Create records a new container from the checked request and its image (found by the
@@ -352,6 +365,7 @@ func (m *Manager) releaseMount(id string) {
 		}
 	}
 	_, _ = m.Store.Unmount(id, true)
+	m.releaseImageMounts(id)
 }
 
 // deleteStoreEntry deletes a container from the store; one already gone is fine.

@@ -28,6 +28,11 @@ type MountSpec struct {
 	// Overlay: a host directory seen through an overlay whose upper layer is the
 	// container's own (-v …:O): writes stay in the container, gone with it.
 	Overlay bool `json:"Overlay,omitempty"`
+	// ImageID is the image of a type=image mount (Source is its name as given), found
+	// or pulled when the container is created; SubPath the directory of it mounted
+	// ("": its whole root), resolved inside the image's root.
+	ImageID string `json:"ImageID,omitempty"`
+	SubPath string `json:"SubPath,omitempty"`
 	// VolumeOptions are the local driver's options for a volume this mount creates
 	// (--mount volume-opt=KEY=VALUE): see volumes.CheckOptions.
 	VolumeOptions map[string]string `json:"VolumeOptions,omitempty"`
@@ -99,12 +104,13 @@ func ParseVolume(v string) (MountSpec, error) {
 	return m, nil
 }
 
-// ParseMount reads --mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,volume-opt=K=V…][,tmpfs-size=…][,tmpfs-mode=…].
+// ParseMount reads --mount type=bind|volume|tmpfs|image,source=…,target=…[,readonly][,volume-opt=K=V…][,tmpfs-size=…][,tmpfs-mode=…][,rw=…][,subpath=…] (image).
 func ParseMount(v string) (MountSpec, error) {
 	bad := func(why string) (MountSpec, error) {
 		return MountSpec{}, fmt.Errorf("--mount %q: %s", v, why)
 	}
 	m := MountSpec{Type: "volume"}
+	rw := "" // type=image's rw= ("": not given)
 	// As Docker's: the fields are CSV, so that a value with a comma is quoted
 	// ("volume-opt=o=size=64m,uid=1000").
 	fields, err := csv.NewReader(strings.NewReader(v)).Read()
@@ -151,8 +157,19 @@ func ParseMount(v string) (MountSpec, error) {
 				m.VolumeOptions = map[string]string{}
 			}
 			m.VolumeOptions[ok] = ov
+		case "rw", "readwrite":
+			rw = "true"
+			if hasVal {
+				b, err := strconv.ParseBool(val)
+				if err != nil {
+					return bad(k + " takes true or false")
+				}
+				rw = strconv.FormatBool(b)
+			}
+		case "subpath":
+			m.SubPath = val
 		default:
-			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, volume-nocopy, volume-opt, tmpfs-size, tmpfs-mode)", k))
+			return bad(fmt.Sprintf("unknown key %q (use type, source, target, readonly, volume-nocopy, volume-opt, tmpfs-size, tmpfs-mode; rw and subpath with type=image)", k))
 		}
 	}
 	if !strings.HasPrefix(m.Destination, "/") {
@@ -184,11 +201,33 @@ func ParseMount(v string) (MountSpec, error) {
 		}
 		m.NoExec = true // as Docker's: noexec, nosuid, nodev
 	case "image":
-		return bad("type=image (an image's files mounted in the container) is not supported: copy what you need with `hutch cp`, or build an image FROM it")
+		if m.Source == "" {
+			return bad("an image mount needs source=IMAGE")
+		}
+		// Read-only unless rw=true (Podman's default); readonly=false alone is not rw.
+		m.ReadOnly = rw != "true"
+		if err := checkSubPath(m.SubPath); err != nil {
+			return bad(err.Error())
+		}
 	default:
-		return bad("type must be bind, volume or tmpfs")
+		return bad("type must be bind, volume, tmpfs or image")
+	}
+	if m.Type != "image" && (rw != "" || m.SubPath != "") {
+		return bad("rw= and subpath= are options of type=image (use readonly for the others)")
 	}
 	return m, nil
+}
+
+// checkSubPath refuses an image mount's subpath= that could name anything outside the
+// image: a `..` component (symbolic links in it are resolved inside the image's root
+// when it is mounted).
+func checkSubPath(p string) error {
+	for _, c := range strings.Split(p, "/") {
+		if c == ".." {
+			return fmt.Errorf("subpath=%s: a path inside the image, without `..`", p)
+		}
+	}
+	return nil
 }
 
 // ParseTmpfs reads --tmpfs DST[:OPTIONS].

@@ -2,6 +2,7 @@ package container
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,6 +60,10 @@ func FuzzMountFlags(f *testing.F) {
 			case "tmpfs":
 				if m.Source != "" {
 					t.Fatalf("%s %q: a tmpfs with a source %q", name, v, m.Source)
+				}
+			case "image":
+				if m.Source == "" || slices.Contains(strings.Split(m.SubPath, "/"), "..") {
+					t.Fatalf("%s %q: an image mount of %q, subpath %q", name, v, m.Source, m.SubPath)
 				}
 			default:
 				t.Fatalf("%s %q: unknown mount type %q", name, v, m.Type)

@@ -157,7 +157,7 @@ func (m *Manager) Monitor(id string, ready *os.File, exited *int) int {
 		reapNetwork()
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, *exited, time.Now().UTC(), 0
 		m.saveEnd(id, st)
-		_, _ = m.Store.Unmount(c.ID, true)
+		m.unmount(c.ID)
 		m.removeNetDir(c.ID)
 	}
 	for first := exited == nil; ; first = false {
@@ -225,15 +225,18 @@ func (m *Manager) startAndHandOver(c *Config, restarts int, client *attachFromSt
 	for _, f := range keep {
 		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
 			r.Abort()
-			_, _ = m.Store.Unmount(c.ID, true)
+			m.unmount(c.ID)
 			mio.close()
 			return fail(nsinit.ExitEngine, err)
 		}
 	}
 	_, _ = m.Store.Shutdown(false)
-	err = unix.Exec("/proc/self/exe", []string{MonitorName, c.ID}, append(os.Environ(), handed...))
+	// From the thread that cloned the init: this one, or, when the init joined another
+	// container's network namespace (--network container:), the thread that joined it,
+	// whose namespace the monitor then runs in (nsinit's HandOver).
+	err = r.HandOver("/proc/self/exe", []string{MonitorName, c.ID}, append(os.Environ(), handed...))
 	r.Abort()
-	_, _ = m.Store.Unmount(c.ID, true)
+	m.unmount(c.ID)
 	mio.close()
 	return fail(nsinit.ExitEngine, fmt.Errorf("handing the container over to its monitor: %w", err))
 }

@@ -20,8 +20,33 @@ func TestParseRunFlags(t *testing.T) {
 	if !reflect.DeepEqual(ms, want) {
 		t.Errorf("mounts:\n%+v\nwant\n%+v", ms, want)
 	}
-	if _, err := ParseMounts(nil, []string{"type=nfs,target=/x"}, nil); err == nil || !strings.Contains(err.Error(), "type must be bind, volume or tmpfs") {
+	if _, err := ParseMounts(nil, []string{"type=nfs,target=/x"}, nil); err == nil || !strings.Contains(err.Error(), "type must be bind, volume, tmpfs or image") {
 		t.Errorf("--mount type=nfs: %v", err)
+	}
+
+	// type=image: read-only unless rw=true; subpath= without `..`.
+	for v, want := range map[string]MountSpec{
+		"type=image,source=alpine,target=/m":                         {Type: "image", Source: "alpine", Destination: "/m", ReadOnly: true},
+		"type=image,src=alpine,dst=/m,rw=true,subpath=/usr/share":    {Type: "image", Source: "alpine", Destination: "/m", SubPath: "/usr/share"},
+		"type=image,source=alpine,target=/m,rw=false,readonly=false": {Type: "image", Source: "alpine", Destination: "/m", ReadOnly: true},
+		"type=image,source=alpine,target=/m,readwrite":               {Type: "image", Source: "alpine", Destination: "/m"},
+	} {
+		ms, err := ParseMounts(nil, []string{v}, nil)
+		if err != nil || len(ms) != 1 || !reflect.DeepEqual(ms[0], want) {
+			t.Errorf("--mount %s: %+v, %v; want %+v", v, ms, err, want)
+		}
+	}
+	for v, why := range map[string]string{
+		"type=image,target=/m":                             "source=IMAGE",
+		"type=image,source=a,target=/m,subpath=x/../../..": "without `..`",
+		"type=image,source=a,target=/m,subpath=..":         "without `..`",
+		"type=image,source=a,target=/m,rw=maybe":           "rw takes true or false",
+		"type=volume,target=/m,subpath=x":                  "options of type=image",
+		"type=bind,source=/,target=/m,rw=true":             "options of type=image",
+	} {
+		if _, err := ParseMounts(nil, []string{v}, nil); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("--mount %s: %v, want an error saying %q", v, err, why)
+		}
 	}
 
 	envFile := filepath.Join(dir, "env")

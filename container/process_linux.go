@@ -172,15 +172,60 @@ func (m *Manager) Replace(name string) error {
 }
 
 // checkDetachedJoins refuses to start c under a monitor when it joins another
-// container's namespaces (container:NAME): the init is cloned from a thread that joined
-// them and cannot leave (nsinit's startJoined), while the monitor hands over to its C
-// half by executing it from the thread that forked the init, whose parent-death signal
-// is that thread's; the exec would end the joining thread, and the container with it.
+// container's pid, IPC or UTS namespace (container:NAME): the init is cloned from a
+// thread that joined them and cannot leave (nsinit's startJoined), and the monitor hands
+// over to its C half by executing it from that thread (its parent-death signal is that
+// thread's), after which the monitor lives in those namespaces — harmless for another's
+// network namespace (--network container: works detached), not for its pid namespace,
+// where the monitor's health probes would be born, and not done yet for IPC and UTS.
 func checkDetachedJoins(c *Config) error {
-	for _, ns := range []struct{ flag, mode string }{{"--pid", c.PidMode}, {"--ipc", c.IpcMode}, {"--uts", c.UTSMode}, {"--network", containerMode(c.Network)}} {
+	for _, ns := range []struct{ flag, mode string }{{"--pid", c.PidMode}, {"--ipc", c.IpcMode}, {"--uts", c.UTSMode}} {
 		if nsContainer(ns.mode) != "" {
-			return fmt.Errorf("%s container:…: joining another container's namespaces works for a container in the foreground only (`hutch run` without -d, `hutch start -a`), not under a detached monitor yet: run it in the foreground, or share with --%s host", ns.flag, strings.TrimPrefix(ns.flag, "--"))
+			return fmt.Errorf("%s container:…: joining another container's pid, IPC or UTS namespace works for a container in the foreground only (`hutch run` without -d, `hutch start -a`), not under a detached monitor yet (--network container: works detached): run it in the foreground, or share with %s host", ns.flag, ns.flag)
 		}
 	}
 	return nil
+}
+
+// Dependents are the containers that join the namespaces of the containers refs name
+// (--network, --pid, --ipc, --uts container:), and theirs in turn, each once, those
+// that depend on others first: what `rm --depend` removes before them. refs that name
+// no container are left to the removal to report.
+func (r *Records) Dependents(refs []string) ([]string, error) {
+	all, err := r.List()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var queue []string
+	for _, ref := range refs {
+		if c, err := r.Get(ref); err == nil && !seen[c.ID] {
+			seen[c.ID] = true
+			queue = append(queue, c.ID)
+		}
+	}
+	var out []string
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, c := range all {
+			if seen[c.ID] || !c.joins(id) {
+				continue
+			}
+			seen[c.ID] = true
+			out = append([]string{c.ID}, out...) // the deeper, the earlier
+			queue = append(queue, c.ID)
+		}
+	}
+	return out, nil
+}
+
+// joins says whether c joins a namespace of container id.
+func (c *Config) joins(id string) bool {
+	for _, mode := range []string{c.PidMode, c.IpcMode, c.UTSMode, containerMode(c.Network)} {
+		if nsContainer(mode) == id {
+			return true
+		}
+	}
+	return false
 }

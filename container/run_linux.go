@@ -82,7 +82,9 @@ func (m *Manager) Run(r *Request, img *cstorage.Image, stdio IO) (*Config, int, 
 		return nil, nsinit.ExitEngine, err
 	}
 	var begun *launch.Start
-	if c.Userns == "" && m.SlotDir != "" && launch.ShareSlots(m.SlotDir) == nil {
+	// (An image mount is made before the init is cloned, which binds it from its copy of
+	// this mount namespace: that container starts the ordinary way.)
+	if c.Userns == "" && !c.HasImageMounts() && m.SlotDir != "" && launch.ShareSlots(m.SlotDir) == nil {
 		how := starting{stdio: fg.child, log: fg.stdio.Stderr, limitsSaid: true}
 		shape, err := m.initShape(c)
 		if err == nil {
@@ -117,7 +119,7 @@ func (m *Manager) runAttached(c *Config, fg *foreground, begun *launch.Start, fr
 	ran := false // the command ran: its status is the one to report
 	defer func() {
 		if !c.AutoRemove {
-			_, _ = m.Store.Unmount(c.ID, true)
+			m.unmount(c.ID)
 			return
 		}
 		err := m.Remove(c, true) // unmounts too

@@ -93,7 +93,7 @@ func (m *Manager) start(c *Config, how starting) (*launch.Running, *State, error
 	s := how.begun
 	if s == nil {
 		if s, err = m.begin(c, spec, how, ""); err != nil {
-			_, _ = m.Store.Unmount(c.ID, true)
+			m.unmount(c.ID)
 			m.restoreState(c.ID, prev, !how.created)
 			return nil, nil, err
 		}
@@ -116,7 +116,7 @@ func (m *Manager) start(c *Config, how starting) (*launch.Running, *State, error
 		return nil
 	})
 	if err != nil {
-		_, _ = m.Store.Unmount(c.ID, true)
+		m.unmount(c.ID)
 		m.restoreState(c.ID, prev, recorded || !how.created)
 		return nil, nil, err
 	}
@@ -154,7 +154,7 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 	}
 	defer func() {
 		if retErr != nil {
-			_, _ = m.Store.Unmount(c.ID, true)
+			m.unmount(c.ID)
 		}
 	}()
 	u, err := resolveUser(rootfs, c.User, c.ImageName)
@@ -219,6 +219,12 @@ func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "bind", Source: mt.Source, Destination: mt.Destination, ReadOnly: mt.ReadOnly, File: !fi.IsDir()})
 		case "tmpfs":
 			spec.Mounts = append(spec.Mounts, nsinit.Mount{Type: "tmpfs", Destination: mt.Destination, ReadOnly: mt.ReadOnly, Options: mt.Options, NoExec: mt.NoExec, Suid: mt.Suid})
+		case "image":
+			im, err := m.imageMount(c, i, mt)
+			if err != nil {
+				return nil, err
+			}
+			spec.Mounts = append(spec.Mounts, im)
 		case "volume":
 			v, err := m.Volumes.Create(mt.Source, nil, mt.VolumeOptions, false)
 			if err != nil {

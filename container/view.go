@@ -344,6 +344,8 @@ type InspectMount struct {
 	Mode        string `json:"Mode"`             // ro for a read-only mount, "" otherwise
 	RW          bool   `json:"RW"`
 	Propagation string `json:"Propagation"` // rprivate for a bind mount, "" otherwise
+	// SubPath is an image mount's subpath= (Podman's).
+	SubPath string `json:"SubPath,omitempty"`
 }
 
 // InspectContainer builds the Docker-shaped description of a container. volumeDir maps
@@ -385,6 +387,9 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	}
 	h := &in.HostConfig
 	h.NetworkMode, h.Privileged, h.ReadonlyRootfs = c.Network.Mode, c.Privileged, c.ReadOnly
+	if c.Network.Mode == network.ModeContainer {
+		h.NetworkMode = "container:" + c.Network.Container // as Docker: by ID
+	}
 	h.AutoRemove, h.Init, h.CapAdd, h.CapDrop, h.UsernsMode = c.AutoRemove, c.Init, c.CapAdd, c.CapDrop, c.Userns
 	h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = ParseRestart(c.Restart)
 	h.Binds = []string{}
@@ -402,7 +407,7 @@ func (r *Records) InspectContainer(c *Config, volumeDir func(string) string) (*I
 	h.InspectLimits = inspectLimits(c.Resources)
 	in.Resources = inspectResources(c, st)
 	for _, m := range c.Mounts {
-		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly}
+		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly, SubPath: m.SubPath}
 		if m.ReadOnly {
 			im.Mode = "ro"
 		}

@@ -61,8 +61,12 @@ func (s *Session) Prune(o PruneOptions) (*PruneReport, error) {
 		return r, err
 	}
 	defer unlock()
+	mounted, err := m.MountedImages()
+	if err != nil {
+		return r, err
+	}
 	if o.Images {
-		removed, freed, err := images.Prune(st, images.PruneOptions{All: o.All, Filter: o.Filter})
+		removed, freed, err := images.Prune(st, images.PruneOptions{All: o.All, Filter: o.Filter, Mounted: mounted})
 		r.Images, r.Freed = removed, r.Freed+freed
 		if err != nil {
 			return r, err
@@ -71,7 +75,7 @@ func (s *Session) Prune(o PruneOptions) (*PruneReport, error) {
 	if o.BuildCache {
 		// The layer half: intermediate images no image is built on (with All, every
 		// one no container uses), within the filter.
-		removed, freed, err := images.Prune(st, images.PruneOptions{All: o.All, Filter: o.Filter, BuildCacheOnly: true})
+		removed, freed, err := images.Prune(st, images.PruneOptions{All: o.All, Filter: o.Filter, BuildCacheOnly: true, Mounted: mounted})
 		r.CacheImages, r.Freed = removed, r.Freed+freed
 		if err != nil {
 			return r, err

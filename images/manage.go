@@ -106,6 +106,9 @@ type RemoveOptions struct {
 	// caller's, which removes hutch's records of it too; nil deletes only the store's
 	// entry.
 	RemoveContainer func(id string) error
+	// MountedBy lists the containers (IDs) that mount an image (--mount type=image):
+	// they use it as much as the containers made from it; nil: none do.
+	MountedBy func(imageID string) ([]string, error)
 }
 
 func (o RemoveOptions) removeContainer(store cstorage.Store, id string) error {
@@ -185,10 +188,20 @@ func removeImage(store cstorage.Store, img *cstorage.Image, o RemoveOptions, res
 	if err != nil {
 		return err
 	}
+	var mounting []string
+	if o.MountedBy != nil {
+		if mounting, err = o.MountedBy(img.ID); err != nil {
+			return err
+		}
+	}
 	var users []cstorage.Container
+	mounts := map[string]bool{}
 	for _, c := range ctrs {
-		if c.ImageID == img.ID {
+		switch {
+		case c.ImageID == img.ID:
 			users = append(users, c)
+		case slices.Contains(mounting, c.ID):
+			users, mounts[c.ID] = append(users, c), true
 		}
 	}
 	if len(users) > 0 && !force {
@@ -197,6 +210,9 @@ func removeImage(store cstorage.Store, img *cstorage.Image, o RemoveOptions, res
 			d := ShortID(c.ID)
 			if len(c.Names) > 0 {
 				d += " (" + c.Names[0] + ")"
+			}
+			if mounts[c.ID] {
+				d += ", which mounts it (--mount type=image)"
 			}
 			desc = append(desc, d)
 		}
@@ -366,6 +382,8 @@ type PruneOptions struct {
 	// cache's layers): those no image is built on, or with All every one no container
 	// uses (`hutch builder prune`).
 	BuildCacheOnly bool
+	// Mounted are the images containers mount (--mount type=image): in use, kept.
+	Mounted map[string]bool
 }
 
 // Prune removes images no container uses: only unnamed (dangling) ones, or with All
@@ -389,7 +407,7 @@ func Prune(store cstorage.Store, o PruneOptions) ([]string, int64, error) {
 		before := cat.ImageUsage().Size
 		n := 0
 		for _, s := range cat.Summaries() {
-			if s.Containers > 0 || (!all && !s.Dangling) || (o.BuildCacheOnly && !s.BuildCache) {
+			if s.Containers > 0 || o.Mounted[s.ID] || (!all && !s.Dangling) || (o.BuildCacheOnly && !s.BuildCache) {
 				continue
 			}
 			if _, held := live.Holds(s.TopLayer); held {

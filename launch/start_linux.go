@@ -22,6 +22,9 @@ type Process interface {
 	Signal(os.Signal) error
 	Kill()
 	Wait() (int, error)
+	// HandOver executes path in place of this process from the thread that cloned the
+	// init (nsinit.Process.HandOver); it returns only on failure.
+	HandOver(path string, argv, env []string) error
 }
 
 // Options say how a process is started.

@@ -45,6 +45,10 @@ func (p fakeProc) Release() error {
 func (p fakeProc) Signal(os.Signal) error { p.f.add("signal"); return nil }
 func (p fakeProc) Kill()                  { p.f.add("kill") }
 func (p fakeProc) Wait() (int, error)     { return 0, nil }
+func (p fakeProc) HandOver(string, []string, []string) error {
+	p.f.add("handover")
+	return nil
+}
 
 func (f *fake) system() *system {
 	return &system{

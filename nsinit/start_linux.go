@@ -24,6 +24,9 @@ type Process struct {
 	cmd    *exec.Cmd
 	spec   *os.File // write end of the spec pipe: "go" releases the init
 	status *os.File // read end of the status pipe
+	// joined is the thread it was cloned from in other containers' namespaces (nil:
+	// the caller's).
+	joined *joinedThread
 }
 
 // ExecError is a failure of the init before the command ran: its exit status follows
@@ -65,7 +68,8 @@ func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 		return nil, err
 	}
 	cmd := initCmd(spec, stdio, dieWithParent, specR, statusW)
-	if err := startJoined(cmd, spec); err != nil {
+	joined, err := startJoined(cmd, spec)
+	if err != nil {
 		specR.Close()
 		specW.Close()
 		statusR.Close()
@@ -74,7 +78,7 @@ func Launch(spec *Spec, stdio Stdio, dieWithParent bool) (*Process, error) {
 	}
 	specR.Close()
 	statusW.Close()
-	return &Process{cmd: cmd, spec: specW, status: statusR}, nil
+	return &Process{cmd: cmd, spec: specW, status: statusR, joined: joined}, nil
 }
 
 // initCmd is how the init is cloned for spec: the namespaces, a session of its own, the
@@ -204,6 +208,18 @@ func exitStatus(err error) (int, error) {
 		return ee.ExitCode(), nil
 	}
 	return ExitEngine, err
+}
+
+// HandOver executes path in place of this process from the thread the init was cloned
+// from, so that the init's parent-death signal, which belongs to that thread, stays
+// armed: the caller's own thread, which it locked before Launch; or, for an init cloned
+// into other containers' namespaces, the thread that joined them (the new program then
+// runs in those namespaces too). It returns only on failure.
+func (p *Process) HandOver(path string, argv, env []string) error {
+	if p.joined != nil {
+		return p.joined.Exec(path, argv, env)
+	}
+	return unix.Exec(path, argv, env)
 }
 
 // Signal sends sig to the init.

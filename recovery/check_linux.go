@@ -511,7 +511,13 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 	for _, sc := range stored {
 		ctrOf[sc.LayerID] = sc.ID
 	}
+	imageMounts, err := c.imageMountHolders()
+	if err != nil {
+		return "", err
+	}
+	releasing := map[string]bool{} // containers whose repair gives back their mounts
 	counted := 0
+	var imageLayers []cstorage.Layer
 	for _, l := range layers {
 		if l.MountCount <= 0 {
 			continue
@@ -520,6 +526,7 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 		l := l
 		if id, ok := ctrOf[l.ID]; ok {
 			if c.handled[short(id)] {
+				releasing[id] = true
 				continue
 			}
 			st, err := m.Records.State(id)
@@ -529,9 +536,14 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 			if err == nil && st.Status != container.StatusRunning && m.CreatorAlive(id) {
 				continue // being created and started right now
 			}
+			releasing[id] = true
 			add(&Problem{Kind: "mount", ID: id, Found: fmt.Sprintf("the store counts container %s as mounted %d time(s), but nothing runs it", short(id), l.MountCount),
-				Repair: "unmounts it (and ends the mount program serving it, if any)",
+				Repair: "unmounts it and the images it mounts (and ends the mount program serving it, if any)",
 				fix:    func() error { m.ReleaseMount(id); return nil }})
+			continue
+		}
+		if _, ok := imageMounts[l.ID]; ok {
+			imageLayers = append(imageLayers, l) // after every container's verdict
 			continue
 		}
 		// An image's layer is mounted only by a build: by none if no running build
@@ -549,6 +561,9 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 				return err
 			}})
 	}
+	for _, l := range imageLayers {
+		c.imageMounts(l, imageMounts[l.ID], releasing, live, add)
+	}
 	strays := strayMountPrograms(c.Store.GraphRoot())
 	for _, s := range strays {
 		s := s
@@ -556,6 +571,111 @@ func (c *Checker) mounts(_ Options, add func(*Problem)) (string, error) {
 			Repair: "ends it", fix: s.kill})
 	}
 	return fmt.Sprintf("mounts: %d layers counted as mounted, %d stray mount programs", counted, len(strays)), nil
+}
+
+// imageMountHolder is a container that records holding a mount of an image
+// (--mount type=image): count times, by the image imageID.
+type imageMountHolder struct {
+	id, imageID string
+	count       int
+}
+
+// imageMountHolders are the containers that hold image mounts, by the image's top layer.
+func (c *Checker) imageMountHolders() (map[string][]imageMountHolder, error) {
+	imgs, err := c.Store.Images()
+	if err != nil {
+		return nil, err
+	}
+	top := map[string]string{}
+	for _, img := range imgs {
+		top[img.ID] = img.TopLayer
+	}
+	recs, err := c.Manager.Records.List()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]imageMountHolder{}
+	for _, cfg := range recs {
+		n := map[string]int{}
+		for _, img := range c.Manager.Records.HeldImageMounts(cfg.ID) {
+			n[img]++
+		}
+		for img, k := range n {
+			if l, ok := top[img]; ok {
+				out[l] = append(out[l], imageMountHolder{id: cfg.ID, imageID: img, count: k})
+			}
+		}
+	}
+	// Every image top layer is a key, so that a count nobody holds is found too.
+	for _, l := range top {
+		if _, ok := out[l]; !ok {
+			out[l] = nil
+		}
+	}
+	return out, nil
+}
+
+// imageMounts checks an image's layer that the store counts as mounted against the
+// containers that hold mounts of it: the count beyond the running ones' (and beyond
+// what the repair of a dead one gives back) is a mount a killed owner left.
+func (c *Checker) imageMounts(l cstorage.Layer, holders []imageMountHolder, releasing map[string]bool, builds *hold.Builds, add func(*Problem)) {
+	m := c.Manager
+	if _, held := builds.Holds(l.ID); held || c.handled[short(l.ID)] {
+		return // a running build's (or the store check's to repair)
+	}
+	live, released := 0, 0
+	var gone, dead []imageMountHolder // not running; of those, the ones no other repair releases
+	for _, h := range holders {
+		st, err := m.Records.State(h.id)
+		switch {
+		case err == nil && (container.Alive(st) || container.OwnerBusy(st)),
+			err == nil && st.Status != container.StatusRunning && m.CreatorAlive(h.id):
+			live += h.count
+			continue
+		case releasing[h.id] || c.handled[short(h.id)]:
+			released += h.count
+		default:
+			dead = append(dead, h)
+		}
+		gone = append(gone, h)
+	}
+	if l.MountCount-live-released <= 0 && len(dead) == 0 {
+		return
+	}
+	var names []string
+	for _, h := range dead {
+		names = append(names, short(h.id))
+	}
+	found := fmt.Sprintf("the store counts image layer %s as mounted %d time(s), but the running containers that mount it (--mount type=image) hold %d", short(l.ID), l.MountCount, live)
+	if len(holders) == 0 {
+		found = fmt.Sprintf("the store counts image layer %s as mounted %d time(s), but no running build or container (--mount type=image) holds it", short(l.ID), l.MountCount)
+	}
+	if len(names) > 0 {
+		found += "; container " + strings.Join(names, ", ") + ", which no longer runs, still records holding it"
+	}
+	add(&Problem{Kind: "mount", ID: l.ID, Found: found,
+		Repair: "gives back the mounts nothing holds (unmounting the image when no running container mounts it)",
+		fix: func() error {
+			for _, h := range gone {
+				m.ReleaseImageMounts(h.id) // its own counts (none left if its repair gave them back)
+			}
+			n, err := c.Store.Mounted(l.ID)
+			if err != nil {
+				return nil // gone meanwhile
+			}
+			for ; n > live; n-- {
+				if _, err := c.Store.Unmount(l.ID, live == 0); err != nil {
+					if errors.Is(err, cstorage.ErrLayerNotMounted) || errors.Is(err, cstorage.ErrLayerUnknown) {
+						return nil
+					}
+					return err
+				}
+				if live == 0 {
+					return nil // forced: unmounted at once
+				}
+			}
+			return nil
+		}})
 }
 
 // network finds network state directories of containers that no longer run, and root

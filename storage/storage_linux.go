@@ -18,6 +18,7 @@ import (
 
 	"hutch.dev/hutch/internal/diskspace"
 	"hutch.dev/hutch/internal/fsutil"
+	"hutch.dev/hutch/internal/lock"
 	"hutch.dev/hutch/overlay"
 )
 
@@ -166,6 +167,39 @@ func Open(o Options) (*Store, error) {
 // both and what to do: switching would hide every image already stored.
 func manifest(o Options) (Manifest, error) {
 	path := filepath.Join(o.GraphRoot, ManifestFile)
+	m, found, err := recordedManifest(o, path)
+	if found || err != nil {
+		return m, err
+	}
+	// A new store: one command probes and records, the others wait for that record.
+	// Unserialised, parallel first commands (TestStressParallelPulls) each probed in
+	// the same scratch directory, and one's os.RemoveAll of it pulled the layout from
+	// under another's test mount: that one found native overlay "failed", recorded
+	// fuse-overlayfs over the first one's record, and opened the store with the mount
+	// program, which makes the driver write "true" to overlay/.has-mount-program; a
+	// command that had read the native record then failed ("the kernel no longer
+	// allows it here"), and the store was left to fuse-overlayfs for good.
+	l, err := lock.Acquire(filepath.Join(o.GraphRoot, "hutch-store.lock"), nil)
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer l.Unlock()
+	if m, found, err := recordedManifest(o, path); found || err != nil {
+		return m, err
+	}
+	return probeManifest(o, path)
+}
+
+// recordedManifest reads and checks the store's record; found is false when there is none.
+func recordedManifest(o Options, path string) (Manifest, bool, error) {
+	m, err := checkManifest(o, path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Manifest{}, false, nil
+	}
+	return m, true, err
+}
+
+func checkManifest(o Options, path string) (Manifest, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		var m Manifest
@@ -193,9 +227,12 @@ func manifest(o Options) (Manifest, error) {
 		}
 		return m, nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return Manifest{}, err
-	}
+	return Manifest{}, err
+}
+
+// probeManifest chooses the driver of a new store and records it; the caller holds
+// the store's lock.
+func probeManifest(o Options, path string) (Manifest, error) {
 	forced := o.Driver
 	if forced == "" {
 		forced = existingDriver(o.GraphRoot)

@@ -197,7 +197,8 @@ func TestStressParallelBuilds(t *testing.T) {
 }
 
 // TestStressParallelPulls: many pulls of one image at once (8 in CI, 20 with LOAD_FULL)
-// all succeed and give one image, whose container runs.
+// all succeed and give one image, whose container runs; the new store records one
+// undisturbed driver probe.
 func TestStressParallelPulls(t *testing.T) {
 	t.Parallel()
 	big, err := fix.bigArchive()
@@ -228,5 +229,11 @@ func TestStressParallelPulls(t *testing.T) {
 		t.Fatalf("after the parallel pulls, images -a should list one image %s: %+v", big.id, list)
 	}
 	sb.ok("run", "--rm", ref, "/bin/busybox", "true")
+	// The 8 first commands of a new store probed its driver at once: the record must be
+	// one undisturbed probe (native overlay, as TestDriverProbe), not a fallback that a
+	// probe chose after another command removed its scratch directory mid-mount.
+	if d := sb.info().Store.Driver; d.Name != "overlay" || len(d.Probe) != 1 {
+		t.Fatalf("after parallel first pulls the store records driver %q, probe %q: want overlay from one native probe", d.Name, d.Probe)
+	}
 	assertCheckClean(t, sb, "parallel pulls")
 }

@@ -129,7 +129,7 @@ var (
 	usernsValues  = []string{"keep-id", "host"}
 	statusValues  = container.StatusValues
 	filterKeys    = suffixed(container.FilterKeys, "=")
-	mountForms    = []string{"type=bind,source=", "type=volume,source=", "type=tmpfs,target="}
+	mountForms    = []string{"type=bind,source=", "type=volume,source=", "type=tmpfs,target=", "type=image,source="}
 	inspectTypes  = []string{"container", "image", "volume", "network"}
 	enumFormats   = map[string][]string{"build": {"oci", "docker"}, "save": {"docker-archive", "oci-archive"}, "push": {"oci", "v2s2"}}
 	compressions  = []string{"gzip", "zstd"}

@@ -69,7 +69,7 @@ func TestCompletedValuesParse(t *testing.T) {
 	}
 	for _, v := range mountForms {
 		// A form to go on from: completed (a path, a volume's name), the parser takes it.
-		rest := map[string]string{"bind": "/x,target=/y", "volume": "v,target=/y", "tmpfs": "/t"}
+		rest := map[string]string{"bind": "/x,target=/y", "volume": "v,target=/y", "tmpfs": "/t", "image": "alpine,target=/y"}
 		typ, _, _ := strings.Cut(strings.TrimPrefix(v, "type="), ",")
 		if _, err := container.ParseMounts(nil, []string{v + rest[typ]}, nil); err != nil {
 			t.Errorf("--mount %s: %v", v+rest[typ], err)

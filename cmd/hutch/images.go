@@ -249,6 +249,7 @@ func newRmiCommand(a *app) *cobra.Command {
 			}
 			// A container the image takes with it (-f) goes with its records too.
 			o.RemoveContainer = func(id string) error { return m.RemoveRef(id, false) }
+			o.MountedBy = m.ImageMountUsers
 			report := func(res *images.Removal) {
 				for _, u := range res.Untagged {
 					fmt.Fprintln(cmd.OutOrStdout(), "Untagged: "+u)

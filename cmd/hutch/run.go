@@ -98,7 +98,7 @@ func (f *createFlags) register(fs *pflag.FlagSet, run bool) {
 	stringArrayVar(fs, &f.securityOpt, "security-opt", "security option (repeatable): "+security.Accepted+" (docs/security.md)")
 	fs.BoolVar(&f.privileged, "privileged", false, "give the container every capability of the user namespace and unmask /proc and /sys")
 	stringArrayVarP(fs, &f.volumes, "volume", "v", "bind mount SRC:DST[:ro], named volume NAME:DST[:ro], or anonymous volume DST")
-	stringArrayVar(fs, &f.mounts, "mount", "mount type=bind|volume|tmpfs,source=…,target=…[,readonly]")
+	stringArrayVar(fs, &f.mounts, "mount", "mount type=bind|volume|tmpfs|image,source=…,target=…[,readonly] (image: [,subpath=DIR][,rw=true])")
 	stringArrayVar(fs, &f.tmpfs, "tmpfs", "mount a tmpfs at DST[:size=…,mode=…]")
 	fs.BoolVar(&f.readOnly, "read-only", false, "mount the container's root file system read-only")
 	fs.StringVar(&f.network, "network", "", "network: slirp4netns[:mtu=N,allow_host_loopback=true,cidr=…,enable_ipv6=true] (default; see [network] in config.toml), none, host, or container:NAME (join a running container's)")
@@ -425,6 +425,22 @@ func (a *app) runRequest(cmd *cobra.Command, f *createFlags, args []string) (*co
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// The images of --mount type=image, found or pulled as the container's own is.
+	found := map[string]string{o.Image: img.ID}
+	for i, mt := range req.Mounts {
+		if mt.Type != "image" {
+			continue
+		}
+		if id, ok := found[mt.Source]; ok {
+			req.Mounts[i].ImageID = id
+			continue
+		}
+		mimg, err := a.ensureImage(mt.Source, f.pull, &f.registry, f.quiet)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("--mount type=image,source=%s: %w", mt.Source, err)
+		}
+		found[mt.Source], req.Mounts[i].ImageID = mimg.ID, mimg.ID
+	}
 	if f.replace {
 		if err := m.Replace(f.name); err != nil {
 			return nil, nil, nil, err
@@ -587,10 +603,14 @@ func newRmCommand(a *app) *cobra.Command {
 				}
 				o.Timeout = time.Duration(timeout) * time.Second
 			}
-			// --depend: no hutch container can depend on another (there are no pods,
-			// no --network container:, no --volumes-from), so the named ones are all
-			// it removes.
-			_ = depend
+			// --depend: the containers that join these ones' namespaces go first.
+			if depend {
+				deps, err := a.sess.Records().Dependents(refs)
+				if err != nil {
+					return err
+				}
+				refs = append(deps, refs...)
+			}
 			rep := a.reporter(cmd)
 			if err := a.sess.RemoveContainers(refs, o, rep.report); err != nil {
 				return err
@@ -603,7 +623,7 @@ func newRmCommand(a *app) *cobra.Command {
 	f.BoolVarP(&o.Volumes, "volumes", "v", false, "remove the container's anonymous volumes too")
 	f.BoolVarP(&o.Ignore, "ignore", "i", false, "ignore containers that do not exist")
 	f.IntVarP(&timeout, "time", "t", 0, "with -f: seconds a running container has to end on its stop signal before SIGKILL (default: SIGKILL at once)")
-	f.BoolVar(&depend, "depend", false, "also remove the containers that depend on these (none can in hutch: the named ones are removed)")
+	f.BoolVar(&depend, "depend", false, "also remove the containers that depend on these (that join their namespaces: --network, --pid, --ipc, --uts container:), first")
 	p.register(f, "remove every container (running ones with -f)")
 	return c
 }
