@@ -8,11 +8,12 @@ import (
 	"hutch.dev/hutch/internal/lock"
 )
 
-// mountsLock is the lock every mount of a container's or a build's layer takes shared
-// while it mounts, and `system check` takes exclusively while go.podman.io/storage's
-// check mounts layers: each hutch process has its own mount namespace, so a layer the
-// check mounted and unmounted (which renames a fresh directory over `merged`) while
-// another process had it mounted would lose that process's mount.
+// mountsLock is the lock every mount of a layer (a container's, a build's, an image
+// mount's) takes shared while it mounts, and `system check` takes exclusively while
+// go.podman.io/storage's check mounts layers: each hutch process has its own mount
+// namespace, so a layer the check mounted and unmounted (which renames a fresh
+// directory over `merged`) while another process had it mounted would lose that
+// process's mount.
 func mountsLock(s cstorage.Store) string {
 	return filepath.Join(s.RunRoot(), "hutch-mounts.lock")
 }
@@ -33,4 +34,15 @@ func Mount(s cstorage.Store, id string) (string, error) {
 // the store's records say.
 func HoldMounts(s cstorage.Store) (*lock.Lock, error) {
 	return lock.Acquire(mountsLock(s), nil)
+}
+
+// MountImage mounts image id's root file system read-only as s.MountImage does (an
+// image mount: `--mount type=image`), under the mounts lock taken shared.
+func MountImage(s cstorage.Store, id string) (string, error) {
+	l, err := lock.Shared(mountsLock(s))
+	if err != nil {
+		return "", err
+	}
+	defer l.Unlock()
+	return s.MountImage(id, nil, "")
 }
