@@ -416,7 +416,7 @@ func (c *Checker) store(o Options, add func(*Problem)) (string, error) {
 	case o.Quick:
 		how = "records only (--quick)"
 	case inUse > 0:
-		how = fmt.Sprintf("every layer's content read; none mounted: %d in use by running containers or builds", inUse)
+		how = fmt.Sprintf("every layer's content read; none mounted: %d in use by running containers, builds or image mounts", inUse)
 	}
 	return fmt.Sprintf("store: %d layers, %d images (%s)", len(layers), len(imgs), how), nil
 }
