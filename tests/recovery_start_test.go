@@ -100,13 +100,14 @@ func TestSystemCheckStartInProgress(t *testing.T) {
 		// `merged` and so took the monitor's mount away; the monitor then wrote into the
 		// bare directory and its unmount failed with "directory not empty").
 		held := startMerged(t, sb, mon.pid)
-		if c, r := sb.check(); r.code != 0 || !strings.Contains(checkedStore(c), "none mounted: 1 in use") {
-			t.Fatalf("the full check while a monitor starts the container should be clean and mount no layer:\n%s", r)
-		}
-		assertCheckClean(t, sb, "run -d was killed while its monitor starts the container", "--quick")
+		full, fullRun := sb.check()
 		if now := startMerged(t, sb, mon.pid); now != held {
 			t.Fatalf("the full check took the monitor's mount of the container's root away: mounted before %q, after %q", held, now)
 		}
+		if fullRun.code != 0 || !strings.Contains(checkedStore(full), "none mounted: 1 in use") {
+			t.Fatalf("the full check while a monitor starts the container should be clean and mount no layer:\n%s", fullRun)
+		}
+		assertCheckClean(t, sb, "run -d was killed while its monitor starts the container", "--quick")
 		g.open(t)
 		lcWaitLog(sb, "d", "ready", time.Minute)
 		assertEqual(t, strings.TrimSpace(sb.ok("inspect", "--format", "{{.State.Status}}", "d").stdout), "running", "status of d once its start went on")
