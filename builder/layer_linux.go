@@ -24,6 +24,7 @@ import (
 
 	"hutch.dev/hutch/buildfs"
 	"hutch.dev/hutch/internal/hold"
+	"hutch.dev/hutch/storage"
 )
 
 // workPrefix names the writable layer a step works in; one left by a killed build is
@@ -63,7 +64,7 @@ func (b *Builder) layerStep(st *state, fn func(rootfs string) error) (retErr err
 	lap("created")
 	b.guard.mounted(work.ID)
 	defer b.guard.unmounted(work.ID)
-	mp, err := b.store.Mount(work.ID, "")
+	mp, err := storage.Mount(b.store, work.ID)
 	if err != nil {
 		return fmt.Errorf("mounting the working layer: %w", err)
 	}
@@ -197,7 +198,7 @@ func (b *Builder) mountLayer(id string) (string, error) {
 		return mp, nil
 	}
 	b.guard.mounted(id)
-	mp, err := b.store.Mount(id, "")
+	mp, err := storage.Mount(b.store, id)
 	if err != nil {
 		return "", fmt.Errorf("mounting layer %s: %w", id[:12], err)
 	}

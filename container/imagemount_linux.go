@@ -17,6 +17,7 @@ import (
 	"hutch.dev/hutch/internal/inroot"
 	"hutch.dev/hutch/internal/lock"
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/storage"
 )
 
 // A container's image mounts (--mount type=image) are the store's: MountImage mounts
@@ -74,7 +75,7 @@ func (r *Records) lockImageMounts(id string) (*lock.Lock, error) {
 // an overlay whose upper layer is the container's own, emptied at every start.
 func (m *Manager) imageMount(c *Config, i int, mt MountSpec) (nsinit.Mount, error) {
 	what := fmt.Sprintf("--mount type=image,source=%s,target=%s", mt.Source, mt.Destination)
-	root, err := m.Store.MountImage(mt.ImageID, nil, "")
+	root, err := storage.MountImage(m.Store, mt.ImageID)
 	if err != nil {
 		if errors.Is(err, cstorage.ErrImageUnknown) {
 			return nsinit.Mount{}, fmt.Errorf("%s: image %s is no longer in the store (removed with `hutch rmi -f`): pull it again (`hutch pull %s`) and recreate the container", what, images.ShortID(mt.ImageID), mt.Source)

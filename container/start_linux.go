@@ -18,6 +18,7 @@ import (
 	"hutch.dev/hutch/launch"
 	"hutch.dev/hutch/network"
 	"hutch.dev/hutch/nsinit"
+	"hutch.dev/hutch/storage"
 	"hutch.dev/hutch/volumes"
 )
 
@@ -144,7 +145,7 @@ func (m *Manager) begin(c *Config, shape *nsinit.Spec, how starting, slot string
 // from the image's passwd and group files, volumes created and filled, /etc files
 // generated. On failure nothing stays mounted.
 func (m *Manager) prepare(c *Config) (_ *nsinit.Spec, retErr error) {
-	rootfs, err := m.Store.Mount(c.ID, "")
+	rootfs, err := storage.Mount(m.Store, c.ID)
 	if err != nil {
 		if errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrLayerUnknown) {
 			return nil, fmt.Errorf("container %s has lost its store entry (a removal was cut short, or its image was removed with force): remove it with `hutch rm %s`, or repair the store with `hutch system check --repair`", c.Name, c.Name)

@@ -17,12 +17,15 @@ import (
 )
 
 // fakeStore is the store as a container's start uses it: a root "mounted" in a
-// directory of the test's, a run directory, and the mount count.
+// directory of the test's, a run directory, the run root (where the mounts lock
+// lives), and the mount count.
 type fakeStore struct {
 	cstorage.Store
-	rootfs, runDir string
-	mounted        int
+	rootfs, runDir, runRoot string
+	mounted                 int
 }
+
+func (s *fakeStore) RunRoot() string { return s.runRoot }
 
 func (s *fakeStore) Mount(id, label string) (string, error) { s.mounted++; return s.rootfs, nil }
 func (s *fakeStore) Unmount(id string, force bool) (bool, error) {
@@ -54,7 +57,7 @@ func fakeRoot(t *testing.T) string {
 func testManager(t *testing.T) (*Manager, *fakeStore) {
 	t.Helper()
 	dir := t.TempDir()
-	st := &fakeStore{rootfs: fakeRoot(t), runDir: filepath.Join(dir, "run")}
+	st := &fakeStore{rootfs: fakeRoot(t), runDir: filepath.Join(dir, "run"), runRoot: dir}
 	return &Manager{Store: st, Records: &Records{Dir: filepath.Join(dir, "records")},
 		Volumes: &volumes.Store{Dir: filepath.Join(dir, "volumes")}, Seccomp: &security.Cache{Dir: filepath.Join(dir, "seccomp")}}, st
 }

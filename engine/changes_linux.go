@@ -15,6 +15,7 @@ import (
 
 	"hutch.dev/hutch/container"
 	"hutch.dev/hutch/images"
+	"hutch.dev/hutch/storage"
 )
 
 // Change is one line of `hutch diff`: Kind is A (added), C (changed) or D (deleted), as
@@ -231,7 +232,7 @@ func (s *Session) containerRoot(req layerRequest) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	rootfs, err := m.Store.Mount(req.Container, "")
+	rootfs, err := storage.Mount(m.Store, req.Container)
 	if err != nil {
 		return "", nil, fmt.Errorf("mounting container %s: %w", images.ShortID(req.Container), err)
 	}

@@ -16,6 +16,7 @@ import (
 	"hutch.dev/hutch/events"
 	"hutch.dev/hutch/images"
 	"hutch.dev/hutch/internal/contract"
+	"hutch.dev/hutch/storage"
 	"hutch.dev/hutch/userns"
 	"hutch.dev/hutch/volumes"
 )
@@ -405,7 +406,7 @@ func (s *Session) Copy(srcArg, dstArg string) error {
 			if err != nil {
 				return err
 			}
-			rootfs, err := m.Store.Mount(ct.ID, "")
+			rootfs, err := storage.Mount(m.Store, ct.ID)
 			if err != nil {
 				return fmt.Errorf("mounting container %s: %w", ct.Name, err)
 			}

@@ -85,19 +85,48 @@ func TestSystemCheckStartInProgress(t *testing.T) {
 		g.waitEntered(t)
 		_ = syscall.Kill(-bg.cmd.Process.Pid, syscall.SIGKILL)
 		bg.wait(t, time.Minute)
-		if len(lcMonitors(sb)) != 1 {
-			t.Fatalf("want the monitor alive after its run -d was killed, have %v", lcMonitors(sb))
+		mons := lcMonitors(sb)
+		if len(mons) != 1 {
+			t.Fatalf("want the monitor alive after its run -d was killed, have %v", mons)
 		}
-		assertCheckClean(t, sb, "run -d was killed while its monitor starts the container")
+		var mon lcProc
+		var id string
+		for k, m := range mons {
+			id, mon = k, m
+		}
+		// The full check (which mounts layers to read them) must leave the mount the
+		// monitor made in its own mount namespace alone (issue 19: it mounted and
+		// unmounted the container's layer itself, which renamed a fresh directory over
+		// `merged` and so took the monitor's mount away; the monitor then wrote into the
+		// bare directory and its unmount failed with "directory not empty").
+		held := startMerged(t, sb, mon.pid)
+		full, fullRun := sb.check()
+		if now := startMerged(t, sb, mon.pid); now != held {
+			t.Fatalf("the full check took the monitor's mount of the container's root away: mounted before %q, after %q", held, now)
+		}
+		if fullRun.code != 0 || !strings.Contains(checkedStore(full), "none mounted: 1 in use") {
+			t.Fatalf("the full check while a monitor starts the container should be clean and mount no layer:\n%s", fullRun)
+		}
 		assertCheckClean(t, sb, "run -d was killed while its monitor starts the container", "--quick")
 		g.open(t)
 		lcWaitLog(sb, "d", "ready", time.Minute)
 		assertEqual(t, strings.TrimSpace(sb.ok("inspect", "--format", "{{.State.Status}}", "d").stdout), "running", "status of d once its start went on")
 		assertCheckClean(t, sb, "the monitor started the container")
+		rec := lcRecord(sb, id)
+		if sb.driver != "vfs" && !lcHasMount(mon.pid, rec.State.Rootfs) {
+			t.Fatalf("after the full checks, the monitor no longer holds the container's root %q mounted", rec.State.Rootfs)
+		}
+		if out := sb.ok("exec", "d", "cat", "/etc/hostname").stdout; strings.TrimSpace(out) == "" {
+			t.Fatalf("the container's /etc/hostname is empty after the checks")
+		}
 
 		// 1b. `rm -f` of a container its monitor is starting waits for the start, then
 		// stops and removes it: nothing is left running.
 		sb.ok("rm", "-f", "d")
+		lcAssertNoProcsNoMounts(t, sb, "rm -f of the container started during a full check")
+		if c, r := sb.check(); r.code != 0 || !strings.HasSuffix(checkedStore(c), "(every layer's content read)") {
+			t.Fatalf("the full check with nothing mounted should be clean and mount every layer:\n%s", r)
+		}
 		bg = lcStart(sb, runOpts{}, append([]string{"run", "-d", "--name", "d", lcImage}, crashReady...)...)
 		g.waitEntered(t)
 		_ = syscall.Kill(-bg.cmd.Process.Pid, syscall.SIGKILL)
@@ -128,7 +157,7 @@ func TestSystemCheckStartInProgress(t *testing.T) {
 		g.waitEntered(t)
 		_ = syscall.Kill(-bg.cmd.Process.Pid, syscall.SIGKILL) // (alive, it would remove the container its monitor failed)
 		bg.wait(t, time.Minute)
-		mons := lcMonitors(sb)
+		mons = lcMonitors(sb)
 		if len(mons) != 1 {
 			t.Fatalf("want one monitor, have %v", mons)
 		}
@@ -147,4 +176,46 @@ func TestSystemCheckStartInProgress(t *testing.T) {
 		// (`hutch info` runs slirp4netns --version: not through the gate.)
 		sb.writeConfig(fmt.Sprintf("[storage]\ndriver = %q\n", sb.driver))
 	})
+}
+
+// startMerged is the overlay mount (`…/merged` in the store) that the monitor pid holds
+// in its mount namespace: the root of the container it starts ("" with vfs, which
+// mounts nothing; fatal if an overlay driver's monitor holds none).
+func startMerged(t *testing.T, sb *sandbox, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], sb.graphRoot()+"/") && strings.HasSuffix(f[4], "/merged") {
+			found = append(found, f[4])
+		}
+	}
+	if sb.driver == "vfs" {
+		if len(found) != 0 {
+			t.Fatalf("vfs mounts nothing, but the monitor holds %v", found)
+		}
+		return ""
+	}
+	if len(found) != 1 {
+		dbg := ""
+		for _, p := range lcProcs(sb) {
+			mi, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", p.pid))
+			dbg += fmt.Sprintf("%d %q merged=%v\n", p.pid, p.args, strings.Contains(string(mi), "/merged"))
+		}
+		t.Fatalf("the monitor %d should hold the container's root mounted, it holds %v\n%s", pid, found, dbg)
+	}
+	return found[0]
+}
+
+// checkedStore is the report's line about go.podman.io/storage's check.
+func checkedStore(c checkJSON) string {
+	for _, l := range c.Checked {
+		if strings.HasPrefix(l, "store: ") {
+			return l
+		}
+	}
+	return ""
 }

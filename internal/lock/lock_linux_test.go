@@ -285,3 +285,50 @@ func TestHolder(t *testing.T) {
 		t.Errorf("Holder = %q", h)
 	}
 }
+
+// TestShared: shared holders hold at once and keep the exclusive lock out; the
+// exclusive holder keeps shared ones out.
+func TestShared(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	try := func(how int) error {
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+	}
+	a, err := Shared(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Shared(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := try(syscall.LOCK_EX); err != syscall.EWOULDBLOCK {
+		t.Fatalf("an exclusive lock while two shared ones are held: %v, want EWOULDBLOCK", err)
+	}
+	a.Unlock()
+	if err := try(syscall.LOCK_EX); err != syscall.EWOULDBLOCK {
+		t.Fatalf("an exclusive lock while one shared one is held: %v, want EWOULDBLOCK", err)
+	}
+	b.Unlock()
+	x, err := Acquire(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := try(syscall.LOCK_SH); err != syscall.EWOULDBLOCK {
+		t.Fatalf("a shared lock while the exclusive one is held: %v, want EWOULDBLOCK", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		s, err := Shared(p)
+		s.Unlock()
+		got <- err
+	}()
+	x.Unlock()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
