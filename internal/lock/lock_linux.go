@@ -94,7 +94,7 @@ func Shared(path string) (*Lock, error) {
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_SH)
-		if err != unix.EINTR {
+		if !errors.Is(err, unix.EINTR) {
 			break
 		}
 	}

@@ -3,6 +3,7 @@ package lock
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -306,11 +307,11 @@ func TestShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := try(syscall.LOCK_EX); err != syscall.EWOULDBLOCK {
+	if err := try(syscall.LOCK_EX); !errors.Is(err, syscall.EWOULDBLOCK) {
 		t.Fatalf("an exclusive lock while two shared ones are held: %v, want EWOULDBLOCK", err)
 	}
 	a.Unlock()
-	if err := try(syscall.LOCK_EX); err != syscall.EWOULDBLOCK {
+	if err := try(syscall.LOCK_EX); !errors.Is(err, syscall.EWOULDBLOCK) {
 		t.Fatalf("an exclusive lock while one shared one is held: %v, want EWOULDBLOCK", err)
 	}
 	b.Unlock()
