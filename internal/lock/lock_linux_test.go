@@ -319,7 +319,7 @@ func TestShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := try(syscall.LOCK_SH); err != syscall.EWOULDBLOCK {
+	if err := try(syscall.LOCK_SH); !errors.Is(err, syscall.EWOULDBLOCK) {
 		t.Fatalf("a shared lock while the exclusive one is held: %v, want EWOULDBLOCK", err)
 	}
 	got := make(chan error, 1)
