@@ -37,22 +37,33 @@ const (
 	msgExit   = 'x' // the container's exit status, in decimal
 )
 
+// attachEndpoint opens dir (a container's record directory) and a new SOCK_SEQPACKET
+// socket, and names the attach socket through /proc/self/fd: a record directory's path
+// may be longer than a socket address can hold. The caller closes d once it has bound
+// or connected fd.
+func attachEndpoint(dir string) (d *os.File, fd int, addr *unix.SockaddrUnix, err error) {
+	d, err = os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, -1, nil, err
+	}
+	fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		d.Close()
+		return nil, -1, nil, fmt.Errorf("the attach socket: %w", err)
+	}
+	return d, fd, &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket)}, nil
+}
+
 // listenAttach makes the attach socket in dir (a container's record directory), in
-// place of one a previous run left. The path goes through /proc/self/fd: a record
-// directory's may be longer than a socket address can hold.
+// place of one a previous run left.
 func listenAttach(dir string) (*os.File, error) {
-	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	d, fd, addr, err := attachEndpoint(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
 	_ = unix.Unlinkat(int(d.Fd()), attachSocket, 0)
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("the attach socket: %w", err)
-	}
-	via := fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket)
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: via}); err != nil {
+	if err := unix.Bind(fd, addr); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("binding the attach socket %s: %w", filepath.Join(dir, attachSocket), err)
 	}
@@ -66,17 +77,12 @@ func listenAttach(dir string) (*os.File, error) {
 // dialAttach connects to the attach socket in dir; an error when there is none
 // listening (a container started by a hutch without them, or in the foreground).
 func dialAttach(dir string) (*os.File, error) {
-	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	d, fd, addr, err := attachEndpoint(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	via := fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket)
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: via}); err != nil {
+	if err := unix.Connect(fd, addr); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
